@@ -1,0 +1,1 @@
+//! The learning pipeline: dataset → window → features → model → prediction; training and backtests.

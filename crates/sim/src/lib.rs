@@ -1,0 +1,1 @@
+//! Cluster simulator: Kubernetes-like telemetry with faults that have precursors.

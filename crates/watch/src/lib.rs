@@ -1,0 +1,1 @@
+//! The live loop: Prometheus client, `collect`, `watch` and Alertmanager alerts.
