@@ -1,1 +1,12 @@
 //! The learning pipeline: dataset → window → features → model → prediction; training and backtests.
+
+pub mod context;
+pub mod dataset;
+pub mod error;
+pub mod features;
+pub mod labels;
+pub mod scoring;
+pub mod timestamp;
+pub mod window;
+
+pub use error::LearnError;
