@@ -10,3 +10,7 @@ pub mod timestamp;
 pub mod window;
 
 pub use error::LearnError;
+pub mod baselines;
+pub mod figures;
+pub mod model;
+pub mod progress;
