@@ -58,6 +58,7 @@ pub struct FeatureSpec {
     pub window_secs: i64,
     /// Sample step, seconds (sets the expected sample count for `missing`).
     pub step_secs: i64,
+    #[serde(skip)]
     names: Vec<String>,
 }
 

@@ -24,8 +24,10 @@ pub struct TypeFigures {
     /// Harmonic mean of precision and recall.
     pub f1: f64,
     /// Average precision of the type's score (area under the precision-recall curve).
+    #[serde(with = "crate::nan_null")]
     pub pr_auc: f64,
     /// Area under the ROC curve of the type's score.
+    #[serde(with = "crate::nan_null")]
     pub roc_auc: f64,
 }
 
@@ -74,6 +76,7 @@ pub struct Figures {
     /// Share of detected incidents whose first alarm named the right type.
     pub type_accuracy: Option<f64>,
     /// Brier score of the issue probability on scored windows.
+    #[serde(with = "crate::nan_null")]
     pub brier: f64,
     /// Confusion matrix of window classes: `labels` then `matrix[true][predicted]`.
     pub confusion: Confusion,
