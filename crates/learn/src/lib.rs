@@ -18,3 +18,8 @@ pub mod progress;
 pub mod prediction;
 pub mod snapshot;
 pub mod bundle;
+pub mod eval;
+pub mod plots;
+pub mod report;
+pub mod card;
+pub mod pipeline;
