@@ -4,4 +4,6 @@
 //! - [`alertmanager`]: the Alertmanager v2 client with a bounded retry queue.
 //! - [`hysteresis`]: when a stream of probabilities becomes a firing or resolved alert.
 
+pub mod alertmanager;
+pub mod hysteresis;
 pub mod prom;

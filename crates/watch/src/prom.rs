@@ -795,7 +795,7 @@ mod tests {
         assert!(
             chunks
                 .iter()
-                .all(|(s, e)| ((e - s) / 15.0).round() as u64 + 1 <= 10_000)
+                .all(|(s, e)| (((e - s) / 15.0).round() as u64) < 10_000)
         );
     }
 

@@ -188,3 +188,85 @@ pub fn backfill(openmetrics: &str, dir: &Path, tsdb: &Path) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A running Alertmanager delivering every alert at once to `webhook`.
+pub struct Alertmanager {
+    pub proc: Proc,
+    pub url: String,
+    pub port: u16,
+}
+
+impl Alertmanager {
+    pub async fn start(dir: &Path, webhook: &str) -> Alertmanager {
+        Self::start_on(dir, webhook, free_port()).await
+    }
+
+    pub async fn start_on(dir: &Path, webhook: &str, port: u16) -> Alertmanager {
+        require_binary("prometheus-alertmanager");
+        let config = dir.join("alertmanager.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "route:\n  receiver: hook\n  group_by: ['alertname', 'target', 'issue_type']\n  group_wait: 0s\n  group_interval: 1s\n  repeat_interval: 1h\nreceivers:\n  - name: hook\n    webhook_configs:\n      - url: '{webhook}'\n        send_resolved: true\n"
+            ),
+        )
+        .expect("write alertmanager.yml");
+        let storage = dir.join(format!("am-data-{port}"));
+        let mut cmd = Command::new("prometheus-alertmanager");
+        cmd.arg(format!("--config.file={}", config.display()))
+            .arg(format!("--storage.path={}", storage.display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--cluster.listen-address=")
+            .arg("--log.level=warn");
+        let proc = Proc::spawn(&format!("alertmanager-{port}"), cmd, dir);
+        let url = format!("http://127.0.0.1:{port}");
+        let am = Alertmanager {
+            proc,
+            url: url.clone(),
+            port,
+        };
+        let ready = format!("{url}/-/ready");
+        let http = reqwest::Client::new();
+        wait_for(
+            "Alertmanager /-/ready",
+            Duration::from_secs(60),
+            || {
+                let http = http.clone();
+                let ready = ready.clone();
+                async move { matches!(http.get(&ready).send().await, Ok(r) if r.status().is_success()) }
+            },
+            || am.proc.stderr_tail(),
+        )
+        .await;
+        am
+    }
+}
+
+/// One webhook notification's alerts as (status, labels) pairs.
+pub type Received = std::sync::Arc<std::sync::Mutex<Vec<(String, serde_json::Value)>>>;
+
+/// An Alertmanager webhook receiver; returns its URL and what it received.
+pub async fn webhook_receiver() -> (String, Received) {
+    use axum::routing::post;
+    let received: Received = Default::default();
+    let sink = received.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        post(move |axum::Json(body): axum::Json<serde_json::Value>| {
+            let sink = sink.clone();
+            async move {
+                if let Some(alerts) = body["alerts"].as_array() {
+                    let mut s = sink.lock().unwrap();
+                    for a in alerts {
+                        s.push((a["status"].as_str().unwrap_or("").to_string(), a.clone()));
+                    }
+                }
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, received)
+}
