@@ -80,7 +80,10 @@ impl BaselineParams {
                 });
             } else if name.ends_with(".last") && !name.starts_with("peers_") {
                 let n = name.to_ascii_lowercase();
-                if ["latency", "error", "restart", "oom"].iter().any(|k| n.contains(k)) {
+                if ["latency", "error", "restart", "oom"]
+                    .iter()
+                    .any(|k| n.contains(k))
+                {
                     let values: Vec<f64> = (0..normal.len())
                         .filter(|&i| normal[i])
                         .map(|i| f64::from(rows[i * nf + f]))
@@ -100,7 +103,13 @@ impl BaselineParams {
     }
 
     /// Scores one feature row with a baseline (`name` from [`NAMES`]); `index` maps a feature name to its position.
-    pub fn score(&self, name: &str, row: &[f32], index: &dyn Fn(&str) -> Option<usize>, n_types: usize) -> Score {
+    pub fn score(
+        &self,
+        name: &str,
+        row: &[f32],
+        index: &dyn Fn(&str) -> Option<usize>,
+        n_types: usize,
+    ) -> Score {
         let mut per_type = vec![0.0f64; n_types.max(1)];
         let rules: &[Rule] = match name {
             "static_threshold" => &self.static_rules,
@@ -123,10 +132,7 @@ impl BaselineParams {
             per_type[slot] = per_type[slot].max(ratio);
         }
         let best = per_type.iter().copied().fold(0.0f64, f64::max);
-        let type_index = per_type
-            .iter()
-            .position(|&r| r == best)
-            .unwrap_or(0);
+        let type_index = per_type.iter().position(|&r| r == best).unwrap_or(0);
         let total: f64 = per_type.iter().sum();
         let type_probs = if total > 0.0 {
             per_type.iter().map(|r| r / total).collect()

@@ -88,9 +88,16 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], LearnError> {
-        let end = self.pos.checked_add(n).filter(|&e| e <= self.bytes.len()).ok_or_else(|| {
-            LearnError::Bundle(format!("truncated while reading {what} ({n} bytes at offset {})", self.pos))
-        })?;
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&e| e <= self.bytes.len())
+            .ok_or_else(|| {
+                LearnError::Bundle(format!(
+                    "truncated while reading {what} ({n} bytes at offset {})",
+                    self.pos
+                ))
+            })?;
         let s = &self.bytes[self.pos..end];
         self.pos = end;
         Ok(s)
@@ -111,8 +118,14 @@ impl<'a> Reader<'a> {
     }
 }
 
-fn check_pair(meta: PairMeta, binary: Option<RandomForest>, types: Option<RandomForest>, what: &str) -> Result<ModelPair, LearnError> {
-    let binary = binary.ok_or_else(|| LearnError::Bundle(format!("{what}: the binary forest is missing")))?;
+fn check_pair(
+    meta: PairMeta,
+    binary: Option<RandomForest>,
+    types: Option<RandomForest>,
+    what: &str,
+) -> Result<ModelPair, LearnError> {
+    let binary = binary
+        .ok_or_else(|| LearnError::Bundle(format!("{what}: the binary forest is missing")))?;
     let features = meta.features.clone().with_names();
     if features.names() != meta.feature_names.as_slice() {
         let first = features
@@ -139,7 +152,11 @@ fn check_pair(meta: PairMeta, binary: Option<RandomForest>, types: Option<Random
     }
     let mut meta = meta;
     meta.features = features;
-    Ok(ModelPair { meta, binary, types })
+    Ok(ModelPair {
+        meta,
+        binary,
+        types,
+    })
 }
 
 impl ModelBundle {
@@ -178,7 +195,10 @@ impl ModelBundle {
         put_forest(&mut out, Some(&self.window.binary));
         put_forest(&mut out, self.window.types.as_ref());
         put_forest(&mut out, self.snapshot.as_ref().map(|p| &p.binary));
-        put_forest(&mut out, self.snapshot.as_ref().and_then(|p| p.types.as_ref()));
+        put_forest(
+            &mut out,
+            self.snapshot.as_ref().and_then(|p| p.types.as_ref()),
+        );
         let mut h = Fnv::new();
         h.write(&out);
         out.extend_from_slice(&h.0.to_le_bytes());
@@ -188,13 +208,17 @@ impl ModelBundle {
     /// Reads a bundle; a truncated, corrupted, other-version or feature-mismatched bundle is an error.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, LearnError> {
         if bytes.len() < MAGIC.len() + 4 + 8 + 8 || &bytes[..8] != MAGIC {
-            return Err(LearnError::Bundle("not a KubePulse model bundle (bad magic or too short)".into()));
+            return Err(LearnError::Bundle(
+                "not a KubePulse model bundle (bad magic or too short)".into(),
+            ));
         }
         let (body, sum) = bytes.split_at(bytes.len() - 8);
         let mut h = Fnv::new();
         h.write(body);
         if h.0.to_le_bytes() != sum {
-            return Err(LearnError::Bundle("checksum mismatch: the file is corrupted or truncated".into()));
+            return Err(LearnError::Bundle(
+                "checksum mismatch: the file is corrupted or truncated".into(),
+            ));
         }
         let version = u32::from_le_bytes(body[8..12].try_into().unwrap_or([0; 4]));
         if version != FORMAT_VERSION {
@@ -202,7 +226,10 @@ impl ModelBundle {
                 "format version {version}, this build reads version {FORMAT_VERSION}: retrain the model with this build"
             )));
         }
-        let mut r = Reader { bytes: body, pos: 12 };
+        let mut r = Reader {
+            bytes: body,
+            pos: 12,
+        };
         let len = r.u64("header length")? as usize;
         let header: Header = serde_json::from_slice(r.take(len, "header")?)
             .map_err(|e| LearnError::Bundle(format!("header: {e}")))?;
@@ -280,13 +307,24 @@ impl ModelBundle {
             .snapshot
             .as_ref()
             .ok_or_else(|| LearnError::Bundle("this model has no cluster snapshot model".into()))?;
-        let row: Vec<f32> = pair.meta.features.metrics.iter().map(|m| s.field(m) as f32).collect();
+        let row: Vec<f32> = pair
+            .meta
+            .features
+            .metrics
+            .iter()
+            .map(|m| s.field(m) as f32)
+            .collect();
         predict_row(pair, &row, explain, None)
     }
 }
 
 /// Predicts from one feature row of a pair (shared by the window and snapshot paths).
-pub fn predict_row(pair: &ModelPair, row: &[f32], explain: bool, target: Option<&str>) -> Result<Prediction, LearnError> {
+pub fn predict_row(
+    pair: &ModelPair,
+    row: &[f32],
+    explain: bool,
+    target: Option<&str>,
+) -> Result<Prediction, LearnError> {
     let meta = &pair.meta;
     let mut pb = vec![0.0; pair.binary.classes().len()];
     pair.binary.predict_proba_row(row, &mut pb)?;
@@ -313,7 +351,10 @@ pub fn predict_row(pair: &ModelPair, row: &[f32], explain: bool, target: Option<
         probabilities.insert(t.clone(), p * q[i]);
     }
     let issue_type = if will {
-        meta.issue_types.get(best).cloned().unwrap_or_else(|| "issue".into())
+        meta.issue_types
+            .get(best)
+            .cloned()
+            .unwrap_or_else(|| "issue".into())
     } else {
         "normal".to_string()
     };
@@ -329,7 +370,9 @@ pub fn predict_row(pair: &ModelPair, row: &[f32], explain: bool, target: Option<
         let linear = names
             .iter()
             .zip(row)
-            .filter(|(n, v)| n.ends_with(".secs_to_limit") && !n.starts_with("peers_") && v.is_finite())
+            .filter(|(n, v)| {
+                n.ends_with(".secs_to_limit") && !n.starts_with("peers_") && v.is_finite()
+            })
             .map(|(_, &v)| f64::from(v))
             .filter(|&v| v <= meta.window.horizon_secs as f64)
             .fold(f64::INFINITY, f64::min);

@@ -79,7 +79,10 @@ fn fmt(v: &Value, percent: bool) -> String {
 }
 
 fn figures_table(md: &mut String, rows: &[(String, &Value)]) {
-    let _ = writeln!(md, "| scorer | incidents | alarmed before start | detected ≤ 120 s | median lead (s) | false alarms / target-day | type accuracy |");
+    let _ = writeln!(
+        md,
+        "| scorer | incidents | alarmed before start | detected ≤ 120 s | median lead (s) | false alarms / target-day | type accuracy |"
+    );
     let _ = writeln!(md, "|---|---|---|---|---|---|---|");
     for (name, f) in rows {
         let _ = writeln!(
@@ -100,7 +103,12 @@ fn pair_markdown(md: &mut String, title: &str, p: &Value) {
     let _ = writeln!(
         md,
         "- Window {} s, step {} s, horizon {} s; features: {} ({}); ongoing windows: {}.",
-        p["window_secs"], p["step_secs"], p["horizon_secs"], p["features"], p["feature_mode"], p["ongoing_policy"]
+        p["window_secs"],
+        p["step_secs"],
+        p["horizon_secs"],
+        p["features"],
+        p["feature_mode"],
+        p["ongoing_policy"]
     );
     let _ = writeln!(md, "- Issue types: {}.", p["issue_types"]);
     let _ = writeln!(
@@ -126,7 +134,12 @@ fn pair_markdown(md: &mut String, title: &str, p: &Value) {
     if !p["holdout"].is_null() {
         let h = &p["holdout"];
         let _ = writeln!(md, "### Hold-out\n");
-        let _ = writeln!(md, "Data: {} (`{}`).\n", h["description"].as_str().unwrap_or(""), h["data_fingerprint"].as_str().unwrap_or(""));
+        let _ = writeln!(
+            md,
+            "Data: {} (`{}`).\n",
+            h["description"].as_str().unwrap_or(""),
+            h["data_fingerprint"].as_str().unwrap_or("")
+        );
         let mut rows = vec![("**model**".to_string(), &h["figures"])];
         if let Some(b) = h["baselines"].as_object() {
             for (k, v) in b {
@@ -134,12 +147,21 @@ fn pair_markdown(md: &mut String, title: &str, p: &Value) {
             }
         }
         figures_table(md, &rows);
-        let _ = writeln!(md, "\nPR-AUC per type (model): {}\n", h["figures"]["pr_auc"]);
+        let _ = writeln!(
+            md,
+            "\nPR-AUC per type (model): {}\n",
+            h["figures"]["pr_auc"]
+        );
     }
     let _ = writeln!(md, "Top features (MDI):\n");
     if let Some(top) = p["top_features"].as_array() {
         for t in top {
-            let _ = writeln!(md, "- `{}` {}", t["feature"].as_str().unwrap_or(""), fmt(&t["mdi"], false));
+            let _ = writeln!(
+                md,
+                "- `{}` {}",
+                t["feature"].as_str().unwrap_or(""),
+                fmt(&t["mdi"], false)
+            );
         }
     }
     let _ = writeln!(md);
@@ -148,9 +170,21 @@ fn pair_markdown(md: &mut String, title: &str, p: &Value) {
 /// The card's Markdown, rendered from its JSON.
 pub fn card_markdown(card: &Value) -> String {
     let mut md = String::new();
-    let _ = writeln!(md, "# Model card: {} {}\n", card["name"].as_str().unwrap_or(""), card["version"].as_str().unwrap_or(""));
-    let _ = writeln!(md, "Trained at {}. Two-stage random forest: a binary forest (does an issue start within the horizon?) and a type forest (which type?), Platt-calibrated.\n", card["trained_at"].as_str().unwrap_or(""));
-    let _ = writeln!(md, "Intended use: ranking and alerting on per-workload incident risk from Prometheus metrics; a simulated-data model is a starting point — retrain on your own history (`kubepulse train`) and check it with `kubepulse eval`.\n");
+    let _ = writeln!(
+        md,
+        "# Model card: {} {}\n",
+        card["name"].as_str().unwrap_or(""),
+        card["version"].as_str().unwrap_or("")
+    );
+    let _ = writeln!(
+        md,
+        "Trained at {}. Two-stage random forest: a binary forest (does an issue start within the horizon?) and a type forest (which type?), Platt-calibrated.\n",
+        card["trained_at"].as_str().unwrap_or("")
+    );
+    let _ = writeln!(
+        md,
+        "Intended use: ranking and alerting on per-workload incident risk from Prometheus metrics; a simulated-data model is a starting point — retrain on your own history (`kubepulse train`) and check it with `kubepulse eval`.\n"
+    );
     pair_markdown(&mut md, "Window model", &card["window_model"]);
     if !card["snapshot_model"].is_null() {
         pair_markdown(&mut md, "Cluster snapshot model", &card["snapshot_model"]);

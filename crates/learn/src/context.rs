@@ -39,7 +39,8 @@ pub fn add_peer_columns(dataset: &Dataset, tolerance_secs: i64) -> Dataset {
             .push(format!("{PEERS_MEAN}{}", dataset.metrics[m]));
     }
     for &m in &base {
-        out.metrics.push(format!("{PEERS_MAX}{}", dataset.metrics[m]));
+        out.metrics
+            .push(format!("{PEERS_MAX}{}", dataset.metrics[m]));
     }
     let mut groups: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (i, s) in dataset.series.iter().enumerate() {
@@ -61,7 +62,8 @@ pub fn add_peer_columns(dataset: &Dataset, tolerance_secs: i64) -> Dataset {
                     {
                         j += 1;
                     }
-                    if peer.timestamps.is_empty() || (peer.timestamps[j] - t).abs() > tolerance_secs {
+                    if peer.timestamps.is_empty() || (peer.timestamps[j] - t).abs() > tolerance_secs
+                    {
                         continue;
                     }
                     for (k, &m) in base.iter().enumerate() {

@@ -165,8 +165,16 @@ impl Dataset {
 
     /// Earliest and latest timestamp over all targets.
     pub fn time_range(&self) -> Option<(i64, i64)> {
-        let first = self.series.iter().filter_map(|s| s.timestamps.first()).min()?;
-        let last = self.series.iter().filter_map(|s| s.timestamps.last()).max()?;
+        let first = self
+            .series
+            .iter()
+            .filter_map(|s| s.timestamps.first())
+            .min()?;
+        let last = self
+            .series
+            .iter()
+            .filter_map(|s| s.timestamps.last())
+            .max()?;
         Some((*first, *last))
     }
 

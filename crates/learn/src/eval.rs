@@ -62,7 +62,9 @@ impl Split {
 
 /// The dataset a model needs: with peer columns added when its features use them.
 pub fn prepare(dataset: &Dataset, pair: &ModelPair) -> Dataset {
-    if context::has_peer_columns(&pair.meta.features.metrics) && !context::has_peer_columns(&dataset.metrics) {
+    if context::has_peer_columns(&pair.meta.features.metrics)
+        && !context::has_peer_columns(&dataset.metrics)
+    {
         context::add_peer_columns(dataset, pair.meta.window.step_secs / 2)
     } else {
         dataset.clone()
@@ -99,19 +101,6 @@ pub struct IncidentExplanation {
     pub top_features: Vec<crate::prediction::Contribution>,
 }
 
-/// One scored window, as `predictions.csv` lists it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct WindowPrediction {
-    /// Series index.
-    pub series: usize,
-    /// Window end, unix seconds.
-    pub t: i64,
-    /// True class (`normal`, a type, or `ongoing:<type>`).
-    pub truth: String,
-    /// The model's score.
-    pub score: Score,
-}
-
 /// Everything a backtest produced.
 #[derive(Debug, Clone)]
 pub struct Evaluation {
@@ -138,7 +127,13 @@ pub struct Evaluation {
 }
 
 /// Scores the model and the baselines on `[from, until]` of the dataset and computes every figure.
-pub fn evaluate(dataset: &Dataset, pair: &ModelPair, from: i64, until: i64, seed: u64) -> Result<Evaluation, LearnError> {
+pub fn evaluate(
+    dataset: &Dataset,
+    pair: &ModelPair,
+    from: i64,
+    until: i64,
+    seed: u64,
+) -> Result<Evaluation, LearnError> {
     let dataset = prepare(dataset, pair);
     let meta = &pair.meta;
     let grid = Grid::build(&dataset, meta.window, meta.policy, from, until, false);
@@ -151,8 +146,11 @@ pub fn evaluate(dataset: &Dataset, pair: &ModelPair, from: i64, until: i64, seed
         )));
     }
     let names = &meta.feature_names;
-    let index_map: std::collections::HashMap<&str, usize> =
-        names.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
+    let index_map: std::collections::HashMap<&str, usize> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.as_str(), i))
+        .collect();
     let index = |n: &str| index_map.get(n).copied();
     let n_types = meta.issue_types.len();
     let nf = names.len();
@@ -163,9 +161,15 @@ pub fn evaluate(dataset: &Dataset, pair: &ModelPair, from: i64, until: i64, seed
         .enumerate()
         .map(|(s, points)| {
             let mut model = Vec::with_capacity(points.len());
-            let mut base: Vec<Vec<Score>> = vec![Vec::with_capacity(points.len()); baselines::NAMES.len()];
+            let mut base: Vec<Vec<Score>> =
+                vec![Vec::with_capacity(points.len()); baselines::NAMES.len()];
             for chunk in points.chunks(2048) {
-                let rows = series_rows(&dataset, &meta.features, s, chunk.iter().map(|p| (p.index, p.t)));
+                let rows = series_rows(
+                    &dataset,
+                    &meta.features,
+                    s,
+                    chunk.iter().map(|p| (p.index, p.t)),
+                );
                 for (b, name) in baselines::NAMES.iter().enumerate() {
                     for row in rows.chunks(nf) {
                         base[b].push(meta.baselines.score(name, row, &index, n_types));
@@ -187,7 +191,12 @@ pub fn evaluate(dataset: &Dataset, pair: &ModelPair, from: i64, until: i64, seed
     let model = figures::compute(&dataset, &grid, &scores, &meta.issue_types);
     let baselines: BTreeMap<String, Figures> = baseline_scores
         .iter()
-        .map(|(name, sc)| (name.clone(), figures::compute(&dataset, &grid, sc, &meta.issue_types)))
+        .map(|(name, sc)| {
+            (
+                name.clone(),
+                figures::compute(&dataset, &grid, sc, &meta.issue_types),
+            )
+        })
         .collect();
     let importances = importances(&dataset, pair, &grid, seed)?;
     let explanations = explanations(&dataset, pair, &grid, &scores)?;
@@ -205,7 +214,12 @@ pub fn evaluate(dataset: &Dataset, pair: &ModelPair, from: i64, until: i64, seed
     })
 }
 
-fn importances(dataset: &Dataset, pair: &ModelPair, grid: &Grid, seed: u64) -> Result<Vec<Importance>, LearnError> {
+fn importances(
+    dataset: &Dataset,
+    pair: &ModelPair,
+    grid: &Grid,
+    seed: u64,
+) -> Result<Vec<Importance>, LearnError> {
     let meta = &pair.meta;
     let mdi = pair.binary.feature_importances();
     // A sample of test windows: every positive (up to 1000) and as many normals, evenly spread.
@@ -214,11 +228,13 @@ fn importances(dataset: &Dataset, pair: &ModelPair, grid: &Grid, seed: u64) -> R
         .iter()
         .enumerate()
         .flat_map(|(s, pts)| {
-            pts.iter().enumerate().filter_map(move |(k, p)| match p.label {
-                Label::Normal => Some((s, k, 0.0)),
-                Label::Issue(_) => Some((s, k, 1.0)),
-                Label::Ongoing(_) => None,
-            })
+            pts.iter()
+                .enumerate()
+                .filter_map(move |(k, p)| match p.label {
+                    Label::Normal => Some((s, k, 0.0)),
+                    Label::Issue(_) => Some((s, k, 1.0)),
+                    Label::Ongoing(_) => None,
+                })
         })
         .collect();
     let pos: Vec<_> = labelled.iter().filter(|r| r.2 == 1.0).collect();
@@ -233,7 +249,12 @@ fn importances(dataset: &Dataset, pair: &ModelPair, grid: &Grid, seed: u64) -> R
         let mut x = Vec::with_capacity(sample.len() * meta.feature_names.len());
         for &(s, k, _) in &sample {
             let p = grid.points[s][k];
-            x.extend(series_rows(dataset, &meta.features, s, std::iter::once((p.index, p.t))));
+            x.extend(series_rows(
+                dataset,
+                &meta.features,
+                s,
+                std::iter::once((p.index, p.t)),
+            ));
         }
         let y: Vec<f64> = sample.iter().map(|r| r.2).collect();
         let m = Matrix::new(x, sample.len(), meta.feature_names.len())?;
@@ -269,13 +290,21 @@ fn explanations(
             if out.len() >= 50 {
                 return Ok(out);
             }
-            let lo = points.partition_point(|p| p.t < e.start - h);
-            let hi = points.partition_point(|p| p.t < e.end.max(e.start + 1));
-            let Some(k) = (lo..hi).find(|&k| scores[s][k].alarm) else {
+            let alarms: Vec<bool> = scores[s].iter().map(|x| x.alarm).collect();
+            let Some(k) = figures::episodes(points, &alarms, pair.meta.window.step_secs)
+                .into_iter()
+                .map(|(a, _)| a)
+                .find(|&a| figures::credited(points[a].t, e.start, e.end, h))
+            else {
                 continue;
             };
             let p = points[k];
-            let row = series_rows(dataset, &pair.meta.features, s, std::iter::once((p.index, p.t)));
+            let row = series_rows(
+                dataset,
+                &pair.meta.features,
+                s,
+                std::iter::once((p.index, p.t)),
+            );
             let pred = predict_row(pair, &row, true, Some(target))?;
             let ex = pred.explanation.unwrap_or(crate::prediction::Explanation {
                 summary: String::new(),

@@ -34,13 +34,27 @@ pub enum FeatureMode {
     Latest,
 }
 
-/// A usage column paired with its limit (or a column that already is a percentage of its limit).
+/// Where a usage's limit comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Limit {
+    /// Another column holds the limit (its index).
+    Column(usize),
+    /// The usage is already a percentage (0–100) of its limit.
+    Percent,
+    /// The usage is already a fraction (0–1) of its limit.
+    Fraction,
+    /// The column is the *available* fraction (0–1); use = 1 − value.
+    Available,
+}
+
+/// A usage column and its limit (derived features `use_of_limit`, `headroom`, `secs_to_limit`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LimitPair {
     /// Index of the usage metric.
     pub usage: usize,
-    /// Index of the limit metric; `None` when the usage is a percentage (0–100) of the limit.
-    pub limit: Option<usize>,
+    /// Where its limit comes from.
+    pub limit: Limit,
 }
 
 /// Which feature vector a model uses: the metric columns, their kinds and the derived features.
@@ -62,26 +76,38 @@ pub struct FeatureSpec {
     names: Vec<String>,
 }
 
-/// Whether a column name denotes a percentage of a limit (0–100).
-fn is_percent_of_limit(name: &str) -> bool {
-    name.ends_with("_utilization") || name.ends_with("_percent") || name.ends_with("_pct")
+/// How a column name relates to a limit, if it is already relative to one: `*_utilization`,
+/// `*_percent`, `*_pct` are percentages; a name containing `utilization` otherwise (e.g.
+/// `cpu_limit_utilization_max`) is a fraction; a name containing `available_ratio` is an available fraction.
+fn relative_limit(name: &str) -> Option<Limit> {
+    if name.ends_with("_utilization") || name.ends_with("_percent") || name.ends_with("_pct") {
+        Some(Limit::Percent)
+    } else if name.contains("utilization") {
+        Some(Limit::Fraction)
+    } else if name.contains("available_ratio") {
+        Some(Limit::Available)
+    } else {
+        None
+    }
 }
 
-/// Finds derived-feature inputs among the metric names: columns that are a percentage of their limit
-/// (`*_utilization`, `*_percent`, `*_pct`) and usage/limit pairs where the limit column contains `_limit`
-/// and the usage column is the same name without it (or with `_usage`, `_working_set` or `_used` in its place).
+/// Finds derived-feature inputs among the metric names: columns already relative to their limit (see
+/// `relative_limit`: `*_utilization` %, `*utilization*` fraction, `*available_ratio*` available fraction)
+/// and usage/limit pairs where the limit column contains `_limit` (and is not itself relative) and the
+/// usage column is the same name without it (or with `_usage`, `_working_set` or `_used` in its place).
+/// Peer columns (`peers_*`) never take part.
 pub fn limit_pairs(metrics: &[String]) -> Vec<LimitPair> {
     let mut pairs = Vec::new();
     for (i, m) in metrics.iter().enumerate() {
-        if is_percent_of_limit(m) && !m.starts_with("peers_") {
-            pairs.push(LimitPair {
-                usage: i,
-                limit: None,
-            });
+        if m.starts_with("peers_") || ColumnKind::of(m) == ColumnKind::Counter {
+            continue;
+        }
+        if let Some(limit) = relative_limit(m) {
+            pairs.push(LimitPair { usage: i, limit });
         }
     }
     for (li, l) in metrics.iter().enumerate() {
-        if !l.contains("_limit") || l.starts_with("peers_") {
+        if !l.contains("_limit") || l.starts_with("peers_") || relative_limit(l).is_some() {
             continue;
         }
         let candidates = [
@@ -95,7 +121,7 @@ pub fn limit_pairs(metrics: &[String]) -> Vec<LimitPair> {
                 if ui != li && ColumnKind::of(c) == ColumnKind::Gauge {
                     pairs.push(LimitPair {
                         usage: ui,
-                        limit: Some(li),
+                        limit: Limit::Column(li),
                     });
                     break;
                 }
@@ -198,7 +224,11 @@ impl FeatureSpec {
         if self.mode == FeatureMode::Latest {
             for (m, o) in out.iter_mut().enumerate() {
                 let c = column(m);
-                *o = c.iter().rev().find(|v| !v.is_nan()).map_or(f32::NAN, |&v| v as f32);
+                *o = c
+                    .iter()
+                    .rev()
+                    .find(|v| !v.is_nan())
+                    .map_or(f32::NAN, |&v| v as f32);
             }
             return;
         }
@@ -234,8 +264,10 @@ impl FeatureSpec {
         for p in &self.limits {
             let (usage, slope) = last_slope.get(p.usage);
             let (use_frac, slope_frac) = match p.limit {
-                None => (usage / 100.0, slope / 100.0),
-                Some(l) => {
+                Limit::Percent => (usage / 100.0, slope / 100.0),
+                Limit::Fraction => (usage, slope),
+                Limit::Available => (1.0 - usage, -slope),
+                Limit::Column(l) => {
                     let limit = last_slope.get(l).0;
                     if limit > 0.0 {
                         (usage / limit, slope / limit)
@@ -435,7 +467,11 @@ impl Stats {
             min,
             max,
             std: (syy / nf).sqrt(),
-            slope: if n >= 2 && sxx > 0.0 { sxy / sxx } else { f64::NAN },
+            slope: if n >= 2 && sxx > 0.0 {
+                sxy / sxx
+            } else {
+                f64::NAN
+            },
         }
     }
 }
@@ -501,7 +537,12 @@ mod tests {
     #[test]
     fn time_to_limit_extrapolates_like_predict_linear() {
         let spec = FeatureSpec::window(
-            &names(&["memory_working_set_bytes", "memory_limit_bytes", "cpu_utilization"]),
+            &names(&[
+                "memory_working_set_bytes",
+                "memory_limit_bytes",
+                "cpu_utilization",
+                "node_filesystem_available_ratio_min",
+            ]),
             60,
             15,
         );
@@ -509,13 +550,40 @@ mod tests {
         let mem = [500.0, 550.0, 600.0, 650.0]; // +50 per 15 s towards 1000
         let lim = [1000.0; 4];
         let cpu = [50.0, 50.0, 50.0, 50.0];
-        let cols = [&mem[..], &lim[..], &cpu[..]];
+        let fs = [0.4, 0.3, 0.2, 0.1]; // use 0.6 → 0.9, +0.1 per 15 s
+        let cols = [&mem[..], &lim[..], &cpu[..], &fs[..]];
         let mut out = vec![0.0; spec.len()];
         spec.extract_into(45, &ts, |m| cols[m], &mut out);
-        assert_eq!(feature(&spec, &out, "memory_working_set_bytes.use_of_limit"), 0.65);
-        assert!((feature(&spec, &out, "memory_working_set_bytes.secs_to_limit") - 105.0).abs() < 1e-3);
+        assert_eq!(
+            feature(&spec, &out, "memory_working_set_bytes.use_of_limit"),
+            0.65
+        );
+        assert!(
+            (feature(&spec, &out, "memory_working_set_bytes.secs_to_limit") - 105.0).abs() < 1e-3
+        );
         assert_eq!(feature(&spec, &out, "cpu_utilization.use_of_limit"), 0.5);
-        assert_eq!(feature(&spec, &out, "cpu_utilization.secs_to_limit"), SECS_TO_LIMIT_CAP as f32);
+        assert_eq!(
+            feature(&spec, &out, "cpu_utilization.secs_to_limit"),
+            SECS_TO_LIMIT_CAP as f32
+        );
+        assert!(
+            (feature(
+                &spec,
+                &out,
+                "node_filesystem_available_ratio_min.use_of_limit"
+            ) - 0.9)
+                .abs()
+                < 1e-6
+        );
+        assert!(
+            (feature(
+                &spec,
+                &out,
+                "node_filesystem_available_ratio_min.secs_to_limit"
+            ) - 15.0)
+                .abs()
+                < 1e-3
+        );
     }
 
     #[test]
@@ -534,7 +602,12 @@ mod tests {
         let a = [0.2, f64::NAN, 0.4, 0.5];
         let b = [2.0, 3.0, 5.0, 8.0];
         let mut via_slices = vec![0.0; spec.len()];
-        spec.extract_into(60, &[15, 30, 45, 60], |m| if m == 0 { &a } else { &b }, &mut via_slices);
+        spec.extract_into(
+            60,
+            &[15, 30, 45, 60],
+            |m| if m == 0 { &a } else { &b },
+            &mut via_slices,
+        );
         assert_eq!(
             via_window.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
             via_slices.iter().map(|v| v.to_bits()).collect::<Vec<_>>()

@@ -1,8 +1,11 @@
 //! Backtest figures: window-level (per type) and incident-level (what an SRE feels).
 //!
 //! Alarm episodes: consecutive alarmed points of a target (no more than two steps apart) form one
-//! episode, counted once. An episode is *true* when one of its points lies in an incident's credit
-//! interval `[start - horizon, end)` of the same target; otherwise it is a false alarm.
+//! episode, counted once, raised at its first point (its *onset*). An episode is credited to an
+//! incident of the same target when its onset lies in `[start - 2 x horizon, end)`: an alarm raised up to
+//! twice the horizon ahead is an early warning, one raised later than that (or one that merely keeps
+//! running into the incident) is not. Uncredited episodes are false alarms. An incident is detected
+//! by its earliest credited episode; its lead time is `start - onset`.
 
 use std::collections::BTreeMap;
 
@@ -36,9 +39,9 @@ pub struct TypeFigures {
 pub struct IncidentFigures {
     /// Incidents scored (with evaluation points before their start).
     pub count: usize,
-    /// Share of incidents with an alarm in `[start - horizon, start)`.
+    /// Share of incidents with an alarm raised in `[start - 2 x horizon, start)`.
     pub alarmed_before_start_ratio: f64,
-    /// Share of incidents with an alarm in `[start - horizon, end)`.
+    /// Share of incidents with an alarm raised in `[start - 2 x horizon, end)`.
     pub detected_ratio: f64,
     /// Share first alarmed no later than 60 s after start.
     pub detected_within_60s_ratio: f64,
@@ -140,9 +143,12 @@ pub fn pr_curve(scores: &[f64], truth: &[bool]) -> Vec<(f64, f64)> {
 pub fn roc_auc(scores: &[f64], truth: &[bool]) -> f64 {
     let mut order: Vec<usize> = (0..scores.len()).collect();
     order.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));
-    let (n_pos, n_neg) = truth.iter().fold((0.0, 0.0), |(p, n), &t| {
-        if t { (p + 1.0, n) } else { (p, n + 1.0) }
-    });
+    let (n_pos, n_neg) = truth.iter().fold(
+        (0.0, 0.0),
+        |(p, n), &t| {
+            if t { (p + 1.0, n) } else { (p, n + 1.0) }
+        },
+    );
     if n_pos == 0.0 || n_neg == 0.0 {
         return f64::NAN;
     }
@@ -178,7 +184,11 @@ pub fn quantile(values: &[f64], q: f64) -> Option<f64> {
 }
 
 /// Alarm episodes of one target: `(first point, last point)` index pairs.
-pub fn episodes(points: &[crate::scoring::Point], alarms: &[bool], step_secs: i64) -> Vec<(usize, usize)> {
+pub fn episodes(
+    points: &[crate::scoring::Point],
+    alarms: &[bool],
+    step_secs: i64,
+) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
     let mut open: Option<(usize, usize)> = None;
     for (i, p) in points.iter().enumerate() {
@@ -198,8 +208,22 @@ pub fn episodes(points: &[crate::scoring::Point], alarms: &[bool], step_secs: i6
     out
 }
 
+/// Seconds before an incident's start from which an alarm onset is credited to it.
+pub fn credit_secs(horizon_secs: i64) -> i64 {
+    2 * horizon_secs
+}
+
+/// Whether an alarm raised at `t` is credited to an incident `[start, end)`.
+pub fn credited(t: i64, start: i64, end: i64, horizon_secs: i64) -> bool {
+    start - credit_secs(horizon_secs) <= t && t < end.max(start + 1)
+}
+
 /// Counts false alarm episodes and target-days of a grid given the alarms: `(false, all, target_days)`.
-pub fn false_alarm_count(dataset: &Dataset, grid: &Grid, alarms: &[Vec<bool>]) -> (usize, usize, f64) {
+pub fn false_alarm_count(
+    dataset: &Dataset,
+    grid: &Grid,
+    alarms: &[Vec<bool>],
+) -> (usize, usize, f64) {
     let h = grid.spec.horizon_secs;
     let (mut false_eps, mut all_eps, mut secs) = (0usize, 0usize, 0.0f64);
     for (s, points) in grid.points.iter().enumerate() {
@@ -208,12 +232,10 @@ pub fn false_alarm_count(dataset: &Dataset, grid: &Grid, alarms: &[Vec<bool>]) -
         }
         secs += (points[points.len() - 1].t - points[0].t + grid.spec.step_secs) as f64;
         let events = dataset.events_of(&dataset.series[s].target);
-        for (a, b) in episodes(points, &alarms[s], grid.spec.step_secs) {
+        for (a, _) in episodes(points, &alarms[s], grid.spec.step_secs) {
             all_eps += 1;
-            let credited = points[a..=b].iter().zip(&alarms[s][a..=b]).any(|(p, &al)| {
-                al && events.iter().any(|e| e.start - h <= p.t && p.t < e.end.max(e.start + 1))
-            });
-            if !credited {
+            let onset = points[a].t;
+            if !events.iter().any(|e| credited(onset, e.start, e.end, h)) {
                 false_eps += 1;
             }
         }
@@ -221,8 +243,36 @@ pub fn false_alarm_count(dataset: &Dataset, grid: &Grid, alarms: &[Vec<bool>]) -
     (false_eps, all_eps, secs / 86_400.0)
 }
 
+/// Incidents (starting inside the grid) detected by a credited alarm onset: `(detected, incidents)`.
+pub fn detections(dataset: &Dataset, grid: &Grid, alarms: &[Vec<bool>]) -> (usize, usize) {
+    let h = grid.spec.horizon_secs;
+    let (mut detected, mut count) = (0, 0);
+    for (s, points) in grid.points.iter().enumerate() {
+        let (Some(first), Some(last)) = (points.first(), points.last()) else {
+            continue;
+        };
+        let onsets: Vec<i64> = episodes(points, &alarms[s], grid.spec.step_secs)
+            .into_iter()
+            .map(|(a, _)| points[a].t)
+            .collect();
+        for e in dataset.events_of(&dataset.series[s].target) {
+            if e.start <= first.t || e.start > last.t {
+                continue;
+            }
+            count += 1;
+            detected += usize::from(onsets.iter().any(|&t| credited(t, e.start, e.end, h)));
+        }
+    }
+    (detected, count)
+}
+
 /// Computes every figure of one scorer. `scores[s][k]` scores `grid.points[s][k]`.
-pub fn compute(dataset: &Dataset, grid: &Grid, scores: &[Vec<Score>], issue_types: &[String]) -> Figures {
+pub fn compute(
+    dataset: &Dataset,
+    grid: &Grid,
+    scores: &[Vec<Score>],
+    issue_types: &[String],
+) -> Figures {
     let h = grid.spec.horizon_secs;
     let n_types = issue_types.len();
     // Window level.
@@ -271,11 +321,19 @@ pub fn compute(dataset: &Dataset, grid: &Grid, scores: &[Vec<Score>], issue_type
     for (k, name) in issue_types.iter().enumerate() {
         let c = k + 1;
         let truth: Vec<bool> = truth_class.iter().map(|&t| t == c).collect();
-        let tp = truth_class.iter().zip(&pred_class).filter(|&(&t, &p)| t == c && p == c).count() as f64;
+        let tp = truth_class
+            .iter()
+            .zip(&pred_class)
+            .filter(|&(&t, &p)| t == c && p == c)
+            .count() as f64;
         let predicted = pred_class.iter().filter(|&&p| p == c).count() as f64;
         let support = truth.iter().filter(|&&t| t).count();
         let precision = if predicted > 0.0 { tp / predicted } else { 0.0 };
-        let recall = if support > 0 { tp / support as f64 } else { 0.0 };
+        let recall = if support > 0 {
+            tp / support as f64
+        } else {
+            0.0
+        };
         let f1 = if precision + recall > 0.0 {
             2.0 * precision * recall / (precision + recall)
         } else {
@@ -299,6 +357,21 @@ pub fn compute(dataset: &Dataset, grid: &Grid, scores: &[Vec<Score>], issue_type
     let mut leads = Vec::new();
     let mut by_type: BTreeMap<String, [usize; 4]> = BTreeMap::new();
     let mut by_detail: BTreeMap<String, [usize; 4]> = BTreeMap::new();
+    let alarms: Vec<Vec<bool>> = scores
+        .iter()
+        .map(|v| v.iter().map(|s| s.alarm).collect())
+        .collect();
+    let onsets: Vec<Vec<usize>> = grid
+        .points
+        .iter()
+        .zip(&alarms)
+        .map(|(points, a)| {
+            episodes(points, a, grid.spec.step_secs)
+                .into_iter()
+                .map(|e| e.0)
+                .collect()
+        })
+        .collect();
     for (s, points) in grid.points.iter().enumerate() {
         let (Some(first), Some(last)) = (points.first(), points.last()) else {
             continue;
@@ -308,9 +381,10 @@ pub fn compute(dataset: &Dataset, grid: &Grid, scores: &[Vec<Score>], issue_type
                 continue;
             }
             count += 1;
-            let lo = points.partition_point(|p| p.t < e.start - h);
-            let hi = points.partition_point(|p| p.t < e.end.max(e.start + 1));
-            let first_alarm = (lo..hi).find(|&k| scores[s][k].alarm);
+            let first_alarm = onsets[s]
+                .iter()
+                .copied()
+                .find(|&k| credited(points[k].t, e.start, e.end, h));
             let mut row = [1usize, 0, 0, 0];
             if let Some(k) = first_alarm {
                 let lead = (e.start - points[k].t) as f64;
@@ -342,8 +416,13 @@ pub fn compute(dataset: &Dataset, grid: &Grid, scores: &[Vec<Score>], issue_type
             }
         }
     }
-    let ratio = |x: usize| if count > 0 { x as f64 / count as f64 } else { 0.0 };
-    let alarms: Vec<Vec<bool>> = scores.iter().map(|v| v.iter().map(|s| s.alarm).collect()).collect();
+    let ratio = |x: usize| {
+        if count > 0 {
+            x as f64 / count as f64
+        } else {
+            0.0
+        }
+    };
     let (false_alarms, alarm_episodes, target_days) = false_alarm_count(dataset, grid, &alarms);
     Figures {
         per_type,

@@ -52,7 +52,8 @@ impl Calibration {
         let x: Vec<f64> = scores.iter().map(|&s| logit(s)).collect();
         let (mut a, mut b) = (1.0f64, 0.0f64);
         for _ in 0..50 {
-            let (mut ga, mut gb, mut haa, mut hab, mut hbb) = (1e-3 * (a - 1.0), 1e-3 * b, 1e-3, 0.0, 1e-3);
+            let (mut ga, mut gb, mut haa, mut hab, mut hbb) =
+                (1e-3 * (a - 1.0), 1e-3 * b, 1e-3, 0.0, 1e-3);
             for (xi, &t) in x.iter().zip(truth) {
                 let p = 1.0 / (1.0 + (-(a * xi + b)).exp());
                 let g = p - if t { 1.0 } else { 0.0 };
@@ -221,7 +222,12 @@ pub fn feature_spec(dataset: &Dataset, params: &TrainParams) -> FeatureSpec {
 }
 
 /// Feature rows (row-major) of chosen points of one series.
-pub fn series_rows(dataset: &Dataset, spec: &FeatureSpec, s: usize, points: impl Iterator<Item = (usize, i64)>) -> Vec<f32> {
+pub fn series_rows(
+    dataset: &Dataset,
+    spec: &FeatureSpec,
+    s: usize,
+    points: impl Iterator<Item = (usize, i64)>,
+) -> Vec<f32> {
     let series = &dataset.series[s];
     let nf = spec.len();
     let mut out = Vec::new();
@@ -247,7 +253,13 @@ struct Rows {
     weight: Vec<f64>,
 }
 
-fn training_rows(dataset: &Dataset, spec: &FeatureSpec, grid: &Grid, types: &[String], max_normal: usize) -> Rows {
+fn training_rows(
+    dataset: &Dataset,
+    spec: &FeatureSpec,
+    grid: &Grid,
+    types: &[String],
+    max_normal: usize,
+) -> Rows {
     let normals = grid
         .points
         .iter()
@@ -279,7 +291,10 @@ fn training_rows(dataset: &Dataset, spec: &FeatureSpec, grid: &Grid, types: &[St
                     Label::Issue(e) => {
                         chosen.push((p.index, p.t));
                         rows.issue.push(1.0);
-                        let ty = types.iter().position(|t| *t == events[e].issue_type).unwrap_or(0);
+                        let ty = types
+                            .iter()
+                            .position(|t| *t == events[e].issue_type)
+                            .unwrap_or(0);
                         rows.type_label.push(ty as f64);
                         rows.weight.push(1.0);
                     }
@@ -313,10 +328,11 @@ fn fit_pair(
 ) -> Result<(RandomForest, Option<RandomForest>), LearnError> {
     let n = rows.issue.len();
     let x = Matrix::new(rows.x.clone(), n, nf)?;
-    let binary = params
-        .forest(params.n_trees, 0)
-        .check()?
-        .fit(&x, &rows.issue, Some(&rows.weight))?;
+    let binary =
+        params
+            .forest(params.n_trees, 0)
+            .check()?
+            .fit(&x, &rows.issue, Some(&rows.weight))?;
     let pos: Vec<usize> = (0..n).filter(|&i| rows.issue[i] == 1.0).collect();
     let distinct = {
         let mut d: Vec<u64> = pos.iter().map(|&i| rows.type_label[i].to_bits()).collect();
@@ -331,7 +347,12 @@ fn fit_pair(
         }
         let xt = Matrix::new(xv, pos.len(), nf)?;
         let yt: Vec<f64> = pos.iter().map(|&i| rows.type_label[i]).collect();
-        Some(params.forest(params.type_trees, 1).check()?.fit(&xt, &yt, None)?)
+        Some(
+            params
+                .forest(params.type_trees, 1)
+                .check()?
+                .fit(&xt, &yt, None)?,
+        )
     } else {
         None
     };
@@ -396,14 +417,23 @@ impl ModelPair {
     }
 
     /// Scores every point of a grid (parallel over targets); returns scores and, if asked, feature rows.
-    pub fn score_grid(&self, dataset: &Dataset, grid: &Grid) -> Result<Vec<Vec<Score>>, LearnError> {
+    pub fn score_grid(
+        &self,
+        dataset: &Dataset,
+        grid: &Grid,
+    ) -> Result<Vec<Vec<Score>>, LearnError> {
         grid.points
             .par_iter()
             .enumerate()
             .map(|(s, points)| {
                 let mut out = Vec::with_capacity(points.len());
                 for chunk in points.chunks(4096) {
-                    let rows = series_rows(dataset, &self.meta.features, s, chunk.iter().map(|p| (p.index, p.t)));
+                    let rows = series_rows(
+                        dataset,
+                        &self.meta.features,
+                        s,
+                        chunk.iter().map(|p| (p.index, p.t)),
+                    );
                     out.extend(self.score_rows(rows)?);
                 }
                 Ok(out)
@@ -422,34 +452,50 @@ fn argmax(v: &[f64]) -> usize {
     best
 }
 
-/// Chooses the lowest threshold whose false alarm episodes per target-day stay within `budget`.
+/// Chooses the alarm threshold on the validation grid: among up to 400 candidate thresholds, those
+/// whose false alarm episodes per target-day stay within `budget`; of these, the one detecting the most
+/// incidents, the highest on ties (fewest alarms).
 fn choose_threshold(dataset: &Dataset, grid: &Grid, probs: &[Vec<f64>], budget: f64) -> f64 {
     let mut all: Vec<f64> = probs.iter().flatten().copied().collect();
     all.sort_by(f64::total_cmp);
     all.dedup_by(|a, b| a.to_bits() == b.to_bits());
-    if all.is_empty() {
+    let Some(&top) = all.last() else {
         return 0.5;
-    }
-    // Candidates: up to 400 distinct values, from the top down.
+    };
     let step = (all.len() / 400).max(1);
     let mut candidates: Vec<f64> = all.iter().rev().step_by(step).copied().collect();
     candidates.push(all[0]);
-    let mut best = all[all.len() - 1].max(1e-6) + 1e-9;
+    // Never alarming is always within budget: the fallback.
+    let mut best = (0usize, (top + 1e-9).min(1.0));
     for &c in &candidates {
-        let alarms: Vec<Vec<bool>> = probs.iter().map(|v| v.iter().map(|&p| p >= c).collect()).collect();
+        let alarms: Vec<Vec<bool>> = probs
+            .iter()
+            .map(|v| v.iter().map(|&p| p >= c).collect())
+            .collect();
         let (false_eps, _, days) = figures::false_alarm_count(dataset, grid, &alarms);
-        let rate = if days > 0.0 { false_eps as f64 / days } else { 0.0 };
-        if rate <= budget {
-            best = c;
+        let rate = if days > 0.0 {
+            false_eps as f64 / days
         } else {
-            break;
+            0.0
+        };
+        if rate > budget {
+            continue;
+        }
+        let (detected, _) = figures::detections(dataset, grid, &alarms);
+        if detected > best.0 {
+            best = (detected, c);
         }
     }
-    best.clamp(1e-6, 1.0)
+    best.1.clamp(1e-6, 1.0)
 }
 
 /// Trains a model pair on `[from, until]` of a dataset (see the module docs).
-pub fn train(dataset: &Dataset, params: &TrainParams, from: i64, until: i64) -> Result<ModelPair, LearnError> {
+pub fn train(
+    dataset: &Dataset,
+    params: &TrainParams,
+    from: i64,
+    until: i64,
+) -> Result<ModelPair, LearnError> {
     params.window.check()?;
     if !(params.validation_fraction > 0.0 && params.validation_fraction <= 0.5) {
         return Err(LearnError::InvalidOption {
@@ -469,7 +515,14 @@ pub fn train(dataset: &Dataset, params: &TrainParams, from: i64, until: i64) -> 
         )));
     }
     let progress = crate::progress::Steps::new(params.progress, 5);
-    let cut = until - ((until - from) as f64 * params.validation_fraction) as i64;
+    let cut = validation_cut(
+        dataset,
+        &w,
+        params.policy,
+        from,
+        until,
+        params.validation_fraction,
+    );
     progress.step("features (fit part)");
     let fit_grid = Grid::build(dataset, w, params.policy, from, cut, true);
     let fit_rows = training_rows(dataset, &spec, &fit_grid, &types, params.max_normal_rows);
@@ -517,7 +570,9 @@ pub fn train(dataset: &Dataset, params: &TrainParams, from: i64, until: i64) -> 
     progress.step("validation: calibration and threshold");
     let val_grid = Grid::build(dataset, w, params.policy, cut, until, true);
     if val_grid.is_empty() {
-        return Err(LearnError::Dataset("the validation part of the training period has no windows".into()));
+        return Err(LearnError::Dataset(
+            "the validation part of the training period has no windows".into(),
+        ));
     }
     let raw: Vec<Vec<(f64, Vec<f64>)>> = val_grid
         .points
@@ -548,7 +603,11 @@ pub fn train(dataset: &Dataset, params: &TrainParams, from: i64, until: i64) -> 
     pair.meta.calibration = Calibration::fit(&cal_scores, &cal_truth);
     let probs: Vec<Vec<f64>> = raw
         .iter()
-        .map(|v| v.iter().map(|(r, _)| pair.meta.calibration.apply(*r)).collect())
+        .map(|v| {
+            v.iter()
+                .map(|(r, _)| pair.meta.calibration.apply(*r))
+                .collect()
+        })
         .collect();
     pair.meta.threshold = choose_threshold(dataset, &val_grid, &probs, params.false_alarm_budget);
     let val_scores: Vec<Vec<Score>> = raw
@@ -567,6 +626,44 @@ pub fn train(dataset: &Dataset, params: &TrainParams, from: i64, until: i64) -> 
     pair.meta.lead_secs_by_type = lead_by_type(dataset, &full_grid, &types);
     progress.finish();
     Ok(pair)
+}
+
+/// Where the validation part starts: so that it holds the last `fraction` of the training incidents
+/// (at least one), or, with fewer than 5 incidents, the last `fraction` of the evaluation points. Sample
+/// times, not wall-clock span, decide: data with long gaps still gets a validation part with data in it.
+fn validation_cut(
+    dataset: &Dataset,
+    w: &WindowSpec,
+    policy: OngoingPolicy,
+    from: i64,
+    until: i64,
+    fraction: f64,
+) -> i64 {
+    let gap = w.window_secs + w.horizon_secs;
+    let mut starts: Vec<i64> = dataset
+        .events
+        .iter()
+        .map(|e| e.start)
+        .filter(|&s| s > from + gap && s <= until - w.horizon_secs)
+        .collect();
+    starts.sort_unstable();
+    let mut times: Vec<i64> = Grid::build(dataset, *w, policy, from, until, true)
+        .points
+        .iter()
+        .flatten()
+        .map(|p| p.t)
+        .collect();
+    times.sort_unstable();
+    let by_points = times
+        .get(((times.len() as f64) * (1.0 - fraction)) as usize)
+        .copied()
+        .unwrap_or(until - ((until - from) as f64 * fraction) as i64);
+    if starts.len() < 5 {
+        return by_points;
+    }
+    let k = ((starts.len() as f64 * (1.0 - fraction)).floor() as usize).min(starts.len() - 1);
+    // Start the validation part a horizon before that incident so its precursor windows are in it.
+    (starts[k] - w.horizon_secs - w.window_secs).max(from + gap)
 }
 
 fn most_common(dataset: &Dataset, types: &[String]) -> usize {

@@ -142,7 +142,10 @@ pub fn train_bundle(job: &TrainJob) -> Result<(ModelBundle, Vec<Evaluation>), Le
         .chain(snapshot_holdout)
         .map(|(e, _)| e)
         .collect();
-    Ok((ModelBundle::new(info, window, snapshot, markdown, card), evaluations))
+    Ok((
+        ModelBundle::new(info, window, snapshot, markdown, card),
+        evaluations,
+    ))
 }
 
 /// What `kubepulse eval` does.
@@ -170,10 +173,9 @@ pub fn run_eval(job: &EvalJob) -> Result<serde_json::Value, LearnError> {
         Some(path) => {
             let bundle = ModelBundle::load(path)?;
             let pair = if job.snapshot {
-                bundle
-                    .snapshot_model()
-                    .cloned()
-                    .ok_or_else(|| LearnError::Bundle(format!("{}: no cluster snapshot model", path.display())))?
+                bundle.snapshot_model().cloned().ok_or_else(|| {
+                    LearnError::Bundle(format!("{}: no cluster snapshot model", path.display()))
+                })?
             } else {
                 bundle.window_model().clone()
             };
@@ -182,7 +184,12 @@ pub fn run_eval(job: &EvalJob) -> Result<serde_json::Value, LearnError> {
                 Some(s) => s.time(&data)?,
                 None => data.time_range().map_or(0, |r| r.0),
             };
-            (pair, format!("{} {}", bundle.info().name, bundle.info().version), data, from)
+            (
+                pair,
+                format!("{} {}", bundle.info().name, bundle.info().version),
+                data,
+                from,
+            )
         }
         None => {
             let split = job.split.ok_or_else(|| LearnError::InvalidOption {

@@ -26,7 +26,12 @@ const COLORS: [RGBColor; 4] = [
 ];
 
 /// Per-type score and truth vectors of a scorer over the scored (non-ongoing) windows.
-fn type_vectors(ev: &Evaluation, scores: &[Vec<Score>], k: usize, type_name: &str) -> (Vec<f64>, Vec<bool>) {
+fn type_vectors(
+    ev: &Evaluation,
+    scores: &[Vec<Score>],
+    k: usize,
+    type_name: &str,
+) -> (Vec<f64>, Vec<bool>) {
     let (mut s_out, mut t_out) = (Vec::new(), Vec::new());
     for (s, points) in ev.grid.points.iter().enumerate() {
         let events = ev.dataset.events_of(&ev.dataset.series[s].target);
@@ -95,7 +100,13 @@ fn pr_curves(ev: &Evaluation, issue_types: &[String], path: &Path) -> Result<(),
 }
 
 fn lead_times(ev: &Evaluation, path: &Path) -> Result<(), LearnError> {
-    let leads: Vec<f64> = ev.model.incidents.lead_times_seconds.iter().map(|l| l / 60.0).collect();
+    let leads: Vec<f64> = ev
+        .model
+        .incidents
+        .lead_times_seconds
+        .iter()
+        .map(|l| l / 60.0)
+        .collect();
     let lo = leads.iter().copied().fold(-5.0f64, f64::min).floor();
     let hi = leads.iter().copied().fold(10.0f64, f64::max).ceil();
     let bins = ((hi - lo) * 2.0).max(1.0) as usize;
@@ -108,7 +119,10 @@ fn lead_times(ev: &Evaluation, path: &Path) -> Result<(), LearnError> {
     let root = SVGBackend::new(path, (640, 400)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(path, e))?;
     let mut chart = ChartBuilder::on(&root)
-        .caption("Lead time of detected incidents (minutes before start)", ("sans-serif", 18))
+        .caption(
+            "Lead time of detected incidents (minutes before start)",
+            ("sans-serif", 18),
+        )
         .margin(10)
         .x_label_area_size(30)
         .y_label_area_size(40)
@@ -172,7 +186,10 @@ fn reliability(ev: &Evaluation, path: &Path) -> Result<(), LearnError> {
         .draw_series(LineSeries::new(pts.clone(), COLORS[0].stroke_width(2)))
         .map_err(|e| err(path, e))?;
     chart
-        .draw_series(pts.into_iter().map(|p| Circle::new(p, 4, COLORS[0].filled())))
+        .draw_series(
+            pts.into_iter()
+                .map(|p| Circle::new(p, 4, COLORS[0].filled())),
+        )
         .map_err(|e| err(path, e))?;
     root.present().map_err(|e| err(path, e))
 }
@@ -183,7 +200,10 @@ fn importances(ev: &Evaluation, path: &Path) -> Result<(), LearnError> {
     let root = SVGBackend::new(path, (800, 480)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(path, e))?;
     let mut chart = ChartBuilder::on(&root)
-        .caption("Feature importance (MDI, binary forest)", ("sans-serif", 18))
+        .caption(
+            "Feature importance (MDI, binary forest)",
+            ("sans-serif", 18),
+        )
         .margin(10)
         .x_label_area_size(30)
         .y_label_area_size(320)
@@ -203,7 +223,10 @@ fn importances(ev: &Evaluation, path: &Path) -> Result<(), LearnError> {
     chart
         .draw_series(top.iter().enumerate().map(|(i, imp)| {
             Rectangle::new(
-                [(0.0, SegmentValue::Exact(i)), (imp.mdi, SegmentValue::Exact(i + 1))],
+                [
+                    (0.0, SegmentValue::Exact(i)),
+                    (imp.mdi, SegmentValue::Exact(i + 1)),
+                ],
                 COLORS[0].filled(),
             )
         }))

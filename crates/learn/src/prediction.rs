@@ -113,7 +113,9 @@ pub fn recommendation(issue_type: &str, target: Option<&str>) -> Recommendation 
             "Inspect {target}: kubectl -n {ns} describe deployment {name}"
         ));
         let specific = match issue_type {
-            "resource_exhaustion" => format!("Check its usage: kubectl -n {ns} top pod -l app={name}"),
+            "resource_exhaustion" => {
+                format!("Check its usage: kubectl -n {ns} top pod -l app={name}")
+            }
             "pod_failure" => format!(
                 "Check restarts and OOM kills: kubectl -n {ns} get pods -l app={name} -o wide && kubectl -n {ns} get events --sort-by=.lastTimestamp"
             ),
@@ -142,7 +144,16 @@ pub fn human_metric(name: &str) -> String {
         None => (base, false),
     };
     let mut b = base;
-    for suffix in ["_total", "_bytes", "_seconds", "_mib", "_millicores", "_cores", "_percent", "_ratio"] {
+    for suffix in [
+        "_total",
+        "_bytes",
+        "_seconds",
+        "_mib",
+        "_millicores",
+        "_cores",
+        "_percent",
+        "_ratio",
+    ] {
         if let Some(stripped) = b.strip_suffix(suffix) {
             b = stripped;
         }
@@ -171,7 +182,11 @@ fn fmt_value(v: f64) -> String {
 }
 
 /// One clause about a feature, or `None` for features that do not read well alone.
-fn clause(feature: &str, value: f64, value_of: &dyn Fn(&str) -> Option<f64>) -> Option<(String, String)> {
+fn clause(
+    feature: &str,
+    value: f64,
+    value_of: &dyn Fn(&str) -> Option<f64>,
+) -> Option<(String, String)> {
     let (metric, stat) = feature.rsplit_once('.')?;
     let human = human_metric(metric);
     let text = match stat {
@@ -179,11 +194,17 @@ fn clause(feature: &str, value: f64, value_of: &dyn Fn(&str) -> Option<f64>) -> 
             let mean = value_of(&format!("{metric}.mean")).filter(|m| m.abs() > 1e-12);
             let dir = if value >= 0.0 { "rose" } else { "fell" };
             match mean {
-                Some(m) => format!("{human} {dir} {:.0}%/min", (value * 60.0 / m.abs() * 100.0).abs()),
+                Some(m) => format!(
+                    "{human} {dir} {:.0}%/min",
+                    (value * 60.0 / m.abs() * 100.0).abs()
+                ),
                 None => format!("{human} {dir} {}/min", fmt_value((value * 60.0).abs())),
             }
         }
-        "secs_to_limit" if value < 86_000.0 => format!("{human} reaches its limit in ~{:.0} min", (value / 60.0).max(0.0).ceil()),
+        "secs_to_limit" if value < 86_000.0 => format!(
+            "{human} reaches its limit in ~{:.0} min",
+            (value / 60.0).max(0.0).ceil()
+        ),
         "secs_to_limit" => format!("{human} is not heading for its limit"),
         "use_of_limit" => format!("{human} at {:.0}% of its limit", value * 100.0),
         "headroom" => format!("{human} has {:.0}% headroom left", value * 100.0),
@@ -215,8 +236,12 @@ pub fn summary(top: &[Contribution], value_of: &dyn Fn(&str) -> Option<f64>) -> 
         }
         let mut text = text;
         if !c.feature.ends_with(".secs_to_limit") {
-            if let Some(secs) = value_of(&format!("{metric}.secs_to_limit")).filter(|s| *s < 3600.0) {
-                text.push_str(&format!(" and reaches its limit in ~{:.0} min", (secs / 60.0).ceil()));
+            if let Some(secs) = value_of(&format!("{metric}.secs_to_limit")).filter(|s| *s < 3600.0)
+            {
+                text.push_str(&format!(
+                    " and reaches its limit in ~{:.0} min",
+                    (secs / 60.0).ceil()
+                ));
             }
         }
         metrics_seen.push(metric);
@@ -239,7 +264,10 @@ mod tests {
     #[test]
     fn pod_failure_keeps_the_original_texts() {
         let r = recommendation("pod_failure", None);
-        assert_eq!(r.description, "Pods are failing or being terminated unexpectedly");
+        assert_eq!(
+            r.description,
+            "Pods are failing or being terminated unexpectedly"
+        );
         assert_eq!(
             r.actions,
             [
@@ -250,7 +278,11 @@ mod tests {
             ]
         );
         let r = recommendation("resource_exhaustion", Some("shop/cart"));
-        assert!(r.actions.iter().any(|a| a.contains("kubectl -n shop describe deployment cart")));
+        assert!(
+            r.actions
+                .iter()
+                .any(|a| a.contains("kubectl -n shop describe deployment cart"))
+        );
     }
 
     #[test]

@@ -45,15 +45,22 @@ pub fn to_json(ev: &Evaluation, pair: &ModelPair, model_name: &str) -> Value {
                 "data_fingerprint": ev.dataset.fingerprint(),
             }),
         );
-        map.insert("baselines".into(), serde_json::to_value(&ev.baselines).unwrap_or(Value::Null));
+        map.insert(
+            "baselines".into(),
+            serde_json::to_value(&ev.baselines).unwrap_or(Value::Null),
+        );
         map.insert(
             "importances".into(),
-            serde_json::to_value(ev.importances.iter().take(30).collect::<Vec<_>>()).unwrap_or(Value::Null),
+            serde_json::to_value(ev.importances.iter().take(30).collect::<Vec<_>>())
+                .unwrap_or(Value::Null),
         );
-        map.insert("explanations".into(), serde_json::to_value(&ev.explanations).unwrap_or(Value::Null));
+        map.insert(
+            "explanations".into(),
+            serde_json::to_value(&ev.explanations).unwrap_or(Value::Null),
+        );
         map.insert(
             "validation".into(),
-            meta.validation.as_ref().map_or(Value::Null, |v| headline(v)),
+            meta.validation.as_ref().map_or(Value::Null, headline),
         );
     }
     root
@@ -81,7 +88,11 @@ fn opt_secs(v: Option<f64>) -> String {
 }
 
 fn num(v: f64) -> String {
-    if v.is_finite() { format!("{v:.3}") } else { "–".into() }
+    if v.is_finite() {
+        format!("{v:.3}")
+    } else {
+        "–".into()
+    }
 }
 
 /// The Markdown report.
@@ -135,23 +146,35 @@ pub fn to_markdown(ev: &Evaluation, pair: &ModelPair, model_name: &str) -> Strin
             f.type_accuracy.map_or("–".into(), pct)
         );
     }
-    let _ = writeln!(md, "\nLead time = incident start − first alarm (negative: after the start).");
+    let _ = writeln!(
+        md,
+        "\nLead time = incident start − first alarm (negative: after the start)."
+    );
     let _ = writeln!(md, "\n### By incident type (model)\n");
-    let _ = writeln!(md, "| type | incidents | alarmed before start | detected ≤ 120 s | type correct |");
+    let _ = writeln!(
+        md,
+        "| type | incidents | alarmed before start | detected ≤ 120 s | type correct |"
+    );
     let _ = writeln!(md, "|---|---|---|---|---|");
     for (t, c) in &ev.model.incidents.by_type {
         let _ = writeln!(md, "| {t} | {} | {} | {} | {} |", c[0], c[1], c[2], c[3]);
     }
     if !ev.model.incidents.by_detail.is_empty() {
         let _ = writeln!(md, "\n### By incident detail (model)\n");
-        let _ = writeln!(md, "| detail | incidents | alarmed before start | detected ≤ 120 s | type correct |");
+        let _ = writeln!(
+            md,
+            "| detail | incidents | alarmed before start | detected ≤ 120 s | type correct |"
+        );
         let _ = writeln!(md, "|---|---|---|---|---|");
         for (t, c) in &ev.model.incidents.by_detail {
             let _ = writeln!(md, "| {t} | {} | {} | {} | {} |", c[0], c[1], c[2], c[3]);
         }
     }
     let _ = writeln!(md, "\n## Windows, per type\n");
-    let _ = writeln!(md, "| type | scorer | support | precision | recall | F1 | PR-AUC | ROC-AUC |");
+    let _ = writeln!(
+        md,
+        "| type | scorer | support | precision | recall | F1 | PR-AUC | ROC-AUC |"
+    );
     let _ = writeln!(md, "|---|---|---|---|---|---|---|---|");
     for t in &meta.issue_types {
         for (name, f) in &rows {
@@ -169,7 +192,11 @@ pub fn to_markdown(ev: &Evaluation, pair: &ModelPair, model_name: &str) -> Strin
             }
         }
     }
-    let _ = writeln!(md, "\nBrier score of the issue probability: {}.", num(ev.model.brier));
+    let _ = writeln!(
+        md,
+        "\nBrier score of the issue probability: {}.",
+        num(ev.model.brier)
+    );
     if let Some(r) = ev.model.ongoing_alarmed_ratio {
         let _ = writeln!(
             md,
@@ -179,7 +206,10 @@ pub fn to_markdown(ev: &Evaluation, pair: &ModelPair, model_name: &str) -> Strin
         );
     }
     let c = &ev.model.confusion;
-    let _ = writeln!(md, "\n### Confusion matrix (rows: truth, columns: prediction)\n");
+    let _ = writeln!(
+        md,
+        "\n### Confusion matrix (rows: truth, columns: prediction)\n"
+    );
     let _ = writeln!(md, "| | {} |", c.labels.join(" | "));
     let _ = writeln!(md, "|---|{}", "---|".repeat(c.labels.len()));
     for (l, row) in c.labels.iter().zip(&c.matrix) {
@@ -190,7 +220,11 @@ pub fn to_markdown(ev: &Evaluation, pair: &ModelPair, model_name: &str) -> Strin
     let _ = writeln!(md, "| feature | MDI | permutation |");
     let _ = writeln!(md, "|---|---|---|");
     for i in ev.importances.iter().take(15) {
-        let _ = writeln!(md, "| `{}` | {:.4} | {:.4} |", i.feature, i.mdi, i.permutation);
+        let _ = writeln!(
+            md,
+            "| `{}` | {:.4} | {:.4} |",
+            i.feature, i.mdi, i.permutation
+        );
     }
     let _ = writeln!(md, "\n## First alarms explained (TreeSHAP, up to 15)\n");
     for e in ev.explanations.iter().take(15) {
@@ -208,19 +242,29 @@ pub fn to_markdown(ev: &Evaluation, pair: &ModelPair, model_name: &str) -> Strin
 }
 
 /// Writes `report.json`, `report.md`, `predictions.csv` and the plots into `dir`.
-pub fn write(ev: &Evaluation, pair: &ModelPair, model_name: &str, dir: &Path) -> Result<(), LearnError> {
+pub fn write(
+    ev: &Evaluation,
+    pair: &ModelPair,
+    model_name: &str,
+    dir: &Path,
+) -> Result<(), LearnError> {
     std::fs::create_dir_all(dir).map_err(|e| LearnError::io(dir, e))?;
     let json_path = dir.join("report.json");
     let json = serde_json::to_string_pretty(&to_json(ev, pair, model_name)).unwrap_or_default();
     std::fs::write(&json_path, json).map_err(|e| LearnError::io(&json_path, e))?;
     let md_path = dir.join("report.md");
-    std::fs::write(&md_path, to_markdown(ev, pair, model_name)).map_err(|e| LearnError::io(&md_path, e))?;
+    std::fs::write(&md_path, to_markdown(ev, pair, model_name))
+        .map_err(|e| LearnError::io(&md_path, e))?;
     let csv_path = dir.join("predictions.csv");
     let file = std::fs::File::create(&csv_path).map_err(|e| LearnError::io(&csv_path, e))?;
     let mut out = std::io::BufWriter::new(file);
     let types = &pair.meta.issue_types;
     let io = |e| LearnError::io(&csv_path, e);
-    writeln!(out, "target,timestamp,truth,issue_probability,alarm,predicted_type").map_err(io)?;
+    writeln!(
+        out,
+        "target,timestamp,truth,issue_probability,alarm,predicted_type"
+    )
+    .map_err(io)?;
     for (s, points) in ev.grid.points.iter().enumerate() {
         let target = &ev.dataset.series[s].target;
         for (p, sc) in points.iter().zip(&ev.scores[s]) {

@@ -98,7 +98,12 @@ pub fn eval_points(series: &Series, spec: &WindowSpec, from: i64, until: i64) ->
 
 impl Window {
     /// The window of `series` ending at its sample `end_index` (inclusive), with the dataset's metric names.
-    pub fn from_series(series: &Series, metrics: &[String], end_index: usize, window_secs: i64) -> Self {
+    pub fn from_series(
+        series: &Series,
+        metrics: &[String],
+        end_index: usize,
+        window_secs: i64,
+    ) -> Self {
         let t = series.timestamps[end_index];
         let range = window_range(&series.timestamps[..=end_index], t, window_secs);
         Self {

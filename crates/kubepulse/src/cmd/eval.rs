@@ -55,7 +55,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         out: args.out.clone(),
     };
     let started = std::time::Instant::now();
-    let report = pipeline::run_eval(&job).with_context(|| format!("evaluating on {}", args.data.display()))?;
+    let report = pipeline::run_eval(&job)
+        .with_context(|| format!("evaluating on {}", args.data.display()))?;
     let i = &report["incidents"];
     println!(
         "incidents {}: alarmed before start {:.1}%, detected within 120 s {:.1}%, median lead {} s; \
@@ -63,9 +64,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         i["count"],
         i["alarmed_before_start_ratio"].as_f64().unwrap_or(0.0) * 100.0,
         i["detected_within_120s_ratio"].as_f64().unwrap_or(0.0) * 100.0,
-        i["median_lead_time_seconds"].as_f64().map_or("-".into(), |v| format!("{v:.0}")),
-        report["false_alarms_per_target_day"].as_f64().unwrap_or(0.0),
-        report["type_accuracy"].as_f64().map_or("-".into(), |v| format!("{:.1}%", v * 100.0)),
+        i["median_lead_time_seconds"]
+            .as_f64()
+            .map_or("-".into(), |v| format!("{v:.0}")),
+        report["false_alarms_per_target_day"]
+            .as_f64()
+            .unwrap_or(0.0),
+        report["type_accuracy"]
+            .as_f64()
+            .map_or("-".into(), |v| format!("{:.1}%", v * 100.0)),
         args.out.display(),
         started.elapsed().as_secs_f64()
     );

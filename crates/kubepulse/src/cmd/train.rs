@@ -91,8 +91,9 @@ impl ModelArgs {
 
 /// Parses `--train-until` (unix seconds or RFC 3339).
 pub fn parse_time(text: &str) -> Result<i64, String> {
-    learn::timestamp::parse(text)
-        .ok_or_else(|| format!("`{text}` is not a time (unix seconds or RFC 3339, e.g. 2022-08-23T00:00:00Z)"))
+    learn::timestamp::parse(text).ok_or_else(|| {
+        format!("`{text}` is not a time (unix seconds or RFC 3339, e.g. 2022-08-23T00:00:00Z)")
+    })
 }
 
 /// Arguments of `kubepulse train`.
