@@ -559,6 +559,12 @@ def assert_demo_assembles(kubectl: str, tmp: Path) -> str:
     not_in_ns = [name_of(d) for d in docs if d["kind"] != "Namespace" and d["metadata"].get("namespace") != "boutique"]
     if not_in_ns:
         fail(f"demo objects outside namespace boutique: {not_in_ns}")
+    # objects only the top-level demo kustomization adds (the namespace) get their schema check here
+    stub = {(d["kind"], d["metadata"]["name"]) for d in yaml.safe_load_all(STUB_BOUTIQUE)}
+    own = [d for d in docs if (d["kind"], d["metadata"]["name"]) not in stub and d["kind"] == "Namespace"]
+    errors = [f"{name_of(d)}: {e}" for d in own for e in validate_builtin(d)]
+    if errors:
+        fail("schema errors in deploy/demo:\n" + "\n".join(errors))
     return f"{url.split('/')[-3]} stubbed offline; {len(docs)} objects, upstream loadgenerator replaced"
 
 
@@ -866,6 +872,55 @@ def assert_dockerfile() -> str:
     return f"multi-stage, runtime {final}, USER {users[-1]}, EXPOSE 5000, shell-free runtime"
 
 
+def dockerignored(rel: str, patterns: list[str]) -> bool:
+    """True when .dockerignore excludes the repository-relative path (the subset of the syntax we use)."""
+    import fnmatch
+    parts = rel.split("/")
+    excluded = False
+    for pat in patterns:
+        neg = pat.startswith("!")
+        pat = pat[1:] if neg else pat
+        pat = pat.rstrip("/")
+        prefixes = ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
+        hit = any(fnmatch.fnmatch(pre, pat) or (pat.startswith("**/") and fnmatch.fnmatch(pre.split("/")[-1], pat[3:]))
+                  for pre in prefixes)
+        if hit:
+            excluded = not neg
+    return excluded
+
+
+def assert_build_context() -> str:
+    """Every file the Rust code embeds (include_bytes!/include_str!, e.g. the default model) must be in
+    the Docker build context, or the image would not build (or not work without a volume)."""
+    patterns = [l.strip() for l in (ROOT / ".dockerignore").read_text().splitlines()
+                if l.strip() and not l.strip().startswith("#")]
+    embedded = 0
+    for src in sorted((ROOT / "crates").rglob("*.rs")):
+        if "target" in src.parts:
+            continue
+        text = src.read_text(errors="replace")
+        for m in re.finditer(r'include_(?:bytes|str)!\(\s*(?:concat!\(\s*env!\("CARGO_MANIFEST_DIR"\)\s*,\s*)?"([^"]+)"', text):
+            lit = m.group(1)
+            base = src.parent
+            if "CARGO_MANIFEST_DIR" in text[m.start():m.end()]:
+                base = next(p for p in src.parents if (p / "Cargo.toml").exists())
+                lit = lit.lstrip("/")
+            target = (base / lit).resolve()
+            where = f"{src.relative_to(ROOT)} embeds {m.group(1)!r}"
+            if not target.is_relative_to(ROOT):
+                fail(f"{where}, which is outside the repository: a Docker build cannot see it")
+            rel = target.relative_to(ROOT).as_posix()
+            if dockerignored(rel, patterns):
+                fail(f"{where} ({rel}), which .dockerignore excludes from the build context")
+            embedded += 1
+    for must_keep in ("Cargo.toml", "Cargo.lock", "crates/kubepulse/src/main.rs"):
+        if dockerignored(must_keep, patterns):
+            fail(f".dockerignore excludes {must_keep}")
+    if not dockerignored("target/release/kubepulse", patterns) or not dockerignored(".git/HEAD", patterns):
+        fail(".dockerignore must exclude target/ and .git/")
+    return f"{embedded} embedded files in the build context; target/, .git/, .venv/ excluded"
+
+
 def assert_workflow() -> str:
     wf = yaml.safe_load((ROOT / ".github/workflows/ci.yml").read_text())
     on = wf.get(True) or wf.get("on")
@@ -1015,6 +1070,7 @@ def main() -> int:
         suite.check("monitoring: every PromQL expression accepted by a real Prometheus",
                     lambda: assert_promql(rendered["monitoring"], tmp))
         suite.check("image: Dockerfile and .dockerignore", assert_dockerfile)
+        suite.check("image: build context has every embedded file (.dockerignore)", assert_build_context)
         suite.check("image: hadolint", assert_hadolint)
         suite.check("ci: workflow jobs, triggers, environments, OIDC", assert_workflow)
         suite.check("checkov: rendered manifests, Dockerfile, workflow", lambda: assert_checkov(files, tmp))
