@@ -189,6 +189,19 @@ def chaos_schema() -> jsonschema.protocols.Validator:
     return jsonschema.Draft202012Validator(schema)
 
 
+@lru_cache(maxsize=None)
+def gmp_schema() -> jsonschema.protocols.Validator:
+    schema = json.loads((DEPLOY / "schemas/gmp/podmonitoring.schema.json").read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def validate_gmp(o: dict) -> list[str]:
+    if o["kind"] != "PodMonitoring":
+        return [f"no schema for monitoring.googleapis.com kind {o['kind']} (only PodMonitoring is shipped)"]
+    return [f"{'/'.join(str(p) for p in e.path) or '(root)'}: {e.message[:300]}" for e in gmp_schema().iter_errors(o)]
+
+
 def validate_chaos(o: dict) -> list[str]:
     if o["kind"] != "Schedule":
         return [f"no schema for chaos-mesh.org kind {o['kind']} (only Schedule is shipped)"]
@@ -465,6 +478,22 @@ def assert_overlay_specifics(docs: list[dict], source: str) -> str:
         if d["kind"] not in ("Namespace", "ClusterRole", "ClusterRoleBinding") and ns != "kubepulse":
             fail(f"{source}: {name_of(d)} is not in namespace kubepulse")
     return f"image {images.pop()}"
+
+
+def assert_podmonitorings_match(docs: list[dict], source: str) -> str:
+    pms = [d for d in docs if d["kind"] == "PodMonitoring"]
+    if {d["metadata"]["name"] for d in pms} != {"kubepulse-serve", "kubepulse-watch"}:
+        fail(f"{source}: expected PodMonitorings kubepulse-serve and kubepulse-watch (their names are the job labels the rules use)")
+    for pm in pms:
+        deps = [d for d in docs if d["kind"] == "Deployment"
+                and selector_matches(pm["spec"]["selector"], d["spec"]["template"]["metadata"]["labels"])]
+        if len(deps) != 1 or deps[0]["metadata"]["name"] != pm["metadata"]["name"]:
+            fail(f"{source}: PodMonitoring {pm['metadata']['name']} selects {[name_of(d) for d in deps]}")
+        ports = {p["name"] for c in pod_spec(deps[0])["containers"] for p in c.get("ports", [])}
+        for ep in pm["spec"]["endpoints"]:
+            if ep["port"] not in ports:
+                fail(f"{source}: PodMonitoring {pm['metadata']['name']} scrapes port {ep['port']!r}, pods have {sorted(ports)}")
+    return f"{len(pms)} PodMonitorings select their Deployment and an existing port"
 
 
 def assert_servicemonitors_match(monitoring: list[dict], overlay: list[dict], source: str) -> str:
@@ -997,7 +1026,7 @@ def main() -> int:
             return report(suite)
 
         def schemas() -> str:
-            counts = {"builtin": 0, "prometheus-operator": 0, "chaos-mesh": 0}
+            counts = {"builtin": 0, "prometheus-operator": 0, "chaos-mesh": 0, "gmp": 0}
             errors: list[str] = []
             promop: list[tuple[str, dict]] = []
             for label, docs in rendered.items():
@@ -1012,6 +1041,9 @@ def main() -> int:
                     elif group == "chaos-mesh.org":
                         errors += [f"{where}: {e}" for e in validate_chaos(d)]
                         counts["chaos-mesh"] += 1
+                    elif group == "monitoring.googleapis.com":
+                        errors += [f"{where}: {e}" for e in validate_gmp(d)]
+                        counts["gmp"] += 1
                     else:
                         errors.append(f"{where}: no schema for API group {group!r}")
             for i, err in validate_prometheus_operator(promop, args.node_modules).items():
@@ -1023,7 +1055,8 @@ def main() -> int:
             total = sum(counts.values())
             return (f"{total} objects valid: {counts['builtin']} built-in against Kubernetes "
                     f"{' and '.join(K8S_VERSIONS)} (strict), {counts['prometheus-operator']} prometheus-operator "
-                    f"(@kubernetes-models/prometheus-operator), {counts['chaos-mesh']} Chaos Mesh (structural schema)")
+                    f"(@kubernetes-models/prometheus-operator), {counts['chaos-mesh']} Chaos Mesh and "
+                    f"{counts['gmp']} GKE PodMonitoring (structural schemas)")
 
         suite.check("schemas: every rendered object", schemas)
 
@@ -1040,7 +1073,11 @@ def main() -> int:
             sm["spec"]["endpoints"][0]["interval"] = "30 seconds"
             if not validate_prometheus_operator([("self-test", sm)], args.node_modules)[0]:
                 fail("the prometheus-operator validator accepted interval: '30 seconds'")
-            return "an unknown field, a bad enum and a bad duration are rejected"
+            pm = copy.deepcopy(find(rendered["overlays/staging-gke"], "PodMonitoring", "kubepulse-serve"))
+            pm["spec"]["endpoints"][0]["intervall"] = "30s"
+            if not validate_gmp(pm):
+                fail("the PodMonitoring schema accepted an unknown field")
+            return "an unknown field, a bad enum and a bad duration are rejected by each validator"
 
         suite.check("schemas: self-test (the validators reject broken objects)", schema_self_test)
 
@@ -1063,6 +1100,8 @@ def main() -> int:
             suite.check(f"overlay: {o} (registry, node selection, namespace)", lambda d=docs, o=o: assert_overlay_specifics(d, o))
             suite.check(f"monitoring: ServiceMonitors match {o}",
                         lambda d=docs, o=o: assert_servicemonitors_match(rendered["monitoring"], d, o))
+        suite.check("monitoring: GKE PodMonitorings match overlays/staging-gke",
+                    lambda: assert_podmonitorings_match(rendered["overlays/staging-gke"], "overlays/staging-gke"))
         suite.check("demo: assembles with Online Boutique (upstream stubbed offline)", lambda: assert_demo_assembles(args.kubectl, tmp))
         suite.check("monitoring: metric names are the exported ones", lambda: assert_metric_names(rendered["monitoring"]))
         suite.check("monitoring: dashboard structure", assert_dashboard_shape)
