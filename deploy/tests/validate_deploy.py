@@ -860,7 +860,9 @@ def assert_checkov(files: list[Path], tmp: Path) -> str:
     for line in skipped_lines:
         cid = line.split()[1]
         per_check.setdefault(cid, line.split(": ", 1)[1])
-    detail = "; ".join(summary) + "\n     skipped (justified): " + "\n       ".join(
+    global_skips = yaml.safe_load((DEPLOY / "checkov.yaml").read_text()).get("skip-check", [])
+    detail = "; ".join(summary) + f"\n     not run (deploy/checkov.yaml, justified there): {', '.join(global_skips)}"
+    detail += "\n     skipped (justified): " + "\n       ".join(
         f"{cid}: {why}" for cid, why in sorted(per_check.items()))
     return detail
 
