@@ -952,6 +952,30 @@ def assert_build_context() -> str:
     return f"{embedded} embedded files in the build context; target/, .git/, .venv/ excluded"
 
 
+def assert_shellcheck(tmp: Path) -> str:
+    """shellcheck on scripts/test-deploy and on every `run:` step of the workflow (with each
+    ${{ expression }} replaced by a plain word, as GitHub substitutes it before the shell runs)."""
+    shellcheck = Path(sys.executable).parent / "shellcheck"
+    if not shellcheck.exists():
+        fail(f"shellcheck is not installed in {shellcheck.parent}: run scripts/test-deploy (pip install -r deploy/requirements.txt)")
+    files = [ROOT / "scripts/test-deploy"]
+    wf = yaml.safe_load((ROOT / ".github/workflows/ci.yml").read_text())
+    steps_dir = tmp / "workflow-steps"
+    steps_dir.mkdir()
+    for job_name, job in wf["jobs"].items():
+        for i, step in enumerate(job.get("steps", [])):
+            if "run" not in step:
+                continue
+            body = re.sub(r"\$\{\{.*?\}\}", "GHA_EXPRESSION", step["run"])
+            f = steps_dir / f"{job_name}-step{i}.sh"
+            f.write_text("#!/usr/bin/env bash\nset -eo pipefail\n" + body)
+            files.append(f)
+    p = run([str(shellcheck), "--severity=style", "--format=gcc", *map(str, files)])
+    if p.returncode != 0:
+        fail("shellcheck findings:\n" + p.stdout.replace(str(steps_dir) + "/", ".github/workflows/ci.yml job ") + p.stderr)
+    return f"{len(files)} scripts clean (scripts/test-deploy and {len(files) - 1} workflow run steps)"
+
+
 def assert_workflow() -> str:
     wf = yaml.safe_load((ROOT / ".github/workflows/ci.yml").read_text())
     on = wf.get(True) or wf.get("on")
@@ -1114,6 +1138,7 @@ def main() -> int:
         suite.check("image: build context has every embedded file (.dockerignore)", assert_build_context)
         suite.check("image: hadolint", assert_hadolint)
         suite.check("ci: workflow jobs, triggers, environments, OIDC", assert_workflow)
+        suite.check("shellcheck: scripts/test-deploy and the workflow's run steps", lambda: assert_shellcheck(tmp))
         suite.check("checkov: rendered manifests, Dockerfile, workflow", lambda: assert_checkov(files, tmp))
         return report(suite)
     finally:
