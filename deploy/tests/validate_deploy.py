@@ -189,6 +189,19 @@ def chaos_schema() -> jsonschema.protocols.Validator:
     return jsonschema.Draft202012Validator(schema)
 
 
+@lru_cache(maxsize=None)
+def gmp_schema() -> jsonschema.protocols.Validator:
+    schema = json.loads((DEPLOY / "schemas/gmp/podmonitoring.schema.json").read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def validate_gmp(o: dict) -> list[str]:
+    if o["kind"] != "PodMonitoring":
+        return [f"no schema for monitoring.googleapis.com kind {o['kind']} (only PodMonitoring is shipped)"]
+    return [f"{'/'.join(str(p) for p in e.path) or '(root)'}: {e.message[:300]}" for e in gmp_schema().iter_errors(o)]
+
+
 def validate_chaos(o: dict) -> list[str]:
     if o["kind"] != "Schedule":
         return [f"no schema for chaos-mesh.org kind {o['kind']} (only Schedule is shipped)"]
@@ -467,6 +480,22 @@ def assert_overlay_specifics(docs: list[dict], source: str) -> str:
     return f"image {images.pop()}"
 
 
+def assert_podmonitorings_match(docs: list[dict], source: str) -> str:
+    pms = [d for d in docs if d["kind"] == "PodMonitoring"]
+    if {d["metadata"]["name"] for d in pms} != {"kubepulse-serve", "kubepulse-watch"}:
+        fail(f"{source}: expected PodMonitorings kubepulse-serve and kubepulse-watch (their names are the job labels the rules use)")
+    for pm in pms:
+        deps = [d for d in docs if d["kind"] == "Deployment"
+                and selector_matches(pm["spec"]["selector"], d["spec"]["template"]["metadata"]["labels"])]
+        if len(deps) != 1 or deps[0]["metadata"]["name"] != pm["metadata"]["name"]:
+            fail(f"{source}: PodMonitoring {pm['metadata']['name']} selects {[name_of(d) for d in deps]}")
+        ports = {p["name"] for c in pod_spec(deps[0])["containers"] for p in c.get("ports", [])}
+        for ep in pm["spec"]["endpoints"]:
+            if ep["port"] not in ports:
+                fail(f"{source}: PodMonitoring {pm['metadata']['name']} scrapes port {ep['port']!r}, pods have {sorted(ports)}")
+    return f"{len(pms)} PodMonitorings select their Deployment and an existing port"
+
+
 def assert_servicemonitors_match(monitoring: list[dict], overlay: list[dict], source: str) -> str:
     n = 0
     for sm in (d for d in monitoring if d["kind"] == "ServiceMonitor"):
@@ -559,6 +588,12 @@ def assert_demo_assembles(kubectl: str, tmp: Path) -> str:
     not_in_ns = [name_of(d) for d in docs if d["kind"] != "Namespace" and d["metadata"].get("namespace") != "boutique"]
     if not_in_ns:
         fail(f"demo objects outside namespace boutique: {not_in_ns}")
+    # objects only the top-level demo kustomization adds (the namespace) get their schema check here
+    stub = {(d["kind"], d["metadata"]["name"]) for d in yaml.safe_load_all(STUB_BOUTIQUE)}
+    own = [d for d in docs if (d["kind"], d["metadata"]["name"]) not in stub and d["kind"] == "Namespace"]
+    errors = [f"{name_of(d)}: {e}" for d in own for e in validate_builtin(d)]
+    if errors:
+        fail("schema errors in deploy/demo:\n" + "\n".join(errors))
     return f"{url.split('/')[-3]} stubbed offline; {len(docs)} objects, upstream loadgenerator replaced"
 
 
@@ -825,7 +860,9 @@ def assert_checkov(files: list[Path], tmp: Path) -> str:
     for line in skipped_lines:
         cid = line.split()[1]
         per_check.setdefault(cid, line.split(": ", 1)[1])
-    detail = "; ".join(summary) + "\n     skipped (justified): " + "\n       ".join(
+    global_skips = yaml.safe_load((DEPLOY / "checkov.yaml").read_text()).get("skip-check", [])
+    detail = "; ".join(summary) + f"\n     not run (deploy/checkov.yaml, justified there): {', '.join(global_skips)}"
+    detail += "\n     skipped (justified): " + "\n       ".join(
         f"{cid}: {why}" for cid, why in sorted(per_check.items()))
     return detail
 
@@ -864,6 +901,55 @@ def assert_dockerfile() -> str:
         if must not in ignore:
             fail(f".dockerignore must exclude {must}")
     return f"multi-stage, runtime {final}, USER {users[-1]}, EXPOSE 5000, shell-free runtime"
+
+
+def dockerignored(rel: str, patterns: list[str]) -> bool:
+    """True when .dockerignore excludes the repository-relative path (the subset of the syntax we use)."""
+    import fnmatch
+    parts = rel.split("/")
+    excluded = False
+    for pat in patterns:
+        neg = pat.startswith("!")
+        pat = pat[1:] if neg else pat
+        pat = pat.rstrip("/")
+        prefixes = ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
+        hit = any(fnmatch.fnmatch(pre, pat) or (pat.startswith("**/") and fnmatch.fnmatch(pre.split("/")[-1], pat[3:]))
+                  for pre in prefixes)
+        if hit:
+            excluded = not neg
+    return excluded
+
+
+def assert_build_context() -> str:
+    """Every file the Rust code embeds (include_bytes!/include_str!, e.g. the default model) must be in
+    the Docker build context, or the image would not build (or not work without a volume)."""
+    patterns = [l.strip() for l in (ROOT / ".dockerignore").read_text().splitlines()
+                if l.strip() and not l.strip().startswith("#")]
+    embedded = 0
+    for src in sorted((ROOT / "crates").rglob("*.rs")):
+        if "target" in src.parts:
+            continue
+        text = src.read_text(errors="replace")
+        for m in re.finditer(r'include_(?:bytes|str)!\(\s*(?:concat!\(\s*env!\("CARGO_MANIFEST_DIR"\)\s*,\s*)?"([^"]+)"', text):
+            lit = m.group(1)
+            base = src.parent
+            if "CARGO_MANIFEST_DIR" in text[m.start():m.end()]:
+                base = next(p for p in src.parents if (p / "Cargo.toml").exists())
+                lit = lit.lstrip("/")
+            target = (base / lit).resolve()
+            where = f"{src.relative_to(ROOT)} embeds {m.group(1)!r}"
+            if not target.is_relative_to(ROOT):
+                fail(f"{where}, which is outside the repository: a Docker build cannot see it")
+            rel = target.relative_to(ROOT).as_posix()
+            if dockerignored(rel, patterns):
+                fail(f"{where} ({rel}), which .dockerignore excludes from the build context")
+            embedded += 1
+    for must_keep in ("Cargo.toml", "Cargo.lock", "crates/kubepulse/src/main.rs"):
+        if dockerignored(must_keep, patterns):
+            fail(f".dockerignore excludes {must_keep}")
+    if not dockerignored("target/release/kubepulse", patterns) or not dockerignored(".git/HEAD", patterns):
+        fail(".dockerignore must exclude target/ and .git/")
+    return f"{embedded} embedded files in the build context; target/, .git/, .venv/ excluded"
 
 
 def assert_workflow() -> str:
@@ -942,7 +1028,7 @@ def main() -> int:
             return report(suite)
 
         def schemas() -> str:
-            counts = {"builtin": 0, "prometheus-operator": 0, "chaos-mesh": 0}
+            counts = {"builtin": 0, "prometheus-operator": 0, "chaos-mesh": 0, "gmp": 0}
             errors: list[str] = []
             promop: list[tuple[str, dict]] = []
             for label, docs in rendered.items():
@@ -957,6 +1043,9 @@ def main() -> int:
                     elif group == "chaos-mesh.org":
                         errors += [f"{where}: {e}" for e in validate_chaos(d)]
                         counts["chaos-mesh"] += 1
+                    elif group == "monitoring.googleapis.com":
+                        errors += [f"{where}: {e}" for e in validate_gmp(d)]
+                        counts["gmp"] += 1
                     else:
                         errors.append(f"{where}: no schema for API group {group!r}")
             for i, err in validate_prometheus_operator(promop, args.node_modules).items():
@@ -968,7 +1057,8 @@ def main() -> int:
             total = sum(counts.values())
             return (f"{total} objects valid: {counts['builtin']} built-in against Kubernetes "
                     f"{' and '.join(K8S_VERSIONS)} (strict), {counts['prometheus-operator']} prometheus-operator "
-                    f"(@kubernetes-models/prometheus-operator), {counts['chaos-mesh']} Chaos Mesh (structural schema)")
+                    f"(@kubernetes-models/prometheus-operator), {counts['chaos-mesh']} Chaos Mesh and "
+                    f"{counts['gmp']} GKE PodMonitoring (structural schemas)")
 
         suite.check("schemas: every rendered object", schemas)
 
@@ -985,7 +1075,11 @@ def main() -> int:
             sm["spec"]["endpoints"][0]["interval"] = "30 seconds"
             if not validate_prometheus_operator([("self-test", sm)], args.node_modules)[0]:
                 fail("the prometheus-operator validator accepted interval: '30 seconds'")
-            return "an unknown field, a bad enum and a bad duration are rejected"
+            pm = copy.deepcopy(find(rendered["overlays/staging-gke"], "PodMonitoring", "kubepulse-serve"))
+            pm["spec"]["endpoints"][0]["intervall"] = "30s"
+            if not validate_gmp(pm):
+                fail("the PodMonitoring schema accepted an unknown field")
+            return "an unknown field, a bad enum and a bad duration are rejected by each validator"
 
         suite.check("schemas: self-test (the validators reject broken objects)", schema_self_test)
 
@@ -1008,6 +1102,8 @@ def main() -> int:
             suite.check(f"overlay: {o} (registry, node selection, namespace)", lambda d=docs, o=o: assert_overlay_specifics(d, o))
             suite.check(f"monitoring: ServiceMonitors match {o}",
                         lambda d=docs, o=o: assert_servicemonitors_match(rendered["monitoring"], d, o))
+        suite.check("monitoring: GKE PodMonitorings match overlays/staging-gke",
+                    lambda: assert_podmonitorings_match(rendered["overlays/staging-gke"], "overlays/staging-gke"))
         suite.check("demo: assembles with Online Boutique (upstream stubbed offline)", lambda: assert_demo_assembles(args.kubectl, tmp))
         suite.check("monitoring: metric names are the exported ones", lambda: assert_metric_names(rendered["monitoring"]))
         suite.check("monitoring: dashboard structure", assert_dashboard_shape)
@@ -1015,6 +1111,7 @@ def main() -> int:
         suite.check("monitoring: every PromQL expression accepted by a real Prometheus",
                     lambda: assert_promql(rendered["monitoring"], tmp))
         suite.check("image: Dockerfile and .dockerignore", assert_dockerfile)
+        suite.check("image: build context has every embedded file (.dockerignore)", assert_build_context)
         suite.check("image: hadolint", assert_hadolint)
         suite.check("ci: workflow jobs, triggers, environments, OIDC", assert_workflow)
         suite.check("checkov: rendered manifests, Dockerfile, workflow", lambda: assert_checkov(files, tmp))
