@@ -8,6 +8,8 @@ pub mod alertmanager;
 pub mod collect;
 pub mod error;
 pub mod hysteresis;
+pub mod live;
+pub mod metrics;
 pub mod prom;
 pub mod queries;
 
