@@ -3,9 +3,21 @@
 //! Flow: [`ForestParams`] → [`ForestParams::check`] → [`ValidParams`] → [`ValidParams::fit`] →
 //! [`RandomForest`] → `predict_proba` / `shap_values` / `to_bytes`.
 //!
-//! THIS FILE IS THE PUBLIC CONTRACT other crates code against. Bodies are being written (issue 3);
-//! signatures only change by agreement.
+//! This file holds the public types (the contract other crates code against); the work lives in modules:
+//! [`params`] (validation), `binning` (quantile bins, `u8` codes), `tree` (flat nodes and the histogram
+//! builder), `forest` (fit, OOB, prediction), `importance`, `shap` (TreeSHAP), `format` (binary model
+//! file) and `json` (export for other tools).
 
+mod binning;
+mod forest;
+mod format;
+mod importance;
+mod json;
+pub mod params;
+mod shap;
+mod tree;
+
+pub use format::FORMAT_VERSION;
 use thiserror::Error;
 
 /// A dense row-major matrix of features; `NaN` marks a missing value.
@@ -136,7 +148,11 @@ pub struct ValidParams(ForestParams);
 #[derive(Debug, Error)]
 pub enum ForestError {
     #[error("matrix has {len} values, expected {n_rows} rows x {n_features} features")]
-    ShapeMismatch { len: usize, n_rows: usize, n_features: usize },
+    ShapeMismatch {
+        len: usize,
+        n_rows: usize,
+        n_features: usize,
+    },
     #[error("training data is empty")]
     EmptyData,
     #[error("label at row {row} is not a number (NaN or infinite)")]
@@ -144,7 +160,11 @@ pub enum ForestError {
     #[error("only one class ({class}) in the labels: a classifier needs at least two")]
     SingleClass { class: f64 },
     #[error("{what} has {got} entries but there are {expected} rows")]
-    LengthMismatch { what: &'static str, got: usize, expected: usize },
+    LengthMismatch {
+        what: &'static str,
+        got: usize,
+        expected: usize,
+    },
     #[error("model was trained on {expected} features, got {got}")]
     FeatureCountMismatch { expected: usize, got: usize },
     #[error("invalid parameter {name}: {reason}")]
@@ -158,7 +178,17 @@ pub enum ForestError {
 /// A fitted random forest classifier.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RandomForest {
-    // fields are private; see the module docs.
+    n_features: usize,
+    /// Sorted distinct labels.
+    classes: Vec<f64>,
+    trees: Vec<tree::Tree>,
+    /// MDI importances, normalised.
+    importances: Vec<f64>,
+    oob_score: Option<f64>,
+    /// Not stored in the model file.
+    oob_proba: Option<Vec<f64>>,
+    /// Precomputed for TreeSHAP (derived from the trees, never serialised).
+    explainer: shap::Explainer,
 }
 
 /// TreeSHAP explanation of one row.
@@ -171,84 +201,54 @@ pub struct ShapValues {
     pub values: Vec<f64>,
 }
 
-impl ForestParams {
-    /// Validates the parameters before any work.
-    pub fn check(&self) -> Result<ValidParams, ForestError> {
-        todo!()
-    }
-}
-
-impl ValidParams {
-    /// Fits a forest. `y` holds class labels (any finite values; classes are the sorted distinct values);
-    /// `sample_weight`, if given, has one finite non-negative weight per row.
-    pub fn fit(
-        &self,
-        x: &Matrix,
-        y: &[f64],
-        sample_weight: Option<&[f64]>,
-    ) -> Result<RandomForest, ForestError> {
-        todo!()
-    }
-}
-
 impl RandomForest {
+    /// Builds the model from its parts and precomputes what explanations need.
+    fn assemble(
+        n_features: usize,
+        classes: Vec<f64>,
+        trees: Vec<tree::Tree>,
+        importances: Vec<f64>,
+        oob_score: Option<f64>,
+        oob_proba: Option<Vec<f64>>,
+    ) -> Self {
+        let explainer = shap::Explainer::new(&trees, classes.len());
+        Self {
+            n_features,
+            classes,
+            trees,
+            importances,
+            oob_score,
+            oob_proba,
+            explainer,
+        }
+    }
     /// Number of features the model was trained on.
     pub fn n_features(&self) -> usize {
-        todo!()
+        self.n_features
     }
     /// Sorted distinct class labels; probabilities are in this order.
     pub fn classes(&self) -> &[f64] {
-        todo!()
+        &self.classes
     }
-    /// Class probabilities, row-major `n_rows x n_classes` (mean of the trees' leaf distributions).
-    pub fn predict_proba(&self, x: &Matrix) -> Result<Vec<f64>, ForestError> {
-        todo!()
+    /// Number of trees.
+    pub fn n_trees(&self) -> usize {
+        self.trees.len()
     }
-    /// Class probabilities of one row into `out` (`n_classes` long): the low-latency path.
-    pub fn predict_proba_row(&self, row: &[f32], out: &mut [f64]) -> Result<(), ForestError> {
-        todo!()
+    /// Total number of nodes over all trees (a size measure).
+    pub fn n_nodes(&self) -> usize {
+        self.trees.iter().map(|t| t.nodes.len()).sum()
     }
-    /// Most probable class label per row.
-    pub fn predict(&self, x: &Matrix) -> Result<Vec<f64>, ForestError> {
-        todo!()
-    }
-    /// Out-of-bag accuracy, if `oob_score` was set.
+    /// Out-of-bag accuracy, if `oob_score` was set (over rows that were out of bag for at least one tree).
     pub fn oob_score(&self) -> Option<f64> {
-        todo!()
+        self.oob_score
     }
     /// Out-of-bag probabilities (`n_rows x n_classes`, NaN for rows never out of bag), if `oob_score` was set.
+    /// Only available on the fitted model, not on one read back with [`RandomForest::from_bytes`].
     pub fn oob_proba(&self) -> Option<&[f64]> {
-        todo!()
+        self.oob_proba.as_deref()
     }
     /// Impurity-based (MDI) importances, normalised to sum to 1 (length `n_features`).
     pub fn feature_importances(&self) -> Vec<f64> {
-        todo!()
-    }
-    /// Permutation importance: mean drop of accuracy over `n_repeats` seeded shuffles of each column.
-    pub fn permutation_importance(
-        &self,
-        x: &Matrix,
-        y: &[f64],
-        n_repeats: usize,
-        seed: u64,
-    ) -> Result<Vec<f64>, ForestError> {
-        todo!()
-    }
-    /// Exact TreeSHAP (Lundberg et al.) of one row, for every class.
-    pub fn shap_values(&self, row: &[f32]) -> Result<ShapValues, ForestError> {
-        todo!()
-    }
-    /// The versioned, checksummed binary model format.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        todo!()
-    }
-    /// Reads [`RandomForest::to_bytes`] output; truncated, corrupted or wrong-version input is an error.
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self, ForestError> {
-        todo!()
-    }
-    /// JSON export: per tree, arrays `children_left`, `children_right`, `missing_goes_left`, `feature`,
-    /// `threshold`, `values`, `node_sample_weight` (scikit-learn/shap conventions, -1 for leaves).
-    pub fn to_json(&self) -> serde_json::Value {
-        todo!()
+        self.importances.clone()
     }
 }

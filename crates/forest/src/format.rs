@@ -1,0 +1,228 @@
+//! The binary model format: versioned, checksummed, validated on read.
+//!
+//! Layout (little-endian): magic `KPFOREST`, format version `u32`, `n_features u32`, `n_classes u32`,
+//! class labels `f64 x n_classes`, `n_trees u32`, MDI importances `f64 x n_features`, OOB flag `u8` +
+//! OOB score `f64`, then per tree `n_nodes u32`, `n_leaves u32`, nodes (`threshold f32`, `feature u32`,
+//! `child u32`), covers `f32 x n_nodes`, leaf values `f32 x n_leaves x n_classes`; last, the CRC-32 of
+//! everything before it. OOB probabilities are not stored (they are per training row).
+
+use crate::tree::{LEAF, MISSING_LEFT, Node, Tree};
+use crate::{ForestError, RandomForest};
+
+const MAGIC: &[u8; 8] = b"KPFOREST";
+/// The format version this build writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+impl RandomForest {
+    /// The versioned, checksummed binary model format.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        put_u32(&mut out, self.n_features);
+        put_u32(&mut out, self.classes.len());
+        self.classes
+            .iter()
+            .for_each(|c| out.extend_from_slice(&c.to_le_bytes()));
+        put_u32(&mut out, self.trees.len());
+        self.importances
+            .iter()
+            .for_each(|v| out.extend_from_slice(&v.to_le_bytes()));
+        out.push(u8::from(self.oob_score.is_some()));
+        out.extend_from_slice(&self.oob_score.unwrap_or(0.0).to_le_bytes());
+        for t in &self.trees {
+            put_u32(&mut out, t.nodes.len());
+            put_u32(&mut out, t.leaf_values.len() / self.classes.len());
+            for n in &t.nodes {
+                out.extend_from_slice(&n.threshold.to_le_bytes());
+                out.extend_from_slice(&n.feature.to_le_bytes());
+                out.extend_from_slice(&n.child.to_le_bytes());
+            }
+            t.cover
+                .iter()
+                .for_each(|c| out.extend_from_slice(&c.to_le_bytes()));
+            t.leaf_values
+                .iter()
+                .for_each(|v| out.extend_from_slice(&v.to_le_bytes()));
+        }
+        let crc = crc32fast::hash(&out);
+        out.extend_from_slice(&crc.to_le_bytes());
+        out
+    }
+
+    /// Reads [`RandomForest::to_bytes`] output; truncated, corrupted or wrong-version input is an error.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, ForestError> {
+        if bytes.len() < MAGIC.len() + 4 {
+            return Err(err(format!(
+                "truncated: {} bytes is shorter than the header",
+                bytes.len()
+            )));
+        }
+        if &bytes[..MAGIC.len()] != MAGIC {
+            return Err(err("not a KubePulse forest model (bad magic bytes)".into()));
+        }
+        let version = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
+        if version != FORMAT_VERSION {
+            return Err(err(format!(
+                "unsupported format version {version} (this build reads version {FORMAT_VERSION})"
+            )));
+        }
+        if bytes.len() < MAGIC.len() + 8 {
+            return Err(err("truncated: no checksum".into()));
+        }
+        let (body, tail) = bytes.split_at(bytes.len() - 4);
+        let stored = u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]);
+        let actual = crc32fast::hash(body);
+        if stored != actual {
+            return Err(err(format!(
+                "checksum mismatch (stored {stored:08x}, computed {actual:08x}): the file is truncated or corrupted"
+            )));
+        }
+        let mut r = Reader { buf: &body[12..] };
+        let n_features = r.u32()? as usize;
+        let k = r.u32()? as usize;
+        if n_features == 0 || n_features >= (1 << 31) || k < 2 {
+            return Err(err(format!(
+                "invalid header: {n_features} features, {k} classes"
+            )));
+        }
+        let classes = r.f64s(k)?;
+        if classes.iter().any(|c| !c.is_finite()) || classes.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(err(
+                "class labels are not finite and strictly increasing".into()
+            ));
+        }
+        let n_trees = r.u32()? as usize;
+        if n_trees == 0 {
+            return Err(err("the model has no trees".into()));
+        }
+        let importances = r.f64s(n_features)?;
+        let has_oob = r.u8()?;
+        let oob = r.f64()?;
+        let oob_score = match has_oob {
+            0 => None,
+            1 => Some(oob),
+            other => return Err(err(format!("invalid OOB flag {other}"))),
+        };
+        let mut trees = Vec::with_capacity(n_trees.min(r.buf.len() / 8));
+        for t in 0..n_trees {
+            trees
+                .push(read_tree(&mut r, n_features, k).map_err(|e| err(format!("tree {t}: {e}")))?);
+        }
+        if !r.buf.is_empty() {
+            return Err(err(format!(
+                "{} unexpected bytes after the last tree",
+                r.buf.len()
+            )));
+        }
+        Ok(RandomForest::assemble(
+            n_features,
+            classes,
+            trees,
+            importances,
+            oob_score,
+            None,
+        ))
+    }
+}
+
+fn read_tree(r: &mut Reader<'_>, n_features: usize, k: usize) -> Result<Tree, String> {
+    let n_nodes = r.u32().map_err(|e| e.to_string())? as usize;
+    let n_leaves = r.u32().map_err(|e| e.to_string())? as usize;
+    if n_nodes == 0 || n_leaves == 0 || n_leaves > n_nodes {
+        return Err(format!("{n_nodes} nodes and {n_leaves} leaves"));
+    }
+    r.need(n_nodes.saturating_mul(16))
+        .map_err(|e| e.to_string())?;
+    let mut nodes = Vec::with_capacity(n_nodes);
+    for i in 0..n_nodes {
+        let threshold = f32::from_bits(r.u32().map_err(|e| e.to_string())?);
+        let feature = r.u32().map_err(|e| e.to_string())?;
+        let child = r.u32().map_err(|e| e.to_string())?;
+        let node = Node {
+            threshold,
+            feature,
+            child,
+        };
+        if node.is_leaf() {
+            if child as usize >= n_leaves {
+                return Err(format!("node {i}: leaf index {child} out of range"));
+            }
+        } else if (feature & !MISSING_LEFT) as usize >= n_features
+            || (child as usize) <= i
+            || child as usize + 1 >= n_nodes
+        {
+            return Err(format!(
+                "node {i}: invalid feature {feature} or child {child}"
+            ));
+        }
+        nodes.push(node);
+    }
+    let cover = r.f32s(n_nodes).map_err(|e| e.to_string())?;
+    let leaf_values = r
+        .f32s(n_leaves.saturating_mul(k))
+        .map_err(|e| e.to_string())?;
+    debug_assert!(
+        nodes
+            .iter()
+            .all(|n| n.feature != LEAF || n.child < n_leaves as u32)
+    );
+    Ok(Tree {
+        nodes,
+        cover,
+        leaf_values,
+    })
+}
+
+fn put_u32(out: &mut Vec<u8>, v: usize) {
+    // Sizes are bounded by checks at fit time (features < 2^31, nodes per tree < rows * 2).
+    out.extend_from_slice(&(v as u32).to_le_bytes());
+}
+
+fn err(msg: String) -> ForestError {
+    ForestError::Format(msg)
+}
+
+/// A cursor that fails (never panics) when the input runs out.
+struct Reader<'a> {
+    buf: &'a [u8],
+}
+
+impl Reader<'_> {
+    fn need(&self, n: usize) -> Result<(), ForestError> {
+        if self.buf.len() < n {
+            return Err(err(format!(
+                "truncated: need {n} more bytes, {} left",
+                self.buf.len()
+            )));
+        }
+        Ok(())
+    }
+    fn take<const N: usize>(&mut self) -> Result<[u8; N], ForestError> {
+        self.need(N)?;
+        let (head, rest) = self.buf.split_at(N);
+        self.buf = rest;
+        let mut a = [0u8; N];
+        a.copy_from_slice(head);
+        Ok(a)
+    }
+    fn u8(&mut self) -> Result<u8, ForestError> {
+        Ok(self.take::<1>()?[0])
+    }
+    fn u32(&mut self) -> Result<u32, ForestError> {
+        Ok(u32::from_le_bytes(self.take()?))
+    }
+    fn f64(&mut self) -> Result<f64, ForestError> {
+        Ok(f64::from_le_bytes(self.take()?))
+    }
+    fn f64s(&mut self, n: usize) -> Result<Vec<f64>, ForestError> {
+        self.need(n.saturating_mul(8))?;
+        (0..n).map(|_| self.f64()).collect()
+    }
+    fn f32s(&mut self, n: usize) -> Result<Vec<f32>, ForestError> {
+        self.need(n.saturating_mul(4))?;
+        (0..n)
+            .map(|_| Ok(f32::from_le_bytes(self.take()?)))
+            .collect()
+    }
+}
