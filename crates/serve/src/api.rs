@@ -215,6 +215,8 @@ impl WindowInput {
 /// window form (recognised by its `samples` field).
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 #[serde(untagged)]
+// Boxing the snapshot would cost an allocation on the hot path; requests are short-lived.
+#[allow(clippy::large_enum_variant)]
 pub enum PredictRequest {
     /// The original service's cluster snapshot.
     Snapshot(SnapshotInput),

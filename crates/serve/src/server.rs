@@ -17,6 +17,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::error::error_response;
 use crate::metrics::Route;
+use crate::reload::Loader;
 use crate::routes::{ops, predict, simulate};
 use crate::state::{AppState, Limits};
 
@@ -141,6 +142,28 @@ where
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+/// Serves on `listener` until SIGINT or SIGTERM, reloading the model file `watch` names (if any) on
+/// SIGHUP and when it changes; in-flight requests finish before this returns.
+pub async fn run_until_signal(
+    listener: TcpListener,
+    state: AppState,
+    watch: Option<(PathBuf, Loader, Option<Duration>)>,
+) -> Result<(), ServeError> {
+    let (stop_watch, watch_stopped) = tokio::sync::oneshot::channel::<()>();
+    let watcher = watch.map(|(path, loader, poll)| {
+        tokio::spawn(crate::reload::watch(state.clone(), path, loader, poll, async {
+            let _ = watch_stopped.await;
+        }))
+    });
+    let result = serve(listener, state, shutdown_signal()).await;
+    let _ = stop_watch.send(());
+    if let Some(watcher) = watcher {
+        let _ = watcher.await;
+    }
+    tracing::info!("stopped");
+    Ok(result?)
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.
