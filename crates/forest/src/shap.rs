@@ -25,6 +25,8 @@ pub(crate) struct Explainer {
     /// Per tree, per internal node: the position of the node's feature among the distinct features on the
     /// path from the root (a new position when the feature first appears there).
     slots: Vec<Vec<u16>>,
+    /// Per tree, per node: its cover divided by its parent's (1 at the root).
+    fractions: Vec<Vec<f64>>,
     /// `weights[d][m] = m! (d-1-m)! / d!`, the Shapley weight of a coalition of `m` among `d` features.
     weights: Vec<Vec<f64>>,
 }
@@ -44,6 +46,17 @@ impl Explainer {
         let n = trees.len().max(1) as f64;
         expected.iter_mut().for_each(|e| *e /= n);
         let slots = trees.iter().map(path_slots).collect();
+        let fractions = trees
+            .iter()
+            .map(|t| {
+                let mut f = vec![1.0; t.nodes.len()];
+                for (i, n) in t.nodes.iter().enumerate().filter(|(_, n)| !n.is_leaf()) {
+                    let (l, r) = (n.child as usize, n.child as usize + 1);
+                    (f[l], f[r]) = fractions(t, i, l, r);
+                }
+                f
+            })
+            .collect();
         let weights = (0..=max_depth + 1)
             .map(|d| {
                 (0..d)
@@ -62,6 +75,7 @@ impl Explainer {
             expected_value: expected,
             max_depth,
             slots,
+            fractions,
             weights,
         }
     }
@@ -151,6 +165,7 @@ impl RandomForest {
         let mut walk = Walk {
             tree: &self.trees[0],
             slots: &self.explainer.slots[0],
+            fractions: &self.explainer.fractions[0],
             weights: &self.explainer.weights,
             row,
             k,
@@ -159,12 +174,13 @@ impl RandomForest {
             zero: vec![0.0; d],
             hot: vec![false; d],
             poly: vec![0.0; d + 1],
-            quotient: vec![0.0; d + 1],
+            cold: vec![0.0; (d + 2) * k],
         };
-        for (t, slots) in self.trees.iter().zip(&self.explainer.slots) {
+        for (i, t) in self.trees.iter().enumerate() {
             walk.tree = t;
-            walk.slots = slots;
-            walk.visit(0, 0);
+            walk.slots = &self.explainer.slots[i];
+            walk.fractions = &self.explainer.fractions[i];
+            walk.visit(0, 0, 0);
         }
         let scale = 1.0 / self.trees.len() as f64;
         values.iter_mut().for_each(|v| *v *= scale);
@@ -179,6 +195,7 @@ impl RandomForest {
 struct Walk<'a> {
     tree: &'a Tree,
     slots: &'a [u16],
+    fractions: &'a [f64],
     weights: &'a [Vec<f64>],
     row: &'a [f32],
     k: usize,
@@ -187,44 +204,64 @@ struct Walk<'a> {
     feature: Vec<usize>,
     zero: Vec<f64>,
     hot: Vec<bool>,
-    /// Scratch: coefficients of `prod_{hot} (z + t)` and of one factor divided out.
+    /// Scratch: coefficients of `prod_{hot} (z + t)`.
     poly: Vec<f64>,
-    quotient: Vec<f64>,
+    /// Per recursion level, the cold shares (`k` values) of the leaves below, not yet handed out.
+    cold: Vec<f64>,
 }
 
 impl Walk<'_> {
-    /// Visits `node`, whose root path holds `d` distinct features.
-    fn visit(&mut self, node: usize, d: usize) {
+    /// Visits `node`, whose root path holds `d` distinct features, at recursion `level`.
+    ///
+    /// Cold features all get the same share of a leaf, and a feature stays cold below the edge that made it
+    /// cold: so a leaf adds its cold share once to its level's accumulator, accumulators flow up, and each
+    /// edge that turns a feature cold hands its subtree's sum to that feature: `O(k)` per leaf, not `O(d k)`.
+    fn visit(&mut self, node: usize, d: usize, level: usize) {
         let n = self.tree.nodes[node];
         if n.is_leaf() {
-            self.leaf(n.child as usize, d);
+            self.leaf(n.child as usize, d, level);
             return;
         }
+        let k = self.k;
         let s = self.slots[node] as usize;
         let f = n.feature_index();
         let hot_child = n.next(self.row[f]);
         let (l, r) = (n.child as usize, n.child as usize + 1);
-        let (fl, fr) = fractions(self.tree, node, l, r);
-        for (child, fraction) in [(l, fl), (r, fr)] {
+        let below = (level + 1) * k;
+        for child in [l, r] {
+            let fraction = self.fractions[child];
             let is_hot = child == hot_child;
-            if s == d {
+            self.cold[below..below + k].fill(0.0);
+            let turns_cold = if s == d {
                 self.feature[d] = f;
                 self.zero[d] = fraction;
                 self.hot[d] = is_hot;
-                self.visit(child, d + 1);
+                self.visit(child, d + 1, level + 1);
+                !is_hot
             } else {
                 let (z, h) = (self.zero[s], self.hot[s]);
                 self.zero[s] = z * fraction;
                 self.hot[s] = h && is_hot;
-                self.visit(child, d);
+                self.visit(child, d, level + 1);
                 self.zero[s] = z;
                 self.hot[s] = h;
+                h && !is_hot
+            };
+            let (above, rest) = self.cold.split_at_mut(below);
+            let sub = &rest[..k];
+            if turns_cold {
+                for (p, c) in self.phi[f * k..(f + 1) * k].iter_mut().zip(sub) {
+                    *p += c;
+                }
+            }
+            for (a, c) in above[level * k..].iter_mut().zip(sub) {
+                *a += c;
             }
         }
     }
 
     /// Adds the contributions of leaf `leaf` reached through `d` distinct features.
-    fn leaf(&mut self, leaf: usize, d: usize) {
+    fn leaf(&mut self, leaf: usize, d: usize, level: usize) {
         if d == 0 {
             return;
         }
@@ -248,23 +285,28 @@ impl Walk<'_> {
             }
         }
         let values = &self.tree.leaf_values[leaf * k..(leaf + 1) * k];
-        let cold_scale = if h < d {
-            -cold_product * (0..=h).map(|m| w[m] * self.poly[m]).sum::<f64>()
-        } else {
-            0.0
-        };
+        if h < d {
+            let cold_scale = -cold_product * (0..=h).map(|m| w[m] * self.poly[m]).sum::<f64>();
+            for (a, v) in self.cold[level * k..(level + 1) * k].iter_mut().zip(values) {
+                *a += cold_scale * f64::from(*v);
+            }
+        }
+        if h == 0 {
+            return;
+        }
         for s in 0..d {
-            let scale = if self.hot[s] {
-                // Divide (z_s + t) out of the polynomial (synthetic division from the top).
-                let z = self.zero[s];
-                self.quotient[h - 1] = self.poly[h];
-                for m in (1..h).rev() {
-                    self.quotient[m - 1] = self.poly[m] - z * self.quotient[m];
-                }
-                (1.0 - z) * cold_product * (0..h).map(|m| w[m] * self.quotient[m]).sum::<f64>()
-            } else {
-                cold_scale
-            };
+            if !self.hot[s] {
+                continue;
+            }
+            // Divide (z_s + t) out of the polynomial (synthetic division from the top), weighting as we go.
+            let z = self.zero[s];
+            let mut q = self.poly[h];
+            let mut sum = w[h - 1] * q;
+            for m in (1..h).rev() {
+                q = self.poly[m] - z * q;
+                sum += w[m - 1] * q;
+            }
+            let scale = (1.0 - z) * cold_product * sum;
             let f = self.feature[s];
             for (p, v) in self.phi[f * k..(f + 1) * k].iter_mut().zip(values) {
                 *p += scale * f64::from(*v);
