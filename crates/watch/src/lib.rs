@@ -1,1 +1,16 @@
 //! The live loop: Prometheus client, `collect`, `watch` and Alertmanager alerts.
+//!
+//! - [`prom`]: the Prometheus query API client (chunked, bounded, retried).
+//! - [`alertmanager`]: the Alertmanager v2 client with a bounded retry queue.
+//! - [`hysteresis`]: when a stream of probabilities becomes a firing or resolved alert.
+
+pub mod alertmanager;
+pub mod collect;
+pub mod error;
+pub mod hysteresis;
+pub mod live;
+pub mod metrics;
+pub mod prom;
+pub mod queries;
+
+pub use error::WatchError;

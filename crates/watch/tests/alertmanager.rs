@@ -1,0 +1,136 @@
+//! The Alertmanager client and its retry queue against a real Alertmanager and a webhook receiver.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use watch::alertmanager::{
+    Alert, AlertOutbox, AlertmanagerClient, AlertmanagerConfig, SendObserver,
+};
+
+#[derive(Default)]
+struct Counts {
+    delivered: AtomicU64,
+    failed: AtomicU64,
+}
+
+impl SendObserver for Counts {
+    fn delivered(&self, _state: &str, count: u64) {
+        self.delivered.fetch_add(count, Ordering::SeqCst);
+    }
+    fn failed(&self) {
+        self.failed.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+fn alert(target: &str, resolved: bool) -> Alert {
+    let now = chrono::Utc::now();
+    let ends = if resolved {
+        now
+    } else {
+        now + chrono::Duration::minutes(5)
+    };
+    Alert {
+        labels: BTreeMap::from([
+            (
+                "alertname".to_string(),
+                "KubePulseIssuePredicted".to_string(),
+            ),
+            ("target".to_string(), target.to_string()),
+            ("issue_type".to_string(), "pod_failure".to_string()),
+        ]),
+        annotations: BTreeMap::from([("summary".to_string(), format!("{target} will fail"))]),
+        starts_at: (now - chrono::Duration::seconds(30)).to_rfc3339(),
+        ends_at: ends.to_rfc3339(),
+        generator_url: String::new(),
+        resolved,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_queued_while_alertmanager_is_down_arrive_once_it_is_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hook, received) = common::webhook_receiver().await;
+    let port = common::free_port();
+    let client =
+        AlertmanagerClient::new(AlertmanagerConfig::new(format!("http://127.0.0.1:{port}")))
+            .unwrap();
+    let counts = Arc::new(Counts::default());
+    let outbox = AlertOutbox::spawn(
+        client,
+        100,
+        Duration::from_millis(50),
+        Duration::from_millis(400),
+        counts.clone(),
+    );
+
+    // Alertmanager is not running yet: the alerts wait in the queue and the sender keeps retrying.
+    outbox.send((0..5).map(|i| alert(&format!("shop/svc-{i}"), false)));
+    common::wait_for(
+        "a failed send",
+        Duration::from_secs(10),
+        || async { counts.failed.load(Ordering::SeqCst) >= 2 },
+        String::new,
+    )
+    .await;
+    assert_eq!(
+        outbox.pending(),
+        5,
+        "nothing is lost while Alertmanager is down"
+    );
+
+    let am = common::Alertmanager::start_on(dir.path(), &hook, port).await;
+    common::wait_for(
+        "all five alerts at the webhook",
+        Duration::from_secs(30),
+        || async {
+            let r = received.lock().unwrap();
+            (0..5).all(|i| {
+                r.iter()
+                    .any(|(s, a)| s == "firing" && a["labels"]["target"] == format!("shop/svc-{i}"))
+            })
+        },
+        || {
+            format!(
+                "received: {:?}\nalertmanager: {}",
+                received.lock().unwrap(),
+                am.proc.stderr_tail()
+            )
+        },
+    )
+    .await;
+    assert_eq!(outbox.pending(), 0);
+    assert_eq!(outbox.dropped(), 0);
+
+    // Resolving one is delivered as resolved.
+    outbox.send([alert("shop/svc-0", true)]);
+    common::wait_for(
+        "the resolved notification",
+        Duration::from_secs(30),
+        || async {
+            received
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|(s, a)| s == "resolved" && a["labels"]["target"] == "shop/svc-0")
+        },
+        || {
+            format!(
+                "received: {:?}\nalertmanager: {}",
+                received.lock().unwrap(),
+                am.proc.stderr_tail()
+            )
+        },
+    )
+    .await;
+    assert!(counts.delivered.load(Ordering::SeqCst) >= 6);
+}
+
+#[tokio::test]
+async fn a_bad_alertmanager_url_is_refused() {
+    let err = AlertmanagerClient::new(AlertmanagerConfig::new("localhost:9093")).unwrap_err();
+    assert!(err.to_string().contains("Alertmanager"), "{err}");
+}
