@@ -458,6 +458,10 @@ def assert_watch_contract(docs: list[dict], source: str) -> str:
     ports = {p["name"]: p["containerPort"] for p in c.get("ports", [])}
     if ports.get("metrics") != 9464:
         fail(f"{where}: container port 'metrics' must be 9464, ports are {ports}")
+    for probe in ("livenessProbe", "readinessProbe"):
+        get = (c.get(probe) or {}).get("httpGet") or {}
+        if (get.get("path"), get.get("port")) != ("/healthz", "metrics"):
+            fail(f"{where}: {probe} must GET /healthz on the metrics port (9464), has {get}")
     svc = find(docs, "Service", "kubepulse-watch")
     if not selector_matches(svc["spec"]["selector"], dep["spec"]["template"]["metadata"]["labels"]):
         fail(f"{source}: Service kubepulse-watch does not select the watch pods")
@@ -952,6 +956,30 @@ def assert_build_context() -> str:
     return f"{embedded} embedded files in the build context; target/, .git/, .venv/ excluded"
 
 
+def assert_shellcheck(tmp: Path) -> str:
+    """shellcheck on scripts/test-deploy and on every `run:` step of the workflow (with each
+    ${{ expression }} replaced by a plain word, as GitHub substitutes it before the shell runs)."""
+    shellcheck = Path(sys.executable).parent / "shellcheck"
+    if not shellcheck.exists():
+        fail(f"shellcheck is not installed in {shellcheck.parent}: run scripts/test-deploy (pip install -r deploy/requirements.txt)")
+    files = [ROOT / "scripts/test-deploy"]
+    wf = yaml.safe_load((ROOT / ".github/workflows/ci.yml").read_text())
+    steps_dir = tmp / "workflow-steps"
+    steps_dir.mkdir()
+    for job_name, job in wf["jobs"].items():
+        for i, step in enumerate(job.get("steps", [])):
+            if "run" not in step:
+                continue
+            body = re.sub(r"\$\{\{.*?\}\}", "GHA_EXPRESSION", step["run"])
+            f = steps_dir / f"{job_name}-step{i}.sh"
+            f.write_text("#!/usr/bin/env bash\nset -eo pipefail\n" + body)
+            files.append(f)
+    p = run([str(shellcheck), "--severity=style", "--format=gcc", *map(str, files)])
+    if p.returncode != 0:
+        fail("shellcheck findings:\n" + p.stdout.replace(str(steps_dir) + "/", ".github/workflows/ci.yml job ") + p.stderr)
+    return f"{len(files)} scripts clean (scripts/test-deploy and {len(files) - 1} workflow run steps)"
+
+
 def assert_workflow() -> str:
     wf = yaml.safe_load((ROOT / ".github/workflows/ci.yml").read_text())
     on = wf.get(True) or wf.get("on")
@@ -1114,6 +1142,7 @@ def main() -> int:
         suite.check("image: build context has every embedded file (.dockerignore)", assert_build_context)
         suite.check("image: hadolint", assert_hadolint)
         suite.check("ci: workflow jobs, triggers, environments, OIDC", assert_workflow)
+        suite.check("shellcheck: scripts/test-deploy and the workflow's run steps", lambda: assert_shellcheck(tmp))
         suite.check("checkov: rendered manifests, Dockerfile, workflow", lambda: assert_checkov(files, tmp))
         return report(suite)
     finally:
