@@ -721,8 +721,13 @@ pub async fn run(
         for t in &report.resolved {
             tracing::info!(target = %t, "alert resolved");
         }
-        tracing::debug!(targets = report.targets, predicted = report.predicted, stale = report.stale,
-            query_errors = report.query_errors, "watch cycle");
+        tracing::debug!(
+            targets = report.targets,
+            predicted = report.predicted,
+            stale = report.stale,
+            query_errors = report.query_errors,
+            "watch cycle"
+        );
     }
 }
 
@@ -771,7 +776,13 @@ pub fn run_blocking(config: WatchConfig, predictor: Arc<dyn Predictor>) -> Resul
             )),
             None => None,
         };
-        let watcher = Watcher::new(client.clone(), predictor, config.options, metrics.clone(), outbox)?;
+        let watcher = Watcher::new(
+            client.clone(),
+            predictor,
+            config.options,
+            metrics.clone(),
+            outbox,
+        )?;
         // Fail fast with one clear line on an unreachable server or a query Prometheus refuses.
         for (_, promql) in &watcher.columns {
             client.query(promql, None).await?;
