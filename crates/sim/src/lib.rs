@@ -1,1 +1,134 @@
 //! Cluster simulator: Kubernetes-like telemetry with faults that have precursors.
+//!
+//! A [`config::SimConfig`] (TOML, all optional) is checked into a [`config::ValidConfig`]; a
+//! [`simulation::Simulation`] builds clusters from a preset ([`topology`]), drives their load ([`load`]),
+//! applies faults and benign look-alikes ([`faults`]) in the [`engine`], and records labels. Outputs read
+//! the engine's state after each step: the dataset ([`dataset`], columns from [`catalog`] or
+//! [`snapshot`]), an OpenMetrics file ([`openmetrics`]) and a live exporter ([`exporter`]).
+//! Everything is deterministic for a seed.
+
+pub mod catalog;
+pub mod config;
+pub mod dataset;
+pub mod engine;
+pub mod error;
+pub mod exporter;
+pub mod faults;
+pub mod load;
+pub mod openmetrics;
+pub mod promql;
+pub mod series;
+pub mod simulation;
+pub mod snapshot;
+pub mod time;
+pub mod topology;
+
+use std::path::PathBuf;
+
+pub use config::{Level, SimConfig, ValidConfig};
+pub use engine::Label;
+pub use error::{Result, SimError};
+pub use simulation::Simulation;
+
+/// Where a batch run writes.
+#[derive(Debug, Clone, Default)]
+pub struct Outputs {
+    /// Dataset directory (`metrics.csv`, `events.csv`).
+    pub dataset: Option<PathBuf>,
+    /// OpenMetrics file for `promtool tsdb create-blocks-from openmetrics`.
+    pub openmetrics: Option<PathBuf>,
+}
+
+/// What a batch run produced.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    /// Steps simulated.
+    pub steps: u64,
+    /// Pod-samples simulated (pods × steps).
+    pub pod_samples: u64,
+    /// Rows written to `metrics.csv`.
+    pub rows: u64,
+    /// Labels recorded.
+    pub labels: Vec<Label>,
+}
+
+/// Runs a simulation over its whole duration, streaming every step to the outputs. `progress` is called
+/// with (steps done, steps total) now and then. On error, temporary files are removed.
+pub fn run(
+    config: &ValidConfig,
+    outputs: &Outputs,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<Summary> {
+    let mut sim = Simulation::new(config)?;
+    let mut dataset = match &outputs.dataset {
+        Some(dir) => Some(dataset::DatasetWriter::create(
+            dir,
+            config.level,
+            sim.clusters.len(),
+        )?),
+        None => None,
+    };
+    let mut om = match &outputs.openmetrics {
+        Some(path) => match openmetrics::OpenMetricsWriter::create(path) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                if let Some(d) = dataset {
+                    d.abandon();
+                }
+                return Err(e);
+            }
+        },
+        None => None,
+    };
+    let total = sim.steps_total();
+    let mut pod_samples = 0u64;
+    let mut result: Result<()> = Ok(());
+    for i in 0..total {
+        sim.advance();
+        pod_samples += sim.pod_count() as u64;
+        if let Some(d) = dataset.as_mut() {
+            result = d.write_step(&sim);
+        }
+        if result.is_ok() {
+            if let Some(w) = om.as_mut() {
+                result = w.write_step(&sim);
+            }
+        }
+        if result.is_err() {
+            break;
+        }
+        if i % 256 == 0 {
+            progress(i, total);
+        }
+    }
+    sim.finish();
+    let labels = sim.labels();
+    let rows = dataset.as_ref().map_or(0, |d| d.rows_written());
+    if let Err(e) = result {
+        if let Some(d) = dataset {
+            d.abandon();
+        }
+        if let Some(w) = om {
+            w.abandon();
+        }
+        return Err(e);
+    }
+    if let Some(d) = dataset {
+        if let Err(e) = d.finish(&labels) {
+            if let Some(w) = om {
+                w.abandon();
+            }
+            return Err(e);
+        }
+    }
+    if let Some(w) = om {
+        w.finish()?;
+    }
+    progress(total, total);
+    Ok(Summary {
+        steps: total,
+        pod_samples,
+        rows,
+        labels,
+    })
+}

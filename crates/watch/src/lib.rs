@@ -5,5 +5,12 @@
 //! - [`hysteresis`]: when a stream of probabilities becomes a firing or resolved alert.
 
 pub mod alertmanager;
+pub mod collect;
+pub mod error;
 pub mod hysteresis;
+pub mod live;
+pub mod metrics;
 pub mod prom;
+pub mod queries;
+
+pub use error::WatchError;

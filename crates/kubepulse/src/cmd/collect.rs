@@ -1,12 +1,298 @@
-//! `kubepulse collect`.
+//! `kubepulse collect`: Prometheus history → dataset.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use watch::collect::{CollectOptions, collect_blocking, parse_time};
+use watch::prom::{Auth, PromConfig};
+use watch::queries::QuerySet;
+
+/// How to reach Prometheus (shared by `collect` and `watch`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct PromArgs {
+    /// Prometheus (or Thanos/Mimir/VictoriaMetrics/managed Prometheus) base URL.
+    #[arg(long, env = "KUBEPULSE_PROMETHEUS_URL", value_name = "URL")]
+    pub prometheus: String,
+    /// File holding a bearer token (GKE Managed Prometheus, Azure Monitor workspace, Thanos behind a proxy).
+    #[arg(long, value_name = "FILE", conflicts_with = "basic_auth")]
+    pub bearer_token_file: Option<PathBuf>,
+    /// Basic auth as USER:PASSWORD (or USER: with the password in KUBEPULSE_PROMETHEUS_PASSWORD).
+    #[arg(
+        long,
+        value_name = "USER:PASSWORD",
+        env = "KUBEPULSE_PROMETHEUS_BASIC_AUTH"
+    )]
+    pub basic_auth: Option<String>,
+    /// PEM file of extra CA certificates to trust.
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// Extra header on every request, `Name: value` (repeatable), e.g. `X-Scope-OrgID: team-a` for Mimir.
+    #[arg(long = "header", value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+    /// Per-request timeout in seconds.
+    #[arg(long, default_value_t = 30.0, value_name = "SECS")]
+    pub timeout: f64,
+    /// Retries on connection errors, timeouts and 5xx (never on 4xx).
+    #[arg(long, default_value_t = 3)]
+    pub retries: u32,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 4)]
+    pub concurrency: usize,
+}
+
+impl PromArgs {
+    /// The client configuration these flags describe.
+    pub fn config(&self) -> anyhow::Result<PromConfig> {
+        let mut c = PromConfig::new(&self.prometheus);
+        if !(self.timeout > 0.0 && self.timeout.is_finite()) {
+            anyhow::bail!(
+                "--timeout must be a positive number of seconds, not {}",
+                self.timeout
+            );
+        }
+        c.timeout = Duration::from_secs_f64(self.timeout);
+        c.retries = self.retries;
+        if self.concurrency == 0 {
+            anyhow::bail!("--concurrency must be at least 1");
+        }
+        c.concurrency = self.concurrency;
+        if let Some(path) = &self.bearer_token_file {
+            let token = std::fs::read_to_string(path)
+                .with_context(|| format!("--bearer-token-file {}", path.display()))?;
+            c.auth = Auth::Bearer(token.trim().to_string());
+        } else if let Some(pair) = &self.basic_auth {
+            let (user, password) = pair
+                .split_once(':')
+                .context("--basic-auth must be USER:PASSWORD")?;
+            let password = if password.is_empty() {
+                std::env::var("KUBEPULSE_PROMETHEUS_PASSWORD").unwrap_or_default()
+            } else {
+                password.to_string()
+            };
+            c.auth = Auth::Basic {
+                username: user.to_string(),
+                password,
+            };
+        }
+        if let Some(path) = &self.ca_file {
+            c.ca_pem =
+                Some(std::fs::read(path).with_context(|| format!("--ca-file {}", path.display()))?);
+        }
+        for h in &self.headers {
+            let (name, value) = h
+                .split_once(':')
+                .with_context(|| format!("--header {h:?} must be `Name: value`"))?;
+            c.headers
+                .push((name.trim().to_string(), value.trim().to_string()));
+        }
+        Ok(c)
+    }
+}
+
+/// Reads `--queries FILE` or the built-in set.
+pub fn load_queries(path: Option<&PathBuf>) -> anyhow::Result<QuerySet> {
+    Ok(match path {
+        Some(p) => QuerySet::load(p)?,
+        None => QuerySet::builtin()?,
+    })
+}
+
+/// Parses a duration: plain seconds (`15`) or with a unit (`15s`, `5m`, `1h`, `7d`).
+pub fn parse_duration_secs(s: &str) -> Result<i64, String> {
+    let s = s.trim();
+    let (number, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let n: i64 = number
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration (e.g. 15s, 5m, 1h, 7d)"))?;
+    let unit_secs = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("{s:?}: unknown unit {unit:?} (use s, m, h or d)")),
+    };
+    if n <= 0 {
+        return Err(format!("{s:?} must be positive"));
+    }
+    Ok(n * unit_secs)
+}
+
+/// Parses a time: unix seconds, RFC 3339, `now`, or `now-<duration>` (e.g. `now-7d`).
+pub fn parse_when(s: &str) -> Result<i64, String> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    if s == "now" {
+        return Ok(now);
+    }
+    if let Some(ago) = s.strip_prefix("now-") {
+        return Ok(now - parse_duration_secs(ago)?);
+    }
+    parse_time(s)
+}
 
 /// Arguments of `kubepulse collect`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+#[command(after_help = "Examples:
+  kubepulse collect --prometheus http://prometheus:9090 --start now-7d --end now --step 15s --out data/
+  kubepulse collect --prometheus https://mimir/prometheus --header 'X-Scope-OrgID: team-a' \\
+      --start 2026-01-01T00:00:00Z --end 2026-01-08T00:00:00Z --step 1m --out data/ --events incidents.csv
+
+An interrupted run resumes when started again with the same options and --out.")]
+pub struct Args {
+    /// Boxed to keep the subcommand enum small.
+    #[command(flatten)]
+    pub inner: Box<CollectArgs>,
+}
+
+/// The options of `kubepulse collect`.
+#[derive(Debug, clap::Args)]
+pub struct CollectArgs {
+    #[command(flatten)]
+    pub prom: PromArgs,
+    /// First sample: unix seconds, RFC 3339, `now` or `now-7d`.
+    #[arg(long, value_parser = parse_when)]
+    pub start: i64,
+    /// Last sample (inclusive), same forms as --start.
+    #[arg(long, value_parser = parse_when)]
+    pub end: i64,
+    /// Sample step: seconds or with a unit (15s, 1m).
+    #[arg(long, default_value = "15s", value_parser = parse_duration_secs)]
+    pub step: i64,
+    /// Output dataset directory (metrics.csv, events.csv).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Query set TOML (default: the built-in config/queries.toml).
+    #[arg(long, value_name = "FILE")]
+    pub queries: Option<PathBuf>,
+    /// Your own incident labels to merge: CSV `target,start,end,issue_type[,detail]`.
+    #[arg(long, value_name = "FILE")]
+    pub events: Option<PathBuf>,
+    /// Steps per query chunk (memory ≈ targets × columns × this × 8 bytes).
+    #[arg(long, default_value_t = 720)]
+    pub chunk_points: usize,
+    /// No progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+}
 
 /// Runs `kubepulse collect`.
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!(
-        "`kubepulse collect` is not built yet: see the open issues (run `kubepulse --help` for what exists)"
-    )
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let args = *args.inner;
+    let queries = load_queries(args.queries.as_ref())?;
+    let prom = args.prom.config()?;
+    let mut opts = CollectOptions::new(args.start, args.end, args.step, &args.out, queries);
+    opts.events_csv = args.events;
+    opts.chunk_points = args.chunk_points;
+    opts.progress = !args.no_progress;
+    let summary = collect_blocking(prom, &opts)?;
+    tracing::info!(
+        out = %args.out.display(),
+        rows = summary.rows_written,
+        targets = summary.targets,
+        events = summary.events,
+        queries = summary.queries,
+        resumed_chunks = summary.chunks_resumed,
+        "dataset written"
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn error_of(argv: &[&str]) -> String {
+        let cli = match crate::Cli::try_parse_from(argv) {
+            Ok(cli) => cli,
+            Err(e) => return e.to_string(),
+        };
+        format!("{:#}", crate::run(cli).unwrap_err())
+    }
+
+    #[test]
+    fn durations_and_times_parse() {
+        assert_eq!(parse_duration_secs("15s"), Ok(15));
+        assert_eq!(parse_duration_secs("2m"), Ok(120));
+        assert_eq!(parse_duration_secs("7d"), Ok(604_800));
+        assert_eq!(parse_duration_secs("30"), Ok(30));
+        assert!(parse_duration_secs("0s").is_err());
+        assert!(parse_duration_secs("5y").unwrap_err().contains("unit"));
+        assert_eq!(parse_when("1700000000"), Ok(1_700_000_000));
+        assert!(parse_when("now-1h").unwrap() < parse_when("now").unwrap());
+    }
+
+    #[test]
+    fn bad_input_gives_one_clear_line() {
+        let dir =
+            std::env::temp_dir().join(format!("kubepulse-collect-cli-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = dir.join("out");
+        let out = out.to_str().unwrap();
+        let base = [
+            "kubepulse",
+            "collect",
+            "--start",
+            "1700000000",
+            "--end",
+            "1700000600",
+            "--out",
+            out,
+        ];
+
+        let with = |extra: &[&str]| {
+            let mut v: Vec<&str> = base.to_vec();
+            v.extend_from_slice(extra);
+            error_of(&v)
+        };
+        let e = with(&["--prometheus", "127.0.0.1:9090"]);
+        assert!(
+            e.contains("invalid Prometheus URL") && !e.contains('\n'),
+            "{e}"
+        );
+
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let url = format!("http://127.0.0.1:{port}");
+        let e = with(&["--prometheus", &url, "--retries", "0", "--no-progress"]);
+        assert!(
+            e.contains("cannot reach Prometheus") && e.contains(&port.to_string()),
+            "{e}"
+        );
+
+        let bad = dir.join("q.toml");
+        std::fs::write(&bad, "[target]\nlabels = ['namespace']\n").unwrap();
+        let e = with(&["--prometheus", &url, "--queries", bad.to_str().unwrap()]);
+        assert!(
+            e.contains("q.toml") && e.contains("no [[column]]") && !e.contains('\n'),
+            "{e}"
+        );
+
+        let e = with(&["--prometheus", &url, "--step", "0s"]);
+        assert!(e.contains("must be positive"), "{e}");
+
+        let e = error_of(&[
+            "kubepulse",
+            "collect",
+            "--prometheus",
+            &url,
+            "--start",
+            "yesterday",
+            "--end",
+            "now",
+            "--out",
+            out,
+        ]);
+        assert!(e.contains("yesterday"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -1,12 +1,249 @@
-//! `kubepulse simulate`.
+//! `kubepulse simulate`: clap arguments and the glue that runs [`sim`].
+
+use std::io::IsTerminal;
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use anyhow::{Context, bail};
+use sim::config::{BenignRates, FaultRates, Level};
+use sim::{Outputs, SimConfig};
+
+const EXAMPLES: &str = "\
+Examples:
+  # One week of Online Boutique at a 15 s step: dataset with labelled incidents
+  kubepulse simulate --preset online-boutique --duration 7d --out data/sim
+
+  # Cluster-level snapshots (the original service's fields) for 20 clusters
+  kubepulse simulate --level cluster --clusters 20 --duration 3d --out data/clusters
+
+  # OpenMetrics for Prometheus backfill
+  kubepulse simulate --duration 6h --openmetrics sim.om
+  promtool tsdb create-blocks-from openmetrics sim.om ./tsdb
+
+  # Live exporter at 60x speed, no random incidents, a memory leak whose OOM kill happens
+  # 20 simulated minutes after start (its precursor starts 10 minutes before that)
+  kubepulse simulate --serve 127.0.0.1:9101 --speed 60 --calm --fault memory_leak:frontend@+20m/10m
+
+  # Demand from an Azure Public Dataset V2 vm_cpu_readings file
+  kubepulse simulate --demand azure-v2:vm_cpu_readings-file-1-of-195.csv --duration 1d --out data/azure
+
+  # Print the default configuration file / the metric catalog
+  kubepulse simulate --print-config
+  kubepulse simulate --catalog
+
+Fault schedule (--fault, repeatable): KIND:TARGET@+OFFSET[/LEAD]
+  KIND    memory_leak, traffic_surge, disk_fill, network_degradation, node_memory_pressure,
+          bad_rollout, pod_kill, network_partition
+  TARGET  a deployment (frontend or online-boutique/frontend); node-N (1-based) for disk_fill
+          and node_memory_pressure
+  OFFSET  simulated time after the start when the failure begins (the label's start), e.g. 90s, 20m
+  LEAD    precursor length before that (default: the middle of the fault's range, shortened to fit)";
 
 /// Arguments of `kubepulse simulate`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+#[command(after_help = EXAMPLES)]
+pub struct Args {
+    /// Cluster preset: online-boutique, small or large [default: online-boutique].
+    #[arg(long)]
+    pub preset: Option<String>,
+    /// TOML configuration file (see --print-config); flags override it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Random seed; the same seed and options give identical output [default: 42].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Simulated duration, e.g. 6h, 7d [default: 1d].
+    #[arg(long, allow_hyphen_values = true)]
+    pub duration: Option<String>,
+    /// Sample step, e.g. 15s [default: 15s].
+    #[arg(long, allow_hyphen_values = true)]
+    pub step: Option<String>,
+    /// First timestamp: unix seconds or RFC 3339 UTC [default: 2026-01-05T00:00:00Z].
+    #[arg(long)]
+    pub start: Option<String>,
+    /// Number of independent clusters [default: 1].
+    #[arg(long)]
+    pub clusters: Option<u32>,
+    /// Dataset level: one target per deployment or per cluster [default: deployment].
+    #[arg(long, value_enum)]
+    pub level: Option<LevelArg>,
+    /// Write the dataset (metrics.csv, events.csv) into this directory.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Write an OpenMetrics file for `promtool tsdb create-blocks-from openmetrics`.
+    #[arg(long, value_name = "FILE")]
+    pub openmetrics: Option<PathBuf>,
+    /// Serve a live Prometheus exporter (/metrics, /labels) on this address, e.g. 127.0.0.1:9101.
+    #[arg(long, value_name = "ADDR", conflicts_with_all = ["out", "openmetrics"])]
+    pub serve: Option<String>,
+    /// Clock speed of the live exporter: simulated seconds per wall-clock second.
+    #[arg(long, default_value_t = 1.0, requires = "serve")]
+    pub speed: f64,
+    /// Schedule a fault (repeatable): KIND:TARGET@+OFFSET[/LEAD], see below.
+    #[arg(long = "fault", value_name = "SPEC")]
+    pub faults: Vec<String>,
+    /// Demand source: synthetic or azure-v2:PATH.
+    #[arg(long, value_name = "SOURCE")]
+    pub demand: Option<String>,
+    /// No random faults or benign events: only the --fault ones.
+    #[arg(long)]
+    pub calm: bool,
+    /// Print the default configuration (TOML) and exit.
+    #[arg(long)]
+    pub print_config: bool,
+    /// Print the metric catalog (Markdown) and exit.
+    #[arg(long)]
+    pub catalog: bool,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// Dataset level.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum LevelArg {
+    /// One target per namespace/deployment.
+    Deployment,
+    /// One target per cluster (snapshot fields).
+    Cluster,
+}
+
+/// Builds the configuration from the file (if any) and the flags.
+pub fn config_from_args(args: &Args) -> anyhow::Result<SimConfig> {
+    let mut cfg = match &args.config {
+        Some(path) => SimConfig::from_file(path)?,
+        None => SimConfig::default(),
+    };
+    if let Some(v) = &args.preset {
+        cfg.preset = v.clone();
+    }
+    if let Some(v) = args.seed {
+        cfg.seed = v;
+    }
+    if let Some(v) = &args.duration {
+        cfg.duration = v.clone();
+    }
+    if let Some(v) = &args.step {
+        cfg.step = v.clone();
+    }
+    if let Some(v) = &args.start {
+        cfg.start = v.clone();
+    }
+    if let Some(v) = args.clusters {
+        cfg.clusters = v;
+    }
+    if let Some(v) = args.level {
+        cfg.level = match v {
+            LevelArg::Deployment => Level::Deployment,
+            LevelArg::Cluster => Level::Cluster,
+        };
+    }
+    if let Some(v) = &args.demand {
+        cfg.demand = v.clone();
+    }
+    if args.calm {
+        cfg.faults = FaultRates {
+            memory_leak: 0.0,
+            traffic_surge: 0.0,
+            disk_fill: 0.0,
+            network_degradation: 0.0,
+            node_memory_pressure: 0.0,
+            bad_rollout: 0.0,
+            pod_kill: 0.0,
+            network_partition: 0.0,
+        };
+        cfg.benign = BenignRates {
+            memory_plateau: 0.0,
+            absorbed_spike: 0.0,
+            rolling_update: 0.0,
+            network_blip: 0.0,
+            batch_job: 0.0,
+            disk_cleanup: 0.0,
+            node_scale_up: 0.0,
+        };
+        cfg.load.bursts_per_day = 0.0;
+    }
+    cfg.schedule.extend(args.faults.iter().cloned());
+    Ok(cfg)
+}
 
 /// Runs `kubepulse simulate`.
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!(
-        "`kubepulse simulate` is not built yet: see the open issues (run `kubepulse --help` for what exists)"
-    )
+pub fn run(args: Args) -> anyhow::Result<()> {
+    if args.print_config {
+        print!("{}", SimConfig::default_toml());
+        return Ok(());
+    }
+    let cfg = config_from_args(&args)?;
+    let valid = cfg.check()?;
+    if args.catalog {
+        print!(
+            "{}",
+            sim::catalog::markdown_table(sim::catalog::RATE_WINDOW_STEPS * valid.step_secs)
+        );
+        return Ok(());
+    }
+    if let Some(addr) = &args.serve {
+        if !(args.speed.is_finite() && args.speed > 0.0 && args.speed <= 100_000.0) {
+            bail!(
+                "--speed {} must be a number between 0 and 100000",
+                args.speed
+            );
+        }
+        let addr: SocketAddr = addr
+            .parse()
+            .with_context(|| format!("--serve {addr:?} is not an address like 127.0.0.1:9101"))?;
+        let listener =
+            TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
+        let sim = sim::Simulation::new(&valid)?;
+        tracing::info!(
+            address = %listener.local_addr()?,
+            speed = args.speed,
+            preset = valid.preset.name(),
+            "serving simulated cluster metrics on /metrics"
+        );
+        sim::exporter::serve(listener, sim, args.speed, Arc::new(AtomicBool::new(false)))?;
+        return Ok(());
+    }
+    if args.out.is_none() && args.openmetrics.is_none() {
+        bail!("nothing to write: give --out DIR, --openmetrics FILE or --serve ADDR (see --help)");
+    }
+    let outputs = Outputs {
+        dataset: args.out.clone(),
+        openmetrics: args.openmetrics.clone(),
+    };
+    let bar = if args.quiet || !std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::hidden()
+    } else {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} simulating [{bar:40}] {percent}% {eta} left",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    };
+    let started = std::time::Instant::now();
+    let summary = sim::run(&valid, &outputs, &mut |done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    })?;
+    bar.finish_and_clear();
+    let by_kind: Vec<String> = sim::simulation::count_by_kind(&summary.labels)
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(k, n)| format!("{k}={n}"))
+        .collect();
+    tracing::info!(
+        steps = summary.steps,
+        pod_samples = summary.pod_samples,
+        rows = summary.rows,
+        incidents = summary.labels.len(),
+        by_kind = %by_kind.join(" "),
+        seconds = format!("{:.1}", started.elapsed().as_secs_f64()),
+        "simulation written"
+    );
+    Ok(())
 }

@@ -1,0 +1,168 @@
+//! The dataset output (`metrics.csv` + `events.csv`), streamed step by step, written under temporary
+//! names and renamed at the end, so an interrupted run never leaves a complete-looking dataset.
+
+use std::fmt::Write as _;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use crate::catalog::{COLUMNS, N_COLUMNS, decimals, deployment_rows};
+use crate::config::Level;
+use crate::engine::Label;
+use crate::error::{Result, SimError};
+use crate::simulation::Simulation;
+use crate::snapshot::{CLUSTER_COLUMNS, Snapshotter};
+
+/// Writes a dataset directory.
+pub struct DatasetWriter {
+    dir: PathBuf,
+    level: Level,
+    metrics: BufWriter<File>,
+    metrics_tmp: PathBuf,
+    rows: Vec<[f64; N_COLUMNS]>,
+    snapshotters: Vec<Snapshotter>,
+    line: String,
+    rows_written: u64,
+}
+
+impl DatasetWriter {
+    /// Creates `dir` if needed, removes a previous `metrics.csv`/`events.csv` there, and opens the
+    /// temporary metrics file with its header.
+    pub fn create(dir: &Path, level: Level, clusters: usize) -> Result<Self> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| SimError::io("cannot create output directory", dir, e))?;
+        for name in ["metrics.csv", "events.csv"] {
+            let p = dir.join(name);
+            if p.exists() {
+                std::fs::remove_file(&p).map_err(|e| SimError::io("cannot replace", &p, e))?;
+            }
+        }
+        let metrics_tmp = dir.join(".metrics.csv.partial");
+        let file = File::create(&metrics_tmp)
+            .map_err(|e| SimError::io("cannot write", &metrics_tmp, e))?;
+        let mut w = DatasetWriter {
+            dir: dir.to_path_buf(),
+            level,
+            metrics: BufWriter::with_capacity(1 << 20, file),
+            metrics_tmp,
+            rows: Vec::new(),
+            snapshotters: vec![Snapshotter::new(); clusters],
+            line: String::with_capacity(4096),
+            rows_written: 0,
+        };
+        let mut header = String::from("timestamp,target");
+        match level {
+            Level::Deployment => COLUMNS.iter().for_each(|c| {
+                header.push(',');
+                header.push_str(c.name);
+            }),
+            Level::Cluster => CLUSTER_COLUMNS.iter().for_each(|c| {
+                header.push(',');
+                header.push_str(c);
+            }),
+        }
+        header.push('\n');
+        w.write_raw(&header)?;
+        Ok(w)
+    }
+
+    fn write_raw(&mut self, text: &str) -> Result<()> {
+        self.metrics
+            .write_all(text.as_bytes())
+            .map_err(|e| SimError::io("cannot write", &self.metrics_tmp, e))
+    }
+
+    /// Appends the rows of the simulation's current step.
+    pub fn write_step(&mut self, sim: &Simulation) -> Result<()> {
+        self.line.clear();
+        for (ci, cluster) in sim.clusters.iter().enumerate() {
+            let t = cluster.t;
+            match self.level {
+                Level::Deployment => {
+                    deployment_rows(cluster, &mut self.rows);
+                    for (dep, row) in self.rows.iter().enumerate() {
+                        let d = &cluster.spec.deployments[dep];
+                        let _ = write!(self.line, "{t},{}/{}", d.namespace, d.name);
+                        for (k, v) in row.iter().enumerate() {
+                            push_value(&mut self.line, *v, decimals(k));
+                        }
+                        self.line.push('\n');
+                        self.rows_written += 1;
+                    }
+                }
+                Level::Cluster => {
+                    let snap = self.snapshotters[ci].take(cluster);
+                    let _ = write!(self.line, "{t},{}", snap.cluster_id);
+                    for v in snap.to_row() {
+                        push_value(&mut self.line, v, 4);
+                    }
+                    self.line.push('\n');
+                    self.rows_written += 1;
+                }
+            }
+        }
+        let line = std::mem::take(&mut self.line);
+        let res = self.write_raw(&line);
+        self.line = line;
+        res
+    }
+
+    /// Rows written so far.
+    pub fn rows_written(&self) -> u64 {
+        self.rows_written
+    }
+
+    /// Writes `events.csv` and renames both files into place (events first: `metrics.csv` appearing
+    /// means the dataset is complete).
+    pub fn finish(mut self, labels: &[Label]) -> Result<()> {
+        self.metrics
+            .flush()
+            .map_err(|e| SimError::io("cannot write", &self.metrics_tmp, e))?;
+        let events_tmp = self.dir.join(".events.csv.partial");
+        let mut text = String::from("target,start,end,issue_type,detail\n");
+        for l in labels {
+            let target = match self.level {
+                Level::Deployment => &l.target,
+                Level::Cluster => &l.cluster,
+            };
+            let _ = writeln!(
+                text,
+                "{target},{},{},{},{}",
+                l.start, l.end, l.issue_type, l.detail
+            );
+        }
+        std::fs::write(&events_tmp, text)
+            .map_err(|e| SimError::io("cannot write", &events_tmp, e))?;
+        let events = self.dir.join("events.csv");
+        let metrics = self.dir.join("metrics.csv");
+        std::fs::rename(&events_tmp, &events)
+            .map_err(|e| SimError::io("cannot rename into", &events, e))?;
+        std::fs::rename(&self.metrics_tmp, &metrics)
+            .map_err(|e| SimError::io("cannot rename into", &metrics, e))?;
+        Ok(())
+    }
+
+    /// Removes the temporary files after a failure (best effort).
+    pub fn abandon(self) {
+        let _ = std::fs::remove_file(&self.metrics_tmp);
+        let _ = std::fs::remove_file(self.dir.join(".events.csv.partial"));
+    }
+}
+
+/// Appends `,value` with fixed decimals; NaN is an empty cell.
+fn push_value(line: &mut String, v: f64, decimals: usize) {
+    line.push(',');
+    if v.is_finite() {
+        let _ = write!(line, "{v:.decimals$}");
+        // "-0" and "-0.000" read badly; they are zero.
+        if line.ends_with('0')
+            && line.rsplit(',').next().is_some_and(|s| {
+                s.starts_with("-0") && s.trim_start_matches(['-', '0', '.']).is_empty()
+            })
+        {
+            let cut = line.rfind(',').map_or(0, |i| i + 1);
+            line.truncate(cut);
+            let _ = write!(line, "{:.decimals$}", 0.0);
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! The simulator's error type.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong while configuring or running a simulation.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    /// A configuration value is invalid; `field` names it (e.g. `duration`, `faults.memory_leak`).
+    #[error("invalid configuration: {field} = {value:?}: {reason}")]
+    InvalidConfig {
+        /// The offending field, as written in the config file or flag.
+        field: String,
+        /// The value given.
+        value: String,
+        /// Why it is rejected.
+        reason: String,
+    },
+    /// A preset name that does not exist.
+    #[error("unknown preset {0:?} (known presets: online-boutique, small, large)")]
+    UnknownPreset(String),
+    /// The TOML configuration file could not be parsed.
+    #[error("cannot parse config file {path}: {message}")]
+    ConfigParse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message (includes line and column).
+        message: String,
+    },
+    /// A demand trace file has a malformed line.
+    #[error("malformed trace {path} line {line}: {message}")]
+    Trace {
+        /// The trace file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: u64,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A `--fault` schedule entry is malformed or names an unknown fault or target.
+    #[error("invalid fault schedule {spec:?}: {reason}")]
+    FaultSpec {
+        /// The entry as given.
+        spec: String,
+        /// Why it is rejected.
+        reason: String,
+    },
+    /// Reading or writing a file failed.
+    #[error("{action} {path}: {source}")]
+    Io {
+        /// What was being done ("cannot read", "cannot write", ...).
+        action: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The live exporter's socket failed.
+    #[error("exporter: {0}")]
+    Exporter(#[source] std::io::Error),
+}
+
+impl SimError {
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+        source: std::io::Error,
+    ) -> Self {
+        SimError::Io {
+            action,
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn config(field: &str, value: impl ToString, reason: impl ToString) -> Self {
+        SimError::InvalidConfig {
+            field: field.to_string(),
+            value: value.to_string(),
+            reason: reason.to_string(),
+        }
+    }
+}
+
+/// Result alias for the simulator.
+pub type Result<T> = std::result::Result<T, SimError>;

@@ -1,0 +1,701 @@
+//! `kubepulse collect`: Prometheus history → dataset (`metrics.csv`, `events.csv`).
+//!
+//! The time range is cut into chunks of `chunk_points` steps. For each chunk every column's query runs once
+//! for all targets (concurrently, bounded by the client), the results are appended to `metrics.csv.partial`
+//! and a small state file records how far it got, so an interrupted run resumes where it stopped. Incident
+//! labels come from the query set's label rules (kube-state-metrics: OOM kills, restarts, node conditions)
+//! and from a user-supplied `events.csv`. Only when everything is written are the files renamed to their final
+//! names: a dataset that looks complete is complete.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{BufWriter, Seek, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::WatchError;
+use crate::prom::{PromClient, RangeSeries, range_chunks};
+use crate::queries::{Aggregate, QuerySet};
+
+/// What to collect.
+#[derive(Debug, Clone)]
+pub struct CollectOptions {
+    /// First sample, unix seconds.
+    pub start: i64,
+    /// Last sample (inclusive), unix seconds.
+    pub end: i64,
+    /// Sample step, seconds.
+    pub step_secs: i64,
+    /// Output directory (created if missing).
+    pub out_dir: PathBuf,
+    /// Columns, label rules and target naming.
+    pub queries: QuerySet,
+    /// Extra incident labels (`target,start,end,issue_type[,detail]`), merged into `events.csv`.
+    pub events_csv: Option<PathBuf>,
+    /// Steps per chunk (≤ 10,000): bounds memory to about targets × columns × chunk_points × 8 bytes.
+    pub chunk_points: usize,
+    /// Show a progress bar on stderr (only drawn on a terminal).
+    pub progress: bool,
+    /// Stop after this many chunks in this run, leaving a resumable state (for tests and incremental runs).
+    pub max_chunks: Option<usize>,
+}
+
+impl CollectOptions {
+    /// Options with defaults: 720 steps per chunk, progress bar on, label rules of `queries`.
+    pub fn new(
+        start: i64,
+        end: i64,
+        step_secs: i64,
+        out_dir: impl Into<PathBuf>,
+        queries: QuerySet,
+    ) -> Self {
+        CollectOptions {
+            start,
+            end,
+            step_secs,
+            out_dir: out_dir.into(),
+            queries,
+            events_csv: None,
+            chunk_points: 720,
+            progress: true,
+            max_chunks: None,
+        }
+    }
+}
+
+/// What a run did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CollectSummary {
+    /// True when the dataset is complete (`metrics.csv` and `events.csv` written).
+    pub complete: bool,
+    /// Chunks in the whole range.
+    pub chunks_total: usize,
+    /// Chunks skipped because an earlier run had done them.
+    pub chunks_resumed: usize,
+    /// Rows written to `metrics.csv` by this run.
+    pub rows_written: u64,
+    /// Distinct targets seen by this run.
+    pub targets: usize,
+    /// Events in `events.csv` (label rules plus the user's file).
+    pub events: usize,
+    /// Queries sent by this run.
+    pub queries: u64,
+}
+
+const STATE_FILE: &str = ".collect-state.json";
+const PARTIAL: &str = "metrics.csv.partial";
+
+/// Runs `[first, last]` (unix seconds) of steps where label rule `.0` was positive for target `.1`.
+type RuleRuns = (usize, String, Vec<(i64, i64)>);
+
+#[derive(Debug, Serialize, Deserialize)]
+struct State {
+    fingerprint: String,
+    chunks_done: usize,
+    metrics_bytes: u64,
+    /// (rule index, target) → runs of positive steps `[first, last]`.
+    runs: Vec<RuleRuns>,
+}
+
+/// One incident label.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Event {
+    /// Target name.
+    pub target: String,
+    /// Start, unix seconds.
+    pub start: i64,
+    /// End, unix seconds.
+    pub end: i64,
+    /// Issue type.
+    pub issue_type: String,
+    /// Detail (may be empty).
+    pub detail: String,
+}
+
+/// Runs `collect` to completion (or to `max_chunks`).
+pub async fn collect(
+    client: &PromClient,
+    opts: &CollectOptions,
+) -> Result<CollectSummary, WatchError> {
+    validate(opts)?;
+    let q = &opts.queries;
+    let step = opts.step_secs;
+    let chunks = range_chunks(
+        opts.start as f64,
+        opts.end as f64,
+        step as f64,
+        opts.chunk_points,
+    )
+    .map_err(WatchError::Invalid)?;
+    std::fs::create_dir_all(&opts.out_dir).map_err(WatchError::io(&opts.out_dir))?;
+    let state_path = opts.out_dir.join(STATE_FILE);
+    let partial_path = opts.out_dir.join(PARTIAL);
+    let fingerprint = fingerprint(opts);
+
+    let mut state = match read_state(&state_path)? {
+        Some(s) if s.fingerprint == fingerprint && partial_path.exists() => s,
+        Some(_) => {
+            tracing::warn!(dir = %opts.out_dir.display(), "earlier collect state is for other options; starting over");
+            fresh_state(&fingerprint)
+        }
+        None => fresh_state(&fingerprint),
+    };
+    let chunks_resumed = state.chunks_done;
+    if chunks_resumed > 0 {
+        tracing::info!(
+            chunks_done = chunks_resumed,
+            chunks_total = chunks.len(),
+            "resuming collect"
+        );
+    }
+
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(false)
+        .open(&partial_path)
+        .map_err(WatchError::io(&partial_path))?;
+    file.set_len(state.metrics_bytes)
+        .map_err(WatchError::io(&partial_path))?;
+    file.seek(std::io::SeekFrom::End(0))
+        .map_err(WatchError::io(&partial_path))?;
+    let mut out = BufWriter::with_capacity(1 << 20, file);
+    if state.metrics_bytes == 0 {
+        let mut header = String::from("timestamp,target");
+        for c in &q.columns {
+            header.push(',');
+            header.push_str(&c.name);
+        }
+        header.push('\n');
+        out.write_all(header.as_bytes())
+            .map_err(WatchError::io(&partial_path))?;
+    }
+
+    let bar = progress_bar(opts.progress, chunks.len() as u64, chunks_resumed as u64);
+    let mut runs: HashMap<(usize, String), Vec<(i64, i64)>> =
+        state.runs.drain(..).map(|(r, t, v)| ((r, t), v)).collect();
+    let mut summary = CollectSummary {
+        complete: false,
+        chunks_total: chunks.len(),
+        chunks_resumed,
+        rows_written: 0,
+        targets: 0,
+        events: 0,
+        queries: 0,
+    };
+    let mut targets_seen = std::collections::HashSet::new();
+    let mut line = String::with_capacity(256);
+    let mut done_this_run = 0;
+    for (index, &(chunk_start, chunk_end)) in chunks.iter().enumerate().skip(state.chunks_done) {
+        if opts.max_chunks.is_some_and(|m| done_this_run >= m) {
+            break;
+        }
+        let chunk_start = chunk_start.round() as i64;
+        let chunk_end = chunk_end.round() as i64;
+        let n_steps = ((chunk_end - chunk_start) / step + 1) as usize;
+
+        // Every column and every label rule: one query each, all targets at once.
+        let mut set = tokio::task::JoinSet::new();
+        for (i, c) in q.columns.iter().enumerate() {
+            let client = client.clone();
+            let promql = q.render(&c.query, step);
+            set.spawn(async move {
+                let r = client
+                    .query_range_once(&promql, chunk_start as f64, chunk_end as f64, step as f64)
+                    .await;
+                (Slot::Column(i), r)
+            });
+        }
+        for (i, rule) in q.labels.iter().enumerate() {
+            let client = client.clone();
+            let promql = q.render(&rule.query, step);
+            set.spawn(async move {
+                let r = client
+                    .query_range_once(&promql, chunk_start as f64, chunk_end as f64, step as f64)
+                    .await;
+                (Slot::Label(i), r)
+            });
+        }
+        let mut column_results: Vec<Option<Vec<RangeSeries>>> = vec![None; q.columns.len()];
+        let mut label_results: Vec<Option<Vec<RangeSeries>>> = vec![None; q.labels.len()];
+        while let Some(joined) = set.join_next().await {
+            let (slot, result) =
+                joined.map_err(|e| WatchError::Invalid(format!("query task failed: {e}")))?;
+            summary.queries += 1;
+            match slot {
+                Slot::Column(i) => column_results[i] = Some(result?),
+                Slot::Label(i) => label_results[i] = Some(result?),
+            }
+        }
+
+        // Target → step-major table of this chunk's values.
+        let n_cols = q.columns.len();
+        let mut table: BTreeMap<String, Table> = BTreeMap::new();
+        for (col, result) in column_results.into_iter().enumerate() {
+            let aggregate = q.columns[col].aggregate;
+            for series in result.unwrap_or_default() {
+                let Some(target) = q.target.target_of(&series.labels) else {
+                    continue;
+                };
+                let t = table
+                    .entry(target)
+                    .or_insert_with(|| Table::new(n_steps, n_cols));
+                for (ts, v) in series.samples {
+                    let Some(row) = step_index(ts, chunk_start, step, n_steps) else {
+                        continue;
+                    };
+                    t.add(row, col, v, aggregate);
+                }
+            }
+        }
+        for (target, t) in &table {
+            targets_seen.insert(target.clone());
+            for row in 0..n_steps {
+                if !t.has_row(row) {
+                    continue;
+                }
+                line.clear();
+                line.push_str(&(chunk_start + row as i64 * step).to_string());
+                line.push(',');
+                push_csv_field(&mut line, target);
+                for col in 0..n_cols {
+                    line.push(',');
+                    let v = t.value(row, col);
+                    if v.is_finite() {
+                        push_f64(&mut line, v);
+                    }
+                }
+                line.push('\n');
+                out.write_all(line.as_bytes())
+                    .map_err(WatchError::io(&partial_path))?;
+                summary.rows_written += 1;
+            }
+        }
+
+        for (rule, result) in label_results.into_iter().enumerate() {
+            for series in result.unwrap_or_default() {
+                let Some(target) = q.target.target_of(&series.labels) else {
+                    continue;
+                };
+                let entry = runs.entry((rule, target)).or_default();
+                for (ts, v) in series.samples {
+                    if v.is_nan() || v <= 0.0 {
+                        continue;
+                    }
+                    let ts = ts.round() as i64;
+                    match entry.last_mut() {
+                        Some(last) if ts - last.1 <= step => last.1 = last.1.max(ts),
+                        _ => entry.push((ts, ts)),
+                    }
+                }
+            }
+        }
+
+        // Durable progress: data first, then the state that points at it.
+        out.flush().map_err(WatchError::io(&partial_path))?;
+        out.get_ref()
+            .sync_data()
+            .map_err(WatchError::io(&partial_path))?;
+        state.chunks_done = index + 1;
+        state.metrics_bytes = out
+            .get_ref()
+            .metadata()
+            .map_err(WatchError::io(&partial_path))?
+            .len();
+        state.runs = runs
+            .iter()
+            .map(|((r, t), v)| (*r, t.clone(), v.clone()))
+            .collect();
+        state.runs.sort();
+        write_state(&state_path, &state)?;
+        done_this_run += 1;
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    drop(out);
+    summary.targets = targets_seen.len();
+    if state.chunks_done < chunks.len() {
+        return Ok(summary);
+    }
+
+    let mut events = rule_events(q, step, &runs);
+    if let Some(path) = &opts.events_csv {
+        events.extend(read_events(path)?);
+    }
+    events.sort();
+    events.dedup();
+    summary.events = events.len();
+    write_events(&opts.out_dir, &events)?;
+    let final_path = opts.out_dir.join("metrics.csv");
+    std::fs::rename(&partial_path, &final_path).map_err(WatchError::io(&final_path))?;
+    std::fs::remove_file(&state_path).map_err(WatchError::io(&state_path))?;
+    summary.complete = true;
+    Ok(summary)
+}
+
+enum Slot {
+    Column(usize),
+    Label(usize),
+}
+
+fn validate(opts: &CollectOptions) -> Result<(), WatchError> {
+    if opts.step_secs <= 0 {
+        return Err(WatchError::Invalid(format!(
+            "--step must be positive, not {} s",
+            opts.step_secs
+        )));
+    }
+    if opts.end < opts.start {
+        return Err(WatchError::Invalid(format!(
+            "--end ({}) is before --start ({})",
+            opts.end, opts.start
+        )));
+    }
+    if !(1..=10_000).contains(&opts.chunk_points) {
+        return Err(WatchError::Invalid(format!(
+            "chunk points must be within 1..=10000, not {}",
+            opts.chunk_points
+        )));
+    }
+    Ok(())
+}
+
+/// Values of one target over one chunk, with per-cell counts for averaging.
+struct Table {
+    n_cols: usize,
+    values: Vec<f64>,
+    counts: Vec<u32>,
+    rows: Vec<bool>,
+}
+
+impl Table {
+    fn new(n_steps: usize, n_cols: usize) -> Self {
+        Table {
+            n_cols,
+            values: vec![f64::NAN; n_steps * n_cols],
+            counts: vec![0; n_steps * n_cols],
+            rows: vec![false; n_steps],
+        }
+    }
+
+    fn add(&mut self, row: usize, col: usize, v: f64, aggregate: Aggregate) {
+        let i = row * self.n_cols + col;
+        self.rows[row] = true;
+        let old = self.values[i];
+        self.counts[i] += 1;
+        let n = self.counts[i];
+        self.values[i] = if n == 1 {
+            v
+        } else {
+            match aggregate {
+                Aggregate::Sum => old + v,
+                Aggregate::Max => old.max(v),
+                Aggregate::Min => old.min(v),
+                Aggregate::Mean => old + (v - old) / f64::from(n),
+            }
+        };
+    }
+
+    fn has_row(&self, row: usize) -> bool {
+        self.rows[row]
+    }
+
+    fn value(&self, row: usize, col: usize) -> f64 {
+        self.values[row * self.n_cols + col]
+    }
+}
+
+fn step_index(ts: f64, chunk_start: i64, step: i64, n_steps: usize) -> Option<usize> {
+    let offset = ts - chunk_start as f64;
+    let row = (offset / step as f64).round();
+    if row < 0.0 || (offset - row * step as f64).abs() > 1e-3 {
+        return None;
+    }
+    let row = row as usize;
+    (row < n_steps).then_some(row)
+}
+
+/// Shortest text that reads back as the same f64.
+fn push_f64(out: &mut String, v: f64) {
+    use std::fmt::Write as _;
+    let _ = write!(out, "{v}");
+}
+
+fn push_csv_field(out: &mut String, s: &str) {
+    if s.contains([',', '"', '\n', '\r']) {
+        out.push('"');
+        out.push_str(&s.replace('"', "\"\""));
+        out.push('"');
+    } else {
+        out.push_str(s);
+    }
+}
+
+fn fresh_state(fingerprint: &str) -> State {
+    State {
+        fingerprint: fingerprint.to_string(),
+        chunks_done: 0,
+        metrics_bytes: 0,
+        runs: Vec::new(),
+    }
+}
+
+fn fingerprint(opts: &CollectOptions) -> String {
+    let q = &opts.queries;
+    let mut text = format!(
+        "{} {} {} {} {} {:?}",
+        opts.start,
+        opts.end,
+        opts.step_secs,
+        opts.chunk_points,
+        q.rate_window_steps,
+        q.target.labels()
+    );
+    for c in &q.columns {
+        text.push_str(&format!("|{}={}", c.name, c.query));
+    }
+    for l in &q.labels {
+        text.push_str(&format!("|{}:{}={}", l.issue_type, l.detail, l.query));
+    }
+    format!("{:016x}", crate::queries::stable_hash(&text))
+}
+
+fn read_state(path: &Path) -> Result<Option<State>, WatchError> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(serde_json::from_slice(&bytes).ok()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(WatchError::Io {
+            path: path.to_path_buf(),
+            source: e,
+        }),
+    }
+}
+
+fn write_state(path: &Path, state: &State) -> Result<(), WatchError> {
+    let tmp = path.with_extension("json.tmp");
+    let bytes = serde_json::to_vec(state).map_err(|e| WatchError::Invalid(e.to_string()))?;
+    std::fs::write(&tmp, bytes).map_err(WatchError::io(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(WatchError::io(path))
+}
+
+/// Turns label-rule runs into events; the first rule wins where rules of one type overlap on a target.
+fn rule_events(
+    q: &QuerySet,
+    step: i64,
+    runs: &HashMap<(usize, String), Vec<(i64, i64)>>,
+) -> Vec<Event> {
+    let range = q.range_secs(step);
+    let mut keys: Vec<&(usize, String)> = runs.keys().collect();
+    keys.sort();
+    let mut accepted: Vec<Event> = Vec::new();
+    for key in keys {
+        let rule = &q.labels[key.0];
+        // Windowed queries (increase over $RANGE) stay positive for one window after the event.
+        let lag = if rule.query.contains("$RANGE") {
+            range
+        } else {
+            0
+        };
+        for &(first, last) in &runs[key] {
+            let start = if lag > 0 { first - step } else { first };
+            let end = (last - lag + step).max(start + step);
+            let overlaps = accepted.iter().any(|e| {
+                e.target == key.1
+                    && e.issue_type == rule.issue_type
+                    && e.start < end
+                    && start < e.end
+            });
+            if !overlaps {
+                accepted.push(Event {
+                    target: key.1.clone(),
+                    start,
+                    end,
+                    issue_type: rule.issue_type.clone(),
+                    detail: rule.detail.clone(),
+                });
+            }
+        }
+    }
+    accepted
+}
+
+/// Reads a user events file: `target,start,end,issue_type[,detail]`, times in unix seconds or RFC 3339.
+pub fn read_events(path: &Path) -> Result<Vec<Event>, WatchError> {
+    let file = std::fs::File::open(path).map_err(WatchError::io(path))?;
+    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(file);
+    let bad = |line: u64, reason: String| WatchError::Events {
+        path: path.to_path_buf(),
+        line,
+        reason,
+    };
+    let headers = reader.headers().map_err(|e| bad(1, e.to_string()))?.clone();
+    let col = |name: &str| headers.iter().position(|h| h.trim() == name);
+    let (Some(ti), Some(si), Some(ei), Some(ii)) =
+        (col("target"), col("start"), col("end"), col("issue_type"))
+    else {
+        return Err(bad(
+            1,
+            format!(
+                "header must have target,start,end,issue_type (found {:?})",
+                headers.iter().collect::<Vec<_>>()
+            ),
+        ));
+    };
+    let di = col("detail");
+    let mut events = Vec::new();
+    for (n, record) in reader.records().enumerate() {
+        let line = n as u64 + 2;
+        let record = record.map_err(|e| bad(line, e.to_string()))?;
+        let field = |i: usize, name: &str| {
+            record
+                .get(i)
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| bad(line, format!("missing {name}")))
+        };
+        let target = field(ti, "target")?.to_string();
+        let start =
+            parse_time(field(si, "start")?).map_err(|e| bad(line, format!("start: {e}")))?;
+        let end = parse_time(field(ei, "end")?).map_err(|e| bad(line, format!("end: {e}")))?;
+        let issue_type = field(ii, "issue_type")?.to_string();
+        if end < start {
+            return Err(bad(line, format!("end {end} is before start {start}")));
+        }
+        let detail = di
+            .and_then(|i| record.get(i))
+            .unwrap_or("")
+            .trim()
+            .to_string();
+        events.push(Event {
+            target,
+            start,
+            end,
+            issue_type,
+            detail,
+        });
+    }
+    Ok(events)
+}
+
+/// Parses unix seconds or an RFC 3339 time.
+pub fn parse_time(s: &str) -> Result<i64, String> {
+    if let Ok(n) = s.parse::<i64>() {
+        return Ok(n);
+    }
+    if let Ok(f) = s.parse::<f64>() {
+        if f.is_finite() {
+            return Ok(f.round() as i64);
+        }
+    }
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| t.timestamp())
+        .map_err(|_| format!("{s:?} is neither unix seconds nor an RFC 3339 time"))
+}
+
+fn write_events(dir: &Path, events: &[Event]) -> Result<(), WatchError> {
+    let path = dir.join("events.csv");
+    let tmp = dir.join("events.csv.partial");
+    let mut text = String::from("target,start,end,issue_type,detail\n");
+    for e in events {
+        push_csv_field(&mut text, &e.target);
+        text.push_str(&format!(",{},{},", e.start, e.end));
+        push_csv_field(&mut text, &e.issue_type);
+        text.push(',');
+        push_csv_field(&mut text, &e.detail);
+        text.push('\n');
+    }
+    std::fs::write(&tmp, text).map_err(WatchError::io(&tmp))?;
+    std::fs::rename(&tmp, &path).map_err(WatchError::io(&path))
+}
+
+fn progress_bar(enabled: bool, total: u64, done: u64) -> indicatif::ProgressBar {
+    if !enabled {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "collect {bar:30} {pos}/{len} chunks, {elapsed} elapsed, eta {eta}",
+    ) {
+        bar.set_style(style);
+    }
+    bar.set_position(done);
+    bar
+}
+
+/// Runs [`collect`] on a new multi-threaded tokio runtime (for the command line).
+pub fn collect_blocking(
+    prom: crate::prom::PromConfig,
+    opts: &CollectOptions,
+) -> Result<CollectSummary, WatchError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| WatchError::Invalid(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(async {
+        let client = PromClient::new(prom)?;
+        collect(&client, opts).await
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_parse_as_seconds_or_rfc3339() {
+        assert_eq!(parse_time("1700000000"), Ok(1_700_000_000));
+        assert_eq!(parse_time("2023-11-14T22:13:20Z"), Ok(1_700_000_000));
+        assert!(parse_time("yesterday").unwrap_err().contains("yesterday"));
+    }
+
+    #[test]
+    fn user_events_are_validated_with_line_numbers() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("events.csv");
+        std::fs::write(&p, "target,start,end,issue_type\nshop/cart,100,200,pod_failure\nshop/cart,300,250,pod_failure\n").unwrap();
+        let err = read_events(&p).unwrap_err().to_string();
+        assert!(
+            err.contains("events.csv:3") && err.contains("before start"),
+            "{err}"
+        );
+        std::fs::write(&p, "target,begin\nx,1\n").unwrap();
+        assert!(read_events(&p).unwrap_err().to_string().contains("header"));
+        std::fs::write(
+            &p,
+            "target,start,end,issue_type,detail\nshop/cart,100,200,pod_failure,oom_kill\n",
+        )
+        .unwrap();
+        let ev = read_events(&p).unwrap();
+        assert_eq!(ev[0].detail, "oom_kill");
+    }
+
+    #[test]
+    fn overlapping_rules_keep_the_first() {
+        let q = QuerySet::builtin().unwrap();
+        let mut runs = HashMap::new();
+        runs.insert((0, "shop/cart".to_string()), vec![(1000, 1045)]);
+        runs.insert(
+            (1, "shop/cart".to_string()),
+            vec![(1000, 1045), (5000, 5000)],
+        );
+        let ev = rule_events(&q, 15, &runs);
+        assert_eq!(ev.len(), 2, "{ev:?}");
+        assert_eq!(ev[0].detail, "oom_kill");
+        assert_eq!((ev[0].start, ev[0].end), (985, 1000));
+        assert_eq!(ev[1].detail, "restart");
+    }
+
+    #[test]
+    fn mean_aggregation_is_a_mean() {
+        let mut t = Table::new(1, 1);
+        for v in [1.0, 2.0, 6.0] {
+            t.add(0, 0, v, Aggregate::Mean);
+        }
+        assert_eq!(t.value(0, 0), 3.0);
+        let mut t = Table::new(1, 1);
+        for v in [1.0, 2.0, 6.0] {
+            t.add(0, 0, v, Aggregate::Sum);
+        }
+        assert_eq!(t.value(0, 0), 9.0);
+    }
+}

@@ -1,0 +1,61 @@
+//! The crate's error type.
+
+use std::path::PathBuf;
+
+use crate::alertmanager::AlertError;
+use crate::hysteresis::HysteresisError;
+use crate::prom::PromError;
+
+/// Everything `collect` and `watch` can fail with; each variant names the file, query or value concerned.
+#[derive(Debug, thiserror::Error)]
+pub enum WatchError {
+    /// Talking to Prometheus failed.
+    #[error(transparent)]
+    Prom(#[from] PromError),
+    /// Talking to Alertmanager failed.
+    #[error(transparent)]
+    Alert(#[from] AlertError),
+    /// Invalid hysteresis settings.
+    #[error(transparent)]
+    Hysteresis(#[from] HysteresisError),
+    /// The query set file is invalid.
+    #[error("invalid query set {source_name}: {reason}")]
+    Config {
+        /// File name (or `built-in`).
+        source_name: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A user-supplied events file is invalid.
+    #[error("{path}:{line}: {reason}")]
+    Events {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: u64,
+        /// What is wrong, with the value.
+        reason: String,
+    },
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// An argument is out of range (times, step, shard).
+    #[error("{0}")]
+    Invalid(String),
+    /// The model cannot be used.
+    #[error("model: {0}")]
+    Model(String),
+}
+
+impl WatchError {
+    /// Wraps an I/O error with its path.
+    pub fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> WatchError {
+        let path = path.into();
+        move |source| WatchError::Io { path, source }
+    }
+}

@@ -1,0 +1,833 @@
+//! `kubepulse watch`: every step, a fixed number of batched Prometheus queries (one per model column,
+//! all targets at once), windows kept incrementally per target, a prediction for every fresh target, its
+//! probabilities on `/metrics`, and alerts through Alertmanager with hysteresis.
+//!
+//! Staleness: a cycle in which any query failed (Prometheus down, slow, 5xx, garbage) is *degraded* — every
+//! target is observed as stale, which never fires an alert and never resolves one. A target whose newest
+//! data is older than `stale_after_secs`, or whose window is less than `min_window_fill` full, is stale too.
+//! Stale targets' probabilities are removed from `/metrics` rather than left at their last value.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::alertmanager::{Alert, AlertOutbox};
+use crate::error::WatchError;
+use crate::hysteresis::{AlertTracker, Observation, Transition, ValidHysteresis};
+use crate::metrics::{TargetLabel, TargetType, WatchMetrics};
+use crate::prom::PromClient;
+use crate::queries::{QuerySet, Shard};
+
+/// One target's aligned samples over the look-back window (the shape of `learn::Window`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetWindow {
+    /// `namespace/deployment`.
+    pub target: String,
+    /// Unix seconds (model time), increasing.
+    pub timestamps: Vec<i64>,
+    /// Column name → values aligned with `timestamps` (NaN = missing).
+    pub columns: Vec<(String, Vec<f64>)>,
+}
+
+/// What a model says about one window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Forecast {
+    /// Probability (0–1) that an issue starts within the horizon.
+    pub probability: f64,
+    /// Probability per type (`normal` included).
+    pub probabilities: BTreeMap<String, f64>,
+    /// Expected seconds to the issue (model time), when one is predicted.
+    pub time_to_issue_seconds: Option<f64>,
+    /// One human line explaining the prediction.
+    pub summary: Option<String>,
+    /// Top evidence: (feature, value, signed contribution).
+    pub evidence: Vec<(String, f64, f64)>,
+    /// What is going on, for the alert's description.
+    pub description: Option<String>,
+    /// Recommended actions.
+    pub actions: Vec<String>,
+}
+
+impl Forecast {
+    /// The most likely issue type other than `normal` (`unknown` when the model gives none).
+    pub fn likely_issue_type(&self) -> String {
+        self.probabilities
+            .iter()
+            .filter(|(t, _)| t.as_str() != "normal")
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .map_or_else(|| "unknown".to_string(), |(t, _)| t.clone())
+    }
+}
+
+/// The model's shape as `watch` needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelShape {
+    /// Model name (for logs).
+    pub name: String,
+    /// Model version (for logs).
+    pub version: String,
+    /// Look-back window, model seconds.
+    pub window_secs: i64,
+    /// Sample step, model seconds.
+    pub step_secs: i64,
+    /// Columns a window must carry.
+    pub metrics: Vec<String>,
+}
+
+/// A model `watch` can predict with (implemented for `learn::ModelBundle`).
+pub trait Predictor: Send + Sync {
+    /// Window, step and columns.
+    fn shape(&self) -> ModelShape;
+    /// Predicts for one window; `explain` asks for evidence.
+    fn forecast(&self, window: TargetWindow, explain: bool) -> Result<Forecast, String>;
+}
+
+/// How `watch` behaves.
+#[derive(Debug, Clone)]
+pub struct WatchOptions {
+    /// Columns and target naming.
+    pub queries: QuerySet,
+    /// Which targets this replica owns.
+    pub shard: Shard,
+    /// When probabilities become alerts.
+    pub hysteresis: ValidHysteresis,
+    /// Simulated seconds per wall-clock second (1 on a real cluster; the simulator's `--speed` when
+    /// watching an accelerated simulator): queries run at `step / time_scale`, windows are rescaled.
+    pub time_scale: f64,
+    /// A target whose newest data is older than this (wall seconds) is stale.
+    pub stale_after_secs: f64,
+    /// Fraction (0–1) of the window's steps that must hold data for a prediction.
+    pub min_window_fill: f64,
+    /// Re-send a firing alert at least this often (wall seconds).
+    pub resend_interval_secs: f64,
+    /// Probability at or above which an alert is `critical` (else `warning`).
+    pub critical_probability: f64,
+    /// Runbook link in the alerts' annotations.
+    pub runbook_url: String,
+    /// `generatorURL` of the alerts (e.g. this replica's `/metrics` URL); empty = none.
+    pub generator_url: String,
+}
+
+impl WatchOptions {
+    /// Defaults for a model with `step_secs`: stale after 3 steps, half-full windows, re-send every minute.
+    pub fn new(queries: QuerySet, hysteresis: ValidHysteresis, step_secs: i64) -> Self {
+        WatchOptions {
+            queries,
+            shard: Shard::ALL,
+            hysteresis,
+            time_scale: 1.0,
+            stale_after_secs: 3.0 * step_secs as f64,
+            min_window_fill: 0.5,
+            resend_interval_secs: 60.0,
+            critical_probability: 0.9,
+            runbook_url: "https://github.com/kubepulse/kubepulse/blob/main/docs/watch.md#runbook"
+                .into(),
+            generator_url: String::new(),
+        }
+    }
+}
+
+/// What one cycle did (for logs and tests).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CycleReport {
+    /// Evaluation time (wall unix seconds, aligned to the query step).
+    pub at: f64,
+    /// Queries sent.
+    pub queries: usize,
+    /// Queries that failed.
+    pub query_errors: usize,
+    /// Targets owned by this replica.
+    pub targets: usize,
+    /// Targets predicted from fresh data.
+    pub predicted: usize,
+    /// Targets stale or missing.
+    pub stale: usize,
+    /// Alerts that started firing.
+    pub fired: Vec<String>,
+    /// Alerts resolved.
+    pub resolved: Vec<String>,
+}
+
+#[derive(Debug, Default)]
+struct Buffer {
+    times: VecDeque<f64>,
+    rows: VecDeque<Vec<f64>>,
+}
+
+impl Buffer {
+    fn upsert(&mut self, t: f64, col: usize, n_cols: usize, v: f64) {
+        let pos = self.times.partition_point(|&x| x < t - 1e-6);
+        if pos < self.times.len() && (self.times[pos] - t).abs() < 1e-6 {
+            self.rows[pos][col] = v;
+        } else {
+            let mut row = vec![f64::NAN; n_cols];
+            row[col] = v;
+            self.times.insert(pos, t);
+            self.rows.insert(pos, row);
+        }
+    }
+
+    fn trim_before(&mut self, t: f64) {
+        while self.times.front().is_some_and(|&x| x < t - 1e-6) {
+            self.times.pop_front();
+            self.rows.pop_front();
+        }
+    }
+
+    fn newest_with_data(&self) -> Option<f64> {
+        self.times
+            .iter()
+            .zip(&self.rows)
+            .rev()
+            .find(|(_, row)| row.iter().any(|v| !v.is_nan()))
+            .map(|(t, _)| *t)
+    }
+
+    fn filled(&self) -> usize {
+        self.rows
+            .iter()
+            .filter(|row| row.iter().any(|v| !v.is_nan()))
+            .count()
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Active {
+    labels: BTreeMap<String, String>,
+    starts_at: chrono::DateTime<chrono::Utc>,
+    last_sent: f64,
+}
+
+/// The watch loop's state between cycles.
+pub struct Watcher {
+    client: PromClient,
+    predictor: Arc<dyn Predictor>,
+    opts: WatchOptions,
+    shape: ModelShape,
+    columns: Vec<(String, String)>,
+    query_step: f64,
+    window_points: usize,
+    buffers: HashMap<String, Buffer>,
+    last_end: Option<f64>,
+    tracker: AlertTracker,
+    active: HashMap<String, Active>,
+    metrics: Arc<WatchMetrics>,
+    outbox: Option<AlertOutbox>,
+    exported: HashMap<String, Vec<String>>,
+    last_data: HashMap<String, f64>,
+}
+
+impl Watcher {
+    /// Checks that the query set defines every column the model needs and sets up the state.
+    pub fn new(
+        client: PromClient,
+        predictor: Arc<dyn Predictor>,
+        opts: WatchOptions,
+        metrics: Arc<WatchMetrics>,
+        outbox: Option<AlertOutbox>,
+    ) -> Result<Self, WatchError> {
+        let shape = predictor.shape();
+        if shape.step_secs <= 0 || shape.window_secs < shape.step_secs {
+            return Err(WatchError::Model(format!(
+                "model {} has an unusable window ({} s) or step ({} s)",
+                shape.name, shape.window_secs, shape.step_secs
+            )));
+        }
+        if !(opts.time_scale > 0.0 && opts.time_scale.is_finite()) {
+            return Err(WatchError::Invalid(format!(
+                "time scale must be positive, not {}",
+                opts.time_scale
+            )));
+        }
+        let query_step = shape.step_secs as f64 / opts.time_scale;
+        if query_step < 0.001 {
+            return Err(WatchError::Invalid(format!(
+                "the query step {query_step} s is below Prometheus' 1 ms resolution"
+            )));
+        }
+        let mut columns = Vec::with_capacity(shape.metrics.len());
+        for metric in &shape.metrics {
+            let Some(c) = opts.queries.columns.iter().find(|c| &c.name == metric) else {
+                return Err(WatchError::Model(format!(
+                    "model {} needs column {metric:?}, which the query set does not define",
+                    shape.name
+                )));
+            };
+            let range = format!(
+                "{}ms",
+                (f64::from(opts.queries.rate_window_steps) * query_step * 1000.0).round() as i64
+            );
+            columns.push((c.name.clone(), c.query.replace("$RANGE", &range)));
+        }
+        let window_points = (shape.window_secs / shape.step_secs) as usize;
+        Ok(Watcher {
+            client,
+            predictor,
+            tracker: AlertTracker::new(opts.hysteresis.clone()),
+            opts,
+            shape,
+            columns,
+            query_step,
+            window_points: window_points.max(1),
+            buffers: HashMap::new(),
+            last_end: None,
+            active: HashMap::new(),
+            metrics,
+            outbox,
+            exported: HashMap::new(),
+            last_data: HashMap::new(),
+        })
+    }
+
+    /// The model's window, step and columns.
+    pub fn shape(&self) -> &ModelShape {
+        &self.shape
+    }
+
+    /// Wall seconds between cycles (the model step divided by the time scale).
+    pub fn query_step_secs(&self) -> f64 {
+        self.query_step
+    }
+
+    /// Queries one cycle sends: one per model column, whatever the number of targets.
+    pub fn queries_per_cycle(&self) -> usize {
+        self.columns.len()
+    }
+
+    /// Runs one cycle at wall time `now` (unix seconds).
+    pub async fn cycle(&mut self, now: f64) -> CycleReport {
+        let started = Instant::now();
+        let step = self.query_step;
+        let end = (now / step).floor() * step;
+        let span = (self.window_points - 1) as f64 * step;
+        let start = match self.last_end {
+            Some(last) => last.max(end - span),
+            None => end - span,
+        };
+        let mut report = CycleReport {
+            at: end,
+            queries: self.columns.len(),
+            ..CycleReport::default()
+        };
+
+        let mut set = tokio::task::JoinSet::new();
+        for (col, (_, promql)) in self.columns.iter().enumerate() {
+            let client = self.client.clone();
+            let promql = promql.clone();
+            set.spawn(async move {
+                (
+                    col,
+                    client.query_range_once(&promql, start, end, step).await,
+                )
+            });
+        }
+        let n_cols = self.columns.len();
+        while let Some(joined) = set.join_next().await {
+            let (col, result) = match joined {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!(error = %e, "query task failed");
+                    report.query_errors += 1;
+                    continue;
+                }
+            };
+            match result {
+                Ok(series) => {
+                    for s in series {
+                        let Some(target) = self.opts.queries.target.target_of(&s.labels) else {
+                            continue;
+                        };
+                        if !self.opts.shard.owns(&target) {
+                            continue;
+                        }
+                        let buffer = self.buffers.entry(target).or_default();
+                        for (t, v) in s.samples {
+                            buffer.upsert(t, col, n_cols, v);
+                        }
+                    }
+                }
+                Err(e) => {
+                    report.query_errors += 1;
+                    tracing::warn!(column = %self.columns[col].0, error = %e, "query failed; this cycle's data is incomplete");
+                }
+            }
+        }
+        self.metrics.query_errors.inc_by(report.query_errors as u64);
+        let degraded = report.query_errors > 0;
+        if !degraded {
+            self.last_end = Some(end);
+        }
+
+        let oldest_kept = end - span;
+        self.buffers.retain(|_, b| {
+            b.trim_before(oldest_kept);
+            !b.times.is_empty()
+        });
+        let buffers = &self.buffers;
+        self.tracker
+            .retain_targets(&|t: &str| buffers.contains_key(t));
+
+        for (target, buffer) in &self.buffers {
+            if let Some(t) = buffer.newest_with_data() {
+                self.last_data.insert(target.clone(), t);
+            }
+        }
+        // Targets whose data vanished stay known (stale) for a while, and as long as their alert fires.
+        let forget_before = end - span - 10.0 * self.opts.stale_after_secs;
+        let active = &self.active;
+        self.last_data
+            .retain(|t, seen| *seen >= forget_before || active.contains_key(t));
+        let mut targets: Vec<String> = self.last_data.keys().cloned().collect();
+        for t in self.buffers.keys().chain(self.active.keys()) {
+            if !self.last_data.contains_key(t) {
+                targets.push(t.clone());
+            }
+        }
+        targets.sort();
+        targets.dedup();
+        report.targets = targets.len();
+        let mut worst_age: f64 = 0.0;
+        let mut alerts = Vec::new();
+        for target in &targets {
+            let age = self
+                .last_data
+                .get(target)
+                .map_or(f64::INFINITY, |t| (end - t).max(0.0));
+            let filled = self.buffers.get(target).map_or(0, Buffer::filled);
+            let fresh = !degraded
+                && age <= self.opts.stale_after_secs
+                && filled as f64 >= self.opts.min_window_fill * self.window_points as f64;
+            if age.is_finite() {
+                worst_age = worst_age.max(age);
+            }
+            let observation = if fresh {
+                match self.predict(target, end) {
+                    Ok(f) => Some(f),
+                    Err(e) => {
+                        tracing::warn!(target = %target, error = %e, "prediction failed; treating the target as stale");
+                        None
+                    }
+                }
+            } else {
+                None
+            };
+            match &observation {
+                Some(f) => {
+                    report.predicted += 1;
+                    self.export(target, f);
+                }
+                None => {
+                    report.stale += 1;
+                    self.unexport(target);
+                }
+            }
+            let obs = observation
+                .as_ref()
+                .map_or(Observation::Stale, |f| Observation::Fresh(f.probability));
+            let transition = self
+                .tracker
+                .observe(target, end * self.opts.time_scale, obs);
+            if let Some(alert) = self.alert_for(target, transition, observation.as_ref(), now) {
+                match transition {
+                    Transition::Fire => report.fired.push(target.clone()),
+                    Transition::Resolve => report.resolved.push(target.clone()),
+                    _ => {}
+                }
+                alerts.push(alert);
+            }
+        }
+        self.metrics.targets.set(report.targets as i64);
+        self.metrics.stale_targets.set(report.stale as i64);
+        let staleness = if degraded && report.targets == 0 {
+            self.last_end.map_or(0.0, |l| end - l)
+        } else {
+            worst_age
+        };
+        self.metrics.data_staleness.set(staleness);
+        if !alerts.is_empty() {
+            match &self.outbox {
+                Some(outbox) => outbox.send(alerts),
+                None => {
+                    for a in &alerts {
+                        tracing::info!(target = %a.labels.get("target").map_or("", |s| s), resolved = a.resolved,
+                            summary = %a.annotations.get("summary").map_or("", |s| s), "alert (no --alertmanager given)");
+                    }
+                }
+            }
+        }
+        self.metrics
+            .cycle_duration
+            .observe(started.elapsed().as_secs_f64());
+        report
+    }
+
+    fn predict(&self, target: &str, end: f64) -> Result<Forecast, String> {
+        let buffer = self
+            .buffers
+            .get(target)
+            .ok_or_else(|| "no data".to_string())?;
+        let scale = self.opts.time_scale;
+        let timestamps: Vec<i64> = buffer
+            .times
+            .iter()
+            .map(|&t| (end - (end - t) * scale).round() as i64)
+            .collect();
+        let columns = self
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(c, (name, _))| (name.clone(), buffer.rows.iter().map(|r| r[c]).collect()))
+            .collect();
+        let window = TargetWindow {
+            target: target.to_string(),
+            timestamps,
+            columns,
+        };
+        let mut forecast = self.predictor.forecast(window, false)?;
+        if let Some(eta) = forecast.time_to_issue_seconds.as_mut() {
+            // Model seconds → the same seconds (the ETA is reported in the cluster's own time).
+            *eta = eta.max(0.0);
+        }
+        Ok(forecast)
+    }
+
+    fn export(&mut self, target: &str, f: &Forecast) {
+        let exported = self.exported.entry(target.to_string()).or_default();
+        for (issue_type, p) in &f.probabilities {
+            self.metrics
+                .issue_probability
+                .get_or_create(&TargetType {
+                    target: target.to_string(),
+                    issue_type: issue_type.clone(),
+                })
+                .set(*p);
+            if !exported.contains(issue_type) {
+                exported.push(issue_type.clone());
+            }
+        }
+        let label = TargetLabel {
+            target: target.to_string(),
+        };
+        match f.time_to_issue_seconds {
+            Some(eta) => {
+                self.metrics.time_to_issue.get_or_create(&label).set(eta);
+            }
+            None => {
+                self.metrics.time_to_issue.remove(&label);
+            }
+        }
+    }
+
+    /// Removes a stale target's series: a stale probability must not look current.
+    fn unexport(&mut self, target: &str) {
+        for issue_type in self.exported.remove(target).unwrap_or_default() {
+            self.metrics.issue_probability.remove(&TargetType {
+                target: target.to_string(),
+                issue_type,
+            });
+        }
+        self.metrics.time_to_issue.remove(&TargetLabel {
+            target: target.to_string(),
+        });
+    }
+
+    fn alert_for(
+        &mut self,
+        target: &str,
+        transition: Transition,
+        forecast: Option<&Forecast>,
+        now: f64,
+    ) -> Option<Alert> {
+        let now_utc = utc(now);
+        match transition {
+            Transition::Quiet | Transition::Held => None,
+            Transition::Fire => {
+                let f = forecast?;
+                let issue_type = f.likely_issue_type();
+                let severity = if f.probability >= self.opts.critical_probability {
+                    "critical"
+                } else {
+                    "warning"
+                };
+                let namespace = target.split_once('/').map_or("", |(ns, _)| ns);
+                let labels: BTreeMap<String, String> = [
+                    ("alertname", "KubePulseIssuePredicted"),
+                    ("severity", severity),
+                    ("issue_type", issue_type.as_str()),
+                    ("namespace", namespace),
+                    ("target", target),
+                ]
+                .into_iter()
+                .filter(|(_, v)| !v.is_empty())
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+                self.active.insert(
+                    target.to_string(),
+                    Active {
+                        labels: labels.clone(),
+                        starts_at: now_utc,
+                        last_sent: now,
+                    },
+                );
+                Some(self.build(target, labels, now_utc, f, now, false))
+            }
+            Transition::StillFiring => {
+                let f = forecast?;
+                let active = self.active.get(target)?.clone();
+                if now - active.last_sent < self.opts.resend_interval_secs {
+                    return None;
+                }
+                if let Some(a) = self.active.get_mut(target) {
+                    a.last_sent = now;
+                }
+                Some(self.build(target, active.labels, active.starts_at, f, now, false))
+            }
+            Transition::Resolve => {
+                let active = self.active.remove(target)?;
+                let mut alert = Alert {
+                    labels: active.labels,
+                    annotations: BTreeMap::from([(
+                        "summary".to_string(),
+                        format!("{target}: the predicted issue is no longer expected"),
+                    )]),
+                    starts_at: active.starts_at.to_rfc3339(),
+                    ends_at: now_utc.to_rfc3339(),
+                    generator_url: self.opts.generator_url.clone(),
+                    resolved: true,
+                };
+                if let Some(f) = forecast {
+                    alert
+                        .annotations
+                        .insert("probability".to_string(), format!("{:.3}", f.probability));
+                }
+                Some(alert)
+            }
+        }
+    }
+
+    fn build(
+        &self,
+        target: &str,
+        labels: BTreeMap<String, String>,
+        starts_at: chrono::DateTime<chrono::Utc>,
+        f: &Forecast,
+        now: f64,
+        resolved: bool,
+    ) -> Alert {
+        let issue_type = labels.get("issue_type").cloned().unwrap_or_default();
+        let eta = f
+            .time_to_issue_seconds
+            .map(|s| format!(" in ~{:.0} min", (s / 60.0).max(1.0)))
+            .unwrap_or_default();
+        let mut annotations = BTreeMap::new();
+        annotations.insert(
+            "summary".to_string(),
+            format!(
+                "{target}: {issue_type} predicted with {:.0}% probability{eta}",
+                f.probability * 100.0
+            ),
+        );
+        annotations.insert("probability".to_string(), format!("{:.3}", f.probability));
+        if let Some(s) = f.time_to_issue_seconds {
+            annotations.insert("eta_seconds".to_string(), format!("{s:.0}"));
+        }
+        if let Some(d) = &f.description {
+            annotations.insert("description".to_string(), d.clone());
+        }
+        if let Some(s) = &f.summary {
+            annotations.insert("explanation".to_string(), s.clone());
+        }
+        if !f.evidence.is_empty() {
+            let evidence: Vec<String> = f
+                .evidence
+                .iter()
+                .map(|(name, value, contribution)| {
+                    format!("{name}={value:.4} ({contribution:+.3})")
+                })
+                .collect();
+            annotations.insert("evidence".to_string(), evidence.join("; "));
+        }
+        if !f.actions.is_empty() {
+            annotations.insert("actions".to_string(), f.actions.join("; "));
+        }
+        if !self.opts.runbook_url.is_empty() {
+            annotations.insert("runbook_url".to_string(), self.opts.runbook_url.clone());
+        }
+        // Like Prometheus: an active alert expires by itself unless re-sent, so a dead watcher leaves no
+        // alert firing forever.
+        let ttl = 4.0 * self.opts.resend_interval_secs.max(self.query_step);
+        Alert {
+            labels,
+            annotations,
+            starts_at: starts_at.to_rfc3339(),
+            ends_at: utc(now + ttl).to_rfc3339(),
+            generator_url: self.opts.generator_url.clone(),
+            resolved,
+        }
+    }
+}
+
+/// Serves `/metrics` (OpenMetrics text) and `/healthz` until `shutdown` completes.
+pub async fn serve_metrics(
+    listener: tokio::net::TcpListener,
+    metrics: Arc<WatchMetrics>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use axum::routing::get;
+    let app = axum::Router::new()
+        .route(
+            "/metrics",
+            get(move || {
+                let metrics = metrics.clone();
+                async move {
+                    (
+                        [(
+                            axum::http::header::CONTENT_TYPE,
+                            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                        )],
+                        metrics.encode(),
+                    )
+                }
+            }),
+        )
+        .route("/healthz", get(|| async { "ok" }));
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Runs cycles every query step until `shutdown` completes or `max_cycles` cycles ran; one cycle's failure
+/// never stops the loop.
+pub async fn run(
+    mut watcher: Watcher,
+    max_cycles: Option<u64>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let step = std::time::Duration::from_secs_f64(watcher.query_step_secs());
+    let mut ticker = tokio::time::interval(step);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    tokio::pin!(shutdown);
+    let mut cycles = 0u64;
+    while max_cycles.is_none_or(|m| cycles < m) {
+        tokio::select! {
+            _ = &mut shutdown => return,
+            _ = ticker.tick() => {}
+        }
+        let report = watcher.cycle(unix_now()).await;
+        cycles += 1;
+        for t in &report.fired {
+            tracing::info!(target = %t, "alert firing");
+        }
+        for t in &report.resolved {
+            tracing::info!(target = %t, "alert resolved");
+        }
+        tracing::debug!(
+            targets = report.targets,
+            predicted = report.predicted,
+            stale = report.stale,
+            query_errors = report.query_errors,
+            "watch cycle"
+        );
+    }
+}
+
+/// Wall-clock unix seconds.
+pub fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// Everything `kubepulse watch` needs.
+#[derive(Debug, Clone)]
+pub struct WatchConfig {
+    /// How to reach Prometheus.
+    pub prom: crate::prom::PromConfig,
+    /// How to reach Alertmanager (`None`: alerts are only logged).
+    pub alertmanager: Option<crate::alertmanager::AlertmanagerConfig>,
+    /// Address of `/metrics`.
+    pub listen: String,
+    /// Loop behaviour.
+    pub options: WatchOptions,
+    /// Stop after this many cycles (`None`: until SIGINT/SIGTERM).
+    pub max_cycles: Option<u64>,
+    /// Pending alerts kept while Alertmanager is unreachable.
+    pub alert_queue_capacity: usize,
+}
+
+/// Checks the setup (Prometheus reachable, every query valid, listen address free), then runs the loop
+/// on a new tokio runtime until SIGINT/SIGTERM or `max_cycles`.
+pub fn run_blocking(config: WatchConfig, predictor: Arc<dyn Predictor>) -> Result<(), WatchError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| WatchError::Invalid(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(async move {
+        let client = PromClient::new(config.prom.clone())?;
+        let metrics = Arc::new(WatchMetrics::new());
+        let outbox = match &config.alertmanager {
+            Some(am) => Some(AlertOutbox::spawn(
+                crate::alertmanager::AlertmanagerClient::new(am.clone())?,
+                config.alert_queue_capacity,
+                std::time::Duration::from_millis(500),
+                std::time::Duration::from_secs(30),
+                metrics.clone(),
+            )),
+            None => None,
+        };
+        let watcher = Watcher::new(
+            client.clone(),
+            predictor,
+            config.options,
+            metrics.clone(),
+            outbox,
+        )?;
+        // Fail fast with one clear line on an unreachable server or a query Prometheus refuses.
+        for (_, promql) in &watcher.columns {
+            client.query(promql, None).await?;
+        }
+        let listener = tokio::net::TcpListener::bind(&config.listen)
+            .await
+            .map_err(|e| WatchError::Invalid(format!("cannot listen on {}: {e}", config.listen)))?;
+        let shape = watcher.shape().clone();
+        tracing::info!(model = %shape.name, version = %shape.version, prometheus = %config.prom.url,
+            listen = %config.listen, queries_per_cycle = watcher.queries_per_cycle(),
+            step_secs = watcher.query_step_secs(), "watching");
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let mut server_stop = stop_rx.clone();
+        let server = tokio::spawn(serve_metrics(listener, metrics, async move {
+            let _ = server_stop.wait_for(|s| *s).await;
+        }));
+        run(watcher, config.max_cycles, shutdown_signal()).await;
+        let _ = stop_tx.send(true);
+        let _ = server.await;
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn utc(unix_secs: f64) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp_millis((unix_secs * 1000.0) as i64).unwrap_or_default()
+}

@@ -1,0 +1,186 @@
+//! `watch`'s own `/metrics` (names agreed in the project's contracts), served with `prometheus-client`.
+
+use std::sync::atomic::AtomicU64;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+/// `{target, issue_type}`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TargetType {
+    /// `namespace/deployment`.
+    pub target: String,
+    /// Issue type (`normal` included).
+    pub issue_type: String,
+}
+
+/// `{target}`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TargetLabel {
+    /// `namespace/deployment`.
+    pub target: String,
+}
+
+/// `{state}` = `firing` or `resolved`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StateLabel {
+    /// `firing` or `resolved`.
+    pub state: String,
+}
+
+/// Every metric `watch` exports.
+pub struct WatchMetrics {
+    registry: Registry,
+    /// `kubepulse_issue_probability{target,issue_type}`: probability (0–1) per type for fresh targets.
+    pub issue_probability: Family<TargetType, Gauge<f64, AtomicU64>>,
+    /// `kubepulse_time_to_issue_seconds{target}`: expected seconds to the issue (only when predicted).
+    pub time_to_issue: Family<TargetLabel, Gauge<f64, AtomicU64>>,
+    /// `kubepulse_watch_cycle_duration_seconds`: wall time of one watch cycle.
+    pub cycle_duration: Histogram,
+    /// `kubepulse_watch_query_errors_total`: failed Prometheus queries.
+    pub query_errors: Counter,
+    /// `kubepulse_watch_data_staleness_seconds`: age of the oldest target's newest data (0 when all fresh).
+    pub data_staleness: Gauge<f64, AtomicU64>,
+    /// `kubepulse_watch_targets`: targets this replica watches.
+    pub targets: Gauge,
+    /// `kubepulse_alerts_sent_total{state}`: alerts delivered to Alertmanager.
+    pub alerts_sent: Family<StateLabel, Counter>,
+    /// `kubepulse_watch_stale_targets`: targets whose data is stale or missing this cycle (no alert from them).
+    pub stale_targets: Gauge,
+}
+
+impl Default for WatchMetrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl WatchMetrics {
+    /// A registry with every metric registered.
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let issue_probability = Family::<TargetType, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "kubepulse_issue_probability",
+            "Probability that an issue of this type starts within the model's horizon",
+            issue_probability.clone(),
+        );
+        let time_to_issue = Family::<TargetLabel, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "kubepulse_time_to_issue_seconds",
+            "Expected seconds until the predicted issue starts",
+            time_to_issue.clone(),
+        );
+        let cycle_duration = Histogram::new([0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0]);
+        registry.register(
+            "kubepulse_watch_cycle_duration_seconds",
+            "Wall time of one watch cycle (queries, predictions, alerts)",
+            cycle_duration.clone(),
+        );
+        let query_errors = Counter::default();
+        registry.register(
+            "kubepulse_watch_query_errors",
+            "Prometheus queries that failed",
+            query_errors.clone(),
+        );
+        let data_staleness = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "kubepulse_watch_data_staleness_seconds",
+            "Age of the stalest watched target's newest data",
+            data_staleness.clone(),
+        );
+        let targets = Gauge::default();
+        registry.register(
+            "kubepulse_watch_targets",
+            "Targets watched by this replica",
+            targets.clone(),
+        );
+        let alerts_sent = Family::<StateLabel, Counter>::default();
+        registry.register(
+            "kubepulse_alerts_sent",
+            "Alerts delivered to Alertmanager",
+            alerts_sent.clone(),
+        );
+        let stale_targets = Gauge::default();
+        registry.register(
+            "kubepulse_watch_stale_targets",
+            "Targets whose data is stale or missing in the last cycle",
+            stale_targets.clone(),
+        );
+        WatchMetrics {
+            registry,
+            issue_probability,
+            time_to_issue,
+            cycle_duration,
+            query_errors,
+            data_staleness,
+            targets,
+            alerts_sent,
+            stale_targets,
+        }
+    }
+
+    /// The OpenMetrics text exposition.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+impl crate::alertmanager::SendObserver for WatchMetrics {
+    fn delivered(&self, state: &str, count: u64) {
+        if count > 0 {
+            self.alerts_sent
+                .get_or_create(&StateLabel {
+                    state: state.to_string(),
+                })
+                .inc_by(count);
+        }
+    }
+
+    fn failed(&self) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_contract_names_are_exported() {
+        let m = WatchMetrics::new();
+        m.issue_probability
+            .get_or_create(&TargetType {
+                target: "shop/cart".into(),
+                issue_type: "pod_failure".into(),
+            })
+            .set(0.5);
+        m.time_to_issue
+            .get_or_create(&TargetLabel {
+                target: "shop/cart".into(),
+            })
+            .set(120.0);
+        m.alerts_sent
+            .get_or_create(&StateLabel {
+                state: "firing".into(),
+            })
+            .inc();
+        let text = m.encode();
+        for name in [
+            "kubepulse_issue_probability{target=\"shop/cart\",issue_type=\"pod_failure\"} 0.5",
+            "kubepulse_time_to_issue_seconds{target=\"shop/cart\"} 120.0",
+            "kubepulse_watch_cycle_duration_seconds_bucket",
+            "kubepulse_watch_query_errors_total 0",
+            "kubepulse_watch_data_staleness_seconds",
+            "kubepulse_watch_targets 0",
+            "kubepulse_alerts_sent_total{state=\"firing\"} 1",
+        ] {
+            assert!(text.contains(name), "missing {name} in\n{text}");
+        }
+    }
+}

@@ -1,0 +1,414 @@
+//! The query set: one PromQL per dataset column, incident-label rules, and how series labels name a target.
+//! The default set is `config/queries.toml`, embedded in the binary.
+
+use std::path::Path;
+
+use regex::Regex;
+use serde::Deserialize;
+
+use crate::error::WatchError;
+use crate::prom::Labels;
+
+/// The built-in query set (`config/queries.toml`).
+pub const DEFAULT_QUERIES_TOML: &str = include_str!("../../../config/queries.toml");
+
+/// Gauge or counter (a `*_total` column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ColumnKind {
+    /// A value at an instant.
+    Gauge,
+    /// A monotonic count (features use its increase).
+    Counter,
+}
+
+/// How several series mapped to the same target are combined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Aggregate {
+    /// Sum of the series.
+    #[default]
+    Sum,
+    /// Largest value.
+    Max,
+    /// Smallest value.
+    Min,
+    /// Mean of the series.
+    Mean,
+}
+
+/// One dataset column.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ColumnQuery {
+    /// Column name in `metrics.csv`.
+    pub name: String,
+    /// Gauge or counter.
+    pub kind: ColumnKind,
+    /// PromQL template (`$RANGE` = rate window).
+    pub query: String,
+    /// How to combine series that map to the same target (default sum).
+    #[serde(default)]
+    pub aggregate: Aggregate,
+}
+
+/// One incident-label rule: where its query is > 0, the target is in incident.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LabelRule {
+    /// Issue type of the events it produces.
+    pub issue_type: String,
+    /// Detail written to `events.csv` (e.g. `oom_kill`).
+    #[serde(default)]
+    pub detail: String,
+    /// PromQL template (`$RANGE` = rate window).
+    pub query: String,
+}
+
+/// How series labels name a target.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetSpec {
+    /// Labels joined into the target name.
+    pub labels: Vec<String>,
+    /// Separator between label values.
+    #[serde(default = "default_separator")]
+    pub separator: String,
+    /// Regex whose first group is the deployment, applied to `pod` when `deployment` is missing.
+    #[serde(default)]
+    pub pod_regex: Option<String>,
+}
+
+fn default_separator() -> String {
+    "/".into()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QueryFile {
+    rate_window_steps: Option<u32>,
+    target: TargetSpec,
+    #[serde(default)]
+    column: Vec<ColumnQuery>,
+    #[serde(default)]
+    label: Vec<LabelRule>,
+}
+
+/// A validated query set.
+#[derive(Debug, Clone)]
+pub struct QuerySet {
+    /// Steps in a rate window (`$RANGE` = this × step).
+    pub rate_window_steps: u32,
+    /// Target naming.
+    pub target: TargetMapper,
+    /// Dataset columns, in `metrics.csv` order.
+    pub columns: Vec<ColumnQuery>,
+    /// Label rules, first wins on overlap.
+    pub labels: Vec<LabelRule>,
+}
+
+impl QuerySet {
+    /// The built-in set.
+    pub fn builtin() -> Result<Self, WatchError> {
+        Self::parse(DEFAULT_QUERIES_TOML, "built-in config/queries.toml")
+    }
+
+    /// Reads a query set file.
+    pub fn load(path: &Path) -> Result<Self, WatchError> {
+        let text = std::fs::read_to_string(path).map_err(WatchError::io(path))?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses and validates TOML text; `source_name` names it in errors.
+    pub fn parse(text: &str, source_name: &str) -> Result<Self, WatchError> {
+        let bad = |reason: String| WatchError::Config {
+            source_name: source_name.to_string(),
+            reason,
+        };
+        let file: QueryFile = toml::from_str(text).map_err(|e| bad(one_line(&e.to_string())))?;
+        if file.column.is_empty() {
+            return Err(bad("no [[column]] defined".into()));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for c in &file.column {
+            if c.name.is_empty() || c.name.contains([',', '"', '\n']) {
+                return Err(bad(format!(
+                    "column name {:?} must be non-empty without commas or quotes",
+                    c.name
+                )));
+            }
+            if matches!(c.name.as_str(), "timestamp" | "target") {
+                return Err(bad(format!("column name {:?} is reserved", c.name)));
+            }
+            if !seen.insert(c.name.as_str()) {
+                return Err(bad(format!("column {:?} is defined twice", c.name)));
+            }
+            if c.query.trim().is_empty() {
+                return Err(bad(format!("column {:?} has an empty query", c.name)));
+            }
+        }
+        for l in &file.label {
+            if l.issue_type.is_empty()
+                || l.issue_type.contains([',', '"', '\n'])
+                || l.issue_type == "normal"
+            {
+                return Err(bad(format!(
+                    "label rule issue_type {:?} is not a valid issue type",
+                    l.issue_type
+                )));
+            }
+            if l.query.trim().is_empty() {
+                return Err(bad(format!(
+                    "label rule {:?} has an empty query",
+                    l.issue_type
+                )));
+            }
+        }
+        let steps = file.rate_window_steps.unwrap_or(4);
+        if steps < 2 {
+            return Err(bad(format!(
+                "rate_window_steps must be at least 2, not {steps}"
+            )));
+        }
+        let target = TargetMapper::new(file.target).map_err(bad)?;
+        Ok(QuerySet {
+            rate_window_steps: steps,
+            target,
+            columns: file.column,
+            labels: file.label,
+        })
+    }
+
+    /// The rate window for a step, seconds.
+    pub fn range_secs(&self, step_secs: i64) -> i64 {
+        i64::from(self.rate_window_steps) * step_secs
+    }
+
+    /// Fills `$RANGE` in a template.
+    pub fn render(&self, template: &str, step_secs: i64) -> String {
+        template.replace("$RANGE", &format!("{}s", self.range_secs(step_secs)))
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Turns a series' labels into a target name.
+#[derive(Debug, Clone)]
+pub struct TargetMapper {
+    spec: TargetSpec,
+    pod_regex: Option<Regex>,
+}
+
+impl TargetMapper {
+    /// Validates the spec (non-empty labels, valid regex with a capture group).
+    pub fn new(spec: TargetSpec) -> Result<Self, String> {
+        if spec.labels.is_empty() {
+            return Err("[target].labels must name at least one label".into());
+        }
+        let pod_regex = match &spec.pod_regex {
+            None => None,
+            Some(r) => {
+                let re = Regex::new(r).map_err(|e| {
+                    format!("[target].pod_regex {r:?}: {}", one_line(&e.to_string()))
+                })?;
+                if re.captures_len() < 2 {
+                    return Err(format!(
+                        "[target].pod_regex {r:?} needs a capture group for the deployment"
+                    ));
+                }
+                Some(re)
+            }
+        };
+        Ok(TargetMapper { spec, pod_regex })
+    }
+
+    /// The labels that form a target.
+    pub fn labels(&self) -> &[String] {
+        &self.spec.labels
+    }
+
+    /// The target named by `labels`, or `None` when a label is missing.
+    pub fn target_of(&self, labels: &Labels) -> Option<String> {
+        let mut name = String::new();
+        for (i, key) in self.spec.labels.iter().enumerate() {
+            if i > 0 {
+                name.push_str(&self.spec.separator);
+            }
+            let value = match labels.get(key) {
+                Some(v) if !v.is_empty() => v.clone(),
+                _ if key == "deployment" => self.deployment_from_pod(labels.get("pod")?),
+                _ => return None,
+            };
+            name.push_str(&value);
+        }
+        Some(name)
+    }
+
+    fn deployment_from_pod(&self, pod: &str) -> String {
+        self.pod_regex
+            .as_ref()
+            .and_then(|re| re.captures(pod))
+            .and_then(|c| c.get(1))
+            .map_or_else(|| pod.to_string(), |m| m.as_str().to_string())
+    }
+}
+
+/// Stable shard of a target among `n` replicas (FNV-1a 64, identical on every machine and release).
+pub fn shard_of(target: &str, n: u32) -> u32 {
+    (stable_hash(target) % u64::from(n.max(1))) as u32
+}
+
+/// FNV-1a 64 of a string: the same on every machine and release.
+pub fn stable_hash(text: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.as_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// `--shard i/n`: this replica's index and the replica count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// This replica, 0-based.
+    pub index: u32,
+    /// Replicas.
+    pub count: u32,
+}
+
+impl Shard {
+    /// Every target (one replica).
+    pub const ALL: Shard = Shard { index: 0, count: 1 };
+
+    /// True when this replica owns `target`.
+    pub fn owns(&self, target: &str) -> bool {
+        self.count <= 1 || shard_of(target, self.count) == self.index
+    }
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (i, n) = s
+            .split_once('/')
+            .ok_or_else(|| format!("shard {s:?} must be i/n, e.g. 0/3"))?;
+        let index: u32 = i
+            .trim()
+            .parse()
+            .map_err(|_| format!("shard index {i:?} is not a number"))?;
+        let count: u32 = n
+            .trim()
+            .parse()
+            .map_err(|_| format!("shard count {n:?} is not a number"))?;
+        if count == 0 || index >= count {
+            return Err(format!("shard {s:?}: need 0 ≤ i < n"));
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(pairs: &[(&str, &str)]) -> Labels {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn builtin_set_parses_and_renders_the_rate_window() {
+        let q = QuerySet::builtin().unwrap();
+        assert!(q.columns.len() >= 10);
+        assert!(
+            q.columns
+                .iter()
+                .any(|c| c.name == "memory_limit_utilization_max")
+        );
+        let cpu = q
+            .columns
+            .iter()
+            .find(|c| c.name == "cpu_usage_cores")
+            .unwrap();
+        assert!(q.render(&cpu.query, 15).contains("[60s]"));
+        assert!(!q.labels.is_empty());
+    }
+
+    #[test]
+    fn targets_come_from_labels_or_pod_names() {
+        let q = QuerySet::builtin().unwrap();
+        let t = &q.target;
+        assert_eq!(
+            t.target_of(&labels(&[("namespace", "shop"), ("deployment", "cart")]))
+                .as_deref(),
+            Some("shop/cart")
+        );
+        assert_eq!(
+            t.target_of(&labels(&[
+                ("namespace", "shop"),
+                ("pod", "cart-7d9f8b6c5d-x2k4q")
+            ]))
+            .as_deref(),
+            Some("shop/cart")
+        );
+        assert_eq!(
+            t.target_of(&labels(&[("namespace", "db"), ("pod", "redis-0")]))
+                .as_deref(),
+            Some("db/redis-0")
+        );
+        assert_eq!(t.target_of(&labels(&[("deployment", "cart")])), None);
+    }
+
+    #[test]
+    fn invalid_files_name_the_problem() {
+        let err = QuerySet::parse(
+            "[target]\nlabels = []\n[[column]]\nname='a'\nkind='gauge'\nquery='up'\n",
+            "q.toml",
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("q.toml") && err.to_string().contains("at least one label"),
+            "{err}"
+        );
+        let err = QuerySet::parse("[target]\nlabels=['x']\n[[column]]\nname='a'\nkind='gauge'\nquery='up'\n[[column]]\nname='a'\nkind='gauge'\nquery='up'\n", "q.toml").unwrap_err();
+        assert!(err.to_string().contains("twice"), "{err}");
+        let err = QuerySet::parse(
+            "[target]\nlabels=['x']\n[[column]]\nname='a'\nkind='gauge'\nquerry='up'\n",
+            "q.toml",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("querry"), "{err}");
+        let err = QuerySet::parse("not toml at all [", "q.toml").unwrap_err();
+        assert!(
+            err.to_string().starts_with("invalid query set q.toml"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn shards_are_stable_and_partition_targets() {
+        // Fixed values: a change would move targets between replicas on upgrade.
+        assert_eq!(shard_of("shop/cart", 3), shard_of("shop/cart", 3));
+        let targets: Vec<String> = (0..300).map(|i| format!("ns/app-{i}")).collect();
+        let shards: Vec<Shard> = (0..3).map(|i| Shard { index: i, count: 3 }).collect();
+        for t in &targets {
+            assert_eq!(shards.iter().filter(|s| s.owns(t)).count(), 1);
+        }
+        let sizes: Vec<usize> = shards
+            .iter()
+            .map(|s| targets.iter().filter(|t| s.owns(t)).count())
+            .collect();
+        assert!(sizes.iter().all(|&n| n > 60), "{sizes:?}");
+        assert_eq!(
+            "1/3".parse::<Shard>().unwrap(),
+            Shard { index: 1, count: 3 }
+        );
+        assert!("3/3".parse::<Shard>().is_err());
+        assert!("x".parse::<Shard>().is_err());
+    }
+}

@@ -1,0 +1,326 @@
+//! `watch` against a scripted fake Prometheus: down, slow, 500, garbage, partial answers and vanished series
+//! never produce an alert; the loop keeps running and recovers.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use watch::hysteresis::Hysteresis;
+use watch::live::{Forecast, ModelShape, Predictor, TargetWindow, WatchOptions, Watcher};
+use watch::metrics::WatchMetrics;
+use watch::prom::{PromClient, PromConfig};
+use watch::queries::QuerySet;
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Mode {
+    Ok,
+    Down,
+    Slow,
+    Error500,
+    Garbage,
+    PartialCpuFails,
+}
+
+struct World {
+    mode: Mode,
+    /// target → memory utilisation (missing = series vanished).
+    memory: BTreeMap<String, f64>,
+}
+
+/// A minimal HTTP/1.1 Prometheus: answers `query_range` from `World`, one connection per request.
+async fn fake_prometheus(world: Arc<Mutex<World>>) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
+            let world = world.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                let body = loop {
+                    let Ok(n) = stream.read(&mut chunk).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    let text = String::from_utf8_lossy(&buf).to_string();
+                    if let Some(h) = text.find("\r\n\r\n") {
+                        let len = text[..h]
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                            })
+                            .unwrap_or(0);
+                        if buf.len() >= h + 4 + len {
+                            break text[h + 4..h + 4 + len].to_string();
+                        }
+                    }
+                };
+                let form: BTreeMap<String, String> = url_decode_form(&body);
+                let (mode, answer) = {
+                    let w = world.lock().unwrap();
+                    (w.mode, matrix(&w, &form))
+                };
+                let (status, payload) = match mode {
+                    Mode::Down => return, // drop the connection: a transport error
+                    Mode::Slow => {
+                        tokio::time::sleep(Duration::from_secs(5)).await;
+                        ("200 OK", answer)
+                    }
+                    Mode::Error500 => ("500 Internal Server Error", "boom".to_string()),
+                    Mode::Garbage => ("200 OK", "{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\",\"result\":[{\"metric\":{},\"values\":[[1,\"x\"]]}]}}".to_string()),
+                    Mode::PartialCpuFails if form.get("query").is_some_and(|q| q.contains("cpu")) => {
+                        ("503 Service Unavailable", "overloaded".to_string())
+                    }
+                    _ => ("200 OK", answer),
+                };
+                let response = format!(
+                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{payload}",
+                    payload.len()
+                );
+                let _ = stream.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    url
+}
+
+fn url_decode_form(body: &str) -> BTreeMap<String, String> {
+    body.split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (decode(k), decode(v)))
+        .collect()
+}
+
+fn decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap_or(b'?'));
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).to_string()
+}
+
+fn matrix(w: &World, form: &BTreeMap<String, String>) -> String {
+    let num = |k: &str| {
+        form.get(k)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    let (start, end, step) = (num("start"), num("end"), num("step").max(0.001));
+    let query = form.get("query").cloned().unwrap_or_default();
+    let mut series = Vec::new();
+    for (target, mem) in &w.memory {
+        let (ns, dep) = target.split_once('/').unwrap();
+        let value = if query.contains("cpu") { 0.25 } else { *mem };
+        let mut values = Vec::new();
+        let mut t = start;
+        while t <= end + 1e-9 {
+            values.push(format!("[{t},\"{value}\"]"));
+            t += step;
+        }
+        series.push(format!(
+            "{{\"metric\":{{\"namespace\":\"{ns}\",\"deployment\":\"{dep}\"}},\"values\":[{}]}}",
+            values.join(",")
+        ));
+    }
+    format!(
+        "{{\"status\":\"success\",\"data\":{{\"resultType\":\"matrix\",\"result\":[{}]}}}}",
+        series.join(",")
+    )
+}
+
+/// Probability = the last memory utilisation in the window.
+struct MemoryRule;
+
+impl Predictor for MemoryRule {
+    fn shape(&self) -> ModelShape {
+        ModelShape {
+            name: "memory-rule".into(),
+            version: "test".into(),
+            window_secs: 60,
+            step_secs: 15,
+            metrics: vec![
+                "memory_limit_utilization_max".into(),
+                "cpu_usage_cores".into(),
+            ],
+        }
+    }
+
+    fn forecast(&self, w: TargetWindow, _explain: bool) -> Result<Forecast, String> {
+        let mem = w.columns[0]
+            .1
+            .iter()
+            .rev()
+            .find(|v| !v.is_nan())
+            .copied()
+            .unwrap_or(0.0);
+        assert!(
+            w.columns[1].1.iter().all(|v| *v == 0.25),
+            "cpu column complete: {:?}",
+            w.columns[1]
+        );
+        Ok(Forecast {
+            probability: mem,
+            probabilities: BTreeMap::from([
+                ("normal".into(), 1.0 - mem),
+                ("pod_failure".into(), mem),
+            ]),
+            time_to_issue_seconds: (mem > 0.5).then_some(120.0),
+            summary: None,
+            evidence: vec![("memory_limit_utilization_max_last".into(), mem, mem - 0.5)],
+            description: Some("Pods are failing".into()),
+            actions: vec!["Check for memory leaks or OOM kills".into()],
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_never_alert_and_watch_recovers() {
+    let world = Arc::new(Mutex::new(World {
+        mode: Mode::Ok,
+        memory: BTreeMap::from([("shop/a".to_string(), 0.1), ("shop/b".to_string(), 0.1)]),
+    }));
+    let url = fake_prometheus(world.clone()).await;
+    let mut config = PromConfig::new(&url);
+    config.timeout = Duration::from_millis(300);
+    config.retries = 1;
+    config.backoff = Duration::from_millis(10);
+    let client = PromClient::new(config).unwrap();
+    let hysteresis = Hysteresis {
+        on_threshold: 0.7,
+        off_threshold: 0.4,
+        consecutive_on: 2,
+        consecutive_off: 1,
+        cooldown_secs: 0.0,
+    };
+    let opts = WatchOptions::new(
+        QuerySet::builtin().unwrap(),
+        hysteresis.check().unwrap(),
+        15,
+    );
+    let metrics = Arc::new(WatchMetrics::new());
+    let mut watcher =
+        Watcher::new(client, Arc::new(MemoryRule), opts, metrics.clone(), None).unwrap();
+    assert_eq!(watcher.queries_per_cycle(), 2);
+
+    let mut now = 1_700_000_000.0;
+    let mut cycle = async |w: &mut Watcher| {
+        now += 15.0;
+        w.cycle(now).await
+    };
+    let set = |f: &dyn Fn(&mut World)| f(&mut world.lock().unwrap());
+
+    for _ in 0..3 {
+        let r = cycle(&mut watcher).await;
+        assert_eq!((r.targets, r.predicted, r.query_errors), (2, 2, 0), "{r:?}");
+        assert!(r.fired.is_empty());
+    }
+    assert!(
+        metrics.encode().contains(
+            "kubepulse_issue_probability{target=\"shop/a\",issue_type=\"pod_failure\"} 0.1"
+        )
+    );
+
+    // b rises: fires after two consecutive high steps.
+    set(&|w| *w.memory.get_mut("shop/b").unwrap() = 0.95);
+    assert!(cycle(&mut watcher).await.fired.is_empty());
+    assert_eq!(cycle(&mut watcher).await.fired, ["shop/b"]);
+
+    // Every kind of Prometheus failure while a's data says "issue": no alert, the loop goes on.
+    set(&|w| *w.memory.get_mut("shop/a").unwrap() = 0.95);
+    for mode in [
+        Mode::Down,
+        Mode::Slow,
+        Mode::Error500,
+        Mode::Garbage,
+        Mode::PartialCpuFails,
+    ] {
+        set(&|w| w.mode = mode);
+        for _ in 0..3 {
+            let r = cycle(&mut watcher).await;
+            assert!(r.query_errors > 0, "{mode:?}: {r:?}");
+            assert!(
+                r.fired.is_empty() && r.resolved.is_empty(),
+                "{mode:?} must not alert or resolve: {r:?}"
+            );
+            assert_eq!(
+                r.predicted, 0,
+                "{mode:?}: no prediction from incomplete data"
+            );
+        }
+        let text = metrics.encode();
+        assert!(
+            !text.contains("target=\"shop/a\""),
+            "{mode:?}: stale probabilities are withdrawn:\n{text}"
+        );
+    }
+    let text = metrics.encode();
+    let errors: f64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("kubepulse_watch_query_errors_total "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(errors >= 15.0, "{text}");
+
+    // Recovery: fresh data again, a fires after k fresh steps (never from the failed ones).
+    set(&|w| w.mode = Mode::Ok);
+    let r = cycle(&mut watcher).await;
+    assert!(r.fired.is_empty(), "one fresh step is not k=2: {r:?}");
+    assert_eq!(r.predicted, 2);
+    assert_eq!(cycle(&mut watcher).await.fired, ["shop/a"]);
+
+    // a's series vanish: stale, held (not resolved), no new alert; a new target c appears meanwhile.
+    set(&|w| {
+        w.memory.remove("shop/a");
+        w.memory.insert("shop/c".into(), 0.99);
+    });
+    let mut fired_c = false;
+    for _ in 0..8 {
+        let r = cycle(&mut watcher).await;
+        assert!(
+            !r.resolved.contains(&"shop/a".to_string()),
+            "vanished data must not resolve: {r:?}"
+        );
+        assert!(!r.fired.contains(&"shop/a".to_string()));
+        fired_c |= r.fired.contains(&"shop/c".to_string());
+    }
+    assert!(fired_c, "a new target is picked up without restart");
+    let text = metrics.encode();
+    assert!(!text.contains("target=\"shop/a\""), "{text}");
+    let staleness: f64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("kubepulse_watch_data_staleness_seconds "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        staleness > 45.0,
+        "the vanished target's data age shows: {staleness}"
+    );
+
+    // a comes back healthy: resolved from fresh low data.
+    set(&|w| {
+        w.memory.insert("shop/a".into(), 0.1);
+    });
+    let r = cycle(&mut watcher).await;
+    assert!(r.resolved.contains(&"shop/a".to_string()), "{r:?}");
+}

