@@ -1,0 +1,196 @@
+//! Building the router and running it on a listener until shutdown (mini-redis style).
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::serve::ListenerExt;
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::error::error_response;
+use crate::metrics::Route;
+use crate::reload::Loader;
+use crate::routes::{ops, predict, simulate};
+use crate::state::{AppState, Limits};
+
+/// Everything `kubepulse serve` is configured with (flags / `KUBEPULSE_*` variables).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServeConfig {
+    /// Address to listen on (default `0.0.0.0:5000`, as the original service).
+    pub listen: SocketAddr,
+    /// A model bundle file to serve instead of the embedded default model.
+    pub model_path: Option<PathBuf>,
+    /// How often to check the model file for changes (`None`: only on SIGHUP).
+    pub reload_poll: Option<Duration>,
+    /// Limits and overrides.
+    pub limits: Limits,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        ServeConfig {
+            listen: SocketAddr::from(([0, 0, 0, 0], 5000)),
+            model_path: None,
+            reload_poll: Some(Duration::from_secs(2)),
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The model could not be loaded or failed its self-check.
+    #[error("cannot load the model from {source_name}: {message}")]
+    Model {
+        /// "embedded" or the path.
+        source_name: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The listening socket failed.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The server stopped with an I/O error.
+    #[error("the server failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The whole HTTP service for a state: routes, JSON 404/405, body limit, panic catching, metrics and
+/// request spans.
+pub fn router(state: AppState) -> Router {
+    let body_limit = state.limits().body_limit_bytes;
+    Router::new()
+        .route("/", get(ops::dashboard))
+        .route(
+            "/predict",
+            post(predict::post_predict).get(predict::get_predict),
+        )
+        .route("/predict/batch", post(predict::post_batch))
+        .route("/simulate/{count}", get(simulate::simulate))
+        .route("/health", get(ops::health))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/model", get(ops::model))
+        .route("/metrics", get(ops::metrics))
+        .route("/openapi.json", get(ops::openapi))
+        .fallback(ops::not_found)
+        .method_not_allowed_fallback(ops::method_not_allowed)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn_with_state(state.clone(), track_request))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request| {
+                tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
+            }),
+        )
+        .with_state(state)
+}
+
+/// Counts and times every request by route template, method and status.
+async fn track_request(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let route = Route::of(req.uri().path());
+    let method = req.method().clone();
+    let start = Instant::now();
+    let response = next.run(req).await;
+    state
+        .metrics()
+        .observe_request(route, &method, response.status(), start.elapsed());
+    response
+}
+
+/// A handler panicked: answer JSON 500 (the panic is logged by `tracing`).
+fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let detail = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic");
+    tracing::error!(panic = detail, "a request handler panicked");
+    error_response(
+        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+        "internal_error",
+        "the server hit a bug while handling this request",
+    )
+}
+
+/// Serves `state` on `listener` until `shutdown` resolves, then stops accepting and lets in-flight
+/// requests finish.
+pub async fn serve<F>(listener: TcpListener, state: AppState, shutdown: F) -> std::io::Result<()>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let listener = listener.tap_io(|tcp| {
+        // Small JSON answers: do not wait for Nagle.
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Serves on `listener` until SIGINT or SIGTERM, reloading the model file `watch` names (if any) on
+/// SIGHUP and when it changes; in-flight requests finish before this returns.
+pub async fn run_until_signal(
+    listener: TcpListener,
+    state: AppState,
+    watch: Option<(PathBuf, Loader, Option<Duration>)>,
+) -> Result<(), ServeError> {
+    let (stop_watch, watch_stopped) = tokio::sync::oneshot::channel::<()>();
+    let watcher = watch.map(|(path, loader, poll)| {
+        tokio::spawn(crate::reload::watch(state.clone(), path, loader, poll, async {
+            let _ = watch_stopped.await;
+        }))
+    });
+    let result = serve(listener, state, shutdown_signal()).await;
+    let _ = stop_watch.send(());
+    if let Some(watcher) = watcher {
+        let _ = watcher.await;
+    }
+    tracing::info!("stopped");
+    Ok(result?)
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

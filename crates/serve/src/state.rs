@@ -1,0 +1,151 @@
+//! The state shared by every request: the current model (swappable without locks), the snapshot
+//! generator, the metrics and the limits.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use arc_swap::{ArcSwapOption, Guard};
+use prometheus_client::metrics::counter::Counter;
+
+use crate::metrics::Metrics;
+use crate::predictor::LoadedModel;
+use crate::simulator::SnapshotSource;
+
+/// Limits and overrides of the service (flags / `KUBEPULSE_*` variables of `kubepulse serve`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limits {
+    /// Overrides the model's decision threshold on `issue_probability` (0–1); `None` keeps the model's.
+    pub threshold: Option<f64>,
+    /// Largest accepted request body, bytes.
+    pub body_limit_bytes: usize,
+    /// Largest `count` of `GET /simulate/{count}`.
+    pub simulate_max: u32,
+    /// Most items in one `POST /predict/batch`.
+    pub batch_max: usize,
+    /// Seed of the first simulated snapshot; each simulation uses the next seed.
+    pub seed: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            threshold: None,
+            body_limit_bytes: 1024 * 1024,
+            simulate_max: 1000,
+            batch_max: 1000,
+            seed: 42,
+        }
+    }
+}
+
+/// A model in service plus the prediction counters of its issue types (cached, so counting a
+/// prediction is one atomic add).
+#[derive(Debug)]
+pub struct ServedModel {
+    /// The model.
+    pub model: LoadedModel,
+    counters: Vec<(String, Counter)>,
+}
+
+impl ServedModel {
+    /// Counts one prediction of this issue type.
+    pub fn count_prediction(&self, metrics: &Metrics, issue_type: &str) {
+        match self.counters.iter().find(|(t, _)| t == issue_type) {
+            Some((_, counter)) => {
+                counter.inc();
+            }
+            None => {
+                metrics.prediction_counter(issue_type).inc();
+            }
+        }
+    }
+}
+
+/// The state shared by every request; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Shared>,
+}
+
+struct Shared {
+    model: ArcSwapOption<ServedModel>,
+    snapshots: Arc<dyn SnapshotSource>,
+    metrics: Metrics,
+    limits: Limits,
+    next_seed: AtomicU64,
+}
+
+impl AppState {
+    /// A state serving `model` (or none yet: predictions answer 503 until one is installed).
+    pub fn new(
+        model: Option<LoadedModel>,
+        snapshots: Arc<dyn SnapshotSource>,
+        limits: Limits,
+    ) -> Self {
+        let state = AppState {
+            inner: Arc::new(Shared {
+                model: ArcSwapOption::empty(),
+                snapshots,
+                metrics: Metrics::new(),
+                next_seed: AtomicU64::new(limits.seed),
+                limits,
+            }),
+        };
+        if let Some(model) = model {
+            state.install_model(model);
+        }
+        state
+    }
+
+    /// The model in service right now (an atomic load; no lock).
+    pub fn model(&self) -> Guard<Option<Arc<ServedModel>>> {
+        self.inner.model.load()
+    }
+
+    /// The model in service right now, as an owned handle (for work moved to another thread).
+    pub fn model_arc(&self) -> Option<Arc<ServedModel>> {
+        self.inner.model.load_full()
+    }
+
+    /// Puts `model` in service; requests already running finish with the previous one.
+    pub fn install_model(&self, model: LoadedModel) {
+        let mut types: Vec<&str> = model.info.issue_types.iter().map(String::as_str).collect();
+        types.push("normal");
+        let counters = types
+            .into_iter()
+            .map(|t| (t.to_owned(), self.inner.metrics.prediction_counter(t)))
+            .collect();
+        self.inner
+            .metrics
+            .set_model(&model.info.name, &model.info.version);
+        tracing::info!(
+            name = %model.info.name,
+            version = %model.info.version,
+            source = %model.source,
+            "model in service"
+        );
+        self.inner
+            .model
+            .store(Some(Arc::new(ServedModel { model, counters })));
+    }
+
+    /// The snapshot generator.
+    pub fn snapshots(&self) -> &dyn SnapshotSource {
+        self.inner.snapshots.as_ref()
+    }
+
+    /// The service's metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// The limits.
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+
+    /// A fresh seed for one simulation (the configured seed, then +1 per call).
+    pub fn next_seed(&self) -> u64 {
+        self.inner.next_seed.fetch_add(1, Ordering::Relaxed)
+    }
+}
