@@ -2,9 +2,12 @@
 //!
 //! A target's group is its name up to the last `/` (the namespace of `namespace/deployment`). For every
 //! gauge metric `m`, [`add_peer_columns`] adds two columns to each target: `peers_mean:m` and
-//! `peers_max:m`, the mean and maximum of `m` over the *other* targets of the group, each taken at the
-//! sample nearest in time within half a sample step. They are ordinary columns from then on, so features,
-//! training and serving treat them like any metric (a serving window must carry them to use them).
+//! `peers_max:m`, the mean and maximum over the *other* targets of the group of their *relative
+//! deviation* of `m` — `value / mean of that target's previous 10 samples − 1` — each taken at the sample
+//! nearest in time within half a sample step. Deviations, not levels: they say "the others' latency just
+//! rose 40 %", which carries over from one day to the next, where raw levels drift. They are ordinary
+//! columns from then on, so features, training and serving treat them like any metric (a serving window
+//! must carry them to use them).
 
 use std::collections::BTreeMap;
 
@@ -26,6 +29,33 @@ pub fn has_peer_columns(metrics: &[String]) -> bool {
 
 /// Returns the dataset with peer columns added (see the module docs). `tolerance_secs` is how far
 /// apart two samples may be and still count as the same moment (typically half the sample step).
+/// Samples in the baseline of a relative deviation.
+pub const BASELINE_SAMPLES: usize = 10;
+
+/// `value / mean(previous BASELINE_SAMPLES valid values) − 1` per sample (NaN without a baseline or when
+/// the baseline is 0).
+pub fn relative_deviation(values: &[f64]) -> Vec<f64> {
+    let mut out = Vec::with_capacity(values.len());
+    let mut recent: std::collections::VecDeque<f64> = std::collections::VecDeque::new();
+    let mut sum = 0.0;
+    for &v in values {
+        let base = if recent.is_empty() { f64::NAN } else { sum / recent.len() as f64 };
+        out.push(if v.is_nan() || !base.is_finite() || base.abs() < 1e-12 {
+            f64::NAN
+        } else {
+            v / base - 1.0
+        });
+        if !v.is_nan() {
+            recent.push_back(v);
+            sum += v;
+            if recent.len() > BASELINE_SAMPLES {
+                sum -= recent.pop_front().unwrap_or(0.0);
+            }
+        }
+    }
+    out
+}
+
 pub fn add_peer_columns(dataset: &Dataset, tolerance_secs: i64) -> Dataset {
     let base: Vec<usize> = (0..dataset.metrics.len())
         .filter(|&m| {
@@ -46,6 +76,11 @@ pub fn add_peer_columns(dataset: &Dataset, tolerance_secs: i64) -> Dataset {
     for (i, s) in dataset.series.iter().enumerate() {
         groups.entry(group_of(&s.target)).or_default().push(i);
     }
+    let deviations: Vec<Vec<Vec<f64>>> = dataset
+        .series
+        .iter()
+        .map(|s| base.iter().map(|&m| relative_deviation(&s.columns[m])).collect())
+        .collect();
     for members in groups.values() {
         for &x in members {
             let own = &dataset.series[x];
@@ -66,8 +101,8 @@ pub fn add_peer_columns(dataset: &Dataset, tolerance_secs: i64) -> Dataset {
                     {
                         continue;
                     }
-                    for (k, &m) in base.iter().enumerate() {
-                        let v = peer.columns[m][j];
+                    for k in 0..base.len() {
+                        let v = deviations[p][k][j];
                         if !v.is_nan() {
                             sum[k][i] += v;
                             count[k][i] += 1;
@@ -126,8 +161,11 @@ mod tests {
         };
         let c = add_peer_columns(&d, 30);
         assert_eq!(c.metrics, vec!["lat", "peers_mean:lat", "peers_max:lat"]);
-        assert_eq!(c.series[0].columns[1], vec![20.0, 20.0]);
-        assert_eq!(c.series[0].columns[2], vec![30.0, 20.0]);
+        // At 0 nobody has a baseline; at 60, b rose 100 % and c is missing.
+        assert!(c.series[0].columns[1][0].is_nan());
+        assert_eq!(c.series[0].columns[1][1], 1.0);
+        assert_eq!(c.series[0].columns[2][1], 1.0);
         assert!(c.series[3].columns[1].iter().all(|v| v.is_nan()));
+        assert_eq!(relative_deviation(&[2.0, 4.0, f64::NAN, 6.0]).iter().map(|v| if v.is_nan() { -9.0 } else { *v }).collect::<Vec<_>>(), vec![-9.0, 1.0, -9.0, 1.0]);
     }
 }

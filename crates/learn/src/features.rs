@@ -72,6 +72,9 @@ pub struct FeatureSpec {
     pub window_secs: i64,
     /// Sample step, seconds (sets the expected sample count for `missing`).
     pub step_secs: i64,
+    /// Whether the calendar features `time.hour_of_day` and `time.day_of_week` are included.
+    #[serde(default = "yes")]
+    pub calendar: bool,
     #[serde(skip)]
     names: Vec<String>,
 }
@@ -131,6 +134,10 @@ pub fn limit_pairs(metrics: &[String]) -> Vec<LimitPair> {
     pairs
 }
 
+fn yes() -> bool {
+    true
+}
+
 impl FeatureSpec {
     /// The window feature set of a dataset's metric columns.
     pub fn window(metrics: &[String], window_secs: i64, step_secs: i64) -> Self {
@@ -143,6 +150,7 @@ impl FeatureSpec {
             limits,
             window_secs,
             step_secs,
+            calendar: true,
             names: Vec::new(),
         };
         spec.names = spec.build_names();
@@ -158,10 +166,18 @@ impl FeatureSpec {
             limits: Vec::new(),
             window_secs: step_secs,
             step_secs,
+            calendar: false,
             names: Vec::new(),
         };
         spec.names = spec.build_names();
         spec
+    }
+
+    /// Without the calendar features (for data too short to learn daily or weekly patterns from).
+    pub fn without_calendar(mut self) -> Self {
+        self.calendar = false;
+        self.names = self.build_names();
+        self
     }
 
     /// Rebuilds the derived name list after deserialisation.
@@ -190,8 +206,10 @@ impl FeatureSpec {
                 names.push(format!("{u}.{s}"));
             }
         }
-        names.push("time.hour_of_day".into());
-        names.push("time.day_of_week".into());
+        if self.calendar {
+            names.push("time.hour_of_day".into());
+            names.push("time.day_of_week".into());
+        }
         names
     }
 
@@ -290,8 +308,10 @@ impl FeatureSpec {
             out[k + 2] = secs as f32;
             k += 3;
         }
-        out[k] = timestamp::hour_of_day(t) as f32;
-        out[k + 1] = timestamp::day_of_week(t) as f32;
+        if self.calendar {
+            out[k] = timestamp::hour_of_day(t) as f32;
+            out[k + 1] = timestamp::day_of_week(t) as f32;
+        }
     }
 
     /// Extracts the features of a [`Window`] (the serving path), matching columns by name; a metric the

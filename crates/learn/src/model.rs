@@ -144,6 +144,9 @@ pub struct TrainParams {
     pub policy: OngoingPolicy,
     /// Window statistics or latest values (snapshot model).
     pub mode: FeatureMode,
+    /// Include the calendar features (hour of day, day of week).
+    #[serde(default)]
+    pub calendar: bool,
     /// Trees of the binary forest.
     pub n_trees: usize,
     /// Trees of the type forest.
@@ -175,6 +178,7 @@ impl Default for TrainParams {
             window: WindowSpec::default(),
             policy: OngoingPolicy::Exclude,
             mode: FeatureMode::Window,
+            calendar: true,
             n_trees: 100,
             type_trees: 60,
             max_depth: Some(12),
@@ -212,11 +216,18 @@ impl TrainParams {
 /// Builds the feature spec a dataset implies under these parameters.
 pub fn feature_spec(dataset: &Dataset, params: &TrainParams) -> FeatureSpec {
     match params.mode {
-        FeatureMode::Window => FeatureSpec::window(
-            &dataset.metrics,
-            params.window.window_secs,
-            params.window.step_secs,
-        ),
+        FeatureMode::Window => {
+            let spec = FeatureSpec::window(
+                &dataset.metrics,
+                params.window.window_secs,
+                params.window.step_secs,
+            );
+            if params.calendar {
+                spec
+            } else {
+                spec.without_calendar()
+            }
+        }
         FeatureMode::Latest => FeatureSpec::latest(&dataset.metrics, params.window.step_secs),
     }
 }

@@ -22,10 +22,15 @@ pub fn load_dataset(dir: &Path, peers: bool, step_secs: i64) -> Result<Dataset, 
     })
 }
 
-/// Fills an unset (0) step with the data's median sample interval.
+/// Fills an unset (0) step with the data's median sample interval (and, for the snapshot model, sets
+/// the window to one step).
 pub fn resolve_step(params: &mut TrainParams, dataset: &Dataset) {
     if params.window.step_secs <= 0 {
         params.window.step_secs = dataset.sample_step_secs().unwrap_or(15).max(1);
+    }
+    if params.mode == crate::features::FeatureMode::Latest {
+        // A snapshot is one sample: the window is one step.
+        params.window.window_secs = params.window.step_secs;
     }
 }
 

@@ -81,7 +81,11 @@ fn pr_curves(ev: &Evaluation, issue_types: &[String], path: &Path) -> Result<(),
         }
         for (i, (label, sc)) in series.into_iter().enumerate() {
             let (s, t) = type_vectors(ev, sc, k, name);
-            let curve = pr_curve(&s, &t);
+            let full = pr_curve(&s, &t);
+            // At most ~500 points per curve keeps the SVG small for millions of windows.
+            let stride = (full.len() / 500).max(1);
+            let mut curve: Vec<(f64, f64)> = full.iter().step_by(stride).copied().collect();
+            curve.extend(full.last().copied());
             let color = COLORS[i % COLORS.len()];
             chart
                 .draw_series(LineSeries::new(curve, color.stroke_width(2)))

@@ -14,7 +14,7 @@ use super::train::{ModelArgs, parse_time};
 #[command(after_help = "Examples:
   kubepulse eval --model model.kpm --data data/holdout --out report/
   kubepulse eval --data data/sim --split 0.7 --out report/
-  kubepulse eval --data ../shared/data/nezha-onlineboutique --train-until 2022-08-23 --ongoing detect --horizon 60 --peers --out report-nezha/")]
+  kubepulse eval --data ../shared/data/nezha-onlineboutique --train-until 2022-08-23 --ongoing detect --horizon 60 --peers --no-calendar --false-alarm-budget 2 --out report-nezha/")]
 pub struct Args {
     /// Dataset directory (metrics.csv + events.csv).
     #[arg(long)]

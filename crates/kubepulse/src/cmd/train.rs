@@ -46,6 +46,9 @@ pub struct ModelArgs {
     /// Add cross-target features: each gauge's mean and max over the other targets of the same namespace.
     #[arg(long)]
     pub peers: bool,
+    /// Leave out the calendar features (hour of day, day of week): for data too short to learn them.
+    #[arg(long)]
+    pub no_calendar: bool,
     /// Trees of the binary forest.
     #[arg(long, default_value_t = 100)]
     pub trees: usize,
@@ -77,6 +80,7 @@ impl ModelArgs {
             },
             policy: self.ongoing.into(),
             mode,
+            calendar: !self.no_calendar,
             n_trees: self.trees,
             type_trees: self.type_trees,
             max_depth: Some(self.max_depth),
@@ -100,7 +104,7 @@ pub fn parse_time(text: &str) -> Result<i64, String> {
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
   kubepulse train --data data/sim --out model.kpm
-  kubepulse train --data ../shared/data/nezha-onlineboutique --train-until 2022-08-23 --ongoing detect --horizon 60 --peers --out nezha.kpm
+  kubepulse train --data ../shared/data/nezha-onlineboutique --train-until 2022-08-23 --ongoing detect --horizon 60 --peers --no-calendar --false-alarm-budget 2 --out nezha.kpm
   kubepulse train --data data/sim --snapshot-data data/sim-cluster --out models/default.kpm")]
 pub struct Args {
     /// Dataset directory (metrics.csv + events.csv).
@@ -149,8 +153,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut snapshot_params = params.clone();
     snapshot_params.mode = FeatureMode::Latest;
     snapshot_params.policy = OngoingPolicy::Exclude;
-    snapshot_params.window.window_secs = snapshot_params.window.step_secs.max(1);
-    snapshot_params.window.step_secs = 0;
+    snapshot_params.calendar = false;
     let job = TrainJob {
         data: args.data.clone(),
         params,
