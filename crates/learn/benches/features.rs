@@ -33,7 +33,9 @@ fn bench(c: &mut Criterion) {
     let metrics: Vec<String> = COLUMNS.iter().map(|s| s.to_string()).collect();
     let spec = FeatureSpec::window(&metrics, 180, 15);
     let n_samples = 20_000usize;
-    let timestamps: Vec<i64> = (0..n_samples as i64).map(|i| 1_700_000_000 + i * 15).collect();
+    let timestamps: Vec<i64> = (0..n_samples as i64)
+        .map(|i| 1_700_000_000 + i * 15)
+        .collect();
     let columns: Vec<Vec<f64>> = (0..COLUMNS.len())
         .map(|m| {
             (0..n_samples)

@@ -39,7 +39,11 @@ pub fn relative_deviation(values: &[f64]) -> Vec<f64> {
     let mut recent: std::collections::VecDeque<f64> = std::collections::VecDeque::new();
     let mut sum = 0.0;
     for &v in values {
-        let base = if recent.is_empty() { f64::NAN } else { sum / recent.len() as f64 };
+        let base = if recent.is_empty() {
+            f64::NAN
+        } else {
+            sum / recent.len() as f64
+        };
         out.push(if v.is_nan() || !base.is_finite() || base.abs() < 1e-12 {
             f64::NAN
         } else {
@@ -79,7 +83,11 @@ pub fn add_peer_columns(dataset: &Dataset, tolerance_secs: i64) -> Dataset {
     let deviations: Vec<Vec<Vec<f64>>> = dataset
         .series
         .iter()
-        .map(|s| base.iter().map(|&m| relative_deviation(&s.columns[m])).collect())
+        .map(|s| {
+            base.iter()
+                .map(|&m| relative_deviation(&s.columns[m]))
+                .collect()
+        })
         .collect();
     for members in groups.values() {
         for &x in members {
@@ -166,6 +174,12 @@ mod tests {
         assert_eq!(c.series[0].columns[1][1], 1.0);
         assert_eq!(c.series[0].columns[2][1], 1.0);
         assert!(c.series[3].columns[1].iter().all(|v| v.is_nan()));
-        assert_eq!(relative_deviation(&[2.0, 4.0, f64::NAN, 6.0]).iter().map(|v| if v.is_nan() { -9.0 } else { *v }).collect::<Vec<_>>(), vec![-9.0, 1.0, -9.0, 1.0]);
+        assert_eq!(
+            relative_deviation(&[2.0, 4.0, f64::NAN, 6.0])
+                .iter()
+                .map(|v| if v.is_nan() { -9.0 } else { *v })
+                .collect::<Vec<_>>(),
+            vec![-9.0, 1.0, -9.0, 1.0]
+        );
     }
 }

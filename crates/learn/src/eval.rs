@@ -128,7 +128,13 @@ pub struct Evaluation {
 
 /// Scores the model and the baselines on `[from, until]` of the dataset and computes every figure,
 /// importance and explanation.
-pub fn evaluate(dataset: &Dataset, pair: &ModelPair, from: i64, until: i64, seed: u64) -> Result<Evaluation, LearnError> {
+pub fn evaluate(
+    dataset: &Dataset,
+    pair: &ModelPair,
+    from: i64,
+    until: i64,
+    seed: u64,
+) -> Result<Evaluation, LearnError> {
     let mut ev = evaluate_figures(dataset, pair, from, until)?;
     ev.importances = importances(&ev.dataset, pair, &ev.grid, seed)?;
     ev.explanations = explanations(&ev.dataset, pair, &ev.grid, &ev.scores)?;
@@ -136,7 +142,12 @@ pub fn evaluate(dataset: &Dataset, pair: &ModelPair, from: i64, until: i64, seed
 }
 
 /// [`evaluate`] without importances and explanations (the cheap part: scores and figures).
-pub fn evaluate_figures(dataset: &Dataset, pair: &ModelPair, from: i64, until: i64) -> Result<Evaluation, LearnError> {
+pub fn evaluate_figures(
+    dataset: &Dataset,
+    pair: &ModelPair,
+    from: i64,
+    until: i64,
+) -> Result<Evaluation, LearnError> {
     let dataset = prepare(dataset, pair);
     let meta = &pair.meta;
     let grid = Grid::build(&dataset, meta.window, meta.policy, from, until, false);
@@ -149,8 +160,11 @@ pub fn evaluate_figures(dataset: &Dataset, pair: &ModelPair, from: i64, until: i
         )));
     }
     let names = &meta.feature_names;
-    let index_map: std::collections::HashMap<&str, usize> =
-        names.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
+    let index_map: std::collections::HashMap<&str, usize> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.as_str(), i))
+        .collect();
     let index = |n: &str| index_map.get(n).copied();
     let n_types = meta.issue_types.len();
     let nf = names.len();
@@ -161,9 +175,15 @@ pub fn evaluate_figures(dataset: &Dataset, pair: &ModelPair, from: i64, until: i
         .enumerate()
         .map(|(s, points)| {
             let mut model = Vec::with_capacity(points.len());
-            let mut base: Vec<Vec<Score>> = vec![Vec::with_capacity(points.len()); baselines::NAMES.len()];
+            let mut base: Vec<Vec<Score>> =
+                vec![Vec::with_capacity(points.len()); baselines::NAMES.len()];
             for chunk in points.chunks(2048) {
-                let rows = series_rows(&dataset, &meta.features, s, chunk.iter().map(|p| (p.index, p.t)));
+                let rows = series_rows(
+                    &dataset,
+                    &meta.features,
+                    s,
+                    chunk.iter().map(|p| (p.index, p.t)),
+                );
                 for (b, name) in baselines::NAMES.iter().enumerate() {
                     for row in rows.chunks(nf) {
                         base[b].push(meta.baselines.score(name, row, &index, n_types));
@@ -185,7 +205,12 @@ pub fn evaluate_figures(dataset: &Dataset, pair: &ModelPair, from: i64, until: i
     let model = figures::compute(&dataset, &grid, &scores, &meta.issue_types);
     let baselines: BTreeMap<String, Figures> = baseline_scores
         .iter()
-        .map(|(name, sc)| (name.clone(), figures::compute(&dataset, &grid, sc, &meta.issue_types)))
+        .map(|(name, sc)| {
+            (
+                name.clone(),
+                figures::compute(&dataset, &grid, sc, &meta.issue_types),
+            )
+        })
         .collect();
     Ok(Evaluation {
         test_from: from,

@@ -40,7 +40,10 @@ fn assert_same_figures(card: &serde_json::Value, fresh: &serde_json::Value) {
         "type_accuracy",
         "pr_auc",
     ] {
-        assert_eq!(card[key], fresh[key], "card figure `{key}` differs from a fresh evaluation");
+        assert_eq!(
+            card[key], fresh[key],
+            "card figure `{key}` differs from a fresh evaluation"
+        );
     }
 }
 
@@ -54,15 +57,24 @@ fn the_embedded_model_loads_and_its_card_matches_a_fresh_holdout_evaluation() {
 
     let data = simulate(&holdout_config(sim::Level::Deployment, 1));
     let holdout = &card["window_model"]["holdout"];
-    assert_eq!(holdout["data_fingerprint"].as_str(), Some(data.fingerprint().as_str()), "hold-out data changed");
+    assert_eq!(
+        holdout["data_fingerprint"].as_str(),
+        Some(data.fingerprint().as_str()),
+        "hold-out data changed"
+    );
     let (first, last) = data.time_range().unwrap();
     let ev = learn::eval::evaluate_figures(&data, bundle.window_model(), first, last).unwrap();
     assert_same_figures(&holdout["figures"], &headline(&ev.model));
 
     let clusters = simulate(&holdout_config(sim::Level::Cluster, 10));
     let holdout = &card["snapshot_model"]["holdout"];
-    assert_eq!(holdout["data_fingerprint"].as_str(), Some(clusters.fingerprint().as_str()));
-    let pair = bundle.snapshot_model().expect("the default model has a snapshot model");
+    assert_eq!(
+        holdout["data_fingerprint"].as_str(),
+        Some(clusters.fingerprint().as_str())
+    );
+    let pair = bundle
+        .snapshot_model()
+        .expect("the default model has a snapshot model");
     let (first, last) = clusters.time_range().unwrap();
     let ev = learn::eval::evaluate_figures(&clusters, pair, first, last).unwrap();
     assert_same_figures(&holdout["figures"], &headline(&ev.model));
@@ -83,6 +95,8 @@ fn the_embedded_model_answers_snapshots_with_the_original_texts() {
     let total: f64 = p.probabilities.values().sum();
     assert!((total - 1.0).abs() < 1e-9);
     assert!(p.explanation.is_some());
-    let empty = bundle.predict_snapshot(&Snapshot::default(), false).unwrap();
+    let empty = bundle
+        .predict_snapshot(&Snapshot::default(), false)
+        .unwrap();
     assert!((0.0..=1.0).contains(&empty.issue_probability));
 }
