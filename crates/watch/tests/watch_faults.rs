@@ -257,6 +257,7 @@ async fn faults_never_alert_and_watch_recovers() {
         Mode::Error500,
         Mode::Garbage,
         Mode::PartialCpuFails,
+        Mode::PartialWithWarnings,
     ] {
         set(&|w| w.mode = mode);
         for _ in 0..3 {
