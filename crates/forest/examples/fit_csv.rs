@@ -75,12 +75,17 @@ fn num<T: std::str::FromStr>(s: &str) -> Result<T, String> {
 
 /// Reads a CSV with a header and the label first; returns (features, labels).
 fn read_csv(path: &str) -> Result<(Matrix, Vec<f64>), String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
-    let mut lines = text.lines();
-    let header = lines.next().ok_or_else(|| format!("{path}: empty file"))?;
+    use std::io::BufRead;
+    let file = std::fs::File::open(path).map_err(|e| format!("{path}: {e}"))?;
+    let mut lines = std::io::BufReader::new(file).lines();
+    let header = lines
+        .next()
+        .ok_or_else(|| format!("{path}: empty file"))?
+        .map_err(|e| e.to_string())?;
     let nf = header.split(',').count() - 1;
     let (mut values, mut labels) = (Vec::new(), Vec::new());
     for (ln, line) in lines.enumerate() {
+        let line = line.map_err(|e| format!("{path}: {e}"))?;
         if line.is_empty() {
             continue;
         }
@@ -181,7 +186,9 @@ fn run() -> Result<(), String> {
     if let Some(path) = &args.json_out {
         std::fs::write(path, model.to_json().to_string()).map_err(|e| format!("{path}: {e}"))?;
     }
+    let mut shap_us_per_row = None;
     if let Some(path) = &args.shap_out {
+        let t = Instant::now();
         let rows: Vec<serde_json::Value> = (0..args.shap_rows.min(xte.n_rows()))
             .map(|i| {
                 model.shap_values(xte.row(i)).map(|s| {
@@ -190,6 +197,7 @@ fn run() -> Result<(), String> {
             })
             .collect::<Result<_, _>>()
             .map_err(|e| e.to_string())?;
+        shap_us_per_row = Some(t.elapsed().as_secs_f64() * 1e6 / rows.len().max(1) as f64);
         std::fs::write(path, serde_json::Value::Array(rows).to_string())
             .map_err(|e| format!("{path}: {e}"))?;
     }
@@ -206,6 +214,7 @@ fn run() -> Result<(), String> {
         "recall_per_class": recall,
         "model_bytes": bytes.len(),
         "peak_rss_bytes": peak_rss_bytes(),
+        "shap_us_per_row": shap_us_per_row,
     });
     println!("{report}");
     Ok(())

@@ -127,9 +127,9 @@ impl Default for FaultRates {
         FaultRates {
             memory_leak: 0.25,
             traffic_surge: 0.15,
-            disk_fill: 0.3,
+            disk_fill: 0.2,
             network_degradation: 0.15,
-            node_memory_pressure: 0.3,
+            node_memory_pressure: 0.2,
             bad_rollout: 0.1,
             pod_kill: 0.12,
             network_partition: 0.06,

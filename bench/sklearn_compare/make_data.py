@@ -1,0 +1,44 @@
+"""Writes the issue's dataset: make_classification (200k x 40, 15 informative, 4 classes, weights
+0.85/0.05/0.05/0.05, random_state=0), 5% of cells set to NaN (seeded), 80/20 split by row order.
+
+Values are rounded to float32 once, so the CSV (read by our example) and the .npz (read by the
+scikit-learn runner) hold exactly the same numbers. Usage: python make_data.py OUT_DIR
+"""
+import os
+import sys
+
+import numpy as np
+from sklearn.datasets import make_classification
+
+
+def write_csv(path, x, y):
+    header = "label," + ",".join(f"f{i}" for i in range(x.shape[1]))
+    cells = np.char.mod("%.9g", x)
+    cells[np.isnan(x)] = ""
+    with open(path, "w") as f:
+        f.write(header + "\n")
+        for label, row in zip(y, cells):
+            f.write(str(int(label)) + "," + ",".join(row) + "\n")
+
+
+def main(out):
+    os.makedirs(out, exist_ok=True)
+    x, y = make_classification(
+        n_samples=200_000,
+        n_features=40,
+        n_informative=15,
+        n_classes=4,
+        weights=[0.85, 0.05, 0.05, 0.05],
+        random_state=0,
+    )
+    rng = np.random.default_rng(0)
+    x[rng.random(x.shape) < 0.05] = np.nan
+    x = x.astype(np.float32)
+    n_train = int(len(y) * 0.8)
+    for name, sl in (("train", slice(0, n_train)), ("test", slice(n_train, None))):
+        np.savez(os.path.join(out, f"{name}.npz"), x=x[sl], y=y[sl])
+        write_csv(os.path.join(out, f"{name}.csv"), x[sl], y[sl])
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
