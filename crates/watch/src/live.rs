@@ -813,6 +813,21 @@ pub fn run_blocking(config: WatchConfig, predictor: Arc<dyn Predictor>) -> Resul
     })
 }
 
+/// Fails with one clear error when Prometheus cannot be reached or refuses a trivial query (for the command
+/// line, before anything else is loaded).
+pub fn check_prometheus(config: &crate::prom::PromConfig) -> Result<(), WatchError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| WatchError::Invalid(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(async {
+        PromClient::new(config.clone())?
+            .query("vector(1)", None)
+            .await?;
+        Ok(())
+    })
+}
+
 async fn shutdown_signal() {
     #[cfg(unix)]
     {
