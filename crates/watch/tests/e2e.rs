@@ -141,7 +141,8 @@ async fn start_stack(faults: &[&str]) -> Stack {
     let dir = tempfile::tempdir().unwrap();
     let exporter = start_simulator(faults);
     let tsdb = dir.path().join("tsdb");
-    let prom = common::Prometheus::start(dir.path(), &tsdb, std::slice::from_ref(&exporter.addr)).await;
+    let prom =
+        common::Prometheus::start(dir.path(), &tsdb, std::slice::from_ref(&exporter.addr)).await;
     let (hook, received) = common::webhook_receiver().await;
     let am = common::Alertmanager::start(dir.path(), &hook).await;
 
