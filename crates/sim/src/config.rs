@@ -141,7 +141,7 @@ impl Default for FaultRates {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BenignRates {
-    /// Memory rising to 70–90% of the limit, then levelling off and dropping (cache warm-up, GC), per deployment-day.
+    /// Memory rising to 75–95% of the limit, then levelling off and dropping (cache warm-up, GC), per deployment-day.
     pub memory_plateau: f64,
     /// Traffic spike the HPA absorbs, per deployment-day.
     pub absorbed_spike: f64,

@@ -440,7 +440,7 @@ impl Cluster {
                 a.pod = Some(pod);
                 a.amount = match a.plan.kind {
                     PlanKind::Fault(_) => limit - ws,
-                    _ => (limit * (0.72 + 0.18 * a.plan.magnitude) - ws).max(0.0),
+                    _ => (limit * (0.75 + 0.2 * a.plan.magnitude) - ws).max(0.0),
                 };
             }
             PlanKind::Fault(FaultKind::TrafficSurge) => {
@@ -458,7 +458,7 @@ impl Cluster {
                 };
                 let floor = match a.plan.kind {
                     PlanKind::Fault(_) => 0.085,
-                    _ => 0.13 + 0.07 * a.plan.magnitude,
+                    _ => 0.105 + 0.095 * a.plan.magnitude,
                 };
                 a.amount = (node.fs_available - floor * node.spec.disk_bytes).max(0.0);
             }
@@ -469,7 +469,7 @@ impl Cluster {
                 };
                 let floor = match a.plan.kind {
                     PlanKind::Fault(_) => 0.035,
-                    _ => 0.15 + 0.1 * a.plan.magnitude,
+                    _ => 0.07 + 0.18 * a.plan.magnitude,
                 };
                 a.amount = (node.memory_available - floor * node.spec.memory_bytes).max(0.0);
             }
@@ -1128,7 +1128,8 @@ impl Cluster {
         for dep in (0..n_deps).rev() {
             let mut ok = 1.0 - own_err[dep];
             for &(callee, calls) in &self.spec.deployments[dep].calls {
-                ok *= (1.0 - 0.5 * err[callee]).powf(calls.min(1.0));
+                // Callers degrade gracefully: a quarter of a callee's failures reach their own clients.
+                ok *= (1.0 - 0.25 * err[callee]).powf(calls.min(1.0));
                 p50[dep] += 0.5 * calls.min(2.0) * p50[callee];
                 p99[dep] += 0.5 * calls.min(2.0) * p99[callee];
             }

@@ -2,7 +2,8 @@
 //! all targets at once), windows kept incrementally per target, a prediction for every fresh target, its
 //! probabilities on `/metrics`, and alerts through Alertmanager with hysteresis.
 //!
-//! Staleness: a cycle in which any query failed (Prometheus down, slow, 5xx, garbage) is *degraded* — every
+//! Staleness: a cycle in which any query failed (Prometheus down, slow, 5xx, garbage, or an answer flagged
+//! partial with warnings) is *degraded* — every
 //! target is observed as stale, which never fires an alert and never resolves one. A target whose newest
 //! data is older than `stale_after_secs`, or whose window is less than `min_window_fill` full, is stale too.
 //! Stale targets' probabilities are removed from `/metrics` rather than left at their last value.
@@ -317,7 +318,7 @@ impl Watcher {
             set.spawn(async move {
                 (
                     col,
-                    client.query_range_once(&promql, start, end, step).await,
+                    client.query_range_answer(&promql, start, end, step).await,
                 )
             });
         }
@@ -332,8 +333,14 @@ impl Watcher {
                 }
             };
             match result {
-                Ok(series) => {
-                    for s in series {
+                Ok(answer) if !answer.warnings.is_empty() => {
+                    // A partial answer (a Thanos/Mimir store missing): as good as a failure for alerting.
+                    report.query_errors += 1;
+                    tracing::warn!(column = %self.columns[col].0, warnings = ?answer.warnings,
+                        "partial answer; this cycle's data is incomplete");
+                }
+                Ok(answer) => {
+                    for s in answer.series {
                         let Some(target) = self.opts.queries.target.target_of(&s.labels) else {
                             continue;
                         };
@@ -802,6 +809,21 @@ pub fn run_blocking(config: WatchConfig, predictor: Arc<dyn Predictor>) -> Resul
         run(watcher, config.max_cycles, shutdown_signal()).await;
         let _ = stop_tx.send(true);
         let _ = server.await;
+        Ok(())
+    })
+}
+
+/// Fails with one clear error when Prometheus cannot be reached or refuses a trivial query (for the command
+/// line, before anything else is loaded).
+pub fn check_prometheus(config: &crate::prom::PromConfig) -> Result<(), WatchError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| WatchError::Invalid(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(async {
+        PromClient::new(config.clone())?
+            .query("vector(1)", None)
+            .await?;
         Ok(())
     })
 }
