@@ -1,1 +1,25 @@
 //! The learning pipeline: dataset → window → features → model → prediction; training and backtests.
+
+pub mod context;
+pub mod dataset;
+pub mod error;
+pub mod features;
+pub mod labels;
+mod nan_null;
+pub mod scoring;
+pub mod timestamp;
+pub mod window;
+
+pub use error::LearnError;
+pub mod baselines;
+pub mod bundle;
+pub mod card;
+pub mod eval;
+pub mod figures;
+pub mod model;
+pub mod pipeline;
+pub mod plots;
+pub mod prediction;
+pub mod progress;
+pub mod report;
+pub mod snapshot;

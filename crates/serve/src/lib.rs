@@ -12,6 +12,8 @@
 //! `oneshot`), and [`serve`] runs it on a listener until a shutdown future resolves.
 
 pub mod api;
+pub mod app;
+pub mod bundle;
 mod de;
 pub mod error;
 mod extract;

@@ -153,9 +153,15 @@ pub async fn run_until_signal(
 ) -> Result<(), ServeError> {
     let (stop_watch, watch_stopped) = tokio::sync::oneshot::channel::<()>();
     let watcher = watch.map(|(path, loader, poll)| {
-        tokio::spawn(crate::reload::watch(state.clone(), path, loader, poll, async {
-            let _ = watch_stopped.await;
-        }))
+        tokio::spawn(crate::reload::watch(
+            state.clone(),
+            path,
+            loader,
+            poll,
+            async {
+                let _ = watch_stopped.await;
+            },
+        ))
     });
     let result = serve(listener, state, shutdown_signal()).await;
     let _ = stop_watch.send(());

@@ -528,6 +528,10 @@ async fn wrong_method_is_405_json() {
         .await;
         let m = assert_error(&a, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
         assert!(m.contains(method), "{m}");
+        assert!(
+            a.headers.contains_key(header::ALLOW),
+            "405 says what is allowed"
+        );
     }
 }
 

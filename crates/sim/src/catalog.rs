@@ -303,7 +303,8 @@ pub fn deployment_rows(cluster: &Cluster, rows: &mut Vec<[f64; N_COLUMNS]>) {
         if p.last_reason == Some(crate::engine::TerminationReason::OomKilled) {
             a.oom += 1.0;
         }
-        let rate = |k: usize| p.history.rate(k, t, range);
+        let rates = p.history.rates(t, range);
+        let rate = |k: usize| rates.map(|r| r[k]);
         let cpu = rate(pc::CPU);
         add(&mut a.cpu, cpu);
         max(&mut a.cpu_util, cpu.map(|c| c / spec.cpu_limit));
@@ -336,20 +337,16 @@ pub fn deployment_rows(cluster: &Cluster, rows: &mut Vec<[f64; N_COLUMNS]>) {
             (Some(a), Some(b)) => a + b,
             _ => f64::NAN,
         };
-        let ok = d.history.rate(dc::OK, t, range);
-        let err = d.history.rate(dc::ERR, t, range);
+        let drates = d.history.rates(t, range);
+        let ok = drates.map(|r| r[dc::OK]);
+        let err = drates.map(|r| r[dc::ERR]);
         let total = match (ok, err) {
             (Some(o), Some(e)) => Some(o + e),
             _ => None,
         };
         for (i, b) in buckets.iter_mut().enumerate() {
             let le = LATENCY_BUCKETS_MS.get(i).copied().unwrap_or(f64::INFINITY);
-            *b = (
-                le,
-                d.history
-                    .rate(dc::BUCKET0 + i, t, range)
-                    .unwrap_or(f64::NAN),
-            );
+            *b = (le, drates.map_or(f64::NAN, |r| r[dc::BUCKET0 + i]));
         }
         let p99 = if buckets.iter().any(|b| b.1.is_nan()) {
             f64::NAN

@@ -127,9 +127,9 @@ impl Default for FaultRates {
         FaultRates {
             memory_leak: 0.25,
             traffic_surge: 0.15,
-            disk_fill: 0.3,
+            disk_fill: 0.2,
             network_degradation: 0.15,
-            node_memory_pressure: 0.3,
+            node_memory_pressure: 0.2,
             bad_rollout: 0.1,
             pod_kill: 0.12,
             network_partition: 0.06,
@@ -141,7 +141,7 @@ impl Default for FaultRates {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BenignRates {
-    /// Memory rising to 70–90% of the limit, then levelling off and dropping (cache warm-up, GC), per deployment-day.
+    /// Memory rising to 75–95% of the limit, then levelling off and dropping (cache warm-up, GC), per deployment-day.
     pub memory_plateau: f64,
     /// Traffic spike the HPA absorbs, per deployment-day.
     pub absorbed_spike: f64,

@@ -440,7 +440,7 @@ impl Cluster {
                 a.pod = Some(pod);
                 a.amount = match a.plan.kind {
                     PlanKind::Fault(_) => limit - ws,
-                    _ => (limit * (0.72 + 0.18 * a.plan.magnitude) - ws).max(0.0),
+                    _ => (limit * (0.75 + 0.2 * a.plan.magnitude) - ws).max(0.0),
                 };
             }
             PlanKind::Fault(FaultKind::TrafficSurge) => {
@@ -458,7 +458,7 @@ impl Cluster {
                 };
                 let floor = match a.plan.kind {
                     PlanKind::Fault(_) => 0.085,
-                    _ => 0.13 + 0.07 * a.plan.magnitude,
+                    _ => 0.105 + 0.095 * a.plan.magnitude,
                 };
                 a.amount = (node.fs_available - floor * node.spec.disk_bytes).max(0.0);
             }
@@ -469,7 +469,7 @@ impl Cluster {
                 };
                 let floor = match a.plan.kind {
                     PlanKind::Fault(_) => 0.035,
-                    _ => 0.15 + 0.1 * a.plan.magnitude,
+                    _ => 0.07 + 0.18 * a.plan.magnitude,
                 };
                 a.amount = (node.memory_available - floor * node.spec.memory_bytes).max(0.0);
             }
@@ -757,17 +757,27 @@ impl Cluster {
 
     // ---- controllers ---------------------------------------------------------------------------
 
+    /// Indices of each deployment's pods, in pod order.
+    fn pods_by_dep(&self) -> Vec<Vec<usize>> {
+        let mut by_dep = vec![Vec::new(); self.deps.len()];
+        for (i, p) in self.pods.iter().enumerate() {
+            by_dep[p.dep].push(i);
+        }
+        by_dep
+    }
+
     fn autoscale(&mut self) {
         let t = self.t;
-        for dep in 0..self.deps.len() {
+        let by_dep = self.pods_by_dep();
+        for (dep, pods) in by_dep.iter().enumerate() {
             let Some(hpa) = self.spec.deployments[dep].hpa else {
                 continue;
             };
             let request = self.spec.deployments[dep].cpu_request;
-            let (sum, n) = self
-                .pods
+            let (sum, n) = pods
                 .iter()
-                .filter(|p| p.dep == dep && p.ready)
+                .map(|&i| &self.pods[i])
+                .filter(|p| p.ready)
                 .fold((0.0, 0u32), |(s, n), p| (s + p.cpu_usage, n + 1));
             if n == 0 {
                 continue;
@@ -800,24 +810,27 @@ impl Cluster {
         }
     }
 
+    /// The deployment controller: scales the current ReplicaSet to `desired` and, during a rollout,
+    /// replaces old pods within maxSurge 25% / maxUnavailable 25%.
     fn reconcile(&mut self) {
         let t = self.t;
-        for dep in 0..self.deps.len() {
+        let by_dep = self.pods_by_dep();
+        let mut delete: Vec<u64> = Vec::new();
+        let mut create: Vec<(usize, usize)> = Vec::new();
+        for (dep, pods) in by_dep.iter().enumerate() {
             let desired = self.deps[dep].desired as usize;
-            let hash = self.deps[dep].rs_hash.clone();
+            let hash = &self.deps[dep].rs_hash;
             let max_surge = ((desired as f64) * 0.25).ceil().max(1.0) as usize;
             let max_unavailable = ((desired as f64) * 0.25).floor() as usize;
-            let (cur, old): (Vec<&Pod>, Vec<&Pod>) = self
-                .pods
+            let (cur, mut old): (Vec<&Pod>, Vec<&Pod>) = pods
                 .iter()
-                .filter(|p| p.dep == dep)
-                .partition(|p| p.rs_hash == hash);
+                .map(|&i| &self.pods[i])
+                .partition(|p| &p.rs_hash == hash);
             let (n_cur, n_old) = (cur.len(), old.len());
             let mut ready_total = cur.iter().chain(old.iter()).filter(|p| p.ready).count();
-            let mut delete: Vec<u64> = Vec::new();
-            let mut old_sorted: Vec<&Pod> = old.clone();
-            old_sorted.sort_by_key(|p| (p.ready, std::cmp::Reverse(p.created), p.id));
-            for p in old_sorted {
+            let before = delete.len();
+            old.sort_by_key(|p| (p.ready, std::cmp::Reverse(p.created), p.id));
+            for p in old {
                 if !p.ready {
                     delete.push(p.id);
                 } else if ready_total > desired.saturating_sub(max_unavailable) {
@@ -826,8 +839,8 @@ impl Cluster {
                     ready_total -= 1;
                 }
             }
-            let remaining_old = n_old - delete.len();
-            let create = if n_old == 0 {
+            let remaining_old = n_old - (delete.len() - before);
+            let n_create = if n_old == 0 {
                 desired.saturating_sub(n_cur)
             } else {
                 desired
@@ -835,14 +848,20 @@ impl Cluster {
                     .min((desired + max_surge).saturating_sub(n_cur + remaining_old))
             };
             if n_cur > desired {
-                let mut extra: Vec<&Pod> = cur.clone();
+                let mut extra = cur;
                 extra.sort_by_key(|p| (p.ready, std::cmp::Reverse(p.created), p.id));
                 delete.extend(extra.iter().take(n_cur - desired).map(|p| p.id));
             }
-            if !delete.is_empty() {
-                self.pods.retain(|p| !delete.contains(&p.id));
+            if n_create > 0 {
+                create.push((dep, n_create));
             }
-            for _ in 0..create {
+        }
+        if !delete.is_empty() {
+            delete.sort_unstable();
+            self.pods.retain(|p| delete.binary_search(&p.id).is_err());
+        }
+        for (dep, n) in create {
+            for _ in 0..n {
                 self.create_pod(dep, t);
             }
         }
@@ -1109,7 +1128,8 @@ impl Cluster {
         for dep in (0..n_deps).rev() {
             let mut ok = 1.0 - own_err[dep];
             for &(callee, calls) in &self.spec.deployments[dep].calls {
-                ok *= (1.0 - 0.5 * err[callee]).powf(calls.min(1.0));
+                // Callers degrade gracefully: a quarter of a callee's failures reach their own clients.
+                ok *= (1.0 - 0.25 * err[callee]).powf(calls.min(1.0));
                 p50[dep] += 0.5 * calls.min(2.0) * p50[callee];
                 p99[dep] += 0.5 * calls.min(2.0) * p99[callee];
             }

@@ -142,7 +142,7 @@ impl FaultKind {
 /// A benign look-alike: resembles a precursor or a failure, but nothing breaks and nothing is labelled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum BenignKind {
-    /// A container's memory rises to 70–90% of its limit, stays, then drops (cache warm-up, GC).
+    /// A container's memory rises to 75–95% of its limit, stays, then drops (cache warm-up, GC).
     MemoryPlateau,
     /// A traffic spike (+30–100% for minutes) that the HPA absorbs.
     AbsorbedSpike,
@@ -150,9 +150,9 @@ pub enum BenignKind {
     RollingUpdate,
     /// A short, small packet-loss blip.
     NetworkBlip,
-    /// A batch job using a node's CPU and memory (available memory down to 15–25%).
+    /// A batch job using a node's CPU and memory (available memory down to 7–25%).
     BatchJob,
-    /// Node disk usage grows to 13–20% available, then logs are rotated.
+    /// Node disk usage grows to 10.5–20% available (just above the eviction threshold), then logs are rotated.
     DiskCleanup,
     /// The cluster autoscaler adds a node.
     NodeScaleUp,

@@ -39,6 +39,33 @@ impl<const K: usize> History<K> {
         }
     }
 
+    /// `rate()` of every counter at once (same semantics as [`History::rate`]); `None` with fewer than
+    /// two samples in the range.
+    pub fn rates(&self, at: i64, range_secs: i64) -> Option<[f64; K]> {
+        let range_start = at - range_secs;
+        let mut idx = [0usize; HISTORY_LEN];
+        let mut n = 0;
+        for i in 0..self.len {
+            let j = (self.head + i) % HISTORY_LEN;
+            if self.ts[j] >= range_start && self.ts[j] <= at {
+                idx[n] = j;
+                n += 1;
+            }
+        }
+        if n < 2 {
+            return None;
+        }
+        let mut out = [0.0; K];
+        let mut pts = [(0i64, 0.0f64); HISTORY_LEN];
+        for (k, o) in out.iter_mut().enumerate() {
+            for (p, &j) in pts.iter_mut().zip(&idx[..n]) {
+                *p = (self.ts[j], self.vals[j][k]);
+            }
+            *o = extrapolated_rate(&pts[..n], range_start, at, range_secs).unwrap_or(f64::NAN);
+        }
+        Some(out)
+    }
+
     /// `rate(series[range])` evaluated at `at` for counter `k`, as Prometheus 2.x computes it
     /// (range inclusive at both ends). `None` with fewer than two samples in the range.
     pub fn rate(&self, k: usize, at: i64, range_secs: i64) -> Option<f64> {

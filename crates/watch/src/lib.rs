@@ -10,6 +10,7 @@ pub mod error;
 pub mod hysteresis;
 pub mod live;
 pub mod metrics;
+pub mod model;
 pub mod prom;
 pub mod queries;
 

@@ -2,7 +2,8 @@
 //! all targets at once), windows kept incrementally per target, a prediction for every fresh target, its
 //! probabilities on `/metrics`, and alerts through Alertmanager with hysteresis.
 //!
-//! Staleness: a cycle in which any query failed (Prometheus down, slow, 5xx, garbage) is *degraded* — every
+//! Staleness: a cycle in which any query failed (Prometheus down, slow, 5xx, garbage, or an answer flagged
+//! partial with warnings) is *degraded* — every
 //! target is observed as stale, which never fires an alert and never resolves one. A target whose newest
 //! data is older than `stale_after_secs`, or whose window is less than `min_window_fill` full, is stale too.
 //! Stale targets' probabilities are removed from `/metrics` rather than left at their last value.
@@ -317,7 +318,7 @@ impl Watcher {
             set.spawn(async move {
                 (
                     col,
-                    client.query_range_once(&promql, start, end, step).await,
+                    client.query_range_answer(&promql, start, end, step).await,
                 )
             });
         }
@@ -332,8 +333,14 @@ impl Watcher {
                 }
             };
             match result {
-                Ok(series) => {
-                    for s in series {
+                Ok(answer) if !answer.warnings.is_empty() => {
+                    // A partial answer (a Thanos/Mimir store missing): as good as a failure for alerting.
+                    report.query_errors += 1;
+                    tracing::warn!(column = %self.columns[col].0, warnings = ?answer.warnings,
+                        "partial answer; this cycle's data is incomplete");
+                }
+                Ok(answer) => {
+                    for s in answer.series {
                         let Some(target) = self.opts.queries.target.target_of(&s.labels) else {
                             continue;
                         };
@@ -696,22 +703,25 @@ pub async fn serve_metrics(
         .await
 }
 
-/// Runs cycles every query step until `shutdown` completes; one cycle's failure never stops the loop.
-pub async fn run(mut watcher: Watcher, shutdown: impl std::future::Future<Output = ()>) {
+/// Runs cycles every query step until `shutdown` completes or `max_cycles` cycles ran; one cycle's failure
+/// never stops the loop.
+pub async fn run(
+    mut watcher: Watcher,
+    max_cycles: Option<u64>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
     let step = std::time::Duration::from_secs_f64(watcher.query_step_secs());
     let mut ticker = tokio::time::interval(step);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     tokio::pin!(shutdown);
-    loop {
+    let mut cycles = 0u64;
+    while max_cycles.is_none_or(|m| cycles < m) {
         tokio::select! {
             _ = &mut shutdown => return,
             _ = ticker.tick() => {}
         }
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs_f64())
-            .unwrap_or(0.0);
-        let report = watcher.cycle(now).await;
+        let report = watcher.cycle(unix_now()).await;
+        cycles += 1;
         for t in &report.fired {
             tracing::info!(target = %t, "alert firing");
         }
@@ -725,6 +735,118 @@ pub async fn run(mut watcher: Watcher, shutdown: impl std::future::Future<Output
             query_errors = report.query_errors,
             "watch cycle"
         );
+    }
+}
+
+/// Wall-clock unix seconds.
+pub fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// Everything `kubepulse watch` needs.
+#[derive(Debug, Clone)]
+pub struct WatchConfig {
+    /// How to reach Prometheus.
+    pub prom: crate::prom::PromConfig,
+    /// How to reach Alertmanager (`None`: alerts are only logged).
+    pub alertmanager: Option<crate::alertmanager::AlertmanagerConfig>,
+    /// Address of `/metrics`.
+    pub listen: String,
+    /// Loop behaviour.
+    pub options: WatchOptions,
+    /// Stop after this many cycles (`None`: until SIGINT/SIGTERM).
+    pub max_cycles: Option<u64>,
+    /// Pending alerts kept while Alertmanager is unreachable.
+    pub alert_queue_capacity: usize,
+}
+
+/// Checks the setup (Prometheus reachable, every query valid, listen address free), then runs the loop
+/// on a new tokio runtime until SIGINT/SIGTERM or `max_cycles`.
+pub fn run_blocking(config: WatchConfig, predictor: Arc<dyn Predictor>) -> Result<(), WatchError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| WatchError::Invalid(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(async move {
+        let client = PromClient::new(config.prom.clone())?;
+        let metrics = Arc::new(WatchMetrics::new());
+        let outbox = match &config.alertmanager {
+            Some(am) => Some(AlertOutbox::spawn(
+                crate::alertmanager::AlertmanagerClient::new(am.clone())?,
+                config.alert_queue_capacity,
+                std::time::Duration::from_millis(500),
+                std::time::Duration::from_secs(30),
+                metrics.clone(),
+            )),
+            None => None,
+        };
+        let watcher = Watcher::new(
+            client.clone(),
+            predictor,
+            config.options,
+            metrics.clone(),
+            outbox,
+        )?;
+        // Fail fast with one clear line on an unreachable server or a query Prometheus refuses.
+        for (_, promql) in &watcher.columns {
+            client.query(promql, None).await?;
+        }
+        let listener = tokio::net::TcpListener::bind(&config.listen)
+            .await
+            .map_err(|e| WatchError::Invalid(format!("cannot listen on {}: {e}", config.listen)))?;
+        let shape = watcher.shape().clone();
+        tracing::info!(model = %shape.name, version = %shape.version, prometheus = %config.prom.url,
+            listen = %config.listen, queries_per_cycle = watcher.queries_per_cycle(),
+            step_secs = watcher.query_step_secs(), "watching");
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let mut server_stop = stop_rx.clone();
+        let server = tokio::spawn(serve_metrics(listener, metrics, async move {
+            let _ = server_stop.wait_for(|s| *s).await;
+        }));
+        run(watcher, config.max_cycles, shutdown_signal()).await;
+        let _ = stop_tx.send(true);
+        let _ = server.await;
+        Ok(())
+    })
+}
+
+/// Fails with one clear error when Prometheus cannot be reached or refuses a trivial query (for the command
+/// line, before anything else is loaded).
+pub fn check_prometheus(config: &crate::prom::PromConfig) -> Result<(), WatchError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| WatchError::Invalid(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(async {
+        PromClient::new(config.clone())?
+            .query("vector(1)", None)
+            .await?;
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
 

@@ -284,7 +284,17 @@ pub fn parse_value(s: &str) -> Option<f64> {
 
 enum Answer {
     Vector(Vec<InstantSample>),
-    Matrix(Vec<RangeSeries>),
+    Matrix(Vec<RangeSeries>, Vec<String>),
+}
+
+/// A range query's series plus the server's warnings (e.g. Thanos/Mimir partial responses: some stores
+/// did not answer, so the data may be incomplete).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RangeAnswer {
+    /// The series.
+    pub series: Vec<RangeSeries>,
+    /// Warnings the server attached to the answer.
+    pub warnings: Vec<String>,
 }
 
 impl PromClient {
@@ -343,7 +353,7 @@ impl PromClient {
         }
         match self.request("query", promql, &form).await? {
             Answer::Vector(v) => Ok(v),
-            Answer::Matrix(m) => Ok(m
+            Answer::Matrix(m, _) => Ok(m
                 .into_iter()
                 .filter_map(|s| {
                     let (timestamp, value) = *s.samples.last()?;
@@ -414,6 +424,21 @@ impl PromClient {
         end: f64,
         step_secs: f64,
     ) -> Result<Vec<RangeSeries>, PromError> {
+        Ok(self
+            .query_range_answer(promql, start, end, step_secs)
+            .await?
+            .series)
+    }
+
+    /// One `query_range` request, with the server's warnings (for callers that must know an answer may be
+    /// partial).
+    pub async fn query_range_answer(
+        &self,
+        promql: &str,
+        start: f64,
+        end: f64,
+        step_secs: f64,
+    ) -> Result<RangeAnswer, PromError> {
         let form = vec![
             ("query", promql.to_string()),
             ("start", format_secs(start)),
@@ -421,7 +446,7 @@ impl PromClient {
             ("step", format_secs(step_secs)),
         ];
         match self.request("query_range", promql, &form).await? {
-            Answer::Matrix(m) => Ok(m),
+            Answer::Matrix(series, warnings) => Ok(RangeAnswer { series, warnings }),
             Answer::Vector(_) => Err(PromError::Decode {
                 url: self.endpoint("query_range"),
                 reason: "expected a matrix, got a vector".into(),
@@ -568,7 +593,7 @@ impl PromClient {
                         samples,
                     });
                 }
-                Answer::Matrix(out)
+                Answer::Matrix(out, envelope.warnings)
             }
             ApiData::Scalar((t, v)) => Answer::Vector(vec![InstantSample {
                 labels: Labels::new(),

@@ -20,6 +20,7 @@ enum Mode {
     Error500,
     Garbage,
     PartialCpuFails,
+    PartialWithWarnings,
 }
 
 struct World {
@@ -77,6 +78,10 @@ async fn fake_prometheus(world: Arc<Mutex<World>>) -> String {
                     }
                     Mode::Error500 => ("500 Internal Server Error", "boom".to_string()),
                     Mode::Garbage => ("200 OK", "{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\",\"result\":[{\"metric\":{},\"values\":[[1,\"x\"]]}]}}".to_string()),
+                    Mode::PartialWithWarnings => (
+                        "200 OK",
+                        answer.replacen("{\"status\":\"success\",", "{\"status\":\"success\",\"warnings\":[\"store eu-1 unavailable\"],", 1),
+                    ),
                     Mode::PartialCpuFails if form.get("query").is_some_and(|q| q.contains("cpu")) => {
                         ("503 Service Unavailable", "overloaded".to_string())
                     }
@@ -252,6 +257,7 @@ async fn faults_never_alert_and_watch_recovers() {
         Mode::Error500,
         Mode::Garbage,
         Mode::PartialCpuFails,
+        Mode::PartialWithWarnings,
     ] {
         set(&|w| w.mode = mode);
         for _ in 0..3 {
@@ -279,7 +285,7 @@ async fn faults_never_alert_and_watch_recovers() {
         .unwrap()
         .parse()
         .unwrap();
-    assert!(errors >= 15.0, "{text}");
+    assert!(errors >= 18.0, "{text}");
 
     // Recovery: fresh data again, a fires after k fresh steps (never from the failed ones).
     set(&|w| w.mode = Mode::Ok);

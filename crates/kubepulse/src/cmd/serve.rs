@@ -1,12 +1,151 @@
-//! `kubepulse serve`.
+//! `kubepulse serve`: flags and `KUBEPULSE_*` variables → [`serve::ServeConfig`], then run.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
 
 /// Arguments of `kubepulse serve`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+#[command(after_help = "Examples:
+  kubepulse serve                                   # embedded model, simulator, 0.0.0.0:5000
+  kubepulse serve --listen 127.0.0.1:8080 --model model.kpm
+  KUBEPULSE_THRESHOLD=0.3 kubepulse serve --log-format json
+  curl -s -X POST localhost:5000/predict -H 'Content-Type: application/json' \\
+       -d '{\"cluster_id\": \"5\", \"cluster_cpu_util_avg\": 79.3, \"node_count\": 3}'
 
-/// Runs `kubepulse serve`.
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!(
-        "`kubepulse serve` is not built yet: see the open issues (run `kubepulse --help` for what exists)"
-    )
+Hot reload: with --model, SIGHUP or a change of the file reloads it (a bad model is rejected and
+the previous one keeps serving). SIGTERM/SIGINT stop gracefully. Routes: docs/api.md.")]
+pub struct Args {
+    /// Address to listen on.
+    #[arg(long, env = "KUBEPULSE_LISTEN", default_value = "0.0.0.0:5000")]
+    pub listen: SocketAddr,
+    /// Model bundle file to serve instead of the embedded default model.
+    #[arg(long, env = "KUBEPULSE_MODEL", value_name = "PATH")]
+    pub model: Option<PathBuf>,
+    /// Decision threshold on issue_probability (0–1), overriding the model's.
+    #[arg(long, env = "KUBEPULSE_THRESHOLD", value_parser = parse_probability)]
+    pub threshold: Option<f64>,
+    /// Largest accepted request body, bytes.
+    #[arg(long, env = "KUBEPULSE_BODY_LIMIT_BYTES", default_value_t = 1024 * 1024)]
+    pub body_limit_bytes: usize,
+    /// Largest count accepted by GET /simulate/{count}.
+    #[arg(long, env = "KUBEPULSE_SIMULATE_MAX", default_value_t = 1000,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub simulate_max: u32,
+    /// Most items in one POST /predict/batch.
+    #[arg(long, env = "KUBEPULSE_BATCH_MAX", default_value_t = 1000)]
+    pub batch_max: usize,
+    /// Seconds between checks of the --model file for changes (0: reload on SIGHUP only).
+    #[arg(long, env = "KUBEPULSE_RELOAD_POLL_SECS", default_value_t = 2)]
+    pub reload_poll_secs: u64,
+    /// Seed of the first simulated snapshot (default: from the clock); each simulation uses the next.
+    #[arg(long, env = "KUBEPULSE_SEED")]
+    pub seed: Option<u64>,
+}
+
+fn parse_probability(text: &str) -> Result<f64, String> {
+    let value: f64 = text
+        .parse()
+        .map_err(|e| format!("{text:?} is not a number: {e}"))?;
+    if (0.0..=1.0).contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!("{value} is outside 0–1"))
+    }
+}
+
+impl Args {
+    /// The service configuration these arguments describe.
+    pub fn config(&self) -> serve::ServeConfig {
+        let seed = self.seed.unwrap_or_else(|| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0)
+        });
+        serve::ServeConfig {
+            listen: self.listen,
+            model_path: self.model.clone(),
+            reload_poll: (self.reload_poll_secs > 0)
+                .then(|| Duration::from_secs(self.reload_poll_secs)),
+            limits: serve::Limits {
+                threshold: self.threshold,
+                body_limit_bytes: self.body_limit_bytes,
+                simulate_max: self.simulate_max,
+                batch_max: self.batch_max,
+                seed,
+            },
+        }
+    }
+}
+
+/// Runs `kubepulse serve` until SIGTERM/SIGINT.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let config = args.config();
+    serve::app::run_blocking(&config, |addr, model| {
+        println!(
+            "kubepulse serve: listening on http://{addr} (model {} {} from {})",
+            model.info.name, model.info.version, model.source
+        );
+    })
+    .with_context(|| format!("kubepulse serve on {}", config.listen))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: super::Args,
+    }
+
+    #[test]
+    fn defaults_match_the_original_service() {
+        let cli = Cli::try_parse_from(["serve", "--seed", "9"]).expect("parses");
+        let config = cli.args.config();
+        assert_eq!(config.listen.to_string(), "0.0.0.0:5000");
+        assert_eq!(config.model_path, None);
+        assert_eq!(config.limits.simulate_max, 1000);
+        assert_eq!(config.limits.seed, 9);
+        assert_eq!(config.reload_poll, Some(std::time::Duration::from_secs(2)));
+    }
+
+    #[test]
+    fn flags_are_checked() {
+        let cli = Cli::try_parse_from([
+            "serve",
+            "--listen",
+            "127.0.0.1:8080",
+            "--threshold",
+            "0.25",
+            "--reload-poll-secs",
+            "0",
+            "--model",
+            "m.kpm",
+        ])
+        .expect("parses");
+        let config = cli.args.config();
+        assert_eq!(config.listen.port(), 8080);
+        assert_eq!(config.limits.threshold, Some(0.25));
+        assert_eq!(config.reload_poll, None);
+        assert_eq!(
+            config.model_path.as_deref(),
+            Some(std::path::Path::new("m.kpm"))
+        );
+        for bad in [
+            vec!["serve", "--threshold", "1.5"],
+            vec!["serve", "--threshold", "x"],
+            vec!["serve", "--listen", "nowhere"],
+            vec!["serve", "--simulate-max", "0"],
+        ] {
+            assert!(
+                Cli::try_parse_from(&bad).is_err(),
+                "{bad:?} should be rejected"
+            );
+        }
+    }
 }

@@ -41,10 +41,18 @@ Fault schedule (--fault, repeatable): KIND:TARGET@+OFFSET[/LEAD]
   OFFSET  simulated time after the start when the failure begins (the label's start), e.g. 90s, 20m
   LEAD    precursor length before that (default: the middle of the fault's range, shortened to fit)";
 
-/// Arguments of `kubepulse simulate`.
+/// Arguments of `kubepulse simulate` (boxed: they are many, and the CLI's enum of subcommands stays small).
 #[derive(Debug, clap::Args)]
 #[command(after_help = EXAMPLES)]
 pub struct Args {
+    /// The options.
+    #[command(flatten)]
+    pub options: Box<Options>,
+}
+
+/// The options of `kubepulse simulate`.
+#[derive(Debug, clap::Args)]
+pub struct Options {
     /// Cluster preset: online-boutique, small or large [default: online-boutique].
     #[arg(long)]
     pub preset: Option<String>,
@@ -78,9 +86,9 @@ pub struct Args {
     /// Serve a live Prometheus exporter (/metrics, /labels) on this address, e.g. 127.0.0.1:9101.
     #[arg(long, value_name = "ADDR", conflicts_with_all = ["out", "openmetrics"])]
     pub serve: Option<String>,
-    /// Clock speed of the live exporter: simulated seconds per wall-clock second.
-    #[arg(long, default_value_t = 1.0, requires = "serve")]
-    pub speed: f64,
+    /// Clock speed of the live exporter: simulated seconds per wall-clock second [default: 1].
+    #[arg(long)]
+    pub speed: Option<f64>,
     /// Schedule a fault (repeatable): KIND:TARGET@+OFFSET[/LEAD], see below.
     #[arg(long = "fault", value_name = "SPEC")]
     pub faults: Vec<String>,
@@ -111,7 +119,7 @@ pub enum LevelArg {
 }
 
 /// Builds the configuration from the file (if any) and the flags.
-pub fn config_from_args(args: &Args) -> anyhow::Result<SimConfig> {
+pub fn config_from_args(args: &Options) -> anyhow::Result<SimConfig> {
     let mut cfg = match &args.config {
         Some(path) => SimConfig::from_file(path)?,
         None => SimConfig::default(),
@@ -171,6 +179,7 @@ pub fn config_from_args(args: &Args) -> anyhow::Result<SimConfig> {
 
 /// Runs `kubepulse simulate`.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    let args = *args.options;
     if args.print_config {
         print!("{}", SimConfig::default_toml());
         return Ok(());
@@ -184,12 +193,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         );
         return Ok(());
     }
+    if args.speed.is_some() && args.serve.is_none() {
+        bail!("--speed only applies to the live exporter (--serve ADDR)");
+    }
     if let Some(addr) = &args.serve {
-        if !(args.speed.is_finite() && args.speed > 0.0 && args.speed <= 100_000.0) {
-            bail!(
-                "--speed {} must be a number between 0 and 100000",
-                args.speed
-            );
+        let speed = args.speed.unwrap_or(1.0);
+        if !(speed.is_finite() && speed > 0.0 && speed <= 100_000.0) {
+            bail!("--speed {speed} must be a number above 0 and at most 100000");
         }
         let addr: SocketAddr = addr
             .parse()
@@ -199,11 +209,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let sim = sim::Simulation::new(&valid)?;
         tracing::info!(
             address = %listener.local_addr()?,
-            speed = args.speed,
+            speed,
             preset = valid.preset.name(),
             "serving simulated cluster metrics on /metrics"
         );
-        sim::exporter::serve(listener, sim, args.speed, Arc::new(AtomicBool::new(false)))?;
+        sim::exporter::serve(listener, sim, speed, Arc::new(AtomicBool::new(false)))?;
         return Ok(());
     }
     if args.out.is_none() && args.openmetrics.is_none() {
@@ -246,4 +256,69 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "simulation written"
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Wrap {
+        #[command(flatten)]
+        args: super::Args,
+    }
+
+    fn parse(argv: &[&str]) -> Result<super::Args, clap::Error> {
+        Wrap::try_parse_from(std::iter::once("simulate").chain(argv.iter().copied()))
+            .map(|w| w.args)
+    }
+
+    fn options(argv: &[&str]) -> super::Options {
+        *parse(argv).expect("valid flags").options
+    }
+
+    #[test]
+    fn flags_override_the_config_and_calm_leaves_only_scheduled_faults() {
+        let args = options(&[
+            "--preset",
+            "small",
+            "--seed",
+            "7",
+            "--calm",
+            "--fault",
+            "pod_kill:web@+1h",
+            "--out",
+            "d",
+        ]);
+        let cfg = super::config_from_args(&args).expect("config");
+        assert_eq!((cfg.preset.as_str(), cfg.seed), ("small", 7));
+        assert_eq!(cfg.faults.memory_leak, 0.0);
+        assert_eq!(cfg.benign.batch_job, 0.0);
+        assert_eq!(cfg.schedule, vec!["pod_kill:web@+1h".to_string()]);
+        assert!(cfg.check().is_ok());
+    }
+
+    #[test]
+    fn bad_flags_are_clear_errors() {
+        let args = options(&["--duration", "-3h", "--out", "d"]);
+        let err = super::config_from_args(&args)
+            .expect("config")
+            .check()
+            .expect_err("negative");
+        assert!(err.to_string().contains("negative"), "{err}");
+        let args = parse(&["--preset", "medium", "--out", "d"]).expect("parses");
+        let err = super::run(args).expect_err("unknown preset").to_string();
+        assert!(err.contains("unknown preset \"medium\""), "{err}");
+        let err = super::run(parse(&["--speed", "60", "--out", "d"]).expect("parses"))
+            .expect_err("no --serve");
+        assert!(err.to_string().contains("--serve"), "{err}");
+        assert!(
+            parse(&["--serve", "127.0.0.1:0", "--out", "d"]).is_err(),
+            "--serve excludes --out"
+        );
+        let err = super::run(parse(&[]).expect("parses"))
+            .expect_err("no output")
+            .to_string();
+        assert!(err.contains("--out DIR"), "{err}");
+    }
 }

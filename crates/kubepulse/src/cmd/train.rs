@@ -1,12 +1,197 @@
-//! `kubepulse train`.
+//! `kubepulse train`: trains the two-stage model on a dataset and writes a model bundle and its card.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use learn::eval::Split;
+use learn::features::FeatureMode;
+use learn::labels::OngoingPolicy;
+use learn::model::TrainParams;
+use learn::pipeline::{self, TrainJob};
+use learn::window::WindowSpec;
+
+/// How windows inside an ongoing incident are labelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Ongoing {
+    /// Left out of training, scored separately (prediction ahead of the start).
+    Exclude,
+    /// Labelled as the incident (early detection, for faults without precursors).
+    Detect,
+}
+
+impl From<Ongoing> for OngoingPolicy {
+    fn from(o: Ongoing) -> Self {
+        match o {
+            Ongoing::Exclude => OngoingPolicy::Exclude,
+            Ongoing::Detect => OngoingPolicy::Detect,
+        }
+    }
+}
+
+/// Model options shared by `train` and `eval`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ModelArgs {
+    /// Look-back window, seconds.
+    #[arg(long, default_value_t = 180)]
+    pub window: i64,
+    /// Sample step and prediction cadence, seconds (default: the data's median sample interval).
+    #[arg(long)]
+    pub step: Option<i64>,
+    /// Horizon: predict issues starting within this many seconds.
+    #[arg(long, default_value_t = 300)]
+    pub horizon: i64,
+    /// Windows inside an ongoing incident: excluded from training, or labelled as the incident.
+    #[arg(long, value_enum, default_value_t = Ongoing::Exclude)]
+    pub ongoing: Ongoing,
+    /// Add cross-target features: each gauge's mean and max over the other targets of the same namespace.
+    #[arg(long)]
+    pub peers: bool,
+    /// Trees of the binary forest.
+    #[arg(long, default_value_t = 100)]
+    pub trees: usize,
+    /// Trees of the type forest.
+    #[arg(long, default_value_t = 60)]
+    pub type_trees: usize,
+    /// Maximum tree depth.
+    #[arg(long, default_value_t = 12)]
+    pub max_depth: usize,
+    /// Minimum samples per leaf.
+    #[arg(long, default_value_t = 5)]
+    pub min_samples_leaf: usize,
+    /// Allowed false alarms per target per day when choosing the alarm threshold.
+    #[arg(long, default_value_t = 1.0)]
+    pub false_alarm_budget: f64,
+    /// Seed of every random choice.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}
+
+impl ModelArgs {
+    /// The training parameters these options describe.
+    pub fn params(&self, mode: FeatureMode) -> TrainParams {
+        TrainParams {
+            window: WindowSpec {
+                window_secs: self.window,
+                step_secs: self.step.unwrap_or(0),
+                horizon_secs: self.horizon,
+            },
+            policy: self.ongoing.into(),
+            mode,
+            n_trees: self.trees,
+            type_trees: self.type_trees,
+            max_depth: Some(self.max_depth),
+            min_samples_leaf: self.min_samples_leaf,
+            seed: self.seed,
+            false_alarm_budget: self.false_alarm_budget,
+            progress: true,
+            ..TrainParams::default()
+        }
+    }
+}
+
+/// Parses `--train-until` (unix seconds or RFC 3339).
+pub fn parse_time(text: &str) -> Result<i64, String> {
+    learn::timestamp::parse(text).ok_or_else(|| {
+        format!("`{text}` is not a time (unix seconds or RFC 3339, e.g. 2022-08-23T00:00:00Z)")
+    })
+}
 
 /// Arguments of `kubepulse train`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+#[command(after_help = "Examples:
+  kubepulse train --data data/sim --out model.kpm
+  kubepulse train --data ../shared/data/nezha-onlineboutique --train-until 2022-08-23 --ongoing detect --horizon 60 --peers --out nezha.kpm
+  kubepulse train --data data/sim --snapshot-data data/sim-cluster --out models/default.kpm")]
+pub struct Args {
+    /// Dataset directory (metrics.csv + events.csv).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Model bundle to write (`.kpm`); the Markdown card goes next to it (`.md`).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Train only on data up to this time (unix seconds or RFC 3339).
+    #[arg(long, value_parser = parse_time)]
+    pub train_until: Option<i64>,
+    /// Cluster-level dataset (`kubepulse simulate --level cluster`) for the snapshot model.
+    #[arg(long)]
+    pub snapshot_data: Option<PathBuf>,
+    /// Hold-out dataset evaluated onto the model card.
+    #[arg(long)]
+    pub holdout_data: Option<PathBuf>,
+    /// Cluster-level hold-out dataset for the snapshot model.
+    #[arg(long)]
+    pub snapshot_holdout_data: Option<PathBuf>,
+    /// How the hold-out data was made (recorded on the card).
+    #[arg(long, default_value = "hold-out dataset")]
+    pub holdout_description: String,
+    /// Model name.
+    #[arg(long, default_value = "kubepulse")]
+    pub name: String,
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+/// Unix seconds now, or `SOURCE_DATE_EPOCH` for reproducible builds of the default model.
+fn now() -> i64 {
+    std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64)
+        })
+}
 
 /// Runs `kubepulse train`.
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!(
-        "`kubepulse train` is not built yet: see the open issues (run `kubepulse --help` for what exists)"
-    )
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let params = args.model.params(FeatureMode::Window);
+    let mut snapshot_params = params.clone();
+    snapshot_params.mode = FeatureMode::Latest;
+    snapshot_params.policy = OngoingPolicy::Exclude;
+    snapshot_params.window.window_secs = snapshot_params.window.step_secs.max(1);
+    snapshot_params.window.step_secs = 0;
+    let job = TrainJob {
+        data: args.data.clone(),
+        params,
+        peers: args.model.peers,
+        until: args.train_until.map(Split::TrainUntil),
+        snapshot: args.snapshot_data.clone().map(|d| (d, snapshot_params)),
+        holdout: args
+            .holdout_data
+            .clone()
+            .map(|d| (d, args.holdout_description.clone())),
+        snapshot_holdout: args
+            .snapshot_holdout_data
+            .clone()
+            .map(|d| (d, format!("{} (cluster level)", args.holdout_description))),
+        name: args.name.clone(),
+        trained_at: now(),
+    };
+    let started = std::time::Instant::now();
+    let (bundle, _) = pipeline::train_bundle(&job)
+        .with_context(|| format!("training on {}", args.data.display()))?;
+    bundle.save(&args.out)?;
+    let card_path = args.out.with_extension("md");
+    std::fs::write(&card_path, bundle.card_markdown())
+        .with_context(|| format!("writing {}", card_path.display()))?;
+    let info = bundle.info();
+    tracing::info!(
+        model = %args.out.display(),
+        card = %card_path.display(),
+        threshold = info.threshold,
+        seconds = started.elapsed().as_secs_f64(),
+        "trained {} {}",
+        info.name,
+        info.version
+    );
+    println!(
+        "wrote {} ({} bytes) and {}; threshold {:.4}; {:.1} s",
+        args.out.display(),
+        std::fs::metadata(&args.out).map_or(0, |m| m.len()),
+        card_path.display(),
+        info.threshold,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }

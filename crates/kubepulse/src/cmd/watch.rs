@@ -1,12 +1,242 @@
-//! `kubepulse watch`.
+//! `kubepulse watch`: live predictions from Prometheus, exported on `/metrics`, alerts to Alertmanager.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use learn::bundle::ModelBundle;
+use watch::alertmanager::{AlertmanagerClient, AlertmanagerConfig};
+use watch::hysteresis::Hysteresis;
+use watch::live::{WatchConfig, WatchOptions, check_prometheus, run_blocking};
+use watch::prom::Auth;
+use watch::queries::Shard;
+
+use super::collect::{PromArgs, load_queries, parse_duration_secs};
 
 /// Arguments of `kubepulse watch`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+#[command(after_help = "Examples:
+  kubepulse watch --prometheus http://prometheus:9090 --alertmanager http://alertmanager:9093
+  kubepulse watch --prometheus http://prometheus:9090 --shard 0/3 --model models/mine.kpm
+
+Alerts: KubePulseIssuePredicted{severity,issue_type,namespace,target}, fired after --consecutive steps at or
+above --on-threshold, resolved after --resolve-after steps below --off-threshold, never from stale data.")]
+pub struct Args {
+    /// Boxed to keep the subcommand enum small.
+    #[command(flatten)]
+    pub inner: Box<WatchArgs>,
+}
+
+/// The options of `kubepulse watch`.
+#[derive(Debug, clap::Args)]
+pub struct WatchArgs {
+    #[command(flatten)]
+    pub prom: PromArgs,
+    /// Alertmanager base URL; without it alerts are only logged.
+    #[arg(long, env = "KUBEPULSE_ALERTMANAGER_URL", value_name = "URL")]
+    pub alertmanager: Option<String>,
+    /// File holding a bearer token for Alertmanager.
+    #[arg(long, value_name = "FILE")]
+    pub alertmanager_bearer_token_file: Option<PathBuf>,
+    /// Model bundle (default: the model embedded in the binary).
+    #[arg(long, value_name = "FILE")]
+    pub model: Option<PathBuf>,
+    /// Query set TOML (default: the built-in config/queries.toml).
+    #[arg(long, value_name = "FILE")]
+    pub queries: Option<PathBuf>,
+    /// Address of this process' /metrics.
+    #[arg(long, default_value = "0.0.0.0:9464", value_name = "ADDR")]
+    pub listen: String,
+    /// Watch only the targets of shard i of n (stable hash of the target name).
+    #[arg(long, value_name = "i/n", default_value = "0/1")]
+    pub shard: Shard,
+    /// Probability at or above which a step counts towards firing (default: the model's threshold).
+    #[arg(long)]
+    pub on_threshold: Option<f64>,
+    /// Probability below which a step counts towards resolving (default: 60% of the on-threshold).
+    #[arg(long)]
+    pub off_threshold: Option<f64>,
+    /// Consecutive steps at or above the on-threshold before firing.
+    #[arg(long, default_value_t = 2)]
+    pub consecutive: u32,
+    /// Consecutive steps below the off-threshold before resolving.
+    #[arg(long, default_value_t = 3)]
+    pub resolve_after: u32,
+    /// After a resolve, the same target cannot fire again for this long (model time).
+    #[arg(long, default_value = "5m", value_parser = parse_duration_secs)]
+    pub cooldown: i64,
+    /// A target whose newest data is older than this is stale (default: 3 model steps).
+    #[arg(long, value_parser = parse_duration_secs)]
+    pub stale_after: Option<i64>,
+    /// Re-send firing alerts at least this often.
+    #[arg(long, default_value = "1m", value_parser = parse_duration_secs)]
+    pub resend_interval: i64,
+    /// Simulated seconds per wall second, when watching an accelerated `kubepulse simulate --serve --speed N`.
+    #[arg(long, default_value_t = 1.0)]
+    pub time_scale: f64,
+    /// Runbook link put in every alert.
+    #[arg(long, value_name = "URL")]
+    pub runbook_url: Option<String>,
+    /// This replica's externally reachable URL (alerts' generatorURL).
+    #[arg(long, value_name = "URL")]
+    pub external_url: Option<String>,
+    /// Stop after this many cycles (default: run until SIGINT/SIGTERM).
+    #[arg(long)]
+    pub cycles: Option<u64>,
+}
 
 /// Runs `kubepulse watch`.
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!(
-        "`kubepulse watch` is not built yet: see the open issues (run `kubepulse --help` for what exists)"
-    )
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let args = *args.inner;
+    // Cheap checks first, so a typo is one clear line before anything slow happens.
+    let queries = load_queries(args.queries.as_ref())?;
+    let prom = args.prom.config()?;
+    if !(args.time_scale > 0.0 && args.time_scale.is_finite()) {
+        anyhow::bail!("--time-scale must be positive, not {}", args.time_scale);
+    }
+    if let (Some(on), Some(off)) = (args.on_threshold, args.off_threshold) {
+        Hysteresis {
+            on_threshold: on,
+            off_threshold: off,
+            consecutive_on: args.consecutive,
+            consecutive_off: args.resolve_after,
+            cooldown_secs: args.cooldown as f64,
+        }
+        .check()?;
+    }
+    let alertmanager = match &args.alertmanager {
+        Some(url) => {
+            let mut am = AlertmanagerConfig::new(url);
+            am.timeout = Duration::from_secs(10);
+            if let Some(path) = &args.alertmanager_bearer_token_file {
+                let token = std::fs::read_to_string(path).with_context(|| {
+                    format!("--alertmanager-bearer-token-file {}", path.display())
+                })?;
+                am.auth = Auth::Bearer(token.trim().to_string());
+            }
+            am.ca_pem = match &args.prom.ca_file {
+                Some(p) => {
+                    Some(std::fs::read(p).with_context(|| format!("--ca-file {}", p.display()))?)
+                }
+                None => None,
+            };
+            AlertmanagerClient::new(am.clone())?;
+            Some(am)
+        }
+        None => None,
+    };
+    check_prometheus(&prom)?;
+
+    let model = match &args.model {
+        Some(path) => ModelBundle::load(path)?,
+        None => ModelBundle::embedded().context("the embedded model")?,
+    };
+    let info = model.info().clone();
+    let on = args.on_threshold.unwrap_or(info.threshold);
+    let hysteresis = Hysteresis {
+        on_threshold: on,
+        off_threshold: args.off_threshold.unwrap_or(on * 0.6),
+        consecutive_on: args.consecutive,
+        consecutive_off: args.resolve_after,
+        cooldown_secs: args.cooldown as f64,
+    }
+    .check()?;
+    let mut options = WatchOptions::new(queries, hysteresis, info.step_secs);
+    options.shard = args.shard;
+    options.time_scale = args.time_scale;
+    options.stale_after_secs =
+        args.stale_after.unwrap_or(3 * info.step_secs) as f64 / args.time_scale;
+    options.resend_interval_secs = args.resend_interval as f64;
+    if let Some(url) = args.runbook_url {
+        options.runbook_url = url;
+    }
+    if let Some(url) = args.external_url {
+        options.generator_url = format!("{}/metrics", url.trim_end_matches('/'));
+    }
+    let config = WatchConfig {
+        prom,
+        alertmanager,
+        listen: args.listen,
+        options,
+        max_cycles: args.cycles,
+        alert_queue_capacity: 10_000,
+    };
+    run_blocking(config, Arc::new(model))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    fn error_of(argv: &[&str]) -> String {
+        let cli = match crate::Cli::try_parse_from(argv) {
+            Ok(cli) => cli,
+            Err(e) => return e.to_string(),
+        };
+        format!("{:#}", crate::run(cli).unwrap_err())
+    }
+
+    #[test]
+    fn bad_input_gives_one_clear_line() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let url = format!("http://127.0.0.1:{port}");
+        let e = error_of(&[
+            "kubepulse",
+            "watch",
+            "--prometheus",
+            &url,
+            "--retries",
+            "0",
+            "--listen",
+            "127.0.0.1:0",
+        ]);
+        assert!(
+            e.contains("cannot reach Prometheus") && !e.contains('\n'),
+            "{e}"
+        );
+        let e = error_of(&["kubepulse", "watch", "--prometheus", &url, "--shard", "4/3"]);
+        assert!(e.contains("shard"), "{e}");
+        let e = error_of(&[
+            "kubepulse",
+            "watch",
+            "--prometheus",
+            &url,
+            "--on-threshold",
+            "0.3",
+            "--off-threshold",
+            "0.5",
+        ]);
+        assert!(e.contains("off threshold") && !e.contains('\n'), "{e}");
+        let e = error_of(&[
+            "kubepulse",
+            "watch",
+            "--prometheus",
+            &url,
+            "--alertmanager",
+            "am:9093",
+            "--retries",
+            "0",
+        ]);
+        assert!(e.contains("Alertmanager"), "{e}");
+        let e = error_of(&["kubepulse", "watch", "--prometheus", "localhost:9090"]);
+        assert!(
+            e.contains("invalid Prometheus URL") && !e.contains('\n'),
+            "{e}"
+        );
+        let e = error_of(&[
+            "kubepulse",
+            "watch",
+            "--prometheus",
+            &url,
+            "--time-scale",
+            "0",
+        ]);
+        assert!(e.contains("--time-scale"), "{e}");
+    }
 }

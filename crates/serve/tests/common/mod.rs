@@ -41,6 +41,9 @@ impl RuleModel {
     }
 
     fn predict(&self, p: f64, cpu: Option<f64>, options: PredictOptions) -> Prediction {
+        // Rounded so that snapshot tests do not depend on float formatting details.
+        let round = |v: f64| (v * 1e4).round() / 1e4;
+        let p = round(p);
         let threshold = options.threshold.unwrap_or(0.5);
         let will_have_issue = p >= threshold;
         let issue_type = if will_have_issue {
@@ -49,9 +52,9 @@ impl RuleModel {
             "normal"
         };
         let mut probabilities = BTreeMap::new();
-        probabilities.insert("normal".to_owned(), 1.0 - p);
-        probabilities.insert("resource_exhaustion".to_owned(), p * 0.75);
-        probabilities.insert("pod_failure".to_owned(), p * 0.25);
+        probabilities.insert("normal".to_owned(), round(1.0 - p));
+        probabilities.insert("resource_exhaustion".to_owned(), round(p * 0.75));
+        probabilities.insert("pod_failure".to_owned(), round(p * 0.25));
         let explanation = (will_have_issue || options.explain).then(|| Explanation {
             summary: format!(
                 "CPU at {:.0}% pushes the cluster towards exhaustion",
@@ -60,7 +63,7 @@ impl RuleModel {
             top_features: vec![Contribution {
                 feature: "cluster_cpu_util_avg".to_owned(),
                 value: cpu,
-                contribution: p - 0.1,
+                contribution: round(p - 0.1),
             }],
         });
         Prediction {

@@ -1,0 +1,421 @@
+//! The model bundle: a window model pair, an optional cluster snapshot model pair, their metadata and
+//! the model card, in one versioned, checksummed binary file (`.kpm`).
+//!
+//! Layout: magic `KPMODEL\0`, format version (u32 LE), header length (u64 LE), JSON header, then for
+//! each of window binary, window types, snapshot binary, snapshot types: length (u64 LE, 0 = absent)
+//! and the forest's own bytes; finally an FNV-1a 64 checksum (u64 LE) of everything before it.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use forest::RandomForest;
+use serde::{Deserialize, Serialize};
+
+use crate::dataset::Fnv;
+use crate::error::LearnError;
+use crate::features::FeatureSpec;
+use crate::model::{ModelPair, PairMeta};
+use crate::prediction::{self, Contribution, Explanation, Prediction};
+use crate::snapshot::Snapshot;
+use crate::window::Window;
+
+const MAGIC: &[u8; 8] = b"KPMODEL\0";
+/// The bundle format version this build reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// What a bundle is, for `/model`, logs and metrics.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelInfo {
+    /// Model name.
+    pub name: String,
+    /// Model version.
+    pub version: String,
+    /// When it was trained, RFC 3339.
+    pub trained_at: String,
+    /// Look-back window, seconds.
+    pub window_secs: i64,
+    /// Sample step, seconds.
+    pub step_secs: i64,
+    /// Prediction horizon, seconds.
+    pub horizon_secs: i64,
+    /// Metric columns a window must carry.
+    pub metrics: Vec<String>,
+    /// Issue types the model predicts.
+    pub issue_types: Vec<String>,
+    /// Alarm threshold on the issue probability.
+    pub threshold: f64,
+    /// Snapshot fields of the cluster snapshot model, if the bundle has one.
+    pub snapshot_fields: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Header {
+    info: ModelInfo,
+    window: PairMeta,
+    snapshot: Option<PairMeta>,
+    card_markdown: String,
+    card: serde_json::Value,
+}
+
+/// A loaded model bundle: what `serve` and `watch` predict with.
+#[derive(Debug, Clone)]
+pub struct ModelBundle {
+    info: ModelInfo,
+    window: ModelPair,
+    snapshot: Option<ModelPair>,
+    card_markdown: String,
+    card: serde_json::Value,
+}
+
+/// The default model, trained from the simulator by `scripts/train-default-model`.
+static EMBEDDED: &[u8] = include_bytes!("../../../models/default.kpm");
+
+fn put_forest(out: &mut Vec<u8>, forest: Option<&RandomForest>) {
+    match forest {
+        Some(f) => {
+            let bytes = f.to_bytes();
+            out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+            out.extend_from_slice(&bytes);
+        }
+        None => out.extend_from_slice(&0u64.to_le_bytes()),
+    }
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], LearnError> {
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&e| e <= self.bytes.len())
+            .ok_or_else(|| {
+                LearnError::Bundle(format!(
+                    "truncated while reading {what} ({n} bytes at offset {})",
+                    self.pos
+                ))
+            })?;
+        let s = &self.bytes[self.pos..end];
+        self.pos = end;
+        Ok(s)
+    }
+    fn u64(&mut self, what: &str) -> Result<u64, LearnError> {
+        let b = self.take(8, what)?;
+        Ok(u64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
+    }
+    fn forest(&mut self, what: &str) -> Result<Option<RandomForest>, LearnError> {
+        let len = self.u64(what)? as usize;
+        if len == 0 {
+            return Ok(None);
+        }
+        let b = self.take(len, what)?;
+        RandomForest::from_bytes(b)
+            .map(Some)
+            .map_err(|e| LearnError::Bundle(format!("{what}: {e}")))
+    }
+}
+
+fn check_pair(
+    meta: PairMeta,
+    binary: Option<RandomForest>,
+    types: Option<RandomForest>,
+    what: &str,
+) -> Result<ModelPair, LearnError> {
+    let binary = binary
+        .ok_or_else(|| LearnError::Bundle(format!("{what}: the binary forest is missing")))?;
+    let features = meta.features.clone().with_names();
+    if features.names() != meta.feature_names.as_slice() {
+        let first = features
+            .names()
+            .iter()
+            .zip(&meta.feature_names)
+            .position(|(a, b)| a != b)
+            .unwrap_or(features.len().min(meta.feature_names.len()));
+        return Err(LearnError::Bundle(format!(
+            "{what}: the model's feature list ({} features) does not match this build's feature extractor \
+             ({} features; first difference at position {first}: model `{}`, extractor `{}`)",
+            meta.feature_names.len(),
+            features.len(),
+            meta.feature_names.get(first).map_or("-", String::as_str),
+            features.names().get(first).map_or("-", String::as_str),
+        )));
+    }
+    if binary.n_features() != features.len() {
+        return Err(LearnError::Bundle(format!(
+            "{what}: the forest has {} features, the feature list {}",
+            binary.n_features(),
+            features.len()
+        )));
+    }
+    let mut meta = meta;
+    meta.features = features;
+    Ok(ModelPair {
+        meta,
+        binary,
+        types,
+    })
+}
+
+impl ModelBundle {
+    /// Assembles a bundle from trained pairs and the card.
+    pub fn new(
+        info: ModelInfo,
+        window: ModelPair,
+        snapshot: Option<ModelPair>,
+        card_markdown: String,
+        card: serde_json::Value,
+    ) -> Self {
+        Self {
+            info,
+            window,
+            snapshot,
+            card_markdown,
+            card,
+        }
+    }
+
+    /// Serialises the bundle.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let header = Header {
+            info: self.info.clone(),
+            window: self.window.meta.clone(),
+            snapshot: self.snapshot.as_ref().map(|p| p.meta.clone()),
+            card_markdown: self.card_markdown.clone(),
+            card: self.card.clone(),
+        };
+        let json = serde_json::to_vec(&header).unwrap_or_default();
+        let mut out = Vec::new();
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        out.extend_from_slice(&(json.len() as u64).to_le_bytes());
+        out.extend_from_slice(&json);
+        put_forest(&mut out, Some(&self.window.binary));
+        put_forest(&mut out, self.window.types.as_ref());
+        put_forest(&mut out, self.snapshot.as_ref().map(|p| &p.binary));
+        put_forest(
+            &mut out,
+            self.snapshot.as_ref().and_then(|p| p.types.as_ref()),
+        );
+        let mut h = Fnv::new();
+        h.write(&out);
+        out.extend_from_slice(&h.0.to_le_bytes());
+        out
+    }
+
+    /// Reads a bundle; a truncated, corrupted, other-version or feature-mismatched bundle is an error.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, LearnError> {
+        if bytes.len() < MAGIC.len() + 4 + 8 + 8 || &bytes[..8] != MAGIC {
+            return Err(LearnError::Bundle(
+                "not a KubePulse model bundle (bad magic or too short)".into(),
+            ));
+        }
+        let (body, sum) = bytes.split_at(bytes.len() - 8);
+        let mut h = Fnv::new();
+        h.write(body);
+        if h.0.to_le_bytes() != sum {
+            return Err(LearnError::Bundle(
+                "checksum mismatch: the file is corrupted or truncated".into(),
+            ));
+        }
+        let version = u32::from_le_bytes(body[8..12].try_into().unwrap_or([0; 4]));
+        if version != FORMAT_VERSION {
+            return Err(LearnError::Bundle(format!(
+                "format version {version}, this build reads version {FORMAT_VERSION}: retrain the model with this build"
+            )));
+        }
+        let mut r = Reader {
+            bytes: body,
+            pos: 12,
+        };
+        let len = r.u64("header length")? as usize;
+        let header: Header = serde_json::from_slice(r.take(len, "header")?)
+            .map_err(|e| LearnError::Bundle(format!("header: {e}")))?;
+        let wb = r.forest("window binary forest")?;
+        let wt = r.forest("window type forest")?;
+        let sb = r.forest("snapshot binary forest")?;
+        let st = r.forest("snapshot type forest")?;
+        let window = check_pair(header.window, wb, wt, "window model")?;
+        let snapshot = match header.snapshot {
+            Some(meta) => Some(check_pair(meta, sb, st, "snapshot model")?),
+            None => None,
+        };
+        Ok(Self {
+            info: header.info,
+            window,
+            snapshot,
+            card_markdown: header.card_markdown,
+            card: header.card,
+        })
+    }
+
+    /// Reads a bundle file.
+    pub fn load(path: &Path) -> Result<Self, LearnError> {
+        let bytes = std::fs::read(path).map_err(|e| LearnError::io(path, e))?;
+        Self::from_bytes(&bytes).map_err(|e| match e {
+            LearnError::Bundle(m) => LearnError::Bundle(format!("{}: {m}", path.display())),
+            other => other,
+        })
+    }
+
+    /// Writes the bundle to a file.
+    pub fn save(&self, path: &Path) -> Result<(), LearnError> {
+        std::fs::write(path, self.to_bytes()).map_err(|e| LearnError::io(path, e))
+    }
+
+    /// The default model embedded in the binary (`models/default.kpm`).
+    pub fn embedded() -> Result<Self, LearnError> {
+        Self::from_bytes(EMBEDDED)
+    }
+
+    /// Name, version, window settings, metrics, types, threshold.
+    pub fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    /// The model card in Markdown.
+    pub fn card_markdown(&self) -> &str {
+        &self.card_markdown
+    }
+
+    /// The model card as JSON (the figures the Markdown card shows).
+    pub fn card_json(&self) -> serde_json::Value {
+        self.card.clone()
+    }
+
+    /// The window model pair.
+    pub fn window_model(&self) -> &ModelPair {
+        &self.window
+    }
+
+    /// The cluster snapshot model pair, if any.
+    pub fn snapshot_model(&self) -> Option<&ModelPair> {
+        self.snapshot.as_ref()
+    }
+
+    /// Predicts for one target's window (metric columns by name, see [`ModelInfo::metrics`]).
+    pub fn predict_window(&self, w: &Window, explain: bool) -> Result<Prediction, LearnError> {
+        let row = self.window.meta.features.extract_window(w)?;
+        predict_row(&self.window, &row, explain, Some(&w.target))
+    }
+
+    /// Predicts for one cluster snapshot with the snapshot model (trained on exactly these fields).
+    pub fn predict_snapshot(&self, s: &Snapshot, explain: bool) -> Result<Prediction, LearnError> {
+        let pair = self
+            .snapshot
+            .as_ref()
+            .ok_or_else(|| LearnError::Bundle("this model has no cluster snapshot model".into()))?;
+        let row: Vec<f32> = pair
+            .meta
+            .features
+            .metrics
+            .iter()
+            .map(|m| s.field(m) as f32)
+            .collect();
+        predict_row(pair, &row, explain, None)
+    }
+}
+
+/// Predicts from one feature row of a pair (shared by the window and snapshot paths).
+pub fn predict_row(
+    pair: &ModelPair,
+    row: &[f32],
+    explain: bool,
+    target: Option<&str>,
+) -> Result<Prediction, LearnError> {
+    let meta = &pair.meta;
+    let mut pb = vec![0.0; pair.binary.classes().len()];
+    pair.binary.predict_proba_row(row, &mut pb)?;
+    let issue_col = pair.binary.classes().iter().position(|&c| c == 1.0);
+    let raw = issue_col.map_or(0.0, |c| pb[c]);
+    let p = meta.calibration.apply(raw);
+    let k = meta.issue_types.len().max(1);
+    let mut q = vec![0.0; k];
+    match &pair.types {
+        Some(tf) => {
+            let mut pt = vec![0.0; tf.classes().len()];
+            tf.predict_proba_row(row, &mut pt)?;
+            for (c, &label) in tf.classes().iter().enumerate() {
+                q[(label as usize).min(k - 1)] += pt[c];
+            }
+        }
+        None => q[0] = 1.0,
+    }
+    let best = (0..k).fold(0, |b, i| if q[i] > q[b] { i } else { b });
+    let will = p >= meta.threshold;
+    let mut probabilities = BTreeMap::new();
+    probabilities.insert("normal".to_string(), 1.0 - p);
+    for (i, t) in meta.issue_types.iter().enumerate() {
+        probabilities.insert(t.clone(), p * q[i]);
+    }
+    let issue_type = if will {
+        meta.issue_types
+            .get(best)
+            .cloned()
+            .unwrap_or_else(|| "issue".into())
+    } else {
+        "normal".to_string()
+    };
+    let names = &meta.feature_names;
+    let value_of = |name: &str| {
+        names
+            .iter()
+            .position(|n| n == name)
+            .map(|i| f64::from(row[i]))
+            .filter(|v| v.is_finite())
+    };
+    let time_to_issue_seconds = will.then(|| {
+        let linear = names
+            .iter()
+            .zip(row)
+            .filter(|(n, v)| {
+                n.ends_with(".secs_to_limit") && !n.starts_with("peers_") && v.is_finite()
+            })
+            .map(|(_, &v)| f64::from(v))
+            .filter(|&v| v <= meta.window.horizon_secs as f64)
+            .fold(f64::INFINITY, f64::min);
+        if linear.is_finite() {
+            linear
+        } else {
+            meta.lead_secs_by_type.get(best).copied().unwrap_or(0.0)
+        }
+    });
+    let explanation = if explain || will {
+        let shap = pair.binary.shap_values(row)?;
+        let nc = pair.binary.classes().len();
+        let c = issue_col.unwrap_or(0);
+        let mut contribs: Vec<Contribution> = (0..names.len())
+            .map(|f| Contribution {
+                feature: names[f].clone(),
+                value: f64::from(row[f]),
+                contribution: shap.values[f * nc + c],
+            })
+            .collect();
+        contribs.sort_by(|a, b| b.contribution.abs().total_cmp(&a.contribution.abs()));
+        contribs.truncate(5);
+        let summary = prediction::summary(&contribs, &value_of);
+        Some(Explanation {
+            summary,
+            top_features: contribs,
+        })
+    } else {
+        None
+    };
+    Ok(Prediction {
+        will_have_issue: will,
+        issue_probability: p,
+        issue_type: issue_type.clone(),
+        probabilities,
+        time_to_issue_seconds,
+        horizon_seconds: meta.window.horizon_secs as f64,
+        explanation,
+        recommendation: will.then(|| prediction::recommendation(&issue_type, target)),
+    })
+}
+
+/// Feature names a spec yields (re-exported for the card).
+pub fn feature_names(spec: &FeatureSpec) -> &[String] {
+    spec.names()
+}

@@ -1,0 +1,193 @@
+//! The model card: what a bundle was trained on, how it was validated and how it did on a hold-out.
+
+use std::fmt::Write as _;
+
+use serde_json::{Value, json};
+
+use crate::eval::Evaluation;
+use crate::model::ModelPair;
+use crate::report::headline;
+use crate::timestamp::format_rfc3339;
+
+/// A hold-out evaluation to record on the card.
+pub struct Holdout<'a> {
+    /// How the hold-out data was made (e.g. the `kubepulse simulate` command line).
+    pub description: String,
+    /// The evaluation.
+    pub evaluation: &'a Evaluation,
+}
+
+fn pair_json(pair: &ModelPair, holdout: Option<&Holdout>) -> Value {
+    let m = &pair.meta;
+    let mdi = pair.binary.feature_importances();
+    let mut top: Vec<(usize, f64)> = mdi.iter().copied().enumerate().collect();
+    top.sort_by(|a, b| b.1.total_cmp(&a.1));
+    json!({
+        "window_secs": m.window.window_secs,
+        "step_secs": m.window.step_secs,
+        "horizon_secs": m.window.horizon_secs,
+        "feature_mode": m.features.mode,
+        "ongoing_policy": m.policy,
+        "issue_types": m.issue_types,
+        "threshold": m.threshold,
+        "calibration": m.calibration,
+        "metrics": m.features.metrics,
+        "features": m.feature_names.len(),
+        "trees": {"binary": m.params.n_trees, "types": m.params.type_trees, "max_depth": m.params.max_depth, "min_samples_leaf": m.params.min_samples_leaf, "seed": m.params.seed},
+        "false_alarm_budget_per_target_day": m.params.false_alarm_budget,
+        "training": {
+            "data_fingerprint": m.data_fingerprint,
+            "from": format_rfc3339(m.train_from),
+            "until": format_rfc3339(m.train_until),
+            "rows": m.training_rows,
+        },
+        "validation": m.validation.as_ref().map(headline),
+        "holdout": holdout.map(|h| json!({
+            "description": h.description,
+            "data_fingerprint": h.evaluation.dataset.fingerprint(),
+            "figures": headline(&h.evaluation.model),
+            "baselines": h.evaluation.baselines.iter().map(|(k, v)| (k.clone(), headline(v))).collect::<serde_json::Map<_, _>>(),
+        })),
+        "top_features": top.iter().take(10).map(|&(i, v)| json!({"feature": m.feature_names[i], "mdi": v})).collect::<Vec<_>>(),
+    })
+}
+
+/// The card's JSON.
+pub fn card_json(
+    name: &str,
+    version: &str,
+    trained_at: &str,
+    window: &ModelPair,
+    window_holdout: Option<&Holdout>,
+    snapshot: Option<(&ModelPair, Option<&Holdout>)>,
+) -> Value {
+    json!({
+        "name": name,
+        "version": version,
+        "trained_at": trained_at,
+        "window_model": pair_json(window, window_holdout),
+        "snapshot_model": snapshot.map(|(p, h)| pair_json(p, h)),
+    })
+}
+
+fn fmt(v: &Value, percent: bool) -> String {
+    match v.as_f64() {
+        Some(x) if percent => format!("{:.1}%", x * 100.0),
+        Some(x) => format!("{x:.2}"),
+        None => "–".into(),
+    }
+}
+
+fn figures_table(md: &mut String, rows: &[(String, &Value)]) {
+    let _ = writeln!(
+        md,
+        "| scorer | incidents | alarmed before start | detected ≤ 120 s | median lead (s) | false alarms / target-day | type accuracy |"
+    );
+    let _ = writeln!(md, "|---|---|---|---|---|---|---|");
+    for (name, f) in rows {
+        let _ = writeln!(
+            md,
+            "| {name} | {} | {} | {} | {} | {} | {} |",
+            f["incidents"],
+            fmt(&f["alarmed_before_start_ratio"], true),
+            fmt(&f["detected_within_120s_ratio"], true),
+            fmt(&f["median_lead_time_seconds"], false),
+            fmt(&f["false_alarms_per_target_day"], false),
+            fmt(&f["type_accuracy"], true),
+        );
+    }
+}
+
+fn pair_markdown(md: &mut String, title: &str, p: &Value) {
+    let _ = writeln!(md, "## {title}\n");
+    let _ = writeln!(
+        md,
+        "- Window {} s, step {} s, horizon {} s; features: {} ({}); ongoing windows: {}.",
+        p["window_secs"],
+        p["step_secs"],
+        p["horizon_secs"],
+        p["features"],
+        p["feature_mode"],
+        p["ongoing_policy"]
+    );
+    let _ = writeln!(md, "- Issue types: {}.", p["issue_types"]);
+    let _ = writeln!(
+        md,
+        "- Alarm threshold {} (chosen on the validation part for ≤ {} false alarm(s) per target-day).",
+        fmt(&p["threshold"], false),
+        p["false_alarm_budget_per_target_day"]
+    );
+    let _ = writeln!(
+        md,
+        "- Training data `{}`, {} → {}, {} rows.",
+        p["training"]["data_fingerprint"].as_str().unwrap_or(""),
+        p["training"]["from"].as_str().unwrap_or(""),
+        p["training"]["until"].as_str().unwrap_or(""),
+        p["training"]["rows"]
+    );
+    let _ = writeln!(md, "- Metrics: {}.\n", p["metrics"]);
+    if !p["validation"].is_null() {
+        let _ = writeln!(md, "### Validation (last part of the training period)\n");
+        figures_table(md, &[("model".into(), &p["validation"])]);
+        let _ = writeln!(md);
+    }
+    if !p["holdout"].is_null() {
+        let h = &p["holdout"];
+        let _ = writeln!(md, "### Hold-out\n");
+        let _ = writeln!(
+            md,
+            "Data: {} (`{}`).\n",
+            h["description"].as_str().unwrap_or(""),
+            h["data_fingerprint"].as_str().unwrap_or("")
+        );
+        let mut rows = vec![("**model**".to_string(), &h["figures"])];
+        if let Some(b) = h["baselines"].as_object() {
+            for (k, v) in b {
+                rows.push((k.clone(), v));
+            }
+        }
+        figures_table(md, &rows);
+        let _ = writeln!(
+            md,
+            "\nPR-AUC per type (model): {}\n",
+            h["figures"]["pr_auc"]
+        );
+    }
+    let _ = writeln!(md, "Top features (MDI):\n");
+    if let Some(top) = p["top_features"].as_array() {
+        for t in top {
+            let _ = writeln!(
+                md,
+                "- `{}` {}",
+                t["feature"].as_str().unwrap_or(""),
+                fmt(&t["mdi"], false)
+            );
+        }
+    }
+    let _ = writeln!(md);
+}
+
+/// The card's Markdown, rendered from its JSON.
+pub fn card_markdown(card: &Value) -> String {
+    let mut md = String::new();
+    let _ = writeln!(
+        md,
+        "# Model card: {} {}\n",
+        card["name"].as_str().unwrap_or(""),
+        card["version"].as_str().unwrap_or("")
+    );
+    let _ = writeln!(
+        md,
+        "Trained at {}. Two-stage random forest: a binary forest (does an issue start within the horizon?) and a type forest (which type?), Platt-calibrated.\n",
+        card["trained_at"].as_str().unwrap_or("")
+    );
+    let _ = writeln!(
+        md,
+        "Intended use: ranking and alerting on per-workload incident risk from Prometheus metrics; a simulated-data model is a starting point — retrain on your own history (`kubepulse train`) and check it with `kubepulse eval`.\n"
+    );
+    pair_markdown(&mut md, "Window model", &card["window_model"]);
+    if !card["snapshot_model"].is_null() {
+        pair_markdown(&mut md, "Cluster snapshot model", &card["snapshot_model"]);
+    }
+    md
+}

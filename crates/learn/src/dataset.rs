@@ -1,0 +1,428 @@
+//! The dataset format shared by `simulate`, `collect`, `train` and `eval`: a directory with
+//! `metrics.csv` (`timestamp,target,<metric>...`) and `events.csv` (`target,start,end,issue_type[,...]`).
+//!
+//! Reading validates everything a user controls and names the file, line and value of any problem.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::error::LearnError;
+use crate::timestamp;
+
+/// How a metric column is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ColumnKind {
+    /// A level (CPU %, memory bytes, latency seconds): used as is.
+    Gauge,
+    /// A monotonically increasing count (`*_total`): used as a per-second rate, resets handled.
+    Counter,
+}
+
+impl ColumnKind {
+    /// The kind a column name implies: `*_total` is a counter, anything else a gauge.
+    pub fn of(name: &str) -> Self {
+        if name.ends_with("_total") {
+            Self::Counter
+        } else {
+            Self::Gauge
+        }
+    }
+}
+
+/// One target's samples, sorted by time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    /// The target (`namespace/deployment`, `cluster/node`, ...).
+    pub target: String,
+    /// Unix seconds, strictly increasing.
+    pub timestamps: Vec<i64>,
+    /// One vector per metric (in [`Dataset::metrics`] order), aligned with `timestamps`; NaN = missing.
+    pub columns: Vec<Vec<f64>>,
+}
+
+/// One labelled incident.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Event {
+    /// The target it happened on.
+    pub target: String,
+    /// Onset, unix seconds.
+    pub start: i64,
+    /// End, unix seconds (`>= start`).
+    pub end: i64,
+    /// `resource_exhaustion`, `pod_failure`, `network_issue`, or any other label.
+    pub issue_type: String,
+    /// The optional `detail` column (e.g. `oom_kill`); other extra columns are ignored.
+    pub detail: Option<String>,
+}
+
+/// A whole dataset in memory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dataset {
+    /// Metric column names, in file order.
+    pub metrics: Vec<String>,
+    /// One series per target, sorted by target name (file order never matters).
+    pub series: Vec<Series>,
+    /// Incidents, sorted by (target, start).
+    pub events: Vec<Event>,
+}
+
+fn csv_err(path: &Path, line: u64, message: impl Into<String>) -> LearnError {
+    LearnError::Csv {
+        path: path.to_path_buf(),
+        line,
+        message: message.into(),
+    }
+}
+
+fn open_csv(path: &Path) -> Result<(csv::Reader<std::fs::File>, Vec<String>), LearnError> {
+    let file = std::fs::File::open(path).map_err(|e| LearnError::io(path, e))?;
+    let meta = file.metadata().map_err(|e| LearnError::io(path, e))?;
+    if meta.len() == 0 {
+        return Err(LearnError::EmptyFile {
+            path: path.to_path_buf(),
+            message: "the file is empty (expected a header line)".into(),
+        });
+    }
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(false)
+        .from_reader(file);
+    let header = reader
+        .headers()
+        .map_err(|e| csv_err(path, 1, e.to_string()))?
+        .iter()
+        .map(|h| h.trim().to_string())
+        .collect();
+    Ok((reader, header))
+}
+
+fn require(path: &Path, header: &[String], column: &str) -> Result<usize, LearnError> {
+    header
+        .iter()
+        .position(|h| h == column)
+        .ok_or_else(|| LearnError::MissingColumn {
+            path: path.to_path_buf(),
+            column: column.to_string(),
+            found: header.join(","),
+        })
+}
+
+fn line_of(record: &csv::ByteRecord, fallback: u64) -> u64 {
+    record.position().map_or(fallback, |p| p.line())
+}
+
+fn parse_value(path: &Path, line: u64, column: &str, raw: &[u8]) -> Result<f64, LearnError> {
+    let text = std::str::from_utf8(raw)
+        .map_err(|_| csv_err(path, line, format!("column `{column}`: value is not UTF-8")))?
+        .trim();
+    if text.is_empty() || text.eq_ignore_ascii_case("nan") {
+        return Ok(f64::NAN);
+    }
+    match text.parse::<f64>() {
+        Ok(v) if v.is_finite() => Ok(v),
+        _ => Err(csv_err(
+            path,
+            line,
+            format!("column `{column}`: `{text}` is not a number"),
+        )),
+    }
+}
+
+fn parse_time(path: &Path, line: u64, column: &str, raw: &[u8]) -> Result<i64, LearnError> {
+    let text = String::from_utf8_lossy(raw);
+    timestamp::parse(&text).ok_or_else(|| {
+        csv_err(
+            path,
+            line,
+            format!(
+                "column `{column}`: `{}` is not a timestamp (unix seconds or RFC 3339)",
+                text.trim()
+            ),
+        )
+    })
+}
+
+impl Dataset {
+    /// Reads `dir/metrics.csv` and `dir/events.csv`.
+    pub fn read(dir: &Path) -> Result<Self, LearnError> {
+        let (metrics, series) = read_metrics(&dir.join("metrics.csv"))?;
+        let targets: HashMap<&str, ()> = series.iter().map(|s| (s.target.as_str(), ())).collect();
+        let events = read_events(&dir.join("events.csv"), &|t| targets.contains_key(t))?;
+        Ok(Self {
+            metrics,
+            series,
+            events,
+        })
+    }
+
+    /// The kind of every metric column, in [`Dataset::metrics`] order.
+    pub fn kinds(&self) -> Vec<ColumnKind> {
+        self.metrics.iter().map(|m| ColumnKind::of(m)).collect()
+    }
+
+    /// Earliest and latest timestamp over all targets.
+    pub fn time_range(&self) -> Option<(i64, i64)> {
+        let first = self
+            .series
+            .iter()
+            .filter_map(|s| s.timestamps.first())
+            .min()?;
+        let last = self
+            .series
+            .iter()
+            .filter_map(|s| s.timestamps.last())
+            .max()?;
+        Some((*first, *last))
+    }
+
+    /// Median interval between consecutive samples of a target, seconds (the data's sample step).
+    pub fn sample_step_secs(&self) -> Option<i64> {
+        let mut gaps: Vec<i64> = self
+            .series
+            .iter()
+            .flat_map(|s| s.timestamps.windows(2).map(|w| w[1] - w[0]).take(2000))
+            .collect();
+        if gaps.is_empty() {
+            return None;
+        }
+        let mid = gaps.len() / 2;
+        Some(*gaps.select_nth_unstable(mid).1)
+    }
+
+    /// Events of one target, sorted by start.
+    pub fn events_of(&self, target: &str) -> &[Event] {
+        let lo = self.events.partition_point(|e| e.target.as_str() < target);
+        let hi = self.events.partition_point(|e| e.target.as_str() <= target);
+        &self.events[lo..hi]
+    }
+
+    /// A stable fingerprint of the dataset's content (FNV-1a over targets, timestamps, values, events).
+    pub fn fingerprint(&self) -> String {
+        let mut h = Fnv::new();
+        for m in &self.metrics {
+            h.write(m.as_bytes());
+        }
+        for s in &self.series {
+            h.write(s.target.as_bytes());
+            for t in &s.timestamps {
+                h.write(&t.to_le_bytes());
+            }
+            for c in &s.columns {
+                for v in c {
+                    h.write(&v.to_bits().to_le_bytes());
+                }
+            }
+        }
+        for e in &self.events {
+            h.write(e.target.as_bytes());
+            h.write(&e.start.to_le_bytes());
+            h.write(&e.end.to_le_bytes());
+            h.write(e.issue_type.as_bytes());
+        }
+        format!("fnv1a64:{:016x}", h.0)
+    }
+
+    /// The distinct issue types of the events, sorted.
+    pub fn issue_types(&self) -> Vec<String> {
+        let mut types: Vec<String> = self.events.iter().map(|e| e.issue_type.clone()).collect();
+        types.sort();
+        types.dedup();
+        types
+    }
+}
+
+/// 64-bit FNV-1a, for fingerprints and checksums.
+pub(crate) struct Fnv(pub u64);
+
+impl Fnv {
+    pub fn new() -> Self {
+        Self(0xcbf2_9ce4_8422_2325)
+    }
+    pub fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+fn read_metrics(path: &Path) -> Result<(Vec<String>, Vec<Series>), LearnError> {
+    let (mut reader, header) = open_csv(path)?;
+    let ts_col = require(path, &header, "timestamp")?;
+    let target_col = require(path, &header, "target")?;
+    let metric_cols: Vec<usize> = (0..header.len())
+        .filter(|&i| i != ts_col && i != target_col)
+        .collect();
+    if metric_cols.is_empty() {
+        return Err(LearnError::EmptyFile {
+            path: path.to_path_buf(),
+            message: "no metric columns after `timestamp,target`".into(),
+        });
+    }
+    let metrics: Vec<String> = metric_cols.iter().map(|&i| header[i].clone()).collect();
+    let mut index: HashMap<Vec<u8>, usize> = HashMap::new();
+    let mut series: Vec<Series> = Vec::new();
+    let mut record = csv::ByteRecord::new();
+    let mut row = 1u64;
+    loop {
+        row += 1;
+        let more = reader
+            .read_byte_record(&mut record)
+            .map_err(|e| csv_err(path, row, e.to_string()))?;
+        if !more {
+            break;
+        }
+        let line = line_of(&record, row);
+        let ts = parse_time(path, line, "timestamp", &record[ts_col])?;
+        let target = record[target_col].trim_ascii();
+        if target.is_empty() {
+            return Err(csv_err(path, line, "column `target`: empty target"));
+        }
+        let slot = match index.get(target) {
+            Some(&i) => i,
+            None => {
+                index.insert(target.to_vec(), series.len());
+                series.push(Series {
+                    target: String::from_utf8_lossy(target).into_owned(),
+                    timestamps: Vec::new(),
+                    columns: vec![Vec::new(); metrics.len()],
+                });
+                series.len() - 1
+            }
+        };
+        let s = &mut series[slot];
+        s.timestamps.push(ts);
+        for (m, &col) in metric_cols.iter().enumerate() {
+            s.columns[m].push(parse_value(path, line, &metrics[m], &record[col])?);
+        }
+    }
+    if series.is_empty() {
+        return Err(LearnError::EmptyFile {
+            path: path.to_path_buf(),
+            message: "no data rows after the header".into(),
+        });
+    }
+    for s in &mut series {
+        sort_series(path, s)?;
+    }
+    series.sort_by(|a, b| a.target.cmp(&b.target));
+    Ok((metrics, series))
+}
+
+fn sort_series(path: &Path, s: &mut Series) -> Result<(), LearnError> {
+    if !s.timestamps.windows(2).all(|w| w[0] < w[1]) {
+        let mut order: Vec<usize> = (0..s.timestamps.len()).collect();
+        order.sort_by_key(|&i| s.timestamps[i]);
+        s.timestamps = order.iter().map(|&i| s.timestamps[i]).collect();
+        for c in &mut s.columns {
+            *c = order.iter().map(|&i| c[i]).collect();
+        }
+    }
+    if let Some(w) = s.timestamps.windows(2).find(|w| w[0] == w[1]) {
+        return Err(LearnError::Dataset(format!(
+            "{}: target `{}` has two rows at timestamp {}",
+            path.display(),
+            s.target,
+            w[0]
+        )));
+    }
+    Ok(())
+}
+
+fn read_events(path: &Path, known: &dyn Fn(&str) -> bool) -> Result<Vec<Event>, LearnError> {
+    let (mut reader, header) = open_csv(path)?;
+    let cols = [
+        require(path, &header, "target")?,
+        require(path, &header, "start")?,
+        require(path, &header, "end")?,
+        require(path, &header, "issue_type")?,
+    ];
+    let detail_col = header.iter().position(|h| h == "detail");
+    let mut events = Vec::new();
+    let mut record = csv::ByteRecord::new();
+    let mut row = 1u64;
+    loop {
+        row += 1;
+        let more = reader
+            .read_byte_record(&mut record)
+            .map_err(|e| csv_err(path, row, e.to_string()))?;
+        if !more {
+            break;
+        }
+        let line = line_of(&record, row);
+        let target = String::from_utf8_lossy(record[cols[0]].trim_ascii()).into_owned();
+        if !known(&target) {
+            return Err(csv_err(
+                path,
+                line,
+                format!("column `target`: `{target}` has no rows in metrics.csv"),
+            ));
+        }
+        let start = parse_time(path, line, "start", &record[cols[1]])?;
+        let end = parse_time(path, line, "end", &record[cols[2]])?;
+        if end < start {
+            return Err(csv_err(
+                path,
+                line,
+                format!("end {end} is before start {start}"),
+            ));
+        }
+        let issue_type = String::from_utf8_lossy(record[cols[3]].trim_ascii()).into_owned();
+        if issue_type.is_empty() || issue_type == "normal" {
+            return Err(csv_err(
+                path,
+                line,
+                format!("column `issue_type`: `{issue_type}` is not an issue type"),
+            ));
+        }
+        let detail = detail_col
+            .map(|c| String::from_utf8_lossy(record[c].trim_ascii()).into_owned())
+            .filter(|d| !d.is_empty());
+        events.push(Event {
+            target,
+            start,
+            end,
+            issue_type,
+            detail,
+        });
+    }
+    events.sort_by(|a, b| (&a.target, a.start).cmp(&(&b.target, b.start)));
+    Ok(events)
+}
+
+/// Writes a dataset in the same format (used by tests and by `eval` to export splits).
+pub fn write(dataset: &Dataset, dir: &Path) -> Result<(), LearnError> {
+    std::fs::create_dir_all(dir).map_err(|e| LearnError::io(dir, e))?;
+    let metrics_path: PathBuf = dir.join("metrics.csv");
+    let mut out = String::from("timestamp,target");
+    for m in &dataset.metrics {
+        out.push(',');
+        out.push_str(m);
+    }
+    out.push('\n');
+    for s in &dataset.series {
+        for (i, t) in s.timestamps.iter().enumerate() {
+            out.push_str(&format!("{t},{}", s.target));
+            for c in &s.columns {
+                out.push(',');
+                if c[i].is_finite() {
+                    out.push_str(&c[i].to_string());
+                }
+            }
+            out.push('\n');
+        }
+    }
+    std::fs::write(&metrics_path, out).map_err(|e| LearnError::io(&metrics_path, e))?;
+    let events_path = dir.join("events.csv");
+    let mut out = String::from("target,start,end,issue_type\n");
+    for e in &dataset.events {
+        out.push_str(&format!(
+            "{},{},{},{}\n",
+            e.target, e.start, e.end, e.issue_type
+        ));
+    }
+    std::fs::write(&events_path, out).map_err(|e| LearnError::io(&events_path, e))
+}

@@ -1,0 +1,61 @@
+//! The crate's one error type.
+
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+/// Everything that can go wrong in the learning pipeline.
+#[derive(Debug, Error)]
+pub enum LearnError {
+    /// A file could not be opened or read.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A CSV file is malformed or holds a bad value; `line` is 1-based (the header is line 1).
+    #[error("{path}:{line}: {message}")]
+    Csv {
+        path: PathBuf,
+        line: u64,
+        message: String,
+    },
+    /// A file has no header or no data rows.
+    #[error("{path}: {message}")]
+    EmptyFile { path: PathBuf, message: String },
+    /// A required column is absent from a file's header.
+    #[error("{path}: missing column `{column}` in the header (found: {found})")]
+    MissingColumn {
+        path: PathBuf,
+        column: String,
+        found: String,
+    },
+    /// The dataset cannot support what was asked (too small to split, one class only, ...).
+    #[error("dataset: {0}")]
+    Dataset(String),
+    /// Invalid options (window, step, horizon, split, ...).
+    #[error("invalid option {name}: {reason}")]
+    InvalidOption { name: &'static str, reason: String },
+    /// A window given for prediction does not fit the model.
+    #[error("window: {0}")]
+    Window(String),
+    /// A model bundle is truncated, corrupted, of another version or inconsistent.
+    #[error("model bundle: {0}")]
+    Bundle(String),
+    /// The random-forest engine failed.
+    #[error("forest: {0}")]
+    Forest(#[from] forest::ForestError),
+    /// Writing a report or plot failed.
+    #[error("report {path}: {message}")]
+    Report { path: PathBuf, message: String },
+}
+
+impl LearnError {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,335 @@
+//! Backtests: split a dataset by time, train on the past, score the future with the model and the
+//! baselines, and gather every figure, importance and explanation a report shows.
+
+use std::collections::BTreeMap;
+
+use forest::Matrix;
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::baselines;
+use crate::bundle::predict_row;
+use crate::context;
+use crate::dataset::Dataset;
+use crate::error::LearnError;
+use crate::figures::{self, Figures};
+use crate::labels::Label;
+use crate::model::{ModelPair, series_rows};
+use crate::scoring::{Grid, Score};
+use crate::timestamp;
+
+/// How a dataset is split into a training past and a test future.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Split {
+    /// Train on everything up to this time (unix seconds), test after it.
+    TrainUntil(i64),
+    /// Train on this fraction of the time range, test on the rest.
+    Fraction(f64),
+}
+
+impl Split {
+    /// The split time within a dataset.
+    pub fn time(&self, dataset: &Dataset) -> Result<i64, LearnError> {
+        let (first, last) = dataset
+            .time_range()
+            .ok_or_else(|| LearnError::Dataset("no samples".into()))?;
+        let t = match *self {
+            Split::TrainUntil(t) => t,
+            Split::Fraction(f) => {
+                if !(f > 0.0 && f < 1.0) {
+                    return Err(LearnError::InvalidOption {
+                        name: "split",
+                        reason: format!("{f} is not a fraction strictly between 0 and 1"),
+                    });
+                }
+                first + ((last - first) as f64 * f) as i64
+            }
+        };
+        if t <= first || t >= last {
+            return Err(LearnError::InvalidOption {
+                name: "train-until",
+                reason: format!(
+                    "{} is outside the data ({} .. {}): nothing would be left to train or to test",
+                    timestamp::format_rfc3339(t),
+                    timestamp::format_rfc3339(first),
+                    timestamp::format_rfc3339(last)
+                ),
+            });
+        }
+        Ok(t)
+    }
+}
+
+/// The dataset a model needs: with peer columns added when its features use them.
+pub fn prepare(dataset: &Dataset, pair: &ModelPair) -> Dataset {
+    if context::has_peer_columns(&pair.meta.features.metrics)
+        && !context::has_peer_columns(&dataset.metrics)
+    {
+        context::add_peer_columns(dataset, pair.meta.window.step_secs / 2)
+    } else {
+        dataset.clone()
+    }
+}
+
+/// Importance of one feature.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Importance {
+    /// Feature name.
+    pub feature: String,
+    /// Mean decrease of impurity (sums to 1 over features).
+    pub mdi: f64,
+    /// Mean drop of accuracy when the feature is shuffled (test windows sample).
+    pub permutation: f64,
+}
+
+/// The explanation of an incident's first alarm.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IncidentExplanation {
+    /// Target.
+    pub target: String,
+    /// Incident type.
+    pub issue_type: String,
+    /// Incident start, RFC 3339.
+    pub start: String,
+    /// Seconds from first alarm to start (negative = after).
+    pub lead_time_seconds: f64,
+    /// Predicted type at the first alarm.
+    pub predicted_type: String,
+    /// One-line summary.
+    pub summary: String,
+    /// Top features.
+    pub top_features: Vec<crate::prediction::Contribution>,
+}
+
+/// Everything a backtest produced.
+#[derive(Debug, Clone)]
+pub struct Evaluation {
+    /// Test period start (the split), unix seconds.
+    pub test_from: i64,
+    /// Test period end, unix seconds.
+    pub test_until: i64,
+    /// The test grid.
+    pub grid: Grid,
+    /// The model's scores per series and point.
+    pub scores: Vec<Vec<Score>>,
+    /// The model's figures.
+    pub model: Figures,
+    /// Baseline name → figures (same grid).
+    pub baselines: BTreeMap<String, Figures>,
+    /// Baseline name → scores (for the PR curves).
+    pub baseline_scores: BTreeMap<String, Vec<Vec<Score>>>,
+    /// Feature importances, MDI-sorted.
+    pub importances: Vec<Importance>,
+    /// Explanations of the first alarm of detected incidents (at most 50).
+    pub explanations: Vec<IncidentExplanation>,
+    /// The dataset actually scored (with peer columns when the model uses them).
+    pub dataset: Dataset,
+}
+
+/// Scores the model and the baselines on `[from, until]` of the dataset and computes every figure.
+pub fn evaluate(
+    dataset: &Dataset,
+    pair: &ModelPair,
+    from: i64,
+    until: i64,
+    seed: u64,
+) -> Result<Evaluation, LearnError> {
+    let dataset = prepare(dataset, pair);
+    let meta = &pair.meta;
+    let grid = Grid::build(&dataset, meta.window, meta.policy, from, until, false);
+    if grid.is_empty() {
+        return Err(LearnError::Dataset(format!(
+            "no test windows between {} and {}: the test period is shorter than one window ({} s)",
+            timestamp::format_rfc3339(from),
+            timestamp::format_rfc3339(until),
+            meta.window.window_secs
+        )));
+    }
+    let names = &meta.feature_names;
+    let index_map: std::collections::HashMap<&str, usize> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.as_str(), i))
+        .collect();
+    let index = |n: &str| index_map.get(n).copied();
+    let n_types = meta.issue_types.len();
+    let nf = names.len();
+    type Scored = (Vec<Score>, Vec<Vec<Score>>);
+    let per_series: Vec<Scored> = grid
+        .points
+        .par_iter()
+        .enumerate()
+        .map(|(s, points)| {
+            let mut model = Vec::with_capacity(points.len());
+            let mut base: Vec<Vec<Score>> =
+                vec![Vec::with_capacity(points.len()); baselines::NAMES.len()];
+            for chunk in points.chunks(2048) {
+                let rows = series_rows(
+                    &dataset,
+                    &meta.features,
+                    s,
+                    chunk.iter().map(|p| (p.index, p.t)),
+                );
+                for (b, name) in baselines::NAMES.iter().enumerate() {
+                    for row in rows.chunks(nf) {
+                        base[b].push(meta.baselines.score(name, row, &index, n_types));
+                    }
+                }
+                model.extend(pair.score_rows(rows)?);
+            }
+            Ok((model, base))
+        })
+        .collect::<Result<_, LearnError>>()?;
+    let mut scores = Vec::with_capacity(per_series.len());
+    let mut baseline_scores: BTreeMap<String, Vec<Vec<Score>>> = BTreeMap::new();
+    for (m, b) in per_series {
+        scores.push(m);
+        for (name, v) in baselines::NAMES.iter().zip(b) {
+            baseline_scores.entry(name.to_string()).or_default().push(v);
+        }
+    }
+    let model = figures::compute(&dataset, &grid, &scores, &meta.issue_types);
+    let baselines: BTreeMap<String, Figures> = baseline_scores
+        .iter()
+        .map(|(name, sc)| {
+            (
+                name.clone(),
+                figures::compute(&dataset, &grid, sc, &meta.issue_types),
+            )
+        })
+        .collect();
+    let importances = importances(&dataset, pair, &grid, seed)?;
+    let explanations = explanations(&dataset, pair, &grid, &scores)?;
+    Ok(Evaluation {
+        test_from: from,
+        test_until: until,
+        grid,
+        scores,
+        model,
+        baselines,
+        baseline_scores,
+        importances,
+        explanations,
+        dataset,
+    })
+}
+
+fn importances(
+    dataset: &Dataset,
+    pair: &ModelPair,
+    grid: &Grid,
+    seed: u64,
+) -> Result<Vec<Importance>, LearnError> {
+    let meta = &pair.meta;
+    let mdi = pair.binary.feature_importances();
+    // A sample of test windows: every positive (up to 1000) and as many normals, evenly spread.
+    let labelled: Vec<(usize, usize, f64)> = grid
+        .points
+        .iter()
+        .enumerate()
+        .flat_map(|(s, pts)| {
+            pts.iter()
+                .enumerate()
+                .filter_map(move |(k, p)| match p.label {
+                    Label::Normal => Some((s, k, 0.0)),
+                    Label::Issue(_) => Some((s, k, 1.0)),
+                    Label::Ongoing(_) => None,
+                })
+        })
+        .collect();
+    let pos: Vec<_> = labelled.iter().filter(|r| r.2 == 1.0).collect();
+    let neg: Vec<_> = labelled.iter().filter(|r| r.2 == 0.0).collect();
+    let take = |v: &[&(usize, usize, f64)], n: usize| -> Vec<(usize, usize, f64)> {
+        let stride = v.len().div_ceil(n.max(1)).max(1);
+        v.iter().step_by(stride).map(|r| **r).collect()
+    };
+    let mut sample = take(&pos, 1000);
+    sample.extend(take(&neg, 1000.max(sample.len())));
+    let permutation = if sample.iter().any(|r| r.2 == 1.0) && sample.iter().any(|r| r.2 == 0.0) {
+        let mut x = Vec::with_capacity(sample.len() * meta.feature_names.len());
+        for &(s, k, _) in &sample {
+            let p = grid.points[s][k];
+            x.extend(series_rows(
+                dataset,
+                &meta.features,
+                s,
+                std::iter::once((p.index, p.t)),
+            ));
+        }
+        let y: Vec<f64> = sample.iter().map(|r| r.2).collect();
+        let m = Matrix::new(x, sample.len(), meta.feature_names.len())?;
+        pair.binary.permutation_importance(&m, &y, 2, seed)?
+    } else {
+        vec![0.0; mdi.len()]
+    };
+    let mut out: Vec<Importance> = meta
+        .feature_names
+        .iter()
+        .enumerate()
+        .map(|(i, f)| Importance {
+            feature: f.clone(),
+            mdi: mdi.get(i).copied().unwrap_or(0.0),
+            permutation: permutation.get(i).copied().unwrap_or(0.0),
+        })
+        .collect();
+    out.sort_by(|a, b| b.mdi.total_cmp(&a.mdi));
+    Ok(out)
+}
+
+fn explanations(
+    dataset: &Dataset,
+    pair: &ModelPair,
+    grid: &Grid,
+    scores: &[Vec<Score>],
+) -> Result<Vec<IncidentExplanation>, LearnError> {
+    let h = pair.meta.window.horizon_secs;
+    let mut out = Vec::new();
+    for (s, points) in grid.points.iter().enumerate() {
+        let target = &dataset.series[s].target;
+        for e in dataset.events_of(target) {
+            if out.len() >= 50 {
+                return Ok(out);
+            }
+            let alarms: Vec<bool> = scores[s].iter().map(|x| x.alarm).collect();
+            let Some(k) = figures::episodes(points, &alarms, pair.meta.window.step_secs)
+                .into_iter()
+                .map(|(a, _)| a)
+                .find(|&a| figures::credited(points[a].t, e.start, e.end, h))
+            else {
+                continue;
+            };
+            let p = points[k];
+            let row = series_rows(
+                dataset,
+                &pair.meta.features,
+                s,
+                std::iter::once((p.index, p.t)),
+            );
+            let pred = predict_row(pair, &row, true, Some(target))?;
+            let ex = pred.explanation.unwrap_or(crate::prediction::Explanation {
+                summary: String::new(),
+                top_features: Vec::new(),
+            });
+            out.push(IncidentExplanation {
+                target: target.clone(),
+                issue_type: e.issue_type.clone(),
+                start: timestamp::format_rfc3339(e.start),
+                lead_time_seconds: (e.start - p.t) as f64,
+                predicted_type: pred.issue_type,
+                summary: ex.summary,
+                top_features: ex.top_features.into_iter().take(3).collect(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The truth column of `predictions.csv` for a point.
+pub fn truth_name(dataset: &Dataset, s: usize, label: Label) -> String {
+    let events = dataset.events_of(&dataset.series[s].target);
+    match label {
+        Label::Normal => "normal".into(),
+        Label::Issue(e) => events[e].issue_type.clone(),
+        Label::Ongoing(e) => format!("ongoing:{}", events[e].issue_type),
+    }
+}

@@ -1,0 +1,628 @@
+//! Feature extraction: the single source of feature names and order, used by `train`, `eval`, `serve`
+//! and `watch` alike. Every path goes through [`FeatureSpec::extract_into`].
+//!
+//! Per metric (counters `*_total` first become per-second rates, a drop is a reset):
+//! `last`, `mean`, `min`, `max`, `std`, `slope` (least squares, per second), `change` (last − first),
+//! `missing` (fraction of the expected samples that are absent or empty).
+//! Derived, where the inputs exist (see [`limit_pairs`]): `use_of_limit` (fraction 0–1), `headroom`
+//! (1 − use), `secs_to_limit` (linear extrapolation of the slope to the limit, as PromQL's
+//! `predict_linear`; [`SECS_TO_LIMIT_CAP`] when not rising). Calendar: `time.hour_of_day`, `time.day_of_week` (UTC).
+//! In `Latest` mode (the cluster snapshot model) the features are the last values of the columns, named as the columns.
+
+use serde::{Deserialize, Serialize};
+
+use crate::dataset::ColumnKind;
+use crate::error::LearnError;
+use crate::timestamp;
+use crate::window::Window;
+
+/// `secs_to_limit` when the metric is flat or falling, seconds (one day).
+pub const SECS_TO_LIMIT_CAP: f64 = 86_400.0;
+
+/// The per-metric statistics, in feature order.
+pub const STATS: [&str; 8] = [
+    "last", "mean", "min", "max", "std", "slope", "change", "missing",
+];
+
+/// How features are built from a window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FeatureMode {
+    /// Window statistics per metric, derived limit features and calendar features.
+    Window,
+    /// The last value of every column as is (the cluster snapshot model's fields).
+    Latest,
+}
+
+/// Where a usage's limit comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Limit {
+    /// Another column holds the limit (its index).
+    Column(usize),
+    /// The usage is already a percentage (0–100) of its limit.
+    Percent,
+    /// The usage is already a fraction (0–1) of its limit.
+    Fraction,
+    /// The column is the *available* fraction (0–1); use = 1 − value.
+    Available,
+}
+
+/// A usage column and its limit (derived features `use_of_limit`, `headroom`, `secs_to_limit`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LimitPair {
+    /// Index of the usage metric.
+    pub usage: usize,
+    /// Where its limit comes from.
+    pub limit: Limit,
+}
+
+/// Which feature vector a model uses: the metric columns, their kinds and the derived features.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeatureSpec {
+    /// How features are built.
+    pub mode: FeatureMode,
+    /// Metric column names, in order.
+    pub metrics: Vec<String>,
+    /// Kind of each metric.
+    pub kinds: Vec<ColumnKind>,
+    /// Derived use-of-limit features.
+    pub limits: Vec<LimitPair>,
+    /// Look-back, seconds.
+    pub window_secs: i64,
+    /// Sample step, seconds (sets the expected sample count for `missing`).
+    pub step_secs: i64,
+    #[serde(skip)]
+    names: Vec<String>,
+}
+
+/// How a column name relates to a limit, if it is already relative to one: `*_utilization`,
+/// `*_percent`, `*_pct` are percentages; a name containing `utilization` otherwise (e.g.
+/// `cpu_limit_utilization_max`) is a fraction; a name containing `available_ratio` is an available fraction.
+fn relative_limit(name: &str) -> Option<Limit> {
+    if name.ends_with("_utilization") || name.ends_with("_percent") || name.ends_with("_pct") {
+        Some(Limit::Percent)
+    } else if name.contains("utilization") {
+        Some(Limit::Fraction)
+    } else if name.contains("available_ratio") {
+        Some(Limit::Available)
+    } else {
+        None
+    }
+}
+
+/// Finds derived-feature inputs among the metric names: columns already relative to their limit (see
+/// `relative_limit`: `*_utilization` %, `*utilization*` fraction, `*available_ratio*` available fraction)
+/// and usage/limit pairs where the limit column contains `_limit` (and is not itself relative) and the
+/// usage column is the same name without it (or with `_usage`, `_working_set` or `_used` in its place).
+/// Peer columns (`peers_*`) never take part.
+pub fn limit_pairs(metrics: &[String]) -> Vec<LimitPair> {
+    let mut pairs = Vec::new();
+    for (i, m) in metrics.iter().enumerate() {
+        if m.starts_with("peers_") || ColumnKind::of(m) == ColumnKind::Counter {
+            continue;
+        }
+        if let Some(limit) = relative_limit(m) {
+            pairs.push(LimitPair { usage: i, limit });
+        }
+    }
+    for (li, l) in metrics.iter().enumerate() {
+        if !l.contains("_limit") || l.starts_with("peers_") || relative_limit(l).is_some() {
+            continue;
+        }
+        let candidates = [
+            l.replacen("_limit", "", 1),
+            l.replacen("_limit", "_usage", 1),
+            l.replacen("_limit", "_working_set", 1),
+            l.replacen("_limit", "_used", 1),
+        ];
+        for c in &candidates {
+            if let Some(ui) = metrics.iter().position(|m| m == c) {
+                if ui != li && ColumnKind::of(c) == ColumnKind::Gauge {
+                    pairs.push(LimitPair {
+                        usage: ui,
+                        limit: Limit::Column(li),
+                    });
+                    break;
+                }
+            }
+        }
+    }
+    pairs
+}
+
+impl FeatureSpec {
+    /// The window feature set of a dataset's metric columns.
+    pub fn window(metrics: &[String], window_secs: i64, step_secs: i64) -> Self {
+        let kinds = metrics.iter().map(|m| ColumnKind::of(m)).collect();
+        let limits = limit_pairs(metrics);
+        let mut spec = Self {
+            mode: FeatureMode::Window,
+            metrics: metrics.to_vec(),
+            kinds,
+            limits,
+            window_secs,
+            step_secs,
+            names: Vec::new(),
+        };
+        spec.names = spec.build_names();
+        spec
+    }
+
+    /// The latest-value feature set (cluster snapshot model): one feature per column.
+    pub fn latest(metrics: &[String], step_secs: i64) -> Self {
+        let mut spec = Self {
+            mode: FeatureMode::Latest,
+            metrics: metrics.to_vec(),
+            kinds: vec![ColumnKind::Gauge; metrics.len()],
+            limits: Vec::new(),
+            window_secs: step_secs,
+            step_secs,
+            names: Vec::new(),
+        };
+        spec.names = spec.build_names();
+        spec
+    }
+
+    /// Rebuilds the derived name list after deserialisation.
+    pub(crate) fn with_names(mut self) -> Self {
+        self.names = self.build_names();
+        self
+    }
+
+    fn build_names(&self) -> Vec<String> {
+        if self.mode == FeatureMode::Latest {
+            return self.metrics.clone();
+        }
+        let mut names = Vec::new();
+        for (m, kind) in self.metrics.iter().zip(&self.kinds) {
+            let base = match kind {
+                ColumnKind::Gauge => m.clone(),
+                ColumnKind::Counter => format!("rate({m})"),
+            };
+            for s in STATS {
+                names.push(format!("{base}.{s}"));
+            }
+        }
+        for p in &self.limits {
+            let u = &self.metrics[p.usage];
+            for s in ["use_of_limit", "headroom", "secs_to_limit"] {
+                names.push(format!("{u}.{s}"));
+            }
+        }
+        names.push("time.hour_of_day".into());
+        names.push("time.day_of_week".into());
+        names
+    }
+
+    /// Feature names, in vector order.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// Number of features.
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Whether there are no features.
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    /// Extracts the features of the window ending at `t` into `out` (`self.len()` long).
+    /// `timestamps` are the window's samples (increasing, all `<= t`); `column(m)` gives metric `m`'s
+    /// values aligned with them (NaN = missing). This is the one implementation every path uses.
+    pub fn extract_into<'a>(
+        &self,
+        t: i64,
+        timestamps: &[i64],
+        column: impl Fn(usize) -> &'a [f64],
+        out: &mut [f32],
+    ) {
+        debug_assert_eq!(out.len(), self.len());
+        if self.mode == FeatureMode::Latest {
+            for (m, o) in out.iter_mut().enumerate() {
+                let c = column(m);
+                *o = c
+                    .iter()
+                    .rev()
+                    .find(|v| !v.is_nan())
+                    .map_or(f32::NAN, |&v| v as f32);
+            }
+            return;
+        }
+        let expected = ((self.window_secs + self.step_secs / 2) / self.step_secs).max(1) as f64;
+        let n_stats = STATS.len();
+        let mut last_slope = vec_small(self.metrics.len());
+        for (m, kind) in self.kinds.iter().enumerate() {
+            let c = column(m);
+            let st = match kind {
+                ColumnKind::Gauge => Stats::of(
+                    timestamps
+                        .iter()
+                        .zip(c)
+                        .filter(|(_, v)| !v.is_nan())
+                        .map(|(&ts, &v)| ((ts - t) as f64, v)),
+                ),
+                ColumnKind::Counter => Stats::of(Rates::new(timestamps, c, t)),
+            };
+            let valid = c.iter().filter(|v| !v.is_nan()).count() as f64;
+            let missing = (1.0 - valid / expected).clamp(0.0, 1.0);
+            let o = &mut out[m * n_stats..(m + 1) * n_stats];
+            o[0] = st.last as f32;
+            o[1] = st.mean as f32;
+            o[2] = st.min as f32;
+            o[3] = st.max as f32;
+            o[4] = st.std as f32;
+            o[5] = st.slope as f32;
+            o[6] = (st.last - st.first) as f32;
+            o[7] = missing as f32;
+            last_slope.set(m, st.last, st.slope);
+        }
+        let mut k = self.metrics.len() * n_stats;
+        for p in &self.limits {
+            let (usage, slope) = last_slope.get(p.usage);
+            let (use_frac, slope_frac) = match p.limit {
+                Limit::Percent => (usage / 100.0, slope / 100.0),
+                Limit::Fraction => (usage, slope),
+                Limit::Available => (1.0 - usage, -slope),
+                Limit::Column(l) => {
+                    let limit = last_slope.get(l).0;
+                    if limit > 0.0 {
+                        (usage / limit, slope / limit)
+                    } else {
+                        (f64::NAN, f64::NAN)
+                    }
+                }
+            };
+            let secs = if use_frac.is_nan() || slope_frac.is_nan() {
+                f64::NAN
+            } else if use_frac >= 1.0 {
+                0.0
+            } else if slope_frac > 0.0 {
+                ((1.0 - use_frac) / slope_frac).min(SECS_TO_LIMIT_CAP)
+            } else {
+                SECS_TO_LIMIT_CAP
+            };
+            out[k] = use_frac as f32;
+            out[k + 1] = (1.0 - use_frac) as f32;
+            out[k + 2] = secs as f32;
+            k += 3;
+        }
+        out[k] = timestamp::hour_of_day(t) as f32;
+        out[k + 1] = timestamp::day_of_week(t) as f32;
+    }
+
+    /// Extracts the features of a [`Window`] (the serving path), matching columns by name; a metric the
+    /// window lacks is missing (NaN). Errors when the window is malformed or shares no column with the model.
+    pub fn extract_window(&self, w: &Window) -> Result<Vec<f32>, LearnError> {
+        w.check()?;
+        let map: Vec<Option<usize>> = self
+            .metrics
+            .iter()
+            .map(|m| w.columns.iter().position(|(name, _)| name == m))
+            .collect();
+        if map.iter().all(Option::is_none) {
+            return Err(LearnError::Window(format!(
+                "target `{}`: none of the window's columns ({}) is a model metric (expected: {})",
+                w.target,
+                w.columns
+                    .iter()
+                    .map(|(n, _)| n.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                self.metrics.join(", ")
+            )));
+        }
+        let t = *w.timestamps.last().unwrap_or(&0);
+        let start = crate::window::window_range(&w.timestamps, t, self.window_secs).start;
+        let ts = &w.timestamps[start..];
+        let nan = vec![f64::NAN; ts.len()];
+        let mut out = vec![0.0f32; self.len()];
+        self.extract_into(
+            t,
+            ts,
+            |m| match map[m] {
+                Some(c) => &w.columns[c].1[start..],
+                None => &nan,
+            },
+            &mut out,
+        );
+        Ok(out)
+    }
+}
+
+/// Last value and slope per metric, on the stack for typical widths.
+struct LastSlope {
+    inline: [(f64, f64); 64],
+    heap: Vec<(f64, f64)>,
+}
+
+fn vec_small(n: usize) -> LastSlope {
+    LastSlope {
+        inline: [(f64::NAN, f64::NAN); 64],
+        heap: if n > 64 {
+            vec![(f64::NAN, f64::NAN); n]
+        } else {
+            Vec::new()
+        },
+    }
+}
+
+impl LastSlope {
+    fn set(&mut self, m: usize, last: f64, slope: f64) {
+        if self.heap.is_empty() {
+            self.inline[m] = (last, slope);
+        } else {
+            self.heap[m] = (last, slope);
+        }
+    }
+    fn get(&self, m: usize) -> (f64, f64) {
+        if self.heap.is_empty() {
+            self.inline[m]
+        } else {
+            self.heap[m]
+        }
+    }
+}
+
+/// Per-second rates of a counter between consecutive valid samples; a decrease is a reset (the
+/// counter restarted from 0, so the increase is the new value). Each rate sits at the later sample's time.
+#[derive(Clone)]
+struct Rates<'a> {
+    timestamps: &'a [i64],
+    values: &'a [f64],
+    t: i64,
+    i: usize,
+    prev: Option<(i64, f64)>,
+}
+
+impl<'a> Rates<'a> {
+    fn new(timestamps: &'a [i64], values: &'a [f64], t: i64) -> Self {
+        Self {
+            timestamps,
+            values,
+            t,
+            i: 0,
+            prev: None,
+        }
+    }
+}
+
+impl Iterator for Rates<'_> {
+    type Item = (f64, f64);
+    fn next(&mut self) -> Option<(f64, f64)> {
+        while self.i < self.values.len() {
+            let (ts, v) = (self.timestamps[self.i], self.values[self.i]);
+            self.i += 1;
+            if v.is_nan() {
+                continue;
+            }
+            let prev = self.prev.replace((ts, v));
+            if let Some((pts, pv)) = prev {
+                let dt = (ts - pts) as f64;
+                if dt > 0.0 {
+                    let increase = if v >= pv { v - pv } else { v };
+                    return Some(((ts - self.t) as f64, increase / dt));
+                }
+            }
+        }
+        None
+    }
+}
+
+/// Summary statistics of `(x, y)` points (x = seconds relative to the window end).
+struct Stats {
+    first: f64,
+    last: f64,
+    mean: f64,
+    min: f64,
+    max: f64,
+    std: f64,
+    slope: f64,
+}
+
+impl Stats {
+    fn of<I: Iterator<Item = (f64, f64)> + Clone>(points: I) -> Self {
+        let mut n = 0usize;
+        let (mut sx, mut sy) = (0.0, 0.0);
+        let (mut first, mut last) = (f64::NAN, f64::NAN);
+        let (mut min, mut max) = (f64::INFINITY, f64::NEG_INFINITY);
+        for (x, y) in points.clone() {
+            if n == 0 {
+                first = y;
+            }
+            last = y;
+            n += 1;
+            sx += x;
+            sy += y;
+            min = min.min(y);
+            max = max.max(y);
+        }
+        if n == 0 {
+            return Self {
+                first: f64::NAN,
+                last: f64::NAN,
+                mean: f64::NAN,
+                min: f64::NAN,
+                max: f64::NAN,
+                std: f64::NAN,
+                slope: f64::NAN,
+            };
+        }
+        let nf = n as f64;
+        let (mx, my) = (sx / nf, sy / nf);
+        let (mut sxx, mut sxy, mut syy) = (0.0, 0.0, 0.0);
+        for (x, y) in points {
+            let (dx, dy) = (x - mx, y - my);
+            sxx += dx * dx;
+            sxy += dx * dy;
+            syy += dy * dy;
+        }
+        Self {
+            first,
+            last,
+            mean: my,
+            min,
+            max,
+            std: (syy / nf).sqrt(),
+            slope: if n >= 2 && sxx > 0.0 {
+                sxy / sxx
+            } else {
+                f64::NAN
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn feature(spec: &FeatureSpec, out: &[f32], name: &str) -> f32 {
+        out[spec.names().iter().position(|n| n == name).expect(name)]
+    }
+
+    #[test]
+    fn gauge_statistics_and_slope() {
+        let spec = FeatureSpec::window(&names(&["mem"]), 60, 15);
+        let ts = [0, 15, 30, 45];
+        let v = [1.0, 2.0, 3.0, 4.0];
+        let mut out = vec![0.0; spec.len()];
+        spec.extract_into(45, &ts, |_| &v, &mut out);
+        assert_eq!(feature(&spec, &out, "mem.last"), 4.0);
+        assert_eq!(feature(&spec, &out, "mem.mean"), 2.5);
+        assert_eq!(feature(&spec, &out, "mem.min"), 1.0);
+        assert_eq!(feature(&spec, &out, "mem.max"), 4.0);
+        assert_eq!(feature(&spec, &out, "mem.change"), 3.0);
+        assert!((feature(&spec, &out, "mem.slope") - 1.0 / 15.0).abs() < 1e-7);
+        assert!((feature(&spec, &out, "mem.std") - 1.118_034).abs() < 1e-5);
+        assert_eq!(feature(&spec, &out, "mem.missing"), 0.0);
+    }
+
+    #[test]
+    fn counters_become_rates_and_resets_are_not_negative() {
+        let spec = FeatureSpec::window(&names(&["restarts_total"]), 60, 15);
+        let ts = [0, 15, 30, 45, 60];
+        // +30 in 15 s, then a reset to 6 (an increase of 6), then +30, then +30.
+        let v = [100.0, 130.0, 6.0, 36.0, 66.0];
+        let mut out = vec![0.0; spec.len()];
+        spec.extract_into(60, &ts, |_| &v, &mut out);
+        assert_eq!(feature(&spec, &out, "rate(restarts_total).min"), 0.4);
+        assert_eq!(feature(&spec, &out, "rate(restarts_total).max"), 2.0);
+        assert_eq!(feature(&spec, &out, "rate(restarts_total).last"), 2.0);
+    }
+
+    #[test]
+    fn missing_values_and_gaps_count_as_missing() {
+        let spec = FeatureSpec::window(&names(&["cpu"]), 60, 15);
+        // 4 samples expected; one row missing (gap 15→45) and one empty value.
+        let ts = [15, 45, 60];
+        let v = [1.0, f64::NAN, 3.0];
+        let mut out = vec![0.0; spec.len()];
+        spec.extract_into(60, &ts, |_| &v, &mut out);
+        assert_eq!(feature(&spec, &out, "cpu.missing"), 0.5);
+        assert_eq!(feature(&spec, &out, "cpu.last"), 3.0);
+        let all_nan = [f64::NAN; 3];
+        spec.extract_into(60, &ts, |_| &all_nan, &mut out);
+        assert!(feature(&spec, &out, "cpu.last").is_nan());
+        assert_eq!(feature(&spec, &out, "cpu.missing"), 1.0);
+    }
+
+    #[test]
+    fn time_to_limit_extrapolates_like_predict_linear() {
+        let spec = FeatureSpec::window(
+            &names(&[
+                "memory_working_set_bytes",
+                "memory_limit_bytes",
+                "cpu_utilization",
+                "node_filesystem_available_ratio_min",
+            ]),
+            60,
+            15,
+        );
+        let ts = [0, 15, 30, 45];
+        let mem = [500.0, 550.0, 600.0, 650.0]; // +50 per 15 s towards 1000
+        let lim = [1000.0; 4];
+        let cpu = [50.0, 50.0, 50.0, 50.0];
+        let fs = [0.4, 0.3, 0.2, 0.1]; // use 0.6 → 0.9, +0.1 per 15 s
+        let cols = [&mem[..], &lim[..], &cpu[..], &fs[..]];
+        let mut out = vec![0.0; spec.len()];
+        spec.extract_into(45, &ts, |m| cols[m], &mut out);
+        assert_eq!(
+            feature(&spec, &out, "memory_working_set_bytes.use_of_limit"),
+            0.65
+        );
+        assert!(
+            (feature(&spec, &out, "memory_working_set_bytes.secs_to_limit") - 105.0).abs() < 1e-3
+        );
+        assert_eq!(feature(&spec, &out, "cpu_utilization.use_of_limit"), 0.5);
+        assert_eq!(
+            feature(&spec, &out, "cpu_utilization.secs_to_limit"),
+            SECS_TO_LIMIT_CAP as f32
+        );
+        assert!(
+            (feature(
+                &spec,
+                &out,
+                "node_filesystem_available_ratio_min.use_of_limit"
+            ) - 0.9)
+                .abs()
+                < 1e-6
+        );
+        assert!(
+            (feature(
+                &spec,
+                &out,
+                "node_filesystem_available_ratio_min.secs_to_limit"
+            ) - 15.0)
+                .abs()
+                < 1e-3
+        );
+    }
+
+    #[test]
+    fn window_path_matches_slice_path_and_reorders_columns() {
+        let spec = FeatureSpec::window(&names(&["a", "b_total"]), 60, 15);
+        let w = Window {
+            target: "ns/x".into(),
+            timestamps: vec![0, 15, 30, 45, 60],
+            columns: vec![
+                ("b_total".into(), vec![1.0, 2.0, 3.0, 5.0, 8.0]),
+                ("a".into(), vec![0.1, 0.2, f64::NAN, 0.4, 0.5]),
+                ("ignored".into(), vec![9.0; 5]),
+            ],
+        };
+        let via_window = spec.extract_window(&w).unwrap();
+        let a = [0.2, f64::NAN, 0.4, 0.5];
+        let b = [2.0, 3.0, 5.0, 8.0];
+        let mut via_slices = vec![0.0; spec.len()];
+        spec.extract_into(
+            60,
+            &[15, 30, 45, 60],
+            |m| if m == 0 { &a } else { &b },
+            &mut via_slices,
+        );
+        assert_eq!(
+            via_window.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            via_slices.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn a_window_without_model_columns_is_an_error() {
+        let spec = FeatureSpec::window(&names(&["a"]), 60, 15);
+        let w = Window {
+            target: "ns/x".into(),
+            timestamps: vec![0],
+            columns: vec![("zzz".into(), vec![1.0])],
+        };
+        let err = spec.extract_window(&w).unwrap_err().to_string();
+        assert!(err.contains("zzz") && err.contains("expected: a"), "{err}");
+    }
+}

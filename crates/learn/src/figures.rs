@@ -1,0 +1,482 @@
+//! Backtest figures: window-level (per type) and incident-level (what an SRE feels).
+//!
+//! Alarm episodes: consecutive alarmed points of a target (no more than two steps apart) form one
+//! episode, counted once, raised at its first point (its *onset*). An episode is credited to an
+//! incident of the same target when its onset lies in `[start - 2 x horizon, end)`: an alarm raised up to
+//! twice the horizon ahead is an early warning, one raised later than that (or one that merely keeps
+//! running into the incident) is not. Uncredited episodes are false alarms. An incident is detected
+//! by its earliest credited episode; its lead time is `start - onset`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::dataset::Dataset;
+use crate::labels::{Label, OngoingPolicy};
+use crate::scoring::{Grid, Score};
+
+/// Window-level figures of one issue type (one-vs-rest).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TypeFigures {
+    /// Windows of this type.
+    pub support: usize,
+    /// Of the windows predicted as this type, the share that are.
+    pub precision: f64,
+    /// Of the windows of this type, the share predicted as it.
+    pub recall: f64,
+    /// Harmonic mean of precision and recall.
+    pub f1: f64,
+    /// Average precision of the type's score (area under the precision-recall curve).
+    #[serde(with = "crate::nan_null")]
+    pub pr_auc: f64,
+    /// Area under the ROC curve of the type's score.
+    #[serde(with = "crate::nan_null")]
+    pub roc_auc: f64,
+}
+
+/// Incident-level figures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IncidentFigures {
+    /// Incidents scored (with evaluation points before their start).
+    pub count: usize,
+    /// Share of incidents with an alarm raised in `[start - 2 x horizon, start)`.
+    pub alarmed_before_start_ratio: f64,
+    /// Share of incidents with an alarm raised in `[start - 2 x horizon, end)`.
+    pub detected_ratio: f64,
+    /// Share first alarmed no later than 60 s after start.
+    pub detected_within_60s_ratio: f64,
+    /// Share first alarmed no later than 120 s after start.
+    pub detected_within_120s_ratio: f64,
+    /// Median of `start - first alarm` over detected incidents, seconds (negative = after start).
+    pub median_lead_time_seconds: Option<f64>,
+    /// 10th percentile of the lead time, seconds.
+    pub p10_lead_time_seconds: Option<f64>,
+    /// 90th percentile of the lead time, seconds.
+    pub p90_lead_time_seconds: Option<f64>,
+    /// Lead times of detected incidents, seconds (for the histogram).
+    pub lead_times_seconds: Vec<f64>,
+    /// Per issue type: `[count, alarmed before start, detected within 120 s, type correct]`.
+    pub by_type: BTreeMap<String, [usize; 4]>,
+    /// Per `detail` label of the events (e.g. `memory_leak`): the same four counts.
+    pub by_detail: BTreeMap<String, [usize; 4]>,
+}
+
+/// All figures of one scorer (the model or a baseline) on one grid.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Figures {
+    /// Per-type window-level figures.
+    pub per_type: BTreeMap<String, TypeFigures>,
+    /// Incident-level figures.
+    pub incidents: IncidentFigures,
+    /// False alarm episodes per target per day of evaluated time.
+    pub false_alarms_per_target_day: f64,
+    /// False alarm episodes.
+    pub false_alarms: usize,
+    /// Alarm episodes in all.
+    pub alarm_episodes: usize,
+    /// Target-days evaluated.
+    pub target_days: f64,
+    /// Share of detected incidents whose first alarm named the right type.
+    pub type_accuracy: Option<f64>,
+    /// Brier score of the issue probability on scored windows.
+    #[serde(with = "crate::nan_null")]
+    pub brier: f64,
+    /// Confusion matrix of window classes: `labels` then `matrix[true][predicted]`.
+    pub confusion: Confusion,
+    /// Windows scored at window level (ongoing windows excluded under the `exclude` policy).
+    pub windows: usize,
+    /// Windows inside an ongoing incident (under `exclude`) and the share of them alarmed.
+    pub ongoing_windows: usize,
+    /// Share of ongoing windows alarmed (`null` when there are none).
+    pub ongoing_alarmed_ratio: Option<f64>,
+}
+
+/// A confusion matrix.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Confusion {
+    /// Class names: `normal` then the issue types.
+    pub labels: Vec<String>,
+    /// `matrix[true][predicted]` window counts.
+    pub matrix: Vec<Vec<usize>>,
+}
+
+/// Average precision (scikit-learn's definition) of `scores` for binary `truth`.
+pub fn average_precision(scores: &[f64], truth: &[bool]) -> f64 {
+    let positives = truth.iter().filter(|&&t| t).count();
+    if positives == 0 {
+        return f64::NAN;
+    }
+    let curve = pr_curve(scores, truth);
+    let mut ap = 0.0;
+    let mut prev_recall = 0.0;
+    for (recall, precision) in curve {
+        ap += (recall - prev_recall) * precision;
+        prev_recall = recall;
+    }
+    ap
+}
+
+/// Precision-recall points `(recall, precision)` at every distinct score, highest threshold first.
+pub fn pr_curve(scores: &[f64], truth: &[bool]) -> Vec<(f64, f64)> {
+    let positives = truth.iter().filter(|&&t| t).count() as f64;
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    let (mut tp, mut fp) = (0.0, 0.0);
+    let mut out = Vec::new();
+    for (k, &i) in order.iter().enumerate() {
+        if truth[i] {
+            tp += 1.0;
+        } else {
+            fp += 1.0;
+        }
+        let last_of_tie = order
+            .get(k + 1)
+            .is_none_or(|&j| scores[j].to_bits() != scores[i].to_bits());
+        if last_of_tie && positives > 0.0 {
+            out.push((tp / positives, tp / (tp + fp)));
+        }
+    }
+    out
+}
+
+/// Area under the ROC curve (Mann-Whitney U with ties counted half).
+pub fn roc_auc(scores: &[f64], truth: &[bool]) -> f64 {
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));
+    let (n_pos, n_neg) = truth.iter().fold(
+        (0.0, 0.0),
+        |(p, n), &t| {
+            if t { (p + 1.0, n) } else { (p, n + 1.0) }
+        },
+    );
+    if n_pos == 0.0 || n_neg == 0.0 {
+        return f64::NAN;
+    }
+    let mut rank_sum = 0.0;
+    let mut k = 0;
+    while k < order.len() {
+        let mut j = k;
+        while j + 1 < order.len() && scores[order[j + 1]].to_bits() == scores[order[k]].to_bits() {
+            j += 1;
+        }
+        let mid_rank = (k + j) as f64 / 2.0 + 1.0;
+        for &i in &order[k..=j] {
+            if truth[i] {
+                rank_sum += mid_rank;
+            }
+        }
+        k = j + 1;
+    }
+    (rank_sum - n_pos * (n_pos + 1.0) / 2.0) / (n_pos * n_neg)
+}
+
+/// Quantile `q` in [0, 1] of values by linear interpolation (NumPy's default).
+pub fn quantile(values: &[f64], q: f64) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let pos = q * (v.len() - 1) as f64;
+    let lo = pos.floor() as usize;
+    let hi = pos.ceil() as usize;
+    Some(v[lo] + (v[hi] - v[lo]) * (pos - lo as f64))
+}
+
+/// Alarm episodes of one target: `(first point, last point)` index pairs.
+pub fn episodes(
+    points: &[crate::scoring::Point],
+    alarms: &[bool],
+    step_secs: i64,
+) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut open: Option<(usize, usize)> = None;
+    for (i, p) in points.iter().enumerate() {
+        if !alarms[i] {
+            continue;
+        }
+        open = match open {
+            Some((a, b)) if p.t - points[b].t <= 2 * step_secs => Some((a, i)),
+            Some(ep) => {
+                out.push(ep);
+                Some((i, i))
+            }
+            None => Some((i, i)),
+        };
+    }
+    out.extend(open);
+    out
+}
+
+/// Seconds before an incident's start from which an alarm onset is credited to it.
+pub fn credit_secs(horizon_secs: i64) -> i64 {
+    2 * horizon_secs
+}
+
+/// Whether an alarm raised at `t` is credited to an incident `[start, end)`.
+pub fn credited(t: i64, start: i64, end: i64, horizon_secs: i64) -> bool {
+    start - credit_secs(horizon_secs) <= t && t < end.max(start + 1)
+}
+
+/// Counts false alarm episodes and target-days of a grid given the alarms: `(false, all, target_days)`.
+pub fn false_alarm_count(
+    dataset: &Dataset,
+    grid: &Grid,
+    alarms: &[Vec<bool>],
+) -> (usize, usize, f64) {
+    let h = grid.spec.horizon_secs;
+    let (mut false_eps, mut all_eps, mut secs) = (0usize, 0usize, 0.0f64);
+    for (s, points) in grid.points.iter().enumerate() {
+        if points.is_empty() {
+            continue;
+        }
+        secs += (points[points.len() - 1].t - points[0].t + grid.spec.step_secs) as f64;
+        let events = dataset.events_of(&dataset.series[s].target);
+        for (a, _) in episodes(points, &alarms[s], grid.spec.step_secs) {
+            all_eps += 1;
+            let onset = points[a].t;
+            if !events.iter().any(|e| credited(onset, e.start, e.end, h)) {
+                false_eps += 1;
+            }
+        }
+    }
+    (false_eps, all_eps, secs / 86_400.0)
+}
+
+/// Incidents (starting inside the grid) detected by a credited alarm onset: `(detected, incidents)`.
+pub fn detections(dataset: &Dataset, grid: &Grid, alarms: &[Vec<bool>]) -> (usize, usize) {
+    let h = grid.spec.horizon_secs;
+    let (mut detected, mut count) = (0, 0);
+    for (s, points) in grid.points.iter().enumerate() {
+        let (Some(first), Some(last)) = (points.first(), points.last()) else {
+            continue;
+        };
+        let onsets: Vec<i64> = episodes(points, &alarms[s], grid.spec.step_secs)
+            .into_iter()
+            .map(|(a, _)| points[a].t)
+            .collect();
+        for e in dataset.events_of(&dataset.series[s].target) {
+            if e.start <= first.t || e.start > last.t {
+                continue;
+            }
+            count += 1;
+            detected += usize::from(onsets.iter().any(|&t| credited(t, e.start, e.end, h)));
+        }
+    }
+    (detected, count)
+}
+
+/// Computes every figure of one scorer. `scores[s][k]` scores `grid.points[s][k]`.
+pub fn compute(
+    dataset: &Dataset,
+    grid: &Grid,
+    scores: &[Vec<Score>],
+    issue_types: &[String],
+) -> Figures {
+    let h = grid.spec.horizon_secs;
+    let n_types = issue_types.len();
+    // Window level.
+    let mut truth_class: Vec<usize> = Vec::new(); // 0 = normal, 1 + type
+    let mut pred_class: Vec<usize> = Vec::new();
+    let mut type_scores: Vec<Vec<f64>> = vec![Vec::new(); n_types];
+    let mut brier = 0.0;
+    let (mut ongoing, mut ongoing_alarmed) = (0usize, 0usize);
+    for (s, points) in grid.points.iter().enumerate() {
+        let events = dataset.events_of(&dataset.series[s].target);
+        for (p, sc) in points.iter().zip(&scores[s]) {
+            let truth = match p.label {
+                Label::Normal => 0,
+                Label::Issue(e) => 1 + type_index(issue_types, &events[e].issue_type),
+                Label::Ongoing(_) => {
+                    ongoing += 1;
+                    ongoing_alarmed += usize::from(sc.alarm);
+                    continue;
+                }
+            };
+            truth_class.push(truth);
+            pred_class.push(if sc.alarm { 1 + sc.type_index } else { 0 });
+            let y = if truth > 0 { 1.0 } else { 0.0 };
+            brier += (sc.p_issue - y) * (sc.p_issue - y);
+            for (k, ts) in type_scores.iter_mut().enumerate() {
+                ts.push(sc.p_issue * sc.type_probs.get(k).copied().unwrap_or(0.0));
+            }
+        }
+    }
+    let n = truth_class.len();
+    let mut labels = vec!["normal".to_string()];
+    labels.extend(issue_types.iter().cloned());
+    let mut matrix = vec![vec![0usize; n_types + 2]; n_types + 2];
+    for (&t, &p) in truth_class.iter().zip(&pred_class) {
+        matrix[t.min(n_types + 1)][p.min(n_types + 1)] += 1;
+    }
+    if matrix[n_types + 1].iter().all(|&c| c == 0) && matrix.iter().all(|r| r[n_types + 1] == 0) {
+        matrix.pop();
+        for r in &mut matrix {
+            r.pop();
+        }
+    } else {
+        labels.push("other".into());
+    }
+    let mut per_type = BTreeMap::new();
+    for (k, name) in issue_types.iter().enumerate() {
+        let c = k + 1;
+        let truth: Vec<bool> = truth_class.iter().map(|&t| t == c).collect();
+        let tp = truth_class
+            .iter()
+            .zip(&pred_class)
+            .filter(|&(&t, &p)| t == c && p == c)
+            .count() as f64;
+        let predicted = pred_class.iter().filter(|&&p| p == c).count() as f64;
+        let support = truth.iter().filter(|&&t| t).count();
+        let precision = if predicted > 0.0 { tp / predicted } else { 0.0 };
+        let recall = if support > 0 {
+            tp / support as f64
+        } else {
+            0.0
+        };
+        let f1 = if precision + recall > 0.0 {
+            2.0 * precision * recall / (precision + recall)
+        } else {
+            0.0
+        };
+        per_type.insert(
+            name.clone(),
+            TypeFigures {
+                support,
+                precision,
+                recall,
+                f1,
+                pr_auc: average_precision(&type_scores[k], &truth),
+                roc_auc: roc_auc(&type_scores[k], &truth),
+            },
+        );
+    }
+    // Incident level.
+    let mut count = 0usize;
+    let (mut before, mut detected, mut within60, mut within120, mut correct) = (0, 0, 0, 0, 0);
+    let mut leads = Vec::new();
+    let mut by_type: BTreeMap<String, [usize; 4]> = BTreeMap::new();
+    let mut by_detail: BTreeMap<String, [usize; 4]> = BTreeMap::new();
+    let alarms: Vec<Vec<bool>> = scores
+        .iter()
+        .map(|v| v.iter().map(|s| s.alarm).collect())
+        .collect();
+    let onsets: Vec<Vec<usize>> = grid
+        .points
+        .iter()
+        .zip(&alarms)
+        .map(|(points, a)| {
+            episodes(points, a, grid.spec.step_secs)
+                .into_iter()
+                .map(|e| e.0)
+                .collect()
+        })
+        .collect();
+    for (s, points) in grid.points.iter().enumerate() {
+        let (Some(first), Some(last)) = (points.first(), points.last()) else {
+            continue;
+        };
+        for e in dataset.events_of(&dataset.series[s].target) {
+            if e.start <= first.t || e.start > last.t {
+                continue;
+            }
+            count += 1;
+            let first_alarm = onsets[s]
+                .iter()
+                .copied()
+                .find(|&k| credited(points[k].t, e.start, e.end, h));
+            let mut row = [1usize, 0, 0, 0];
+            if let Some(k) = first_alarm {
+                let lead = (e.start - points[k].t) as f64;
+                detected += 1;
+                leads.push(lead);
+                if lead > 0.0 {
+                    before += 1;
+                    row[1] = 1;
+                }
+                within60 += usize::from(lead >= -60.0);
+                if lead >= -120.0 {
+                    within120 += 1;
+                    row[2] = 1;
+                }
+                if issue_types.get(scores[s][k].type_index) == Some(&e.issue_type) {
+                    correct += 1;
+                    row[3] = 1;
+                }
+            }
+            let add = |m: &mut BTreeMap<String, [usize; 4]>, key: &str| {
+                let r = m.entry(key.to_string()).or_default();
+                for i in 0..4 {
+                    r[i] += row[i];
+                }
+            };
+            add(&mut by_type, &e.issue_type);
+            if let Some(d) = &e.detail {
+                add(&mut by_detail, d);
+            }
+        }
+    }
+    let ratio = |x: usize| {
+        if count > 0 {
+            x as f64 / count as f64
+        } else {
+            0.0
+        }
+    };
+    let (false_alarms, alarm_episodes, target_days) = false_alarm_count(dataset, grid, &alarms);
+    Figures {
+        per_type,
+        incidents: IncidentFigures {
+            count,
+            alarmed_before_start_ratio: ratio(before),
+            detected_ratio: ratio(detected),
+            detected_within_60s_ratio: ratio(within60),
+            detected_within_120s_ratio: ratio(within120),
+            median_lead_time_seconds: quantile(&leads, 0.5),
+            p10_lead_time_seconds: quantile(&leads, 0.1),
+            p90_lead_time_seconds: quantile(&leads, 0.9),
+            lead_times_seconds: leads,
+            by_type,
+            by_detail,
+        },
+        false_alarms_per_target_day: if target_days > 0.0 {
+            false_alarms as f64 / target_days
+        } else {
+            0.0
+        },
+        false_alarms,
+        alarm_episodes,
+        target_days,
+        type_accuracy: (detected > 0).then(|| correct as f64 / detected as f64),
+        brier: if n > 0 { brier / n as f64 } else { f64::NAN },
+        confusion: Confusion { labels, matrix },
+        windows: n,
+        ongoing_windows: ongoing,
+        ongoing_alarmed_ratio: (ongoing > 0).then(|| ongoing_alarmed as f64 / ongoing as f64),
+    }
+}
+
+fn type_index(types: &[String], name: &str) -> usize {
+    types.iter().position(|t| t == name).unwrap_or(types.len())
+}
+
+/// Whether a grid's policy scores ongoing windows separately.
+pub fn excludes_ongoing(policy: OngoingPolicy) -> bool {
+    policy == OngoingPolicy::Exclude
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn average_precision_and_auc_match_hand_computation() {
+        let s = [0.9, 0.8, 0.7, 0.6];
+        let t = [true, false, true, false];
+        // precision at recall 0.5 = 1, at recall 1 = 2/3.
+        assert!((average_precision(&s, &t) - (0.5 + 0.5 * 2.0 / 3.0)).abs() < 1e-12);
+        assert!((roc_auc(&s, &t) - 0.75).abs() < 1e-12);
+        assert_eq!(roc_auc(&[0.5, 0.5], &[true, false]), 0.5);
+        assert_eq!(quantile(&[1.0, 2.0, 3.0, 4.0], 0.5), Some(2.5));
+    }
+}

@@ -1,0 +1,94 @@
+//! Labels: what a window at time t should predict.
+//!
+//! * `upcoming`: the earliest incident of the target that **starts** in `(t, t + horizon]`.
+//! * `ongoing`: an incident with `start <= t < end` is under way at t.
+//!
+//! With [`OngoingPolicy::Exclude`] (the default: *prediction*), a window inside an ongoing incident is
+//! neither positive nor negative: it is left out of training and of the window-level figures, and
+//! scored separately (share of ongoing windows alarmed). With [`OngoingPolicy::Detect`] (for data whose
+//! faults start abruptly, without precursors, such as Nezha) an ongoing window is labelled with the
+//! ongoing incident's type, so the model learns to *detect early*.
+
+use serde::{Deserialize, Serialize};
+
+use crate::dataset::Event;
+
+/// How windows inside an ongoing incident are treated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OngoingPolicy {
+    /// Left out of training and window-level figures; scored separately.
+    #[default]
+    Exclude,
+    /// Labelled with the ongoing incident's type (early detection).
+    Detect,
+}
+
+/// The label of one window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Label {
+    /// No incident starts within the horizon and none is under way.
+    Normal,
+    /// The incident (index into the target's events) the window should predict.
+    Issue(usize),
+    /// Inside an ongoing incident, excluded (index into the target's events).
+    Ongoing(usize),
+}
+
+impl Label {
+    /// The incident index, if any.
+    pub fn event(self) -> Option<usize> {
+        match self {
+            Label::Normal => None,
+            Label::Issue(e) | Label::Ongoing(e) => Some(e),
+        }
+    }
+}
+
+/// Labels the window ending at `t` given the target's events (sorted by start).
+pub fn label_at(events: &[Event], t: i64, horizon_secs: i64, policy: OngoingPolicy) -> Label {
+    let ongoing = events.iter().position(|e| e.start <= t && t < e.end);
+    if let Some(e) = ongoing {
+        return match policy {
+            OngoingPolicy::Exclude => Label::Ongoing(e),
+            OngoingPolicy::Detect => Label::Issue(e),
+        };
+    }
+    let first_after = events.partition_point(|e| e.start <= t);
+    match events.get(first_after) {
+        Some(e) if e.start <= t + horizon_secs => Label::Issue(first_after),
+        _ => Label::Normal,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(start: i64, end: i64) -> Event {
+        Event {
+            target: "a".into(),
+            start,
+            end,
+            issue_type: "pod_failure".into(),
+            detail: None,
+        }
+    }
+
+    #[test]
+    fn issue_starting_within_the_horizon_is_positive() {
+        let events = [ev(1000, 1200), ev(5000, 5100)];
+        let p = OngoingPolicy::Exclude;
+        assert_eq!(label_at(&events, 699, 300, p), Label::Normal);
+        assert_eq!(label_at(&events, 700, 300, p), Label::Issue(0));
+        assert_eq!(label_at(&events, 999, 300, p), Label::Issue(0));
+        assert_eq!(label_at(&events, 1000, 300, p), Label::Ongoing(0));
+        assert_eq!(label_at(&events, 1199, 300, p), Label::Ongoing(0));
+        assert_eq!(label_at(&events, 1200, 300, p), Label::Normal);
+        assert_eq!(label_at(&events, 4800, 300, p), Label::Issue(1));
+        assert_eq!(
+            label_at(&events, 1100, 300, OngoingPolicy::Detect),
+            Label::Issue(0)
+        );
+    }
+}

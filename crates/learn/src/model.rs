@@ -1,0 +1,693 @@
+//! One model pair: a binary forest ("does an issue start within the horizon?") and a multiclass forest
+//! ("which type?"), with the feature spec, calibration, threshold and baselines that go with them.
+//!
+//! Training (see [`train`]):
+//! 1. the training period `[from, until]` is split by time: the first 80 % fits a forest, the last 20 %
+//!    (after a gap of window + horizon) validates it;
+//! 2. normal windows are thinned to at most `max_normal_rows` (each kept one weighs the stride) and
+//!    classes are balanced; windows inside an ongoing incident follow the [`OngoingPolicy`];
+//! 3. on the validation part, a Platt calibration maps forest scores to probabilities, and the alarm
+//!    threshold is the lowest that keeps false alarm episodes within the budget per target-day;
+//! 4. both forests are refitted on the whole training period with the same parameters; the calibration
+//!    and threshold from step 3 are kept.
+
+use forest::{ClassWeight, ForestParams, Matrix, MaxFeatures, RandomForest};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::baselines::BaselineParams;
+use crate::dataset::Dataset;
+use crate::error::LearnError;
+use crate::features::{FeatureMode, FeatureSpec};
+use crate::figures::{self, Figures};
+use crate::labels::{Label, OngoingPolicy};
+use crate::scoring::{Grid, Score};
+use crate::window::{WindowSpec, window_range};
+
+/// Maps a forest score s to a probability: `sigmoid(a * logit(s) + b)`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Calibration {
+    /// Slope on the score's logit.
+    pub a: f64,
+    /// Intercept.
+    pub b: f64,
+}
+
+impl Calibration {
+    /// No change.
+    pub const IDENTITY: Self = Self { a: 1.0, b: 0.0 };
+
+    /// The calibrated probability of a raw forest score.
+    pub fn apply(&self, score: f64) -> f64 {
+        let z = self.a * logit(score) + self.b;
+        1.0 / (1.0 + (-z).exp())
+    }
+
+    /// Fits `a`, `b` by Newton's method on the log-loss (Platt scaling), lightly regularised.
+    pub fn fit(scores: &[f64], truth: &[bool]) -> Self {
+        let pos = truth.iter().filter(|&&t| t).count();
+        if pos == 0 || pos == truth.len() {
+            return Self::IDENTITY;
+        }
+        let x: Vec<f64> = scores.iter().map(|&s| logit(s)).collect();
+        let (mut a, mut b) = (1.0f64, 0.0f64);
+        for _ in 0..50 {
+            let (mut ga, mut gb, mut haa, mut hab, mut hbb) =
+                (1e-3 * (a - 1.0), 1e-3 * b, 1e-3, 0.0, 1e-3);
+            for (xi, &t) in x.iter().zip(truth) {
+                let p = 1.0 / (1.0 + (-(a * xi + b)).exp());
+                let g = p - if t { 1.0 } else { 0.0 };
+                let w = (p * (1.0 - p)).max(1e-12);
+                ga += g * xi;
+                gb += g;
+                haa += w * xi * xi;
+                hab += w * xi;
+                hbb += w;
+            }
+            let det = haa * hbb - hab * hab;
+            if det.abs() < 1e-18 {
+                break;
+            }
+            let da = (hbb * ga - hab * gb) / det;
+            let db = (haa * gb - hab * ga) / det;
+            a -= da;
+            b -= db;
+            if da.abs() + db.abs() < 1e-9 {
+                break;
+            }
+        }
+        if a.is_finite() && b.is_finite() && a > 0.0 {
+            Self { a, b }
+        } else {
+            Self::IDENTITY
+        }
+    }
+}
+
+fn logit(s: f64) -> f64 {
+    let s = s.clamp(1e-4, 1.0 - 1e-4);
+    (s / (1.0 - s)).ln()
+}
+
+/// Everything about a model pair except the forests (serialised as JSON inside a bundle).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PairMeta {
+    /// The feature spec (metric columns, kinds, derived features).
+    pub features: FeatureSpec,
+    /// Feature names in vector order (checked against the spec at load).
+    pub feature_names: Vec<String>,
+    /// Window, step and horizon.
+    pub window: WindowSpec,
+    /// How ongoing windows were labelled.
+    pub policy: OngoingPolicy,
+    /// Issue types, in the type forest's class order.
+    pub issue_types: Vec<String>,
+    /// Alarm when the calibrated issue probability is at least this.
+    pub threshold: f64,
+    /// Score → probability.
+    pub calibration: Calibration,
+    /// Median seconds from a positive window to the incident start, per issue type.
+    pub lead_secs_by_type: Vec<f64>,
+    /// Baseline rules learned from the same training data.
+    pub baselines: BaselineParams,
+    /// Fingerprint of the training dataset.
+    pub data_fingerprint: String,
+    /// Training period, unix seconds.
+    pub train_from: i64,
+    /// End of the training period, unix seconds.
+    pub train_until: i64,
+    /// Figures of the validation part (the model fitted on the first part).
+    pub validation: Option<Figures>,
+    /// The training parameters.
+    pub params: TrainParams,
+    /// Training rows used by the binary forest (after thinning normals).
+    pub training_rows: usize,
+}
+
+/// A fitted model pair.
+#[derive(Debug, Clone)]
+pub struct ModelPair {
+    /// Settings, calibration, threshold, validation figures.
+    pub meta: PairMeta,
+    /// Binary forest; classes 0 = normal, 1 = issue.
+    pub binary: RandomForest,
+    /// Type forest over `meta.issue_types` (class k = type k); `None` when there is a single type.
+    pub types: Option<RandomForest>,
+}
+
+/// Training parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainParams {
+    /// Window, step and horizon, seconds.
+    pub window: WindowSpec,
+    /// How windows inside an ongoing incident are labelled.
+    pub policy: OngoingPolicy,
+    /// Window statistics or latest values (snapshot model).
+    pub mode: FeatureMode,
+    /// Trees of the binary forest.
+    pub n_trees: usize,
+    /// Trees of the type forest.
+    pub type_trees: usize,
+    /// Maximum tree depth.
+    pub max_depth: Option<usize>,
+    /// Minimum samples per leaf.
+    pub min_samples_leaf: usize,
+    /// Fraction of features tried per split (`None` = square root).
+    pub max_features: Option<f64>,
+    /// Seed of every random choice.
+    pub seed: u64,
+    /// Allowed false alarm episodes per target-day when choosing the threshold.
+    pub false_alarm_budget: f64,
+    /// Share of the training period (at its end) used for validation, in (0, 0.5].
+    pub validation_fraction: f64,
+    /// Normal windows are thinned to about this many rows.
+    pub max_normal_rows: usize,
+    /// Worker threads (`None` = all cores).
+    pub n_threads: Option<usize>,
+    /// Show progress bars on a terminal.
+    #[serde(skip)]
+    pub progress: bool,
+}
+
+impl Default for TrainParams {
+    fn default() -> Self {
+        Self {
+            window: WindowSpec::default(),
+            policy: OngoingPolicy::Exclude,
+            mode: FeatureMode::Window,
+            n_trees: 100,
+            type_trees: 60,
+            max_depth: Some(12),
+            min_samples_leaf: 5,
+            max_features: None,
+            seed: 42,
+            false_alarm_budget: 1.0,
+            validation_fraction: 0.2,
+            max_normal_rows: 150_000,
+            n_threads: None,
+            progress: false,
+        }
+    }
+}
+
+impl TrainParams {
+    fn forest(&self, n_trees: usize, seed_offset: u64) -> ForestParams {
+        ForestParams {
+            n_trees,
+            max_depth: self.max_depth,
+            min_samples_leaf: self.min_samples_leaf,
+            min_samples_split: 2 * self.min_samples_leaf,
+            max_features: self
+                .max_features
+                .map_or(MaxFeatures::Sqrt, MaxFeatures::Fraction),
+            class_weight: ClassWeight::Balanced,
+            max_bins: 64,
+            seed: self.seed.wrapping_add(seed_offset),
+            n_threads: self.n_threads,
+            ..ForestParams::default()
+        }
+    }
+}
+
+/// Builds the feature spec a dataset implies under these parameters.
+pub fn feature_spec(dataset: &Dataset, params: &TrainParams) -> FeatureSpec {
+    match params.mode {
+        FeatureMode::Window => FeatureSpec::window(
+            &dataset.metrics,
+            params.window.window_secs,
+            params.window.step_secs,
+        ),
+        FeatureMode::Latest => FeatureSpec::latest(&dataset.metrics, params.window.step_secs),
+    }
+}
+
+/// Feature rows (row-major) of chosen points of one series.
+pub fn series_rows(
+    dataset: &Dataset,
+    spec: &FeatureSpec,
+    s: usize,
+    points: impl Iterator<Item = (usize, i64)>,
+) -> Vec<f32> {
+    let series = &dataset.series[s];
+    let nf = spec.len();
+    let mut out = Vec::new();
+    for (index, t) in points {
+        let range = window_range(&series.timestamps[..=index], t, spec.window_secs);
+        let start = out.len();
+        out.resize(start + nf, 0.0);
+        spec.extract_into(
+            t,
+            &series.timestamps[range.clone()],
+            |m| &series.columns[m][range.clone()],
+            &mut out[start..],
+        );
+    }
+    out
+}
+
+/// The training rows of a grid: features, binary labels, type labels, sample weights.
+struct Rows {
+    x: Vec<f32>,
+    issue: Vec<f64>,
+    type_label: Vec<f64>,
+    weight: Vec<f64>,
+}
+
+fn training_rows(
+    dataset: &Dataset,
+    spec: &FeatureSpec,
+    grid: &Grid,
+    types: &[String],
+    max_normal: usize,
+) -> Rows {
+    let normals = grid
+        .points
+        .iter()
+        .flatten()
+        .filter(|p| p.label == Label::Normal)
+        .count();
+    let stride = normals.div_ceil(max_normal.max(1)).max(1);
+    let per_series: Vec<Rows> = grid
+        .points
+        .par_iter()
+        .enumerate()
+        .map(|(s, points)| {
+            let events = dataset.events_of(&dataset.series[s].target);
+            let mut chosen = Vec::new();
+            let mut rows = Rows {
+                x: Vec::new(),
+                issue: Vec::new(),
+                type_label: Vec::new(),
+                weight: Vec::new(),
+            };
+            for (k, p) in points.iter().enumerate() {
+                match p.label {
+                    Label::Normal if (k + s) % stride == 0 => {
+                        chosen.push((p.index, p.t));
+                        rows.issue.push(0.0);
+                        rows.type_label.push(-1.0);
+                        rows.weight.push(stride as f64);
+                    }
+                    Label::Issue(e) => {
+                        chosen.push((p.index, p.t));
+                        rows.issue.push(1.0);
+                        let ty = types
+                            .iter()
+                            .position(|t| *t == events[e].issue_type)
+                            .unwrap_or(0);
+                        rows.type_label.push(ty as f64);
+                        rows.weight.push(1.0);
+                    }
+                    _ => {}
+                }
+            }
+            rows.x = series_rows(dataset, spec, s, chosen.into_iter());
+            rows
+        })
+        .collect();
+    let mut all = Rows {
+        x: Vec::new(),
+        issue: Vec::new(),
+        type_label: Vec::new(),
+        weight: Vec::new(),
+    };
+    for r in per_series {
+        all.x.extend(r.x);
+        all.issue.extend(r.issue);
+        all.type_label.extend(r.type_label);
+        all.weight.extend(r.weight);
+    }
+    all
+}
+
+fn fit_pair(
+    rows: &Rows,
+    nf: usize,
+    types: &[String],
+    params: &TrainParams,
+) -> Result<(RandomForest, Option<RandomForest>), LearnError> {
+    let n = rows.issue.len();
+    let x = Matrix::new(rows.x.clone(), n, nf)?;
+    let binary =
+        params
+            .forest(params.n_trees, 0)
+            .check()?
+            .fit(&x, &rows.issue, Some(&rows.weight))?;
+    let pos: Vec<usize> = (0..n).filter(|&i| rows.issue[i] == 1.0).collect();
+    let distinct = {
+        let mut d: Vec<u64> = pos.iter().map(|&i| rows.type_label[i].to_bits()).collect();
+        d.sort_unstable();
+        d.dedup();
+        d.len()
+    };
+    let type_forest = if types.len() > 1 && distinct > 1 {
+        let mut xv = Vec::with_capacity(pos.len() * nf);
+        for &i in &pos {
+            xv.extend_from_slice(&rows.x[i * nf..(i + 1) * nf]);
+        }
+        let xt = Matrix::new(xv, pos.len(), nf)?;
+        let yt: Vec<f64> = pos.iter().map(|&i| rows.type_label[i]).collect();
+        Some(
+            params
+                .forest(params.type_trees, 1)
+                .check()?
+                .fit(&xt, &yt, None)?,
+        )
+    } else {
+        None
+    };
+    Ok((binary, type_forest))
+}
+
+impl ModelPair {
+    /// Raw binary scores and type distributions of feature rows.
+    fn raw(&self, rows: Vec<f32>) -> Result<(Vec<f64>, Vec<Vec<f64>>), LearnError> {
+        let nf = self.meta.feature_names.len();
+        let n = rows.len() / nf.max(1);
+        let x = Matrix::new(rows, n, nf)?;
+        let pb = self.binary.predict_proba(&x)?;
+        let n_classes = self.binary.classes().len();
+        let issue_col = self.binary.classes().iter().position(|&c| c == 1.0);
+        let raw: Vec<f64> = (0..n)
+            .map(|i| issue_col.map_or(0.0, |c| pb[i * n_classes + c]))
+            .collect();
+        let k = self.meta.issue_types.len().max(1);
+        let type_probs = match &self.types {
+            Some(tf) => {
+                let pt = tf.predict_proba(&x)?;
+                let classes = tf.classes();
+                (0..n)
+                    .map(|i| {
+                        let mut q = vec![0.0; k];
+                        for (c, &label) in classes.iter().enumerate() {
+                            q[(label as usize).min(k - 1)] += pt[i * classes.len() + c];
+                        }
+                        q
+                    })
+                    .collect()
+            }
+            None => {
+                let mut q = vec![0.0; k];
+                q[0] = 1.0;
+                vec![q; n]
+            }
+        };
+        Ok((raw, type_probs))
+    }
+
+    /// Scores feature rows (row-major, `feature_names.len()` wide).
+    pub fn score_rows(&self, rows: Vec<f32>) -> Result<Vec<Score>, LearnError> {
+        let (raw, types) = self.raw(rows)?;
+        Ok(raw
+            .into_iter()
+            .zip(types)
+            .map(|(r, q)| self.score_one(r, q))
+            .collect())
+    }
+
+    fn score_one(&self, raw: f64, q: Vec<f64>) -> Score {
+        let p = self.meta.calibration.apply(raw);
+        let type_index = argmax(&q);
+        Score {
+            p_issue: p,
+            alarm: p >= self.meta.threshold,
+            type_index,
+            type_probs: q,
+        }
+    }
+
+    /// Scores every point of a grid (parallel over targets); returns scores and, if asked, feature rows.
+    pub fn score_grid(
+        &self,
+        dataset: &Dataset,
+        grid: &Grid,
+    ) -> Result<Vec<Vec<Score>>, LearnError> {
+        grid.points
+            .par_iter()
+            .enumerate()
+            .map(|(s, points)| {
+                let mut out = Vec::with_capacity(points.len());
+                for chunk in points.chunks(4096) {
+                    let rows = series_rows(
+                        dataset,
+                        &self.meta.features,
+                        s,
+                        chunk.iter().map(|p| (p.index, p.t)),
+                    );
+                    out.extend(self.score_rows(rows)?);
+                }
+                Ok(out)
+            })
+            .collect()
+    }
+}
+
+fn argmax(v: &[f64]) -> usize {
+    let mut best = 0;
+    for (i, &x) in v.iter().enumerate() {
+        if x > v[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+/// Chooses the alarm threshold on the validation grid: among up to 400 candidate thresholds, those
+/// whose false alarm episodes per target-day stay within `budget`; of these, the one detecting the most
+/// incidents, the highest on ties (fewest alarms).
+fn choose_threshold(dataset: &Dataset, grid: &Grid, probs: &[Vec<f64>], budget: f64) -> f64 {
+    let mut all: Vec<f64> = probs.iter().flatten().copied().collect();
+    all.sort_by(f64::total_cmp);
+    all.dedup_by(|a, b| a.to_bits() == b.to_bits());
+    let Some(&top) = all.last() else {
+        return 0.5;
+    };
+    let step = (all.len() / 400).max(1);
+    let mut candidates: Vec<f64> = all.iter().rev().step_by(step).copied().collect();
+    candidates.push(all[0]);
+    // Never alarming is always within budget: the fallback.
+    let mut best = (0usize, (top + 1e-9).min(1.0));
+    for &c in &candidates {
+        let alarms: Vec<Vec<bool>> = probs
+            .iter()
+            .map(|v| v.iter().map(|&p| p >= c).collect())
+            .collect();
+        let (false_eps, _, days) = figures::false_alarm_count(dataset, grid, &alarms);
+        let rate = if days > 0.0 {
+            false_eps as f64 / days
+        } else {
+            0.0
+        };
+        if rate > budget {
+            continue;
+        }
+        let (detected, _) = figures::detections(dataset, grid, &alarms);
+        if detected > best.0 {
+            best = (detected, c);
+        }
+    }
+    best.1.clamp(1e-6, 1.0)
+}
+
+/// Trains a model pair on `[from, until]` of a dataset (see the module docs).
+pub fn train(
+    dataset: &Dataset,
+    params: &TrainParams,
+    from: i64,
+    until: i64,
+) -> Result<ModelPair, LearnError> {
+    params.window.check()?;
+    if !(params.validation_fraction > 0.0 && params.validation_fraction <= 0.5) {
+        return Err(LearnError::InvalidOption {
+            name: "validation_fraction",
+            reason: format!("{} is not in (0, 0.5]", params.validation_fraction),
+        });
+    }
+    let spec = feature_spec(dataset, params);
+    let nf = spec.len();
+    let types = dataset.issue_types();
+    let w = params.window;
+    let min_span = 4 * (w.window_secs + w.horizon_secs);
+    if until - from < min_span {
+        return Err(LearnError::Dataset(format!(
+            "the training period is {} s long; splitting it needs at least {min_span} s (4 x (window + horizon))",
+            until - from
+        )));
+    }
+    let progress = crate::progress::Steps::new(params.progress, 5);
+    let cut = validation_cut(
+        dataset,
+        &w,
+        params.policy,
+        from,
+        until,
+        params.validation_fraction,
+    );
+    progress.step("features (fit part)");
+    let fit_grid = Grid::build(dataset, w, params.policy, from, cut, true);
+    let fit_rows = training_rows(dataset, &spec, &fit_grid, &types, params.max_normal_rows);
+    let positives = fit_rows.issue.iter().filter(|&&y| y == 1.0).count();
+    if positives == 0 || positives == fit_rows.issue.len() {
+        return Err(LearnError::Dataset(format!(
+            "the fit part of the training period ({} windows) has {positives} positive windows: \
+             a classifier needs both incidents and normal time; give more data or a longer period",
+            fit_rows.issue.len()
+        )));
+    }
+    progress.step("forest (fit part)");
+    let (binary, type_forest) = fit_pair(&fit_rows, nf, &types, params)?;
+    let names = spec.names().to_vec();
+    let lead = lead_by_type(dataset, &fit_grid, &types);
+    let baselines = BaselineParams::learn(
+        &names,
+        &fit_rows.x,
+        &fit_rows.issue.iter().map(|&y| y == 0.0).collect::<Vec<_>>(),
+        w.horizon_secs,
+        &types,
+        most_common(dataset, &types),
+    );
+    let mut pair = ModelPair {
+        meta: PairMeta {
+            features: spec.clone(),
+            feature_names: names,
+            window: w,
+            policy: params.policy,
+            issue_types: types.clone(),
+            threshold: 0.5,
+            calibration: Calibration::IDENTITY,
+            lead_secs_by_type: lead,
+            baselines,
+            data_fingerprint: dataset.fingerprint(),
+            train_from: from,
+            train_until: until,
+            validation: None,
+            params: params.clone(),
+            training_rows: 0,
+        },
+        binary,
+        types: type_forest,
+    };
+    progress.step("validation: calibration and threshold");
+    let val_grid = Grid::build(dataset, w, params.policy, cut, until, true);
+    if val_grid.is_empty() {
+        return Err(LearnError::Dataset(
+            "the validation part of the training period has no windows".into(),
+        ));
+    }
+    let raw: Vec<Vec<(f64, Vec<f64>)>> = val_grid
+        .points
+        .par_iter()
+        .enumerate()
+        .map(|(s, points)| {
+            let rows = series_rows(dataset, &spec, s, points.iter().map(|p| (p.index, p.t)));
+            let (r, q) = pair.raw(rows)?;
+            Ok(r.into_iter().zip(q).collect())
+        })
+        .collect::<Result<_, LearnError>>()?;
+    let (mut cal_scores, mut cal_truth) = (Vec::new(), Vec::new());
+    for (points, rs) in val_grid.points.iter().zip(&raw) {
+        for (p, (r, _)) in points.iter().zip(rs) {
+            match p.label {
+                Label::Normal => {
+                    cal_scores.push(*r);
+                    cal_truth.push(false);
+                }
+                Label::Issue(_) => {
+                    cal_scores.push(*r);
+                    cal_truth.push(true);
+                }
+                Label::Ongoing(_) => {}
+            }
+        }
+    }
+    pair.meta.calibration = Calibration::fit(&cal_scores, &cal_truth);
+    let probs: Vec<Vec<f64>> = raw
+        .iter()
+        .map(|v| {
+            v.iter()
+                .map(|(r, _)| pair.meta.calibration.apply(*r))
+                .collect()
+        })
+        .collect();
+    pair.meta.threshold = choose_threshold(dataset, &val_grid, &probs, params.false_alarm_budget);
+    let val_scores: Vec<Vec<Score>> = raw
+        .into_iter()
+        .map(|v| v.into_iter().map(|(r, q)| pair.score_one(r, q)).collect())
+        .collect();
+    pair.meta.validation = Some(figures::compute(dataset, &val_grid, &val_scores, &types));
+    progress.step("features (whole period)");
+    let full_grid = Grid::build(dataset, w, params.policy, from, until, true);
+    let rows = training_rows(dataset, &spec, &full_grid, &types, params.max_normal_rows);
+    progress.step("forest (whole period)");
+    let (binary, type_forest) = fit_pair(&rows, nf, &types, params)?;
+    pair.binary = binary;
+    pair.types = type_forest;
+    pair.meta.training_rows = rows.issue.len();
+    pair.meta.lead_secs_by_type = lead_by_type(dataset, &full_grid, &types);
+    progress.finish();
+    Ok(pair)
+}
+
+/// Where the validation part starts: so that it holds the last `fraction` of the training incidents
+/// (at least one), or, with fewer than 5 incidents, the last `fraction` of the evaluation points. Sample
+/// times, not wall-clock span, decide: data with long gaps still gets a validation part with data in it.
+fn validation_cut(
+    dataset: &Dataset,
+    w: &WindowSpec,
+    policy: OngoingPolicy,
+    from: i64,
+    until: i64,
+    fraction: f64,
+) -> i64 {
+    let gap = w.window_secs + w.horizon_secs;
+    let mut starts: Vec<i64> = dataset
+        .events
+        .iter()
+        .map(|e| e.start)
+        .filter(|&s| s > from + gap && s <= until - w.horizon_secs)
+        .collect();
+    starts.sort_unstable();
+    let mut times: Vec<i64> = Grid::build(dataset, *w, policy, from, until, true)
+        .points
+        .iter()
+        .flatten()
+        .map(|p| p.t)
+        .collect();
+    times.sort_unstable();
+    let by_points = times
+        .get(((times.len() as f64) * (1.0 - fraction)) as usize)
+        .copied()
+        .unwrap_or(until - ((until - from) as f64 * fraction) as i64);
+    if starts.len() < 5 {
+        return by_points;
+    }
+    let k = ((starts.len() as f64 * (1.0 - fraction)).floor() as usize).min(starts.len() - 1);
+    // Start the validation part a horizon before that incident so its precursor windows are in it.
+    (starts[k] - w.horizon_secs - w.window_secs).max(from + gap)
+}
+
+fn most_common(dataset: &Dataset, types: &[String]) -> usize {
+    let counts: Vec<usize> = types
+        .iter()
+        .map(|t| dataset.events.iter().filter(|e| &e.issue_type == t).count())
+        .collect();
+    argmax(&counts.iter().map(|&c| c as f64).collect::<Vec<_>>())
+}
+
+fn lead_by_type(dataset: &Dataset, grid: &Grid, types: &[String]) -> Vec<f64> {
+    let mut leads: Vec<Vec<f64>> = vec![Vec::new(); types.len()];
+    for (s, points) in grid.points.iter().enumerate() {
+        let events = dataset.events_of(&dataset.series[s].target);
+        for p in points {
+            if let Label::Issue(e) = p.label {
+                if let Some(k) = types.iter().position(|t| *t == events[e].issue_type) {
+                    leads[k].push((events[e].start - p.t).max(0) as f64);
+                }
+            }
+        }
+    }
+    leads
+        .iter()
+        .map(|l| figures::quantile(l, 0.5).unwrap_or(0.0))
+        .collect()
+}

@@ -1,0 +1,208 @@
+//! The jobs behind `kubepulse train` and `kubepulse eval`, so the binary stays a thin layer.
+
+use std::path::{Path, PathBuf};
+
+use crate::bundle::{ModelBundle, ModelInfo};
+use crate::card::{self, Holdout};
+use crate::context;
+use crate::dataset::Dataset;
+use crate::error::LearnError;
+use crate::eval::{self, Evaluation, Split};
+use crate::model::{self, ModelPair, TrainParams};
+use crate::report;
+use crate::timestamp::format_rfc3339;
+
+/// Reads a dataset and, when asked, adds the cross-target peer columns.
+pub fn load_dataset(dir: &Path, peers: bool, step_secs: i64) -> Result<Dataset, LearnError> {
+    let d = Dataset::read(dir)?;
+    Ok(if peers {
+        context::add_peer_columns(&d, (step_secs / 2).max(1))
+    } else {
+        d
+    })
+}
+
+/// Fills an unset (0) step with the data's median sample interval.
+pub fn resolve_step(params: &mut TrainParams, dataset: &Dataset) {
+    if params.window.step_secs <= 0 {
+        params.window.step_secs = dataset.sample_step_secs().unwrap_or(15).max(1);
+    }
+}
+
+/// Trains one pair on a dataset directory, up to `until` when given.
+pub fn train_pair(
+    dir: &Path,
+    params: &TrainParams,
+    peers: bool,
+    until: Option<Split>,
+) -> Result<(ModelPair, Dataset), LearnError> {
+    let raw = Dataset::read(dir)?;
+    let mut params = params.clone();
+    resolve_step(&mut params, &raw);
+    let data = if peers {
+        context::add_peer_columns(&raw, (params.window.step_secs / 2).max(1))
+    } else {
+        raw
+    };
+    let (first, last) = data
+        .time_range()
+        .ok_or_else(|| LearnError::Dataset("no samples".into()))?;
+    let end = match until {
+        Some(s) => s.time(&data)?,
+        None => last,
+    };
+    let pair = model::train(&data, &params, first, end)?;
+    Ok((pair, data))
+}
+
+/// Evaluates a pair on a whole dataset directory (hold-out).
+pub fn evaluate_dir(pair: &ModelPair, dir: &Path, seed: u64) -> Result<Evaluation, LearnError> {
+    let data = Dataset::read(dir)?;
+    let (first, last) = data
+        .time_range()
+        .ok_or_else(|| LearnError::Dataset("no samples".into()))?;
+    eval::evaluate(&data, pair, first, last, seed)
+}
+
+/// What `kubepulse train` does.
+#[derive(Debug, Clone)]
+pub struct TrainJob {
+    /// Per-target dataset for the window model.
+    pub data: PathBuf,
+    /// Window model parameters (step 0 = the data's sample step).
+    pub params: TrainParams,
+    /// Add cross-target peer columns.
+    pub peers: bool,
+    /// Train only up to this point.
+    pub until: Option<Split>,
+    /// Cluster-level dataset for the snapshot model, with its parameters.
+    pub snapshot: Option<(PathBuf, TrainParams)>,
+    /// Hold-out datasets (window, snapshot) and how they were made, evaluated onto the card.
+    pub holdout: Option<(PathBuf, String)>,
+    /// Snapshot hold-out.
+    pub snapshot_holdout: Option<(PathBuf, String)>,
+    /// Model name.
+    pub name: String,
+    /// Training time, unix seconds.
+    pub trained_at: i64,
+}
+
+/// Trains the bundle of a [`TrainJob`]; also returns the hold-out evaluations made for the card.
+pub fn train_bundle(job: &TrainJob) -> Result<(ModelBundle, Vec<Evaluation>), LearnError> {
+    let (window, data) = train_pair(&job.data, &job.params, job.peers, job.until)?;
+    let snapshot = match &job.snapshot {
+        Some((dir, params)) => Some(train_pair(dir, params, false, None)?.0),
+        None => None,
+    };
+    let seed = job.params.seed;
+    let window_holdout = match &job.holdout {
+        Some((dir, desc)) => Some((evaluate_dir(&window, dir, seed)?, desc.clone())),
+        None => None,
+    };
+    let snapshot_holdout = match (&snapshot, &job.snapshot_holdout) {
+        (Some(pair), Some((dir, desc))) => Some((evaluate_dir(pair, dir, seed)?, desc.clone())),
+        _ => None,
+    };
+    let fp = data.fingerprint();
+    let short = fp.rsplit(':').next().unwrap_or("").get(..8).unwrap_or("");
+    let version = format!("{}+{short}", env!("CARGO_PKG_VERSION"));
+    let trained_at = format_rfc3339(job.trained_at);
+    let wh = window_holdout.as_ref().map(|(e, d)| Holdout {
+        description: d.clone(),
+        evaluation: e,
+    });
+    let sh = snapshot_holdout.as_ref().map(|(e, d)| Holdout {
+        description: d.clone(),
+        evaluation: e,
+    });
+    let card = card::card_json(
+        &job.name,
+        &version,
+        &trained_at,
+        &window,
+        wh.as_ref(),
+        snapshot.as_ref().map(|p| (p, sh.as_ref())),
+    );
+    let markdown = card::card_markdown(&card);
+    let meta = &window.meta;
+    let info = ModelInfo {
+        name: job.name.clone(),
+        version,
+        trained_at,
+        window_secs: meta.window.window_secs,
+        step_secs: meta.window.step_secs,
+        horizon_secs: meta.window.horizon_secs,
+        metrics: meta.features.metrics.clone(),
+        issue_types: meta.issue_types.clone(),
+        threshold: meta.threshold,
+        snapshot_fields: snapshot.as_ref().map(|p| p.meta.features.metrics.clone()),
+    };
+    let evaluations = window_holdout
+        .into_iter()
+        .chain(snapshot_holdout)
+        .map(|(e, _)| e)
+        .collect();
+    Ok((
+        ModelBundle::new(info, window, snapshot, markdown, card),
+        evaluations,
+    ))
+}
+
+/// What `kubepulse eval` does.
+#[derive(Debug, Clone)]
+pub struct EvalJob {
+    /// Dataset directory.
+    pub data: PathBuf,
+    /// A trained bundle to evaluate; `None` trains one on the split's past.
+    pub model: Option<PathBuf>,
+    /// Evaluate the bundle's cluster snapshot model instead of its window model.
+    pub snapshot: bool,
+    /// Time split (required without `model`).
+    pub split: Option<Split>,
+    /// Training parameters when training in the run.
+    pub params: TrainParams,
+    /// Add cross-target peer columns when training in the run.
+    pub peers: bool,
+    /// Report directory.
+    pub out: PathBuf,
+}
+
+/// Runs an [`EvalJob`]: writes the report and returns its JSON.
+pub fn run_eval(job: &EvalJob) -> Result<serde_json::Value, LearnError> {
+    let (pair, name, data, from) = match &job.model {
+        Some(path) => {
+            let bundle = ModelBundle::load(path)?;
+            let pair = if job.snapshot {
+                bundle.snapshot_model().cloned().ok_or_else(|| {
+                    LearnError::Bundle(format!("{}: no cluster snapshot model", path.display()))
+                })?
+            } else {
+                bundle.window_model().clone()
+            };
+            let data = Dataset::read(&job.data)?;
+            let from = match job.split {
+                Some(s) => s.time(&data)?,
+                None => data.time_range().map_or(0, |r| r.0),
+            };
+            (
+                pair,
+                format!("{} {}", bundle.info().name, bundle.info().version),
+                data,
+                from,
+            )
+        }
+        None => {
+            let split = job.split.ok_or_else(|| LearnError::InvalidOption {
+                name: "split",
+                reason: "without --model, give --train-until or --split to train on the past and test on the future".into(),
+            })?;
+            let (pair, data) = train_pair(&job.data, &job.params, job.peers, Some(split))?;
+            let from = split.time(&data)?;
+            (pair, "trained in this run".to_string(), data, from)
+        }
+    };
+    let last = data.time_range().map_or(0, |r| r.1);
+    let ev = eval::evaluate(&data, &pair, from, last, job.params.seed)?;
+    report::write(&ev, &pair, &name, &job.out)?;
+    Ok(report::to_json(&ev, &pair, &name))
+}

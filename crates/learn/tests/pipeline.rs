@@ -1,0 +1,304 @@
+//! Training, serving and evaluation on a small synthetic dataset: parity, leakage, order
+//! independence, bundles and reports.
+
+mod common;
+
+use learn::bundle::{ModelBundle, ModelInfo};
+use learn::dataset::{self, Dataset};
+use learn::eval::{self, Split};
+use learn::labels::Label;
+use learn::model::{self, series_rows};
+use learn::scoring::Grid;
+use learn::window::Window;
+
+fn trained() -> (Dataset, model::ModelPair, i64) {
+    let d = common::synthetic(6, 16, 7);
+    let split = Split::Fraction(0.6).time(&d).unwrap();
+    let (first, _) = d.time_range().unwrap();
+    let pair = model::train(&d, &common::small_params(), first, split).unwrap();
+    (d, pair, split)
+}
+
+fn bundle_of(pair: &model::ModelPair) -> ModelBundle {
+    let m = &pair.meta;
+    let info = ModelInfo {
+        name: "test".into(),
+        version: "0".into(),
+        trained_at: "2026-01-01T00:00:00Z".into(),
+        window_secs: m.window.window_secs,
+        step_secs: m.window.step_secs,
+        horizon_secs: m.window.horizon_secs,
+        metrics: m.features.metrics.clone(),
+        issue_types: m.issue_types.clone(),
+        threshold: m.threshold,
+        snapshot_fields: None,
+    };
+    ModelBundle::new(
+        info,
+        pair.clone(),
+        None,
+        "# card".into(),
+        serde_json::json!({}),
+    )
+}
+
+#[test]
+fn training_and_serving_give_bit_identical_features_and_predictions() {
+    let (d, pair, split) = trained();
+    let bundle = ModelBundle::from_bytes(&bundle_of(&pair).to_bytes()).unwrap();
+    let grid = Grid::build(
+        &d,
+        pair.meta.window,
+        pair.meta.policy,
+        split,
+        i64::MAX,
+        false,
+    );
+    let spec = &pair.meta.features;
+    for s in 0..d.series.len() {
+        for p in grid.points[s].iter().step_by(97) {
+            let train_path = series_rows(&d, spec, s, std::iter::once((p.index, p.t)));
+            let w = Window::from_series(&d.series[s], &d.metrics, p.index, spec.window_secs);
+            let serve_path = bundle
+                .window_model()
+                .meta
+                .features
+                .extract_window(&w)
+                .unwrap();
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(
+                bits(&train_path),
+                bits(&serve_path),
+                "target {} t {}",
+                d.series[s].target,
+                p.t
+            );
+            let batch = pair.score_rows(train_path).unwrap();
+            let single = bundle.predict_window(&w, false).unwrap();
+            assert_eq!(
+                batch[0].p_issue.to_bits(),
+                single.issue_probability.to_bits()
+            );
+            assert_eq!(batch[0].alarm, single.will_have_issue);
+        }
+    }
+}
+
+#[test]
+fn the_model_beats_always_normal_and_no_training_label_reaches_the_test_period() {
+    let (d, pair, split) = trained();
+    assert_eq!(pair.meta.train_until, split);
+    let (_, last) = d.time_range().unwrap();
+    let ev = eval::evaluate(&d, &pair, split, last, 1).unwrap();
+    // Test windows look back only into the test period.
+    let first_test = ev.grid.points.iter().flatten().map(|p| p.t).min().unwrap();
+    assert!(first_test - pair.meta.window.window_secs >= split - pair.meta.window.step_secs);
+    // Training windows: every label horizon ends by the split.
+    let train_grid = Grid::build(
+        &d,
+        pair.meta.window,
+        pair.meta.policy,
+        d.time_range().unwrap().0,
+        split,
+        true,
+    );
+    let last_train = train_grid
+        .points
+        .iter()
+        .flatten()
+        .map(|p| p.t)
+        .max()
+        .unwrap();
+    assert!(last_train + pair.meta.window.horizon_secs <= split);
+    assert!(ev.model.incidents.count > 5, "{:?}", ev.model.incidents);
+    assert!(
+        ev.model.incidents.detected_ratio > 0.5,
+        "{:?}",
+        ev.model.incidents
+    );
+    for (t, f) in &ev.model.per_type {
+        let base = &ev.baselines["always_normal"].per_type[t];
+        assert!(
+            f.pr_auc > base.pr_auc,
+            "{t}: {} vs {}",
+            f.pr_auc,
+            base.pr_auc
+        );
+    }
+    assert_eq!(ev.baselines["always_normal"].alarm_episodes, 0);
+}
+
+#[test]
+fn predictions_explain_and_recommend() {
+    let (d, pair, split) = trained();
+    let bundle = bundle_of(&pair);
+    let grid = Grid::build(
+        &d,
+        pair.meta.window,
+        pair.meta.policy,
+        split,
+        i64::MAX,
+        false,
+    );
+    let mut seen_issue = false;
+    for (s, points) in grid.points.iter().enumerate() {
+        for p in points
+            .iter()
+            .filter(|p| matches!(p.label, Label::Issue(_)))
+            .take(3)
+        {
+            let w = Window::from_series(
+                &d.series[s],
+                &d.metrics,
+                p.index,
+                pair.meta.window.window_secs,
+            );
+            let pred = bundle.predict_window(&w, true).unwrap();
+            let total: f64 = pred.probabilities.values().sum();
+            assert!((total - 1.0).abs() < 1e-9);
+            let ex = pred.explanation.as_ref().unwrap();
+            assert!(!ex.summary.is_empty() && ex.top_features.len() == 5);
+            if pred.will_have_issue {
+                seen_issue = true;
+                let rec = pred.recommendation.as_ref().unwrap();
+                assert!(rec.actions.iter().any(|a| a.contains(&d.series[s].target)));
+                assert!(pred.time_to_issue_seconds.is_some());
+            } else {
+                assert_eq!(pred.issue_type, "normal");
+                assert!(pred.recommendation.is_none());
+            }
+        }
+    }
+    assert!(seen_issue, "no precursor window was alarmed");
+}
+
+#[test]
+fn bundles_round_trip_and_reject_corruption() {
+    let (_, pair, _) = trained();
+    let bytes = bundle_of(&pair).to_bytes();
+    let back = ModelBundle::from_bytes(&bytes).unwrap();
+    assert!(
+        back.to_bytes() == bytes,
+        "a loaded bundle must serialise to the same bytes"
+    );
+    assert_eq!(back.info().threshold, pair.meta.threshold);
+    let mut bad = bytes.clone();
+    let mid = bad.len() / 2;
+    bad[mid] ^= 0xff;
+    assert!(
+        ModelBundle::from_bytes(&bad)
+            .unwrap_err()
+            .to_string()
+            .contains("checksum")
+    );
+    assert!(ModelBundle::from_bytes(&bytes[..bytes.len() - 3]).is_err());
+    assert!(
+        ModelBundle::from_bytes(b"hello")
+            .unwrap_err()
+            .to_string()
+            .contains("not a KubePulse model")
+    );
+    // A model whose feature list differs from this build's extractor is refused at load.
+    let mut other = pair.clone();
+    other.meta.feature_names[0] = "renamed.last".into();
+    let e = ModelBundle::from_bytes(&bundle_of(&other).to_bytes())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("feature list") && e.contains("renamed.last"),
+        "{e}"
+    );
+}
+
+#[test]
+fn target_and_row_order_change_nothing() {
+    let d = common::synthetic(4, 10, 3);
+    let dir_a = tempfile::tempdir().unwrap();
+    dataset::write(&d, dir_a.path()).unwrap();
+    let mut shuffled = d.clone();
+    shuffled.series.reverse();
+    for s in &mut shuffled.series {
+        s.timestamps.reverse();
+        for c in &mut s.columns {
+            c.reverse();
+        }
+    }
+    let dir_b = tempfile::tempdir().unwrap();
+    dataset::write(&shuffled, dir_b.path()).unwrap();
+    let a = Dataset::read(dir_a.path()).unwrap();
+    let b = Dataset::read(dir_b.path()).unwrap();
+    assert_eq!(a.fingerprint(), b.fingerprint());
+    let (first, last) = a.time_range().unwrap();
+    let params = common::small_params();
+    let ma = model::train(&a, &params, first, last).unwrap();
+    let mb = model::train(&b, &params, first, last).unwrap();
+    assert!(
+        ma.binary.to_bytes() == mb.binary.to_bytes(),
+        "target order changed the model"
+    );
+    assert_eq!(ma.meta.threshold, mb.meta.threshold);
+}
+
+#[test]
+fn a_dataset_too_small_to_split_is_a_clear_error() {
+    let d = common::synthetic(2, 1, 1);
+    let (first, _) = d.time_range().unwrap();
+    let e = model::train(&d, &common::small_params(), first, first + 1200)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("needs at least") && e.contains("window + horizon"),
+        "{e}"
+    );
+    let e = Split::TrainUntil(first - 10)
+        .time(&d)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("outside the data"), "{e}");
+    let e = Split::Fraction(1.5).time(&d).unwrap_err().to_string();
+    assert!(e.contains("strictly between 0 and 1"), "{e}");
+}
+
+#[test]
+fn reports_are_written_with_stable_keys() {
+    let (d, pair, split) = trained();
+    let (_, last) = d.time_range().unwrap();
+    let ev = eval::evaluate(&d, &pair, split, last, 1).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    learn::report::write(&ev, &pair, "test", dir.path()).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
+            .unwrap();
+    for key in [
+        "/incidents/alarmed_before_start_ratio",
+        "/incidents/detected_within_120s_ratio",
+        "/incidents/median_lead_time_seconds",
+        "/false_alarms_per_target_day",
+        "/type_accuracy",
+        "/per_type/pod_failure/precision",
+        "/per_type/pod_failure/recall",
+        "/per_type/pod_failure/f1",
+        "/per_type/pod_failure/pr_auc",
+        "/baselines/static_threshold/per_type/pod_failure/pr_auc",
+        "/baselines/predict_linear/incidents/alarmed_before_start_ratio",
+        "/baselines/always_normal/false_alarms_per_target_day",
+    ] {
+        assert!(json.pointer(key).is_some(), "missing {key}");
+    }
+    for f in [
+        "report.md",
+        "predictions.csv",
+        "pr_curves.svg",
+        "lead_times.svg",
+        "reliability.svg",
+        "importances.svg",
+    ] {
+        let len = std::fs::metadata(dir.path().join(f)).unwrap().len();
+        assert!(len > 100, "{f} is {len} bytes");
+    }
+    let csv = std::fs::read_to_string(dir.path().join("predictions.csv")).unwrap();
+    assert_eq!(csv.lines().count(), ev.grid.len() + 1);
+    let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+    let headings: Vec<&str> = md.lines().filter(|l| l.starts_with('#')).collect();
+    insta::assert_debug_snapshot!(headings);
+}
