@@ -5,7 +5,7 @@
 # Measures with GNU time (/usr/bin/time -v); prints one line per run, then min/median.
 #
 # Usage: bench/simulate/run.sh [RUNS] [-- extra kubepulse simulate arguments]
-#   RUNS defaults to 3. Example: bench/simulate/run.sh 1 -- --openmetrics /tmp/x.om --duration 6h
+#   RUNS defaults to 3. Example (two clusters, ~1000 pods): bench/simulate/run.sh 1 -- --clusters 2
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 

@@ -18,8 +18,8 @@ STEP=15
 DIR=${BENCH_DIR:-/tmp/kubepulse-bench}/collect-${TARGETS}x${DAYS}d
 mkdir -p "$DIR"
 
-cargo build --release -p watch --example bench_openmetrics
-cargo build --release -p kubepulse
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release -p watch --example bench_openmetrics
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release -p kubepulse
 BIN=target/release/kubepulse
 
 END=$(( ($(date +%s) / 86400 - 1) * 86400 ))   # a day boundary in the past: the data is history

@@ -92,11 +92,22 @@ fn prediction_of(p: learn::prediction::Prediction) -> api::Prediction {
                 .into_iter()
                 .map(|c| api::Contribution {
                     feature: c.feature,
-                    value: c.value.is_finite().then_some(c.value),
+                    value: c.value.is_finite().then(|| shortest(c.value)),
                     contribution: c.contribution,
                 })
                 .collect(),
         }),
+    }
+}
+
+/// Feature values are computed in `f32`; print them as the `f32` they are (`9.6`, not
+/// `9.600000381469727`).
+fn shortest(value: f64) -> f64 {
+    let narrow = value as f32;
+    if f64::from(narrow) == value {
+        narrow.to_string().parse().unwrap_or(value)
+    } else {
+        value
     }
 }
 
@@ -235,6 +246,13 @@ mod tests {
             recommendation: will
                 .then(|| learn::prediction::recommendation("resource_exhaustion", None)),
         }
+    }
+
+    #[test]
+    fn f32_feature_values_print_short() {
+        assert_eq!(shortest(f64::from(9.6f32)), 9.6);
+        assert_eq!(shortest(0.1), 0.1);
+        assert_eq!(shortest(-3.0), -3.0);
     }
 
     #[test]

@@ -120,15 +120,11 @@ impl DatasetWriter {
             .map_err(|e| SimError::io("cannot write", &self.metrics_tmp, e))?;
         let events_tmp = self.dir.join(".events.csv.partial");
         let mut text = String::from("target,start,end,issue_type,detail\n");
-        for l in labels {
-            let target = match self.level {
-                Level::Deployment => &l.target,
-                Level::Cluster => &l.cluster,
-            };
+        for l in &events_for_level(labels, self.level) {
             let _ = writeln!(
                 text,
-                "{target},{},{},{},{}",
-                l.start, l.end, l.issue_type, l.detail
+                "{},{},{},{},{}",
+                l.target, l.start, l.end, l.issue_type, l.detail
             );
         }
         std::fs::write(&events_tmp, text)
@@ -146,6 +142,30 @@ impl DatasetWriter {
     pub fn abandon(self) {
         let _ = std::fs::remove_file(&self.metrics_tmp);
         let _ = std::fs::remove_file(self.dir.join(".events.csv.partial"));
+    }
+}
+
+/// The labels as written to `events.csv`: per deployment as they are; per cluster with the cluster as
+/// target, one event per (cluster, start, issue type, detail) — a node fault that hit several deployments
+/// is one cluster incident — ending when the last of them ends.
+pub fn events_for_level(labels: &[Label], level: Level) -> Vec<Label> {
+    match level {
+        Level::Deployment => labels.to_vec(),
+        Level::Cluster => {
+            let mut out: Vec<Label> = Vec::new();
+            for l in labels {
+                let mut c = l.clone();
+                c.target = l.cluster.clone();
+                match out.iter_mut().find(|o| {
+                    (o.target.as_str(), o.start, o.issue_type, o.detail)
+                        == (c.target.as_str(), c.start, c.issue_type, c.detail)
+                }) {
+                    Some(o) => o.end = o.end.max(c.end),
+                    None => out.push(c),
+                }
+            }
+            out
+        }
     }
 }
 
