@@ -6,7 +6,9 @@ from collections import defaultdict
 
 FIELDS = [
     ("fit_seconds", "fit (s)", "lower"),
-    ("predict_batch_seconds", "batch predict_proba (s)", "lower"),
+    ("predict_batch_seconds", "batch predict_proba (s, median of 5)", "lower"),
+    ("fit_cpu_seconds", "fit CPU time, all threads (s)", "lower"),
+    ("predict_batch_cpu_seconds", "batch predict_proba CPU time (s)", "lower"),
     ("predict_one_us_median", "single-row predict (us, median of 1000)", "lower"),
     ("peak_rss_bytes", "peak RSS (MB)", "lower"),
     ("model_bytes", "model size (MB)", "lower"),

@@ -3,7 +3,7 @@
 //!
 //! `cargo run --release -p forest --example fit_csv -- TRAIN.csv TEST.csv [--trees N] [--seed S]
 //! [--threads T] [--max-depth D] [--class-weight balanced|uniform] [--json-out PATH] [--shap-out PATH]
-//! [--shap-rows N]`
+//! [--shap-rows N] [--save-model PATH] [--load-model PATH]` (with `--load-model`, `fit_seconds` is the load time)
 //!
 //! CSV: a header, first column `label`, the rest numeric features; an empty cell is NaN. The defaults mirror
 //! `RandomForestClassifier(n_estimators=100, max_features="sqrt", class_weight="balanced")`.
@@ -23,6 +23,8 @@ struct Args {
     test: String,
     params: ForestParams,
     json_out: Option<String>,
+    save_model: Option<String>,
+    load_model: Option<String>,
     shap_out: Option<String>,
     shap_rows: usize,
 }
@@ -35,6 +37,7 @@ fn parse_args() -> Result<Args, String> {
         ..ForestParams::default()
     };
     let (mut json_out, mut shap_out, mut shap_rows) = (None, None, 100);
+    let (mut save_model, mut load_model) = (None, None);
     while let Some(a) = it.next() {
         let mut value = || it.next().ok_or_else(|| format!("{a} needs a value"));
         match a.as_str() {
@@ -50,6 +53,8 @@ fn parse_args() -> Result<Args, String> {
                 }
             }
             "--json-out" => json_out = Some(value()?),
+            "--save-model" => save_model = Some(value()?),
+            "--load-model" => load_model = Some(value()?),
             "--shap-out" => shap_out = Some(value()?),
             "--shap-rows" => shap_rows = num(&value()?)?,
             _ if a.starts_with("--") => return Err(format!("unknown option {a}")),
@@ -64,6 +69,8 @@ fn parse_args() -> Result<Args, String> {
         test,
         params,
         json_out,
+        save_model,
+        load_model,
         shap_out,
         shap_rows,
     })
@@ -118,6 +125,21 @@ fn read_csv(path: &str) -> Result<(Matrix, Vec<f64>), String> {
     ))
 }
 
+/// CPU time of the whole process (all threads), seconds, from /proc/self/stat (10 ms resolution).
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after_name = stat.rsplit(')').next().unwrap_or_default();
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // Fields 14 and 15 of stat (utime, stime) are 12th and 13th after the command name.
+    let ticks: f64 = fields
+        .iter()
+        .skip(11)
+        .take(2)
+        .filter_map(|f| f.parse::<f64>().ok())
+        .sum();
+    ticks / 100.0
+}
+
 fn peak_rss_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
@@ -131,14 +153,33 @@ fn run() -> Result<(), String> {
     let (xte, yte) = read_csv(&args.test)?;
     let valid = args.params.check().map_err(|e| e.to_string())?;
 
-    let t = Instant::now();
-    let model = valid.fit(&xtr, &ytr, None).map_err(|e| e.to_string())?;
+    let (t, cpu) = (Instant::now(), cpu_seconds());
+    let model = match &args.load_model {
+        Some(path) => {
+            let bytes = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
+            forest::RandomForest::from_bytes(&bytes).map_err(|e| format!("{path}: {e}"))?
+        }
+        None => valid.fit(&xtr, &ytr, None).map_err(|e| e.to_string())?,
+    };
     let fit_seconds = t.elapsed().as_secs_f64();
+    let fit_cpu_seconds = cpu_seconds() - cpu;
+    if let Some(path) = &args.save_model {
+        std::fs::write(path, model.to_bytes()).map_err(|e| format!("{path}: {e}"))?;
+    }
     drop(xtr);
 
-    let t = Instant::now();
-    let proba = model.predict_proba(&xte).map_err(|e| e.to_string())?;
-    let predict_batch_seconds = t.elapsed().as_secs_f64();
+    // Median of 5 batch predictions (the machine is shared: one run is noisy).
+    let mut batch_times = Vec::new();
+    let mut proba = Vec::new();
+    let cpu = cpu_seconds();
+    for _ in 0..5 {
+        let t = Instant::now();
+        proba = model.predict_proba(&xte).map_err(|e| e.to_string())?;
+        batch_times.push(t.elapsed().as_secs_f64());
+    }
+    let predict_batch_cpu_seconds = (cpu_seconds() - cpu) / 5.0;
+    batch_times.sort_by(f64::total_cmp);
+    let predict_batch_seconds = batch_times[batch_times.len() / 2];
 
     let k = model.classes().len();
     let mut out = vec![0.0; k];
@@ -208,6 +249,8 @@ fn run() -> Result<(), String> {
         "n_nodes": model.n_nodes(),
         "fit_seconds": fit_seconds,
         "predict_batch_seconds": predict_batch_seconds,
+        "fit_cpu_seconds": fit_cpu_seconds,
+        "predict_batch_cpu_seconds": predict_batch_cpu_seconds,
         "predict_one_us_median": predict_one_us_median,
         "accuracy": accuracy,
         "macro_f1": f1_sum / k as f64,

@@ -64,7 +64,7 @@ impl RandomForest {
             "format_version": crate::FORMAT_VERSION,
             "n_features": self.n_features,
             "classes": self.classes,
-            "expected_value": self.explainer.expected_value,
+            "expected_value": self.explainer().expected_value,
             "trees": trees,
         })
     }

@@ -13,7 +13,7 @@ mod forest;
 mod format;
 mod importance;
 mod json;
-pub mod params;
+mod params;
 mod shap;
 mod tree;
 
@@ -187,8 +187,8 @@ pub struct RandomForest {
     oob_score: Option<f64>,
     /// Not stored in the model file.
     oob_proba: Option<Vec<f64>>,
-    /// Precomputed for TreeSHAP (derived from the trees, never serialised).
-    explainer: shap::Explainer,
+    /// Precomputed for TreeSHAP on first use (derived from the trees, never serialised).
+    explainer: shap::LazyExplainer,
 }
 
 /// TreeSHAP explanation of one row.
@@ -211,7 +211,6 @@ impl RandomForest {
         oob_score: Option<f64>,
         oob_proba: Option<Vec<f64>>,
     ) -> Self {
-        let explainer = shap::Explainer::new(&trees, classes.len());
         Self {
             n_features,
             classes,
@@ -219,7 +218,7 @@ impl RandomForest {
             importances,
             oob_score,
             oob_proba,
-            explainer,
+            explainer: shap::LazyExplainer::default(),
         }
     }
     /// Number of features the model was trained on.

@@ -31,6 +31,24 @@ pub(crate) struct Explainer {
     weights: Vec<Vec<f64>>,
 }
 
+/// The [`Explainer`], built on first use. Always equal to another one: it is derived from the trees.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LazyExplainer(std::sync::OnceLock<Explainer>);
+
+impl PartialEq for LazyExplainer {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl RandomForest {
+    pub(crate) fn explainer(&self) -> &Explainer {
+        self.explainer
+            .0
+            .get_or_init(|| Explainer::new(&self.trees, self.classes.len()))
+    }
+}
+
 impl Explainer {
     pub fn new(trees: &[Tree], k: usize) -> Self {
         let mut expected = vec![0.0; k];
@@ -118,25 +136,26 @@ fn fractions(t: &Tree, parent: usize, l: usize, r: usize) -> (f64, f64) {
 /// Position of each internal node's feature among the distinct features of its root path.
 fn path_slots(t: &Tree) -> Vec<u16> {
     let mut slots = vec![0u16; t.nodes.len()];
-    // Distinct features of the path to each node, rebuilt along a depth-first walk.
-    let mut stack: Vec<(usize, Vec<u32>)> = vec![(0, Vec::new())];
-    while let Some((i, path)) = stack.pop() {
+    // Depth-first, left subtree first: when a node is popped, `path[..len]` is its root path's features.
+    let mut path: Vec<u32> = Vec::new();
+    let mut stack: Vec<(usize, usize)> = vec![(0, 0)];
+    while let Some((i, len)) = stack.pop() {
         let n = &t.nodes[i];
         if n.is_leaf() {
             continue;
         }
+        path.truncate(len);
         let f = n.feature_index() as u32;
-        let mut child_path = path;
-        let slot = match child_path.iter().position(|p| *p == f) {
+        let slot = match path.iter().position(|p| *p == f) {
             Some(s) => s,
             None => {
-                child_path.push(f);
-                child_path.len() - 1
+                path.push(f);
+                path.len() - 1
             }
         };
         slots[i] = slot as u16;
-        stack.push((n.child as usize + 1, child_path.clone()));
-        stack.push((n.child as usize, child_path));
+        stack.push((n.child as usize + 1, path.len()));
+        stack.push((n.child as usize, path.len()));
     }
     slots
 }
@@ -161,12 +180,13 @@ impl RandomForest {
         self.check_features(row.len())?;
         let k = self.classes.len();
         let mut values = vec![0.0; self.n_features * k];
-        let d = self.explainer.max_depth + 1;
+        let ex = self.explainer();
+        let d = ex.max_depth + 1;
         let mut walk = Walk {
             tree: &self.trees[0],
-            slots: &self.explainer.slots[0],
-            fractions: &self.explainer.fractions[0],
-            weights: &self.explainer.weights,
+            slots: &ex.slots[0],
+            fractions: &ex.fractions[0],
+            weights: &ex.weights,
             row,
             k,
             phi: &mut values,
@@ -178,14 +198,14 @@ impl RandomForest {
         };
         for (i, t) in self.trees.iter().enumerate() {
             walk.tree = t;
-            walk.slots = &self.explainer.slots[i];
-            walk.fractions = &self.explainer.fractions[i];
+            walk.slots = &ex.slots[i];
+            walk.fractions = &ex.fractions[i];
             walk.visit(0, 0, 0);
         }
         let scale = 1.0 / self.trees.len() as f64;
         values.iter_mut().for_each(|v| *v *= scale);
         Ok(ShapValues {
-            expected_value: self.explainer.expected_value.clone(),
+            expected_value: ex.expected_value.clone(),
             values,
         })
     }
@@ -327,7 +347,7 @@ mod algorithm2 {
         pub(crate) fn shap_values_reference(&self, row: &[f32]) -> Vec<f64> {
             let k = self.classes.len();
             let mut values = vec![0.0; self.n_features * k];
-            let d = self.explainer.max_depth + 2;
+            let d = self.explainer().max_depth + 2;
             let mut path = vec![PathElement::default(); d * (d + 1) / 2 + d];
             for t in &self.trees {
                 let mut ctx = Ctx {
