@@ -169,3 +169,17 @@ async fn window_with_the_model_metrics_is_predicted() {
         );
     }
 }
+
+#[tokio::test]
+async fn embedded_default_model_serves_out_of_the_box() {
+    let state = serve::app::state(&ServeConfig::default())
+        .unwrap_or_else(|e| panic!("the embedded default model must load: {e}"));
+    let health = get(&state, "/health").await;
+    assert_eq!(health.json["status"], "healthy");
+    assert_eq!(health.json["model"]["source"], "embedded");
+    let a = post_json(&state, "/predict", ORIGINAL_BODY).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    let a = get(&state, "/simulate/20").await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    assert_eq!(a.json["count"], 20);
+}
