@@ -168,15 +168,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use clap::Parser;
-
-    fn error_of(argv: &[&str]) -> String {
-        let cli = match crate::Cli::try_parse_from(argv) {
-            Ok(cli) => cli,
-            Err(e) => return e.to_string(),
-        };
-        format!("{:#}", crate::run(cli).unwrap_err())
-    }
+    use crate::cmd::tests::error_of;
 
     #[test]
     fn bad_input_gives_one_clear_line() {
