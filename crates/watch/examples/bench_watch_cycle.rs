@@ -44,7 +44,7 @@ async fn main() {
     )
     .expect("watcher");
     let prom_pid = std::env::var("PROM_PID").ok();
-    let prom_cpu = || prom_pid.as_deref().map_or(f64::NAN, |pid| cpu_secs(pid));
+    let prom_cpu = || prom_pid.as_deref().map_or(f64::NAN, cpu_secs);
     for i in 0..cycles {
         let now = at - ((cycles - 1 - i) as f64) * step as f64;
         let (own0, prom0) = (cpu_secs("self"), prom_cpu());
