@@ -924,3 +924,40 @@ async fn shutdown_signal() {
 fn utc(unix_secs: f64) -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::from_timestamp_millis((unix_secs * 1000.0) as i64).unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ring_keeps_the_newest_window_in_time_order() {
+        let mut b = Buffer::new(3, 2);
+        for k in 10..15 {
+            b.upsert(k, 0, k as f64);
+        }
+        b.upsert(13, 1, 0.5);
+        // A step more than a window older than its slot's is dropped.
+        b.upsert(11, 1, 9.0);
+        assert_eq!(
+            b.ordered().iter().map(|&(k, _)| k).collect::<Vec<_>>(),
+            vec![12, 13, 14]
+        );
+        let (_, slot) = b.ordered()[1];
+        assert_eq!(b.row(slot), &[13.0, 0.5]);
+        assert_eq!(b.newest_with_data(), Some(14));
+        assert_eq!(b.filled(), 3);
+        assert!(b.trim_before(14));
+        assert_eq!(b.ordered().len(), 1);
+        assert!(!b.trim_before(15));
+    }
+
+    #[test]
+    fn a_step_of_nan_only_holds_a_row_but_no_data() {
+        let mut b = Buffer::new(4, 1);
+        b.upsert(1, 0, 1.0);
+        b.upsert(2, 0, f64::NAN);
+        assert_eq!(b.ordered().len(), 2);
+        assert_eq!(b.newest_with_data(), Some(1));
+        assert_eq!(b.filled(), 1);
+    }
+}
