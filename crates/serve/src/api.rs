@@ -121,7 +121,8 @@ pub const MAX_STRING_BYTES: usize = 256;
 /// Most samples accepted in one window.
 pub const MAX_WINDOW_SAMPLES: usize = 10_000;
 
-/// One timestamped sample of a target's metrics: `timestamp` (unix seconds, integer) plus one number
+/// One timestamped sample of a target's metrics: `timestamp` (unix seconds; the request may also give a
+/// fraction or an RFC 3339 string, see `de`) plus one number
 /// (or `null` = missing) per metric, named as in the model's dataset (see `GET /model`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Sample {
@@ -137,14 +138,20 @@ impl utoipa::PartialSchema for Sample {
         use utoipa::openapi::schema::{ObjectBuilder, Type};
         ObjectBuilder::new()
             .description(Some(
-                "A sample: `timestamp` (unix seconds) plus one number or null per metric, \
-                 with the metric names of the model's dataset.",
+                "A sample: `timestamp` (unix seconds, or an RFC 3339 string) plus one number or null \
+                 per metric, with the metric names of the model's dataset.",
             ))
             .property(
                 "timestamp",
                 ObjectBuilder::new()
-                    .schema_type(Type::Integer)
-                    .description(Some("unix seconds")),
+                    .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+                        Type::Number,
+                        Type::String,
+                    ]))
+                    .description(Some(
+                        "unix seconds (fractions truncated) or an RFC 3339 time such as \
+                         2025-04-16T10:00:00Z",
+                    )),
             )
             .required("timestamp")
             .additional_properties(Some(ObjectBuilder::new().schema_type(
