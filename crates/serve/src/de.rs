@@ -219,31 +219,22 @@ impl<'de> Deserialize<'de> for PredictRequest {
     }
 }
 
-impl<'de> Deserialize<'de> for SnapshotInput {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        match PredictRequest::deserialize(deserializer)? {
-            PredictRequest::Snapshot(s) => Ok(s),
-            PredictRequest::Window(_) => Err(de::Error::custom(
-                "expected a cluster snapshot, found a window (`samples`)",
-            )),
-        }
-    }
-}
-
 impl<'de> Deserialize<'de> for Sample {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct SampleVisitor;
         impl<'de> Visitor<'de> for SampleVisitor {
             type Value = Sample;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("an object with `timestamp` (unix seconds) and numeric metrics")
+                f.write_str(
+                    "an object with `timestamp` (unix seconds or RFC 3339) and numeric metrics",
+                )
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Sample, A::Error> {
                 let mut timestamp = None;
                 let mut values = BTreeMap::new();
                 while let Some(key) = map.next_key::<String>()? {
                     if key == "timestamp" {
-                        timestamp = Some(map.next_value::<i64>()?);
+                        timestamp = Some(map.next_value::<Timestamp>()?.0);
                     } else {
                         let value = map.next_value::<Number>()?.0;
                         values.insert(key, value);
@@ -254,6 +245,46 @@ impl<'de> Deserialize<'de> for Sample {
             }
         }
         deserializer.deserialize_map(SampleVisitor)
+    }
+}
+
+/// A sample's time: integer or fractional unix seconds (fractions are dropped, as in datasets), or a
+/// string holding either or an RFC 3339 time (`2025-04-16T10:10:00Z`, offsets allowed).
+struct Timestamp(i64);
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TimestampVisitor;
+        impl Visitor<'_> for TimestampVisitor {
+            type Value = Timestamp;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("unix seconds or an RFC 3339 time")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Timestamp, E> {
+                Ok(Timestamp(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Timestamp, E> {
+                i64::try_from(v)
+                    .map(Timestamp)
+                    .map_err(|_| E::custom(format!("timestamp {v} is out of range")))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Timestamp, E> {
+                // ±2^53 s is far beyond any real time and keeps the conversion exact.
+                if v.is_finite() && v.abs() < 9.0e15 {
+                    Ok(Timestamp(v.floor() as i64))
+                } else {
+                    Err(E::custom(format!("timestamp {v} is out of range")))
+                }
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Timestamp, E> {
+                learn::timestamp::parse(v).map(Timestamp).ok_or_else(|| {
+                    E::custom(format!(
+                        "{v:?} is neither unix seconds nor an RFC 3339 time like 2025-04-16T10:10:00Z"
+                    ))
+                })
+            }
+        }
+        deserializer.deserialize_any(TimestampVisitor)
     }
 }
 
@@ -352,6 +383,34 @@ mod tests {
         assert_eq!(w.samples[1].values["cpu"], Some(0.7));
         assert!(parse(r#"{"target": "x"}"#).unwrap_err().contains("samples"));
         assert!(parse(r#"{"samples": []}"#).unwrap_err().contains("target"));
+    }
+
+    #[test]
+    fn timestamps_accept_integers_fractions_and_rfc3339() {
+        let times = |json: &str| -> Result<Vec<i64>, String> {
+            match parse(json)? {
+                PredictRequest::Window(w) => Ok(w.samples.iter().map(|s| s.timestamp).collect()),
+                PredictRequest::Snapshot(_) => Err("expected a window".into()),
+            }
+        };
+        let body = r#"{"target": "a/b", "samples": [{"timestamp": 1744797600},
+            {"timestamp": 1744797615.75}, {"timestamp": "1744797630"},
+            {"timestamp": "2025-04-16T10:00:45Z"}, {"timestamp": "2025-04-16T12:01:00+02:00"}]}"#;
+        assert_eq!(
+            times(body).unwrap(),
+            [1744797600, 1744797615, 1744797630, 1744797645, 1744797660]
+        );
+        for bad in [
+            r#""yesterday""#,
+            "1e300",
+            "-1e300",
+            "true",
+            "18446744073709551615",
+        ] {
+            let body = format!(r#"{{"target": "a/b", "samples": [{{"timestamp": {bad}}}]}}"#);
+            let err = times(&body).unwrap_err();
+            assert!(err.starts_with("samples[0].timestamp:"), "{bad}: {err}");
+        }
     }
 
     #[test]

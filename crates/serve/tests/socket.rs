@@ -181,6 +181,34 @@ async fn wait_for_version(addr: std::net::SocketAddr, version: &str) {
     }
 }
 
+/// The model-file watcher of a test, running until [`Watcher::stop`].
+struct Watcher {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Watcher {
+    /// Watches `path` with the text loader: polling every `poll`, or on SIGHUP only.
+    fn spawn(state: &AppState, path: &Path, poll: Option<Duration>) -> Watcher {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(reload::watch(
+            state.clone(),
+            path.to_path_buf(),
+            text_loader(),
+            poll,
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        Watcher { stop, task }
+    }
+
+    async fn stop(self) {
+        self.stop.send(()).expect("watcher running");
+        self.task.await.expect("watcher stops");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hot_reload_on_file_change_keeps_the_old_model_when_the_new_is_bad() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -188,16 +216,7 @@ async fn hot_reload_on_file_change_keeps_the_old_model_when_the_new_is_bad() {
     std::fs::write(&path, "version 1.0.0").expect("write");
     let state = state();
     let (addr, stop, server) = start(state.clone()).await;
-    let (watch_stop, watch_stopped) = tokio::sync::oneshot::channel::<()>();
-    let watcher = tokio::spawn(reload::watch(
-        state.clone(),
-        path.clone(),
-        text_loader(),
-        Some(Duration::from_millis(20)),
-        async {
-            let _ = watch_stopped.await;
-        },
-    ));
+    let watcher = Watcher::spawn(&state, &path, Some(Duration::from_millis(20)));
 
     std::fs::write(&path, "version 2.0.0-new").expect("write");
     wait_for_version(addr, "2.0.0-new").await;
@@ -220,8 +239,7 @@ async fn hot_reload_on_file_change_keeps_the_old_model_when_the_new_is_bad() {
     let (status, _) = request(addr, "POST", "/predict", ORIGINAL_BODY).await;
     assert_eq!(status, 200);
 
-    watch_stop.send(()).expect("watcher running");
-    watcher.await.expect("watcher stops");
+    watcher.stop().await;
     stop.send(()).expect("server running");
     server.await.expect("task").expect("serve");
 }
@@ -237,16 +255,7 @@ async fn hot_reload_on_sighup() {
     std::fs::write(&path, "version 1.0.0").expect("write");
     let state = state();
     let (addr, stop, server) = start(state.clone()).await;
-    let (watch_stop, watch_stopped) = tokio::sync::oneshot::channel::<()>();
-    let watcher = tokio::spawn(reload::watch(
-        state.clone(),
-        path.clone(),
-        text_loader(),
-        None,
-        async {
-            let _ = watch_stopped.await;
-        },
-    ));
+    let watcher = Watcher::spawn(&state, &path, None);
     std::fs::write(&path, "version 3.0.0").expect("write");
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -262,8 +271,7 @@ async fn hot_reload_on_sighup() {
         }
         assert!(Instant::now() < deadline, "SIGHUP did not reload");
     }
-    watch_stop.send(()).expect("watcher running");
-    watcher.await.expect("watcher stops");
+    watcher.stop().await;
     stop.send(()).expect("server running");
     server.await.expect("task").expect("serve");
 }

@@ -55,19 +55,7 @@ pub(crate) async fn post_predict(
         return predict_simulated(&state, query);
     }
     let request: PredictRequest = parse_json(&headers, &body)?;
-    request.validate("")?;
-    let guard = state.model();
-    let served = guard.as_deref().ok_or(ApiError::ModelNotLoaded)?;
-    let timestamp = rfc3339(SystemTime::now());
-    let response = predict_response(
-        &state,
-        served,
-        request,
-        options(&state, query.explain),
-        &timestamp,
-        "",
-    )?;
-    Ok(json_response(StatusCode::OK, &response))
+    predict_one(&state, request, query.explain)
 }
 
 /// Predict for a freshly simulated cluster snapshot.
@@ -101,7 +89,15 @@ fn predict_simulated(state: &AppState, query: SampleParams) -> Result<Response, 
     if let Some(id) = query.cluster_id {
         snapshot.cluster_id = Some(id);
     }
-    let request = PredictRequest::Snapshot(snapshot);
+    predict_one(state, PredictRequest::Snapshot(snapshot), query.explain)
+}
+
+/// Validates one request and answers it with the current model.
+fn predict_one(
+    state: &AppState,
+    request: PredictRequest,
+    explain: bool,
+) -> Result<Response, ApiError> {
     request.validate("")?;
     let guard = state.model();
     let served = guard.as_deref().ok_or(ApiError::ModelNotLoaded)?;
@@ -110,7 +106,7 @@ fn predict_simulated(state: &AppState, query: SampleParams) -> Result<Response, 
         state,
         served,
         request,
-        options(state, query.explain),
+        options(state, explain),
         &timestamp,
         "",
     )?;
