@@ -286,7 +286,7 @@ pub struct CollectArgs {
     pub events: Option<PathBuf>,
     #[command(flatten)]
     pub kube: KubeArgs,
-    /// Steps per query chunk (memory ≈ targets × columns × this × 8 bytes).
+    /// Steps per query chunk (memory ≈ targets × columns × this × 12 bytes).
     #[arg(long, default_value_t = 720)]
     pub chunk_points: usize,
     /// No progress bar.
