@@ -89,5 +89,23 @@ fn bench_predict(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_fit, bench_predict);
+/// Batch `predict_proba` with 100 fully grown trees on 40 features (the `bench/sklearn_compare` shape, on
+/// fewer rows so that the setup fit stays short).
+fn bench_predict_full_trees(c: &mut Criterion) {
+    let (x, y) = data(40_000, 40, 4);
+    let (xt, _) = data(40_000, 40, 5);
+    let model = params(100)
+        .check()
+        .expect("valid")
+        .fit(&x, &y, None)
+        .expect("fit");
+    let mut g = c.benchmark_group("predict");
+    g.sample_size(10);
+    g.bench_function("batch_40k_rows_100_full_trees_40_features", |b| {
+        b.iter(|| model.predict_proba(black_box(&xt)).expect("predict"))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench_fit, bench_predict, bench_predict_full_trees);
 criterion_main!(benches);

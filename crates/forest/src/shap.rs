@@ -1,16 +1,25 @@
 //! Exact path-dependent TreeSHAP (Lundberg et al., "Consistent individualized feature attribution for tree
 //! ensembles"), with node covers (weighted training samples) as the path probabilities.
 //!
-//! The values are those of the paper's Algorithm 2 (kept below as the reference the tests compare with), but
-//! computed leaf by leaf in closed form, which is much faster on deep trees. For a leaf with value `v` whose
-//! path holds `d` distinct features, each feature `j` has a zero fraction `z_j` (product of its cover ratios
-//! child/parent along the path) and a one fraction `o_j` (1 if the row follows every split on `j`, else 0).
-//! With `H` the features with `o_j = 1` ("hot"), `C` the others, `w(m) = m! (d-1-m)! / d!` and
-//! `G(H) = prod_{C} z * sum_m w(m) [t^m] prod_{s in H} (z_s + t)`, the leaf adds `-v G(H)` to every cold
-//! feature and `v (1 - z_j) prod_{C} z * sum_m w(m) [t^m] prod_{s in H, s != j} (z_s + t)` to each hot one.
-//! That costs `O(|H|^2 + d)` per leaf instead of `O(d^2)`, with no per-node path copies, and the one walk
-//! per tree gives every class at once. The expected value of a tree uses the same cover ratios, so
-//! `expected_value + sum(values) == proba` holds to rounding.
+//! The values are those of the paper's Algorithm 2 (kept below as the reference the tests compare with).
+//! For a leaf with value `v` whose path holds `d` distinct features, each feature `j` has a zero fraction
+//! `z_j` (product of its cover ratios child/parent along the path) and a one fraction `o_j` (1 if the row
+//! follows every split on `j`, else 0), and the leaf gives `j`
+//! `v (o_j - z_j) sum_S |S|! (d-1-|S|)! / d! prod_{s in S} o_s prod_{s not in S, s != j} z_s`, which is
+//! `v (o_j - z_j) \int_0^1 prod_{s != j} (z_s + (o_s - z_s) x) dx` (a Beta integral per coalition size).
+//!
+//! Two walks compute it, both one pass per tree giving every class at once:
+//! - the linear walk (default; see [`Linear`]): the integrand is a polynomial of degree `d - 1`, integrated
+//!   exactly by a Gauss-Legendre rule of `ceil(d / 2)` points; sums flow up the tree and each edge pays its
+//!   feature, `O(points x classes)` per node, vectorisable, no division by anything that can be 0;
+//! - the closed-form walk (trees with paths of more than `2 x` [`MAX_POINTS`] distinct features, or more than
+//!   [`MAX_LINEAR_CLASSES`] classes): per leaf, with `H` the hot features, `C` the cold ones,
+//!   `w(m) = m! (d-1-m)! / d!` and `G(H) = prod_{C} z * sum_m w(m) [t^m] prod_{s in H} (z_s + t)`, the leaf
+//!   adds `-v G(H)` to every cold feature and `v (1 - z_j) prod_{C} z * sum_m w(m) [t^m]
+//!   prod_{s in H, s != j} (z_s + t)` to each hot one, `O(|H|^2 + d)` per leaf.
+//!
+//! The expected value of a tree uses the same cover ratios, so `expected_value + sum(values) == proba` holds
+//! to rounding.
 
 use crate::tree::Tree;
 use crate::{ForestError, RandomForest, ShapValues};
@@ -29,6 +38,11 @@ pub(crate) struct Explainer {
     fractions: Vec<Vec<f64>>,
     /// `weights[d][m] = m! (d-1-m)! / d!`, the Shapley weight of a coalition of `m` among `d` features.
     weights: Vec<Vec<f64>>,
+    /// Per tree, the quadrature points of its linear walk (`ceil(d / 2)` for paths of at most `d` distinct
+    /// features); 0 for the closed-form walk, when that would exceed [`MAX_POINTS`].
+    points: Vec<usize>,
+    /// `rules[q]`: the `q`-point Gauss-Legendre rule (`rules[0]` empty).
+    rules: Vec<Rule>,
 }
 
 /// The [`Explainer`], built on first use. Always equal to another one: it is derived from the trees.
@@ -63,7 +77,26 @@ impl Explainer {
         }
         let n = trees.len().max(1) as f64;
         expected.iter_mut().for_each(|e| *e /= n);
-        let slots = trees.iter().map(path_slots).collect();
+        let slots: Vec<Vec<u16>> = trees.iter().map(path_slots).collect();
+        let points: Vec<usize> = trees
+            .iter()
+            .zip(&slots)
+            .map(|(t, s)| {
+                let distinct = t
+                    .nodes
+                    .iter()
+                    .zip(s)
+                    .filter(|(n, _)| !n.is_leaf())
+                    .map(|(_, s)| usize::from(*s) + 1)
+                    .max()
+                    .unwrap_or(0);
+                match distinct.div_ceil(2).max(1) {
+                    q if q <= MAX_POINTS => q,
+                    _ => 0,
+                }
+            })
+            .collect();
+        let rules = (0..=MAX_POINTS).map(Rule::new).collect();
         let fractions = trees
             .iter()
             .map(|t| {
@@ -95,6 +128,8 @@ impl Explainer {
             slots,
             fractions,
             weights,
+            points,
+            rules,
         }
     }
 }
@@ -177,37 +212,335 @@ fn tree_depth(t: &Tree) -> usize {
 impl RandomForest {
     /// Exact TreeSHAP (Lundberg et al.) of one row, for every class.
     pub fn shap_values(&self, row: &[f32]) -> Result<ShapValues, ForestError> {
+        let mut out = ShapValues {
+            expected_value: Vec::new(),
+            values: Vec::new(),
+        };
+        self.shap_values_into(row, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`RandomForest::shap_values`] into `out`, reusing its buffers (no allocation once they are sized).
+    pub fn shap_values_into(&self, row: &[f32], out: &mut ShapValues) -> Result<(), ForestError> {
         self.check_features(row.len())?;
         let k = self.classes.len();
-        let mut values = vec![0.0; self.n_features * k];
         let ex = self.explainer();
-        let d = ex.max_depth + 1;
+        out.expected_value.clear();
+        out.expected_value.extend_from_slice(&ex.expected_value);
+        out.values.clear();
+        out.values.resize(self.n_features * k, 0.0);
+        SCRATCH.with_borrow_mut(|scratch| {
+            for (i, t) in self.trees.iter().enumerate() {
+                let tree = TreeRef {
+                    tree: t,
+                    slots: &ex.slots[i],
+                    fractions: &ex.fractions[i],
+                };
+                match ex.points[i] {
+                    q if q == 0 || k > MAX_LINEAR_CLASSES => {
+                        ex.closed_form(tree, row, k, &mut out.values)
+                    }
+                    q => linear(
+                        q,
+                        tree,
+                        &ex.rules[q],
+                        row,
+                        k,
+                        ex.max_depth,
+                        &mut out.values,
+                        scratch,
+                    ),
+                }
+            }
+        });
+        let scale = 1.0 / self.trees.len() as f64;
+        out.values.iter_mut().for_each(|v| *v *= scale);
+        Ok(())
+    }
+}
+
+thread_local! {
+    /// Per-thread buffers of the linear walk, so explaining a row allocates nothing once they are sized.
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
+}
+
+/// One tree and what the explainer precomputed for it.
+#[derive(Clone, Copy)]
+struct TreeRef<'a> {
+    tree: &'a Tree,
+    slots: &'a [u16],
+    fractions: &'a [f64],
+}
+
+impl Explainer {
+    /// The closed-form leaf-by-leaf walk of one tree (for what the linear walk does not handle).
+    fn closed_form(&self, t: TreeRef<'_>, row: &[f32], k: usize, phi: &mut [f64]) {
+        let d = self.max_depth + 1;
         let mut walk = Walk {
-            tree: &self.trees[0],
-            slots: &ex.slots[0],
-            fractions: &ex.fractions[0],
-            weights: &ex.weights,
+            tree: t.tree,
+            slots: t.slots,
+            fractions: t.fractions,
+            weights: &self.weights,
             row,
             k,
-            phi: &mut values,
+            phi,
             feature: vec![0; d],
             zero: vec![0.0; d],
             hot: vec![false; d],
             poly: vec![0.0; d + 1],
             cold: vec![0.0; (d + 2) * k],
         };
-        for (i, t) in self.trees.iter().enumerate() {
-            walk.tree = t;
-            walk.slots = &ex.slots[i];
-            walk.fractions = &ex.fractions[i];
-            walk.visit(0, 0, 0);
+        walk.visit(0, 0, 0);
+    }
+}
+
+/// Most quadrature points the linear walk uses (exact for paths of up to twice as many distinct features).
+pub(crate) const MAX_POINTS: usize = 16;
+
+/// A Gauss-Legendre rule on `[0, 1]`, with the weight a cold feature's edge always gets.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(crate) struct Rule {
+    /// Nodes, in `(0, 1)`.
+    x: Vec<f64>,
+    /// Weights (positive, summing to 1).
+    w: Vec<f64>,
+    /// `-w / (1 - x)`: what `(o - z) w / (z + (o - z) x)` is for a cold feature (`o = 0`), whatever `z`.
+    cold: Vec<f64>,
+}
+
+impl Rule {
+    /// The `q`-point rule, exact for polynomials of degree `2q - 1` (Newton's method on Legendre `P_q`).
+    pub(crate) fn new(q: usize) -> Self {
+        let (mut x, mut w) = (Vec::with_capacity(q), Vec::with_capacity(q));
+        for i in 0..q {
+            let mut t = (std::f64::consts::PI * (i as f64 + 0.75) / (q as f64 + 0.5)).cos();
+            for _ in 0..100 {
+                let (p, dp) = legendre(q, t);
+                let step = p / dp;
+                t -= step;
+                if step.abs() < 1e-16 {
+                    break;
+                }
+            }
+            let (_, dp) = legendre(q, t);
+            x.push((1.0 - t) / 2.0);
+            w.push(1.0 / ((1.0 - t * t) * dp * dp));
         }
-        let scale = 1.0 / self.trees.len() as f64;
-        values.iter_mut().for_each(|v| *v *= scale);
-        Ok(ShapValues {
-            expected_value: ex.expected_value.clone(),
-            values,
-        })
+        let cold = x.iter().zip(&w).map(|(x, w)| -w / (1.0 - x)).collect();
+        Self { x, w, cold }
+    }
+}
+
+/// Legendre `P_q(t)` and its derivative.
+fn legendre(q: usize, t: f64) -> (f64, f64) {
+    let (mut p0, mut p1) = (1.0, t);
+    for n in 2..=q {
+        let p2 = ((2 * n - 1) as f64 * t * p1 - (n - 1) as f64 * p0) / n as f64;
+        p0 = p1;
+        p1 = p2;
+    }
+    (p1, q as f64 * (t * p1 - p0) / (t * t - 1.0))
+}
+
+/// Buffers of the linear walk, per path slot: zero fraction, hotness, and `1 / (z + (1 - z) x_q)`.
+#[derive(Default)]
+struct Scratch {
+    zero: Vec<f64>,
+    hot: Vec<bool>,
+    inv: Vec<f64>,
+}
+
+/// Most classes the linear walk handles (its sums live on the stack); more use the closed-form walk.
+pub(crate) const MAX_LINEAR_CLASSES: usize = 4;
+
+/// Runs the linear walk of one tree with `q` quadrature points and `k` classes (`k <= 4`, `q <= 16`).
+#[allow(clippy::too_many_arguments)]
+fn linear(
+    q: usize,
+    t: TreeRef<'_>,
+    rule: &Rule,
+    row: &[f32],
+    k: usize,
+    depth: usize,
+    phi: &mut [f64],
+    scratch: &mut Scratch,
+) {
+    macro_rules! run {
+        ($k:literal: $($q:literal)*) => {
+            match q {
+                $($q => linear_qk::<$q, $k>(t, rule, row, depth, phi, scratch),)*
+                _ => unreachable!("quadrature points are 1..=MAX_POINTS"),
+            }
+        };
+    }
+    match k {
+        2 => run!(2: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16),
+        3 => run!(3: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16),
+        4 => run!(4: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16),
+        _ => unreachable!("classes are 2..=MAX_LINEAR_CLASSES"),
+    }
+}
+
+/// The linear walk with `Q` quadrature points and `K` classes of a tree whose leaves are at most `depth`
+/// deep.
+fn linear_qk<const Q: usize, const K: usize>(
+    t: TreeRef<'_>,
+    rule: &Rule,
+    row: &[f32],
+    depth: usize,
+    phi: &mut [f64],
+    s: &mut Scratch,
+) {
+    if t.tree.nodes[0].is_leaf() {
+        return;
+    }
+    let slots = depth + 1;
+    s.zero.resize(s.zero.len().max(slots), 0.0);
+    s.hot.resize(s.hot.len().max(slots), false);
+    s.inv.resize(s.inv.len().max(slots * Q), 0.0);
+    let arr = |v: &[f64]| -> [f64; Q] { std::array::from_fn(|i| v[i]) };
+    let mut walk = Linear::<Q, K> {
+        nodes: &t.tree.nodes,
+        slots: t.slots,
+        fractions: t.fractions,
+        leaf_values: &t.tree.leaf_values,
+        row,
+        phi,
+        x: arr(&rule.x),
+        w: arr(&rule.w),
+        cold: arr(&rule.cold),
+        zero: &mut s.zero,
+        hot: &mut s.hot,
+        inv: &mut s.inv,
+    };
+    walk.visit(0, 0, &[1.0; Q]);
+}
+
+/// The linear walk (Yu et al., "Linear TreeSHAP", 2022, with Gauss-Legendre quadrature instead of their
+/// Chebyshev interpolation): a leaf's contribution to feature `j` is
+/// `v (o_j - z_j) \int_0^1 prod_{s != j} (z_s + (o_s - z_s) x) dx`, a polynomial of degree `d - 1`, which a
+/// `Q`-point rule integrates exactly when `2Q >= d`. With `R(x) = prod_s (z_s + (o_s - z_s) x)` over the
+/// whole path, it is `sum_q v R(x_q) g_j(x_q)`, `g = w (o - z) / (z + (o - z) x)`. The sums `U` of `v R` over
+/// the leaves below each edge flow up the tree, and each edge hands its feature `U . (g_new - g_previous)`
+/// (`g_previous` from the feature's previous split on the path, 0 if none): summed down a path this
+/// telescopes to the leaf's value with its final `g`. `O(Q K)` per node instead of `O(d^2)` per leaf.
+struct Linear<'a, const Q: usize, const K: usize> {
+    nodes: &'a [crate::tree::Node],
+    slots: &'a [u16],
+    fractions: &'a [f64],
+    leaf_values: &'a [f32],
+    row: &'a [f32],
+    phi: &'a mut [f64],
+    x: [f64; Q],
+    w: [f64; Q],
+    cold: [f64; Q],
+    /// Per path slot: zero fraction, hotness, `1 / (z + (1 - z) x_q)` (valid when hot).
+    zero: &'a mut [f64],
+    hot: &'a mut [bool],
+    inv: &'a mut [f64],
+}
+
+// Index loops over the points and classes read as the formulas do, and vectorise.
+#[allow(clippy::needless_range_loop)]
+impl<const Q: usize, const K: usize> Linear<'_, Q, K> {
+    /// Visits internal `node`, reached with `r = R(x_q)` of its root path, which holds `d` distinct
+    /// features; returns the sums `U` (per class) of the leaves below.
+    fn visit(&mut self, node: usize, d: usize, r: &[f64; Q]) -> [[f64; K]; Q] {
+        let n = self.nodes[node];
+        let slot = self.slots[node] as usize;
+        let f = n.feature_index();
+        let hot_child = n.next(self.row[f]);
+        let first = slot == d;
+        let (z_old, o_old) = if first {
+            (1.0, true)
+        } else {
+            (self.zero[slot], self.hot[slot])
+        };
+        // R without the feature's previous factor, and the feature's previous g.
+        let mut r_rest = *r;
+        let mut g_old = [0.0; Q];
+        let mut inv_old = [0.0; Q];
+        if !first {
+            if o_old {
+                inv_old = std::array::from_fn(|q| self.inv[slot * Q + q]);
+                for q in 0..Q {
+                    r_rest[q] *= inv_old[q];
+                    g_old[q] = self.w[q] * (1.0 - z_old) * inv_old[q];
+                }
+            } else {
+                g_old = self.cold;
+            }
+        }
+        let mut u = [[0.0; K]; Q];
+        let mut gain = [0.0; K];
+        let left = n.child as usize;
+        for child in [left, left + 1] {
+            let fraction = self.fractions[child];
+            let z = z_old * fraction;
+            let o = o_old && child == hot_child;
+            let mut rc = [0.0; Q];
+            let mut dg = [0.0; Q];
+            let mut inv = [0.0; Q];
+            if o {
+                for q in 0..Q {
+                    let a = z + (1.0 - z) * self.x[q];
+                    inv[q] = 1.0 / a;
+                    rc[q] = r_rest[q] * a;
+                    dg[q] = self.w[q] * (1.0 - z) * inv[q] - g_old[q];
+                }
+            } else if o_old {
+                for q in 0..Q {
+                    rc[q] = r_rest[q] * z * (1.0 - self.x[q]);
+                    dg[q] = self.cold[q] - g_old[q];
+                }
+            } else {
+                // Already cold above: the factor just shrinks, and g stays the cold one (dg = 0).
+                for q in 0..Q {
+                    rc[q] = r[q] * fraction;
+                }
+            }
+            let cn = self.nodes[child];
+            if cn.is_leaf() {
+                let leaf = cn.child as usize;
+                let values = &self.leaf_values[leaf * K..(leaf + 1) * K];
+                let mut dot = 0.0;
+                for q in 0..Q {
+                    dot += rc[q] * dg[q];
+                }
+                let v: [f64; K] = std::array::from_fn(|c| f64::from(values[c]));
+                for c in 0..K {
+                    gain[c] += v[c] * dot;
+                }
+                for q in 0..Q {
+                    for c in 0..K {
+                        u[q][c] += v[c] * rc[q];
+                    }
+                }
+                continue;
+            }
+            let (saved_zero, saved_hot) = (self.zero[slot], self.hot[slot]);
+            self.zero[slot] = z;
+            self.hot[slot] = o;
+            if o {
+                self.inv[slot * Q..(slot + 1) * Q].copy_from_slice(&inv);
+            }
+            let sub = self.visit(child, if first { d + 1 } else { d }, &rc);
+            self.zero[slot] = saved_zero;
+            self.hot[slot] = saved_hot;
+            if o && !first {
+                self.inv[slot * Q..(slot + 1) * Q].copy_from_slice(&inv_old);
+            }
+            for q in 0..Q {
+                for c in 0..K {
+                    gain[c] += sub[q][c] * dg[q];
+                    u[q][c] += sub[q][c];
+                }
+            }
+        }
+        for c in 0..K {
+            self.phi[f * K + c] += gain[c];
+        }
+        u
     }
 }
 
@@ -343,6 +676,24 @@ mod algorithm2 {
     use crate::tree::Tree;
 
     impl RandomForest {
+        /// TreeSHAP values by the closed-form walk on every tree (the linear walk's fallback).
+        pub(crate) fn shap_values_closed_form(&self, row: &[f32]) -> Vec<f64> {
+            let k = self.classes.len();
+            let ex = self.explainer();
+            let mut values = vec![0.0; self.n_features * k];
+            for (i, t) in self.trees.iter().enumerate() {
+                let tree = super::TreeRef {
+                    tree: t,
+                    slots: &ex.slots[i],
+                    fractions: &ex.fractions[i],
+                };
+                ex.closed_form(tree, row, k, &mut values);
+            }
+            let scale = 1.0 / self.trees.len() as f64;
+            values.iter_mut().for_each(|v| *v *= scale);
+            values
+        }
+
         /// TreeSHAP values by the paper's Algorithm 2, the reference the fast walk is tested against.
         pub(crate) fn shap_values_reference(&self, row: &[f32]) -> Vec<f64> {
             let k = self.classes.len();
@@ -491,32 +842,80 @@ mod algorithm2 {
 
 #[cfg(test)]
 mod tests {
-    use crate::{ForestParams, Matrix};
+    use super::{MAX_POINTS, Rule};
+    use crate::{ForestParams, Matrix, RandomForest};
+    use proptest::prelude::*;
 
-    #[test]
-    fn closed_form_walk_equals_algorithm_2() {
-        // Deep trees with repeated features on paths and NaN routing.
-        let n = 400;
-        let mut v = Vec::new();
-        let mut y = Vec::new();
-        let mut state = 12345u64;
+    /// `n` rows of `nf` features, labels in `0..k` from a noisy function of the first ones, NaN at `nan`.
+    fn data(seed: u64, n: usize, nf: usize, k: usize, nan: f64) -> (Matrix, Vec<f64>) {
+        let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
         let mut next = || {
             state = state
                 .wrapping_mul(6364136223846793005)
                 .wrapping_add(1442695040888963407);
-            (state >> 33) as f32 / (1u64 << 31) as f32
+            (state >> 33) as f64 / (1u64 << 31) as f64
         };
+        let mut v = Vec::with_capacity(n * nf);
+        let mut y = Vec::with_capacity(n);
         for _ in 0..n {
-            let row: Vec<f32> = (0..5).map(|_| next()).collect();
-            let class = if row[0] + row[1] * row[2] > 0.7 + 0.3 * next() {
-                1.0
-            } else {
-                0.0
-            };
-            v.extend(row.iter().map(|x| if next() < 0.1 { f32::NAN } else { *x }));
-            y.push(class);
+            let row: Vec<f64> = (0..nf).map(|_| next()).collect();
+            let score = row[0] + row[nf / 2] * row[nf - 1] + 0.4 * next();
+            y.push(((score / 2.4 * k as f64) as usize).min(k - 1) as f64);
+            v.extend(
+                row.iter()
+                    .map(|x| if next() < nan { f32::NAN } else { *x as f32 }),
+            );
         }
-        let x = Matrix::new(v, n, 5).unwrap();
+        (Matrix::new(v, n, nf).unwrap(), y)
+    }
+
+    fn assert_close(model: &RandomForest, x: &Matrix, rows: usize) {
+        for i in 0..rows.min(x.n_rows()) {
+            let reference = model.shap_values_reference(x.row(i));
+            let linear = model.shap_values(x.row(i)).unwrap().values;
+            let closed = model.shap_values_closed_form(x.row(i));
+            for ((a, b), c) in linear.iter().zip(&closed).zip(&reference) {
+                assert!(
+                    (a - c).abs() < 1e-12,
+                    "row {i}: linear {a} vs reference {c}"
+                );
+                assert!(
+                    (b - c).abs() < 1e-12,
+                    "row {i}: closed form {b} vs reference {c}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn quadrature_rules_integrate_polynomials_of_degree_2q_minus_1_exactly() {
+        for q in 1..=MAX_POINTS {
+            let rule = Rule::new(q);
+            assert!(
+                rule.x.iter().all(|x| *x > 0.0 && *x < 1.0),
+                "{q}: {:?}",
+                rule.x
+            );
+            for degree in 0..2 * q {
+                let integral: f64 = rule
+                    .x
+                    .iter()
+                    .zip(&rule.w)
+                    .map(|(x, w)| w * x.powi(degree as i32))
+                    .sum();
+                let exact = 1.0 / (degree + 1) as f64;
+                assert!(
+                    (integral - exact).abs() < 1e-14,
+                    "{q} points, x^{degree}: {integral}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn both_walks_equal_algorithm_2() {
+        // Deep trees with repeated features on paths and NaN routing.
+        let (x, y) = data(12345, 400, 5, 2, 0.1);
         let model = ForestParams {
             n_trees: 8,
             ..ForestParams::default()
@@ -525,12 +924,34 @@ mod tests {
         .unwrap()
         .fit(&x, &y, None)
         .unwrap();
-        for i in 0..50 {
-            let fast = model.shap_values(x.row(i)).unwrap().values;
-            let reference = model.shap_values_reference(x.row(i));
-            for (a, b) in fast.iter().zip(&reference) {
-                assert!((a - b).abs() < 1e-12, "row {i}: {a} vs {b}");
-            }
+        assert_close(&model, &x, 50);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+
+        /// Binary to six classes (the linear walk handles up to four), shallow to unbounded trees (deep paths
+        /// need many quadrature points), few to many features, with and without NaN.
+        #[test]
+        fn both_walks_equal_algorithm_2_on_random_forests(
+            seed in 0u64..10_000,
+            n in 40usize..300,
+            nf in 1usize..12,
+            k in 2usize..7,
+            nan in prop::sample::select(vec![0.0, 0.05, 0.3]),
+            depth in prop::option::of(1usize..14),
+        ) {
+            let (x, y) = data(seed, n, nf, k, nan);
+            let mut classes: Vec<u64> = y.iter().map(|c| *c as u64).collect();
+            classes.sort_unstable();
+            classes.dedup();
+            prop_assume!(classes.len() >= 2);
+            let model = ForestParams { n_trees: 4, max_depth: depth, seed, ..ForestParams::default() }
+                .check()
+                .unwrap()
+                .fit(&x, &y, None)
+                .unwrap();
+            assert_close(&model, &x, 20);
         }
     }
 }

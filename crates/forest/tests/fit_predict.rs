@@ -38,6 +38,23 @@ fn single_row_path_gives_the_same_probabilities_as_the_batch() {
 }
 
 #[test]
+fn batches_of_any_size_give_the_single_row_probabilities() {
+    // Sizes around the number of walks batch prediction keeps in flight, and below its block size.
+    let (x, y) = dataset(5, 300, 5, 0.3, 0.1);
+    let model = small_params().check().unwrap().fit(&x, &y, None).unwrap();
+    let mut out = vec![0.0; 2];
+    for n in [1, 2, 7, 15, 16, 17, 31, 33, 255, 257] {
+        let xs = Matrix::new(x.values()[..n * 5].to_vec(), n, 5).unwrap();
+        let batch = model.predict_proba(&xs).unwrap();
+        assert_eq!(batch.len(), n * 2);
+        for i in 0..n {
+            model.predict_proba_row(xs.row(i), &mut out).unwrap();
+            assert_eq!(&out[..], &batch[i * 2..i * 2 + 2], "batch of {n}, row {i}");
+        }
+    }
+}
+
+#[test]
 fn entropy_and_every_max_features_option_fit() {
     let (x, y) = dataset(4, 300, 8, 0.4, 0.05);
     for mf in [

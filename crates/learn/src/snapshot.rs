@@ -2,46 +2,56 @@
 
 use serde::{Deserialize, Serialize};
 
-/// One cluster at one moment, as `POST /predict` receives it.
+/// One cluster at one moment: the original service's cluster snapshot, as `POST /predict` receives
+/// it. Every field is optional: a missing field (or `null`) is
+/// a missing value for the model, not an error. Unknown fields are ignored.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = SnapshotInput, example = json!({
+    "cluster_id": "5", "cluster_cpu_util_avg": 79.3, "cluster_cpu_util_max": 97.1,
+    "cluster_cpu_util_min": 55.0, "cluster_cpu_util_std": 12.4, "node_count": 3, "sample_count": 12,
+    "prev_node_count": 4, "node_count_change": -1, "prev_cpu_avg": 70.2, "cpu_change_rate": 9.1,
+    "hour": 10, "day_of_week": 2, "is_business_hours": 1, "vmcategory": "Interactive",
+    "cpu_avg_1h": 72.5, "cpu_max_1h": 97.1, "cpu_std_1h": 10.2, "node_count_change_1h": -1
+})))]
 pub struct Snapshot {
-    /// Cluster identifier.
+    /// Cluster identifier (a number is accepted and turned into a string).
     pub cluster_id: Option<String>,
-    /// Mean CPU use over nodes, percent.
+    /// Mean CPU utilisation over the cluster's nodes, percent 0–100.
     pub cluster_cpu_util_avg: Option<f64>,
-    /// Highest node CPU use, percent.
+    /// Highest node CPU utilisation, percent 0–100.
     pub cluster_cpu_util_max: Option<f64>,
-    /// Lowest node CPU use, percent.
+    /// Lowest node CPU utilisation, percent 0–100.
     pub cluster_cpu_util_min: Option<f64>,
-    /// Standard deviation of node CPU use, percent.
+    /// Standard deviation of node CPU utilisation, percentage points 0–100.
     pub cluster_cpu_util_std: Option<f64>,
-    /// Nodes now.
+    /// Number of nodes, 0–1,000,000.
     pub node_count: Option<f64>,
-    /// Samples aggregated into this snapshot.
+    /// Number of samples aggregated into this snapshot, 0–1,000,000.
     pub sample_count: Option<f64>,
-    /// Nodes at the previous snapshot.
+    /// Number of nodes at the previous step, 0–1,000,000.
     pub prev_node_count: Option<f64>,
-    /// `node_count - prev_node_count`.
+    /// Change in node count since the previous step (nodes).
     pub node_count_change: Option<f64>,
-    /// Mean CPU use at the previous snapshot, percent.
+    /// Mean CPU utilisation at the previous step, percent 0–100.
     pub prev_cpu_avg: Option<f64>,
-    /// Relative change of mean CPU use since the previous snapshot.
+    /// Change of mean CPU utilisation since the previous step, percentage points.
     pub cpu_change_rate: Option<f64>,
-    /// Hour of day, 0–23.
+    /// Hour of day, 0–23 (UTC).
     pub hour: Option<f64>,
-    /// Day of week, 0 = Monday.
+    /// Day of week, 0 = Monday … 6 = Sunday.
     pub day_of_week: Option<f64>,
-    /// 1 during business hours, else 0.
+    /// 1 during business hours, else 0 (`true`/`false` accepted).
     pub is_business_hours: Option<f64>,
-    /// `Interactive`, `Delay-insensitive` or `Unknown`.
+    /// VM category: "Interactive", "Delay-insensitive" or "Unknown" (other strings count as unknown).
     pub vmcategory: Option<String>,
-    /// Mean CPU use over the last hour, percent.
+    /// Mean CPU utilisation over the last hour, percent 0–100.
     pub cpu_avg_1h: Option<f64>,
-    /// Highest CPU use over the last hour, percent.
+    /// Highest CPU utilisation over the last hour, percent 0–100.
     pub cpu_max_1h: Option<f64>,
-    /// Standard deviation of CPU use over the last hour, percent.
+    /// Standard deviation of CPU utilisation over the last hour, percentage points 0–100.
     pub cpu_std_1h: Option<f64>,
-    /// Change of node count over the last hour.
+    /// Change in node count over the last hour (nodes).
     pub node_count_change_1h: Option<f64>,
 }
 

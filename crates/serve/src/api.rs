@@ -9,111 +9,61 @@ use utoipa::ToSchema;
 
 use crate::error::ApiError;
 
-/// The original service's cluster snapshot. Every field is optional: a missing field (or `null`) is
-/// a missing value for the model, not an error. Unknown fields are ignored.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, ToSchema)]
-#[schema(example = json!({
-    "cluster_id": "5", "cluster_cpu_util_avg": 79.3, "cluster_cpu_util_max": 97.1,
-    "cluster_cpu_util_min": 55.0, "cluster_cpu_util_std": 12.4, "node_count": 3, "sample_count": 12,
-    "prev_node_count": 4, "node_count_change": -1, "prev_cpu_avg": 70.2, "cpu_change_rate": 9.1,
-    "hour": 10, "day_of_week": 2, "is_business_hours": 1, "vmcategory": "Interactive",
-    "cpu_avg_1h": 72.5, "cpu_max_1h": 97.1, "cpu_std_1h": 10.2, "node_count_change_1h": -1
-}))]
-pub struct SnapshotInput {
-    /// Cluster identifier (a number is accepted and turned into a string).
-    pub cluster_id: Option<String>,
-    /// Mean CPU utilisation over the cluster's nodes, percent 0–100.
-    pub cluster_cpu_util_avg: Option<f64>,
-    /// Highest node CPU utilisation, percent 0–100.
-    pub cluster_cpu_util_max: Option<f64>,
-    /// Lowest node CPU utilisation, percent 0–100.
-    pub cluster_cpu_util_min: Option<f64>,
-    /// Standard deviation of node CPU utilisation, percentage points 0–100.
-    pub cluster_cpu_util_std: Option<f64>,
-    /// Number of nodes, 0–1,000,000.
-    pub node_count: Option<f64>,
-    /// Number of samples aggregated into this snapshot, 0–1,000,000.
-    pub sample_count: Option<f64>,
-    /// Number of nodes at the previous step, 0–1,000,000.
-    pub prev_node_count: Option<f64>,
-    /// Change in node count since the previous step (nodes).
-    pub node_count_change: Option<f64>,
-    /// Mean CPU utilisation at the previous step, percent 0–100.
-    pub prev_cpu_avg: Option<f64>,
-    /// Change of mean CPU utilisation since the previous step, percentage points.
-    pub cpu_change_rate: Option<f64>,
-    /// Hour of day, 0–23 (UTC).
-    pub hour: Option<f64>,
-    /// Day of week, 0 = Monday … 6 = Sunday.
-    pub day_of_week: Option<f64>,
-    /// 1 during business hours, else 0 (`true`/`false` accepted).
-    pub is_business_hours: Option<f64>,
-    /// VM category: "Interactive", "Delay-insensitive" or "Unknown" (other strings count as unknown).
-    pub vmcategory: Option<String>,
-    /// Mean CPU utilisation over the last hour, percent 0–100.
-    pub cpu_avg_1h: Option<f64>,
-    /// Highest CPU utilisation over the last hour, percent 0–100.
-    pub cpu_max_1h: Option<f64>,
-    /// Standard deviation of CPU utilisation over the last hour, percentage points 0–100.
-    pub cpu_std_1h: Option<f64>,
-    /// Change in node count over the last hour (nodes).
-    pub node_count_change_1h: Option<f64>,
-}
+/// The original service's cluster snapshot (`learn`'s type, documented there). Every field is
+/// optional: a missing field (or `null`) is a missing value for the model, not an error. Unknown
+/// fields are ignored.
+pub use learn::snapshot::Snapshot as SnapshotInput;
 
 /// Inclusive bounds of each numeric snapshot field; a value outside is a 400 `out_of_range`.
 const PERCENT: (f64, f64) = (0.0, 100.0);
 const COUNT: (f64, f64) = (0.0, 1.0e6);
 const CHANGE: (f64, f64) = (-1.0e6, 1.0e6);
 
-impl SnapshotInput {
-    /// The numeric fields with their names and inclusive bounds.
-    pub fn numeric_fields(&self) -> [(&'static str, Option<f64>, (f64, f64)); 17] {
-        [
-            ("cluster_cpu_util_avg", self.cluster_cpu_util_avg, PERCENT),
-            ("cluster_cpu_util_max", self.cluster_cpu_util_max, PERCENT),
-            ("cluster_cpu_util_min", self.cluster_cpu_util_min, PERCENT),
-            ("cluster_cpu_util_std", self.cluster_cpu_util_std, PERCENT),
-            ("node_count", self.node_count, COUNT),
-            ("sample_count", self.sample_count, COUNT),
-            ("prev_node_count", self.prev_node_count, COUNT),
-            ("node_count_change", self.node_count_change, CHANGE),
-            ("prev_cpu_avg", self.prev_cpu_avg, PERCENT),
-            ("cpu_change_rate", self.cpu_change_rate, CHANGE),
-            ("hour", self.hour, (0.0, 23.0)),
-            ("day_of_week", self.day_of_week, (0.0, 6.0)),
-            ("is_business_hours", self.is_business_hours, (0.0, 1.0)),
-            ("cpu_avg_1h", self.cpu_avg_1h, PERCENT),
-            ("cpu_max_1h", self.cpu_max_1h, PERCENT),
-            ("cpu_std_1h", self.cpu_std_1h, PERCENT),
-            ("node_count_change_1h", self.node_count_change_1h, CHANGE),
-        ]
-    }
+/// A snapshot's numeric fields with their names and inclusive bounds.
+pub fn numeric_fields(s: &SnapshotInput) -> [(&'static str, Option<f64>, (f64, f64)); 17] {
+    [
+        ("cluster_cpu_util_avg", s.cluster_cpu_util_avg, PERCENT),
+        ("cluster_cpu_util_max", s.cluster_cpu_util_max, PERCENT),
+        ("cluster_cpu_util_min", s.cluster_cpu_util_min, PERCENT),
+        ("cluster_cpu_util_std", s.cluster_cpu_util_std, PERCENT),
+        ("node_count", s.node_count, COUNT),
+        ("sample_count", s.sample_count, COUNT),
+        ("prev_node_count", s.prev_node_count, COUNT),
+        ("node_count_change", s.node_count_change, CHANGE),
+        ("prev_cpu_avg", s.prev_cpu_avg, PERCENT),
+        ("cpu_change_rate", s.cpu_change_rate, CHANGE),
+        ("hour", s.hour, (0.0, 23.0)),
+        ("day_of_week", s.day_of_week, (0.0, 6.0)),
+        ("is_business_hours", s.is_business_hours, (0.0, 1.0)),
+        ("cpu_avg_1h", s.cpu_avg_1h, PERCENT),
+        ("cpu_max_1h", s.cpu_max_1h, PERCENT),
+        ("cpu_std_1h", s.cpu_std_1h, PERCENT),
+        ("node_count_change_1h", s.node_count_change_1h, CHANGE),
+    ]
+}
 
-    /// Checks every value is finite and within its bounds, and the strings are of sane length.
-    pub fn validate(&self, path_prefix: &str) -> Result<(), ApiError> {
-        for (name, value, (lo, hi)) in self.numeric_fields() {
-            if let Some(v) = value {
-                if !v.is_finite() || v < lo || v > hi {
-                    return Err(ApiError::OutOfRange {
-                        field: format!("{path_prefix}{name}"),
-                        message: format!("{name} = {v} is outside [{lo}, {hi}]"),
-                    });
-                }
-            }
-        }
-        for (name, value) in [
-            ("cluster_id", &self.cluster_id),
-            ("vmcategory", &self.vmcategory),
-        ] {
-            if value.as_ref().is_some_and(|s| s.len() > MAX_STRING_BYTES) {
+/// Checks every value of a snapshot is finite and within its bounds, and the strings are of sane
+/// length.
+pub fn validate_snapshot(s: &SnapshotInput, path_prefix: &str) -> Result<(), ApiError> {
+    for (name, value, (lo, hi)) in numeric_fields(s) {
+        if let Some(v) = value {
+            if !v.is_finite() || v < lo || v > hi {
                 return Err(ApiError::OutOfRange {
                     field: format!("{path_prefix}{name}"),
-                    message: format!("{name} is longer than {MAX_STRING_BYTES} bytes"),
+                    message: format!("{name} = {v} is outside [{lo}, {hi}]"),
                 });
             }
         }
-        Ok(())
     }
+    for (name, value) in [("cluster_id", &s.cluster_id), ("vmcategory", &s.vmcategory)] {
+        if value.as_ref().is_some_and(|s| s.len() > MAX_STRING_BYTES) {
+            return Err(ApiError::OutOfRange {
+                field: format!("{path_prefix}{name}"),
+                message: format!("{name} is longer than {MAX_STRING_BYTES} bytes"),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Longest accepted identifier or category string, bytes.
@@ -235,7 +185,7 @@ impl PredictRequest {
     /// Validates the snapshot or window; `path_prefix` prefixes field names in errors (e.g. `items[3].`).
     pub fn validate(&self, path_prefix: &str) -> Result<(), ApiError> {
         match self {
-            PredictRequest::Snapshot(s) => s.validate(path_prefix),
+            PredictRequest::Snapshot(s) => validate_snapshot(s, path_prefix),
             PredictRequest::Window(w) => w.validate(path_prefix),
         }
     }

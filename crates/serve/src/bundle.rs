@@ -4,7 +4,6 @@ use std::path::Path;
 
 use learn::LearnError;
 use learn::bundle::ModelBundle;
-use learn::snapshot::Snapshot;
 use learn::window::Window;
 
 use crate::api::{self, SnapshotInput, WindowInput};
@@ -17,30 +16,6 @@ fn predict_error(err: LearnError) -> PredictError {
     match err {
         LearnError::Window(m) => PredictError::InvalidInput(m),
         other => PredictError::Internal(other.to_string()),
-    }
-}
-
-fn snapshot_of(s: &SnapshotInput) -> Snapshot {
-    Snapshot {
-        cluster_id: s.cluster_id.clone(),
-        cluster_cpu_util_avg: s.cluster_cpu_util_avg,
-        cluster_cpu_util_max: s.cluster_cpu_util_max,
-        cluster_cpu_util_min: s.cluster_cpu_util_min,
-        cluster_cpu_util_std: s.cluster_cpu_util_std,
-        node_count: s.node_count,
-        sample_count: s.sample_count,
-        prev_node_count: s.prev_node_count,
-        node_count_change: s.node_count_change,
-        prev_cpu_avg: s.prev_cpu_avg,
-        cpu_change_rate: s.cpu_change_rate,
-        hour: s.hour,
-        day_of_week: s.day_of_week,
-        is_business_hours: s.is_business_hours,
-        vmcategory: s.vmcategory.clone(),
-        cpu_avg_1h: s.cpu_avg_1h,
-        cpu_max_1h: s.cpu_max_1h,
-        cpu_std_1h: s.cpu_std_1h,
-        node_count_change_1h: s.node_count_change_1h,
     }
 }
 
@@ -178,11 +153,10 @@ impl Predictor for ModelBundle {
         snapshot: &SnapshotInput,
         options: PredictOptions,
     ) -> Result<api::Prediction, PredictError> {
-        let s = snapshot_of(snapshot);
-        let p = ModelBundle::predict_snapshot(self, &s, options.explain)
+        let p = ModelBundle::predict_snapshot(self, snapshot, options.explain)
             .and_then(|p| {
                 with_threshold(p, options, None, || {
-                    ModelBundle::predict_snapshot(self, &s, true)
+                    ModelBundle::predict_snapshot(self, snapshot, true)
                 })
             })
             .map_err(predict_error)?;

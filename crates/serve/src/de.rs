@@ -219,17 +219,6 @@ impl<'de> Deserialize<'de> for PredictRequest {
     }
 }
 
-impl<'de> Deserialize<'de> for SnapshotInput {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        match PredictRequest::deserialize(deserializer)? {
-            PredictRequest::Snapshot(s) => Ok(s),
-            PredictRequest::Window(_) => Err(de::Error::custom(
-                "expected a cluster snapshot, found a window (`samples`)",
-            )),
-        }
-    }
-}
-
 impl<'de> Deserialize<'de> for Sample {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct SampleVisitor;

@@ -65,7 +65,7 @@ mod tests {
         let a = SimSnapshots.generate(300, 3);
         assert_eq!(a.len(), 300);
         for (i, s) in a.iter().enumerate() {
-            if let Err(e) = s.validate("") {
+            if let Err(e) = crate::api::validate_snapshot(s, "") {
                 panic!("simulated snapshot {i} would be rejected: {e}");
             }
             assert!(s.cluster_id.is_some());

@@ -209,7 +209,42 @@ pub struct ValidConfig {
     pub schedule: Vec<String>,
 }
 
+impl FaultRates {
+    /// No random fault at all (scheduled faults still happen).
+    pub const NONE: FaultRates = FaultRates {
+        memory_leak: 0.0,
+        traffic_surge: 0.0,
+        disk_fill: 0.0,
+        network_degradation: 0.0,
+        node_memory_pressure: 0.0,
+        bad_rollout: 0.0,
+        pod_kill: 0.0,
+        network_partition: 0.0,
+    };
+}
+
+impl BenignRates {
+    /// No benign look-alike at all.
+    pub const NONE: BenignRates = BenignRates {
+        memory_plateau: 0.0,
+        absorbed_spike: 0.0,
+        rolling_update: 0.0,
+        network_blip: 0.0,
+        batch_job: 0.0,
+        disk_cleanup: 0.0,
+        node_scale_up: 0.0,
+    };
+}
+
 impl SimConfig {
+    /// Makes the simulation calm (what `kubepulse simulate --calm` does): no random fault, no benign
+    /// look-alike and no load burst, so only the scheduled faults happen.
+    pub fn calm(&mut self) {
+        self.faults = FaultRates::NONE;
+        self.benign = BenignRates::NONE;
+        self.load.bursts_per_day = 0.0;
+    }
+
     /// Reads a TOML configuration file; unknown keys are errors.
     pub fn from_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path)

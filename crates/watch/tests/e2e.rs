@@ -49,26 +49,7 @@ fn start_simulator(faults: &[&str]) -> Exporter {
         ..sim::SimConfig::default()
     };
     // Calm: only the scheduled fault (what `simulate --calm` does).
-    cfg.faults = sim::config::FaultRates {
-        memory_leak: 0.0,
-        traffic_surge: 0.0,
-        disk_fill: 0.0,
-        network_degradation: 0.0,
-        node_memory_pressure: 0.0,
-        bad_rollout: 0.0,
-        pod_kill: 0.0,
-        network_partition: 0.0,
-    };
-    cfg.benign = sim::config::BenignRates {
-        memory_plateau: 0.0,
-        absorbed_spike: 0.0,
-        rolling_update: 0.0,
-        network_blip: 0.0,
-        batch_job: 0.0,
-        disk_cleanup: 0.0,
-        node_scale_up: 0.0,
-    };
-    cfg.load.bursts_per_day = 0.0;
+    cfg.calm();
     let valid = cfg.check().expect("simulator config");
     let simulation = sim::Simulation::new(&valid).expect("simulation");
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

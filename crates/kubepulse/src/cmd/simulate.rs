@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use anyhow::{Context, bail};
-use sim::config::{BenignRates, FaultRates, Level};
+use sim::config::Level;
 use sim::{Outputs, SimConfig};
 
 const EXAMPLES: &str = "\
@@ -152,26 +152,7 @@ pub fn config_from_args(args: &Options) -> anyhow::Result<SimConfig> {
         cfg.demand = v.clone();
     }
     if args.calm {
-        cfg.faults = FaultRates {
-            memory_leak: 0.0,
-            traffic_surge: 0.0,
-            disk_fill: 0.0,
-            network_degradation: 0.0,
-            node_memory_pressure: 0.0,
-            bad_rollout: 0.0,
-            pod_kill: 0.0,
-            network_partition: 0.0,
-        };
-        cfg.benign = BenignRates {
-            memory_plateau: 0.0,
-            absorbed_spike: 0.0,
-            rolling_update: 0.0,
-            network_blip: 0.0,
-            batch_job: 0.0,
-            disk_cleanup: 0.0,
-            node_scale_up: 0.0,
-        };
-        cfg.load.bursts_per_day = 0.0;
+        cfg.calm();
     }
     cfg.schedule.extend(args.faults.iter().cloned());
     Ok(cfg)
