@@ -19,6 +19,11 @@ pub struct Connection {
 impl Connection {
     /// Builds a client (reads files, no network traffic yet).
     pub async fn client(&self) -> Result<kube::Client, ClusterError> {
+        Ok(self.client_and_server().await?.0)
+    }
+
+    /// Builds a client and says which API server URL it talks to (for error messages).
+    pub async fn client_and_server(&self) -> Result<(kube::Client, String), ClusterError> {
         let bad = |reason: String| ClusterError::Config {
             source_name: self.kubeconfig.clone(),
             reason: one_line(&reason),
@@ -44,7 +49,9 @@ impl Connection {
                 ))
             })?,
         };
-        kube::Client::try_from(config).map_err(|e| bad(e.to_string()))
+        let server = config.cluster_url.to_string();
+        let client = kube::Client::try_from(config).map_err(|e| bad(e.to_string()))?;
+        Ok((client, server))
     }
 }
 

@@ -167,7 +167,13 @@ pub fn kube_labels_blocking(
         .build()
         .map_err(|e| ClusterError::Invalid(format!("cannot start the async runtime: {e}")))?;
     runtime.block_on(async {
-        let client = connection.client().await?;
-        kube_labels(&client, opts).await
+        let (client, server) = connection.client_and_server().await?;
+        kube_labels(&client, opts).await.map_err(|e| match e {
+            ClusterError::Api { permission, reason } => ClusterError::Api {
+                permission,
+                reason: format!("{reason} (API server {server})"),
+            },
+            other => other,
+        })
     })
 }
