@@ -10,8 +10,11 @@ WORKDIR /src
 COPY . .
 # Cache mounts keep the registry and target dir between builds (BuildKit); the binary is copied
 # out of the cached target dir because cache mounts are not part of the image.
+# The image's binary carries no debug info or symbols (the repo's release profile keeps line tables
+# for profiling): ~10x smaller.
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
+    CARGO_PROFILE_RELEASE_DEBUG=false CARGO_PROFILE_RELEASE_STRIP=symbols \
     cargo build --release --locked -p kubepulse \
     && install -D -m 0755 target/release/kubepulse /out/kubepulse
 

@@ -49,10 +49,11 @@ pub enum Command {
     Watch(cmd::watch::Args),
 }
 
-/// Sets up `tracing` on stderr; `RUST_LOG` filters (default `info`).
+/// Sets up `tracing` on stderr; `RUST_LOG` filters (default `info`, kube-rs's own logs off).
 pub fn init_tracing(global: &GlobalArgs) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        // kube-rs logs a failed connection at ERROR before returning it; `collect` reports it as one line.
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,kube_client=off"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -135,9 +135,9 @@ impl BaselineParams {
         let type_index = per_type.iter().position(|&r| r == best).unwrap_or(0);
         let total: f64 = per_type.iter().sum();
         let type_probs = if total > 0.0 {
-            per_type.iter().map(|r| r / total).collect()
+            per_type.iter().map(|r| (r / total) as f32).collect()
         } else {
-            vec![1.0 / per_type.len() as f64; per_type.len()]
+            smallvec::smallvec![1.0 / per_type.len() as f32; per_type.len()]
         };
         Score {
             p_issue: best / (1.0 + best),

@@ -14,7 +14,7 @@ pub struct Holdout<'a> {
     /// How the hold-out data was made (e.g. the `kubepulse simulate` command line).
     pub description: String,
     /// The evaluation.
-    pub evaluation: &'a Evaluation,
+    pub evaluation: &'a Evaluation<'a>,
 }
 
 fn pair_json(pair: &ModelPair, holdout: Option<&Holdout>) -> Value {

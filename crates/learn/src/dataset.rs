@@ -145,6 +145,20 @@ fn parse_time(path: &Path, line: u64, column: &str, raw: &[u8]) -> Result<i64, L
     })
 }
 
+/// A dataset handed over to an evaluation that keeps it.
+impl From<Dataset> for std::borrow::Cow<'_, Dataset> {
+    fn from(d: Dataset) -> Self {
+        std::borrow::Cow::Owned(d)
+    }
+}
+
+/// A dataset lent to an evaluation (never copied).
+impl<'a> From<&'a Dataset> for std::borrow::Cow<'a, Dataset> {
+    fn from(d: &'a Dataset) -> Self {
+        std::borrow::Cow::Borrowed(d)
+    }
+}
+
 impl Dataset {
     /// Reads `dir/metrics.csv` and `dir/events.csv`.
     pub fn read(dir: &Path) -> Result<Self, LearnError> {

@@ -1,6 +1,7 @@
 //! Backtests: split a dataset by time, train on the past, score the future with the model and the
 //! baselines, and gather every figure, importance and explanation a report shows.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use forest::Matrix;
@@ -60,14 +61,18 @@ impl Split {
     }
 }
 
-/// The dataset a model needs: with peer columns added when its features use them.
-pub fn prepare(dataset: &Dataset, pair: &ModelPair) -> Dataset {
+/// The dataset a model needs: with peer columns added when its features use them, else the dataset
+/// itself (never a copy: a week of a large cluster is gigabytes).
+pub fn prepare<'a>(dataset: Cow<'a, Dataset>, pair: &ModelPair) -> Cow<'a, Dataset> {
     if context::has_peer_columns(&pair.meta.features.metrics)
         && !context::has_peer_columns(&dataset.metrics)
     {
-        context::add_peer_columns(dataset, pair.meta.window.step_secs / 2)
+        Cow::Owned(context::add_peer_columns(
+            &dataset,
+            pair.meta.window.step_secs / 2,
+        ))
     } else {
-        dataset.clone()
+        dataset
     }
 }
 
@@ -103,7 +108,7 @@ pub struct IncidentExplanation {
 
 /// Everything a backtest produced.
 #[derive(Debug, Clone)]
-pub struct Evaluation {
+pub struct Evaluation<'a> {
     /// Test period start (the split), unix seconds.
     pub test_from: i64,
     /// Test period end, unix seconds.
@@ -123,18 +128,18 @@ pub struct Evaluation {
     /// Explanations of the first alarm of detected incidents (at most 50).
     pub explanations: Vec<IncidentExplanation>,
     /// The dataset actually scored (with peer columns when the model uses them).
-    pub dataset: Dataset,
+    pub dataset: Cow<'a, Dataset>,
 }
 
 /// Scores the model and the baselines on `[from, until]` of the dataset and computes every figure,
 /// importance and explanation.
-pub fn evaluate(
-    dataset: &Dataset,
+pub fn evaluate<'a>(
+    dataset: impl Into<Cow<'a, Dataset>>,
     pair: &ModelPair,
     from: i64,
     until: i64,
     seed: u64,
-) -> Result<Evaluation, LearnError> {
+) -> Result<Evaluation<'a>, LearnError> {
     let mut ev = evaluate_figures(dataset, pair, from, until)?;
     ev.importances = importances(&ev.dataset, pair, &ev.grid, seed)?;
     ev.explanations = explanations(&ev.dataset, pair, &ev.grid, &ev.scores)?;
@@ -142,13 +147,13 @@ pub fn evaluate(
 }
 
 /// [`evaluate`] without importances and explanations (the cheap part: scores and figures).
-pub fn evaluate_figures(
-    dataset: &Dataset,
+pub fn evaluate_figures<'a>(
+    dataset: impl Into<Cow<'a, Dataset>>,
     pair: &ModelPair,
     from: i64,
     until: i64,
-) -> Result<Evaluation, LearnError> {
-    let dataset = prepare(dataset, pair);
+) -> Result<Evaluation<'a>, LearnError> {
+    let dataset = prepare(dataset.into(), pair);
     let meta = &pair.meta;
     let grid = Grid::build(&dataset, meta.window, meta.policy, from, until, false);
     if grid.is_empty() {

@@ -298,7 +298,7 @@ pub fn compute(
             let y = if truth > 0 { 1.0 } else { 0.0 };
             brier += (sc.p_issue - y) * (sc.p_issue - y);
             for (k, ts) in type_scores.iter_mut().enumerate() {
-                ts.push(sc.p_issue * sc.type_probs.get(k).copied().unwrap_or(0.0));
+                ts.push(sc.type_score(k));
             }
         }
     }

@@ -161,8 +161,14 @@ pub struct TrainParams {
     pub seed: u64,
     /// Allowed false alarm episodes per target-day when choosing the threshold.
     pub false_alarm_budget: f64,
-    /// Share of the training period (at its end) used for validation, in (0, 0.5].
+    /// Share of the training period (at its end) used for validation, in (0, 0.5] (with one fold).
     pub validation_fraction: f64,
+    /// Validation folds: 1 = the last `validation_fraction` of the period validates a fit on the rest;
+    /// k > 1 = the period is cut into k contiguous blocks holding equal shares of the incidents, each
+    /// scored by a forest fitted on the other blocks (blocked cross-fitting), so calibration and
+    /// threshold are chosen on every training incident (see [`train`]).
+    #[serde(default = "one")]
+    pub validation_folds: usize,
     /// Normal windows are thinned to about this many rows.
     pub max_normal_rows: usize,
     /// Worker threads (`None` = all cores).
@@ -187,11 +193,16 @@ impl Default for TrainParams {
             seed: 42,
             false_alarm_budget: 1.0,
             validation_fraction: 0.2,
+            validation_folds: 1,
             max_normal_rows: 150_000,
             n_threads: None,
             progress: false,
         }
     }
+}
+
+fn one() -> usize {
+    1
 }
 
 impl TrainParams {
@@ -423,7 +434,7 @@ impl ModelPair {
             p_issue: p,
             alarm: p >= self.meta.threshold,
             type_index,
-            type_probs: q,
+            type_probs: q.iter().map(|&x| x as f32).collect(),
         }
     }
 
@@ -514,6 +525,12 @@ pub fn train(
             reason: format!("{} is not in (0, 0.5]", params.validation_fraction),
         });
     }
+    if !(1..=20).contains(&params.validation_folds) {
+        return Err(LearnError::InvalidOption {
+            name: "validation_folds",
+            reason: format!("{} is not in 1..=20", params.validation_folds),
+        });
+    }
     let spec = feature_spec(dataset, params);
     let nf = spec.len();
     let types = dataset.issue_types();
@@ -525,76 +542,109 @@ pub fn train(
             until - from
         )));
     }
-    let progress = crate::progress::Steps::new(params.progress, 5);
-    let cut = validation_cut(
-        dataset,
-        &w,
-        params.policy,
-        from,
-        until,
-        params.validation_fraction,
-    );
-    progress.step("features (fit part)");
-    let fit_grid = Grid::build(dataset, w, params.policy, from, cut, true);
-    let fit_rows = training_rows(dataset, &spec, &fit_grid, &types, params.max_normal_rows);
-    let positives = fit_rows.issue.iter().filter(|&&y| y == 1.0).count();
-    if positives == 0 || positives == fit_rows.issue.len() {
-        return Err(LearnError::Dataset(format!(
-            "the fit part of the training period ({} windows) has {positives} positive windows: \
-             a classifier needs both incidents and normal time; give more data or a longer period",
-            fit_rows.issue.len()
-        )));
-    }
-    progress.step("forest (fit part)");
-    let (binary, type_forest) = fit_pair(&fit_rows, nf, &types, params)?;
-    let names = spec.names().to_vec();
-    let lead = lead_by_type(dataset, &fit_grid, &types);
-    let baselines = BaselineParams::learn(
-        &names,
-        &fit_rows.x,
-        &fit_rows.issue.iter().map(|&y| y == 0.0).collect::<Vec<_>>(),
-        w.horizon_secs,
-        &types,
-        most_common(dataset, &types),
-    );
-    let mut pair = ModelPair {
-        meta: PairMeta {
-            features: spec.clone(),
-            feature_names: names,
-            window: w,
-            policy: params.policy,
-            issue_types: types.clone(),
-            threshold: 0.5,
-            calibration: Calibration::IDENTITY,
-            lead_secs_by_type: lead,
-            baselines,
-            data_fingerprint: dataset.fingerprint(),
-            train_from: from,
-            train_until: until,
-            validation: None,
-            params: params.clone(),
-            training_rows: 0,
-        },
-        binary,
-        types: type_forest,
+    let folds = params.validation_folds;
+    let progress = crate::progress::Steps::new(params.progress, 2 * folds as u64 + 3);
+    // Validation blocks: one (the end of the period) or `folds` covering it.
+    let bounds = if folds == 1 {
+        vec![
+            validation_cut(
+                dataset,
+                &w,
+                params.policy,
+                from,
+                until,
+                params.validation_fraction,
+            ),
+            until,
+        ]
+    } else {
+        fold_bounds(dataset, &w, params.policy, from, until, folds)
     };
+    let mut pair: Option<ModelPair> = None;
+    let mut val_grids = Vec::with_capacity(folds);
+    let mut raws: Vec<RawScores> = Vec::with_capacity(folds);
+    for (k, b) in bounds.windows(2).enumerate() {
+        // Fit on everything outside the block: labels before it end at its start, windows after it
+        // begin at its end.
+        let fit_grid = concat_grids(
+            Grid::build(dataset, w, params.policy, from, b[0], true),
+            Grid::build(dataset, w, params.policy, b[1], until, true),
+        );
+        let val_grid = Grid::build(dataset, w, params.policy, b[0], b[1], true);
+        progress.step(&format!("features (fit part {}/{folds})", k + 1));
+        let fit_rows = training_rows(dataset, &spec, &fit_grid, &types, params.max_normal_rows);
+        let positives = fit_rows.issue.iter().filter(|&&y| y == 1.0).count();
+        if positives == 0 || positives == fit_rows.issue.len() {
+            return Err(LearnError::Dataset(format!(
+                "the fit part of the training period ({} windows) has {positives} positive windows: \
+                 a classifier needs both incidents and normal time; give more data or a longer period",
+                fit_rows.issue.len()
+            )));
+        }
+        progress.step(&format!("forest (fit part {}/{folds})", k + 1));
+        let (binary, type_forest) = fit_pair(&fit_rows, nf, &types, params)?;
+        let fold_pair = match pair.take() {
+            Some(mut p) => {
+                p.binary = binary;
+                p.types = type_forest;
+                p
+            }
+            None => {
+                let names = spec.names().to_vec();
+                let baselines = BaselineParams::learn(
+                    &names,
+                    &fit_rows.x,
+                    &fit_rows.issue.iter().map(|&y| y == 0.0).collect::<Vec<_>>(),
+                    w.horizon_secs,
+                    &types,
+                    most_common(dataset, &types),
+                );
+                ModelPair {
+                    meta: PairMeta {
+                        features: spec.clone(),
+                        feature_names: names,
+                        window: w,
+                        policy: params.policy,
+                        issue_types: types.clone(),
+                        threshold: 0.5,
+                        calibration: Calibration::IDENTITY,
+                        lead_secs_by_type: lead_by_type(dataset, &fit_grid, &types),
+                        baselines,
+                        data_fingerprint: dataset.fingerprint(),
+                        train_from: from,
+                        train_until: until,
+                        validation: None,
+                        params: params.clone(),
+                        training_rows: 0,
+                    },
+                    binary,
+                    types: type_forest,
+                }
+            }
+        };
+        drop((fit_rows, fit_grid));
+        let raw: RawScores = val_grid
+            .points
+            .par_iter()
+            .enumerate()
+            .map(|(s, points)| {
+                let rows = series_rows(dataset, &spec, s, points.iter().map(|p| (p.index, p.t)));
+                let (r, q) = fold_pair.raw(rows)?;
+                Ok(r.into_iter().zip(q).collect())
+            })
+            .collect::<Result<_, LearnError>>()?;
+        pair = Some(fold_pair);
+        val_grids.push(val_grid);
+        raws.push(raw);
+    }
+    let mut pair = pair.ok_or_else(|| LearnError::Dataset("no validation fold".into()))?;
     progress.step("validation: calibration and threshold");
-    let val_grid = Grid::build(dataset, w, params.policy, cut, until, true);
+    let (val_grid, raw) = concat_scored(val_grids, raws);
     if val_grid.is_empty() {
         return Err(LearnError::Dataset(
             "the validation part of the training period has no windows".into(),
         ));
     }
-    let raw: Vec<Vec<(f64, Vec<f64>)>> = val_grid
-        .points
-        .par_iter()
-        .enumerate()
-        .map(|(s, points)| {
-            let rows = series_rows(dataset, &spec, s, points.iter().map(|p| (p.index, p.t)));
-            let (r, q) = pair.raw(rows)?;
-            Ok(r.into_iter().zip(q).collect())
-        })
-        .collect::<Result<_, LearnError>>()?;
     let (mut cal_scores, mut cal_truth) = (Vec::new(), Vec::new());
     for (points, rs) in val_grid.points.iter().zip(&raw) {
         for (p, (r, _)) in points.iter().zip(rs) {
@@ -637,6 +687,90 @@ pub fn train(
     pair.meta.lead_secs_by_type = lead_by_type(dataset, &full_grid, &types);
     progress.finish();
     Ok(pair)
+}
+
+/// Raw forest scores of a grid: per series, per point, the binary score and the type distribution.
+type RawScores = Vec<Vec<(f64, Vec<f64>)>>;
+
+/// Joins two grids of the same dataset series by series (`a`'s points first).
+fn concat_grids(mut a: Grid, b: Grid) -> Grid {
+    for (pa, pb) in a.points.iter_mut().zip(b.points) {
+        pa.extend(pb);
+    }
+    a
+}
+
+/// Joins the validation grids of the folds (in time order) and their raw scores, series by series.
+fn concat_scored(grids: Vec<Grid>, raws: Vec<RawScores>) -> (Grid, RawScores) {
+    let mut grids = grids.into_iter();
+    let mut raws = raws.into_iter();
+    let (Some(mut grid), Some(mut raw)) = (grids.next(), raws.next()) else {
+        return (
+            Grid {
+                points: Vec::new(),
+                spec: WindowSpec::default(),
+                policy: OngoingPolicy::Exclude,
+            },
+            Vec::new(),
+        );
+    };
+    for (g, r) in grids.zip(raws) {
+        grid = concat_grids(grid, g);
+        for (ra, rb) in raw.iter_mut().zip(r) {
+            ra.extend(rb);
+        }
+    }
+    (grid, raw)
+}
+
+/// Boundaries of `folds` contiguous validation blocks of `[from, until]` (`folds + 1` increasing times,
+/// the first `from`, the last `until`): each block holds about the same number of incident starts, and
+/// starts a window + horizon before its first incident so that the incident's precursor windows are in
+/// it. With fewer than two incidents per fold, the blocks hold equal shares of the evaluation points.
+fn fold_bounds(
+    dataset: &Dataset,
+    w: &WindowSpec,
+    policy: OngoingPolicy,
+    from: i64,
+    until: i64,
+    folds: usize,
+) -> Vec<i64> {
+    let gap = w.window_secs + w.horizon_secs;
+    let mut starts: Vec<i64> = dataset
+        .events
+        .iter()
+        .map(|e| e.start)
+        .filter(|&s| s > from + gap && s <= until - w.horizon_secs)
+        .collect();
+    starts.sort_unstable();
+    let mut bounds = vec![from];
+    if starts.len() >= 2 * folds {
+        for k in 1..folds {
+            bounds.push(starts[k * starts.len() / folds] - gap);
+        }
+    } else {
+        let mut times: Vec<i64> = Grid::build(dataset, *w, policy, from, until, true)
+            .points
+            .iter()
+            .flatten()
+            .map(|p| p.t)
+            .collect();
+        times.sort_unstable();
+        for k in 1..folds {
+            let t = times
+                .get(k * times.len() / folds)
+                .copied()
+                .unwrap_or(from + (until - from) * k as i64 / folds as i64);
+            bounds.push(t);
+        }
+    }
+    bounds.push(until);
+    // Strictly increasing, each block at least one gap long.
+    for k in 1..bounds.len() {
+        bounds[k] = bounds[k].max(bounds[k - 1] + gap).min(until);
+    }
+    bounds.dedup();
+    bounds
 }
 
 /// Where the validation part starts: so that it holds the last `fraction` of the training incidents

@@ -61,12 +61,16 @@ pub fn train_pair(
 }
 
 /// Evaluates a pair on a whole dataset directory (hold-out).
-pub fn evaluate_dir(pair: &ModelPair, dir: &Path, seed: u64) -> Result<Evaluation, LearnError> {
+pub fn evaluate_dir(
+    pair: &ModelPair,
+    dir: &Path,
+    seed: u64,
+) -> Result<Evaluation<'static>, LearnError> {
     let data = Dataset::read(dir)?;
     let (first, last) = data
         .time_range()
         .ok_or_else(|| LearnError::Dataset("no samples".into()))?;
-    eval::evaluate(&data, pair, first, last, seed)
+    eval::evaluate(data, pair, first, last, seed)
 }
 
 /// What `kubepulse train` does.
@@ -93,7 +97,7 @@ pub struct TrainJob {
 }
 
 /// Trains the bundle of a [`TrainJob`]; also returns the hold-out evaluations made for the card.
-pub fn train_bundle(job: &TrainJob) -> Result<(ModelBundle, Vec<Evaluation>), LearnError> {
+pub fn train_bundle(job: &TrainJob) -> Result<(ModelBundle, Vec<Evaluation<'static>>), LearnError> {
     let (window, data) = train_pair(&job.data, &job.params, job.peers, job.until)?;
     let snapshot = match &job.snapshot {
         Some((dir, params)) => Some(train_pair(dir, params, false, None)?.0),

@@ -41,7 +41,7 @@ fn type_vectors(
                 Label::Issue(e) => events[e].issue_type == type_name,
                 Label::Ongoing(_) => continue,
             };
-            s_out.push(sc.p_issue * sc.type_probs.get(k).copied().unwrap_or(0.0));
+            s_out.push(sc.type_score(k));
             t_out.push(truth);
         }
     }

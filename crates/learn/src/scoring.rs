@@ -80,6 +80,10 @@ impl Grid {
     }
 }
 
+/// The type distribution of a score: inline for up to four types (no allocation per scored window; an
+/// evaluation holds one per window per scorer, tens of millions for a week of a large cluster).
+pub type TypeProbs = smallvec::SmallVec<[f32; 4]>;
+
 /// Scores of one point: the issue probability, the alarm decision and the type distribution.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Score {
@@ -90,5 +94,12 @@ pub struct Score {
     /// Index of the predicted issue type (meaningful when `alarm`).
     pub type_index: usize,
     /// Probability of each issue type given an issue (sums to 1).
-    pub type_probs: Vec<f64>,
+    pub type_probs: TypeProbs,
+}
+
+impl Score {
+    /// The score of type `k`: P(issue) × P(type k | issue) (0 for an unknown type).
+    pub fn type_score(&self, k: usize) -> f64 {
+        self.p_issue * self.type_probs.get(k).copied().map_or(0.0, f64::from)
+    }
 }

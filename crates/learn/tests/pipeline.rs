@@ -302,3 +302,33 @@ fn reports_are_written_with_stable_keys() {
     let headings: Vec<&str> = md.lines().filter(|l| l.starts_with('#')).collect();
     insta::assert_debug_snapshot!(headings);
 }
+
+#[test]
+fn cross_fitting_validates_on_every_training_incident_and_still_detects() {
+    let d = common::synthetic(6, 16, 7);
+    let split = Split::Fraction(0.6).time(&d).unwrap();
+    let (first, last) = d.time_range().unwrap();
+    let single = model::train(&d, &common::small_params(), first, split).unwrap();
+    let params = model::TrainParams {
+        validation_folds: 4,
+        ..common::small_params()
+    };
+    let folded = model::train(&d, &params, first, split).unwrap();
+    let n_single = single.meta.validation.as_ref().unwrap().incidents.count;
+    let n_folded = folded.meta.validation.as_ref().unwrap().incidents.count;
+    // Every training incident whose precursor lies in the period is scored out of fold: about
+    // four times the incidents of the single validation part (the last 20 %).
+    assert!(n_folded >= 3 * n_single, "{n_folded} vs {n_single}");
+    assert!(folded.meta.threshold > 0.0 && folded.meta.threshold <= 1.0);
+    let ev = eval::evaluate(&d, &folded, split, last, 1).unwrap();
+    assert!(
+        ev.model.incidents.detected_ratio > 0.5,
+        "{:?}",
+        ev.model.incidents
+    );
+    let bad = model::TrainParams {
+        validation_folds: 0,
+        ..common::small_params()
+    };
+    assert!(model::train(&d, &bad, first, split).is_err());
+}

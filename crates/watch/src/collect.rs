@@ -3,8 +3,9 @@
 //! The time range is cut into chunks of `chunk_points` steps. For each chunk every column's query runs once
 //! for all targets (concurrently, bounded by the client), the results are appended to `metrics.csv.partial`
 //! and a small state file records how far it got, so an interrupted run resumes where it stopped. Incident
-//! labels come from the query set's label rules (kube-state-metrics: OOM kills, restarts, node conditions)
-//! and from a user-supplied `events.csv`. Only when everything is written are the files renamed to their final
+//! labels come from the query set's label rules (kube-state-metrics: OOM kills, restarts, node conditions),
+//! a user-supplied `events.csv` and, through `extra_labels`, the Kubernetes API (crate `cluster`), merged
+//! with precedence by [`crate::incidents`]. Only when everything is written are the files renamed to their final
 //! names: a dataset that looks complete is complete.
 
 use std::collections::{BTreeMap, HashMap};
@@ -14,6 +15,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::WatchError;
+use crate::incidents::LabelSource;
 use crate::prom::{PromClient, RangeSeries, range_chunks};
 use crate::queries::{Aggregate, QuerySet};
 
@@ -32,6 +34,8 @@ pub struct CollectOptions {
     pub queries: QuerySet,
     /// Extra incident labels (`target,start,end,issue_type[,detail]`), merged into `events.csv`.
     pub events_csv: Option<PathBuf>,
+    /// Labels read elsewhere (Kubernetes events, Chaos Mesh), merged by [`crate::incidents::merge`].
+    pub extra_labels: Vec<(LabelSource, Vec<Event>)>,
     /// Steps per chunk (≤ 10,000): bounds memory to about targets × columns × chunk_points × 8 bytes.
     pub chunk_points: usize,
     /// Show a progress bar on stderr (only drawn on a terminal).
@@ -56,6 +60,7 @@ impl CollectOptions {
             out_dir: out_dir.into(),
             queries,
             events_csv: None,
+            extra_labels: Vec::new(),
             chunk_points: 720,
             progress: true,
             max_chunks: None,
@@ -318,12 +323,12 @@ pub async fn collect(
         return Ok(summary);
     }
 
-    let mut events = rule_events(q, step, &runs);
+    let mut sets = vec![(LabelSource::Rules, rule_events(q, step, &runs))];
     if let Some(path) = &opts.events_csv {
-        events.extend(read_events(path)?);
+        sets.push((LabelSource::EventsFile, read_events(path)?));
     }
-    events.sort();
-    events.dedup();
+    sets.extend(opts.extra_labels.iter().cloned());
+    let events = crate::incidents::merge(sets);
     summary.events = events.len();
     write_events(&opts.out_dir, &events)?;
     let final_path = opts.out_dir.join("metrics.csv");

@@ -3,11 +3,13 @@
 //! - [`prom`]: the Prometheus query API client (chunked, bounded, retried).
 //! - [`alertmanager`]: the Alertmanager v2 client with a bounded retry queue.
 //! - [`hysteresis`]: when a stream of probabilities becomes a firing or resolved alert.
+//! - [`incidents`]: merging incident labels from several sources, with precedence.
 
 pub mod alertmanager;
 pub mod collect;
 pub mod error;
 pub mod hysteresis;
+pub mod incidents;
 pub mod live;
 pub mod metrics;
 pub mod model;

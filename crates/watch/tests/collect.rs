@@ -225,3 +225,66 @@ async fn collect_writes_the_dataset_labels_oom_kills_and_resumes() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn collect_merges_kubernetes_labels_with_precedence() {
+    use watch::collect::Event;
+    use watch::incidents::LabelSource;
+
+    let dir = tempfile::tempdir().unwrap();
+    let tsdb = dir.path().join("tsdb");
+    common::backfill(&openmetrics(), dir.path(), &tsdb);
+    let prom = common::Prometheus::start(dir.path(), &tsdb, &[]).await;
+    let client = PromClient::new(PromConfig::new(&prom.url)).unwrap();
+    let end = T0 + (STEPS - 1) * 15;
+    let oom_time = T0 + OOM_STEP * 15;
+    let ev = |start: i64, end: i64, issue_type: &str, detail: &str| Event {
+        target: "shop/cart".into(),
+        start,
+        end,
+        issue_type: issue_type.into(),
+        detail: detail.into(),
+    };
+    let mut opts = CollectOptions::new(
+        T0,
+        end,
+        15,
+        dir.path().join("out"),
+        QuerySet::builtin().unwrap(),
+    );
+    opts.progress = false;
+    opts.extra_labels = vec![
+        // A Chaos Mesh injection covering the OOM the kube-state-metrics rule sees: it wins.
+        (
+            LabelSource::ChaosMesh,
+            vec![ev(oom_time - 60, oom_time + 60, "pod_failure", "pod_kill")],
+        ),
+        // Kubernetes events: two overlapping crash-loop reports are one incident; a later one stays.
+        (
+            LabelSource::KubeEvents,
+            vec![
+                ev(oom_time, oom_time + 90, "pod_failure", "crash_loop"),
+                ev(T0 + 300, T0 + 400, "pod_failure", "crash_loop"),
+                ev(T0 + 390, T0 + 500, "pod_failure", "probe_failed"),
+            ],
+        ),
+    ];
+    let summary = collect(&client, &opts)
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", prom.proc.stderr_tail()));
+    let events = std::fs::read_to_string(dir.path().join("out/events.csv")).unwrap();
+    let rows: Vec<&str> = events.lines().skip(1).collect();
+    assert_eq!(
+        rows,
+        vec![
+            format!("shop/cart,{},{},pod_failure,crash_loop", T0 + 300, T0 + 500),
+            format!(
+                "shop/cart,{},{},pod_failure,pod_kill",
+                oom_time - 60,
+                oom_time + 60
+            ),
+        ],
+        "{events}"
+    );
+    assert_eq!(summary.events, 2);
+}

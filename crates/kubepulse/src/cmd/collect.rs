@@ -4,7 +4,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
-use watch::collect::{CollectOptions, collect_blocking, parse_time};
+use cluster::{Connection, KubeLabelOptions, KubeSource, kube_labels_blocking};
+use watch::collect::{CollectOptions, Event, collect_blocking, parse_time};
+use watch::incidents::LabelSource;
 use watch::prom::{Auth, PromConfig};
 use watch::queries::QuerySet;
 
@@ -136,12 +138,101 @@ pub fn parse_when(s: &str) -> Result<i64, String> {
     parse_time(s)
 }
 
+/// A `--labels-from` value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LabelsFrom {
+    /// Kubernetes events and Chaos Mesh experiments.
+    Kube,
+    /// Kubernetes events (`OOMKilling`, `BackOff`, `Evicted`, `FailedScheduling`, `Unhealthy`…).
+    KubeEvents,
+    /// Chaos Mesh `PodChaos`, `StressChaos` and `NetworkChaos` experiments.
+    ChaosMesh,
+}
+
+/// Incident labels from the Kubernetes API (crate `cluster`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct KubeArgs {
+    /// Also label incidents from the Kubernetes API: `kube-events`, `chaos-mesh`, or `kube` for both
+    /// (comma-separated or repeated). Needs the read-only access of docs/deploy.md.
+    #[arg(
+        long = "labels-from",
+        value_name = "SOURCE",
+        value_enum,
+        value_delimiter = ','
+    )]
+    pub labels_from: Vec<LabelsFrom>,
+    /// kubeconfig for --labels-from (default: KUBECONFIG or ~/.kube/config, else the in-cluster service account).
+    #[arg(long, value_name = "FILE", requires = "labels_from")]
+    pub kubeconfig: Option<PathBuf>,
+    /// kubeconfig context for --labels-from (default: its current-context).
+    #[arg(long, value_name = "NAME", requires = "labels_from")]
+    pub context: Option<String>,
+}
+
+impl KubeArgs {
+    /// Reads the asked Kubernetes label sources over `[start, end]`; nothing when none is asked.
+    pub fn labels(
+        &self,
+        start: i64,
+        end: i64,
+        step_secs: i64,
+        queries: &QuerySet,
+    ) -> anyhow::Result<Vec<(LabelSource, Vec<Event>)>> {
+        let mut sources: Vec<KubeSource> = self
+            .labels_from
+            .iter()
+            .flat_map(|s| match s {
+                LabelsFrom::Kube => vec![KubeSource::Events, KubeSource::ChaosMesh],
+                LabelsFrom::KubeEvents => vec![KubeSource::Events],
+                LabelsFrom::ChaosMesh => vec![KubeSource::ChaosMesh],
+            })
+            .collect();
+        sources.sort();
+        sources.dedup();
+        if sources.is_empty() {
+            return Ok(Vec::new());
+        }
+        let connection = Connection {
+            kubeconfig: self.kubeconfig.clone(),
+            context: self.context.clone(),
+        };
+        let opts = KubeLabelOptions {
+            sources: sources.clone(),
+            start,
+            end,
+            step_secs,
+            target: queries.target.clone(),
+        };
+        let labels = kube_labels_blocking(&connection, &opts)?;
+        tracing::info!(
+            event_incidents = labels.events.len(),
+            events_listed = labels.event_stats.listed,
+            chaos_incidents = labels.chaos.len(),
+            experiments = labels.experiments,
+            "labels read from the Kubernetes API"
+        );
+        let mut out = Vec::new();
+        if sources.contains(&KubeSource::Events) {
+            out.push((LabelSource::KubeEvents, labels.events));
+        }
+        if sources.contains(&KubeSource::ChaosMesh) {
+            out.push((LabelSource::ChaosMesh, labels.chaos));
+        }
+        Ok(out)
+    }
+}
+
 /// Arguments of `kubepulse collect`.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
   kubepulse collect --prometheus http://prometheus:9090 --start now-7d --end now --step 15s --out data/
   kubepulse collect --prometheus https://mimir/prometheus --header 'X-Scope-OrgID: team-a' \\
       --start 2026-01-01T00:00:00Z --end 2026-01-08T00:00:00Z --step 1m --out data/ --events incidents.csv
+  kubepulse collect --prometheus http://prometheus:9090 --start now-1h --end now --out data/ \\
+      --labels-from kube --context staging
+
+Labels: the query set's kube-state-metrics rules, plus --events FILE and --labels-from kube-events,chaos-mesh
+(see docs/watch.md for the mapping and the precedence when they overlap).
 
 An interrupted run resumes when started again with the same options and --out.")]
 pub struct Args {
@@ -173,6 +264,8 @@ pub struct CollectArgs {
     /// Your own incident labels to merge: CSV `target,start,end,issue_type[,detail]`.
     #[arg(long, value_name = "FILE")]
     pub events: Option<PathBuf>,
+    #[command(flatten)]
+    pub kube: KubeArgs,
     /// Steps per query chunk (memory ≈ targets × columns × this × 8 bytes).
     #[arg(long, default_value_t = 720)]
     pub chunk_points: usize,
@@ -186,8 +279,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let args = *args.inner;
     let queries = load_queries(args.queries.as_ref())?;
     let prom = args.prom.config()?;
+    // Read the cluster's labels first: a missing permission fails before a long Prometheus run.
+    let extra_labels = args
+        .kube
+        .labels(args.start, args.end, args.step, &queries)?;
     let mut opts = CollectOptions::new(args.start, args.end, args.step, &args.out, queries);
     opts.events_csv = args.events;
+    opts.extra_labels = extra_labels;
     opts.chunk_points = args.chunk_points;
     opts.progress = !args.no_progress;
     let summary = collect_blocking(prom, &opts)?;
@@ -218,6 +316,70 @@ mod tests {
         assert!(parse_duration_secs("5y").unwrap_err().contains("unit"));
         assert_eq!(parse_when("1700000000"), Ok(1_700_000_000));
         assert!(parse_when("now-1h").unwrap() < parse_when("now").unwrap());
+    }
+
+    /// A Kubernetes API server that denies everything, as RBAC does: 403 with a `Status` body.
+    fn forbidding_apiserver() -> String {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                    line.clear();
+                }
+                let body = r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"events is forbidden: User \"alice\" cannot list resource \"events\" in API group \"\" at the cluster scope","reason":"Forbidden","details":{"kind":"events"},"code":403}"#;
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        url
+    }
+
+    #[test]
+    fn a_denied_kubernetes_permission_is_one_line_before_any_prometheus_query() {
+        let dir =
+            std::env::temp_dir().join(format!("kubepulse-collect-kube-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let kubeconfig = dir.join("kubeconfig");
+        std::fs::write(
+            &kubeconfig,
+            format!(
+                "apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters:\n- name: k\n  cluster:\n    server: {}\nusers:\n- name: u\n  user:\n    token: t\ncontexts:\n- name: c\n  context:\n    cluster: k\n    user: u\n",
+                forbidding_apiserver()
+            ),
+        )
+        .unwrap();
+        let out = dir.join("out");
+        let e = error_of(&[
+            "kubepulse",
+            "collect",
+            // Nothing listens here: the Kubernetes check must fail first.
+            "--prometheus",
+            "http://127.0.0.1:9",
+            "--start",
+            "1700000000",
+            "--end",
+            "1700000600",
+            "--out",
+            out.to_str().unwrap(),
+            "--labels-from",
+            "kube-events",
+            "--kubeconfig",
+            kubeconfig.to_str().unwrap(),
+        ]);
+        assert!(
+            e.contains("`list events`") && e.contains("403") && !e.contains('\n'),
+            "{e}"
+        );
+        assert!(!out.join("metrics.csv.partial").exists());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

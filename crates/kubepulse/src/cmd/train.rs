@@ -67,6 +67,10 @@ pub struct ModelArgs {
     /// Seed of every random choice.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// Blocked cross-fitting folds for calibration and threshold: 1 validates on the last 20% of the
+    /// training period only; k > 1 scores each of k time blocks with a forest fitted on the others.
+    #[arg(long, default_value_t = 1)]
+    pub validation_folds: usize,
 }
 
 impl ModelArgs {
@@ -87,6 +91,7 @@ impl ModelArgs {
             min_samples_leaf: self.min_samples_leaf,
             seed: self.seed,
             false_alarm_budget: self.false_alarm_budget,
+            validation_folds: self.validation_folds,
             progress: true,
             ..TrainParams::default()
         }

@@ -1,0 +1,179 @@
+//! Kubernetes API access (kube-rs, rustls): incident labels from Kubernetes events and Chaos Mesh
+//! experiments for `kubepulse collect`.
+//!
+//! - [`permissions`]: the one list of API access ([`KUBE_PERMISSIONS`]); the deployed ClusterRole must
+//!   equal it (tested).
+//! - [`connect`]: in-cluster service account or kubeconfig/context → `kube::Client`.
+//! - [`list`]: the only API call, a paginated `list` of a listed permission's resource.
+//! - [`events`]: Kubernetes events → incidents; [`chaos`]: Chaos Mesh experiments → incidents.
+//!
+//! Depends on `watch` for the incident type and the target-naming rule, never the other way round.
+
+pub mod chaos;
+pub mod connect;
+pub mod error;
+pub mod events;
+pub mod list;
+pub mod permissions;
+
+pub use connect::Connection;
+pub use error::ClusterError;
+pub use permissions::{KUBE_PERMISSIONS, Permission};
+
+use k8s_openapi::api::core::v1::Event as KubeEvent;
+use watch::collect::Event;
+use watch::queries::TargetMapper;
+
+use crate::list::{Listed, list_all};
+
+/// A Kubernetes label source (`--labels-from`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum KubeSource {
+    /// Core `Event`s (`kube-events`).
+    Events,
+    /// Chaos Mesh experiments (`chaos-mesh`).
+    ChaosMesh,
+}
+
+impl KubeSource {
+    /// The `--labels-from` value.
+    pub fn name(self) -> &'static str {
+        match self {
+            KubeSource::Events => "kube-events",
+            KubeSource::ChaosMesh => "chaos-mesh",
+        }
+    }
+}
+
+/// What to read and for which range.
+#[derive(Debug, Clone)]
+pub struct KubeLabelOptions {
+    /// Sources to read (each at most once).
+    pub sources: Vec<KubeSource>,
+    /// Collection start, unix seconds: incidents ending before it are dropped.
+    pub start: i64,
+    /// Collection end, unix seconds: incidents starting after it are dropped.
+    pub end: i64,
+    /// Sample step, seconds: the length of an instantaneous incident.
+    pub step_secs: i64,
+    /// How pods and workloads name a target (the query set's rule).
+    pub target: TargetMapper,
+}
+
+/// Incidents read from the cluster, per source.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KubeLabels {
+    /// From Kubernetes events (empty when not asked).
+    pub events: Vec<Event>,
+    /// From Chaos Mesh experiments (empty when not asked or not installed).
+    pub chaos: Vec<Event>,
+    /// What happened to the listed events.
+    pub event_stats: events::EventStats,
+    /// Chaos Mesh experiment kinds that are not installed (HTTP 404), e.g. `PodChaos`.
+    pub chaos_missing: Vec<&'static str>,
+    /// Experiments listed.
+    pub experiments: usize,
+    /// Experiments that could not be labelled, with the reason.
+    pub skipped: Vec<String>,
+}
+
+/// Reads the asked sources. A denied permission is an error naming it; Chaos Mesh kinds that are not
+/// installed are reported in [`KubeLabels::chaos_missing`] (with a warning) and yield no labels.
+pub async fn kube_labels(
+    client: &kube::Client,
+    opts: &KubeLabelOptions,
+) -> Result<KubeLabels, ClusterError> {
+    if opts.step_secs <= 0 || opts.end < opts.start {
+        return Err(ClusterError::Invalid(format!(
+            "label range [{}, {}] with step {} s is invalid",
+            opts.start, opts.end, opts.step_secs
+        )));
+    }
+    let mut out = KubeLabels::default();
+    if opts.sources.contains(&KubeSource::Events) {
+        let source = KubeSource::Events.name();
+        let objects = match list_all(client, &permissions::EVENTS, source).await? {
+            Listed::Items(items) => items,
+            Listed::NotInstalled => {
+                return Err(ClusterError::Api {
+                    permission: permissions::EVENTS.describe("list"),
+                    reason: "HTTP 404: the server has no /api/v1/events".into(),
+                });
+            }
+        };
+        let mut parsed = Vec::with_capacity(objects.len());
+        for o in objects {
+            let event: KubeEvent = serde_json::to_value(&o)
+                .and_then(serde_json::from_value)
+                .map_err(|e| ClusterError::Api {
+                    permission: permissions::EVENTS.describe("list"),
+                    reason: format!("an event is not a v1 Event: {e}"),
+                })?;
+            parsed.push(event);
+        }
+        let (incidents, stats) =
+            events::incidents(&parsed, &opts.target, opts.start, opts.end, opts.step_secs);
+        if stats.oldest.is_some_and(|o| o > opts.start) {
+            tracing::warn!(
+                oldest = stats.oldest,
+                start = opts.start,
+                "Kubernetes keeps events only for the API server's --event-ttl (1 h by default): \
+                 earlier incidents come only from the other label sources"
+            );
+        }
+        out.events = incidents;
+        out.event_stats = stats;
+    }
+    if opts.sources.contains(&KubeSource::ChaosMesh) {
+        let source = KubeSource::ChaosMesh.name();
+        for kind in permissions::CHAOS_KINDS {
+            let objects = match list_all(client, &kind, source).await? {
+                Listed::Items(items) => items,
+                Listed::NotInstalled => {
+                    out.chaos_missing.push(kind.kind);
+                    continue;
+                }
+            };
+            out.experiments += objects.len();
+            for o in &objects {
+                match chaos::incidents(&kind, o, &opts.target, opts.start, opts.end, opts.step_secs)
+                {
+                    chaos::Outcome::Incidents(v) => out.chaos.extend(v),
+                    chaos::Outcome::Skipped(why) => {
+                        tracing::warn!(experiment = %why, "Chaos Mesh experiment not labelled");
+                        out.skipped.push(why);
+                    }
+                }
+            }
+        }
+        if !out.chaos_missing.is_empty() {
+            tracing::warn!(
+                missing = ?out.chaos_missing,
+                "Chaos Mesh CRDs not installed (HTTP 404): no chaos labels for these kinds"
+            );
+        }
+        out.chaos.sort();
+    }
+    Ok(out)
+}
+
+/// Connects and runs [`kube_labels`] on a new tokio runtime (for the command line).
+pub fn kube_labels_blocking(
+    connection: &Connection,
+    opts: &KubeLabelOptions,
+) -> Result<KubeLabels, ClusterError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| ClusterError::Invalid(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(async {
+        let (client, server) = connection.client_and_server().await?;
+        kube_labels(&client, opts).await.map_err(|e| match e {
+            ClusterError::Api { permission, reason } => ClusterError::Api {
+                permission,
+                reason: format!("{reason} (API server {server})"),
+            },
+            other => other,
+        })
+    })
+}

@@ -1,0 +1,78 @@
+//! The one place that calls the Kubernetes API: paginated `list` of a [`Permission`]'s resource.
+
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
+
+use crate::connect::one_line;
+use crate::error::ClusterError;
+use crate::permissions::{KUBE_PERMISSIONS, Permission};
+
+/// Objects per page (`limit`); the server hands back a `continue` token for the next page.
+pub const PAGE_SIZE: u32 = 500;
+
+/// The outcome of a `list` that is not an error.
+#[derive(Debug, Clone)]
+pub enum Listed {
+    /// Every object, all pages.
+    Items(Vec<DynamicObject>),
+    /// HTTP 404: the resource type does not exist on this server (e.g. the Chaos Mesh CRDs are not installed).
+    NotInstalled,
+}
+
+/// Lists every object of `permission`'s resource in all namespaces, following `continue` tokens.
+/// `source` names the `--labels-from` source in a permission error.
+pub async fn list_all(
+    client: &kube::Client,
+    permission: &Permission,
+    source: &'static str,
+) -> Result<Listed, ClusterError> {
+    debug_assert!(
+        KUBE_PERMISSIONS.contains(permission) && permission.verbs.contains(&"list"),
+        "{permission:?} is not a `list` of KUBE_PERMISSIONS"
+    );
+    let gvk = GroupVersionKind::gvk(permission.api_group, permission.version, permission.kind);
+    let resource = ApiResource::from_gvk_with_plural(&gvk, permission.resource);
+    let api: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
+    let what = permission.describe("list");
+    let mut items = Vec::new();
+    let mut token: Option<String> = None;
+    let mut pages = 0usize;
+    loop {
+        let mut params = ListParams::default().limit(PAGE_SIZE);
+        if let Some(t) = &token {
+            params = params.continue_token(t);
+        }
+        let page = match api.list(&params).await {
+            Ok(page) => page,
+            Err(kube::Error::Api(e)) if e.code == 404 && pages == 0 => {
+                return Ok(Listed::NotInstalled);
+            }
+            Err(kube::Error::Api(e)) if e.code == 401 || e.code == 403 => {
+                return Err(ClusterError::Forbidden {
+                    permission: what,
+                    code: e.code,
+                    label_source: source,
+                    message: one_line(&e.message),
+                });
+            }
+            Err(e) => {
+                return Err(ClusterError::Api {
+                    permission: what,
+                    reason: one_line(&e.to_string()),
+                });
+            }
+        };
+        pages += 1;
+        items.extend(page.items);
+        token = page.metadata.continue_.filter(|t| !t.is_empty());
+        if token.is_none() {
+            break;
+        }
+    }
+    tracing::debug!(
+        resource = permission.resource,
+        objects = items.len(),
+        pages,
+        "listed"
+    );
+    Ok(Listed::Items(items))
+}

@@ -1,0 +1,114 @@
+//! RBAC = the verbs the code uses: the ClusterRole in `deploy/kustomize/components/watch` grants exactly
+//! `cluster::KUBE_PERMISSIONS`, and every API call in the crate goes through that list.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use cluster::permissions::grants;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+const CLUSTERROLE: &str = "deploy/kustomize/components/watch/clusterrole.yaml";
+
+type Grants = BTreeSet<(String, String, String)>;
+
+/// Every `(apiGroup, resource, verb)` a ClusterRole YAML grants; wildcards and non-resource rules are errors.
+fn granted(yaml: &str) -> Result<Grants, String> {
+    let doc: serde_yaml::Value = serde_yaml::from_str(yaml).map_err(|e| e.to_string())?;
+    if doc["kind"].as_str() != Some("ClusterRole") {
+        return Err(format!("kind is {:?}, not ClusterRole", doc["kind"]));
+    }
+    let strings = |v: &serde_yaml::Value, field: &str| -> Result<Vec<String>, String> {
+        v[field]
+            .as_sequence()
+            .ok_or_else(|| format!("rule without {field}: {v:?}"))?
+            .iter()
+            .map(|s| {
+                s.as_str()
+                    .map(String::from)
+                    .ok_or_else(|| format!("{field}: {s:?}"))
+            })
+            .collect()
+    };
+    let mut out = Grants::new();
+    for rule in doc["rules"].as_sequence().ok_or("no rules")? {
+        for key in ["nonResourceURLs", "resourceNames"] {
+            if !rule[key].is_null() {
+                return Err(format!("{key} is not in KUBE_PERMISSIONS' vocabulary"));
+            }
+        }
+        for g in strings(rule, "apiGroups")? {
+            for r in strings(rule, "resources")? {
+                for v in strings(rule, "verbs")? {
+                    if [&g, &r, &v].iter().any(|s| s.contains('*')) {
+                        return Err(format!("wildcard ({g:?}, {r:?}, {v:?})"));
+                    }
+                    out.insert((g.clone(), r.clone(), v));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[test]
+fn the_watch_clusterrole_grants_exactly_kube_permissions() {
+    let path = repo().join(CLUSTERROLE);
+    let yaml = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let got = granted(&yaml).unwrap_or_else(|e| panic!("{CLUSTERROLE}: {e}"));
+    let want: Grants = grants().into_iter().collect();
+    let extra: Vec<_> = got.difference(&want).collect();
+    let missing: Vec<_> = want.difference(&got).collect();
+    assert!(
+        extra.is_empty() && missing.is_empty(),
+        "{CLUSTERROLE} differs from cluster::KUBE_PERMISSIONS\n  granted, not used: {extra:?}\n  used, not granted: {missing:?}"
+    );
+}
+
+#[test]
+fn the_comparison_catches_an_extra_verb_a_missing_resource_and_a_wildcard() {
+    let yaml = std::fs::read_to_string(repo().join(CLUSTERROLE)).unwrap();
+    let want: Grants = grants().into_iter().collect();
+    assert_eq!(granted(&yaml).unwrap(), want);
+    let extra_verb = yaml.replacen("verbs: [\"list\"]", "verbs: [\"list\", \"watch\"]", 1);
+    assert_ne!(granted(&extra_verb).unwrap(), want);
+    let missing = yaml.replacen("\"podchaos\", ", "", 1);
+    assert_ne!(granted(&missing).unwrap(), want, "{missing}");
+    let wildcard =
+        format!("{yaml}  - apiGroups: [\"\"]\n    resources: [\"*\"]\n    verbs: [\"get\"]\n");
+    assert!(granted(&wildcard).unwrap_err().contains("wildcard"));
+}
+
+/// The only code that talks to the API server is `list.rs`, and it takes a `Permission`; permissions are
+/// only defined in `permissions.rs`. So a new call site cannot bypass the list.
+#[test]
+fn every_api_call_goes_through_the_permission_list() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    for entry in std::fs::read_dir(&src).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        let text = std::fs::read_to_string(&path).unwrap();
+        if name != "permissions.rs" {
+            assert!(
+                !text.contains("Permission {"),
+                "{name} defines a Permission outside permissions.rs"
+            );
+        }
+        if name != "list.rs" {
+            for call in [
+                "Api::",
+                "Api<",
+                ".request(",
+                ".request_text(",
+                "ApiResource",
+            ] {
+                assert!(
+                    !text.contains(call),
+                    "{name} calls the Kubernetes API ({call}) outside list.rs"
+                );
+            }
+        }
+    }
+}
