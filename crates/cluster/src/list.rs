@@ -46,7 +46,13 @@ pub async fn list_all(
             Err(kube::Error::Api(e)) if e.code == 404 && pages == 0 => {
                 return Ok(Listed::NotInstalled);
             }
-            Err(kube::Error::Api(e)) if e.code == 401 || e.code == 403 => {
+            Err(kube::Error::Api(e)) if e.code == 401 => {
+                return Err(ClusterError::Unauthenticated {
+                    permission: what,
+                    message: one_line(&e.message),
+                });
+            }
+            Err(kube::Error::Api(e)) if e.code == 403 => {
                 return Err(ClusterError::Forbidden {
                     permission: what,
                     code: e.code,
