@@ -95,6 +95,8 @@ pub const EVENT_RULES: &[EventRule] = &[
 pub struct EventStats {
     /// Events listed.
     pub listed: usize,
+    /// Listed objects that are not v1 Events (skipped).
+    pub malformed: usize,
     /// Events that became incidents.
     pub labelled: usize,
     /// Matching events about an object that is not a workload (a Node…) or whose target cannot be named.
