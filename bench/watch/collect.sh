@@ -3,11 +3,17 @@
 #
 #   bench/watch/collect.sh [TARGETS] [DAYS]      (defaults 500 7; work files in ${BENCH_DIR:-/tmp/kubepulse-bench})
 #
+# Environment: KUBEPULSE_BIN (binary to time, default target/release/kubepulse), COLLECT_ARGS (extra
+# `collect` flags, e.g. "--concurrency 2"), COLLECT_HOURS (collect only the first hours of the range, for
+# quick comparisons), SKIP_BUILD=1, PORT.
+#
 # 1. generates exporter-shaped OpenMetrics (cAdvisor + kube-state-metrics names, one pod per deployment)
 #    with crates/watch/examples/bench_openmetrics.rs and backfills it with promtool (not timed);
 # 2. starts Prometheus on the blocks;
 # 3. times `kubepulse collect` with the built-in query set (21 columns + 4 label rules per chunk) and reports
-#    wall time, peak RSS, rows and the number of queries.
+#    wall time, peak RSS, rows and the number of queries, and the CPU seconds of kubepulse and of
+#    Prometheus during the run (on a shared machine the wall time depends on the load; the CPU split
+#    shows where the work is).
 # Needs: prometheus, promtool (scripts/install-test-deps), GNU time (/usr/bin/time) for the RSS figure.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -20,7 +26,7 @@ mkdir -p "$DIR"
 
 [ -n "${SKIP_BUILD:-}" ] || cargo build --release -p watch --example bench_openmetrics
 [ -n "${SKIP_BUILD:-}" ] || cargo build --release -p kubepulse
-BIN=target/release/kubepulse
+BIN=${KUBEPULSE_BIN:-target/release/kubepulse}
 
 END=$(( ($(date +%s) / 86400 - 1) * 86400 ))   # a day boundary in the past: the data is history
 START=$(( END - DAYS * 86400 ))
@@ -48,11 +54,19 @@ for _ in $(seq 1 300); do
 done
 
 rm -rf "$DIR/out"
+[ -z "${COLLECT_HOURS:-}" ] || END=$(( START + COLLECT_HOURS * 3600 ))
+prom_cpu() { awk '{printf "%.1f", ($14 + $15) / 100}' /proc/$PROM/stat; }
+PROM_CPU0=$(prom_cpu)
 echo "collecting $START..$((END - STEP)) at ${STEP}s from ${TARGETS} targets ..."
+# shellcheck disable=SC2086
 /usr/bin/time -v "$BIN" collect --prometheus "http://127.0.0.1:$PORT" --start "$START" --end "$((END - STEP))" \
-  --step ${STEP}s --out "$DIR/out" --no-progress 2> "$DIR/collect.time"
+  --step ${STEP}s --out "$DIR/out" --no-progress ${COLLECT_ARGS:-} 2> "$DIR/collect.time"
+PROM_CPU1=$(prom_cpu)
 grep -E "dataset written" "$DIR/collect.time" || true
 WALL=$(grep "Elapsed (wall clock)" "$DIR/collect.time" | awk '{print $NF}')
 RSS=$(grep "Maximum resident set size" "$DIR/collect.time" | awk '{print $NF}')
 ROWS=$(( $(wc -l < "$DIR/out/metrics.csv") - 1 ))
-echo "collect: ${TARGETS} targets x ${DAYS} d at ${STEP}s: wall ${WALL}, peak RSS $((RSS / 1024)) MB, ${ROWS} rows, $(du -h "$DIR/out/metrics.csv" | cut -f1) metrics.csv"
+USER_S=$(grep "User time" "$DIR/collect.time" | awk '{print $NF}')
+SYS_S=$(grep "System time" "$DIR/collect.time" | awk '{print $NF}')
+echo "collect: ${TARGETS} targets, $(( (END - START) / 3600 )) h at ${STEP}s: wall ${WALL}, peak RSS $((RSS / 1024)) MB, ${ROWS} rows, $(du -h "$DIR/out/metrics.csv" | cut -f1) metrics.csv"
+echo "CPU: kubepulse ${USER_S} s user + ${SYS_S} s sys; Prometheus $(echo "$PROM_CPU1 - $PROM_CPU0" | bc) s; load average $(cut -d' ' -f1-3 /proc/loadavg)"

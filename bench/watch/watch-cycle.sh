@@ -8,7 +8,8 @@
 # into a fresh Prometheus, then crates/watch/examples/bench_watch_cycle.rs runs 5 cycles of the real watch
 # loop (embedded model, built-in query set) at the end of that hour: the first cycle fetches the whole window
 # (cold start), the others only the new step (steady state). It prints each cycle's wall time, query count,
-# targets and predictions, and the process' peak RSS. MODEL=FILE uses another model than the embedded one.
+# targets and predictions, the CPU seconds of the watcher and of Prometheus, and the watcher's peak RSS.
+# MODEL=FILE uses another model than the embedded one; CYCLES=N runs N cycles (default 5).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SIZES=${*:-500 5000}
@@ -34,6 +35,7 @@ for N in $SIZES; do
     sleep 0.2
   done
   echo "== $N targets =="
-  target/release/examples/bench_watch_cycle "http://127.0.0.1:$PORT" "$END" 5 ${MODEL:-}
+  echo "load average $(cut -d' ' -f1-3 /proc/loadavg)"
+  PROM_PID=$PROM target/release/examples/bench_watch_cycle "http://127.0.0.1:$PORT" "$END" ${CYCLES:-5} ${MODEL:-}
   kill $PROM; wait $PROM 2>/dev/null || true
 done

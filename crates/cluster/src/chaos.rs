@@ -179,7 +179,8 @@ pub fn parse_go_duration(s: &str) -> Option<i64> {
         total += number * unit;
         rest = &rest[u_len..];
     }
-    Some(total.round() as i64)
+    // Beyond ~300 years a duration is not an experiment's: refuse it rather than overflow later.
+    (total.is_finite() && total < 1.0e10).then(|| total.round() as i64)
 }
 
 /// Labels for `namespace/pod` under the query set's naming rule.
@@ -310,9 +311,9 @@ pub fn incidents(
         .map(|t| t.0.timestamp());
     let duration = spec.duration.as_deref().and_then(parse_go_duration);
     let nominal_end = |from: i64| match duration {
-        _ if one_shot => from + step_secs,
-        Some(d) => from + d.max(step_secs),
-        None => end.max(from + step_secs),
+        _ if one_shot => from.saturating_add(step_secs),
+        Some(d) => from.saturating_add(d.max(step_secs)),
+        None => end.max(from.saturating_add(step_secs)),
     };
 
     // (target, intervals) from the records, else from the selector.
@@ -334,7 +335,7 @@ pub fn incidents(
                     .unwrap_or_default()
             } else {
                 let open_end = created.map_or(end, |c| match duration {
-                    Some(d) => c + d,
+                    Some(d) => c.saturating_add(d),
                     None => end,
                 });
                 record_intervals(&r.events, one_shot, open_end, step_secs)
@@ -401,6 +402,7 @@ mod tests {
         assert_eq!(parse_go_duration("1500ms"), Some(2));
         assert_eq!(parse_go_duration("ten"), None);
         assert_eq!(parse_go_duration(""), None);
+        assert_eq!(parse_go_duration("9999999999999h"), None);
     }
 
     #[test]

@@ -14,7 +14,19 @@ pub enum ClusterError {
         /// What is wrong.
         reason: String,
     },
-    /// The API server denied a call (HTTP 401/403): the account lacks a permission of
+    /// The API server did not accept the credentials (HTTP 401): a bad or expired token or
+    /// kubeconfig user.
+    #[error(
+        "Kubernetes API refused the credentials for `{permission}` (HTTP 401): check the token or the \
+         kubeconfig user (an expired token?); server said: {message}"
+    )]
+    Unauthenticated {
+        /// The call (`list events`).
+        permission: String,
+        /// The API server's message.
+        message: String,
+    },
+    /// The API server denied a call (HTTP 403): the account lacks a permission of
     /// [`crate::KUBE_PERMISSIONS`].
     #[error(
         "Kubernetes API denied `{permission}` (HTTP {code}): grant it to the account \
@@ -23,7 +35,7 @@ pub enum ClusterError {
     Forbidden {
         /// What was denied, as `kubectl auth can-i` spells it (`list events`).
         permission: String,
-        /// HTTP status, 401 or 403.
+        /// HTTP status (403).
         code: u16,
         /// The `--labels-from` source that needs it.
         label_source: &'static str,

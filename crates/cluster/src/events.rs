@@ -67,8 +67,14 @@ pub const EVENT_RULES: &[EventRule] = &[
     rule("FailedScheduling", None, "pod_failure", "failed_scheduling"),
     // node lifecycle controller, for every pod of a node that stopped reporting.
     rule("NodeNotReady", None, "pod_failure", "node_not_ready"),
-    // kubelet: liveness/readiness/startup probe failed.
-    rule("Unhealthy", None, "pod_failure", "probe_failed"),
+    // kubelet: "Liveness probe failed: …" (the container is restarted). Readiness probes also fail
+    // briefly in every healthy rollout, so they are not incidents.
+    rule(
+        "Unhealthy",
+        Some("liveness"),
+        "pod_failure",
+        "liveness_probe_failed",
+    ),
     // kubelet/CNI: the pod network could not be set up.
     rule(
         "FailedCreatePodSandBox",
@@ -89,6 +95,8 @@ pub const EVENT_RULES: &[EventRule] = &[
 pub struct EventStats {
     /// Events listed.
     pub listed: usize,
+    /// Listed objects that are not v1 Events (skipped).
+    pub malformed: usize,
     /// Events that became incidents.
     pub labelled: usize,
     /// Matching events about an object that is not a workload (a Node…) or whose target cannot be named.
@@ -99,7 +107,8 @@ pub struct EventStats {
     pub oldest: Option<i64>,
 }
 
-/// The rule an event matches, if any (only `Warning` events).
+/// The rule an event matches, if any: `Warning` events, and events without a type (some tools leave
+/// it out); `Normal` events never match.
 pub fn rule_for(event: &KubeEvent) -> Option<&'static EventRule> {
     if event.type_.as_deref().is_some_and(|t| t != "Warning") {
         return None;
@@ -270,6 +279,33 @@ mod tests {
             "reason": "NodeNotReady", "type": "Warning"
         }));
         assert_eq!(target_of(&node, &mapper), None);
+    }
+
+    #[test]
+    fn readiness_failures_and_normal_events_are_not_incidents() {
+        let probe = |type_: &str, message: &str| {
+            event(serde_json::json!({
+                "metadata": {"name": "e", "namespace": "shop"},
+                "involvedObject": {"kind": "Pod", "namespace": "shop", "name": "cart-7d9f8b6c5d-x2k4q"},
+                "reason": "Unhealthy", "type": type_, "message": message
+            }))
+        };
+        let detail = |e: &KubeEvent| rule_for(e).map(|r| r.detail);
+        assert_eq!(
+            detail(&probe(
+                "Warning",
+                "Liveness probe failed: HTTP probe failed with statuscode: 500"
+            )),
+            Some("liveness_probe_failed")
+        );
+        assert_eq!(
+            detail(&probe(
+                "Warning",
+                "Readiness probe failed: connection refused"
+            )),
+            None
+        );
+        assert_eq!(detail(&probe("Normal", "Liveness probe failed")), None);
     }
 
     #[test]

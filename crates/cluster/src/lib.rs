@@ -24,7 +24,7 @@ use k8s_openapi::api::core::v1::Event as KubeEvent;
 use watch::collect::Event;
 use watch::queries::TargetMapper;
 
-use crate::list::{Listed, list_all};
+use crate::list::{Listed, list_all, list_each};
 
 /// A Kubernetes label source (`--labels-from`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -92,27 +92,37 @@ pub async fn kube_labels(
     let mut out = KubeLabels::default();
     if opts.sources.contains(&KubeSource::Events) {
         let source = KubeSource::Events.name();
-        let objects = match list_all(client, &permissions::EVENTS, source).await? {
-            Listed::Items(items) => items,
-            Listed::NotInstalled => {
-                return Err(ClusterError::Api {
-                    permission: permissions::EVENTS.describe("list"),
-                    reason: "HTTP 404: the server has no /api/v1/events".into(),
-                });
+        // Page by page, keeping only the events that match a rule: a big cluster lists 10^5 events.
+        let mut parsed = Vec::new();
+        let mut oldest: Option<i64> = None;
+        let mut malformed = 0usize;
+        let listed = list_each(client, &permissions::EVENTS, source, |o| {
+            let event: Result<KubeEvent, _> =
+                serde_json::to_value(&o).and_then(serde_json::from_value);
+            let Ok(event) = event else {
+                malformed += 1;
+                return;
+            };
+            if let Some((first, _)) = events::occurrences(&event) {
+                oldest = Some(oldest.map_or(first, |o| o.min(first)));
             }
-        };
-        let mut parsed = Vec::with_capacity(objects.len());
-        for o in objects {
-            let event: KubeEvent = serde_json::to_value(&o)
-                .and_then(serde_json::from_value)
-                .map_err(|e| ClusterError::Api {
-                    permission: permissions::EVENTS.describe("list"),
-                    reason: format!("an event is not a v1 Event: {e}"),
-                })?;
-            parsed.push(event);
+            if events::rule_for(&event).is_some() {
+                parsed.push(event);
+            }
+        })
+        .await?
+        .ok_or_else(|| ClusterError::Api {
+            permission: permissions::EVENTS.describe("list"),
+            reason: "HTTP 404: the server has no /api/v1/events".into(),
+        })?;
+        if malformed > 0 {
+            tracing::warn!(malformed, "events that are not v1 Events were skipped");
         }
-        let (incidents, stats) =
+        let (incidents, mut stats) =
             events::incidents(&parsed, &opts.target, opts.start, opts.end, opts.step_secs);
+        stats.listed = listed;
+        stats.malformed = malformed;
+        stats.oldest = oldest;
         if stats.oldest.is_some_and(|o| o > opts.start) {
             tracing::warn!(
                 oldest = stats.oldest,

@@ -25,6 +25,24 @@ pub async fn list_all(
     permission: &Permission,
     source: &'static str,
 ) -> Result<Listed, ClusterError> {
+    let mut items = Vec::new();
+    Ok(
+        match list_each(client, permission, source, |o| items.push(o)).await? {
+            Some(_) => Listed::Items(items),
+            None => Listed::NotInstalled,
+        },
+    )
+}
+
+/// Like [`list_all`], but hands each object to `each` page by page instead of keeping them all, so
+/// memory stays at one page (500 objects) whatever the cluster's size. Returns how many objects were
+/// listed, or `None` when the resource type does not exist on the server (HTTP 404).
+pub async fn list_each(
+    client: &kube::Client,
+    permission: &Permission,
+    source: &'static str,
+    mut each: impl FnMut(DynamicObject),
+) -> Result<Option<usize>, ClusterError> {
     debug_assert!(
         KUBE_PERMISSIONS.contains(permission) && permission.verbs.contains(&"list"),
         "{permission:?} is not a `list` of KUBE_PERMISSIONS"
@@ -33,7 +51,7 @@ pub async fn list_all(
     let resource = ApiResource::from_gvk_with_plural(&gvk, permission.resource);
     let api: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
     let what = permission.describe("list");
-    let mut items = Vec::new();
+    let mut count = 0usize;
     let mut token: Option<String> = None;
     let mut pages = 0usize;
     loop {
@@ -44,9 +62,15 @@ pub async fn list_all(
         let page = match api.list(&params).await {
             Ok(page) => page,
             Err(kube::Error::Api(e)) if e.code == 404 && pages == 0 => {
-                return Ok(Listed::NotInstalled);
+                return Ok(None);
             }
-            Err(kube::Error::Api(e)) if e.code == 401 || e.code == 403 => {
+            Err(kube::Error::Api(e)) if e.code == 401 => {
+                return Err(ClusterError::Unauthenticated {
+                    permission: what,
+                    message: one_line(&e.message),
+                });
+            }
+            Err(kube::Error::Api(e)) if e.code == 403 => {
                 return Err(ClusterError::Forbidden {
                     permission: what,
                     code: e.code,
@@ -62,7 +86,8 @@ pub async fn list_all(
             }
         };
         pages += 1;
-        items.extend(page.items);
+        count += page.items.len();
+        page.items.into_iter().for_each(&mut each);
         token = page.metadata.continue_.filter(|t| !t.is_empty());
         if token.is_none() {
             break;
@@ -70,9 +95,9 @@ pub async fn list_all(
     }
     tracing::debug!(
         resource = permission.resource,
-        objects = items.len(),
+        objects = count,
         pages,
         "listed"
     );
-    Ok(Listed::Items(items))
+    Ok(Some(count))
 }

@@ -125,7 +125,7 @@ fn events_page(continue_token: Option<&str>) -> Value {
                     pod("boutique", "paymentservice-77f5d8c6b9-q1w2e"),
                     "Unhealthy",
                     "Warning",
-                    "Readiness probe failed: timeout: failed to connect service \":50051\" within 1s",
+                    "Liveness probe failed: timeout: failed to connect service \":50051\" within 1s",
                     json!({"firstTimestamp": "2026-01-01T00:30:00Z", "lastTimestamp": "2026-01-01T00:31:00Z", "count": 5}),
                 ),
             ],
@@ -313,7 +313,7 @@ async fn events_and_chaos_experiments_become_labels() {
                 1800,
                 1875,
                 "pod_failure",
-                "probe_failed"
+                "liveness_probe_failed"
             ),
         ]
     );

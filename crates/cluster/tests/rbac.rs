@@ -85,10 +85,22 @@ fn the_comparison_catches_an_extra_verb_a_missing_resource_and_a_wildcard() {
 /// only defined in `permissions.rs`. So a new call site cannot bypass the list.
 #[test]
 fn every_api_call_goes_through_the_permission_list() {
+    fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                rust_files(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    for entry in std::fs::read_dir(&src).unwrap() {
-        let path = entry.unwrap().path();
-        let name = path.file_name().unwrap().to_string_lossy().to_string();
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    assert!(files.iter().any(|p| p.ends_with("list.rs")), "{files:?}");
+    for path in files {
+        let name = path.strip_prefix(&src).unwrap().display().to_string();
         let text = std::fs::read_to_string(&path).unwrap();
         if name != "permissions.rs" {
             assert!(
@@ -101,8 +113,13 @@ fn every_api_call_goes_through_the_permission_list() {
                 "Api::",
                 "Api<",
                 ".request(",
+                ".request::<",
                 ".request_text(",
+                ".request_events(",
+                ".request_status",
+                ".request_stream(",
                 "ApiResource",
+                "Discovery",
             ] {
                 assert!(
                     !text.contains(call),

@@ -3,7 +3,7 @@
 //! `cargo bench -p forest --bench shap`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use forest::{ForestParams, Matrix, RandomForest};
+use forest::{ForestParams, Matrix, RandomForest, ShapValues};
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::{Rng, SeedableRng};
 use std::hint::black_box;
@@ -92,12 +92,27 @@ fn bench_default_model(c: &mut Criterion) {
         .collect();
     let mut g = c.benchmark_group("shap_default_model");
     g.sample_size(20);
+    let mut out = ShapValues {
+        expected_value: Vec::new(),
+        values: Vec::new(),
+    };
+    let mut one = Vec::new();
     for (i, m) in forests.iter().enumerate() {
         let mut at = 0;
         g.bench_function(format!("forest_{i}_one_row"), |b| {
             b.iter(|| {
                 at = (at + 1) % rows[i].len();
-                m.shap_values(black_box(&rows[i][at])).expect("shap")
+                m.shap_values_into(black_box(&rows[i][at]), &mut out)
+                    .expect("shap")
+            })
+        });
+        // What the service explains: the last class (the issue class of a binary model) only.
+        let class = m.classes().len() - 1;
+        g.bench_function(format!("forest_{i}_one_row_one_class"), |b| {
+            b.iter(|| {
+                at = (at + 1) % rows[i].len();
+                m.shap_values_of_class(black_box(&rows[i][at]), class, &mut one)
+                    .expect("shap")
             })
         });
     }
@@ -106,7 +121,8 @@ fn bench_default_model(c: &mut Criterion) {
         b.iter(|| {
             at = (at + 1) % 256;
             for (m, rows) in forests.iter().zip(&rows) {
-                black_box(m.shap_values(black_box(&rows[at])).expect("shap"));
+                m.shap_values_into(black_box(&rows[at]), &mut out)
+                    .expect("shap");
             }
         })
     });

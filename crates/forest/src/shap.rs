@@ -245,7 +245,11 @@ impl RandomForest {
                         tree,
                         &ex.rules[q],
                         row,
-                        k,
+                        Classes {
+                            first: 0,
+                            count: k,
+                            stride: k,
+                        },
                         ex.max_depth,
                         &mut out.values,
                         scratch,
@@ -256,6 +260,68 @@ impl RandomForest {
         let scale = 1.0 / self.trees.len() as f64;
         out.values.iter_mut().for_each(|v| *v *= scale);
         Ok(())
+    }
+}
+
+impl RandomForest {
+    /// Exact TreeSHAP of one row for class index `class` only (into `values`, one per feature, resized to
+    /// [`RandomForest::n_features`]), about half the work of every class on a binary model; returns that
+    /// class's expected value. Equal to column `class` of [`RandomForest::shap_values`].
+    pub fn shap_values_of_class(
+        &self,
+        row: &[f32],
+        class: usize,
+        values: &mut Vec<f64>,
+    ) -> Result<f64, ForestError> {
+        self.check_features(row.len())?;
+        let k = self.classes.len();
+        if class >= k {
+            return Err(ForestError::InvalidParam {
+                name: "class",
+                reason: format!("class index {class}, but the model has {k} classes"),
+            });
+        }
+        let ex = self.explainer();
+        values.clear();
+        values.resize(self.n_features, 0.0);
+        let mut all = Vec::new();
+        SCRATCH.with_borrow_mut(|scratch| {
+            for (i, t) in self.trees.iter().enumerate() {
+                let tree = TreeRef {
+                    tree: t,
+                    slots: &ex.slots[i],
+                    fractions: &ex.fractions[i],
+                };
+                match ex.points[i] {
+                    0 => {
+                        // The closed-form walk gives every class; keep this one's column.
+                        all.clear();
+                        all.resize(self.n_features * k, 0.0);
+                        ex.closed_form(tree, row, k, &mut all);
+                        for (v, a) in values.iter_mut().zip(all.chunks_exact(k)) {
+                            *v += a[class];
+                        }
+                    }
+                    q => linear(
+                        q,
+                        tree,
+                        &ex.rules[q],
+                        row,
+                        Classes {
+                            first: class,
+                            count: 1,
+                            stride: k,
+                        },
+                        ex.max_depth,
+                        values,
+                        scratch,
+                    ),
+                }
+            }
+        });
+        let scale = 1.0 / self.trees.len() as f64;
+        values.iter_mut().for_each(|v| *v *= scale);
+        Ok(ex.expected_value[class])
     }
 }
 
@@ -353,14 +419,22 @@ struct Scratch {
 /// Most classes the linear walk handles (its sums live on the stack); more use the closed-form walk.
 pub(crate) const MAX_LINEAR_CLASSES: usize = 4;
 
-/// Runs the linear walk of one tree with `q` quadrature points and `k` classes (`k <= 4`, `q <= 16`).
+/// Which classes a walk explains: `count` of them from class `first`, out of the model's `stride`.
+#[derive(Clone, Copy)]
+struct Classes {
+    first: usize,
+    count: usize,
+    stride: usize,
+}
+
+/// Runs the linear walk of one tree with `q` quadrature points for `classes` (`q <= 16`, at most 4 classes).
 #[allow(clippy::too_many_arguments)]
 fn linear(
     q: usize,
     t: TreeRef<'_>,
     rule: &Rule,
     row: &[f32],
-    k: usize,
+    classes: Classes,
     depth: usize,
     phi: &mut [f64],
     scratch: &mut Scratch,
@@ -368,16 +442,17 @@ fn linear(
     macro_rules! run {
         ($k:literal: $($q:literal)*) => {
             match q {
-                $($q => linear_qk::<$q, $k>(t, rule, row, depth, phi, scratch),)*
+                $($q => linear_qk::<$q, $k>(t, rule, row, classes, depth, phi, scratch),)*
                 _ => unreachable!("quadrature points are 1..=MAX_POINTS"),
             }
         };
     }
-    match k {
+    match classes.count {
+        1 => run!(1: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16),
         2 => run!(2: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16),
         3 => run!(3: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16),
         4 => run!(4: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16),
-        _ => unreachable!("classes are 2..=MAX_LINEAR_CLASSES"),
+        _ => unreachable!("classes are 1..=MAX_LINEAR_CLASSES"),
     }
 }
 
@@ -387,6 +462,7 @@ fn linear_qk<const Q: usize, const K: usize>(
     t: TreeRef<'_>,
     rule: &Rule,
     row: &[f32],
+    classes: Classes,
     depth: usize,
     phi: &mut [f64],
     s: &mut Scratch,
@@ -404,6 +480,8 @@ fn linear_qk<const Q: usize, const K: usize>(
         slots: t.slots,
         fractions: t.fractions,
         leaf_values: &t.tree.leaf_values,
+        stride: classes.stride,
+        first: classes.first,
         row,
         phi,
         x: arr(&rule.x),
@@ -429,6 +507,9 @@ struct Linear<'a, const Q: usize, const K: usize> {
     slots: &'a [u16],
     fractions: &'a [f64],
     leaf_values: &'a [f32],
+    /// Leaf `l`'s value for walked class `c` is `leaf_values[l * stride + first + c]`.
+    stride: usize,
+    first: usize,
     row: &'a [f32],
     phi: &'a mut [f64],
     x: [f64; Q],
@@ -502,7 +583,8 @@ impl<const Q: usize, const K: usize> Linear<'_, Q, K> {
             let cn = self.nodes[child];
             if cn.is_leaf() {
                 let leaf = cn.child as usize;
-                let values = &self.leaf_values[leaf * K..(leaf + 1) * K];
+                let at = leaf * self.stride + self.first;
+                let values = &self.leaf_values[at..at + K];
                 let mut dot = 0.0;
                 for q in 0..Q {
                     dot += rc[q] * dg[q];
@@ -909,6 +991,42 @@ mod tests {
                     "{q} points, x^{degree}: {integral}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn one_class_equals_its_column_of_every_class() {
+        for k in [2, 3, 6] {
+            let (x, y) = data(k as u64, 300, 6, k, 0.1);
+            let model = ForestParams {
+                n_trees: 5,
+                ..ForestParams::default()
+            }
+            .check()
+            .unwrap()
+            .fit(&x, &y, None)
+            .unwrap();
+            // Rare labels may be missing from the data: the model's classes count.
+            let k = model.classes().len();
+            let mut one = Vec::new();
+            for i in 0..20 {
+                let all = model.shap_values(x.row(i)).unwrap();
+                for c in 0..k {
+                    let e = model.shap_values_of_class(x.row(i), c, &mut one).unwrap();
+                    assert_eq!(e, all.expected_value[c]);
+                    let column: Vec<f64> = all.values.iter().skip(c).step_by(k).copied().collect();
+                    if k <= super::MAX_LINEAR_CLASSES {
+                        // The same walk, the same operations per class.
+                        assert_eq!(one, column, "{k} classes, row {i}, class {c}");
+                    } else {
+                        // Every class by the closed-form walk, one by the linear one.
+                        for (a, b) in one.iter().zip(&column) {
+                            assert!((a - b).abs() < 1e-12, "{k} classes, row {i}: {a} vs {b}");
+                        }
+                    }
+                }
+            }
+            assert!(model.shap_values_of_class(x.row(0), k, &mut one).is_err());
         }
     }
 

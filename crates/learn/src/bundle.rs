@@ -383,14 +383,15 @@ pub fn predict_row(
         }
     });
     let explanation = if explain || will {
-        let shap = pair.binary.shap_values(row)?;
-        let nc = pair.binary.classes().len();
+        // Only the issue class is explained: half the work of every class.
         let c = issue_col.unwrap_or(0);
+        let mut shap = Vec::new();
+        pair.binary.shap_values_of_class(row, c, &mut shap)?;
         let mut contribs: Vec<Contribution> = (0..names.len())
             .map(|f| Contribution {
                 feature: names[f].clone(),
                 value: f64::from(row[f]),
-                contribution: shap.values[f * nc + c],
+                contribution: shap[f],
             })
             .collect();
         contribs.sort_by(|a, b| b.contribution.abs().total_cmp(&a.contribution.abs()));

@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 /// One cluster at one moment: the original service's cluster snapshot, as `POST /predict` receives
-/// it. Every field is optional: a missing field (or `null`) is
-/// a missing value for the model, not an error. Unknown fields are ignored.
+/// it. Every field is optional: a missing field (or `null`) is a missing value for the model, not an
+/// error. Unknown fields are ignored.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "openapi", schema(as = SnapshotInput, example = json!({
@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
     "cpu_avg_1h": 72.5, "cpu_max_1h": 97.1, "cpu_std_1h": 10.2, "node_count_change_1h": -1
 })))]
 pub struct Snapshot {
-    /// Cluster identifier (a number is accepted and turned into a string).
+    /// Cluster identifier (the HTTP service also accepts a number and turns it into a string).
     pub cluster_id: Option<String>,
     /// Mean CPU utilisation over the cluster's nodes, percent 0–100.
     pub cluster_cpu_util_avg: Option<f64>,
@@ -41,7 +41,7 @@ pub struct Snapshot {
     pub hour: Option<f64>,
     /// Day of week, 0 = Monday … 6 = Sunday.
     pub day_of_week: Option<f64>,
-    /// 1 during business hours, else 0 (`true`/`false` accepted).
+    /// 1 during business hours, else 0 (the HTTP service also accepts `true`/`false`).
     pub is_business_hours: Option<f64>,
     /// VM category: "Interactive", "Delay-insensitive" or "Unknown" (other strings count as unknown).
     pub vmcategory: Option<String>,

@@ -1,6 +1,7 @@
 //! Timestamps: unix seconds or RFC 3339 in, unix seconds (UTC) everywhere inside.
 
-/// Parses unix seconds (`1661140279`, `1661140279.5` is truncated) or RFC 3339
+/// Parses unix seconds (`1661140279`, `1661140279.5` is rounded down; fractional values beyond
+/// ±9·10^15 s are refused rather than saturated) or RFC 3339
 /// (`2022-08-22T03:51:19Z`, `2022-08-22T05:51:19.250+02:00`, `2022-08-22 03:51:19Z`) into unix seconds.
 pub fn parse(text: &str) -> Option<i64> {
     let text = text.trim();
@@ -11,7 +12,8 @@ pub fn parse(text: &str) -> Option<i64> {
         return Some(secs);
     }
     if let Ok(secs) = text.parse::<f64>() {
-        return secs.is_finite().then_some(secs.floor() as i64);
+        // ±2^53 s keeps the conversion exact and far from i64 overflow in later arithmetic.
+        return (secs.is_finite() && secs.abs() < 9.0e15).then_some(secs.floor() as i64);
     }
     parse_rfc3339(text)
 }
@@ -131,6 +133,8 @@ mod tests {
         assert_eq!(parse("yesterday"), None);
         assert_eq!(parse("2022-13-01T00:00:00Z"), None);
         assert_eq!(parse(""), None);
+        assert_eq!(parse("1e300"), None);
+        assert_eq!(parse("-inf"), None);
     }
 
     #[test]

@@ -68,6 +68,8 @@ pub fn validate_snapshot(s: &SnapshotInput, path_prefix: &str) -> Result<(), Api
 
 /// Longest accepted identifier or category string, bytes.
 pub const MAX_STRING_BYTES: usize = 256;
+/// Latest sample time accepted, unix seconds (9999-12-31T23:59:59Z); the earliest is 0 (1970).
+pub const MAX_TIMESTAMP: i64 = 253_402_300_799;
 /// Most samples accepted in one window.
 pub const MAX_WINDOW_SAMPLES: usize = 10_000;
 
@@ -99,7 +101,7 @@ impl utoipa::PartialSchema for Sample {
                         Type::String,
                     ]))
                     .description(Some(
-                        "unix seconds (fractions truncated) or an RFC 3339 time such as \
+                        "unix seconds (fractions rounded down) or an RFC 3339 time such as \
                          2025-04-16T10:00:00Z",
                     )),
             )
@@ -142,6 +144,17 @@ impl WindowInput {
                     self.samples.len()
                 ),
             });
+        }
+        for (i, sample) in self.samples.iter().enumerate() {
+            if !(0..=MAX_TIMESTAMP).contains(&sample.timestamp) {
+                return Err(ApiError::OutOfRange {
+                    field: format!("{path_prefix}samples[{i}].timestamp"),
+                    message: format!(
+                        "timestamp {} is outside [0, {MAX_TIMESTAMP}] (1970 to 9999)",
+                        sample.timestamp
+                    ),
+                });
+            }
         }
         for (i, pair) in self.samples.windows(2).enumerate() {
             if pair[1].timestamp <= pair[0].timestamp {

@@ -248,7 +248,7 @@ impl<'de> Deserialize<'de> for Sample {
     }
 }
 
-/// A sample's time: integer or fractional unix seconds (fractions are dropped, as in datasets), or a
+/// A sample's time: integer or fractional unix seconds (rounded down, as in datasets), or a
 /// string holding either or an RFC 3339 time (`2025-04-16T10:10:00Z`, offsets allowed).
 struct Timestamp(i64);
 

@@ -117,6 +117,20 @@ async fn predict_window_errors() {
         "invalid_field",
     );
     assert!(m.starts_with("samples[0].timestamp"), "{m}");
+    // Times far outside 1970..9999 would overflow window arithmetic: refused up front.
+    for ts in [
+        "-9223372036854775808",
+        "9223372036854775807",
+        "253402300800",
+    ] {
+        let body = format!(r#"{{"target": "a/b", "samples": [{{"timestamp": {ts}, "cpu": 1}}]}}"#);
+        let m = assert_error(
+            &post_json(&state, "/predict", &body).await,
+            StatusCode::BAD_REQUEST,
+            "out_of_range",
+        );
+        assert!(m.starts_with("samples[0].timestamp"), "{ts}: {m}");
+    }
 }
 
 #[tokio::test]

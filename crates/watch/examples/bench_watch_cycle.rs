@@ -3,6 +3,8 @@
 //!
 //! Usage: bench_watch_cycle PROMETHEUS_URL AT_UNIX CYCLES [MODEL_FILE]   (default model: the embedded one)
 //! The first cycle fetches the whole window (cold); the next ones fetch only the new steps (steady state).
+//! Each cycle also reports this process' CPU seconds and, with `PROM_PID` set, Prometheus' CPU seconds
+//! (on a shared machine the wall time depends on the load; the CPU split shows where the work is).
 
 use std::sync::Arc;
 
@@ -41,13 +43,20 @@ async fn main() {
         None,
     )
     .expect("watcher");
+    let prom_pid = std::env::var("PROM_PID").ok();
+    let prom_cpu = || prom_pid.as_deref().map_or(f64::NAN, cpu_secs);
     for i in 0..cycles {
         let now = at - ((cycles - 1 - i) as f64) * step as f64;
+        let (own0, prom0) = (cpu_secs("self"), prom_cpu());
         let started = std::time::Instant::now();
         let r = watcher.cycle(now).await;
         println!(
-            "cycle {i}: {:.3} s, {} queries, {} targets, {} predicted, {} stale, {} query errors",
+            "cycle {i}: {:.3} s (fetch {:.3} s, predict {:.3} s; CPU: watch {:.2} s, Prometheus {:.2} s), {} queries, {} targets, {} predicted, {} stale, {} query errors",
             started.elapsed().as_secs_f64(),
+            r.fetch_secs,
+            r.predict_secs,
+            cpu_secs("self") - own0,
+            prom_cpu() - prom0,
             r.queries,
             r.targets,
             r.predicted,
@@ -61,4 +70,17 @@ async fn main() {
         .find(|l| l.starts_with("VmHWM"))
         .unwrap_or("VmHWM: ?");
     println!("peak RSS {}", hwm.trim_start_matches("VmHWM:").trim());
+}
+
+/// User + system CPU seconds of process `pid` (`self` for this one), from `/proc` (NaN elsewhere).
+fn cpu_secs(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are the 14th and 15th overall.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok());
+    match (ticks(11), ticks(12)) {
+        (Some(u), Some(s)) => (u + s) / 100.0,
+        _ => f64::NAN,
+    }
 }

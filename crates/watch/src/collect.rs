@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::{BufWriter, Seek, Write};
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::WatchError;
@@ -36,7 +37,7 @@ pub struct CollectOptions {
     pub events_csv: Option<PathBuf>,
     /// Labels read elsewhere (Kubernetes events, Chaos Mesh), merged by [`crate::incidents::merge`].
     pub extra_labels: Vec<(LabelSource, Vec<Event>)>,
-    /// Steps per chunk (≤ 10,000): bounds memory to about targets × columns × chunk_points × 8 bytes.
+    /// Steps per chunk (≤ 10,000): bounds memory to about targets × columns × chunk_points × 12 bytes.
     pub chunk_points: usize,
     /// Show a progress bar on stderr (only drawn on a terminal).
     pub progress: bool,
@@ -189,111 +190,83 @@ pub async fn collect(
         queries: 0,
     };
     let mut targets_seen = std::collections::HashSet::new();
-    let mut line = String::with_capacity(256);
-    let mut done_this_run = 0;
-    for (index, &(chunk_start, chunk_end)) in chunks.iter().enumerate().skip(state.chunks_done) {
-        if opts.max_chunks.is_some_and(|m| done_this_run >= m) {
-            break;
+    let mut in_flight = std::collections::VecDeque::new();
+    // Chunks this run may do (`max_chunks` stops early with a resumable state).
+    let stop_at = opts
+        .max_chunks
+        .map_or(chunks.len(), |m| (state.chunks_done + m).min(chunks.len()));
+    for index in state.chunks_done..stop_at {
+        let (chunk_start, chunk_end, mut set) = match in_flight.pop_front() {
+            Some(next) => next,
+            None => spawn_chunk(client, q, step, chunks[index]),
+        };
+        // Keep the next chunks' queries queued behind this one's (the client's semaphore serves them in
+        // order), so Prometheus works on them while this chunk is assembled and written.
+        while in_flight.len() < PREFETCH_CHUNKS && index + 1 + in_flight.len() < stop_at {
+            let next = index + 1 + in_flight.len();
+            in_flight.push_back(spawn_chunk(client, q, step, chunks[next]));
         }
-        let chunk_start = chunk_start.round() as i64;
-        let chunk_end = chunk_end.round() as i64;
         let n_steps = ((chunk_end - chunk_start) / step + 1) as usize;
 
-        // Every column and every label rule: one query each, all targets at once.
-        let mut set = tokio::task::JoinSet::new();
-        for (i, c) in q.columns.iter().enumerate() {
-            let client = client.clone();
-            let promql = q.render(&c.query, step);
-            set.spawn(async move {
-                let r = client
-                    .query_range_once(&promql, chunk_start as f64, chunk_end as f64, step as f64)
-                    .await;
-                (Slot::Column(i), r)
-            });
-        }
-        for (i, rule) in q.labels.iter().enumerate() {
-            let client = client.clone();
-            let promql = q.render(&rule.query, step);
-            set.spawn(async move {
-                let r = client
-                    .query_range_once(&promql, chunk_start as f64, chunk_end as f64, step as f64)
-                    .await;
-                (Slot::Label(i), r)
-            });
-        }
-        let mut column_results: Vec<Option<Vec<RangeSeries>>> = vec![None; q.columns.len()];
-        let mut label_results: Vec<Option<Vec<RangeSeries>>> = vec![None; q.labels.len()];
+        // Results are folded into the chunk's table as they arrive (and dropped): memory stays at the
+        // table plus the answers in flight.
+        let n_cols = q.columns.len();
+        let mut table: BTreeMap<String, Table> = BTreeMap::new();
         while let Some(joined) = set.join_next().await {
             let (slot, result) =
                 joined.map_err(|e| WatchError::Invalid(format!("query task failed: {e}")))?;
             summary.queries += 1;
+            let series = result?;
             match slot {
-                Slot::Column(i) => column_results[i] = Some(result?),
-                Slot::Label(i) => label_results[i] = Some(result?),
+                Slot::Column(col) => {
+                    let aggregate = q.columns[col].aggregate;
+                    for series in series {
+                        let Some(target) = q.target.target_of(&series.labels) else {
+                            continue;
+                        };
+                        let t = table
+                            .entry(target)
+                            .or_insert_with(|| Table::new(n_steps, n_cols));
+                        for (ts, v) in series.samples {
+                            let Some(row) = step_index(ts, chunk_start, step, n_steps) else {
+                                continue;
+                            };
+                            t.add(row, col, v, aggregate);
+                        }
+                    }
+                }
+                Slot::Label(rule) => {
+                    for series in series {
+                        let Some(target) = q.target.target_of(&series.labels) else {
+                            continue;
+                        };
+                        let entry = runs.entry((rule, target)).or_default();
+                        for (ts, v) in series.samples {
+                            if v.is_nan() || v <= 0.0 {
+                                continue;
+                            }
+                            let ts = ts.round() as i64;
+                            match entry.last_mut() {
+                                Some(last) if ts - last.1 <= step => last.1 = last.1.max(ts),
+                                _ => entry.push((ts, ts)),
+                            }
+                        }
+                    }
+                }
             }
         }
 
-        // Target → step-major table of this chunk's values.
-        let n_cols = q.columns.len();
-        let mut table: BTreeMap<String, Table> = BTreeMap::new();
-        for (col, result) in column_results.into_iter().enumerate() {
-            let aggregate = q.columns[col].aggregate;
-            for series in result.unwrap_or_default() {
-                let Some(target) = q.target.target_of(&series.labels) else {
-                    continue;
-                };
-                let t = table
-                    .entry(target)
-                    .or_insert_with(|| Table::new(n_steps, n_cols));
-                for (ts, v) in series.samples {
-                    let Some(row) = step_index(ts, chunk_start, step, n_steps) else {
-                        continue;
-                    };
-                    t.add(row, col, v, aggregate);
-                }
-            }
-        }
-        for (target, t) in &table {
-            targets_seen.insert(target.clone());
-            for row in 0..n_steps {
-                if !t.has_row(row) {
-                    continue;
-                }
-                line.clear();
-                line.push_str(&(chunk_start + row as i64 * step).to_string());
-                line.push(',');
-                push_csv_field(&mut line, target);
-                for col in 0..n_cols {
-                    line.push(',');
-                    let v = t.value(row, col);
-                    if v.is_finite() {
-                        push_f64(&mut line, v);
-                    }
-                }
-                line.push('\n');
-                out.write_all(line.as_bytes())
-                    .map_err(WatchError::io(&partial_path))?;
-                summary.rows_written += 1;
-            }
-        }
-
-        for (rule, result) in label_results.into_iter().enumerate() {
-            for series in result.unwrap_or_default() {
-                let Some(target) = q.target.target_of(&series.labels) else {
-                    continue;
-                };
-                let entry = runs.entry((rule, target)).or_default();
-                for (ts, v) in series.samples {
-                    if v.is_nan() || v <= 0.0 {
-                        continue;
-                    }
-                    let ts = ts.round() as i64;
-                    match entry.last_mut() {
-                        Some(last) if ts - last.1 <= step => last.1 = last.1.max(ts),
-                        _ => entry.push((ts, ts)),
-                    }
-                }
-            }
+        // Rows are formatted in parallel per target, then written in target order.
+        let table: Vec<(String, Table)> = table.into_iter().collect();
+        let texts: Vec<(String, u64)> = table
+            .par_iter()
+            .map(|(target, t)| t.format_rows(target, chunk_start, step))
+            .collect();
+        for ((target, _), (text, rows)) in table.into_iter().zip(texts) {
+            out.write_all(text.as_bytes())
+                .map_err(WatchError::io(&partial_path))?;
+            summary.rows_written += rows;
+            targets_seen.insert(target);
         }
 
         // Durable progress: data first, then the state that points at it.
@@ -313,7 +286,6 @@ pub async fn collect(
             .collect();
         state.runs.sort();
         write_state(&state_path, &state)?;
-        done_this_run += 1;
         bar.inc(1);
     }
     bar.finish_and_clear();
@@ -341,6 +313,47 @@ pub async fn collect(
 enum Slot {
     Column(usize),
     Label(usize),
+}
+
+/// Chunks whose queries are sent ahead of the one being assembled.
+const PREFETCH_CHUNKS: usize = 1;
+
+/// The answers of one chunk's queries: `(slot, series)` per column and label rule.
+type ChunkQueries = tokio::task::JoinSet<(Slot, Result<Vec<RangeSeries>, crate::prom::PromError>)>;
+
+/// Sends every column's and label rule's query over one chunk (all targets at once); returns the chunk's
+/// first and last step (unix seconds) and the queries in flight.
+fn spawn_chunk(
+    client: &PromClient,
+    q: &QuerySet,
+    step: i64,
+    (chunk_start, chunk_end): (f64, f64),
+) -> (i64, i64, ChunkQueries) {
+    let chunk_start = chunk_start.round() as i64;
+    let chunk_end = chunk_end.round() as i64;
+    let mut set = tokio::task::JoinSet::new();
+    let queries = q
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (Slot::Column(i), &c.query))
+        .chain(
+            q.labels
+                .iter()
+                .enumerate()
+                .map(|(i, rule)| (Slot::Label(i), &rule.query)),
+        );
+    for (slot, query) in queries {
+        let client = client.clone();
+        let promql = q.render(query, step);
+        set.spawn(async move {
+            let r = client
+                .query_range_once(&promql, chunk_start as f64, chunk_end as f64, step as f64)
+                .await;
+            (slot, r)
+        });
+    }
+    (chunk_start, chunk_end, set)
 }
 
 fn validate(opts: &CollectOptions) -> Result<(), WatchError> {
@@ -408,6 +421,32 @@ impl Table {
     fn value(&self, row: usize, col: usize) -> f64 {
         self.values[row * self.n_cols + col]
     }
+
+    /// This target's `metrics.csv` rows (steps with at least one sample) and their count.
+    fn format_rows(&self, target: &str, chunk_start: i64, step: i64) -> (String, u64) {
+        let mut text = String::with_capacity(self.rows.len() * (32 + 16 * self.n_cols));
+        let mut field = String::with_capacity(target.len() + 2);
+        push_csv_field(&mut field, target);
+        let mut rows = 0;
+        for row in 0..self.rows.len() {
+            if !self.has_row(row) {
+                continue;
+            }
+            push_i64(&mut text, chunk_start + row as i64 * step);
+            text.push(',');
+            text.push_str(&field);
+            for col in 0..self.n_cols {
+                text.push(',');
+                let v = self.value(row, col);
+                if v.is_finite() {
+                    push_f64(&mut text, v);
+                }
+            }
+            text.push('\n');
+            rows += 1;
+        }
+        (text, rows)
+    }
 }
 
 fn step_index(ts: f64, chunk_start: i64, step: i64, n_steps: usize) -> Option<usize> {
@@ -418,6 +457,11 @@ fn step_index(ts: f64, chunk_start: i64, step: i64, n_steps: usize) -> Option<us
     }
     let row = row as usize;
     (row < n_steps).then_some(row)
+}
+
+fn push_i64(out: &mut String, v: i64) {
+    use std::fmt::Write as _;
+    let _ = write!(out, "{v}");
 }
 
 /// Shortest text that reads back as the same f64.

@@ -5,6 +5,8 @@
 //! issue type **overlap** when they share a moment (touching counts: one ends when the other starts).
 //! - Within one source, overlapping incidents merge into one spanning both (the earlier one's detail
 //!   is kept): several pods of a deployment crash-looping at once are one incident of the deployment.
+//!   Your `--events` file is the exception: its rows are kept as written (sorted, exact duplicates
+//!   removed), so two incidents you listed back to back stay two.
 //! - Across sources, an incident that overlaps one of a higher-precedence source is dropped: the
 //!   higher source describes the same incident (a Chaos Mesh injection is known exactly; a
 //!   kube-state-metrics rule only sees it at step resolution).
@@ -37,15 +39,18 @@ pub fn merge(sets: Vec<(LabelSource, Vec<Event>)>) -> Vec<Event> {
     }
     // (target, issue_type) → accepted incidents from higher-precedence sources.
     let mut accepted: BTreeMap<(String, String), Vec<Event>> = BTreeMap::new();
-    for (_, mut events) in by_source {
+    for (source, mut events) in by_source {
         events.sort();
+        events.dedup();
         let mut merged: BTreeMap<(String, String), Vec<Event>> = BTreeMap::new();
         for e in events {
             let runs = merged
                 .entry((e.target.clone(), e.issue_type.clone()))
                 .or_default();
             match runs.last_mut() {
-                Some(last) if e.start <= last.end => last.end = last.end.max(e.end),
+                Some(last) if source != LabelSource::EventsFile && e.start <= last.end => {
+                    last.end = last.end.max(e.end)
+                }
                 _ => runs.push(e),
             }
         }
@@ -118,6 +123,25 @@ mod tests {
                 ev("shop/cart", 500, 515, "pod_failure", "restart"),
                 ev("shop/web", 150, 400, "pod_failure", "mine"),
             ]
+        );
+    }
+
+    #[test]
+    fn the_events_file_is_kept_as_written() {
+        let file = vec![
+            ev("t", 10, 20, "x", "second"),
+            ev("t", 0, 10, "x", "first"),
+            ev("t", 0, 10, "x", "first"),
+        ];
+        assert_eq!(
+            merge(vec![(LabelSource::EventsFile, file)]),
+            vec![ev("t", 0, 10, "x", "first"), ev("t", 10, 20, "x", "second")]
+        );
+        // Other sources still merge their own touching runs.
+        let rules = vec![ev("t", 10, 20, "x", "b"), ev("t", 0, 10, "x", "a")];
+        assert_eq!(
+            merge(vec![(LabelSource::Rules, rules)]),
+            vec![ev("t", 0, 20, "x", "a")]
         );
     }
 

@@ -8,7 +8,7 @@
 //! data is older than `stale_after_secs`, or whose window is less than `min_window_fill` full, is stale too.
 //! Stale targets' probabilities are removed from `/metrics` rather than left at their last value.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -18,6 +18,7 @@ use crate::hysteresis::{AlertTracker, Observation, Transition, ValidHysteresis};
 use crate::metrics::{TargetLabel, TargetType, WatchMetrics};
 use crate::prom::PromClient;
 use crate::queries::{QuerySet, Shard};
+use rayon::prelude::*;
 
 /// One target's aligned samples over the look-back window (the shape of `learn::Window`).
 #[derive(Debug, Clone, PartialEq)]
@@ -147,47 +148,95 @@ pub struct CycleReport {
     pub fired: Vec<String>,
     /// Alerts resolved.
     pub resolved: Vec<String>,
+    /// Wall seconds spent querying Prometheus and filling the windows.
+    pub fetch_secs: f64,
+    /// Wall seconds spent predicting (all targets, in parallel).
+    pub predict_secs: f64,
 }
 
-#[derive(Debug, Default)]
+/// One target's samples on the query-step grid: a ring of `window_points` slots, each holding one step's
+/// row of `n_cols` values. Allocated once per target; later cycles only overwrite slots.
+#[derive(Debug)]
 struct Buffer {
-    times: VecDeque<f64>,
-    rows: VecDeque<Vec<f64>>,
+    /// Step index (`round(t / query step)`) each slot holds; [`EMPTY`] = none.
+    steps: Vec<i64>,
+    /// `slots × n_cols` values, row-major; NaN = missing.
+    values: Vec<f64>,
+    n_cols: usize,
 }
+
+/// Marks an unused [`Buffer`] slot.
+const EMPTY: i64 = i64::MIN;
 
 impl Buffer {
-    fn upsert(&mut self, t: f64, col: usize, n_cols: usize, v: f64) {
-        let pos = self.times.partition_point(|&x| x < t - 1e-6);
-        if pos < self.times.len() && (self.times[pos] - t).abs() < 1e-6 {
-            self.rows[pos][col] = v;
-        } else {
-            let mut row = vec![f64::NAN; n_cols];
-            row[col] = v;
-            self.times.insert(pos, t);
-            self.rows.insert(pos, row);
+    fn new(slots: usize, n_cols: usize) -> Self {
+        Buffer {
+            steps: vec![EMPTY; slots],
+            values: vec![f64::NAN; slots * n_cols],
+            n_cols,
         }
     }
 
-    fn trim_before(&mut self, t: f64) {
-        while self.times.front().is_some_and(|&x| x < t - 1e-6) {
-            self.times.pop_front();
-            self.rows.pop_front();
+    /// Sets column `col` of step `k`. A step more than one window older than the one in its slot is dropped
+    /// (it would be trimmed at the end of the cycle anyway).
+    fn upsert(&mut self, k: i64, col: usize, v: f64) {
+        let slot = k.rem_euclid(self.steps.len() as i64) as usize;
+        let row = &mut self.values[slot * self.n_cols..(slot + 1) * self.n_cols];
+        if self.steps[slot] != k {
+            if self.steps[slot] != EMPTY && self.steps[slot] > k {
+                return;
+            }
+            self.steps[slot] = k;
+            row.fill(f64::NAN);
         }
+        row[col] = v;
     }
 
-    fn newest_with_data(&self) -> Option<f64> {
-        self.times
+    /// Empties the slots of steps before `k_min`; true when a step is left.
+    fn trim_before(&mut self, k_min: i64) -> bool {
+        let mut any = false;
+        for k in &mut self.steps {
+            if *k != EMPTY && *k < k_min {
+                *k = EMPTY;
+            }
+            any |= *k != EMPTY;
+        }
+        any
+    }
+
+    fn row(&self, slot: usize) -> &[f64] {
+        &self.values[slot * self.n_cols..(slot + 1) * self.n_cols]
+    }
+
+    /// Occupied slots, oldest step first.
+    fn ordered(&self) -> Vec<(i64, usize)> {
+        let mut held: Vec<(i64, usize)> = self
+            .steps
             .iter()
-            .zip(&self.rows)
-            .rev()
-            .find(|(_, row)| row.iter().any(|v| !v.is_nan()))
-            .map(|(t, _)| *t)
+            .enumerate()
+            .filter(|(_, k)| **k != EMPTY)
+            .map(|(slot, k)| (*k, slot))
+            .collect();
+        held.sort_unstable();
+        held
     }
 
+    /// Newest step with at least one value.
+    fn newest_with_data(&self) -> Option<i64> {
+        self.steps
+            .iter()
+            .enumerate()
+            .filter(|(slot, k)| **k != EMPTY && self.row(*slot).iter().any(|v| !v.is_nan()))
+            .map(|(_, k)| *k)
+            .max()
+    }
+
+    /// Steps with at least one value.
     fn filled(&self) -> usize {
-        self.rows
+        self.steps
             .iter()
-            .filter(|row| row.iter().any(|v| !v.is_nan()))
+            .enumerate()
+            .filter(|(slot, k)| **k != EMPTY && self.row(*slot).iter().any(|v| !v.is_nan()))
             .count()
     }
 }
@@ -323,6 +372,7 @@ impl Watcher {
             });
         }
         let n_cols = self.columns.len();
+        let window_points = self.window_points;
         while let Some(joined) = set.join_next().await {
             let (col, result) = match joined {
                 Ok(x) => x,
@@ -347,9 +397,12 @@ impl Watcher {
                         if !self.opts.shard.owns(&target) {
                             continue;
                         }
-                        let buffer = self.buffers.entry(target).or_default();
+                        let buffer = self
+                            .buffers
+                            .entry(target)
+                            .or_insert_with(|| Buffer::new(window_points, n_cols));
                         for (t, v) in s.samples {
-                            buffer.upsert(t, col, n_cols, v);
+                            buffer.upsert((t / step).round() as i64, col, v);
                         }
                     }
                 }
@@ -365,18 +418,16 @@ impl Watcher {
             self.last_end = Some(end);
         }
 
-        let oldest_kept = end - span;
-        self.buffers.retain(|_, b| {
-            b.trim_before(oldest_kept);
-            !b.times.is_empty()
-        });
+        let oldest_kept = ((end - span) / step).round() as i64;
+        self.buffers.retain(|_, b| b.trim_before(oldest_kept));
+        report.fetch_secs = started.elapsed().as_secs_f64();
         let buffers = &self.buffers;
         self.tracker
             .retain_targets(&|t: &str| buffers.contains_key(t));
 
         for (target, buffer) in &self.buffers {
-            if let Some(t) = buffer.newest_with_data() {
-                self.last_data.insert(target.clone(), t);
+            if let Some(k) = buffer.newest_with_data() {
+                self.last_data.insert(target.clone(), k as f64 * step);
             }
         }
         // Targets whose data vanished stay known (stale) for a while, and as long as their alert fires.
@@ -394,30 +445,46 @@ impl Watcher {
         targets.dedup();
         report.targets = targets.len();
         let mut worst_age: f64 = 0.0;
-        let mut alerts = Vec::new();
+        let mut fresh = Vec::with_capacity(targets.len());
         for target in &targets {
             let age = self
                 .last_data
                 .get(target)
                 .map_or(f64::INFINITY, |t| (end - t).max(0.0));
             let filled = self.buffers.get(target).map_or(0, Buffer::filled);
-            let fresh = !degraded
-                && age <= self.opts.stale_after_secs
-                && filled as f64 >= self.opts.min_window_fill * self.window_points as f64;
+            fresh.push(
+                !degraded
+                    && age <= self.opts.stale_after_secs
+                    && filled as f64 >= self.opts.min_window_fill * self.window_points as f64,
+            );
             if age.is_finite() {
                 worst_age = worst_age.max(age);
             }
-            let observation = if fresh {
-                match self.predict(target, end) {
-                    Ok(f) => Some(f),
-                    Err(e) => {
-                        tracing::warn!(target = %target, error = %e, "prediction failed; treating the target as stale");
-                        None
+        }
+        // Predictions are independent per target: in parallel, results in `targets` order.
+        let predict_started = Instant::now();
+        let forecasts: Vec<Option<Forecast>> = {
+            let this = &*self;
+            targets
+                .par_iter()
+                .zip(&fresh)
+                .map(|(target, &fresh)| {
+                    if !fresh {
+                        return None;
                     }
-                }
-            } else {
-                None
-            };
+                    match this.predict(target, end) {
+                        Ok(f) => Some(f),
+                        Err(e) => {
+                            tracing::warn!(target = %target, error = %e, "prediction failed; treating the target as stale");
+                            None
+                        }
+                    }
+                })
+                .collect()
+        };
+        report.predict_secs = predict_started.elapsed().as_secs_f64();
+        let mut alerts = Vec::new();
+        for (target, observation) in targets.iter().zip(forecasts) {
             match &observation {
                 Some(f) => {
                     report.predicted += 1;
@@ -474,16 +541,20 @@ impl Watcher {
             .get(target)
             .ok_or_else(|| "no data".to_string())?;
         let scale = self.opts.time_scale;
-        let timestamps: Vec<i64> = buffer
-            .times
+        let step = self.query_step;
+        let held = buffer.ordered();
+        let timestamps: Vec<i64> = held
             .iter()
-            .map(|&t| (end - (end - t) * scale).round() as i64)
+            .map(|&(k, _)| (end - (end - k as f64 * step) * scale).round() as i64)
             .collect();
         let columns = self
             .columns
             .iter()
             .enumerate()
-            .map(|(c, (name, _))| (name.clone(), buffer.rows.iter().map(|r| r[c]).collect()))
+            .map(|(c, (name, _))| {
+                let values = held.iter().map(|&(_, slot)| buffer.row(slot)[c]).collect();
+                (name.clone(), values)
+            })
             .collect();
         let window = TargetWindow {
             target: target.to_string(),
@@ -852,4 +923,41 @@ async fn shutdown_signal() {
 
 fn utc(unix_secs: f64) -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::from_timestamp_millis((unix_secs * 1000.0) as i64).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ring_keeps_the_newest_window_in_time_order() {
+        let mut b = Buffer::new(3, 2);
+        for k in 10..15 {
+            b.upsert(k, 0, k as f64);
+        }
+        b.upsert(13, 1, 0.5);
+        // A step more than a window older than its slot's is dropped.
+        b.upsert(11, 1, 9.0);
+        assert_eq!(
+            b.ordered().iter().map(|&(k, _)| k).collect::<Vec<_>>(),
+            vec![12, 13, 14]
+        );
+        let (_, slot) = b.ordered()[1];
+        assert_eq!(b.row(slot), &[13.0, 0.5]);
+        assert_eq!(b.newest_with_data(), Some(14));
+        assert_eq!(b.filled(), 3);
+        assert!(b.trim_before(14));
+        assert_eq!(b.ordered().len(), 1);
+        assert!(!b.trim_before(15));
+    }
+
+    #[test]
+    fn a_step_of_nan_only_holds_a_row_but_no_data() {
+        let mut b = Buffer::new(4, 1);
+        b.upsert(1, 0, 1.0);
+        b.upsert(2, 0, f64::NAN);
+        assert_eq!(b.ordered().len(), 2);
+        assert_eq!(b.newest_with_data(), Some(1));
+        assert_eq!(b.filled(), 1);
+    }
 }

@@ -41,6 +41,21 @@ pub struct PromArgs {
     /// Requests in flight at once.
     #[arg(long, default_value_t = 4)]
     pub concurrency: usize,
+    /// Answer compression: `auto` (gzip except from localhost/loopback, where it costs Prometheus more CPU
+    /// than it saves), `gzip` or `none`.
+    #[arg(long, value_enum, default_value_t = Compression::Auto)]
+    pub compression: Compression,
+}
+
+/// `--compression`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Compression {
+    /// gzip unless the server is on a loopback address.
+    Auto,
+    /// Always ask for gzip.
+    Gzip,
+    /// Never compress.
+    None,
 }
 
 impl PromArgs {
@@ -59,6 +74,11 @@ impl PromArgs {
             anyhow::bail!("--concurrency must be at least 1");
         }
         c.concurrency = self.concurrency;
+        match self.compression {
+            Compression::Auto => {}
+            Compression::Gzip => c.gzip = true,
+            Compression::None => c.gzip = false,
+        }
         if let Some(path) = &self.bearer_token_file {
             let token = std::fs::read_to_string(path)
                 .with_context(|| format!("--bearer-token-file {}", path.display()))?;
@@ -266,7 +286,7 @@ pub struct CollectArgs {
     pub events: Option<PathBuf>,
     #[command(flatten)]
     pub kube: KubeArgs,
-    /// Steps per query chunk (memory ≈ targets × columns × this × 8 bytes).
+    /// Steps per query chunk (memory ≈ targets × columns × this × 12 bytes).
     #[arg(long, default_value_t = 720)]
     pub chunk_points: usize,
     /// No progress bar.
