@@ -583,22 +583,31 @@ pub fn train(
         }
         progress.step(&format!("forest (fit part {}/{folds})", k + 1));
         let (binary, type_forest) = fit_pair(&fit_rows, nf, &types, params)?;
+        // Baseline rules come from the fit part of the last fold: the first part of the period, as
+        // with a single validation part.
+        let last_fold = k + 2 == bounds.len();
+        let baselines = (pair.is_none() || last_fold).then(|| {
+            BaselineParams::learn(
+                spec.names(),
+                &fit_rows.x,
+                &fit_rows.issue.iter().map(|&y| y == 0.0).collect::<Vec<_>>(),
+                w.horizon_secs,
+                &types,
+                most_common(dataset, &types),
+            )
+        });
         let fold_pair = match pair.take() {
             Some(mut p) => {
                 p.binary = binary;
                 p.types = type_forest;
+                if let Some(b) = baselines {
+                    p.meta.baselines = b;
+                }
                 p
             }
             None => {
                 let names = spec.names().to_vec();
-                let baselines = BaselineParams::learn(
-                    &names,
-                    &fit_rows.x,
-                    &fit_rows.issue.iter().map(|&y| y == 0.0).collect::<Vec<_>>(),
-                    w.horizon_secs,
-                    &types,
-                    most_common(dataset, &types),
-                );
+                let baselines = baselines.unwrap_or_default();
                 ModelPair {
                     meta: PairMeta {
                         features: spec.clone(),
