@@ -558,7 +558,15 @@ pub fn train(
             until,
         ]
     } else {
-        fold_bounds(dataset, &w, params.policy, from, until, folds)
+        let bounds = fold_bounds(dataset, &w, params.policy, from, until, folds);
+        if bounds.len() < folds + 1 {
+            return Err(LearnError::Dataset(format!(
+                "the training period is too short for {folds} validation folds: each needs at least \
+                 window + horizon = {} s; use fewer --validation-folds or more data",
+                w.window_secs + w.horizon_secs
+            )));
+        }
+        bounds
     };
     let mut pair: Option<ModelPair> = None;
     let mut val_grids = Vec::with_capacity(folds);

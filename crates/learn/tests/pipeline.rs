@@ -331,4 +331,14 @@ fn cross_fitting_validates_on_every_training_incident_and_still_detects() {
         ..common::small_params()
     };
     assert!(model::train(&d, &bad, first, split).is_err());
+    // More folds than the period can hold (each needs window + horizon): a clear error, not a
+    // silent single fold that trains on nothing.
+    let too_many = model::TrainParams {
+        validation_folds: 20,
+        ..common::small_params()
+    };
+    let err = model::train(&d, &too_many, first, first + 3600)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("too short for 20 validation folds"), "{err}");
 }
