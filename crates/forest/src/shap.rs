@@ -220,7 +220,8 @@ impl RandomForest {
         Ok(out)
     }
 
-    /// [`RandomForest::shap_values`] into `out`, reusing its buffers (no allocation once they are sized).
+    /// [`RandomForest::shap_values`] into `out`, reusing its buffers (no allocation once they are sized,
+    /// on the linear walk; the closed-form fallback allocates per tree).
     pub fn shap_values_into(&self, row: &[f32], out: &mut ShapValues) -> Result<(), ForestError> {
         self.check_features(row.len())?;
         let k = self.classes.len();
