@@ -158,6 +158,19 @@ fn read_tree(r: &mut Reader<'_>, n_features: usize, k: usize) -> Result<Tree, St
         }
         nodes.push(node);
     }
+    // A tree: every node but the root is the child of exactly one node (children come after their
+    // parent, so there is no cycle). Shared children would make a graph whose paths explode.
+    let mut has_parent = vec![false; n_nodes];
+    for (i, node) in nodes.iter().enumerate().filter(|(_, n)| !n.is_leaf()) {
+        for c in [node.child as usize, node.child as usize + 1] {
+            if std::mem::replace(&mut has_parent[c], true) {
+                return Err(format!("node {i}: child {c} already has a parent"));
+            }
+        }
+    }
+    if let Some(orphan) = has_parent.iter().skip(1).position(|&p| !p) {
+        return Err(format!("node {} has no parent", orphan + 1));
+    }
     let cover = r.f32s(n_nodes).map_err(|e| e.to_string())?;
     let leaf_values = r
         .f32s(n_leaves.saturating_mul(k))

@@ -220,7 +220,8 @@ impl RandomForest {
         Ok(out)
     }
 
-    /// [`RandomForest::shap_values`] into `out`, reusing its buffers (no allocation once they are sized).
+    /// [`RandomForest::shap_values`] into `out`, reusing its buffers (no allocation once they are sized,
+    /// on the linear walk; the closed-form fallback allocates per tree).
     pub fn shap_values_into(&self, row: &[f32], out: &mut ShapValues) -> Result<(), ForestError> {
         self.check_features(row.len())?;
         let k = self.classes.len();
@@ -1043,6 +1044,28 @@ mod tests {
         .fit(&x, &y, None)
         .unwrap();
         assert_close(&model, &x, 50);
+    }
+
+    #[test]
+    fn long_paths_with_many_quadrature_points_equal_algorithm_2() {
+        // Noisy labels over 40 features and fully grown trees: paths with many distinct features, so
+        // the linear walk needs rules of more points than the property test's small forests reach.
+        let (x, y) = data(777, 3000, 40, 2, 0.05);
+        let model = ForestParams {
+            n_trees: 3,
+            max_depth: None,
+            ..ForestParams::default()
+        }
+        .check()
+        .unwrap()
+        .fit(&x, &y, None)
+        .unwrap();
+        let points = &model.explainer().points;
+        assert!(
+            points.iter().any(|&q| q > 6),
+            "paths too short to test large rules: {points:?}"
+        );
+        assert_close(&model, &x, 8);
     }
 
     proptest! {

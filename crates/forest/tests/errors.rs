@@ -332,10 +332,20 @@ fn invalid_structure_with_valid_checksum_is_an_error() {
     // The first tree's first node starts after the header; point its child at itself.
     let header = 8 + 4 + 4 + 4 + 2 * 8 + 4 + 3 * 8 + 1 + 8;
     let first_child = header + 4 + 4 + 4 + 4;
-    bytes[first_child..first_child + 4].copy_from_slice(&0u32.to_le_bytes());
-    let crc = crc32fast::hash(&bytes);
-    bytes.extend_from_slice(&crc.to_le_bytes());
-    assert!(format_error(&bytes).contains("tree 0"));
+    let mut self_loop = bytes.clone();
+    self_loop[first_child..first_child + 4].copy_from_slice(&0u32.to_le_bytes());
+    let with_crc = |mut b: Vec<u8>| {
+        let crc = crc32fast::hash(&b);
+        b.extend_from_slice(&crc.to_le_bytes());
+        b
+    };
+    assert!(format_error(&with_crc(self_loop)).contains("tree 0"));
+    // The root's children moved one node on: a node with two parents or none (a graph, not a tree,
+    // whose explanations would take exponential time) is refused.
+    let mut shared = bytes;
+    shared[first_child..first_child + 4].copy_from_slice(&2u32.to_le_bytes());
+    let msg = format_error(&with_crc(shared));
+    assert!(msg.contains("tree 0") && msg.contains("parent"), "{msg}");
 }
 
 proptest! {
