@@ -64,6 +64,15 @@ impl RandomForest {
 }
 
 impl Explainer {
+    /// Tree `i` with its precomputed path data.
+    fn tree_ref<'a>(&'a self, i: usize, tree: &'a Tree) -> TreeRef<'a> {
+        TreeRef {
+            tree,
+            slots: &self.slots[i],
+            fractions: &self.fractions[i],
+        }
+    }
+
     pub fn new(trees: &[Tree], k: usize) -> Self {
         let mut expected = vec![0.0; k];
         let mut max_depth = 0;
@@ -232,11 +241,7 @@ impl RandomForest {
         out.values.resize(self.n_features * k, 0.0);
         SCRATCH.with_borrow_mut(|scratch| {
             for (i, t) in self.trees.iter().enumerate() {
-                let tree = TreeRef {
-                    tree: t,
-                    slots: &ex.slots[i],
-                    fractions: &ex.fractions[i],
-                };
+                let tree = ex.tree_ref(i, t);
                 match ex.points[i] {
                     q if q == 0 || k > MAX_LINEAR_CLASSES => {
                         ex.closed_form(tree, row, k, &mut out.values)
@@ -288,11 +293,7 @@ impl RandomForest {
         let mut all = Vec::new();
         SCRATCH.with_borrow_mut(|scratch| {
             for (i, t) in self.trees.iter().enumerate() {
-                let tree = TreeRef {
-                    tree: t,
-                    slots: &ex.slots[i],
-                    fractions: &ex.fractions[i],
-                };
+                let tree = ex.tree_ref(i, t);
                 match ex.points[i] {
                     0 => {
                         // The closed-form walk gives every class; keep this one's column.

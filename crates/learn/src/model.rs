@@ -753,13 +753,7 @@ fn fold_bounds(
     folds: usize,
 ) -> Vec<i64> {
     let gap = w.window_secs + w.horizon_secs;
-    let mut starts: Vec<i64> = dataset
-        .events
-        .iter()
-        .map(|e| e.start)
-        .filter(|&s| s > from + gap && s <= until - w.horizon_secs)
-        .collect();
-    starts.sort_unstable();
+    let starts = incident_starts(dataset, w, from, until);
     let mut bounds = vec![from];
     if starts.len() >= 2 * folds {
         for k in 1..folds {
@@ -790,6 +784,19 @@ fn fold_bounds(
     bounds
 }
 
+/// Sorted start times of the incidents whose precursor windows and horizon lie inside `(from, until]`.
+fn incident_starts(dataset: &Dataset, w: &WindowSpec, from: i64, until: i64) -> Vec<i64> {
+    let gap = w.window_secs + w.horizon_secs;
+    let mut starts: Vec<i64> = dataset
+        .events
+        .iter()
+        .map(|e| e.start)
+        .filter(|&s| s > from + gap && s <= until - w.horizon_secs)
+        .collect();
+    starts.sort_unstable();
+    starts
+}
+
 /// Where the validation part starts: so that it holds the last `fraction` of the training incidents
 /// (at least one), or, with fewer than 5 incidents, the last `fraction` of the evaluation points. Sample
 /// times, not wall-clock span, decide: data with long gaps still gets a validation part with data in it.
@@ -802,13 +809,7 @@ fn validation_cut(
     fraction: f64,
 ) -> i64 {
     let gap = w.window_secs + w.horizon_secs;
-    let mut starts: Vec<i64> = dataset
-        .events
-        .iter()
-        .map(|e| e.start)
-        .filter(|&s| s > from + gap && s <= until - w.horizon_secs)
-        .collect();
-    starts.sort_unstable();
+    let starts = incident_starts(dataset, w, from, until);
     let mut times: Vec<i64> = Grid::build(dataset, *w, policy, from, until, true)
         .points
         .iter()
