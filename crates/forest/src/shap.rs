@@ -953,6 +953,19 @@ mod tests {
         (Matrix::new(v, n, nf).unwrap(), y)
     }
 
+    /// A forest of `n_trees` with the default parameters but `max_depth`.
+    fn fit(x: &Matrix, y: &[f64], n_trees: usize, max_depth: Option<usize>) -> RandomForest {
+        ForestParams {
+            n_trees,
+            max_depth,
+            ..ForestParams::default()
+        }
+        .check()
+        .unwrap()
+        .fit(x, y, None)
+        .unwrap()
+    }
+
     fn assert_close(model: &RandomForest, x: &Matrix, rows: usize) {
         for i in 0..rows.min(x.n_rows()) {
             let reference = model.shap_values_reference(x.row(i));
@@ -1000,14 +1013,7 @@ mod tests {
     fn one_class_equals_its_column_of_every_class() {
         for k in [2, 3, 6] {
             let (x, y) = data(k as u64, 300, 6, k, 0.1);
-            let model = ForestParams {
-                n_trees: 5,
-                ..ForestParams::default()
-            }
-            .check()
-            .unwrap()
-            .fit(&x, &y, None)
-            .unwrap();
+            let model = fit(&x, &y, 5, None);
             // Rare labels may be missing from the data: the model's classes count.
             let k = model.classes().len();
             let mut one = Vec::new();
@@ -1036,14 +1042,7 @@ mod tests {
     fn both_walks_equal_algorithm_2() {
         // Deep trees with repeated features on paths and NaN routing.
         let (x, y) = data(12345, 400, 5, 2, 0.1);
-        let model = ForestParams {
-            n_trees: 8,
-            ..ForestParams::default()
-        }
-        .check()
-        .unwrap()
-        .fit(&x, &y, None)
-        .unwrap();
+        let model = fit(&x, &y, 8, None);
         assert_close(&model, &x, 50);
     }
 
@@ -1052,15 +1051,7 @@ mod tests {
         // Noisy labels over 40 features and fully grown trees: paths with many distinct features, so
         // the linear walk needs rules of more points than the property test's small forests reach.
         let (x, y) = data(777, 3000, 40, 2, 0.05);
-        let model = ForestParams {
-            n_trees: 3,
-            max_depth: None,
-            ..ForestParams::default()
-        }
-        .check()
-        .unwrap()
-        .fit(&x, &y, None)
-        .unwrap();
+        let model = fit(&x, &y, 3, None);
         let points = &model.explainer().points;
         assert!(
             points.iter().any(|&q| q > 6),

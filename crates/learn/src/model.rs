@@ -760,13 +760,7 @@ fn fold_bounds(
             bounds.push(starts[k * starts.len() / folds] - gap);
         }
     } else {
-        let mut times: Vec<i64> = Grid::build(dataset, *w, policy, from, until, true)
-            .points
-            .iter()
-            .flatten()
-            .map(|p| p.t)
-            .collect();
-        times.sort_unstable();
+        let times = point_times(dataset, w, policy, from, until);
         for k in 1..folds {
             let t = times
                 .get(k * times.len() / folds)
@@ -782,6 +776,24 @@ fn fold_bounds(
     }
     bounds.dedup();
     bounds
+}
+
+/// Sorted times of the evaluation points in `[from, until)`.
+fn point_times(
+    dataset: &Dataset,
+    w: &WindowSpec,
+    policy: OngoingPolicy,
+    from: i64,
+    until: i64,
+) -> Vec<i64> {
+    let mut times: Vec<i64> = Grid::build(dataset, *w, policy, from, until, true)
+        .points
+        .iter()
+        .flatten()
+        .map(|p| p.t)
+        .collect();
+    times.sort_unstable();
+    times
 }
 
 /// Sorted start times of the incidents whose precursor windows and horizon lie inside `(from, until]`.
@@ -810,13 +822,7 @@ fn validation_cut(
 ) -> i64 {
     let gap = w.window_secs + w.horizon_secs;
     let starts = incident_starts(dataset, w, from, until);
-    let mut times: Vec<i64> = Grid::build(dataset, *w, policy, from, until, true)
-        .points
-        .iter()
-        .flatten()
-        .map(|p| p.t)
-        .collect();
-    times.sort_unstable();
+    let times = point_times(dataset, w, policy, from, until);
     let by_points = times
         .get(((times.len() as f64) * (1.0 - fraction)) as usize)
         .copied()
