@@ -8,6 +8,7 @@
 //! builder), `forest` (fit, OOB, prediction), `importance`, `shap` (TreeSHAP), `format` (binary model
 //! file) and `json` (export for other tools).
 
+mod batch;
 mod binning;
 mod forest;
 mod format;
@@ -189,6 +190,8 @@ pub struct RandomForest {
     oob_proba: Option<Vec<f64>>,
     /// Precomputed for TreeSHAP on first use (derived from the trees, never serialised).
     explainer: shap::LazyExplainer,
+    /// Coded trees for batch prediction, built on first use (derived from the trees, never serialised).
+    coded: batch::LazyCoded,
 }
 
 /// TreeSHAP explanation of one row.
@@ -219,6 +222,7 @@ impl RandomForest {
             oob_score,
             oob_proba,
             explainer: shap::LazyExplainer::default(),
+            coded: batch::LazyCoded::default(),
         }
     }
     /// Number of features the model was trained on.
