@@ -127,6 +127,8 @@ pub struct Evaluation<'a> {
     pub importances: Vec<Importance>,
     /// Explanations of the first alarm of detected incidents (at most 50).
     pub explanations: Vec<IncidentExplanation>,
+    /// How far each test incident moved its own metrics at onset, against normal moments.
+    pub onset_signal: crate::signal::OnsetSignal,
     /// The dataset actually scored (with peer columns when the model uses them).
     pub dataset: Cow<'a, Dataset>,
 }
@@ -143,6 +145,7 @@ pub fn evaluate<'a>(
     let mut ev = evaluate_figures(dataset, pair, from, until)?;
     ev.importances = importances(&ev.dataset, pair, &ev.grid, seed)?;
     ev.explanations = explanations(&ev.dataset, pair, &ev.grid, &ev.scores)?;
+    ev.onset_signal = crate::signal::onset_signal(&ev.dataset, &ev.grid, &ev.scores);
     Ok(ev)
 }
 
@@ -227,6 +230,7 @@ pub fn evaluate_figures<'a>(
         baseline_scores,
         importances: Vec::new(),
         explanations: Vec::new(),
+        onset_signal: Default::default(),
         dataset,
     })
 }

@@ -24,6 +24,15 @@ pub const STATS: [&str; 8] = [
     "last", "mean", "min", "max", "std", "slope", "change", "missing",
 ];
 
+/// The step-change statistics per metric (with [`FeatureSpec::with_jumps`]), in feature order: how far the
+/// last value sits from the window's earlier values — `rel_jump` = last / mean(earlier) − 1 (unitless),
+/// `z_jump` = (last − mean(earlier)) / std(earlier), clamped to ±[`Z_JUMP_CAP`]. An abrupt fault (an injected
+/// delay, a crash) moves the last sample before any window mean or slope notices.
+pub const JUMP_STATS: [&str; 2] = ["rel_jump", "z_jump"];
+
+/// Bound of `z_jump` (a jump off a perfectly flat series would otherwise be infinite).
+pub const Z_JUMP_CAP: f64 = 1e4;
+
 /// How features are built from a window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -75,6 +84,9 @@ pub struct FeatureSpec {
     /// Whether the calendar features `time.hour_of_day` and `time.day_of_week` are included.
     #[serde(default = "yes")]
     pub calendar: bool,
+    /// Whether the step-change features [`JUMP_STATS`] are included (bundles older than them have none).
+    #[serde(default)]
+    pub jumps: bool,
     #[serde(skip)]
     names: Vec<String>,
 }
@@ -151,6 +163,7 @@ impl FeatureSpec {
             window_secs,
             step_secs,
             calendar: true,
+            jumps: false,
             names: Vec::new(),
         };
         spec.names = spec.build_names();
@@ -167,6 +180,7 @@ impl FeatureSpec {
             window_secs: step_secs,
             step_secs,
             calendar: false,
+            jumps: false,
             names: Vec::new(),
         };
         spec.names = spec.build_names();
@@ -176,6 +190,13 @@ impl FeatureSpec {
     /// Without the calendar features (for data too short to learn daily or weekly patterns from).
     pub fn without_calendar(mut self) -> Self {
         self.calendar = false;
+        self.names = self.build_names();
+        self
+    }
+
+    /// With the step-change features [`JUMP_STATS`] of every metric (window mode only).
+    pub fn with_jumps(mut self) -> Self {
+        self.jumps = self.mode == FeatureMode::Window;
         self.names = self.build_names();
         self
     }
@@ -204,6 +225,16 @@ impl FeatureSpec {
             let u = &self.metrics[p.usage];
             for s in ["use_of_limit", "headroom", "secs_to_limit"] {
                 names.push(format!("{u}.{s}"));
+            }
+        }
+        if self.jumps {
+            for (m, kind) in self.metrics.iter().zip(&self.kinds) {
+                for s in JUMP_STATS {
+                    names.push(match kind {
+                        ColumnKind::Gauge => format!("{m}.{s}"),
+                        ColumnKind::Counter => format!("rate({m}).{s}"),
+                    });
+                }
             }
         }
         if self.calendar {
@@ -253,18 +284,27 @@ impl FeatureSpec {
         let expected = ((self.window_secs + self.step_secs / 2) / self.step_secs).max(1) as f64;
         let n_stats = STATS.len();
         let mut last_slope = vec_small(self.metrics.len());
+        let jumps_at = self.metrics.len() * n_stats + 3 * self.limits.len();
         for (m, kind) in self.kinds.iter().enumerate() {
             let c = column(m);
+            let gauge = timestamps
+                .iter()
+                .zip(c)
+                .filter(|(_, v)| !v.is_nan())
+                .map(|(&ts, &v)| ((ts - t) as f64, v));
+            let rates = Rates::new(timestamps, c, t);
             let st = match kind {
-                ColumnKind::Gauge => Stats::of(
-                    timestamps
-                        .iter()
-                        .zip(c)
-                        .filter(|(_, v)| !v.is_nan())
-                        .map(|(&ts, &v)| ((ts - t) as f64, v)),
-                ),
-                ColumnKind::Counter => Stats::of(Rates::new(timestamps, c, t)),
+                ColumnKind::Gauge => Stats::of(gauge.clone()),
+                ColumnKind::Counter => Stats::of(rates.clone()),
             };
+            if self.jumps {
+                let (rel, z) = match kind {
+                    ColumnKind::Gauge => jump(gauge, st.last),
+                    ColumnKind::Counter => jump(rates, st.last),
+                };
+                out[jumps_at + 2 * m] = rel as f32;
+                out[jumps_at + 2 * m + 1] = z as f32;
+            }
             let valid = c.iter().filter(|v| !v.is_nan()).count() as f64;
             let missing = (1.0 - valid / expected).clamp(0.0, 1.0);
             let o = &mut out[m * n_stats..(m + 1) * n_stats];
@@ -307,6 +347,9 @@ impl FeatureSpec {
             out[k + 1] = (1.0 - use_frac) as f32;
             out[k + 2] = secs as f32;
             k += 3;
+        }
+        if self.jumps {
+            k += JUMP_STATS.len() * self.metrics.len();
         }
         if self.calendar {
             out[k] = timestamp::hour_of_day(t) as f32;
@@ -432,6 +475,34 @@ impl Iterator for Rates<'_> {
     }
 }
 
+/// `(rel_jump, z_jump)` of the last of `points` (whose value is `last`) against the points before it; NaN
+/// when there is no earlier point (and `rel_jump` when their mean is 0, `z_jump` when there is only one).
+fn jump<I: Iterator<Item = (f64, f64)> + Clone>(points: I, last: f64) -> (f64, f64) {
+    let n = points.clone().count();
+    if n < 2 {
+        return (f64::NAN, f64::NAN);
+    }
+    let earlier = points.take(n - 1).map(|(_, y)| y);
+    let mean = earlier.clone().sum::<f64>() / (n - 1) as f64;
+    let var = earlier.map(|y| (y - mean) * (y - mean)).sum::<f64>() / (n - 1) as f64;
+    let rel = if mean != 0.0 {
+        last / mean - 1.0
+    } else {
+        f64::NAN
+    };
+    let diff = last - mean;
+    let z = if n < 3 {
+        f64::NAN
+    } else if var > 0.0 {
+        (diff / var.sqrt()).clamp(-Z_JUMP_CAP, Z_JUMP_CAP)
+    } else if diff == 0.0 {
+        0.0
+    } else {
+        Z_JUMP_CAP.copysign(diff)
+    };
+    (rel, z)
+}
+
 /// Summary statistics of `(x, y)` points (x = seconds relative to the window end).
 struct Stats {
     first: f64,
@@ -523,6 +594,39 @@ mod tests {
         assert!((feature(&spec, &out, "mem.slope") - 1.0 / 15.0).abs() < 1e-7);
         assert!((feature(&spec, &out, "mem.std") - 1.118_034).abs() < 1e-5);
         assert_eq!(feature(&spec, &out, "mem.missing"), 0.0);
+    }
+
+    #[test]
+    fn jumps_measure_the_last_value_against_the_earlier_ones() {
+        let plain = FeatureSpec::window(&names(&["lat", "req_total"]), 60, 15);
+        let spec = plain.clone().with_jumps();
+        assert_eq!(spec.len(), plain.len() + 4);
+        let ts = [0, 15, 30, 45];
+        let lat = [1.0, 3.0, 2.0, 6.0];
+        let req = [0.0, 15.0, 30.0, 90.0]; // rates 1, 1, 4 per second
+        let mut out = vec![0.0; spec.len()];
+        spec.extract_into(45, &ts, |m| if m == 0 { &lat } else { &req }, &mut out);
+        // Earlier values 1, 3, 2: mean 2, population std sqrt(2/3).
+        assert_eq!(feature(&spec, &out, "lat.rel_jump"), 2.0);
+        let z = 4.0 / (2.0f64 / 3.0).sqrt();
+        assert!((f64::from(feature(&spec, &out, "lat.z_jump")) - z).abs() < 1e-5);
+        // Counter rates 1, 1 then 4: a jump off a flat series is capped, not infinite.
+        assert_eq!(feature(&spec, &out, "rate(req_total).rel_jump"), 3.0);
+        assert_eq!(
+            feature(&spec, &out, "rate(req_total).z_jump"),
+            Z_JUMP_CAP as f32
+        );
+        // The other features are those of the spec without jumps, in the same order.
+        let mut base = vec![0.0; plain.len()];
+        plain.extract_into(45, &ts, |m| if m == 0 { &lat } else { &req }, &mut base);
+        for (name, v) in plain.names().iter().zip(&base) {
+            assert_eq!(feature(&spec, &out, name).to_bits(), v.to_bits(), "{name}");
+        }
+        // One valid sample: nothing to compare with.
+        let one = [f64::NAN, f64::NAN, f64::NAN, 5.0];
+        spec.extract_into(45, &ts, |_| &one, &mut out);
+        assert!(feature(&spec, &out, "lat.rel_jump").is_nan());
+        assert!(feature(&spec, &out, "lat.z_jump").is_nan());
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod features;
 pub mod labels;
 mod nan_null;
 pub mod scoring;
+pub mod signal;
 pub mod timestamp;
 pub mod window;
 

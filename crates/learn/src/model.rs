@@ -147,6 +147,9 @@ pub struct TrainParams {
     /// Include the calendar features (hour of day, day of week).
     #[serde(default)]
     pub calendar: bool,
+    /// Include the step-change features (`rel_jump`, `z_jump` of every metric).
+    #[serde(default)]
+    pub jumps: bool,
     /// Trees of the binary forest.
     pub n_trees: usize,
     /// Trees of the type forest.
@@ -185,6 +188,7 @@ impl Default for TrainParams {
             policy: OngoingPolicy::Exclude,
             mode: FeatureMode::Window,
             calendar: true,
+            jumps: false,
             n_trees: 100,
             type_trees: 60,
             max_depth: Some(12),
@@ -233,10 +237,15 @@ pub fn feature_spec(dataset: &Dataset, params: &TrainParams) -> FeatureSpec {
                 params.window.window_secs,
                 params.window.step_secs,
             );
-            if params.calendar {
+            let spec = if params.calendar {
                 spec
             } else {
                 spec.without_calendar()
+            };
+            if params.jumps {
+                spec.with_jumps()
+            } else {
+                spec
             }
         }
         FeatureMode::Latest => FeatureSpec::latest(&dataset.metrics, params.window.step_secs),

@@ -11,6 +11,7 @@ use crate::error::LearnError;
 use crate::eval::{Evaluation, truth_name};
 use crate::figures::Figures;
 use crate::model::ModelPair;
+use crate::signal::{AFTER_SECS, BEFORE_SECS, NORMAL_PERCENTILE, OnsetSignal};
 use crate::timestamp::format_rfc3339;
 
 /// The report's JSON: the model's figures at the top level, baselines under `baselines.<name>`.
@@ -57,6 +58,10 @@ pub fn to_json(ev: &Evaluation, pair: &ModelPair, model_name: &str) -> Value {
         map.insert(
             "explanations".into(),
             serde_json::to_value(&ev.explanations).unwrap_or(Value::Null),
+        );
+        map.insert(
+            "onset_signal".into(),
+            serde_json::to_value(&ev.onset_signal).unwrap_or(Value::Null),
         );
         map.insert(
             "validation".into(),
@@ -234,11 +239,66 @@ pub fn to_markdown(ev: &Evaluation, pair: &ModelPair, model_name: &str) -> Strin
             e.target, e.issue_type, e.start, e.lead_time_seconds, e.predicted_type, e.summary
         );
     }
+    onset_signal_markdown(&mut md, &ev.onset_signal);
     let _ = writeln!(
         md,
         "\nPlots: `pr_curves.svg`, `lead_times.svg`, `reliability.svg`, `importances.svg`. Per-window scores: `predictions.csv`."
     );
     md
+}
+
+/// The onset-signal section: is there anything in the data to detect?
+fn onset_signal_markdown(md: &mut String, sig: &OnsetSignal) {
+    if sig.incidents.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        md,
+        "\n## Onset signal: what the metrics show when an incident starts\n"
+    );
+    let _ = writeln!(
+        md,
+        "Strength = the largest shift of the target's own metrics over the first {AFTER_SECS} s (mean after vs. \
+         the {BEFORE_SECS} s before, in standard deviations of the before part), divided by the same metric's \
+         {NORMAL_PERCENTILE:.0}th percentile at normal moments of that target. Strength ≤ 1: no single metric \
+         moved more than it does in 1% of ordinary moments. The measure looks at one metric at a time, so a \
+         model combining metrics can still catch some of these; a type that is neither strong nor detected \
+         is one these metrics do not show.\n"
+    );
+    let _ = writeln!(
+        md,
+        "| type | incidents | strength > 1 | detected ≤ 120 s (strength > 1) | detected ≤ 120 s (strength ≤ 1) |"
+    );
+    let _ = writeln!(md, "|---|---|---|---|---|");
+    for (t, r) in &sig.by_type {
+        let _ = writeln!(
+            md,
+            "| {t} | {} | {} | {} of {} | {} of {} |",
+            r.incidents,
+            r.with_signal,
+            r.detected_with_signal,
+            r.with_signal,
+            r.detected_without_signal,
+            r.incidents - r.with_signal
+        );
+    }
+    let _ = writeln!(
+        md,
+        "\n| target | type | start | strength | metric | detected ≤ 120 s |"
+    );
+    let _ = writeln!(md, "|---|---|---|---|---|---|");
+    for i in sig.incidents.iter().take(100) {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} |",
+            i.target,
+            i.issue_type,
+            i.start,
+            i.strength.map_or("–".into(), |s| format!("{s:.2}")),
+            i.metric.as_deref().map_or("–".into(), |m| format!("`{m}`")),
+            if i.detected_within_120s { "yes" } else { "no" }
+        );
+    }
 }
 
 /// Writes `report.json`, `report.md`, `predictions.csv` and the plots into `dir`.

@@ -12,10 +12,14 @@ use learn::scoring::Grid;
 use learn::window::Window;
 
 fn trained() -> (Dataset, model::ModelPair, i64) {
+    trained_with(common::small_params())
+}
+
+fn trained_with(params: model::TrainParams) -> (Dataset, model::ModelPair, i64) {
     let d = common::synthetic(6, 16, 7);
     let split = Split::Fraction(0.6).time(&d).unwrap();
     let (first, _) = d.time_range().unwrap();
-    let pair = model::train(&d, &common::small_params(), first, split).unwrap();
+    let pair = model::train(&d, &params, first, split).unwrap();
     (d, pair, split)
 }
 
@@ -44,7 +48,25 @@ fn bundle_of(pair: &model::ModelPair) -> ModelBundle {
 
 #[test]
 fn training_and_serving_give_bit_identical_features_and_predictions() {
-    let (d, pair, split) = trained();
+    assert_parity(trained());
+}
+
+#[test]
+fn step_change_features_are_bit_identical_on_every_path_too() {
+    let (d, pair, split) = trained_with(model::TrainParams {
+        jumps: true,
+        ..common::small_params()
+    });
+    assert!(
+        pair.meta
+            .feature_names
+            .iter()
+            .any(|n| n.ends_with(".z_jump"))
+    );
+    assert_parity((d, pair, split));
+}
+
+fn assert_parity((d, pair, split): (Dataset, model::ModelPair, i64)) {
     let bundle = ModelBundle::from_bytes(&bundle_of(&pair).to_bytes()).unwrap();
     let grid = Grid::build(
         &d,

@@ -49,6 +49,10 @@ pub struct ModelArgs {
     /// Leave out the calendar features (hour of day, day of week): for data too short to learn them.
     #[arg(long)]
     pub no_calendar: bool,
+    /// Add step-change features: how far each metric's last value sits from the window's earlier
+    /// values (relative and in standard deviations), for abrupt faults without precursors.
+    #[arg(long)]
+    pub jumps: bool,
     /// Trees of the binary forest.
     #[arg(long, default_value_t = 100)]
     pub trees: usize,
@@ -85,6 +89,7 @@ impl ModelArgs {
             policy: self.ongoing.into(),
             mode,
             calendar: !self.no_calendar,
+            jumps: self.jumps,
             n_trees: self.trees,
             type_trees: self.type_trees,
             max_depth: Some(self.max_depth),

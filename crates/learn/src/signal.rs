@@ -1,0 +1,351 @@
+//! Onset signal: how far an incident moves its own target's metrics when it starts, measured against how
+//! far the same metrics move at ordinary moments. A model-free check of what the data can teach: an
+//! incident whose metrics shift no more than they do in 1% of normal minutes leaves little for any
+//! per-target detector to find, however it is tuned.
+//!
+//! For a metric and a time `t`, the *shift* is `|mean(after) − mean(before)| / std(before)`, with `before`
+//! the valid samples in `[t − BEFORE_SECS, t)` (at least 3) and `after` those in `[t, t + AFTER_SECS]`
+//! (counters as per-second rates). A target's *normal* shifts are taken at up to [`NORMAL_POINTS`] of
+//! its sample times farther than [`QUIET_SECS`] from any of its incidents; an incident's *strength* is
+//! the largest ratio, over metrics, of its shift at `start` to that metric's normal 99th percentile.
+//! Strength > 1: some metric moved more than in 99% of normal moments.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::dataset::{ColumnKind, Dataset};
+use crate::figures::{credited, episodes};
+use crate::scoring::{Grid, Score};
+use crate::timestamp;
+
+/// Look-back of the reference level before a time, seconds.
+pub const BEFORE_SECS: i64 = 600;
+/// Span after a time whose mean is compared with the reference, seconds (the detection budget).
+pub const AFTER_SECS: i64 = 120;
+/// Normal moments are at least this far from any incident of the target, seconds.
+pub const QUIET_SECS: i64 = 900;
+/// Normal moments sampled per target (evenly spaced).
+pub const NORMAL_POINTS: usize = 1000;
+/// Percentile of the normal shifts an incident's shift is compared with.
+pub const NORMAL_PERCENTILE: f64 = 99.0;
+
+/// One incident's onset signal.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IncidentSignal {
+    /// Target.
+    pub target: String,
+    /// Incident type.
+    pub issue_type: String,
+    /// Incident start, RFC 3339.
+    pub start: String,
+    /// Largest shift at onset over the metrics, in units of the metric's normal 99th percentile
+    /// (`None` when no metric has enough samples around the start).
+    pub strength: Option<f64>,
+    /// The metric with that largest shift.
+    pub metric: Option<String>,
+    /// Whether the model's first credited alarm came no later than 120 s after the start.
+    pub detected_within_120s: bool,
+}
+
+/// Counts per issue type.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TypeSignal {
+    /// Incidents of the type.
+    pub incidents: usize,
+    /// Of them, with strength > 1.
+    pub with_signal: usize,
+    /// Detected within 120 s, among those with strength > 1.
+    pub detected_with_signal: usize,
+    /// Detected within 120 s, among those with strength ≤ 1 (or none).
+    pub detected_without_signal: usize,
+}
+
+/// The onset signal of every test incident.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct OnsetSignal {
+    /// Per issue type.
+    pub by_type: BTreeMap<String, TypeSignal>,
+    /// Per incident, in series then time order.
+    pub incidents: Vec<IncidentSignal>,
+}
+
+/// Per-metric prefix sums of valid values (shifted by the metric's first valid value, against
+/// cancellation) of one series.
+struct Prefix {
+    count: Vec<u32>,
+    sum: Vec<f64>,
+    sumsq: Vec<f64>,
+}
+
+impl Prefix {
+    fn new(values: &[f64]) -> Self {
+        let origin = values.iter().copied().find(|v| !v.is_nan()).unwrap_or(0.0);
+        let n = values.len();
+        let (mut count, mut sum, mut sumsq) = (
+            Vec::with_capacity(n + 1),
+            Vec::with_capacity(n + 1),
+            Vec::with_capacity(n + 1),
+        );
+        count.push(0);
+        sum.push(0.0);
+        sumsq.push(0.0);
+        for v in values {
+            let (c, s, q) = (
+                count[count.len() - 1],
+                sum[sum.len() - 1],
+                sumsq[sumsq.len() - 1],
+            );
+            if v.is_nan() {
+                count.push(c);
+                sum.push(s);
+                sumsq.push(q);
+            } else {
+                let d = v - origin;
+                count.push(c + 1);
+                sum.push(s + d);
+                sumsq.push(q + d * d);
+            }
+        }
+        Self { count, sum, sumsq }
+    }
+
+    /// `(count, mean, population variance)` of the valid values at indices `[a, b)` (shifted).
+    fn stats(&self, a: usize, b: usize) -> (u32, f64, f64) {
+        let c = self.count[b] - self.count[a];
+        if c == 0 {
+            return (0, f64::NAN, f64::NAN);
+        }
+        let mean = (self.sum[b] - self.sum[a]) / f64::from(c);
+        let var = ((self.sumsq[b] - self.sumsq[a]) / f64::from(c) - mean * mean).max(0.0);
+        (c, mean, var)
+    }
+}
+
+/// The metric columns of a series as the shift compares them: gauges as they are, counters as
+/// per-second rates between consecutive valid samples (a drop is a reset).
+fn comparable(dataset: &Dataset, s: usize) -> Vec<Vec<f64>> {
+    let series = &dataset.series[s];
+    dataset
+        .kinds()
+        .iter()
+        .zip(&series.columns)
+        .map(|(kind, col)| match kind {
+            ColumnKind::Gauge => col.clone(),
+            ColumnKind::Counter => {
+                let mut out = vec![f64::NAN; col.len()];
+                let mut prev: Option<(i64, f64)> = None;
+                for (i, (&t, &v)) in series.timestamps.iter().zip(col).enumerate() {
+                    if v.is_nan() {
+                        continue;
+                    }
+                    if let Some((pt, pv)) = prev.replace((t, v)) {
+                        if t > pt {
+                            let inc = if v >= pv { v - pv } else { v };
+                            out[i] = inc / (t - pt) as f64;
+                        }
+                    }
+                }
+                out
+            }
+        })
+        .collect()
+}
+
+/// Shift of one metric at `t` (see the module docs); `None` without enough samples or with a flat past.
+fn shift(timestamps: &[i64], p: &Prefix, t: i64) -> Option<f64> {
+    let a = timestamps.partition_point(|&x| x < t - BEFORE_SECS);
+    let b = timestamps.partition_point(|&x| x < t);
+    let c = timestamps.partition_point(|&x| x <= t + AFTER_SECS);
+    let (nb, mb, vb) = p.stats(a, b);
+    let (na, ma, _) = p.stats(b, c);
+    (nb >= 3 && na >= 1 && vb > 0.0).then(|| (ma - mb).abs() / vb.sqrt())
+}
+
+fn percentile(mut v: Vec<f64>, q: f64) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let rank = (q / 100.0 * (v.len() - 1) as f64).round() as usize;
+    Some(v[rank.min(v.len() - 1)])
+}
+
+/// The onset signal of the incidents that start within the test grid, with the model's detections
+/// (`scores` on `grid`, as for the figures).
+pub fn onset_signal(dataset: &Dataset, grid: &Grid, scores: &[Vec<Score>]) -> OnsetSignal {
+    let mut out = OnsetSignal::default();
+    let h = grid.spec.horizon_secs;
+    for (s, points) in grid.points.iter().enumerate() {
+        let (Some(first), Some(last)) = (points.first(), points.last()) else {
+            continue;
+        };
+        let series = &dataset.series[s];
+        let events: Vec<_> = dataset
+            .events_of(&series.target)
+            .iter()
+            .filter(|e| e.start > first.t && e.start <= last.t)
+            .collect();
+        if events.is_empty() {
+            continue;
+        }
+        let all_events = dataset.events_of(&series.target);
+        let ts = &series.timestamps;
+        let quiet: Vec<i64> = ts
+            .iter()
+            .copied()
+            .filter(|&t| {
+                all_events
+                    .iter()
+                    .all(|e| t < e.start - QUIET_SECS || t > e.end + QUIET_SECS)
+            })
+            .collect();
+        let stride = quiet.len().div_ceil(NORMAL_POINTS).max(1);
+        let columns = comparable(dataset, s);
+        let prefixes: Vec<Prefix> = columns.iter().map(|c| Prefix::new(c)).collect();
+        let normal: Vec<Option<f64>> = prefixes
+            .iter()
+            .map(|p| {
+                let shifts = quiet
+                    .iter()
+                    .step_by(stride)
+                    .filter_map(|&t| shift(ts, p, t))
+                    .collect();
+                percentile(shifts, NORMAL_PERCENTILE).filter(|&v| v > 0.0)
+            })
+            .collect();
+        let alarms: Vec<bool> = scores[s].iter().map(|x| x.alarm).collect();
+        let onsets: Vec<usize> = episodes(points, &alarms, grid.spec.step_secs)
+            .into_iter()
+            .map(|e| e.0)
+            .collect();
+        for e in events {
+            let mut best: Option<(f64, usize)> = None;
+            for (m, (p, reference)) in prefixes.iter().zip(&normal).enumerate() {
+                let (Some(reference), Some(sh)) = (reference, shift(ts, p, e.start)) else {
+                    continue;
+                };
+                let ratio = sh / reference;
+                if best.is_none_or(|(b, _)| ratio > b) {
+                    best = Some((ratio, m));
+                }
+            }
+            let detected = onsets
+                .iter()
+                .copied()
+                .find(|&k| credited(points[k].t, e.start, e.end, h))
+                .is_some_and(|k| points[k].t <= e.start + AFTER_SECS);
+            let row = out.by_type.entry(e.issue_type.clone()).or_default();
+            row.incidents += 1;
+            let signal = best.is_some_and(|(b, _)| b > 1.0);
+            row.with_signal += usize::from(signal);
+            if detected {
+                if signal {
+                    row.detected_with_signal += 1;
+                } else {
+                    row.detected_without_signal += 1;
+                }
+            }
+            out.incidents.push(IncidentSignal {
+                target: series.target.clone(),
+                issue_type: e.issue_type.clone(),
+                start: timestamp::format_rfc3339(e.start),
+                strength: best.map(|(b, _)| b),
+                metric: best.map(|(_, m)| dataset.metrics[m].clone()),
+                detected_within_120s: detected,
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dataset::{Event, Series};
+    use crate::labels::OngoingPolicy;
+    use crate::window::WindowSpec;
+
+    /// One target, 60 s samples over a day; metric `lat` is noisy, with a step of `step` at the incident.
+    fn dataset(step: f64) -> Dataset {
+        let n = 1440;
+        let timestamps: Vec<i64> = (0..n).map(|i| i as i64 * 60).collect();
+        let start = 720 * 60 + 30;
+        let lat = timestamps
+            .iter()
+            .enumerate()
+            .map(|(i, &t)| {
+                let noise = ((i * 7919) % 13) as f64 / 13.0 - 0.5;
+                1.0 + noise
+                    + if (start..start + 180).contains(&t) {
+                        step
+                    } else {
+                        0.0
+                    }
+            })
+            .collect();
+        Dataset {
+            metrics: vec!["lat".into()],
+            series: vec![Series {
+                target: "ns/a".into(),
+                timestamps,
+                columns: vec![lat],
+            }],
+            events: vec![Event {
+                target: "ns/a".into(),
+                start,
+                end: start + 180,
+                issue_type: "network_issue".into(),
+                detail: None,
+            }],
+        }
+    }
+
+    /// The onset signal with alarms at the points whose time is in `alarm_at`.
+    fn signal(d: &Dataset, alarm_at: &[i64]) -> OnsetSignal {
+        let spec = WindowSpec {
+            window_secs: 180,
+            step_secs: 60,
+            horizon_secs: 60,
+        };
+        let grid = Grid::build(d, spec, OngoingPolicy::Detect, 0, 86_400, false);
+        let scores: Vec<Vec<Score>> = grid
+            .points
+            .iter()
+            .map(|p| {
+                p.iter()
+                    .map(|pt| Score {
+                        p_issue: 0.0,
+                        alarm: alarm_at.contains(&pt.t),
+                        type_index: 0,
+                        type_probs: Default::default(),
+                    })
+                    .collect()
+            })
+            .collect();
+        onset_signal(d, &grid, &scores)
+    }
+
+    #[test]
+    fn a_step_well_above_the_noise_is_a_signal_and_no_step_is_not() {
+        let strong = signal(&dataset(5.0), &[]);
+        assert_eq!(strong.incidents.len(), 1);
+        let s = strong.incidents[0].strength.expect("strength");
+        assert!(s > 3.0, "strength {s}");
+        assert_eq!(strong.incidents[0].metric.as_deref(), Some("lat"));
+        assert_eq!(strong.by_type["network_issue"].with_signal, 1);
+        assert!(!strong.incidents[0].detected_within_120s);
+
+        // Without a step the incident is no stronger than normal moments; an alarm 90 s after the
+        // start detects it all the same, one 150 s after does not count as within 120 s.
+        let start = 720 * 60 + 30;
+        let none = signal(&dataset(0.0), &[start + 90]);
+        let s = none.incidents[0].strength.expect("strength");
+        assert!(s <= 1.0, "strength {s}");
+        let row = &none.by_type["network_issue"];
+        assert_eq!((row.with_signal, row.detected_without_signal), (0, 1));
+        assert!(none.incidents[0].detected_within_120s);
+        let late = signal(&dataset(0.0), &[start + 150]);
+        assert!(!late.incidents[0].detected_within_120s);
+    }
+}
