@@ -9,9 +9,6 @@ use rayon::prelude::*;
 
 /// Minimum rows per parallel block in batch prediction.
 const PREDICT_BLOCK: usize = 256;
-/// Walks in flight per tree in batch prediction (16 measured a little better than 8, clearly better than 4,
-/// on 100 fully grown trees of the `bench/sklearn_compare` data).
-const LANES: usize = 16;
 
 /// The RNG of tree `t`: one ChaCha stream per tree, so trees are independent of the thread schedule.
 pub(crate) fn tree_rng(seed: u64, t: usize) -> ChaCha8Rng {
@@ -226,48 +223,16 @@ fn oob_estimates(x: &Matrix, y: &[u16], k: usize, built: &[BuiltTree]) -> (f64, 
     (score, proba)
 }
 
-/// Adds one tree's leaf distribution of every row in `rows` (row-major, `nf` wide) to `out` (`k` wide).
-///
-/// Keeps [`LANES`] walks in flight, one step each per round, so their memory latencies overlap; a walk that
-/// reaches its leaf adds it and starts the next row in its lane, so no lane idles while a deep walk ends.
+/// Adds one tree's leaf distribution of every row in `rows` (row-major, `nf` wide) to `out` (`k` wide): the
+/// plain walk: one row at a time, and whole batches of forests [`crate::batch`] cannot code.
 fn accumulate_tree(tree: &Tree, rows: &[f32], nf: usize, k: usize, out: &mut [f64]) {
-    let m = rows.len() / nf;
-    let nodes = &tree.nodes[..];
-    let mut row = [0usize; LANES];
-    let mut at = [0usize; LANES];
-    let mut lanes = LANES.min(m);
-    for (l, r) in row.iter_mut().enumerate().take(lanes) {
-        *r = l;
-    }
-    let mut next_row = lanes;
-    while lanes > 0 {
-        let mut l = 0;
-        while l < lanes {
-            let node = nodes[at[l]];
-            if !node.is_leaf() {
-                at[l] = node.next(rows[row[l] * nf + node.feature_index()]);
-                l += 1;
-                continue;
-            }
-            let leaf = node.child as usize;
-            let o = &mut out[row[l] * k..(row[l] + 1) * k];
-            for (o, v) in o
-                .iter_mut()
-                .zip(&tree.leaf_values[leaf * k..(leaf + 1) * k])
-            {
-                *o += f64::from(*v);
-            }
-            if next_row < m {
-                row[l] = next_row;
-                at[l] = 0;
-                next_row += 1;
-                l += 1;
-            } else {
-                // No rows left: the last lane takes this one's place.
-                lanes -= 1;
-                row[l] = row[lanes];
-                at[l] = at[lanes];
-            }
+    for (row, o) in rows.chunks_exact(nf).zip(out.chunks_exact_mut(k)) {
+        let leaf = tree.leaf_of(row);
+        for (o, v) in o
+            .iter_mut()
+            .zip(&tree.leaf_values[leaf * k..(leaf + 1) * k])
+        {
+            *o += f64::from(*v);
         }
     }
 }
@@ -334,13 +299,7 @@ impl RandomForest {
         }
         out.iter_mut().for_each(|o| *o = 0.0);
         for tree in &self.trees {
-            let leaf = tree.leaf_of(row);
-            for (o, v) in out
-                .iter_mut()
-                .zip(&tree.leaf_values[leaf * k..(leaf + 1) * k])
-            {
-                *o += f64::from(*v);
-            }
+            accumulate_tree(tree, row, row.len(), k, out);
         }
         let scale = 1.0 / self.trees.len() as f64;
         out.iter_mut().for_each(|o| *o *= scale);

@@ -430,6 +430,12 @@ impl LastSlope {
     }
 }
 
+/// A counter's increase from `prev` to `next`; a decrease is a reset (the counter restarted from 0, so the
+/// increase is the new value).
+pub(crate) fn counter_increase(prev: f64, next: f64) -> f64 {
+    if next >= prev { next - prev } else { next }
+}
+
 /// Per-second rates of a counter between consecutive valid samples; a decrease is a reset (the
 /// counter restarted from 0, so the increase is the new value). Each rate sits at the later sample's time.
 #[derive(Clone)]
@@ -466,8 +472,7 @@ impl Iterator for Rates<'_> {
             if let Some((pts, pv)) = prev {
                 let dt = (ts - pts) as f64;
                 if dt > 0.0 {
-                    let increase = if v >= pv { v - pv } else { v };
-                    return Some(((ts - self.t) as f64, increase / dt));
+                    return Some(((ts - self.t) as f64, counter_increase(pv, v) / dt));
                 }
             }
         }

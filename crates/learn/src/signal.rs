@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::dataset::{ColumnKind, Dataset};
+use crate::features::counter_increase;
 use crate::figures::{credited, episodes};
 use crate::scoring::{Grid, Score};
 use crate::timestamp;
@@ -141,8 +142,7 @@ fn comparable(dataset: &Dataset, s: usize) -> Vec<Vec<f64>> {
                     }
                     if let Some((pt, pv)) = prev.replace((t, v)) {
                         if t > pt {
-                            let inc = if v >= pv { v - pv } else { v };
-                            out[i] = inc / (t - pt) as f64;
+                            out[i] = counter_increase(pv, v) / (t - pt) as f64;
                         }
                     }
                 }
