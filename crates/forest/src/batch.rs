@@ -26,7 +26,7 @@ const STEPS: usize = 4;
 /// One node, 8 bytes. Children are adjacent: left = `child`, right = `child + 1`.
 #[derive(Debug, Clone, Copy)]
 struct CodedNode {
-    /// Internal node: index of the left child. Leaf: index of its row in the tree's `leaf_values`.
+    /// Internal node: index of the left child. Leaf: its own index (see [`CodedTree::leaf`] for its values).
     child: u32,
     feature: u16,
     /// Rank of the threshold among its feature's thresholds: rows with `code <= rank` go left.
@@ -86,7 +86,8 @@ struct CodedTree {
 
 impl CodedForest {
     /// The coded form of `trees`, or `None` when it cannot represent them (a feature split at more than
-    /// 254 distinct thresholds, or more than 65 536 features): batch prediction then walks `f32` rows.
+    /// 254 distinct thresholds, a NaN threshold — only a hand-made model file has one — or more than 65 536
+    /// features): batch prediction then walks `f32` rows.
     pub fn new(trees: &[Tree], n_features: usize) -> Option<Self> {
         if n_features > usize::from(u16::MAX) + 1 {
             return None;
@@ -94,6 +95,9 @@ impl CodedForest {
         let mut thresholds = vec![Vec::new(); n_features];
         for node in trees.iter().flat_map(|t| &t.nodes) {
             if !node.is_leaf() {
+                if node.threshold.is_nan() {
+                    return None;
+                }
                 thresholds[node.feature_index()].push(node.threshold);
             }
         }
@@ -306,33 +310,29 @@ mod tests {
         assert_batch_matches_rows(&model, &Matrix::new(rows, m, nf).expect("shape"));
     }
 
-    #[test]
-    fn a_feature_with_too_many_thresholds_falls_back_to_f32_walks() {
-        // A caterpillar tree: internal node `2j` splits feature 0 at `j`, its left child is a leaf.
-        let internal = MAX_THRESHOLDS + 10;
+    /// A one-feature caterpillar tree: internal node `2j` splits at `thresholds[j]`, its left child is a leaf.
+    fn caterpillar(thresholds: &[f32]) -> RandomForest {
         let mut nodes = Vec::new();
         let mut leaf_values = Vec::new();
-        let mut leaves = 0;
-        for j in 0..internal {
+        for (j, &threshold) in thresholds.iter().enumerate() {
             let at = nodes.len() as u32;
             nodes.push(Node {
-                threshold: j as f32,
+                threshold,
                 feature: if j % 2 == 0 { MISSING_LEFT_BIT } else { 0 },
                 child: at + 1,
             });
             nodes.push(Node {
                 threshold: 0.0,
                 feature: LEAF_FEATURE,
-                child: leaves,
+                child: j as u32,
             });
             let p = (j % 10) as f32 / 10.0;
             leaf_values.extend([p, 1.0 - p]);
-            leaves += 1;
         }
         nodes.push(Node {
             threshold: 0.0,
             feature: LEAF_FEATURE,
-            child: leaves,
+            child: thresholds.len() as u32,
         });
         leaf_values.extend([0.5, 0.5]);
         let cover = vec![1.0; nodes.len()];
@@ -341,12 +341,27 @@ mod tests {
             cover,
             leaf_values,
         };
-        let model = RandomForest::assemble(1, vec![0.0, 1.0], vec![tree], vec![1.0], None, None);
-        assert!(model.coded().is_none());
-        let values: Vec<f32> = (0..internal + 5)
-            .flat_map(|v| [v as f32 - 0.5, v as f32])
-            .chain([f32::NAN])
-            .collect();
+        RandomForest::assemble(1, vec![0.0, 1.0], vec![tree], vec![1.0], None, None)
+    }
+
+    #[test]
+    fn forests_the_codes_cannot_represent_fall_back_to_f32_walks() {
+        let many: Vec<f32> = (0..MAX_THRESHOLDS + 10).map(|j| j as f32).collect();
+        let with_nan = [1.0, 3.0, f32::NAN, 2.0, 5.0];
+        for thresholds in [&many[..], &with_nan[..]] {
+            let model = caterpillar(thresholds);
+            assert!(model.coded().is_none());
+            let values: Vec<f32> = (0..thresholds.len() + 5)
+                .flat_map(|v| [v as f32 - 0.5, v as f32])
+                .chain([f32::NAN])
+                .collect();
+            let m = values.len();
+            assert_batch_matches_rows(&model, &Matrix::new(values, m, 1).expect("shape"));
+        }
+        // The same shape with few distinct thresholds is coded, and agrees with the f32 walk.
+        let model = caterpillar(&[4.0, 1.0, 4.0, -2.5, 0.0, 7.0]);
+        assert!(model.coded().is_some());
+        let values: Vec<f32> = (-4..10).map(|v| v as f32 * 0.5).chain([f32::NAN]).collect();
         let m = values.len();
         assert_batch_matches_rows(&model, &Matrix::new(values, m, 1).expect("shape"));
     }
