@@ -1,5 +1,7 @@
 //! The one place that calls the Kubernetes API: paginated `list` of a [`Permission`]'s resource.
 
+use std::collections::HashSet;
+
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
 
 use crate::connect::one_line;
@@ -8,6 +10,8 @@ use crate::permissions::{KUBE_PERMISSIONS, Permission};
 
 /// Objects per page (`limit`); the server hands back a `continue` token for the next page.
 pub const PAGE_SIZE: u32 = 500;
+/// Times a list starts over after its `continue` token expired (HTTP 410) before giving up.
+pub const MAX_RESTARTS: usize = 3;
 
 /// The outcome of a `list` that is not an error.
 #[derive(Debug, Clone)]
@@ -37,6 +41,10 @@ pub async fn list_all(
 /// Like [`list_all`], but hands each object to `each` page by page instead of keeping them all, so
 /// memory stays at one page (500 objects) whatever the cluster's size. Returns how many objects were
 /// listed, or `None` when the resource type does not exist on the server (HTTP 404).
+///
+/// A `continue` token expires after a few minutes (HTTP 410 Gone, when etcd compacts): the list then
+/// starts over from the first page, at most [`MAX_RESTARTS`] times, and objects already handed out (by
+/// `metadata.uid`) are skipped, so each is seen once.
 pub async fn list_each(
     client: &kube::Client,
     permission: &Permission,
@@ -54,6 +62,8 @@ pub async fn list_each(
     let mut count = 0usize;
     let mut token: Option<String> = None;
     let mut pages = 0usize;
+    let mut restarts = 0usize;
+    let mut seen: HashSet<String> = HashSet::new();
     loop {
         let mut params = ListParams::default().limit(PAGE_SIZE);
         if let Some(t) = &token {
@@ -63,6 +73,26 @@ pub async fn list_each(
             Ok(page) => page,
             Err(kube::Error::Api(e)) if e.code == 404 && pages == 0 => {
                 return Ok(None);
+            }
+            Err(kube::Error::Api(e)) if e.code == 410 && token.is_some() => {
+                if restarts == MAX_RESTARTS {
+                    return Err(ClusterError::Api {
+                        permission: what,
+                        reason: format!(
+                            "the list's continue token expired {} times in a row (HTTP 410): {}",
+                            restarts + 1,
+                            one_line(&e.message)
+                        ),
+                    });
+                }
+                restarts += 1;
+                tracing::warn!(
+                    resource = permission.resource,
+                    after_objects = count,
+                    "continue token expired (HTTP 410); listing again from the first page, skipping objects already read"
+                );
+                token = None;
+                continue;
             }
             Err(kube::Error::Api(e)) if e.code == 401 => {
                 return Err(ClusterError::Unauthenticated {
@@ -86,8 +116,17 @@ pub async fn list_each(
             }
         };
         pages += 1;
-        count += page.items.len();
-        page.items.into_iter().for_each(&mut each);
+        for o in page.items {
+            // Remember what was handed out in case the list has to start over; an object without a uid
+            // (none the API server returns) cannot be recognised and is handed out again.
+            if let Some(uid) = &o.metadata.uid {
+                if !seen.insert(uid.clone()) {
+                    continue;
+                }
+            }
+            count += 1;
+            each(o);
+        }
         token = page.metadata.continue_.filter(|t| !t.is_empty());
         if token.is_none() {
             break;

@@ -23,6 +23,8 @@ type RequestLog = Arc<Mutex<Vec<(String, Option<String>)>>>;
 struct Fake {
     forbid_events: bool,
     chaos_installed: bool,
+    /// Answer this many `continue` requests with 410 Gone (an expired token) before serving them.
+    expire_tokens: Arc<Mutex<usize>>,
     requests: RequestLog,
 }
 
@@ -220,6 +222,15 @@ async fn handle(
             .to_string(),
         )
             .into_response(),
+        "/api/v1/events" if cont.is_some() && take_one(&fake.expire_tokens) => (
+            StatusCode::GONE,
+            [("content-type", "application/json")],
+            json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                   "message": "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.",
+                   "reason": "Expired", "code": 410})
+            .to_string(),
+        )
+            .into_response(),
         "/api/v1/events" => axum::Json(events_page(cont.as_deref())).into_response(),
         p if p.starts_with("/apis/chaos-mesh.org/v1alpha1/") && fake.chaos_installed => {
             axum::Json(chaos_list(p.rsplit('/').next().unwrap_or(""))).into_response()
@@ -228,6 +239,14 @@ async fn handle(
         _ => (StatusCode::NOT_FOUND, [("content-type", "text/plain; charset=utf-8")], "404 page not found\n")
             .into_response(),
     }
+}
+
+/// Decrements a positive counter; whether it was positive.
+fn take_one(counter: &Mutex<usize>) -> bool {
+    let mut n = counter.lock().unwrap();
+    let positive = *n > 0;
+    *n = n.saturating_sub(1);
+    positive
 }
 
 async fn start(fake: Fake) -> String {
@@ -371,6 +390,56 @@ async fn events_and_chaos_experiments_become_labels() {
             "{kind} listed cluster-wide: {requests:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn an_expired_continue_token_starts_the_list_over_without_repeating_objects() {
+    let fake = Fake {
+        expire_tokens: Arc::new(Mutex::new(2)),
+        ..Fake::default()
+    };
+    let url = start(fake.clone()).await;
+    let labels = kube_labels(&client(&url), &options(vec![KubeSource::Events]))
+        .await
+        .unwrap();
+    assert_eq!(labels.event_stats.listed, 6, "each event once");
+    assert_eq!(labels.events.len(), 3);
+    let events: Vec<String> = fake
+        .requests
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(u, _)| u.clone())
+        .filter(|u| u.starts_with("/api/v1/events"))
+        .collect();
+    let continued: Vec<bool> = events.iter().map(|u| u.contains("continue=")).collect();
+    // First page, expired token, first page again, expired again, first page, second page.
+    assert_eq!(
+        continued,
+        [false, true, false, true, false, true],
+        "{events:?}"
+    );
+
+    // A token that keeps expiring is an error naming the call, not an endless loop.
+    let fake = Fake {
+        expire_tokens: Arc::new(Mutex::new(usize::MAX)),
+        ..Fake::default()
+    };
+    let url = start(fake.clone()).await;
+    let err = kube_labels(&client(&url), &options(vec![KubeSource::Events]))
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, ClusterError::Api { .. }), "{err:?}");
+    assert!(
+        text.contains("`list events`") && text.contains("HTTP 410"),
+        "{text}"
+    );
+    assert_eq!(
+        fake.requests.lock().unwrap().len(),
+        2 * (cluster::list::MAX_RESTARTS + 1),
+        "each try: first page and the expired continue"
+    );
 }
 
 #[tokio::test]
