@@ -38,9 +38,9 @@ pub async fn list_all(
     )
 }
 
-/// Like [`list_all`], but hands each object to `each` page by page instead of keeping them all, so
-/// memory stays at one page (500 objects) whatever the cluster's size. Returns how many objects were
-/// listed, or `None` when the resource type does not exist on the server (HTTP 404).
+/// Like [`list_all`], but hands each object to `each` page by page instead of keeping them all: memory
+/// holds one page (500 objects) plus the uid of every object handed out (tens of bytes each). Returns how
+/// many objects were listed, or `None` when the resource type does not exist on the server (HTTP 404).
 ///
 /// A `continue` token expires after a few minutes (HTTP 410 Gone, when etcd compacts): the list then
 /// starts over from the first page, at most [`MAX_RESTARTS`] times, and objects already handed out (by
@@ -79,8 +79,8 @@ pub async fn list_each(
                     return Err(ClusterError::Api {
                         permission: what,
                         reason: format!(
-                            "the list's continue token expired {} times in a row (HTTP 410): {}",
-                            restarts + 1,
+                            "the list's continue token expired (HTTP 410) after {restarts} restarts from the \
+                             first page; the API server compacts faster than the list is read: {}",
                             one_line(&e.message)
                         ),
                     });

@@ -66,19 +66,19 @@ impl BaselineParams {
         let nf = names.len();
         let mut params = Self::default();
         for (f, name) in names.iter().enumerate() {
-            if name.ends_with(".use_of_limit") && !name.starts_with("peers_") {
+            if name.ends_with(".use_of_limit") && !crate::context::is_peer_column(name) {
                 params.static_rules.push(Rule {
                     feature: name.clone(),
                     threshold: 0.9,
                     type_index: guess_type(name, types, most_common),
                 });
-            } else if name.ends_with(".secs_to_limit") && !name.starts_with("peers_") {
+            } else if name.ends_with(".secs_to_limit") && !crate::context::is_peer_column(name) {
                 params.linear_rules.push(Rule {
                     feature: name.clone(),
                     threshold: horizon_secs as f64,
                     type_index: guess_type(name, types, most_common),
                 });
-            } else if name.ends_with(".last") && !name.starts_with("peers_") {
+            } else if name.ends_with(".last") && !crate::context::is_peer_column(name) {
                 let n = name.to_ascii_lowercase();
                 if ["latency", "error", "restart", "oom"]
                     .iter()

@@ -371,7 +371,7 @@ pub fn predict_row(
             .iter()
             .zip(row)
             .filter(|(n, v)| {
-                n.ends_with(".secs_to_limit") && !n.starts_with("peers_") && v.is_finite()
+                n.ends_with(".secs_to_limit") && !crate::context::is_peer_column(n) && v.is_finite()
             })
             .map(|(_, &v)| f64::from(v))
             .filter(|&v| v <= meta.window.horizon_secs as f64)

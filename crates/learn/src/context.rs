@@ -22,7 +22,12 @@ fn group_of(target: &str) -> &str {
     target.rfind('/').map_or("", |i| &target[..i])
 }
 
-/// Whether a dataset already carries peer columns.
+/// Whether a column is a peer column (`peers_mean:*` or `peers_max:*`).
+pub fn is_peer_column(name: &str) -> bool {
+    name.starts_with(PEERS_MEAN) || name.starts_with(PEERS_MAX)
+}
+
+/// Whether a metric list already carries peer columns.
 pub fn has_peer_columns(metrics: &[String]) -> bool {
     metrics.iter().any(|m| m.starts_with(PEERS_MEAN))
 }
@@ -64,7 +69,7 @@ pub fn add_peer_columns(dataset: &Dataset, tolerance_secs: i64) -> Dataset {
     let base: Vec<usize> = (0..dataset.metrics.len())
         .filter(|&m| {
             ColumnKind::of(&dataset.metrics[m]) == ColumnKind::Gauge
-                && !dataset.metrics[m].starts_with("peers_")
+                && !is_peer_column(&dataset.metrics[m])
         })
         .collect();
     let mut out = dataset.clone();

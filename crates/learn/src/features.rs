@@ -114,7 +114,7 @@ fn relative_limit(name: &str) -> Option<Limit> {
 pub fn limit_pairs(metrics: &[String]) -> Vec<LimitPair> {
     let mut pairs = Vec::new();
     for (i, m) in metrics.iter().enumerate() {
-        if m.starts_with("peers_") || ColumnKind::of(m) == ColumnKind::Counter {
+        if crate::context::is_peer_column(m) || ColumnKind::of(m) == ColumnKind::Counter {
             continue;
         }
         if let Some(limit) = relative_limit(m) {
@@ -122,7 +122,8 @@ pub fn limit_pairs(metrics: &[String]) -> Vec<LimitPair> {
         }
     }
     for (li, l) in metrics.iter().enumerate() {
-        if !l.contains("_limit") || l.starts_with("peers_") || relative_limit(l).is_some() {
+        if !l.contains("_limit") || crate::context::is_peer_column(l) || relative_limit(l).is_some()
+        {
             continue;
         }
         let candidates = [
@@ -439,7 +440,7 @@ pub(crate) fn counter_increase(prev: f64, next: f64) -> f64 {
 /// Per-second rates of a counter between consecutive valid samples; a decrease is a reset (the
 /// counter restarted from 0, so the increase is the new value). Each rate sits at the later sample's time.
 #[derive(Clone)]
-struct Rates<'a> {
+pub(crate) struct Rates<'a> {
     timestamps: &'a [i64],
     values: &'a [f64],
     t: i64,
@@ -448,7 +449,7 @@ struct Rates<'a> {
 }
 
 impl<'a> Rates<'a> {
-    fn new(timestamps: &'a [i64], values: &'a [f64], t: i64) -> Self {
+    pub(crate) fn new(timestamps: &'a [i64], values: &'a [f64], t: i64) -> Self {
         Self {
             timestamps,
             values,

@@ -14,8 +14,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::context;
 use crate::dataset::{ColumnKind, Dataset};
-use crate::features::counter_increase;
+use crate::features::Rates;
 use crate::figures::{credited, episodes};
 use crate::scoring::{Grid, Score};
 use crate::timestamp;
@@ -71,95 +72,31 @@ pub struct OnsetSignal {
     pub incidents: Vec<IncidentSignal>,
 }
 
-/// Per-metric prefix sums of valid values (shifted by the metric's first valid value, against
-/// cancellation) of one series.
-struct Prefix {
-    count: Vec<u32>,
-    sum: Vec<f64>,
-    sumsq: Vec<f64>,
-}
-
-impl Prefix {
-    fn new(values: &[f64]) -> Self {
-        let origin = values.iter().copied().find(|v| !v.is_nan()).unwrap_or(0.0);
-        let n = values.len();
-        let (mut count, mut sum, mut sumsq) = (
-            Vec::with_capacity(n + 1),
-            Vec::with_capacity(n + 1),
-            Vec::with_capacity(n + 1),
-        );
-        count.push(0);
-        sum.push(0.0);
-        sumsq.push(0.0);
-        for v in values {
-            let (c, s, q) = (
-                count[count.len() - 1],
-                sum[sum.len() - 1],
-                sumsq[sumsq.len() - 1],
-            );
-            if v.is_nan() {
-                count.push(c);
-                sum.push(s);
-                sumsq.push(q);
-            } else {
-                let d = v - origin;
-                count.push(c + 1);
-                sum.push(s + d);
-                sumsq.push(q + d * d);
-            }
-        }
-        Self { count, sum, sumsq }
-    }
-
-    /// `(count, mean, population variance)` of the valid values at indices `[a, b)` (shifted).
-    fn stats(&self, a: usize, b: usize) -> (u32, f64, f64) {
-        let c = self.count[b] - self.count[a];
-        if c == 0 {
-            return (0, f64::NAN, f64::NAN);
-        }
-        let mean = (self.sum[b] - self.sum[a]) / f64::from(c);
-        let var = ((self.sumsq[b] - self.sumsq[a]) / f64::from(c) - mean * mean).max(0.0);
-        (c, mean, var)
-    }
-}
-
-/// The metric columns of a series as the shift compares them: gauges as they are, counters as
-/// per-second rates between consecutive valid samples (a drop is a reset).
-fn comparable(dataset: &Dataset, s: usize) -> Vec<Vec<f64>> {
-    let series = &dataset.series[s];
-    dataset
-        .kinds()
-        .iter()
-        .zip(&series.columns)
-        .map(|(kind, col)| match kind {
-            ColumnKind::Gauge => col.clone(),
-            ColumnKind::Counter => {
-                let mut out = vec![f64::NAN; col.len()];
-                let mut prev: Option<(i64, f64)> = None;
-                for (i, (&t, &v)) in series.timestamps.iter().zip(col).enumerate() {
-                    if v.is_nan() {
-                        continue;
-                    }
-                    if let Some((pt, pv)) = prev.replace((t, v)) {
-                        if t > pt {
-                            out[i] = counter_increase(pv, v) / (t - pt) as f64;
-                        }
-                    }
-                }
-                out
-            }
-        })
-        .collect()
-}
-
-/// Shift of one metric at `t` (see the module docs); `None` without enough samples or with a flat past.
-fn shift(timestamps: &[i64], p: &Prefix, t: i64) -> Option<f64> {
+/// Shift of metric column `values` (of `kind`) at `t` (see the module docs); `None` without enough samples
+/// or with a flat past.
+fn shift(timestamps: &[i64], values: &[f64], kind: ColumnKind, t: i64) -> Option<f64> {
     let a = timestamps.partition_point(|&x| x < t - BEFORE_SECS);
-    let b = timestamps.partition_point(|&x| x < t);
     let c = timestamps.partition_point(|&x| x <= t + AFTER_SECS);
-    let (nb, mb, vb) = p.stats(a, b);
-    let (na, ma, _) = p.stats(b, c);
-    (nb >= 3 && na >= 1 && vb > 0.0).then(|| (ma - mb).abs() / vb.sqrt())
+    let (ts, vs) = (&timestamps[a..c], &values[a..c]);
+    // (seconds relative to `t`, value) of the valid samples, or of the rates between them.
+    let points: Vec<(f64, f64)> = match kind {
+        ColumnKind::Gauge => ts
+            .iter()
+            .zip(vs)
+            .filter(|(_, v)| !v.is_nan())
+            .map(|(&x, &v)| ((x - t) as f64, v))
+            .collect(),
+        ColumnKind::Counter => Rates::new(ts, vs, t).collect(),
+    };
+    let split = points.partition_point(|p| p.0 < 0.0);
+    let (before, after) = points.split_at(split);
+    if before.len() < 3 || after.is_empty() {
+        return None;
+    }
+    let mean = |s: &[(f64, f64)]| s.iter().map(|p| p.1).sum::<f64>() / s.len() as f64;
+    let (mb, ma) = (mean(before), mean(after));
+    let var = before.iter().map(|p| (p.1 - mb).powi(2)).sum::<f64>() / before.len() as f64;
+    (var > 0.0).then(|| (ma - mb).abs() / var.sqrt())
 }
 
 fn percentile(mut v: Vec<f64>, q: f64) -> Option<f64> {
@@ -176,6 +113,7 @@ fn percentile(mut v: Vec<f64>, q: f64) -> Option<f64> {
 pub fn onset_signal(dataset: &Dataset, grid: &Grid, scores: &[Vec<Score>]) -> OnsetSignal {
     let mut out = OnsetSignal::default();
     let h = grid.spec.horizon_secs;
+    let kinds = dataset.kinds();
     for (s, points) in grid.points.iter().enumerate() {
         let (Some(first), Some(last)) = (points.first(), points.last()) else {
             continue;
@@ -201,15 +139,17 @@ pub fn onset_signal(dataset: &Dataset, grid: &Grid, scores: &[Vec<Score>]) -> On
             })
             .collect();
         let stride = quiet.len().div_ceil(NORMAL_POINTS).max(1);
-        let columns = comparable(dataset, s);
-        let prefixes: Vec<Prefix> = columns.iter().map(|c| Prefix::new(c)).collect();
-        let normal: Vec<Option<f64>> = prefixes
+        // The target's own metrics only: peer columns (`--peers`) hold the other targets' deviations.
+        let own: Vec<usize> = (0..dataset.metrics.len())
+            .filter(|&m| !context::is_peer_column(&dataset.metrics[m]))
+            .collect();
+        let normal: Vec<Option<f64>> = own
             .iter()
-            .map(|p| {
+            .map(|&m| {
                 let shifts = quiet
                     .iter()
                     .step_by(stride)
-                    .filter_map(|&t| shift(ts, p, t))
+                    .filter_map(|&t| shift(ts, &series.columns[m], kinds[m], t))
                     .collect();
                 percentile(shifts, NORMAL_PERCENTILE).filter(|&v| v > 0.0)
             })
@@ -221,8 +161,11 @@ pub fn onset_signal(dataset: &Dataset, grid: &Grid, scores: &[Vec<Score>]) -> On
             .collect();
         for e in events {
             let mut best: Option<(f64, usize)> = None;
-            for (m, (p, reference)) in prefixes.iter().zip(&normal).enumerate() {
-                let (Some(reference), Some(sh)) = (reference, shift(ts, p, e.start)) else {
+            for (&m, reference) in own.iter().zip(&normal) {
+                let Some(reference) = reference else {
+                    continue;
+                };
+                let Some(sh) = shift(ts, &series.columns[m], kinds[m], e.start) else {
                     continue;
                 };
                 let ratio = sh / reference;
@@ -284,12 +227,18 @@ mod tests {
                     }
             })
             .collect();
+        // Another target's deviation (a `--peers` column) jumps at the incident: not this target's signal.
+        let peer = timestamps
+            .iter()
+            .enumerate()
+            .map(|(i, &t)| ((i * 31) % 7) as f64 + if t >= start { 100.0 } else { 0.0 })
+            .collect();
         Dataset {
-            metrics: vec!["lat".into()],
+            metrics: vec!["lat".into(), format!("{}lat", context::PEERS_MEAN)],
             series: vec![Series {
                 target: "ns/a".into(),
                 timestamps,
-                columns: vec![lat],
+                columns: vec![lat, peer],
             }],
             events: vec![Event {
                 target: "ns/a".into(),
