@@ -278,6 +278,19 @@ mod tests {
         }
     }
 
+    fn fit(x: &Matrix, y: &[f64], n_trees: usize, seed: u64) -> RandomForest {
+        let params = ForestParams {
+            n_trees,
+            seed,
+            ..ForestParams::default()
+        };
+        params
+            .check()
+            .expect("params")
+            .fit(x, y, None)
+            .expect("fit")
+    }
+
     #[test]
     fn fitted_forests_with_every_bin_in_use_are_coded() {
         // A continuous feature fills all 255 bins; full-depth trees split at most of their edges.
@@ -285,16 +298,7 @@ mod tests {
         let x: Vec<f32> = (0..n).map(|i| ((i * 7919) % n) as f32 / 7.0).collect();
         let y: Vec<f64> = (0..n).map(|i| f64::from(u8::from(i % 3 == 0))).collect();
         let x = Matrix::new(x, n, 1).expect("shape");
-        let params = ForestParams {
-            n_trees: 10,
-            seed: 1,
-            ..ForestParams::default()
-        };
-        let model = params
-            .check()
-            .expect("params")
-            .fit(&x, &y, None)
-            .expect("fit");
+        let model = fit(&x, &y, 10, 1);
         let coded = model.coded().expect("a fitted forest is always coded");
         assert!(
             coded.thresholds[0].len() > 200,
@@ -318,16 +322,7 @@ mod tests {
             y.push(f64::from(u8::from(a + b > 6.0)));
         }
         let x = Matrix::new(x, n, nf).expect("shape");
-        let params = ForestParams {
-            n_trees: 7,
-            seed: 3,
-            ..ForestParams::default()
-        };
-        let model = params
-            .check()
-            .expect("params")
-            .fit(&x, &y, None)
-            .expect("fit");
+        let model = fit(&x, &y, 7, 3);
         let coded = model.coded().expect("codable");
         let mut rows = Vec::new();
         for f in 0..nf {
