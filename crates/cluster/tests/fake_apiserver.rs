@@ -241,6 +241,16 @@ async fn handle(
     }
 }
 
+/// The requests for core events so far (path and query).
+fn event_requests(fake: &Fake) -> Vec<String> {
+    let requests = fake.requests.lock().unwrap();
+    requests
+        .iter()
+        .map(|(u, _)| u.clone())
+        .filter(|u| u.starts_with("/api/v1/events"))
+        .collect()
+}
+
 /// Decrements a positive counter; whether it was positive.
 fn take_one(counter: &Mutex<usize>) -> bool {
     let mut n = counter.lock().unwrap();
@@ -370,11 +380,7 @@ async fn events_and_chaos_experiments_become_labels() {
     assert!(labels.chaos_missing.is_empty() && labels.skipped.is_empty());
 
     let requests = fake.requests.lock().unwrap().clone();
-    let events: Vec<&String> = requests
-        .iter()
-        .map(|(u, _)| u)
-        .filter(|u| u.starts_with("/api/v1/events"))
-        .collect();
+    let events = event_requests(&fake);
     assert_eq!(events.len(), 2, "{events:?}");
     assert!(events.iter().all(|u| u.contains("limit=500")), "{events:?}");
     assert!(!events[0].contains("continue="));
@@ -404,14 +410,7 @@ async fn an_expired_continue_token_starts_the_list_over_without_repeating_object
         .unwrap();
     assert_eq!(labels.event_stats.listed, 6, "each event once");
     assert_eq!(labels.events.len(), 3);
-    let events: Vec<String> = fake
-        .requests
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|(u, _)| u.clone())
-        .filter(|u| u.starts_with("/api/v1/events"))
-        .collect();
+    let events = event_requests(&fake);
     let continued: Vec<bool> = events.iter().map(|u| u.contains("continue=")).collect();
     // First page, expired token, first page again, expired again, first page, second page.
     assert_eq!(
