@@ -448,14 +448,10 @@ mod tests {
                     "expressionSelectors": [{"key": "app", "operator": "In", "values": values}]}}
             }))
         };
-        let Outcome::Incidents(got) = incidents(
-            &POD_CHAOS,
-            &kill("one", &["cartservice"]),
-            &mapper,
-            t0,
-            t0 + 60,
-            15,
-        ) else {
+        let run = |mode, values: &[&str]| {
+            incidents(&POD_CHAOS, &kill(mode, values), &mapper, t0, t0 + 60, 15)
+        };
+        let Outcome::Incidents(got) = run("one", &["cartservice"]) else {
             panic!()
         };
         assert_eq!(got.len(), 1);
@@ -466,26 +462,12 @@ mod tests {
             "pod-kill is one step"
         );
         assert_eq!(got[0].detail, "pod_kill");
-        let out = incidents(
-            &POD_CHAOS,
-            &kill("one", &["a", "b"]),
-            &mapper,
-            t0,
-            t0 + 60,
-            15,
-        );
+        let out = run("one", &["a", "b"]);
         assert!(
             matches!(&out, Outcome::Skipped(r) if r.contains("unknown one of 2")),
             "{out:?}"
         );
-        let Outcome::Incidents(got) = incidents(
-            &POD_CHAOS,
-            &kill("all", &["a", "b"]),
-            &mapper,
-            t0,
-            t0 + 60,
-            15,
-        ) else {
+        let Outcome::Incidents(got) = run("all", &["a", "b"]) else {
             panic!()
         };
         assert_eq!(got.len(), 2);

@@ -241,6 +241,14 @@ async fn handle(
     }
 }
 
+/// Labels read from the fake server at `url` through `sources`.
+async fn read_labels(
+    url: &str,
+    sources: Vec<KubeSource>,
+) -> Result<cluster::KubeLabels, ClusterError> {
+    kube_labels(&client(url), &options(sources)).await
+}
+
 /// The requests for core events so far (path and query).
 fn event_requests(fake: &Fake) -> Vec<String> {
     let requests = fake.requests.lock().unwrap();
@@ -313,12 +321,9 @@ async fn events_and_chaos_experiments_become_labels() {
         ..Fake::default()
     };
     let url = start(fake.clone()).await;
-    let labels = kube_labels(
-        &client(&url),
-        &options(vec![KubeSource::Events, KubeSource::ChaosMesh]),
-    )
-    .await
-    .unwrap();
+    let labels = read_labels(&url, vec![KubeSource::Events, KubeSource::ChaosMesh])
+        .await
+        .unwrap();
 
     assert_eq!(
         rows(&labels.events),
@@ -405,9 +410,7 @@ async fn an_expired_continue_token_starts_the_list_over_without_repeating_object
         ..Fake::default()
     };
     let url = start(fake.clone()).await;
-    let labels = kube_labels(&client(&url), &options(vec![KubeSource::Events]))
-        .await
-        .unwrap();
+    let labels = read_labels(&url, vec![KubeSource::Events]).await.unwrap();
     assert_eq!(labels.event_stats.listed, 6, "each event once");
     assert_eq!(labels.events.len(), 3);
     let events = event_requests(&fake);
@@ -425,7 +428,7 @@ async fn an_expired_continue_token_starts_the_list_over_without_repeating_object
         ..Fake::default()
     };
     let url = start(fake.clone()).await;
-    let err = kube_labels(&client(&url), &options(vec![KubeSource::Events]))
+    let err = read_labels(&url, vec![KubeSource::Events])
         .await
         .unwrap_err();
     let text = err.to_string();
@@ -448,7 +451,7 @@ async fn forbidden_is_one_line_naming_the_missing_permission() {
         ..Fake::default()
     })
     .await;
-    let err = kube_labels(&client(&url), &options(vec![KubeSource::Events]))
+    let err = read_labels(&url, vec![KubeSource::Events])
         .await
         .unwrap_err();
     assert!(
@@ -468,12 +471,9 @@ async fn forbidden_is_one_line_naming_the_missing_permission() {
 #[tokio::test]
 async fn chaos_mesh_not_installed_is_a_warning_not_an_error() {
     let url = start(Fake::default()).await;
-    let labels = kube_labels(
-        &client(&url),
-        &options(vec![KubeSource::Events, KubeSource::ChaosMesh]),
-    )
-    .await
-    .unwrap();
+    let labels = read_labels(&url, vec![KubeSource::Events, KubeSource::ChaosMesh])
+        .await
+        .unwrap();
     assert_eq!(
         labels.chaos_missing,
         vec!["PodChaos", "StressChaos", "NetworkChaos"]
