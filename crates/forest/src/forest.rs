@@ -112,6 +112,17 @@ impl ValidParams {
             });
         }
         let max_features = self.features_per_split(x.n_features())?;
+        // Running sums for the weighted bootstrap; a uniform draw when every row weighs the same.
+        let cum_weight: Option<Vec<f64>> =
+            base_weight.iter().any(|w| *w != base_weight[0]).then(|| {
+                base_weight
+                    .iter()
+                    .scan(0.0, |acc, w| {
+                        *acc += w;
+                        Some(*acc)
+                    })
+                    .collect()
+            });
 
         let run = || {
             let data = BinnedData::build(x, p.max_bins);
@@ -120,6 +131,7 @@ impl ValidParams {
                 y: &y_idx,
                 n_classes: k,
                 base_weight: &base_weight,
+                cum_weight: cum_weight.as_deref(),
                 max_depth: p.max_depth.unwrap_or(usize::MAX),
                 min_samples_split: p.min_samples_split,
                 min_samples_leaf: p.min_samples_leaf,

@@ -110,7 +110,8 @@ pub struct ForestParams {
     pub max_features: MaxFeatures,
     pub criterion: Criterion,
     pub class_weight: ClassWeight,
-    /// Draw a bootstrap sample (with replacement, `n_rows` draws) per tree.
+    /// Draw a bootstrap sample (with replacement, `n_rows` draws) per tree; rows are drawn with probability
+    /// proportional to sample weight x class weight, and each tree weighs a row by its draw count.
     pub bootstrap: bool,
     /// Compute the out-of-bag score and OOB probabilities (needs `bootstrap`).
     pub oob_score: bool,

@@ -50,7 +50,8 @@ impl Node {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Tree {
     pub nodes: Vec<Node>,
-    /// Weighted training samples (bootstrap count x sample weight x class weight) per node: SHAP's cover.
+    /// Weighted training samples per node (bootstrap counts, or sample x class weight without bootstrap):
+    /// SHAP's cover.
     pub cover: Vec<f32>,
     /// Class distribution of each leaf, normalised to sum to 1: `n_leaves x n_classes`.
     pub leaf_values: Vec<f32>,
@@ -79,6 +80,10 @@ pub(crate) struct TreeInputs<'a> {
     pub n_classes: usize,
     /// Sample weight x class weight of each row.
     pub base_weight: &'a [f64],
+    /// Running sums of `base_weight` (`cum[i] = w[0] + … + w[i]`) when the weights differ between rows:
+    /// the bootstrap then draws rows with probability proportional to their weight. `None` when every row
+    /// weighs the same (a uniform draw).
+    pub cum_weight: Option<&'a [f64]>,
     pub max_depth: usize,
     pub min_samples_split: usize,
     pub min_samples_leaf: usize,
@@ -102,14 +107,39 @@ pub(crate) fn below(rng: &mut ChaCha8Rng, n: usize) -> usize {
     ((u128::from(rng.next_u64()) * n as u128) >> 64) as usize
 }
 
-/// Draws the bootstrap counts of one tree (or all ones without bootstrap).
-pub(crate) fn bootstrap_counts(rng: &mut ChaCha8Rng, n: usize, bootstrap: bool) -> Vec<u32> {
+/// Draws the bootstrap counts of one tree: `n` draws with replacement, uniform or, given the running sums of
+/// the rows' weights, with probability proportional to each row's weight (all ones without bootstrap).
+///
+/// Weighted draws are what scikit-learn does since 1.7 (PR #31529): class and sample weights decide *which*
+/// rows a tree sees, and the tree then weighs each row by its draw count alone. Multiplying uniform draw
+/// counts by the weights instead (scikit-learn ≤ 1.6) gives a few heavy minority rows per tree, leaves that
+/// overfit them and lower minority recall.
+pub(crate) fn bootstrap_counts(
+    rng: &mut ChaCha8Rng,
+    n: usize,
+    bootstrap: bool,
+    cum_weight: Option<&[f64]>,
+) -> Vec<u32> {
     if !bootstrap {
         return vec![1; n];
     }
     let mut counts = vec![0u32; n];
-    for _ in 0..n {
-        counts[below(rng, n)] += 1;
+    match cum_weight {
+        None => {
+            for _ in 0..n {
+                counts[below(rng, n)] += 1;
+            }
+        }
+        Some(cum) => {
+            let total = cum[n - 1];
+            for _ in 0..n {
+                // A uniform f64 in [0, 1) from the top 53 bits, scaled to the total weight.
+                let u = (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64) * total;
+                // The first row whose running sum exceeds `u`: zero-weight rows are never drawn.
+                let i = cum.partition_point(|c| *c <= u).min(n - 1);
+                counts[i] += 1;
+            }
+        }
     }
     counts
 }
@@ -121,11 +151,16 @@ pub(crate) fn build_tree(
     keep_in_bag: bool,
 ) -> BuiltTree {
     let n = inp.data.n_rows;
-    let counts = bootstrap_counts(rng, n, inp.bootstrap);
+    let counts = bootstrap_counts(rng, n, inp.bootstrap, inp.cum_weight);
     let mut weight = vec![0.0f64; n];
     let mut idx = Vec::with_capacity(n);
     for i in 0..n {
-        let w = f64::from(counts[i]) * inp.base_weight[i];
+        // With bootstrap the weights are already in the draw; without it they weigh each row.
+        let w = if inp.bootstrap {
+            f64::from(counts[i])
+        } else {
+            inp.base_weight[i]
+        };
         if w > 0.0 {
             weight[i] = w;
             idx.push(i as u32);
