@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Side-by-side benchmark: scikit-learn RandomForestClassifier vs KubePulse's forest on the same data, same run.
+# Side-by-side benchmark: scikit-learn RandomForestClassifier and LightGBM's rf mode vs KubePulse's forest on the
+# same data, same run.
 # Usage: bench/sklearn_compare/run.sh [RUNS]   (default 3 runs each, interleaved; takes several minutes)
 # Creates bench/sklearn_compare/.venv (git-ignored) and writes data and results under bench/sklearn_compare/out.
 set -euo pipefail
@@ -28,8 +29,13 @@ for i in $(seq 1 "$runs"); do
   echo "run $i/$runs: scikit-learn..." >&2
   "$py" "$here/run_sklearn.py" "$out/train.npz" "$out/test.npz" --trees 100 --seed 0 --jobs 2 \
     > "$out/result-sklearn-$i.json"
+  echo "run $i/$runs: LightGBM rf mode..." >&2
+  "$py" "$here/run_lightgbm.py" "$out/train.npz" "$out/test.npz" --trees 100 --seed 0 --jobs 2 \
+    > "$out/result-lightgbm-$i.json"
   echo "run $i/$runs: ours..." >&2
   "$ours" "$out/train.csv" "$out/test.csv" --trees 100 --seed 0 --threads 2 > "$out/result-ours-$i.json"
+  "$ours" "$out/train.csv" "$out/test.csv" --trees 100 --seed 0 --threads 2 --class-weight uniform \
+    | sed 's/"kubepulse-forest"/"kubepulse-forest-uniform"/' > "$out/result-ours-uniform-$i.json"
 done
 echo "load average during the runs: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores" >&2
 "$py" "$here/summarize.py" "$out"/result-*.json
