@@ -52,33 +52,7 @@ impl RandomForest {
 
     /// Reads [`RandomForest::to_bytes`] output; truncated, corrupted or wrong-version input is an error.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, ForestError> {
-        if bytes.len() < MAGIC.len() + 4 {
-            return Err(err(format!(
-                "truncated: {} bytes is shorter than the header",
-                bytes.len()
-            )));
-        }
-        if &bytes[..MAGIC.len()] != MAGIC {
-            return Err(err("not a KubePulse forest model (bad magic bytes)".into()));
-        }
-        let version = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
-        if version != FORMAT_VERSION {
-            return Err(err(format!(
-                "unsupported format version {version} (this build reads version {FORMAT_VERSION})"
-            )));
-        }
-        if bytes.len() < MAGIC.len() + 8 {
-            return Err(err("truncated: no checksum".into()));
-        }
-        let (body, tail) = bytes.split_at(bytes.len() - 4);
-        let stored = u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]);
-        let actual = crc32fast::hash(body);
-        if stored != actual {
-            return Err(err(format!(
-                "checksum mismatch (stored {stored:08x}, computed {actual:08x}): the file is truncated or corrupted"
-            )));
-        }
-        let mut r = Reader { buf: &body[12..] };
+        let mut r = checked_body(bytes, MAGIC, "forest", FORMAT_VERSION)?;
         let n_features = r.u32()? as usize;
         let k = r.u32()? as usize;
         if n_features == 0 || n_features >= (1 << 31) || k < 2 {
@@ -126,7 +100,46 @@ impl RandomForest {
     }
 }
 
-fn read_tree(r: &mut Reader<'_>, n_features: usize, k: usize) -> Result<Tree, String> {
+/// The body of a model file after its magic and version, once both match and its trailing CRC-32 is right:
+/// the checks every model kind's `from_bytes` starts with (`what` names the kind in the errors).
+pub(crate) fn checked_body<'a>(
+    bytes: &'a [u8],
+    magic: &[u8; 8],
+    what: &str,
+    version_read: u32,
+) -> Result<Reader<'a>, ForestError> {
+    if bytes.len() < magic.len() + 4 {
+        return Err(err(format!(
+            "truncated: {} bytes is shorter than the header",
+            bytes.len()
+        )));
+    }
+    if &bytes[..magic.len()] != magic {
+        return Err(err(format!(
+            "not a KubePulse {what} model (bad magic bytes)"
+        )));
+    }
+    let version = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
+    if version != version_read {
+        return Err(err(format!(
+            "unsupported format version {version} (this build reads version {version_read})"
+        )));
+    }
+    if bytes.len() < magic.len() + 8 {
+        return Err(err("truncated: no checksum".into()));
+    }
+    let (body, tail) = bytes.split_at(bytes.len() - 4);
+    let stored = u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]);
+    let actual = crc32fast::hash(body);
+    if stored != actual {
+        return Err(err(format!(
+            "checksum mismatch (stored {stored:08x}, computed {actual:08x}): the file is truncated or corrupted"
+        )));
+    }
+    Ok(Reader { buf: &body[12..] })
+}
+
+pub(crate) fn read_tree(r: &mut Reader<'_>, n_features: usize, k: usize) -> Result<Tree, String> {
     let n_nodes = r.u32().map_err(|e| e.to_string())? as usize;
     let n_leaves = r.u32().map_err(|e| e.to_string())? as usize;
     if n_nodes == 0 || n_leaves == 0 || n_leaves > n_nodes {
@@ -187,22 +200,22 @@ fn read_tree(r: &mut Reader<'_>, n_features: usize, k: usize) -> Result<Tree, St
     })
 }
 
-fn put_u32(out: &mut Vec<u8>, v: usize) {
+pub(crate) fn put_u32(out: &mut Vec<u8>, v: usize) {
     // Sizes are bounded by checks at fit time (features < 2^31, nodes per tree < rows * 2).
     out.extend_from_slice(&(v as u32).to_le_bytes());
 }
 
-fn err(msg: String) -> ForestError {
+pub(crate) fn err(msg: String) -> ForestError {
     ForestError::Format(msg)
 }
 
 /// A cursor that fails (never panics) when the input runs out.
-struct Reader<'a> {
-    buf: &'a [u8],
+pub(crate) struct Reader<'a> {
+    pub buf: &'a [u8],
 }
 
 impl Reader<'_> {
-    fn need(&self, n: usize) -> Result<(), ForestError> {
+    pub(crate) fn need(&self, n: usize) -> Result<(), ForestError> {
         if self.buf.len() < n {
             return Err(err(format!(
                 "truncated: need {n} more bytes, {} left",
@@ -211,7 +224,7 @@ impl Reader<'_> {
         }
         Ok(())
     }
-    fn take<const N: usize>(&mut self) -> Result<[u8; N], ForestError> {
+    pub(crate) fn take<const N: usize>(&mut self) -> Result<[u8; N], ForestError> {
         self.need(N)?;
         let (head, rest) = self.buf.split_at(N);
         self.buf = rest;
@@ -219,20 +232,20 @@ impl Reader<'_> {
         a.copy_from_slice(head);
         Ok(a)
     }
-    fn u8(&mut self) -> Result<u8, ForestError> {
+    pub(crate) fn u8(&mut self) -> Result<u8, ForestError> {
         Ok(self.take::<1>()?[0])
     }
-    fn u32(&mut self) -> Result<u32, ForestError> {
+    pub(crate) fn u32(&mut self) -> Result<u32, ForestError> {
         Ok(u32::from_le_bytes(self.take()?))
     }
-    fn f64(&mut self) -> Result<f64, ForestError> {
+    pub(crate) fn f64(&mut self) -> Result<f64, ForestError> {
         Ok(f64::from_le_bytes(self.take()?))
     }
-    fn f64s(&mut self, n: usize) -> Result<Vec<f64>, ForestError> {
+    pub(crate) fn f64s(&mut self, n: usize) -> Result<Vec<f64>, ForestError> {
         self.need(n.saturating_mul(8))?;
         (0..n).map(|_| self.f64()).collect()
     }
-    fn f32s(&mut self, n: usize) -> Result<Vec<f32>, ForestError> {
+    pub(crate) fn f32s(&mut self, n: usize) -> Result<Vec<f32>, ForestError> {
         self.need(n.saturating_mul(4))?;
         (0..n)
             .map(|_| Ok(f32::from_le_bytes(self.take()?)))

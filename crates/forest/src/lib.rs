@@ -13,12 +13,17 @@ mod binning;
 mod forest;
 mod format;
 mod importance;
+mod isolation;
 mod json;
 mod params;
 mod shap;
 mod tree;
 
 pub use format::FORMAT_VERSION;
+pub use isolation::{
+    AnomalyExplanation, ISOLATION_FORMAT_VERSION, IsolationForest, IsolationParams,
+    MAX_ISOLATION_DEPTH, ValidIsolationParams, average_path_length,
+};
 use thiserror::Error;
 
 /// A dense row-major matrix of features; `NaN` marks a missing value.

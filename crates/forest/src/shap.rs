@@ -327,6 +327,34 @@ impl RandomForest {
     }
 }
 
+/// Exact TreeSHAP of one row over `trees` that have one output each (`leaf_values` holds one value per
+/// leaf), added to `values` (one per feature) summed over the trees, not averaged; `ex` is
+/// `Explainer::new(trees, 1)`. What models other than [`RandomForest`] explain their trees with.
+pub(crate) fn add_single_output(ex: &Explainer, trees: &[Tree], row: &[f32], values: &mut [f64]) {
+    SCRATCH.with_borrow_mut(|scratch| {
+        for (i, t) in trees.iter().enumerate() {
+            let tree = ex.tree_ref(i, t);
+            match ex.points[i] {
+                0 => ex.closed_form(tree, row, 1, values),
+                q => linear(
+                    q,
+                    tree,
+                    &ex.rules[q],
+                    row,
+                    Classes {
+                        first: 0,
+                        count: 1,
+                        stride: 1,
+                    },
+                    ex.max_depth,
+                    values,
+                    scratch,
+                ),
+            }
+        }
+    });
+}
+
 thread_local! {
     /// Per-thread buffers of the linear walk, so explaining a row allocates nothing once they are sized.
     static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
