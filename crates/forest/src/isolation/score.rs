@@ -167,11 +167,10 @@ fn add_dense_tree(
     let mut lanes = rows.chunks_exact(LANES * nf);
     let mut sum_lanes = sums.chunks_exact_mut(LANES);
     for (rows, sums) in (&mut lanes).zip(&mut sum_lanes) {
-        let rows: [&[f32]; LANES] = std::array::from_fn(|l| &rows[l * nf..(l + 1) * nf]);
         let mut at = [0usize; LANES];
         for _ in 0..depth {
-            for l in 0..LANES {
-                at[l] = nodes[at[l]].next(at[l], rows[l]);
+            for (l, at) in at.iter_mut().enumerate() {
+                *at = nodes[*at].next(*at, &rows[l * nf..]);
             }
         }
         for l in 0..LANES {
