@@ -438,6 +438,8 @@ proptest! {
             let s = model.score_row(&row);
             if let Ok(s) = s {
                 prop_assert!(s.is_finite());
+                let batch = model.score(&Matrix::new(row.clone(), 1, 3).expect("shape"));
+                prop_assert_eq!(batch.expect("score")[0].to_bits(), s.to_bits());
             }
             let _ = model.explain_row(&row);
         }

@@ -75,6 +75,13 @@ impl IsolationForest {
                     "tree {t}: depth {depth} exceeds the depth limit {max_depth}"
                 )));
             }
+            if tree
+                .nodes
+                .iter()
+                .any(|n| !n.is_leaf() && n.threshold.is_nan())
+            {
+                return Err(err(format!("tree {t}: a split threshold is NaN")));
+            }
             if let Some(v) = tree
                 .leaf_values
                 .iter()
