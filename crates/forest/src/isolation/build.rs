@@ -23,6 +23,12 @@ impl ValidIsolationParams {
                 reason: "one row cannot be isolated from anything: at least 2 are needed".into(),
             });
         }
+        if n > u32::MAX as usize {
+            return Err(ForestError::InvalidParam {
+                name: "x",
+                reason: format!("{n} rows is more than a tree can index (at most 2^32 - 1)"),
+            });
+        }
         if x.n_features() >= (1 << 31) {
             return Err(ForestError::InvalidParam {
                 name: "x",

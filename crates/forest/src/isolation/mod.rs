@@ -91,7 +91,8 @@ impl IsolationParams {
                 ),
             );
         }
-        if self.max_samples > u32::MAX as usize {
+        // Rows are indexed by u32 and a tree of ψ rows has up to 2ψ - 1 nodes.
+        if self.max_samples >= 1 << 31 {
             return invalid("max_samples", format!("{} is too many", self.max_samples));
         }
         if let Some(d) = self.max_depth {

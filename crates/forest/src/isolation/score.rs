@@ -49,8 +49,8 @@ impl KeyNode {
     }
 
     #[inline(always)]
-    fn next(self, i: usize, keys: &[u32]) -> usize {
-        let k = keys[(self.feature & !MISSING_LEFT) as usize];
+    fn next(self, i: usize, keys: &[u32], offset: usize) -> usize {
+        let k = keys[offset + (self.feature & !MISSING_LEFT) as usize];
         let left = k.wrapping_add(self.feature >> 31) <= self.limit;
         2 * i + 2 - usize::from(left)
     }
@@ -277,7 +277,7 @@ fn add_keyed_tree(
         let mut at = [0usize; LANES];
         for _ in 0..depth {
             for (l, at) in at.iter_mut().enumerate() {
-                *at = nodes[*at].next(*at, &keys[l * nf..]);
+                *at = nodes[*at].next(*at, keys, l * nf);
             }
         }
         for l in 0..LANES {
@@ -291,7 +291,7 @@ fn add_keyed_tree(
     {
         let mut at = 0;
         for _ in 0..depth {
-            at = nodes[at].next(at, keys);
+            at = nodes[at].next(at, keys, 0);
         }
         *s += leaves[at - n_internal];
     }
@@ -343,7 +343,7 @@ mod tests {
                 for &x in &values {
                     assert_eq!(
                         node.next(0, &[x]),
-                        coded.next(0, &[key(x)]),
+                        coded.next(0, &[key(x)], 0),
                         "x {x} threshold {threshold} missing-left {}",
                         missing != 0
                     );
