@@ -172,7 +172,7 @@ impl CodedForest {
         }
     }
 
-    /// Adds the leaf distributions of every tree for every coded row in `codes` to `out` (`k` wide),
+    /// Adds the leaf values (`k` per leaf) of every tree for every coded row in `codes` to `out` (`k` wide),
     /// trees outer: one tree and the block's codes stay in cache together.
     pub fn accumulate(&self, trees: &[Tree], codes: &[u8], k: usize, out: &mut [f64]) {
         let nf = self.thresholds.len();
@@ -377,7 +377,15 @@ mod tests {
             cover,
             leaf_values,
         };
-        RandomForest::assemble(1, vec![0.0, 1.0], vec![tree], vec![1.0], None, None)
+        RandomForest::assemble(
+            1,
+            crate::Task::Classification,
+            vec![0.0, 1.0],
+            vec![tree],
+            vec![1.0],
+            None,
+            None,
+        )
     }
 
     /// Rows of one feature: below, on and between `0, 1, …, n + 4`, far above, and NaN.
