@@ -19,7 +19,8 @@
 //!   prod_{s in H, s != j} (z_s + t)` to each hot one, `O(|H|^2 + d)` per leaf.
 //!
 //! The expected value of a tree uses the same cover ratios, so `expected_value + sum(values) == proba` holds
-//! to rounding.
+//! to rounding. "Classes" below are the leaves' outputs: a regressor's one value is explained as a single
+//! class.
 
 use crate::tree::Tree;
 use crate::{ForestError, RandomForest, ShapValues};

@@ -217,7 +217,7 @@ pub(crate) struct TreeInputs<'a, T: Target> {
     pub data: &'a BinnedData,
     /// The rows' targets.
     pub target: &'a T,
-    /// Sample weight x class weight of each row.
+    /// Weight of each row: sample weight (x class weight for a classifier).
     pub base_weight: &'a [f64],
     /// Running sums of `base_weight` (`cum[i] = w[0] + … + w[i]`) when the weights differ between rows:
     /// the bootstrap then draws rows with probability proportional to their weight. `None` when every row
