@@ -49,3 +49,7 @@ echo "checking our TreeSHAP against shap.TreeExplainer..." >&2
 "$ours" "$out/train.csv" "$out/test.csv" --trees 20 --max-depth 12 --seed 0 --threads 2 \
   --json-out "$out/model.json" --shap-out "$out/shap.json" --shap-rows 100 > /dev/null
 "$py" "$here/shap_check.py" "$out/model.json" "$out/shap.json" "$out/test.npz"
+# The same check for a regression forest (the class labels taken as a numeric target).
+"$ours" "$out/train.csv" "$out/test.csv" --regression --trees 20 --max-depth 12 --seed 0 --threads 2 \
+  --json-out "$out/model-regression.json" --shap-out "$out/shap-regression.json" --shap-rows 100 > /dev/null
+"$py" "$here/shap_check.py" "$out/model-regression.json" "$out/shap-regression.json" "$out/test.npz"

@@ -1,5 +1,6 @@
 """Loads our JSON-exported forest into shap.TreeExplainer (shap's dict-of-arrays model form) and checks that
 our TreeSHAP values (written by `fit_csv --shap-out`) match shap's to 1e-6 on the same test rows.
+Works for classifiers (one output per class) and regressors (`fit_csv --regression`: one output).
 
 Usage: python shap_check.py MODEL.json SHAP.json TEST.npz
 """
@@ -38,17 +39,21 @@ def main(model_path, shap_path, test_path):
     t = time.perf_counter()
     theirs = np.asarray(explainer.shap_values(x, check_additivity=False))
     seconds = time.perf_counter() - t
-    k = len(ours["classes"])
+    # Files of format version 1 have no n_outputs: one output per class.
+    k = ours.get("n_outputs", len(ours["classes"]))
     nf = ours["n_features"]
-    # shap returns (rows, features, classes) or a list per class depending on the version: normalise.
+    # shap returns (rows, features, classes) or a list per class depending on the version, and
+    # (rows, features) for one output: normalise.
     if theirs.shape == (k, len(rows), nf):
         theirs = theirs.transpose(1, 2, 0)
+    theirs = theirs.reshape(len(rows), nf, k)
     mine = np.array([np.array(e["values"]).reshape(nf, k) for e in explained])
     max_diff = float(np.abs(mine - theirs).max())
     ev_diff = float(np.abs(np.asarray(explainer.expected_value).reshape(-1) - np.array(explained[0]["expected_value"])).max())
     print(
         json.dumps(
             {
+                "task": ours.get("task", "classification"),
                 "rows": len(rows),
                 "trees": n_trees,
                 "max_abs_diff_shap_values": max_diff,

@@ -1,4 +1,5 @@
-//! Fit and predict benchmarks on a synthetic noisy 4-class dataset (deep trees, 5% NaN).
+//! Fit and predict benchmarks on a synthetic noisy 4-class dataset (deep trees, 5% NaN), and a regression
+//! forest on the same rows with the noisy score as target.
 //! `cargo bench -p forest`; the side-by-side comparison with scikit-learn is `bench/sklearn_compare/run.sh`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -13,9 +14,16 @@ fn uniform(r: &mut ChaCha8Rng) -> f32 {
 
 /// `n` rows of `nf` features; the class is a noisy function of the first four features.
 fn data(n: usize, nf: usize, seed: u64) -> (Matrix, Vec<f64>) {
+    let (x, _, y) = data_with_score(n, nf, seed);
+    (x, y)
+}
+
+/// [`data`] with the noisy score the classes are cut from (a regression target).
+fn data_with_score(n: usize, nf: usize, seed: u64) -> (Matrix, Vec<f64>, Vec<f64>) {
     let mut r = ChaCha8Rng::seed_from_u64(seed);
     let mut x = Vec::with_capacity(n * nf);
     let mut y = Vec::with_capacity(n);
+    let mut scores = Vec::with_capacity(n);
     for _ in 0..n {
         let row: Vec<f32> = (0..nf).map(|_| uniform(&mut r) * 2.0 - 1.0).collect();
         let score = row[0] + 0.5 * row[1] - row[2] * row[3] + 0.6 * (uniform(&mut r) - 0.5);
@@ -33,8 +41,9 @@ fn data(n: usize, nf: usize, seed: u64) -> (Matrix, Vec<f64>) {
                 .map(|v| if uniform(&mut r) < 0.05 { f32::NAN } else { v }),
         );
         y.push(class);
+        scores.push(f64::from(score));
     }
-    (Matrix::new(x, n, nf).expect("shape"), y)
+    (Matrix::new(x, n, nf).expect("shape"), scores, y)
 }
 
 fn params(n_trees: usize) -> ForestParams {
@@ -107,5 +116,40 @@ fn bench_predict_full_trees(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_fit, bench_predict, bench_predict_full_trees);
+/// A regression forest (`max_features` all, as scikit-learn's regressor) on the 4-class data's score.
+fn bench_regression(c: &mut Criterion) {
+    let (x, y, _) = data_with_score(20_000, 20, 1);
+    let (xt, _, _) = data_with_score(10_000, 20, 3);
+    let p = ForestParams {
+        n_trees: 10,
+        ..ForestParams::regression()
+    }
+    .check()
+    .expect("valid");
+    let mut g = c.benchmark_group("regression");
+    g.sample_size(10);
+    g.bench_function("fit_20k_rows_20_features_10_trees", |b| {
+        b.iter(|| p.fit_regressor(black_box(&x), &y, None).expect("fit"))
+    });
+    let model = p.fit_regressor(&x, &y, None).expect("fit");
+    g.bench_function("batch_10k_rows_10_trees", |b| {
+        b.iter(|| model.predict(black_box(&xt)).expect("predict"))
+    });
+    let mut i = 0;
+    g.bench_function("one_row_10_trees", |b| {
+        b.iter(|| {
+            i = (i + 1) % xt.n_rows();
+            model.predict_row(black_box(xt.row(i))).expect("predict")
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    bench_fit,
+    bench_predict,
+    bench_predict_full_trees,
+    bench_regression
+);
 criterion_main!(benches);

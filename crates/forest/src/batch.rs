@@ -172,7 +172,7 @@ impl CodedForest {
         }
     }
 
-    /// Adds the leaf distributions of every tree for every coded row in `codes` to `out` (`k` wide),
+    /// Adds the leaf values (`k` per leaf) of every tree for every coded row in `codes` to `out` (`k` wide),
     /// trees outer: one tree and the block's codes stay in cache together.
     pub fn accumulate(&self, trees: &[Tree], codes: &[u8], k: usize, out: &mut [f64]) {
         let nf = self.thresholds.len();
@@ -346,6 +346,34 @@ mod tests {
         assert_batch_matches_rows(&model, &Matrix::new(rows, m, nf).expect("shape"));
     }
 
+    #[test]
+    fn regressors_are_coded_and_their_batches_match_their_rows() {
+        let n = 3000;
+        let x: Vec<f32> = (0..n * 2)
+            .map(|i| ((i * 7919) % 1009) as f32 / 10.0)
+            .collect();
+        let x = Matrix::new(x, n, 2).expect("shape");
+        let y: Vec<f64> = (0..n)
+            .map(|i| f64::from(x.row(i)[0]).sin() * 100.0 + f64::from(x.row(i)[1]))
+            .collect();
+        let model = ForestParams {
+            n_trees: 5,
+            ..ForestParams::regression()
+        }
+        .check()
+        .expect("params")
+        .fit_regressor(&x, &y, None)
+        .expect("fit");
+        assert!(model.coded().is_some());
+        let batch = model.predict(&x).expect("batch");
+        for (i, b) in batch.iter().enumerate() {
+            assert_eq!(
+                model.predict_row(x.row(i)).expect("row").to_bits(),
+                b.to_bits()
+            );
+        }
+    }
+
     /// A one-feature caterpillar tree: internal node `2j` splits at `thresholds[j]`, its left child is a leaf.
     fn caterpillar(thresholds: &[f32]) -> RandomForest {
         let mut nodes = Vec::new();
@@ -377,7 +405,15 @@ mod tests {
             cover,
             leaf_values,
         };
-        RandomForest::assemble(1, vec![0.0, 1.0], vec![tree], vec![1.0], None, None)
+        RandomForest::assemble(
+            1,
+            crate::Task::Classification,
+            vec![0.0, 1.0],
+            vec![tree],
+            vec![1.0],
+            None,
+            None,
+        )
     }
 
     /// Rows of one feature: below, on and between `0, 1, …, n + 4`, far above, and NaN.

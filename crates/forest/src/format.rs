@@ -1,17 +1,27 @@
 //! The binary model format: versioned, checksummed, validated on read.
 //!
-//! Layout (little-endian): magic `KPFOREST`, format version `u32`, `n_features u32`, `n_classes u32`,
-//! class labels `f64 x n_classes`, `n_trees u32`, MDI importances `f64 x n_features`, OOB flag `u8` +
-//! OOB score `f64`, then per tree `n_nodes u32`, `n_leaves u32`, nodes (`threshold f32`, `feature u32`,
-//! `child u32`), covers `f32 x n_nodes`, leaf values `f32 x n_leaves x n_classes`; last, the CRC-32 of
-//! everything before it. OOB probabilities are not stored (they are per training row).
+//! Layout of version 2 (little-endian): magic `KPFOREST`, format version `u32`, task `u8`
+//! (0 classification, 1 regression), `n_features u32`; a classifier then has `n_classes u32` and its class
+//! labels `f64 x n_classes` (a regressor has one output and nothing here); `n_trees u32`, MDI importances
+//! `f64 x n_features`, OOB flag `u8` + OOB score `f64`, then per tree `n_nodes u32`, `n_leaves u32`, nodes
+//! (`threshold f32`, `feature u32`, `child u32`), covers `f32 x n_nodes`, leaf values
+//! `f32 x n_leaves x n_outputs`; last, the CRC-32 of everything before it. OOB outputs are not stored
+//! (they are per training row).
+//!
+//! Version 1 (classifiers only) is version 2 without the task byte; this build still reads it.
 
 use crate::tree::{LEAF, MISSING_LEFT, Node, Tree};
-use crate::{ForestError, RandomForest};
+use crate::{ForestError, RandomForest, Task};
 
 const MAGIC: &[u8; 8] = b"KPFOREST";
-/// The format version this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The format version this build writes (it reads this one and every earlier one).
+pub const FORMAT_VERSION: u32 = 2;
+/// The first version, before regressors: no task byte, every model a classifier.
+const VERSION_CLASSIFIER_ONLY: u32 = 1;
+/// Task byte of a classifier.
+const TASK_CLASSIFICATION: u8 = 0;
+/// Task byte of a regressor.
+const TASK_REGRESSION: u8 = 1;
 
 impl RandomForest {
     /// The versioned, checksummed binary model format.
@@ -19,11 +29,17 @@ impl RandomForest {
         let mut out = Vec::new();
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        out.push(match self.task {
+            Task::Classification => TASK_CLASSIFICATION,
+            Task::Regression => TASK_REGRESSION,
+        });
         put_u32(&mut out, self.n_features);
-        put_u32(&mut out, self.classes.len());
-        self.classes
-            .iter()
-            .for_each(|c| out.extend_from_slice(&c.to_le_bytes()));
+        if self.task == Task::Classification {
+            put_u32(&mut out, self.classes.len());
+            self.classes
+                .iter()
+                .for_each(|c| out.extend_from_slice(&c.to_le_bytes()));
+        }
         put_u32(&mut out, self.trees.len());
         self.importances
             .iter()
@@ -32,7 +48,7 @@ impl RandomForest {
         out.extend_from_slice(&self.oob_score.unwrap_or(0.0).to_le_bytes());
         for t in &self.trees {
             put_u32(&mut out, t.nodes.len());
-            put_u32(&mut out, t.leaf_values.len() / self.classes.len());
+            put_u32(&mut out, t.leaf_values.len() / self.n_outputs());
             for n in &t.nodes {
                 out.extend_from_slice(&n.threshold.to_le_bytes());
                 out.extend_from_slice(&n.feature.to_le_bytes());
@@ -50,22 +66,46 @@ impl RandomForest {
         out
     }
 
-    /// Reads [`RandomForest::to_bytes`] output; truncated, corrupted or wrong-version input is an error.
+    /// Reads [`RandomForest::to_bytes`] output of this build or an earlier one (a version 1 file is a
+    /// classifier); truncated, corrupted or unknown-version input is an error.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, ForestError> {
-        let mut r = checked_body(bytes, MAGIC, "forest", FORMAT_VERSION)?;
+        let (mut r, version) = checked_body(
+            bytes,
+            MAGIC,
+            "forest",
+            VERSION_CLASSIFIER_ONLY..=FORMAT_VERSION,
+        )?;
+        let task = if version == VERSION_CLASSIFIER_ONLY {
+            Task::Classification
+        } else {
+            match r.u8()? {
+                TASK_CLASSIFICATION => Task::Classification,
+                TASK_REGRESSION => Task::Regression,
+                other => return Err(err(format!("unknown task {other}"))),
+            }
+        };
         let n_features = r.u32()? as usize;
-        let k = r.u32()? as usize;
-        if n_features == 0 || n_features >= (1 << 31) || k < 2 {
-            return Err(err(format!(
-                "invalid header: {n_features} features, {k} classes"
-            )));
+        if n_features == 0 || n_features >= (1 << 31) {
+            return Err(err(format!("invalid header: {n_features} features")));
         }
-        let classes = r.f64s(k)?;
-        if classes.iter().any(|c| !c.is_finite()) || classes.windows(2).any(|w| w[0] >= w[1]) {
-            return Err(err(
-                "class labels are not finite and strictly increasing".into()
-            ));
-        }
+        let (classes, k) = match task {
+            Task::Classification => {
+                let k = r.u32()? as usize;
+                if k < 2 {
+                    return Err(err(format!("invalid header: {k} classes")));
+                }
+                let classes = r.f64s(k)?;
+                if classes.iter().any(|c| !c.is_finite())
+                    || classes.windows(2).any(|w| w[0] >= w[1])
+                {
+                    return Err(err(
+                        "class labels are not finite and strictly increasing".into()
+                    ));
+                }
+                (classes, k)
+            }
+            Task::Regression => (Vec::new(), 1),
+        };
         let n_trees = r.u32()? as usize;
         if n_trees == 0 {
             return Err(err("the model has no trees".into()));
@@ -91,6 +131,7 @@ impl RandomForest {
         }
         Ok(RandomForest::assemble(
             n_features,
+            task,
             classes,
             trees,
             importances,
@@ -101,13 +142,14 @@ impl RandomForest {
 }
 
 /// The body of a model file after its magic and version, once both match and its trailing CRC-32 is right:
-/// the checks every model kind's `from_bytes` starts with (`what` names the kind in the errors).
+/// the checks every model kind's `from_bytes` starts with (`what` names the kind in the errors). Returns the
+/// reader and the file's version, one of `versions`.
 pub(crate) fn checked_body<'a>(
     bytes: &'a [u8],
     magic: &[u8; 8],
     what: &str,
-    version_read: u32,
-) -> Result<Reader<'a>, ForestError> {
+    versions: std::ops::RangeInclusive<u32>,
+) -> Result<(Reader<'a>, u32), ForestError> {
     if bytes.len() < magic.len() + 4 {
         return Err(err(format!(
             "truncated: {} bytes is shorter than the header",
@@ -120,9 +162,15 @@ pub(crate) fn checked_body<'a>(
         )));
     }
     let version = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
-    if version != version_read {
+    if !versions.contains(&version) {
+        let (first, last) = (versions.start(), versions.end());
+        let reads = if first == last {
+            format!("version {last}")
+        } else {
+            format!("versions {first} to {last}")
+        };
         return Err(err(format!(
-            "unsupported format version {version} (this build reads version {version_read})"
+            "unsupported format version {version} (this build reads {reads}): written by a newer build?"
         )));
     }
     if bytes.len() < magic.len() + 8 {
@@ -136,7 +184,7 @@ pub(crate) fn checked_body<'a>(
             "checksum mismatch (stored {stored:08x}, computed {actual:08x}): the file is truncated or corrupted"
         )));
     }
-    Ok(Reader { buf: &body[12..] })
+    Ok((Reader { buf: &body[12..] }, version))
 }
 
 pub(crate) fn read_tree(r: &mut Reader<'_>, n_features: usize, k: usize) -> Result<Tree, String> {

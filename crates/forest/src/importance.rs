@@ -1,11 +1,12 @@
 //! Permutation importance.
 
-use crate::forest::tree_rng;
+use crate::forest::{r2_seen, tree_rng};
 use crate::tree::below;
-use crate::{ForestError, Matrix, RandomForest};
+use crate::{ForestError, Matrix, RandomForest, Task};
 
 impl RandomForest {
-    /// Permutation importance: mean drop of accuracy over `n_repeats` seeded shuffles of each column.
+    /// Permutation importance: mean drop of the score over `n_repeats` seeded shuffles of each column; the
+    /// score is accuracy for a classifier, R^2 for a regressor (scikit-learn's default scorers).
     pub fn permutation_importance(
         &self,
         x: &Matrix,
@@ -35,11 +36,16 @@ impl RandomForest {
             });
         }
         let nf = x.n_features();
-        let accuracy = |m: &Matrix| -> Result<f64, ForestError> {
+        let score = |m: &Matrix| -> Result<f64, ForestError> {
             let pred = self.predict(m)?;
-            Ok(pred.iter().zip(y).filter(|(p, t)| p == t).count() as f64 / n as f64)
+            Ok(match self.task {
+                Task::Classification => {
+                    pred.iter().zip(y).filter(|(p, t)| p == t).count() as f64 / n as f64
+                }
+                Task::Regression => r2_seen(y, &pred),
+            })
         };
-        let baseline = accuracy(x)?;
+        let baseline = score(x)?;
         let mut work = x.clone();
         let mut importances = Vec::with_capacity(nf);
         for f in 0..nf {
@@ -54,7 +60,7 @@ impl RandomForest {
                 for (i, v) in column.iter().enumerate() {
                     work.values[i * nf + f] = *v;
                 }
-                drop += baseline - accuracy(&work)?;
+                drop += baseline - score(&work)?;
             }
             for (i, v) in original.iter().enumerate() {
                 work.values[i * nf + f] = *v;

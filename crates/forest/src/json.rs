@@ -1,7 +1,7 @@
 //! JSON export: one object per tree with scikit-learn/shap-style arrays, so other tools can check our trees.
 
-use crate::RandomForest;
 use crate::shap::node_values;
+use crate::{RandomForest, Task};
 use serde_json::{Value, json};
 
 impl RandomForest {
@@ -9,11 +9,13 @@ impl RandomForest {
     /// `threshold`, `values`, `node_sample_weight` (scikit-learn/shap conventions, -1 for leaves).
     ///
     /// Also per tree: `children_default` (the child NaN goes to, as shap's dict format wants). `values` holds
-    /// one row of class probabilities per node (internal nodes: the cover-weighted mean of their children).
-    /// A threshold of +inf (every non-missing value goes left) is written as `f64::MAX`, since JSON has no
-    /// infinity. The forest's probability is the mean of the trees' leaf values.
+    /// one row of `n_outputs` per node: class probabilities, or a regressor's one mean target (internal
+    /// nodes: the cover-weighted mean of their children). A threshold of +inf (every non-missing value goes
+    /// left) is written as `f64::MAX`, since JSON has no infinity. The forest's output is the mean of the
+    /// trees' leaf values. At the top: `task` (`"classification"` or `"regression"`), `n_outputs`, and
+    /// `classes` (empty for a regressor).
     pub fn to_json(&self) -> Value {
-        let k = self.classes.len();
+        let k = self.n_outputs();
         let trees: Vec<Value> = self
             .trees
             .iter()
@@ -63,6 +65,11 @@ impl RandomForest {
             "format": "kubepulse-forest",
             "format_version": crate::FORMAT_VERSION,
             "n_features": self.n_features,
+            "task": match self.task {
+                Task::Classification => "classification",
+                Task::Regression => "regression",
+            },
+            "n_outputs": k,
             "classes": self.classes,
             "expected_value": self.explainer().expected_value,
             "trees": trees,

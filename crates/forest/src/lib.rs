@@ -1,7 +1,12 @@
 //! KubePulse's random-forest engine: a pure library (no I/O except its own model format).
 //!
-//! Flow: [`ForestParams`] → [`ForestParams::check`] → [`ValidParams`] → [`ValidParams::fit`] →
-//! [`RandomForest`] → `predict_proba` / `shap_values` / `to_bytes`.
+//! Flow: [`ForestParams`] → [`ForestParams::check`] → [`ValidParams`] → [`ValidParams::fit`] (a
+//! classifier) or [`ValidParams::fit_regressor`] (a regressor) → [`RandomForest`] → `predict_proba` /
+//! `predict` / `shap_values` / `to_bytes`.
+//!
+//! Both tasks share one engine: the same binning, histogram split search, missing-value routing, weighted
+//! bootstrap, TreeSHAP and model format; they differ in what a node sums (class weights, or `w`, `w y`,
+//! `w y^2`) and what a leaf holds (a class distribution, or one mean).
 //!
 //! This file holds the public types (the contract other crates code against); the work lives in modules:
 //! [`params`] (validation), `binning` (quantile bins, `u8` codes), `tree` (flat nodes and the histogram
@@ -83,11 +88,29 @@ pub enum MaxFeatures {
     All,
 }
 
-/// The impurity a split minimises.
+/// The impurity a classifier's splits minimise (a regressor's always minimise squared error).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Criterion {
     Gini,
     Entropy,
+}
+
+/// What a forest predicts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Task {
+    /// Class probabilities (one output per class), from [`ValidParams::fit`].
+    Classification,
+    /// One real value per row (the mean of the leaves' target means), from [`ValidParams::fit_regressor`].
+    Regression,
+}
+
+impl std::fmt::Display for Task {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Task::Classification => "classifier",
+            Task::Regression => "regressor",
+        })
+    }
 }
 
 /// Per-class weights, multiplied into sample weights.
@@ -112,8 +135,12 @@ pub struct ForestParams {
     pub min_samples_split: usize,
     /// A split may not leave fewer (unweighted) samples than this on either side.
     pub min_samples_leaf: usize,
+    /// Features drawn at each split: scikit-learn's default is `Sqrt` for classifiers, `All` for regressors
+    /// ([`ForestParams::regression`]).
     pub max_features: MaxFeatures,
+    /// Classifiers only; regressors minimise squared error whatever this says.
     pub criterion: Criterion,
+    /// Classifiers only; [`ValidParams::fit_regressor`] refuses anything but `Uniform`.
     pub class_weight: ClassWeight,
     /// Draw a bootstrap sample (with replacement, `n_rows` draws) per tree; rows are drawn with probability
     /// proportional to sample weight x class weight, and each tree weighs a row by its draw count.
@@ -147,6 +174,17 @@ impl Default for ForestParams {
     }
 }
 
+impl ForestParams {
+    /// scikit-learn's `RandomForestRegressor` defaults: [`ForestParams::default`] with every feature
+    /// considered at each split (`max_features=1.0`).
+    pub fn regression() -> Self {
+        Self {
+            max_features: MaxFeatures::All,
+            ..Self::default()
+        }
+    }
+}
+
 /// Parameters that passed [`ForestParams::check`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct ValidParams(ForestParams);
@@ -164,6 +202,12 @@ pub enum ForestError {
     EmptyData,
     #[error("label at row {row} is not a number (NaN or infinite)")]
     NonFiniteLabel { row: usize },
+    #[error(
+        "regression target at row {row} is {value}: targets must be finite and within f32 range (|y| <= 3.4e38)"
+    )]
+    NonFiniteTarget { row: usize, value: f64 },
+    #[error("{method} is not available on a {model}")]
+    WrongTask { method: &'static str, model: Task },
     #[error("only one class ({class}) in the labels: a classifier needs at least two")]
     SingleClass { class: f64 },
     #[error("{what} has {got} entries but there are {expected} rows")]
@@ -182,17 +226,18 @@ pub enum ForestError {
     Format(String),
 }
 
-/// A fitted random forest classifier.
+/// A fitted random forest: a classifier or a regressor ([`RandomForest::task`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RandomForest {
     n_features: usize,
-    /// Sorted distinct labels.
+    task: Task,
+    /// Sorted distinct labels (empty for a regressor).
     classes: Vec<f64>,
     trees: Vec<tree::Tree>,
     /// MDI importances, normalised.
     importances: Vec<f64>,
     oob_score: Option<f64>,
-    /// Not stored in the model file.
+    /// OOB outputs (`n_rows x n_outputs`); not stored in the model file.
     oob_proba: Option<Vec<f64>>,
     /// Precomputed for TreeSHAP on first use (derived from the trees, never serialised).
     explainer: shap::LazyExplainer,
@@ -200,13 +245,16 @@ pub struct RandomForest {
     coded: batch::LazyCoded,
 }
 
-/// TreeSHAP explanation of one row.
+/// TreeSHAP explanation of one row, per output ([`RandomForest::n_outputs`]: a classifier's classes, or a
+/// regressor's one value).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ShapValues {
-    /// Expected probability of each class over the training data (per class, length `n_classes`).
+    /// Expected output over the training data (cover-weighted), length `n_outputs`: each class's
+    /// probability, or a regressor's mean prediction in the target's unit.
     pub expected_value: Vec<f64>,
-    /// Contribution of each feature to each class probability, row-major
-    /// `n_features x n_classes`: `expected_value[c] + sum_f values[f * n_classes + c] == proba[c]`.
+    /// Contribution of each feature to each output, row-major `n_features x n_outputs`:
+    /// `expected_value[c] + sum_f values[f * n_outputs + c] == output[c]` (to rounding), the output being
+    /// the class probability or the regressor's prediction.
     pub values: Vec<f64>,
 }
 
@@ -214,6 +262,7 @@ impl RandomForest {
     /// Builds the model from its parts and precomputes what explanations need.
     fn assemble(
         n_features: usize,
+        task: Task,
         classes: Vec<f64>,
         trees: Vec<tree::Tree>,
         importances: Vec<f64>,
@@ -222,6 +271,7 @@ impl RandomForest {
     ) -> Self {
         Self {
             n_features,
+            task,
             classes,
             trees,
             importances,
@@ -235,9 +285,20 @@ impl RandomForest {
     pub fn n_features(&self) -> usize {
         self.n_features
     }
-    /// Sorted distinct class labels; probabilities are in this order.
+    /// Whether this is a classifier or a regressor.
+    pub fn task(&self) -> Task {
+        self.task
+    }
+    /// Sorted distinct class labels; probabilities are in this order. Empty for a regressor.
     pub fn classes(&self) -> &[f64] {
         &self.classes
+    }
+    /// Values per row the trees' leaves hold: the number of classes, or 1 for a regressor.
+    pub fn n_outputs(&self) -> usize {
+        match self.task {
+            Task::Classification => self.classes.len(),
+            Task::Regression => 1,
+        }
     }
     /// Number of trees.
     pub fn n_trees(&self) -> usize {
@@ -247,11 +308,13 @@ impl RandomForest {
     pub fn n_nodes(&self) -> usize {
         self.trees.iter().map(|t| t.nodes.len()).sum()
     }
-    /// Out-of-bag accuracy, if `oob_score` was set (over rows that were out of bag for at least one tree).
+    /// Out-of-bag accuracy (classifier) or R^2 (regressor), if `oob_score` was set (over rows that were out of
+    /// bag for at least one tree).
     pub fn oob_score(&self) -> Option<f64> {
         self.oob_score
     }
-    /// Out-of-bag probabilities (`n_rows x n_classes`, NaN for rows never out of bag), if `oob_score` was set.
+    /// Out-of-bag probabilities (`n_rows x n_classes`), or a regressor's out-of-bag predictions (`n_rows`),
+    /// NaN for rows never out of bag, if `oob_score` was set.
     /// Only available on the fitted model, not on one read back with [`RandomForest::from_bytes`].
     pub fn oob_proba(&self) -> Option<&[f64]> {
         self.oob_proba.as_deref()

@@ -19,7 +19,8 @@
 //!   prod_{s in H, s != j} (z_s + t)` to each hot one, `O(|H|^2 + d)` per leaf.
 //!
 //! The expected value of a tree uses the same cover ratios, so `expected_value + sum(values) == proba` holds
-//! to rounding.
+//! to rounding. "Classes" below are the leaves' outputs: a regressor's one value is explained as a single
+//! class.
 
 use crate::tree::Tree;
 use crate::{ForestError, RandomForest, ShapValues};
@@ -59,7 +60,7 @@ impl RandomForest {
     pub(crate) fn explainer(&self) -> &Explainer {
         self.explainer
             .0
-            .get_or_init(|| Explainer::new(&self.trees, self.classes.len()))
+            .get_or_init(|| Explainer::new(&self.trees, self.n_outputs()))
     }
 }
 
@@ -219,7 +220,7 @@ fn tree_depth(t: &Tree) -> usize {
 }
 
 impl RandomForest {
-    /// Exact TreeSHAP (Lundberg et al.) of one row, for every class.
+    /// Exact TreeSHAP (Lundberg et al.) of one row, for every output (every class, or a regressor's value).
     pub fn shap_values(&self, row: &[f32]) -> Result<ShapValues, ForestError> {
         let mut out = ShapValues {
             expected_value: Vec::new(),
@@ -233,7 +234,7 @@ impl RandomForest {
     /// on the linear walk; the closed-form fallback allocates per tree).
     pub fn shap_values_into(&self, row: &[f32], out: &mut ShapValues) -> Result<(), ForestError> {
         self.check_features(row.len())?;
-        let k = self.classes.len();
+        let k = self.n_outputs();
         let ex = self.explainer();
         out.expected_value.clear();
         out.expected_value.extend_from_slice(&ex.expected_value);
@@ -272,7 +273,8 @@ impl RandomForest {
 impl RandomForest {
     /// Exact TreeSHAP of one row for class index `class` only (into `values`, one per feature, resized to
     /// [`RandomForest::n_features`]), about half the work of every class on a binary model; returns that
-    /// class's expected value. Equal to column `class` of [`RandomForest::shap_values`].
+    /// class's expected value. Equal to column `class` of [`RandomForest::shap_values`]. A regressor's one
+    /// output is `class` 0.
     pub fn shap_values_of_class(
         &self,
         row: &[f32],
@@ -280,11 +282,11 @@ impl RandomForest {
         values: &mut Vec<f64>,
     ) -> Result<f64, ForestError> {
         self.check_features(row.len())?;
-        let k = self.classes.len();
+        let k = self.n_outputs();
         if class >= k {
             return Err(ForestError::InvalidParam {
                 name: "class",
-                reason: format!("class index {class}, but the model has {k} classes"),
+                reason: format!("class index {class}, but the model has {k} outputs"),
             });
         }
         let ex = self.explainer();
@@ -790,7 +792,7 @@ mod algorithm2 {
     impl RandomForest {
         /// TreeSHAP values by the closed-form walk on every tree (the linear walk's fallback).
         pub(crate) fn shap_values_closed_form(&self, row: &[f32]) -> Vec<f64> {
-            let k = self.classes.len();
+            let k = self.n_outputs();
             let ex = self.explainer();
             let mut values = vec![0.0; self.n_features * k];
             for (i, t) in self.trees.iter().enumerate() {
@@ -808,7 +810,7 @@ mod algorithm2 {
 
         /// TreeSHAP values by the paper's Algorithm 2, the reference the fast walk is tested against.
         pub(crate) fn shap_values_reference(&self, row: &[f32]) -> Vec<f64> {
-            let k = self.classes.len();
+            let k = self.n_outputs();
             let mut values = vec![0.0; self.n_features * k];
             let d = self.explainer().max_depth + 2;
             let mut path = vec![PathElement::default(); d * (d + 1) / 2 + d];

@@ -53,12 +53,13 @@ pub(crate) struct Tree {
     /// Weighted training samples per node (bootstrap counts, or sample x class weight without bootstrap):
     /// SHAP's cover.
     pub cover: Vec<f32>,
-    /// Class distribution of each leaf, normalised to sum to 1: `n_leaves x n_classes`.
+    /// Outputs of each leaf, `n_leaves x n_outputs`: a classifier's class distribution (normalised to sum to
+    /// 1), a regressor's weighted mean target (in the target's unit).
     pub leaf_values: Vec<f32>,
 }
 
 impl Tree {
-    /// Index of the leaf row (into `leaf_values / n_classes`) that `row` falls into.
+    /// Index of the leaf row (into `leaf_values / n_outputs`) that `row` falls into.
     #[inline]
     pub fn leaf_of(&self, row: &[f32]) -> usize {
         let mut i = 0;
@@ -72,13 +73,151 @@ impl Tree {
     }
 }
 
-/// Everything a tree needs from the forest (shared, read-only).
-pub(crate) struct TreeInputs<'a> {
-    pub data: &'a BinnedData,
+/// What trees are fitted to: the sums a node keeps of its rows, and how they score splits and make leaves.
+///
+/// Implemented by [`Classes`] and [`Values`]; the builder is generic over it, so each task's loops are
+/// compiled for it (the classifier's are the same code as before regression existed).
+pub(crate) trait Target: Sync {
+    /// Number of sums per node (and per histogram bin).
+    fn width(&self) -> usize;
+    /// Number of values per leaf.
+    fn n_outputs(&self) -> usize;
+    /// Adds row `row` with weight `w` to the sums at `sums[at..at + width]`.
+    fn add(&self, row: usize, w: f64, sums: &mut [f64], at: usize);
+    /// Total weight of the rows behind `sums`.
+    fn weight(&self, sums: &[f64]) -> f64;
+    /// Impurity of a node (per unit weight).
+    fn impurity(&self, sums: &[f64]) -> f64;
+    /// Whether a node with these sums and impurity may be split (false when its rows all agree).
+    fn impure(&self, sums: &[f64], impurity: f64) -> bool;
+    /// A score whose sum over both children is maximal where their weighted impurity is minimal.
+    fn proxy(&self, sums: &[f64]) -> f64;
+    /// Appends the leaf's [`Target::n_outputs`] values.
+    fn leaf(&self, sums: &[f64], out: &mut Vec<f32>);
+}
+
+/// Classification: a node's sums are its weighted class counts.
+pub(crate) struct Classes<'a> {
     /// Class index of each row.
     pub y: &'a [u16],
     pub n_classes: usize,
-    /// Sample weight x class weight of each row.
+    pub criterion: Criterion,
+}
+
+impl Target for Classes<'_> {
+    #[inline]
+    fn width(&self) -> usize {
+        self.n_classes
+    }
+    #[inline]
+    fn n_outputs(&self) -> usize {
+        self.n_classes
+    }
+    #[inline]
+    fn add(&self, row: usize, w: f64, sums: &mut [f64], at: usize) {
+        sums[at + self.y[row] as usize] += w;
+    }
+    #[inline]
+    fn weight(&self, sums: &[f64]) -> f64 {
+        sums.iter().sum()
+    }
+    fn impurity(&self, sums: &[f64]) -> f64 {
+        impurity(self.criterion, sums)
+    }
+    #[inline]
+    fn impure(&self, _: &[f64], impurity: f64) -> bool {
+        impurity > f64::EPSILON
+    }
+    #[inline]
+    fn proxy(&self, sums: &[f64]) -> f64 {
+        proxy(self.criterion, sums)
+    }
+    fn leaf(&self, sums: &[f64], out: &mut Vec<f32>) {
+        let w: f64 = sums.iter().sum();
+        if w > 0.0 {
+            out.extend(sums.iter().map(|c| (c / w) as f32));
+        } else {
+            out.extend(std::iter::repeat_n(
+                1.0 / self.n_classes as f32,
+                self.n_classes,
+            ));
+        }
+    }
+}
+
+/// Regression by squared error (scikit-learn's `criterion="squared_error"`): a node's sums are
+/// `[w, w y, w y^2]` of its rows' targets, taken about `offset` (the training mean) so that the sums of
+/// squares do not cancel on targets far from zero.
+pub(crate) struct Values<'a> {
+    /// Target of each row minus `offset`.
+    pub y: &'a [f64],
+    /// Added back to every leaf's mean.
+    pub offset: f64,
+}
+
+/// A node whose variance is below this fraction of its mean square (about the training mean) counts as
+/// constant: below it the variance is rounding noise of the sums, and the leaves' `f32` values could not
+/// tell its children apart anyway.
+const CONSTANT_VARIANCE: f64 = 1e-12;
+
+impl Target for Values<'_> {
+    #[inline]
+    fn width(&self) -> usize {
+        3
+    }
+    #[inline]
+    fn n_outputs(&self) -> usize {
+        1
+    }
+    #[inline]
+    fn add(&self, row: usize, w: f64, sums: &mut [f64], at: usize) {
+        let wy = w * self.y[row];
+        sums[at] += w;
+        sums[at + 1] += wy;
+        sums[at + 2] += wy * self.y[row];
+    }
+    #[inline]
+    fn weight(&self, sums: &[f64]) -> f64 {
+        sums[0]
+    }
+    /// Weighted variance of the targets.
+    fn impurity(&self, sums: &[f64]) -> f64 {
+        let w = sums[0];
+        if w <= 0.0 {
+            return 0.0;
+        }
+        let mean = sums[1] / w;
+        (sums[2] / w - mean * mean).max(0.0)
+    }
+    #[inline]
+    fn impure(&self, sums: &[f64], impurity: f64) -> bool {
+        impurity > f64::EPSILON.max(CONSTANT_VARIANCE * sums[2] / sums[0])
+    }
+    /// `S^2 / W`: the weighted sum of squares is `sum w y^2 - S^2 / W` per child, and `sum w y^2` does not
+    /// depend on the split.
+    #[inline]
+    fn proxy(&self, sums: &[f64]) -> f64 {
+        if sums[0] <= 0.0 {
+            return 0.0;
+        }
+        sums[1] * sums[1] / sums[0]
+    }
+    fn leaf(&self, sums: &[f64], out: &mut Vec<f32>) {
+        let mean = if sums[0] > 0.0 {
+            sums[1] / sums[0]
+        } else {
+            0.0
+        };
+        out.push((mean + self.offset) as f32);
+    }
+}
+
+/// Everything a tree needs from the forest (shared, read-only).
+pub(crate) struct TreeInputs<'a, T: Target> {
+    pub data: &'a BinnedData,
+    /// The rows' targets.
+    pub target: &'a T,
+    /// Weight of each row: sample weight (x class weight for a classifier).
     pub base_weight: &'a [f64],
     /// Running sums of `base_weight` (`cum[i] = w[0] + … + w[i]`) when the weights differ between rows:
     /// the bootstrap then draws rows with probability proportional to their weight. `None` when every row
@@ -88,7 +227,6 @@ pub(crate) struct TreeInputs<'a> {
     pub min_samples_split: usize,
     pub min_samples_leaf: usize,
     pub max_features: usize,
-    pub criterion: Criterion,
     pub bootstrap: bool,
 }
 
@@ -145,8 +283,8 @@ pub(crate) fn bootstrap_counts(
 }
 
 /// Builds one tree; `rng` drives the bootstrap and the feature draws.
-pub(crate) fn build_tree(
-    inp: &TreeInputs<'_>,
+pub(crate) fn build_tree<T: Target>(
+    inp: &TreeInputs<'_, T>,
     rng: &mut ChaCha8Rng,
     keep_in_bag: bool,
 ) -> BuiltTree {
@@ -197,18 +335,19 @@ struct Pending {
     depth: usize,
 }
 
-struct Builder<'a> {
-    inp: &'a TreeInputs<'a>,
+struct Builder<'a, T: Target> {
+    inp: &'a TreeInputs<'a, T>,
+    /// Sums per node or bin ([`Target::width`]).
     k: usize,
     weight: Vec<f64>,
     idx: Vec<u32>,
     scratch: Vec<u32>,
-    /// `256 x k` weighted class sums per bin (bin 255 = missing) and the unweighted counts.
+    /// `256 x k` sums per bin (bin 255 = missing) and the unweighted counts.
     hist: Vec<f64>,
     hist_n: Vec<u32>,
     /// Small-node path: (code, row) pairs sorted by code.
     pairs: Vec<(u8, u32)>,
-    /// Non-empty non-missing bins of the feature being scanned: code, count, class sums.
+    /// Non-empty non-missing bins of the feature being scanned: code, count, sums.
     group_code: Vec<u8>,
     group_n: Vec<u32>,
     group_sum: Vec<f64>,
@@ -218,7 +357,7 @@ struct Builder<'a> {
     lbuf: Vec<f64>,
     rbuf: Vec<f64>,
     features: Vec<usize>,
-    /// Class sums of every node (`n_nodes x k`), filled when the node is created.
+    /// Sums of every node (`n_nodes x k`), filled when the node is created.
     totals: Vec<f64>,
     nodes: Vec<Node>,
     cover: Vec<f32>,
@@ -226,9 +365,9 @@ struct Builder<'a> {
     importance: Vec<f64>,
 }
 
-impl<'a> Builder<'a> {
-    fn new(inp: &'a TreeInputs<'a>, weight: Vec<f64>, idx: Vec<u32>) -> Self {
-        let k = inp.n_classes;
+impl<'a, T: Target> Builder<'a, T> {
+    fn new(inp: &'a TreeInputs<'a, T>, weight: Vec<f64>, idx: Vec<u32>) -> Self {
+        let k = inp.target.width();
         let nf = inp.data.edges.len();
         Self {
             inp,
@@ -260,7 +399,9 @@ impl<'a> Builder<'a> {
         let k = self.k;
         let mut root = vec![0.0; k];
         for &i in &self.idx {
-            root[self.inp.y[i as usize] as usize] += self.weight[i as usize];
+            self.inp
+                .target
+                .add(i as usize, self.weight[i as usize], &mut root, 0);
         }
         self.push_node(&root);
         let mut stack = vec![Pending {
@@ -272,11 +413,12 @@ impl<'a> Builder<'a> {
         while let Some(p) = stack.pop() {
             let tot: Vec<f64> = self.totals[p.node * k..(p.node + 1) * k].to_vec();
             let n_node = p.end - p.start;
-            let impurity = impurity(self.inp.criterion, &tot);
+            let target = self.inp.target;
+            let impurity = target.impurity(&tot);
             let splittable = p.depth < self.inp.max_depth
                 && n_node >= self.inp.min_samples_split
                 && n_node >= 2 * self.inp.min_samples_leaf
-                && impurity > f64::EPSILON;
+                && target.impure(&tot, impurity);
             let split = if splittable {
                 self.find_split(&p, &tot, rng)
             } else {
@@ -290,14 +432,9 @@ impl<'a> Builder<'a> {
             let (lt, rt) = (self.lbuf.clone(), self.rbuf.clone());
             let left = self.push_node(&lt);
             self.push_node(&rt);
-            let (wn, wl, wr) = (
-                tot.iter().sum::<f64>(),
-                lt.iter().sum::<f64>(),
-                rt.iter().sum::<f64>(),
-            );
-            self.importance[split.feature] += wn * impurity
-                - wl * crate::tree::impurity(self.inp.criterion, &lt)
-                - wr * crate::tree::impurity(self.inp.criterion, &rt);
+            let (wn, wl, wr) = (target.weight(&tot), target.weight(&lt), target.weight(&rt));
+            self.importance[split.feature] +=
+                wn * impurity - wl * target.impurity(&lt) - wr * target.impurity(&rt);
             let flag = if split.missing_left { MISSING_LEFT } else { 0 };
             self.nodes[p.node] = Node {
                 threshold: self.inp.data.threshold(split.feature, split.bin),
@@ -319,7 +456,7 @@ impl<'a> Builder<'a> {
         }
     }
 
-    /// Appends a node (a leaf until split) with class sums `tot`; returns its index.
+    /// Appends a node (a leaf until split) with sums `tot`; returns its index.
     fn push_node(&mut self, tot: &[f64]) -> usize {
         let id = self.nodes.len();
         self.nodes.push(Node {
@@ -327,20 +464,14 @@ impl<'a> Builder<'a> {
             feature: LEAF,
             child: 0,
         });
-        self.cover.push(tot.iter().sum::<f64>() as f32);
+        self.cover.push(self.inp.target.weight(tot) as f32);
         self.totals.extend_from_slice(tot);
         id
     }
 
     fn make_leaf(&mut self, node: usize, tot: &[f64]) {
-        let leaf = self.leaf_values.len() / self.k;
-        let w: f64 = tot.iter().sum();
-        if w > 0.0 {
-            self.leaf_values.extend(tot.iter().map(|c| (c / w) as f32));
-        } else {
-            self.leaf_values
-                .extend(std::iter::repeat_n(1.0 / self.k as f32, self.k));
-        }
+        let leaf = self.leaf_values.len() / self.inp.target.n_outputs();
+        self.inp.target.leaf(tot, &mut self.leaf_values);
         self.nodes[node] = Node {
             threshold: 0.0,
             feature: LEAF,
@@ -376,7 +507,7 @@ impl<'a> Builder<'a> {
     fn collect_groups(&mut self, f: usize, p: &Pending) -> bool {
         let k = self.k;
         let col = self.inp.data.column(f);
-        let y = self.inp.y;
+        let target = self.inp.target;
         let rows = &self.idx[p.start..p.end];
         self.group_code.clear();
         self.group_n.clear();
@@ -389,9 +520,9 @@ impl<'a> Builder<'a> {
                 .extend(rows.iter().map(|&i| (col[i as usize], i)));
             self.pairs.sort_unstable_by_key(|p| p.0);
             for &(code, i) in &self.pairs {
-                let (c, w) = (y[i as usize] as usize, self.weight[i as usize]);
+                let (i, w) = (i as usize, self.weight[i as usize]);
                 if code == MISSING_BIN {
-                    self.miss[c] += w;
+                    target.add(i, w, &mut self.miss, 0);
                     miss_n += 1;
                 } else {
                     if self.group_code.last() != Some(&code) {
@@ -401,7 +532,7 @@ impl<'a> Builder<'a> {
                     }
                     let g = self.group_n.len() - 1;
                     self.group_n[g] += 1;
-                    self.group_sum[g * k + c] += w;
+                    target.add(i, w, &mut self.group_sum, g * k);
                 }
             }
         } else {
@@ -412,7 +543,12 @@ impl<'a> Builder<'a> {
             self.hist_n[255] = 0;
             for &i in rows {
                 let code = col[i as usize] as usize;
-                self.hist[code * k + y[i as usize] as usize] += self.weight[i as usize];
+                target.add(
+                    i as usize,
+                    self.weight[i as usize],
+                    &mut self.hist,
+                    code * k,
+                );
                 self.hist_n[code] += 1;
             }
             for b in 0..nb {
@@ -434,7 +570,7 @@ impl<'a> Builder<'a> {
     fn scan(&mut self, f: usize, n_node: usize, tot: &[f64]) -> Option<Split> {
         let k = self.k;
         let msl = self.inp.min_samples_leaf;
-        let crit = self.inp.criterion;
+        let target = self.inp.target;
         let miss_n = self.hist_n[255] as usize;
         let n_nonmiss = n_node - miss_n;
         for ((nm, t), m) in self.nonmiss.iter_mut().zip(tot).zip(&self.miss) {
@@ -447,7 +583,7 @@ impl<'a> Builder<'a> {
                 if nl < msl || nr < msl {
                     return;
                 }
-                let score = proxy(crit, lbuf) + proxy(crit, rbuf);
+                let score = target.proxy(lbuf) + target.proxy(rbuf);
                 if best.is_none_or(|b| score > b.score) {
                     best = Some(Split {
                         feature: f,
@@ -472,7 +608,7 @@ impl<'a> Builder<'a> {
                 self.rbuf[c] = self.nonmiss[c] - self.left[c];
             }
             if miss_n == 0 {
-                let ml = self.lbuf.iter().sum::<f64>() >= self.rbuf.iter().sum::<f64>();
+                let ml = target.weight(&self.lbuf) >= target.weight(&self.rbuf);
                 consider(bin, &self.lbuf, &self.rbuf, nl, nr, ml);
             } else {
                 for c in 0..k {
@@ -495,10 +631,10 @@ impl<'a> Builder<'a> {
     }
 
     /// Stable in-place partition of the node's rows by `split`; fills `lbuf`/`rbuf` with the children's
-    /// class sums and returns the index of the first right row.
+    /// sums and returns the index of the first right row.
     fn partition(&mut self, p: &Pending, split: &Split) -> usize {
         let col = self.inp.data.column(split.feature);
-        let y = self.inp.y;
+        let target = self.inp.target;
         self.lbuf.iter_mut().for_each(|v| *v = 0.0);
         self.rbuf.iter_mut().for_each(|v| *v = 0.0);
         self.scratch.clear();
@@ -511,14 +647,14 @@ impl<'a> Builder<'a> {
             } else {
                 code as usize <= split.bin
             };
-            let (c, w) = (y[i as usize] as usize, self.weight[i as usize]);
+            let w = self.weight[i as usize];
             if goes_left {
                 self.idx[p.start + nl] = i;
                 nl += 1;
-                self.lbuf[c] += w;
+                target.add(i as usize, w, &mut self.lbuf, 0);
             } else {
                 self.scratch.push(i);
-                self.rbuf[c] += w;
+                target.add(i as usize, w, &mut self.rbuf, 0);
             }
         }
         let mid = p.start + nl;
@@ -543,7 +679,7 @@ pub(crate) fn impurity(criterion: Criterion, counts: &[f64]) -> f64 {
     }
 }
 
-/// A score whose sum over both children is maximal where their weighted impurity is minimal.
+/// [`Target::proxy`] of class sums.
 #[inline]
 fn proxy(criterion: Criterion, counts: &[f64]) -> f64 {
     let w: f64 = counts.iter().sum();

@@ -316,8 +316,10 @@ fn damaged_model_files_are_clear_errors() {
     bad_magic[0] = b'X';
     assert!(format_error(&bad_magic).contains("magic"));
     let mut future = bytes.clone();
-    future[8] = 2;
-    assert!(format_error(&future).contains("unsupported format version 2"));
+    future[8] = 3;
+    assert!(format_error(&future).contains("unsupported format version 3"));
+    future[8] = 0;
+    assert!(format_error(&future).contains("unsupported format version 0"));
     let mut flipped = bytes.clone();
     let mid = flipped.len() / 2;
     flipped[mid] ^= 0x10;
@@ -330,7 +332,7 @@ fn invalid_structure_with_valid_checksum_is_an_error() {
     let mut bytes = model_bytes();
     bytes.truncate(bytes.len() - 4);
     // The first tree's first node starts after the header; point its child at itself.
-    let header = 8 + 4 + 4 + 4 + 2 * 8 + 4 + 3 * 8 + 1 + 8;
+    let header = 8 + 4 + 1 + 4 + 4 + 2 * 8 + 4 + 3 * 8 + 1 + 8;
     let first_child = header + 4 + 4 + 4 + 4;
     let mut self_loop = bytes.clone();
     self_loop[first_child..first_child + 4].copy_from_slice(&0u32.to_le_bytes());

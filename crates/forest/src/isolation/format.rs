@@ -48,7 +48,12 @@ impl IsolationForest {
     /// Reads [`IsolationForest::to_bytes`] output; truncated, corrupted or wrong-version input (a random
     /// forest's file included) is an error, never a panic.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, ForestError> {
-        let mut r = checked_body(bytes, MAGIC, "isolation forest", ISOLATION_FORMAT_VERSION)?;
+        let (mut r, _) = checked_body(
+            bytes,
+            MAGIC,
+            "isolation forest",
+            ISOLATION_FORMAT_VERSION..=ISOLATION_FORMAT_VERSION,
+        )?;
         let n_features = r.u32()? as usize;
         let sample_size = r.u32()? as usize;
         let max_depth = r.u32()? as usize;
