@@ -9,6 +9,9 @@
 //!
 //! Depends on `watch` for the incident type and the target-naming rule, never the other way round.
 
+// Library code reports through `tracing` and its return values; only the binary prints.
+#![warn(clippy::print_stdout, clippy::print_stderr)]
+
 pub mod chaos;
 pub mod connect;
 pub mod error;

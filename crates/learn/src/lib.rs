@@ -1,5 +1,8 @@
 //! The learning pipeline: dataset → window → features → model → prediction; training and backtests.
 
+// Library code reports through `tracing` and its return values; only the binary prints.
+#![warn(clippy::print_stdout, clippy::print_stderr)]
+
 pub mod context;
 pub mod dataset;
 pub mod error;

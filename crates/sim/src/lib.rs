@@ -7,6 +7,9 @@
 //! [`snapshot`]), an OpenMetrics file ([`openmetrics`]) and a live exporter ([`exporter`]).
 //! Everything is deterministic for a seed.
 
+// Library code reports through `tracing` and its return values; only the binary prints.
+#![warn(clippy::print_stdout, clippy::print_stderr)]
+
 pub mod catalog;
 pub mod config;
 pub mod dataset;

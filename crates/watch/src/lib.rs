@@ -5,6 +5,9 @@
 //! - [`hysteresis`]: when a stream of probabilities becomes a firing or resolved alert.
 //! - [`incidents`]: merging incident labels from several sources, with precedence.
 
+// Library code reports through `tracing` and its return values; only the binary prints.
+#![warn(clippy::print_stdout, clippy::print_stderr)]
+
 pub mod alertmanager;
 pub mod collect;
 pub mod error;
