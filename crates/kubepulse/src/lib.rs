@@ -2,6 +2,7 @@
 //! library crate (`sim`, `learn`, `serve`, `watch`).
 
 pub mod cmd;
+pub mod parse;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 

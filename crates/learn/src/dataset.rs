@@ -133,7 +133,7 @@ fn parse_value(path: &Path, line: u64, column: &str, raw: &[u8]) -> Result<f64, 
 
 fn parse_time(path: &Path, line: u64, column: &str, raw: &[u8]) -> Result<i64, LearnError> {
     let text = String::from_utf8_lossy(raw);
-    timestamp::parse(&text).ok_or_else(|| {
+    timestamp::parse_timestamp(&text).map_err(|_| {
         csv_err(
             path,
             line,

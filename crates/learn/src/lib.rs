@@ -11,7 +11,8 @@ pub mod labels;
 mod nan_null;
 pub mod scoring;
 pub mod signal;
-pub mod timestamp;
+/// Timestamps: unix seconds or RFC 3339 in, unix seconds (UTC) everywhere inside (the workspace's one parser).
+pub use timeline::time as timestamp;
 pub mod window;
 
 pub use error::LearnError;

@@ -23,7 +23,6 @@ pub mod promql;
 pub mod series;
 pub mod simulation;
 pub mod snapshot;
-pub mod time;
 pub mod topology;
 
 use std::path::PathBuf;

@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::{BufWriter, Seek, Write};
 use std::path::{Path, PathBuf};
 
+use learn::timestamp::parse_timestamp;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -604,8 +605,8 @@ pub fn read_events(path: &Path) -> Result<Vec<Event>, WatchError> {
         };
         let target = field(ti, "target")?.to_string();
         let start =
-            parse_time(field(si, "start")?).map_err(|e| bad(line, format!("start: {e}")))?;
-        let end = parse_time(field(ei, "end")?).map_err(|e| bad(line, format!("end: {e}")))?;
+            parse_timestamp(field(si, "start")?).map_err(|e| bad(line, format!("start: {e}")))?;
+        let end = parse_timestamp(field(ei, "end")?).map_err(|e| bad(line, format!("end: {e}")))?;
         let issue_type = field(ii, "issue_type")?.to_string();
         if end < start {
             return Err(bad(line, format!("end {end} is before start {start}")));
@@ -624,21 +625,6 @@ pub fn read_events(path: &Path) -> Result<Vec<Event>, WatchError> {
         });
     }
     Ok(events)
-}
-
-/// Parses unix seconds or an RFC 3339 time.
-pub fn parse_time(s: &str) -> Result<i64, String> {
-    if let Ok(n) = s.parse::<i64>() {
-        return Ok(n);
-    }
-    if let Ok(f) = s.parse::<f64>() {
-        if f.is_finite() {
-            return Ok(f.round() as i64);
-        }
-    }
-    chrono::DateTime::parse_from_rfc3339(s)
-        .map(|t| t.timestamp())
-        .map_err(|_| format!("{s:?} is neither unix seconds nor an RFC 3339 time"))
 }
 
 fn write_events(dir: &Path, events: &[Event]) -> Result<(), WatchError> {
@@ -692,9 +678,14 @@ mod tests {
 
     #[test]
     fn times_parse_as_seconds_or_rfc3339() {
-        assert_eq!(parse_time("1700000000"), Ok(1_700_000_000));
-        assert_eq!(parse_time("2023-11-14T22:13:20Z"), Ok(1_700_000_000));
-        assert!(parse_time("yesterday").unwrap_err().contains("yesterday"));
+        assert_eq!(parse_timestamp("1700000000"), Ok(1_700_000_000));
+        assert_eq!(parse_timestamp("2023-11-14T22:13:20Z"), Ok(1_700_000_000));
+        assert!(
+            parse_timestamp("yesterday")
+                .unwrap_err()
+                .to_string()
+                .contains("yesterday")
+        );
     }
 
     #[test]

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use cluster::{Connection, KubeLabelOptions, KubeSource, kube_labels_blocking};
-use watch::collect::{CollectOptions, Event, collect_blocking, parse_time};
+use watch::collect::{CollectOptions, Event, collect_blocking};
+
+use crate::parse;
 use watch::incidents::LabelSource;
 use watch::prom::{Auth, PromConfig};
 use watch::queries::QuerySet;
@@ -120,44 +122,6 @@ pub fn load_queries(path: Option<&PathBuf>) -> anyhow::Result<QuerySet> {
     })
 }
 
-/// Parses a duration: plain seconds (`15`) or with a unit (`15s`, `5m`, `1h`, `7d`).
-pub fn parse_duration_secs(s: &str) -> Result<i64, String> {
-    let s = s.trim();
-    let (number, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
-        Some(i) => s.split_at(i),
-        None => (s, "s"),
-    };
-    let n: i64 = number
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration (e.g. 15s, 5m, 1h, 7d)"))?;
-    let unit_secs = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return Err(format!("{s:?}: unknown unit {unit:?} (use s, m, h or d)")),
-    };
-    if n <= 0 {
-        return Err(format!("{s:?} must be positive"));
-    }
-    Ok(n * unit_secs)
-}
-
-/// Parses a time: unix seconds, RFC 3339, `now`, or `now-<duration>` (e.g. `now-7d`).
-pub fn parse_when(s: &str) -> Result<i64, String> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    if s == "now" {
-        return Ok(now);
-    }
-    if let Some(ago) = s.strip_prefix("now-") {
-        return Ok(now - parse_duration_secs(ago)?);
-    }
-    parse_time(s)
-}
-
 /// A `--labels-from` value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LabelsFrom {
@@ -267,13 +231,13 @@ pub struct CollectArgs {
     #[command(flatten)]
     pub prom: PromArgs,
     /// First sample: unix seconds, RFC 3339, `now` or `now-7d`.
-    #[arg(long, value_parser = parse_when)]
+    #[arg(long, value_parser = parse::when)]
     pub start: i64,
     /// Last sample (inclusive), same forms as --start.
-    #[arg(long, value_parser = parse_when)]
+    #[arg(long, value_parser = parse::when)]
     pub end: i64,
     /// Sample step: seconds or with a unit (15s, 1m).
-    #[arg(long, default_value = "15s", value_parser = parse_duration_secs)]
+    #[arg(long, default_value = "15s", value_parser = parse::duration_secs)]
     pub step: i64,
     /// Output dataset directory (metrics.csv, events.csv).
     #[arg(long, value_name = "DIR")]
@@ -323,20 +287,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::cmd::tests::error_of;
-
-    #[test]
-    fn durations_and_times_parse() {
-        assert_eq!(parse_duration_secs("15s"), Ok(15));
-        assert_eq!(parse_duration_secs("2m"), Ok(120));
-        assert_eq!(parse_duration_secs("7d"), Ok(604_800));
-        assert_eq!(parse_duration_secs("30"), Ok(30));
-        assert!(parse_duration_secs("0s").is_err());
-        assert!(parse_duration_secs("5y").unwrap_err().contains("unit"));
-        assert_eq!(parse_when("1700000000"), Ok(1_700_000_000));
-        assert!(parse_when("now-1h").unwrap() < parse_when("now").unwrap());
-    }
 
     /// A Kubernetes API server that denies everything, as RBAC does: 403 with a `Status` body.
     fn forbidding_apiserver() -> String {
