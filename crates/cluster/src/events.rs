@@ -9,7 +9,7 @@
 
 use chrono::{DateTime, Utc};
 use k8s_openapi::api::core::v1::Event as KubeEvent;
-use watch::collect::Event;
+use learn::{Incident, IncidentSource};
 use watch::prom::Labels;
 use watch::queries::TargetMapper;
 
@@ -179,7 +179,7 @@ pub fn incidents(
     start: i64,
     end: i64,
     step_secs: i64,
-) -> (Vec<Event>, EventStats) {
+) -> (Vec<Incident>, EventStats) {
     let mut stats = EventStats {
         listed: events.len(),
         ..EventStats::default()
@@ -207,12 +207,13 @@ pub fn incidents(
             continue;
         }
         stats.labelled += 1;
-        out.push(Event {
+        out.push(Incident {
             target,
             start: first,
             end: incident_end,
             issue_type: rule.issue_type.to_string(),
             detail: rule.detail.to_string(),
+            source: IncidentSource::KubeEvents,
         });
     }
     out.sort();

@@ -24,7 +24,7 @@ pub use error::ClusterError;
 pub use permissions::{KUBE_PERMISSIONS, Permission};
 
 use k8s_openapi::api::core::v1::Event as KubeEvent;
-use watch::collect::Event;
+use learn::Incident;
 use watch::queries::TargetMapper;
 
 use crate::list::{Listed, list_all, list_each};
@@ -67,9 +67,9 @@ pub struct KubeLabelOptions {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KubeLabels {
     /// From Kubernetes events (empty when not asked).
-    pub events: Vec<Event>,
+    pub events: Vec<Incident>,
     /// From Chaos Mesh experiments (empty when not asked or not installed).
-    pub chaos: Vec<Event>,
+    pub chaos: Vec<Incident>,
     /// What happened to the listed events.
     pub event_stats: events::EventStats,
     /// Chaos Mesh experiment kinds that are not installed (HTTP 404), e.g. `PodChaos`.

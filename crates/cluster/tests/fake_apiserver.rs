@@ -289,7 +289,7 @@ fn options(sources: Vec<KubeSource>) -> KubeLabelOptions {
     }
 }
 
-fn rows(events: &[watch::collect::Event]) -> Vec<(String, i64, i64, String, String)> {
+fn rows(events: &[learn::Incident]) -> Vec<(String, i64, i64, String, String)> {
     events
         .iter()
         .map(|e| {

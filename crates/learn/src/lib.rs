@@ -16,6 +16,7 @@ pub use timeline::time as timestamp;
 pub mod window;
 
 pub use error::LearnError;
+pub use timeline::{Incident, IncidentSource};
 pub mod baselines;
 pub mod bundle;
 pub mod card;

@@ -13,11 +13,11 @@ use std::io::{BufWriter, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use learn::timestamp::parse_timestamp;
+use learn::{Incident, IncidentSource};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::WatchError;
-use crate::incidents::LabelSource;
 use crate::prom::{PromClient, RangeSeries, range_chunks};
 use crate::queries::{Aggregate, QuerySet};
 
@@ -36,8 +36,9 @@ pub struct CollectOptions {
     pub queries: QuerySet,
     /// Extra incident labels (`target,start,end,issue_type[,detail]`), merged into `events.csv`.
     pub events_csv: Option<PathBuf>,
-    /// Labels read elsewhere (Kubernetes events, Chaos Mesh), merged by [`crate::incidents::merge`].
-    pub extra_labels: Vec<(LabelSource, Vec<Event>)>,
+    /// Labels read elsewhere (Kubernetes events, Chaos Mesh), merged by [`crate::incidents::merge`]
+    /// with the precedence of their [`Incident::source`].
+    pub extra_labels: Vec<Incident>,
     /// Steps per chunk (≤ 10,000): bounds memory to about targets × columns × chunk_points × 12 bytes.
     pub chunk_points: usize,
     /// Show a progress bar on stderr (only drawn on a terminal).
@@ -102,21 +103,6 @@ struct State {
     metrics_bytes: u64,
     /// (rule index, target) → runs of positive steps `[first, last]`.
     runs: Vec<RuleRuns>,
-}
-
-/// One incident label.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Event {
-    /// Target name.
-    pub target: String,
-    /// Start, unix seconds.
-    pub start: i64,
-    /// End, unix seconds.
-    pub end: i64,
-    /// Issue type.
-    pub issue_type: String,
-    /// Detail (may be empty).
-    pub detail: String,
 }
 
 /// Runs `collect` to completion (or to `max_chunks`).
@@ -296,12 +282,12 @@ pub async fn collect(
         return Ok(summary);
     }
 
-    let mut sets = vec![(LabelSource::Rules, rule_events(q, step, &runs))];
+    let mut labels = rule_events(q, step, &runs);
     if let Some(path) = &opts.events_csv {
-        sets.push((LabelSource::EventsFile, read_events(path)?));
+        labels.extend(read_events(path)?);
     }
-    sets.extend(opts.extra_labels.iter().cloned());
-    let events = crate::incidents::merge(sets);
+    labels.extend(opts.extra_labels.iter().cloned());
+    let events = crate::incidents::merge(labels);
     summary.events = events.len();
     write_events(&opts.out_dir, &events)?;
     let final_path = opts.out_dir.join("metrics.csv");
@@ -533,11 +519,11 @@ fn rule_events(
     q: &QuerySet,
     step: i64,
     runs: &HashMap<(usize, String), Vec<(i64, i64)>>,
-) -> Vec<Event> {
+) -> Vec<Incident> {
     let range = q.range_secs(step);
     let mut keys: Vec<&(usize, String)> = runs.keys().collect();
     keys.sort();
-    let mut accepted: Vec<Event> = Vec::new();
+    let mut accepted: Vec<Incident> = Vec::new();
     for key in keys {
         let rule = &q.labels[key.0];
         // Windowed queries (increase over $RANGE) stay positive for one window after the event.
@@ -556,12 +542,13 @@ fn rule_events(
                     && start < e.end
             });
             if !overlaps {
-                accepted.push(Event {
+                accepted.push(Incident {
                     target: key.1.clone(),
                     start,
                     end,
                     issue_type: rule.issue_type.clone(),
                     detail: rule.detail.clone(),
+                    source: IncidentSource::Rules,
                 });
             }
         }
@@ -570,7 +557,7 @@ fn rule_events(
 }
 
 /// Reads a user events file: `target,start,end,issue_type[,detail]`, times in unix seconds or RFC 3339.
-pub fn read_events(path: &Path) -> Result<Vec<Event>, WatchError> {
+pub fn read_events(path: &Path) -> Result<Vec<Incident>, WatchError> {
     let file = std::fs::File::open(path).map_err(WatchError::io(path))?;
     let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(file);
     let bad = |line: u64, reason: String| WatchError::Events {
@@ -616,18 +603,19 @@ pub fn read_events(path: &Path) -> Result<Vec<Event>, WatchError> {
             .unwrap_or("")
             .trim()
             .to_string();
-        events.push(Event {
+        events.push(Incident {
             target,
             start,
             end,
             issue_type,
             detail,
+            source: IncidentSource::EventsFile,
         });
     }
     Ok(events)
 }
 
-fn write_events(dir: &Path, events: &[Event]) -> Result<(), WatchError> {
+fn write_events(dir: &Path, events: &[Incident]) -> Result<(), WatchError> {
     let path = dir.join("events.csv");
     let tmp = dir.join("events.csv.partial");
     let mut text = String::from("target,start,end,issue_type,detail\n");

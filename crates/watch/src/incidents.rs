@@ -1,6 +1,6 @@
 //! Merging incident labels from several sources into one `events.csv`.
 //!
-//! Sources, highest precedence first ([`LabelSource`]): your `--events` file, Chaos Mesh experiments,
+//! Sources, highest precedence first ([`IncidentSource`]'s order): your `--events` file, Chaos Mesh experiments,
 //! Kubernetes events, the query set's kube-state-metrics rules. Two incidents of the same target and
 //! issue type **overlap** when they share a moment (touching counts: one ends when the other starts).
 //! - Within one source, overlapping incidents merge into one spanning both (the earlier one's detail
@@ -16,39 +16,27 @@
 
 use std::collections::BTreeMap;
 
-use crate::collect::Event;
+use learn::{Incident, IncidentSource};
 
-/// Where a label comes from; the order is the precedence (first wins).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum LabelSource {
-    /// The user's `--events` file.
-    EventsFile,
-    /// Chaos Mesh experiments (`--labels-from chaos-mesh`).
-    ChaosMesh,
-    /// Kubernetes events (`--labels-from kube-events`).
-    KubeEvents,
-    /// The query set's `[[label]]` rules over kube-state-metrics.
-    Rules,
-}
-
-/// Merges labelled incidents from several sources (see the module doc); the result is sorted.
-pub fn merge(sets: Vec<(LabelSource, Vec<Event>)>) -> Vec<Event> {
-    let mut by_source: BTreeMap<LabelSource, Vec<Event>> = BTreeMap::new();
-    for (source, events) in sets {
-        by_source.entry(source).or_default().extend(events);
+/// Merges labelled incidents from several sources (see the module doc), each by its
+/// [`Incident::source`]; the result is sorted.
+pub fn merge(incidents: impl IntoIterator<Item = Incident>) -> Vec<Incident> {
+    let mut by_source: BTreeMap<IncidentSource, Vec<Incident>> = BTreeMap::new();
+    for e in incidents {
+        by_source.entry(e.source).or_default().push(e);
     }
     // (target, issue_type) → accepted incidents from higher-precedence sources.
-    let mut accepted: BTreeMap<(String, String), Vec<Event>> = BTreeMap::new();
+    let mut accepted: BTreeMap<(String, String), Vec<Incident>> = BTreeMap::new();
     for (source, mut events) in by_source {
         events.sort();
         events.dedup();
-        let mut merged: BTreeMap<(String, String), Vec<Event>> = BTreeMap::new();
+        let mut merged: BTreeMap<(String, String), Vec<Incident>> = BTreeMap::new();
         for e in events {
             let runs = merged
                 .entry((e.target.clone(), e.issue_type.clone()))
                 .or_default();
             match runs.last_mut() {
-                Some(last) if source != LabelSource::EventsFile && e.start <= last.end => {
+                Some(last) if source != IncidentSource::EventsFile && e.start <= last.end => {
                     last.end = last.end.max(e.end)
                 }
                 _ => runs.push(e),
@@ -56,14 +44,14 @@ pub fn merge(sets: Vec<(LabelSource, Vec<Event>)>) -> Vec<Event> {
         }
         for (key, runs) in merged {
             let higher = accepted.get(&key).cloned().unwrap_or_default();
-            let keep: Vec<Event> = runs
+            let keep: Vec<Incident> = runs
                 .into_iter()
-                .filter(|e| !higher.iter().any(|h| e.start <= h.end && h.start <= e.end))
+                .filter(|e| !higher.iter().any(|h| e.overlaps(h)))
                 .collect();
             accepted.entry(key).or_default().extend(keep);
         }
     }
-    let mut out: Vec<Event> = accepted.into_values().flatten().collect();
+    let mut out: Vec<Incident> = accepted.into_values().flatten().collect();
     out.sort();
     out
 }
@@ -72,57 +60,83 @@ pub fn merge(sets: Vec<(LabelSource, Vec<Event>)>) -> Vec<Event> {
 mod tests {
     use super::*;
 
-    fn ev(target: &str, start: i64, end: i64, issue_type: &str, detail: &str) -> Event {
-        Event {
-            target: target.into(),
-            start,
-            end,
-            issue_type: issue_type.into(),
-            detail: detail.into(),
-        }
+    use IncidentSource::{ChaosMesh, EventsFile, KubeEvents, Rules};
+
+    fn ev(target: &str, start: i64, end: i64, issue_type: &str, detail: &str) -> Incident {
+        Incident::new(target, start, end, issue_type, detail, Rules)
+    }
+
+    /// The incidents as labelled by `source`.
+    fn from(source: IncidentSource, incidents: Vec<Incident>) -> Vec<Incident> {
+        incidents
+            .into_iter()
+            .map(|e| Incident { source, ..e })
+            .collect()
     }
 
     #[test]
     fn higher_sources_win_and_one_source_merges_its_own_overlaps() {
-        let merged = merge(vec![
-            (
-                LabelSource::Rules,
-                vec![
-                    ev("shop/cart", 110, 130, "pod_failure", "restart"),
-                    ev("shop/cart", 500, 515, "pod_failure", "restart"),
-                    ev("shop/web", 100, 200, "pod_failure", "restart"),
-                ],
-            ),
-            (
-                LabelSource::KubeEvents,
-                vec![
-                    ev("shop/cart", 100, 115, "pod_failure", "crash_loop"),
-                    ev("shop/cart", 115, 160, "pod_failure", "crash_loop"),
-                ],
-            ),
-            (
-                LabelSource::ChaosMesh,
-                vec![ev(
-                    "shop/cart",
-                    90,
-                    105,
-                    "resource_exhaustion",
-                    "memory_stress",
-                )],
-            ),
-            (
-                LabelSource::EventsFile,
-                vec![ev("shop/web", 150, 400, "pod_failure", "mine")],
-            ),
-        ]);
+        let merged = merge(
+            [
+                from(
+                    Rules,
+                    vec![
+                        ev("shop/cart", 110, 130, "pod_failure", "restart"),
+                        ev("shop/cart", 500, 515, "pod_failure", "restart"),
+                        ev("shop/web", 100, 200, "pod_failure", "restart"),
+                    ],
+                ),
+                from(
+                    KubeEvents,
+                    vec![
+                        ev("shop/cart", 100, 115, "pod_failure", "crash_loop"),
+                        ev("shop/cart", 115, 160, "pod_failure", "crash_loop"),
+                    ],
+                ),
+                from(
+                    ChaosMesh,
+                    vec![ev(
+                        "shop/cart",
+                        90,
+                        105,
+                        "resource_exhaustion",
+                        "memory_stress",
+                    )],
+                ),
+                from(
+                    EventsFile,
+                    vec![ev("shop/web", 150, 400, "pod_failure", "mine")],
+                ),
+            ]
+            .concat(),
+        );
         assert_eq!(
             merged,
-            vec![
-                ev("shop/cart", 90, 105, "resource_exhaustion", "memory_stress"),
-                ev("shop/cart", 100, 160, "pod_failure", "crash_loop"),
-                ev("shop/cart", 500, 515, "pod_failure", "restart"),
-                ev("shop/web", 150, 400, "pod_failure", "mine"),
+            [
+                from(
+                    ChaosMesh,
+                    vec![ev(
+                        "shop/cart",
+                        90,
+                        105,
+                        "resource_exhaustion",
+                        "memory_stress"
+                    )]
+                ),
+                from(
+                    KubeEvents,
+                    vec![ev("shop/cart", 100, 160, "pod_failure", "crash_loop")]
+                ),
+                from(
+                    Rules,
+                    vec![ev("shop/cart", 500, 515, "pod_failure", "restart")]
+                ),
+                from(
+                    EventsFile,
+                    vec![ev("shop/web", 150, 400, "pod_failure", "mine")]
+                ),
             ]
+            .concat()
         );
     }
 
@@ -134,22 +148,25 @@ mod tests {
             ev("t", 0, 10, "x", "first"),
         ];
         assert_eq!(
-            merge(vec![(LabelSource::EventsFile, file)]),
-            vec![ev("t", 0, 10, "x", "first"), ev("t", 10, 20, "x", "second")]
+            merge(from(EventsFile, file)),
+            from(
+                EventsFile,
+                vec![ev("t", 0, 10, "x", "first"), ev("t", 10, 20, "x", "second")]
+            )
         );
         // Other sources still merge their own touching runs.
         let rules = vec![ev("t", 10, 20, "x", "b"), ev("t", 0, 10, "x", "a")];
-        assert_eq!(
-            merge(vec![(LabelSource::Rules, rules)]),
-            vec![ev("t", 0, 20, "x", "a")]
-        );
+        assert_eq!(merge(from(Rules, rules)), vec![ev("t", 0, 20, "x", "a")]);
     }
 
     #[test]
     fn precedence_does_not_depend_on_argument_order() {
-        let a = (LabelSource::Rules, vec![ev("t", 0, 10, "x", "rule")]);
-        let b = (LabelSource::EventsFile, vec![ev("t", 5, 20, "x", "file")]);
-        assert_eq!(merge(vec![a.clone(), b.clone()]), merge(vec![b, a]));
-        assert_eq!(merge(vec![(LabelSource::Rules, vec![])]), vec![]);
+        let a = from(Rules, vec![ev("t", 0, 10, "x", "rule")]);
+        let b = from(EventsFile, vec![ev("t", 5, 20, "x", "file")]);
+        assert_eq!(
+            merge([a.clone(), b.clone()].concat()),
+            merge([b, a].concat())
+        );
+        assert_eq!(merge(from(Rules, vec![])), vec![]);
     }
 }

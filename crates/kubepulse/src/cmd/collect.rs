@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use cluster::{Connection, KubeLabelOptions, KubeSource, kube_labels_blocking};
-use watch::collect::{CollectOptions, Event, collect_blocking};
+use learn::Incident;
+use watch::collect::{CollectOptions, collect_blocking};
 
 use crate::parse;
-use watch::incidents::LabelSource;
 use watch::prom::{Auth, PromConfig};
 use watch::queries::QuerySet;
 
@@ -161,7 +161,7 @@ impl KubeArgs {
         end: i64,
         step_secs: i64,
         queries: &QuerySet,
-    ) -> anyhow::Result<Vec<(LabelSource, Vec<Event>)>> {
+    ) -> anyhow::Result<Vec<Incident>> {
         let mut sources: Vec<KubeSource> = self
             .labels_from
             .iter()
@@ -195,14 +195,8 @@ impl KubeArgs {
             experiments = labels.experiments,
             "labels read from the Kubernetes API"
         );
-        let mut out = Vec::new();
-        if sources.contains(&KubeSource::Events) {
-            out.push((LabelSource::KubeEvents, labels.events));
-        }
-        if sources.contains(&KubeSource::ChaosMesh) {
-            out.push((LabelSource::ChaosMesh, labels.chaos));
-        }
-        Ok(out)
+        // Each incident carries its source, which sets its precedence in the merge.
+        Ok([labels.events, labels.chaos].concat())
     }
 }
 
