@@ -170,23 +170,17 @@ pub async fn kube_labels(
     Ok(out)
 }
 
-/// Connects and runs [`kube_labels`] on a new tokio runtime (for the command line).
-pub fn kube_labels_blocking(
+/// Connects and runs [`kube_labels`]; API errors name the server.
+pub async fn connect_and_read_labels(
     connection: &Connection,
     opts: &KubeLabelOptions,
 ) -> Result<KubeLabels, ClusterError> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| ClusterError::Invalid(format!("cannot start the async runtime: {e}")))?;
-    runtime.block_on(async {
-        let (client, server) = connection.client_and_server().await?;
-        kube_labels(&client, opts).await.map_err(|e| match e {
-            ClusterError::Api { permission, reason } => ClusterError::Api {
-                permission,
-                reason: format!("{reason} (API server {server})"),
-            },
-            other => other,
-        })
+    let (client, server) = connection.client_and_server().await?;
+    kube_labels(&client, opts).await.map_err(|e| match e {
+        ClusterError::Api { permission, reason } => ClusterError::Api {
+            permission,
+            reason: format!("{reason} (API server {server})"),
+        },
+        other => other,
     })
 }

@@ -3,6 +3,7 @@
 
 pub mod cmd;
 pub mod parse;
+pub mod runtime;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 

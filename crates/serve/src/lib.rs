@@ -31,5 +31,5 @@ pub mod state;
 pub mod timestamp;
 
 pub use error::ApiError;
-pub use server::{ServeConfig, ServeError, router, serve, shutdown_signal};
+pub use server::{ServeConfig, ServeError, router, serve};
 pub use state::{AppState, Limits};

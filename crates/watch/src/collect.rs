@@ -645,21 +645,6 @@ fn progress_bar(enabled: bool, total: u64, done: u64) -> indicatif::ProgressBar 
     bar
 }
 
-/// Runs [`collect`] on a new multi-threaded tokio runtime (for the command line).
-pub fn collect_blocking(
-    prom: crate::prom::PromConfig,
-    opts: &CollectOptions,
-) -> Result<CollectSummary, WatchError> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| WatchError::Invalid(format!("cannot start the async runtime: {e}")))?;
-    runtime.block_on(async {
-        let client = PromClient::new(prom)?;
-        collect(&client, opts).await
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

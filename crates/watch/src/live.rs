@@ -815,13 +815,13 @@ pub struct WatchConfig {
 }
 
 /// Checks the setup (Prometheus reachable, every query valid, listen address free), then runs the loop
-/// on a new tokio runtime until SIGINT/SIGTERM or `max_cycles`.
-pub fn run_blocking(config: WatchConfig, predictor: Arc<dyn Predictor>) -> Result<(), WatchError> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| WatchError::Invalid(format!("cannot start the async runtime: {e}")))?;
-    runtime.block_on(async move {
+/// and serves `/metrics` until `shutdown` resolves (the binary passes SIGINT/SIGTERM) or `max_cycles`.
+pub async fn run_configured(
+    config: WatchConfig,
+    predictor: Arc<dyn Predictor>,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), WatchError> {
+    {
         let client = PromClient::new(config.prom.clone())?;
         let metrics = Arc::new(WatchMetrics::new());
         let outbox = match &config.alertmanager {
@@ -857,48 +857,20 @@ pub fn run_blocking(config: WatchConfig, predictor: Arc<dyn Predictor>) -> Resul
         let server = tokio::spawn(serve_metrics(listener, metrics, async move {
             let _ = server_stop.wait_for(|s| *s).await;
         }));
-        run(watcher, config.max_cycles, shutdown_signal()).await;
+        run(watcher, config.max_cycles, shutdown).await;
         let _ = stop_tx.send(true);
         let _ = server.await;
         Ok(())
-    })
+    }
 }
 
 /// Fails with one clear error when Prometheus cannot be reached or refuses a trivial query (for the command
 /// line, before anything else is loaded).
-pub fn check_prometheus(config: &crate::prom::PromConfig) -> Result<(), WatchError> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| WatchError::Invalid(format!("cannot start the async runtime: {e}")))?;
-    runtime.block_on(async {
-        PromClient::new(config.clone())?
-            .query("vector(1)", None)
-            .await?;
-        Ok(())
-    })
-}
-
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
+pub async fn check_prometheus(config: &crate::prom::PromConfig) -> Result<(), WatchError> {
+    PromClient::new(config.clone())?
+        .query("vector(1)", None)
+        .await?;
+    Ok(())
 }
 
 fn utc(unix_secs: f64) -> chrono::DateTime<chrono::Utc> {

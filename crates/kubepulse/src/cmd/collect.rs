@@ -4,9 +4,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
-use cluster::{Connection, KubeLabelOptions, KubeSource, kube_labels_blocking};
+use cluster::{Connection, KubeLabelOptions, KubeSource, connect_and_read_labels};
 use learn::Incident;
-use watch::collect::{CollectOptions, collect_blocking};
+use watch::collect::{CollectOptions, collect};
 
 use crate::parse;
 use watch::prom::{Auth, PromConfig};
@@ -187,7 +187,7 @@ impl KubeArgs {
             step_secs,
             target: queries.target.clone(),
         };
-        let labels = kube_labels_blocking(&connection, &opts)?;
+        let labels = crate::runtime::block_on(connect_and_read_labels(&connection, &opts))??;
         tracing::info!(
             event_incidents = labels.events.len(),
             events_listed = labels.event_stats.listed,
@@ -266,7 +266,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     opts.extra_labels = extra_labels;
     opts.chunk_points = args.chunk_points;
     opts.progress = !args.no_progress;
-    let summary = collect_blocking(prom, &opts)?;
+    let client = watch::prom::PromClient::new(prom)?;
+    let summary = crate::runtime::block_on(collect(&client, &opts))??;
     tracing::info!(
         out = %args.out.display(),
         rows = summary.rows_written,

@@ -8,7 +8,7 @@ use anyhow::Context;
 use learn::bundle::ModelBundle;
 use watch::alertmanager::{AlertmanagerClient, AlertmanagerConfig};
 use watch::hysteresis::Hysteresis;
-use watch::live::{WatchConfig, WatchOptions, check_prometheus, run_blocking};
+use watch::live::{WatchConfig, WatchOptions, check_prometheus, run_configured};
 use watch::prom::Auth;
 use watch::queries::Shard;
 
@@ -127,7 +127,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         None => None,
     };
-    check_prometheus(&prom)?;
+    crate::runtime::block_on(check_prometheus(&prom))??;
 
     let model = match &args.model {
         Some(path) => ModelBundle::load(path)?,
@@ -163,7 +163,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         max_cycles: args.cycles,
         alert_queue_capacity: 10_000,
     };
-    run_blocking(config, Arc::new(model))?;
+    crate::runtime::block_on(run_configured(
+        config,
+        Arc::new(model),
+        crate::runtime::shutdown_signal(),
+    ))??;
     Ok(())
 }
 
