@@ -21,11 +21,11 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use collect::prom::Labels;
+use collect::queries::TargetMapper;
 use kube::api::DynamicObject;
 use learn::{Incident, IncidentSource};
 use serde::Deserialize;
-use watch::prom::Labels;
-use watch::queries::TargetMapper;
 
 use crate::permissions::{NETWORK_CHAOS, POD_CHAOS, Permission, STRESS_CHAOS};
 
@@ -389,7 +389,7 @@ pub fn incidents(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use watch::queries::QuerySet;
+    use collect::queries::QuerySet;
 
     fn object(json: serde_json::Value) -> DynamicObject {
         serde_json::from_value(json).unwrap()

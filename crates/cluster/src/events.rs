@@ -8,10 +8,10 @@
 //! set's kube-state-metrics rules).
 
 use chrono::{DateTime, Utc};
+use collect::prom::Labels;
+use collect::queries::TargetMapper;
 use k8s_openapi::api::core::v1::Event as KubeEvent;
 use learn::{Incident, IncidentSource};
-use watch::prom::Labels;
-use watch::queries::TargetMapper;
 
 /// One mapping from an event reason to an issue type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -223,7 +223,7 @@ pub fn incidents(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use watch::queries::QuerySet;
+    use collect::queries::QuerySet;
 
     fn event(json: serde_json::Value) -> KubeEvent {
         serde_json::from_value(json).unwrap()

@@ -23,9 +23,9 @@ pub use connect::Connection;
 pub use error::ClusterError;
 pub use permissions::{KUBE_PERMISSIONS, Permission};
 
+use collect::queries::TargetMapper;
 use k8s_openapi::api::core::v1::Event as KubeEvent;
 use learn::Incident;
-use watch::queries::TargetMapper;
 
 use crate::list::{Listed, list_all, list_each};
 

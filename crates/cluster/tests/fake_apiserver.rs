@@ -10,8 +10,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use cluster::{ClusterError, Connection, KubeLabelOptions, KubeSource, kube_labels};
+use collect::queries::QuerySet;
 use serde_json::{Value, json};
-use watch::queries::QuerySet;
 
 /// 2026-01-01T00:00:00Z.
 const T0: i64 = 1_767_225_600;

@@ -16,8 +16,8 @@ use crate::alertmanager::{Alert, AlertOutbox};
 use crate::error::WatchError;
 use crate::hysteresis::{AlertTracker, Observation, Transition, ValidHysteresis};
 use crate::metrics::{TargetLabel, TargetType, WatchMetrics};
-use crate::prom::PromClient;
-use crate::queries::{QuerySet, Shard};
+use collect::prom::PromClient;
+use collect::queries::{QuerySet, Shard};
 use learn::LearnError;
 use learn::prediction::Prediction;
 use learn::window::Window;
@@ -801,7 +801,7 @@ pub fn unix_now() -> f64 {
 #[derive(Debug, Clone)]
 pub struct WatchConfig {
     /// How to reach Prometheus.
-    pub prom: crate::prom::PromConfig,
+    pub prom: collect::prom::PromConfig,
     /// How to reach Alertmanager (`None`: alerts are only logged).
     pub alertmanager: Option<crate::alertmanager::AlertmanagerConfig>,
     /// Address of `/metrics`.
@@ -866,7 +866,7 @@ pub async fn run_configured(
 
 /// Fails with one clear error when Prometheus cannot be reached or refuses a trivial query (for the command
 /// line, before anything else is loaded).
-pub async fn check_prometheus(config: &crate::prom::PromConfig) -> Result<(), WatchError> {
+pub async fn check_prometheus(config: &collect::prom::PromConfig) -> Result<(), WatchError> {
     PromClient::new(config.clone())?
         .query("vector(1)", None)
         .await?;

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use collect::prom::{PromClient, PromConfig};
+use collect::queries::QuerySet;
 use learn::LearnError;
 use learn::prediction::{Contribution, Explanation, Prediction, Recommendation};
 use learn::window::Window;
@@ -12,8 +14,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use watch::hysteresis::Hysteresis;
 use watch::live::{ModelShape, Predictor, WatchOptions, Watcher};
 use watch::metrics::WatchMetrics;
-use watch::prom::{PromClient, PromConfig};
-use watch::queries::QuerySet;
 
 #[derive(Clone, Copy, PartialEq, Debug)]
 enum Mode {

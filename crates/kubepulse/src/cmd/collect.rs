@@ -3,14 +3,14 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use ::collect::{CollectOptions, collect};
 use anyhow::Context;
 use cluster::{Connection, KubeLabelOptions, KubeSource, connect_and_read_labels};
 use learn::Incident;
-use watch::collect::{CollectOptions, collect};
 
 use crate::parse;
-use watch::prom::{Auth, PromConfig};
-use watch::queries::QuerySet;
+use ::collect::prom::{Auth, PromConfig};
+use ::collect::queries::QuerySet;
 
 /// How to reach Prometheus (shared by `collect` and `watch`).
 #[derive(Debug, Clone, clap::Args)]
@@ -266,7 +266,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     opts.extra_labels = extra_labels;
     opts.chunk_points = args.chunk_points;
     opts.progress = !args.no_progress;
-    let client = watch::prom::PromClient::new(prom)?;
+    let client = ::collect::prom::PromClient::new(prom)?;
     let summary = crate::runtime::block_on(collect(&client, &opts))??;
     tracing::info!(
         out = %args.out.display(),

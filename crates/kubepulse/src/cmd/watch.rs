@@ -4,13 +4,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use ::collect::prom::Auth;
+use ::collect::queries::Shard;
 use anyhow::Context;
 use learn::bundle::ModelBundle;
 use watch::alertmanager::{AlertmanagerClient, AlertmanagerConfig};
 use watch::hysteresis::Hysteresis;
 use watch::live::{WatchConfig, WatchOptions, check_prometheus, run_configured};
-use watch::prom::Auth;
-use watch::queries::Shard;
 
 use super::collect::{PromArgs, load_queries};
 use crate::parse;

@@ -17,7 +17,7 @@ use learn::{Incident, IncidentSource};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::error::WatchError;
+use crate::error::CollectError;
 use crate::prom::{PromClient, RangeSeries, range_chunks};
 use crate::queries::{Aggregate, QuerySet};
 
@@ -109,7 +109,7 @@ struct State {
 pub async fn collect(
     client: &PromClient,
     opts: &CollectOptions,
-) -> Result<CollectSummary, WatchError> {
+) -> Result<CollectSummary, CollectError> {
     validate(opts)?;
     let q = &opts.queries;
     let step = opts.step_secs;
@@ -119,8 +119,8 @@ pub async fn collect(
         step as f64,
         opts.chunk_points,
     )
-    .map_err(WatchError::Invalid)?;
-    std::fs::create_dir_all(&opts.out_dir).map_err(WatchError::io(&opts.out_dir))?;
+    .map_err(CollectError::Invalid)?;
+    std::fs::create_dir_all(&opts.out_dir).map_err(CollectError::io(&opts.out_dir))?;
     let state_path = opts.out_dir.join(STATE_FILE);
     let partial_path = opts.out_dir.join(PARTIAL);
     let fingerprint = fingerprint(opts);
@@ -147,11 +147,11 @@ pub async fn collect(
         .write(true)
         .truncate(false)
         .open(&partial_path)
-        .map_err(WatchError::io(&partial_path))?;
+        .map_err(CollectError::io(&partial_path))?;
     file.set_len(state.metrics_bytes)
-        .map_err(WatchError::io(&partial_path))?;
+        .map_err(CollectError::io(&partial_path))?;
     file.seek(std::io::SeekFrom::End(0))
-        .map_err(WatchError::io(&partial_path))?;
+        .map_err(CollectError::io(&partial_path))?;
     let mut out = BufWriter::with_capacity(1 << 20, file);
     if state.metrics_bytes == 0 {
         let mut header = String::from("timestamp,target");
@@ -161,7 +161,7 @@ pub async fn collect(
         }
         header.push('\n');
         out.write_all(header.as_bytes())
-            .map_err(WatchError::io(&partial_path))?;
+            .map_err(CollectError::io(&partial_path))?;
     }
 
     let bar = progress_bar(opts.progress, chunks.len() as u64, chunks_resumed as u64);
@@ -201,7 +201,7 @@ pub async fn collect(
         let mut table: BTreeMap<String, Table> = BTreeMap::new();
         while let Some(joined) = set.join_next().await {
             let (slot, result) =
-                joined.map_err(|e| WatchError::Invalid(format!("query task failed: {e}")))?;
+                joined.map_err(|e| CollectError::Invalid(format!("query task failed: {e}")))?;
             summary.queries += 1;
             let series = result?;
             match slot {
@@ -251,21 +251,21 @@ pub async fn collect(
             .collect();
         for ((target, _), (text, rows)) in table.into_iter().zip(texts) {
             out.write_all(text.as_bytes())
-                .map_err(WatchError::io(&partial_path))?;
+                .map_err(CollectError::io(&partial_path))?;
             summary.rows_written += rows;
             targets_seen.insert(target);
         }
 
         // Durable progress: data first, then the state that points at it.
-        out.flush().map_err(WatchError::io(&partial_path))?;
+        out.flush().map_err(CollectError::io(&partial_path))?;
         out.get_ref()
             .sync_data()
-            .map_err(WatchError::io(&partial_path))?;
+            .map_err(CollectError::io(&partial_path))?;
         state.chunks_done = index + 1;
         state.metrics_bytes = out
             .get_ref()
             .metadata()
-            .map_err(WatchError::io(&partial_path))?
+            .map_err(CollectError::io(&partial_path))?
             .len();
         state.runs = runs
             .iter()
@@ -291,8 +291,8 @@ pub async fn collect(
     summary.events = events.len();
     write_events(&opts.out_dir, &events)?;
     let final_path = opts.out_dir.join("metrics.csv");
-    std::fs::rename(&partial_path, &final_path).map_err(WatchError::io(&final_path))?;
-    std::fs::remove_file(&state_path).map_err(WatchError::io(&state_path))?;
+    std::fs::rename(&partial_path, &final_path).map_err(CollectError::io(&final_path))?;
+    std::fs::remove_file(&state_path).map_err(CollectError::io(&state_path))?;
     summary.complete = true;
     Ok(summary)
 }
@@ -343,21 +343,21 @@ fn spawn_chunk(
     (chunk_start, chunk_end, set)
 }
 
-fn validate(opts: &CollectOptions) -> Result<(), WatchError> {
+fn validate(opts: &CollectOptions) -> Result<(), CollectError> {
     if opts.step_secs <= 0 {
-        return Err(WatchError::Invalid(format!(
+        return Err(CollectError::Invalid(format!(
             "--step must be positive, not {} s",
             opts.step_secs
         )));
     }
     if opts.end < opts.start {
-        return Err(WatchError::Invalid(format!(
+        return Err(CollectError::Invalid(format!(
             "--end ({}) is before --start ({})",
             opts.end, opts.start
         )));
     }
     if !(1..=10_000).contains(&opts.chunk_points) {
-        return Err(WatchError::Invalid(format!(
+        return Err(CollectError::Invalid(format!(
             "chunk points must be within 1..=10000, not {}",
             opts.chunk_points
         )));
@@ -496,22 +496,22 @@ fn fingerprint(opts: &CollectOptions) -> String {
     format!("{:016x}", crate::queries::stable_hash(&text))
 }
 
-fn read_state(path: &Path) -> Result<Option<State>, WatchError> {
+fn read_state(path: &Path) -> Result<Option<State>, CollectError> {
     match std::fs::read(path) {
         Ok(bytes) => Ok(serde_json::from_slice(&bytes).ok()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(WatchError::Io {
+        Err(e) => Err(CollectError::Io {
             path: path.to_path_buf(),
             source: e,
         }),
     }
 }
 
-fn write_state(path: &Path, state: &State) -> Result<(), WatchError> {
+fn write_state(path: &Path, state: &State) -> Result<(), CollectError> {
     let tmp = path.with_extension("json.tmp");
-    let bytes = serde_json::to_vec(state).map_err(|e| WatchError::Invalid(e.to_string()))?;
-    std::fs::write(&tmp, bytes).map_err(WatchError::io(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(WatchError::io(path))
+    let bytes = serde_json::to_vec(state).map_err(|e| CollectError::Invalid(e.to_string()))?;
+    std::fs::write(&tmp, bytes).map_err(CollectError::io(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(CollectError::io(path))
 }
 
 /// Turns label-rule runs into events; the first rule wins where rules of one type overlap on a target.
@@ -557,10 +557,10 @@ fn rule_events(
 }
 
 /// Reads a user events file: `target,start,end,issue_type[,detail]`, times in unix seconds or RFC 3339.
-pub fn read_events(path: &Path) -> Result<Vec<Incident>, WatchError> {
-    let file = std::fs::File::open(path).map_err(WatchError::io(path))?;
+pub fn read_events(path: &Path) -> Result<Vec<Incident>, CollectError> {
+    let file = std::fs::File::open(path).map_err(CollectError::io(path))?;
     let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(file);
-    let bad = |line: u64, reason: String| WatchError::Events {
+    let bad = |line: u64, reason: String| CollectError::Events {
         path: path.to_path_buf(),
         line,
         reason,
@@ -615,7 +615,7 @@ pub fn read_events(path: &Path) -> Result<Vec<Incident>, WatchError> {
     Ok(events)
 }
 
-fn write_events(dir: &Path, events: &[Incident]) -> Result<(), WatchError> {
+fn write_events(dir: &Path, events: &[Incident]) -> Result<(), CollectError> {
     let path = dir.join("events.csv");
     let tmp = dir.join("events.csv.partial");
     let mut text = String::from("target,start,end,issue_type,detail\n");
@@ -627,8 +627,8 @@ fn write_events(dir: &Path, events: &[Incident]) -> Result<(), WatchError> {
         push_csv_field(&mut text, &e.detail);
         text.push('\n');
     }
-    std::fs::write(&tmp, text).map_err(WatchError::io(&tmp))?;
-    std::fs::rename(&tmp, &path).map_err(WatchError::io(&path))
+    std::fs::write(&tmp, text).map_err(CollectError::io(&tmp))?;
+    std::fs::rename(&tmp, &path).map_err(CollectError::io(&path))
 }
 
 fn progress_bar(enabled: bool, total: u64, done: u64) -> indicatif::ProgressBar {

@@ -4,9 +4,9 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use watch::collect::{CollectOptions, collect};
-use watch::prom::{PromClient, PromConfig};
-use watch::queries::QuerySet;
+use collect::prom::{PromClient, PromConfig};
+use collect::queries::QuerySet;
+use collect::{CollectOptions, collect};
 
 const T0: i64 = 1_700_000_000;
 const STEPS: i64 = 240; // one hour at 15 s
