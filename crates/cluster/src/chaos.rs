@@ -21,11 +21,11 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use collect::prom::Labels;
+use collect::queries::TargetMapper;
 use kube::api::DynamicObject;
+use learn::{Incident, IncidentSource};
 use serde::Deserialize;
-use watch::collect::Event;
-use watch::prom::Labels;
-use watch::queries::TargetMapper;
 
 use crate::permissions::{NETWORK_CHAOS, POD_CHAOS, Permission, STRESS_CHAOS};
 
@@ -109,7 +109,7 @@ const WORKLOAD_LABELS: [&str; 3] = ["app.kubernetes.io/name", "app", "name"];
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// Incidents (possibly none inside the range).
-    Incidents(Vec<Event>),
+    Incidents(Vec<Incident>),
     /// Not usable; the reason names the experiment.
     Skipped(String),
 }
@@ -371,12 +371,13 @@ pub fn incidents(
             if e <= start || s > end {
                 continue;
             }
-            out.push(Event {
+            out.push(Incident {
                 target: target.clone(),
                 start: s,
                 end: e,
                 issue_type: issue_type.clone(),
                 detail: detail.clone(),
+                source: IncidentSource::ChaosMesh,
             });
         }
     }
@@ -388,7 +389,7 @@ pub fn incidents(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use watch::queries::QuerySet;
+    use collect::queries::QuerySet;
 
     fn object(json: serde_json::Value) -> DynamicObject {
         serde_json::from_value(json).unwrap()

@@ -8,10 +8,10 @@
 //! set's kube-state-metrics rules).
 
 use chrono::{DateTime, Utc};
+use collect::prom::Labels;
+use collect::queries::TargetMapper;
 use k8s_openapi::api::core::v1::Event as KubeEvent;
-use watch::collect::Event;
-use watch::prom::Labels;
-use watch::queries::TargetMapper;
+use learn::{Incident, IncidentSource};
 
 /// One mapping from an event reason to an issue type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -179,7 +179,7 @@ pub fn incidents(
     start: i64,
     end: i64,
     step_secs: i64,
-) -> (Vec<Event>, EventStats) {
+) -> (Vec<Incident>, EventStats) {
     let mut stats = EventStats {
         listed: events.len(),
         ..EventStats::default()
@@ -207,12 +207,13 @@ pub fn incidents(
             continue;
         }
         stats.labelled += 1;
-        out.push(Event {
+        out.push(Incident {
             target,
             start: first,
             end: incident_end,
             issue_type: rule.issue_type.to_string(),
             detail: rule.detail.to_string(),
+            source: IncidentSource::KubeEvents,
         });
     }
     out.sort();
@@ -222,7 +223,7 @@ pub fn incidents(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use watch::queries::QuerySet;
+    use collect::queries::QuerySet;
 
     fn event(json: serde_json::Value) -> KubeEvent {
         serde_json::from_value(json).unwrap()

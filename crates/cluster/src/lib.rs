@@ -9,6 +9,9 @@
 //!
 //! Depends on `watch` for the incident type and the target-naming rule, never the other way round.
 
+// Library code reports through `tracing` and its return values; only the binary prints.
+#![warn(clippy::print_stdout, clippy::print_stderr)]
+
 pub mod chaos;
 pub mod connect;
 pub mod error;
@@ -20,9 +23,9 @@ pub use connect::Connection;
 pub use error::ClusterError;
 pub use permissions::{KUBE_PERMISSIONS, Permission};
 
+use collect::queries::TargetMapper;
 use k8s_openapi::api::core::v1::Event as KubeEvent;
-use watch::collect::Event;
-use watch::queries::TargetMapper;
+use learn::Incident;
 
 use crate::list::{Listed, list_all, list_each};
 
@@ -64,9 +67,9 @@ pub struct KubeLabelOptions {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KubeLabels {
     /// From Kubernetes events (empty when not asked).
-    pub events: Vec<Event>,
+    pub events: Vec<Incident>,
     /// From Chaos Mesh experiments (empty when not asked or not installed).
-    pub chaos: Vec<Event>,
+    pub chaos: Vec<Incident>,
     /// What happened to the listed events.
     pub event_stats: events::EventStats,
     /// Chaos Mesh experiment kinds that are not installed (HTTP 404), e.g. `PodChaos`.
@@ -167,23 +170,17 @@ pub async fn kube_labels(
     Ok(out)
 }
 
-/// Connects and runs [`kube_labels`] on a new tokio runtime (for the command line).
-pub fn kube_labels_blocking(
+/// Connects and runs [`kube_labels`]; API errors name the server.
+pub async fn connect_and_read_labels(
     connection: &Connection,
     opts: &KubeLabelOptions,
 ) -> Result<KubeLabels, ClusterError> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| ClusterError::Invalid(format!("cannot start the async runtime: {e}")))?;
-    runtime.block_on(async {
-        let (client, server) = connection.client_and_server().await?;
-        kube_labels(&client, opts).await.map_err(|e| match e {
-            ClusterError::Api { permission, reason } => ClusterError::Api {
-                permission,
-                reason: format!("{reason} (API server {server})"),
-            },
-            other => other,
-        })
+    let (client, server) = connection.client_and_server().await?;
+    kube_labels(&client, opts).await.map_err(|e| match e {
+        ClusterError::Api { permission, reason } => ClusterError::Api {
+            permission,
+            reason: format!("{reason} (API server {server})"),
+        },
+        other => other,
     })
 }

@@ -10,8 +10,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use cluster::{ClusterError, Connection, KubeLabelOptions, KubeSource, kube_labels};
+use collect::queries::QuerySet;
 use serde_json::{Value, json};
-use watch::queries::QuerySet;
 
 /// 2026-01-01T00:00:00Z.
 const T0: i64 = 1_767_225_600;
@@ -289,7 +289,7 @@ fn options(sources: Vec<KubeSource>) -> KubeLabelOptions {
     }
 }
 
-fn rows(events: &[watch::collect::Event]) -> Vec<(String, i64, i64, String, String)> {
+fn rows(events: &[learn::Incident]) -> Vec<(String, i64, i64, String, String)> {
     events
         .iter()
         .map(|e| {

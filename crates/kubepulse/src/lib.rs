@@ -2,6 +2,8 @@
 //! library crate (`sim`, `learn`, `serve`, `watch`).
 
 pub mod cmd;
+pub mod parse;
+pub mod runtime;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 

@@ -43,20 +43,9 @@ pub struct Series {
     pub columns: Vec<Vec<f64>>,
 }
 
-/// One labelled incident.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Event {
-    /// The target it happened on.
-    pub target: String,
-    /// Onset, unix seconds.
-    pub start: i64,
-    /// End, unix seconds (`>= start`).
-    pub end: i64,
-    /// `resource_exhaustion`, `pod_failure`, `network_issue`, or any other label.
-    pub issue_type: String,
-    /// The optional `detail` column (e.g. `oom_kill`); other extra columns are ignored.
-    pub detail: Option<String>,
-}
+/// One labelled incident: the workspace's one incident type (`events.csv` rows are read with
+/// [`IncidentSource::Dataset`]).
+pub use timeline::{Incident, IncidentSource};
 
 /// A whole dataset in memory.
 #[derive(Debug, Clone, PartialEq)]
@@ -66,7 +55,7 @@ pub struct Dataset {
     /// One series per target, sorted by target name (file order never matters).
     pub series: Vec<Series>,
     /// Incidents, sorted by (target, start).
-    pub events: Vec<Event>,
+    pub events: Vec<Incident>,
 }
 
 fn csv_err(path: &Path, line: u64, message: impl Into<String>) -> LearnError {
@@ -133,7 +122,7 @@ fn parse_value(path: &Path, line: u64, column: &str, raw: &[u8]) -> Result<f64, 
 
 fn parse_time(path: &Path, line: u64, column: &str, raw: &[u8]) -> Result<i64, LearnError> {
     let text = String::from_utf8_lossy(raw);
-    timestamp::parse(&text).ok_or_else(|| {
+    timestamp::parse_timestamp(&text).map_err(|_| {
         csv_err(
             path,
             line,
@@ -207,7 +196,7 @@ impl Dataset {
     }
 
     /// Events of one target, sorted by start.
-    pub fn events_of(&self, target: &str) -> &[Event] {
+    pub fn events_of(&self, target: &str) -> &[Incident] {
         let lo = self.events.partition_point(|e| e.target.as_str() < target);
         let hi = self.events.partition_point(|e| e.target.as_str() <= target);
         &self.events[lo..hi]
@@ -346,7 +335,7 @@ fn sort_series(path: &Path, s: &mut Series) -> Result<(), LearnError> {
     Ok(())
 }
 
-fn read_events(path: &Path, known: &dyn Fn(&str) -> bool) -> Result<Vec<Event>, LearnError> {
+fn read_events(path: &Path, known: &dyn Fn(&str) -> bool) -> Result<Vec<Incident>, LearnError> {
     let (mut reader, header) = open_csv(path)?;
     let cols = [
         require(path, &header, "target")?,
@@ -394,13 +383,14 @@ fn read_events(path: &Path, known: &dyn Fn(&str) -> bool) -> Result<Vec<Event>, 
         }
         let detail = detail_col
             .map(|c| String::from_utf8_lossy(record[c].trim_ascii()).into_owned())
-            .filter(|d| !d.is_empty());
-        events.push(Event {
+            .unwrap_or_default();
+        events.push(Incident {
             target,
             start,
             end,
             issue_type,
             detail,
+            source: IncidentSource::Dataset,
         });
     }
     events.sort_by(|a, b| (&a.target, a.start).cmp(&(&b.target, b.start)));

@@ -411,7 +411,7 @@ pub fn compute(
                 }
             };
             add(&mut by_type, &e.issue_type);
-            if let Some(d) = &e.detail {
+            if let Some(d) = e.detail() {
                 add(&mut by_detail, d);
             }
         }

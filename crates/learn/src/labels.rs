@@ -11,7 +11,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::dataset::Event;
+use crate::dataset::Incident;
 
 /// How windows inside an ongoing incident are treated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -46,7 +46,7 @@ impl Label {
 }
 
 /// Labels the window ending at `t` given the target's events (sorted by start).
-pub fn label_at(events: &[Event], t: i64, horizon_secs: i64, policy: OngoingPolicy) -> Label {
+pub fn label_at(events: &[Incident], t: i64, horizon_secs: i64, policy: OngoingPolicy) -> Label {
     let ongoing = events.iter().position(|e| e.start <= t && t < e.end);
     if let Some(e) = ongoing {
         return match policy {
@@ -65,13 +65,14 @@ pub fn label_at(events: &[Event], t: i64, horizon_secs: i64, policy: OngoingPoli
 mod tests {
     use super::*;
 
-    fn ev(start: i64, end: i64) -> Event {
-        Event {
+    fn ev(start: i64, end: i64) -> Incident {
+        Incident {
             target: "a".into(),
             start,
             end,
             issue_type: "pod_failure".into(),
-            detail: None,
+            detail: String::new(),
+            source: crate::dataset::IncidentSource::Dataset,
         }
     }
 

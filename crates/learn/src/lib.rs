@@ -1,5 +1,8 @@
 //! The learning pipeline: dataset → window → features → model → prediction; training and backtests.
 
+// Library code reports through `tracing` and its return values; only the binary prints.
+#![warn(clippy::print_stdout, clippy::print_stderr)]
+
 pub mod context;
 pub mod dataset;
 pub mod error;
@@ -8,10 +11,12 @@ pub mod labels;
 mod nan_null;
 pub mod scoring;
 pub mod signal;
-pub mod timestamp;
+/// Timestamps: unix seconds or RFC 3339 in, unix seconds (UTC) everywhere inside (the workspace's one parser).
+pub use timeline::time as timestamp;
 pub mod window;
 
 pub use error::LearnError;
+pub use timeline::{Incident, IncidentSource};
 pub mod baselines;
 pub mod bundle;
 pub mod card;

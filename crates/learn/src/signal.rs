@@ -205,7 +205,7 @@ pub fn onset_signal(dataset: &Dataset, grid: &Grid, scores: &[Vec<Score>]) -> On
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dataset::{Event, Series};
+    use crate::dataset::{Incident, Series};
     use crate::labels::OngoingPolicy;
     use crate::window::WindowSpec;
 
@@ -240,12 +240,13 @@ mod tests {
                 timestamps,
                 columns: vec![lat, peer],
             }],
-            events: vec![Event {
+            events: vec![Incident {
                 target: "ns/a".into(),
                 start,
                 end: start + 180,
                 issue_type: "network_issue".into(),
-                detail: None,
+                detail: String::new(),
+                source: crate::dataset::IncidentSource::Dataset,
             }],
         }
     }

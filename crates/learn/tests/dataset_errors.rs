@@ -32,7 +32,7 @@ fn reads_a_valid_dataset_with_rfc3339_missing_values_and_extra_event_columns() {
     assert_eq!(d.series[0].columns[0][0], 1.5);
     assert!(d.series[0].columns[0][1].is_nan());
     assert_eq!(d.events[0].start, 10);
-    assert_eq!(d.events[0].detail.as_deref(), Some("oom_kill"));
+    assert_eq!(d.events[0].detail(), Some("oom_kill"));
 }
 
 #[test]

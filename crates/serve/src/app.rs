@@ -1,5 +1,6 @@
-//! `kubepulse serve` end to end: load the model, listen, serve until SIGTERM/SIGINT.
+//! `kubepulse serve` end to end: load the model, listen, serve until the shutdown future resolves.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -9,7 +10,7 @@ use tokio::net::TcpListener;
 use crate::bundle::load_model;
 use crate::predictor::LoadedModel;
 use crate::reload::Loader;
-use crate::server::{ServeConfig, ServeError, run_until_signal};
+use crate::server::{ServeConfig, ServeError, run_until};
 use crate::simulator::{SimSnapshots, SnapshotSource};
 use crate::state::AppState;
 
@@ -39,17 +40,15 @@ pub fn state(config: &ServeConfig) -> Result<AppState, ServeError> {
     ))
 }
 
-/// Runs the service on a multi-threaded runtime until SIGTERM/SIGINT; `on_listen` is called once
-/// the socket is bound and the model loaded (the CLI prints the address there).
-pub fn run_blocking(
+/// Runs the service until `shutdown` resolves (the binary passes SIGTERM/SIGINT); `on_listen` is
+/// called once the socket is bound and the model loaded (the CLI prints the address there).
+pub async fn run(
     config: &ServeConfig,
     on_listen: impl FnOnce(SocketAddr, &LoadedModel),
+    shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let started = Instant::now();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
+    {
         let state = state(config)?;
         let listener =
             TcpListener::bind(config.listen)
@@ -67,6 +66,6 @@ pub fn run_blocking(
             let loader: Loader = Arc::new(|p: &std::path::Path| load_model(Some(p)));
             (path, loader, config.reload_poll)
         });
-        run_until_signal(listener, state, watch).await
-    })
+        run_until(listener, state, watch, shutdown).await
+    }
 }

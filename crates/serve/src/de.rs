@@ -277,7 +277,7 @@ impl<'de> Deserialize<'de> for Timestamp {
                 }
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Timestamp, E> {
-                learn::timestamp::parse(v).map(Timestamp).ok_or_else(|| {
+                learn::timestamp::parse_timestamp(v).map(Timestamp).map_err(|_| {
                     E::custom(format!(
                         "{v:?} is neither unix seconds nor an RFC 3339 time like 2025-04-16T10:10:00Z"
                     ))

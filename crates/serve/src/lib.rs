@@ -11,6 +11,9 @@
 //! Built like mini-redis: [`router`] builds the whole service from an [`AppState`] (tests drive it with
 //! `oneshot`), and [`serve`] runs it on a listener until a shutdown future resolves.
 
+// Library code reports through `tracing` and its return values; only the binary prints.
+#![warn(clippy::print_stdout, clippy::print_stderr)]
+
 pub mod api;
 pub mod app;
 pub mod bundle;
@@ -28,5 +31,5 @@ pub mod state;
 pub mod timestamp;
 
 pub use error::ApiError;
-pub use server::{ServeConfig, ServeError, router, serve, shutdown_signal};
+pub use server::{ServeConfig, ServeError, router, serve};
 pub use state::{AppState, Limits};

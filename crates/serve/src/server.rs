@@ -144,12 +144,13 @@ where
         .await
 }
 
-/// Serves on `listener` until SIGINT or SIGTERM, reloading the model file `watch` names (if any) on
+/// Serves on `listener` until `shutdown` resolves, reloading the model file `watch` names (if any) on
 /// SIGHUP and when it changes; in-flight requests finish before this returns.
-pub async fn run_until_signal(
+pub async fn run_until(
     listener: TcpListener,
     state: AppState,
     watch: Option<(PathBuf, Loader, Option<Duration>)>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let (stop_watch, watch_stopped) = tokio::sync::oneshot::channel::<()>();
     let watcher = watch.map(|(path, loader, poll)| {
@@ -163,40 +164,11 @@ pub async fn run_until_signal(
             },
         ))
     });
-    let result = serve(listener, state, shutdown_signal()).await;
+    let result = serve(listener, state, shutdown).await;
     let _ = stop_watch.send(());
     if let Some(watcher) = watcher {
         let _ = watcher.await;
     }
     tracing::info!("stopped");
     Ok(result?)
-}
-
-/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::error!(error = %e, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
-    tracing::info!("shutting down: finishing in-flight requests");
 }

@@ -1,4 +1,5 @@
-//! RFC 3339 timestamps (UTC, whole seconds) without a date-time dependency.
+//! RFC 3339 timestamps (UTC, whole seconds) of the response bodies, through the workspace's one
+//! timestamp module (`learn::timestamp`).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -13,29 +14,7 @@ pub fn rfc3339(time: SystemTime) -> String {
 
 /// Formats unix seconds as RFC 3339 UTC, e.g. `2025-04-16T10:10:00Z`.
 pub fn rfc3339_from_unix(unix_secs: i64) -> String {
-    let days = unix_secs.div_euclid(86_400);
-    let secs_of_day = unix_secs.rem_euclid(86_400);
-    let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        secs_of_day / 3600,
-        secs_of_day % 3600 / 60,
-        secs_of_day % 60
-    )
-}
-
-/// Days since 1970-01-01 → (year, month 1–12, day 1–31), proleptic Gregorian (H. Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
+    learn::timestamp::format_rfc3339(unix_secs)
 }
 
 #[cfg(test)]

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, SimError};
-use crate::time::{parse_duration_secs, parse_timestamp};
 use crate::topology::Preset;
+use timeline::time::{parse_duration_secs, parse_timestamp};
 
 /// What the simulation writes at each step: one row per deployment or one per cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 
 use crate::catalog::{COLUMNS, N_COLUMNS, decimals, deployment_rows};
 use crate::config::Level;
-use crate::engine::Label;
 use crate::error::{Result, SimError};
 use crate::simulation::Simulation;
 use crate::snapshot::{CLUSTER_COLUMNS, Snapshotter};
+use timeline::Incident;
 
 /// Writes a dataset directory.
 pub struct DatasetWriter {
@@ -112,15 +112,15 @@ impl DatasetWriter {
         self.rows_written
     }
 
-    /// Writes `events.csv` and renames both files into place (events first: `metrics.csv` appearing
-    /// means the dataset is complete).
-    pub fn finish(mut self, labels: &[Label]) -> Result<()> {
+    /// Writes `events.csv` (`labels` at this writer's level: [`Simulation::labels_at`]) and renames
+    /// both files into place (events first: `metrics.csv` appearing means the dataset is complete).
+    pub fn finish(mut self, labels: &[Incident]) -> Result<()> {
         self.metrics
             .flush()
             .map_err(|e| SimError::io("cannot write", &self.metrics_tmp, e))?;
         let events_tmp = self.dir.join(".events.csv.partial");
         let mut text = String::from("target,start,end,issue_type,detail\n");
-        for l in &events_for_level(labels, self.level) {
+        for l in labels {
             let _ = writeln!(
                 text,
                 "{},{},{},{},{}",
@@ -145,20 +145,20 @@ impl DatasetWriter {
     }
 }
 
-/// The labels as written to `events.csv`: per deployment as they are; per cluster with the cluster as
+/// The labels (with their cluster id) as written to `events.csv`: per deployment as they are; per cluster with the cluster as
 /// target, one event per (cluster, start, issue type, detail) — a node fault that hit several deployments
 /// is one cluster incident — ending when the last of them ends.
-pub fn events_for_level(labels: &[Label], level: Level) -> Vec<Label> {
+pub fn events_for_level(labels: &[(&str, &Incident)], level: Level) -> Vec<Incident> {
     match level {
-        Level::Deployment => labels.to_vec(),
+        Level::Deployment => labels.iter().map(|(_, l)| (*l).clone()).collect(),
         Level::Cluster => {
-            let mut out: Vec<Label> = Vec::new();
-            for l in labels {
-                let mut c = l.clone();
-                c.target = l.cluster.clone();
+            let mut out: Vec<Incident> = Vec::new();
+            for (cluster, l) in labels {
+                let mut c = (*l).clone();
+                c.target = cluster.to_string();
                 match out.iter_mut().find(|o| {
-                    (o.target.as_str(), o.start, o.issue_type, o.detail)
-                        == (c.target.as_str(), c.start, c.issue_type, c.detail)
+                    (&o.target, o.start, &o.issue_type, &o.detail)
+                        == (&c.target, c.start, &c.issue_type, &c.detail)
                 }) {
                     Some(o) => o.end = o.end.max(c.end),
                     None => out.push(c),

@@ -12,6 +12,7 @@ use crate::faults::{BenignKind, FaultKind, Plan, PlanKind};
 use crate::load::{Ar1, Shape};
 use crate::promql::History;
 use crate::topology::{ClusterSpec, NodeSpec, random_name_part};
+use timeline::{Incident, IncidentSource};
 
 const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 
@@ -207,23 +208,6 @@ pub struct NodeState {
     schedulable: bool,
 }
 
-/// An incident label.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Label {
-    /// `namespace/deployment`.
-    pub target: String,
-    /// Cluster id.
-    pub cluster: String,
-    /// Failure begins, unix seconds.
-    pub start: i64,
-    /// Workload recovered, unix seconds.
-    pub end: i64,
-    /// `resource_exhaustion`, `pod_failure` or `network_issue`.
-    pub issue_type: &'static str,
-    /// What happened (`oom_kill`, ...).
-    pub detail: &'static str,
-}
-
 #[derive(Debug)]
 struct Active {
     plan: Plan,
@@ -265,7 +249,7 @@ pub struct Cluster {
     /// Live pods.
     pub pods: Vec<Pod>,
     /// Labels recorded so far (ends are final once the workload recovered).
-    pub labels: Vec<Label>,
+    pub labels: Vec<Incident>,
     start_ts: i64,
     shape: Shape,
     rng: ChaCha8Rng,
@@ -679,13 +663,13 @@ impl Cluster {
     }
 
     fn open_label(&mut self, dep: usize, start: i64, not_before: i64, kind: FaultKind) {
-        let label = Label {
+        let label = Incident {
             target: self.target(dep),
-            cluster: self.spec.id.clone(),
             start,
             end: start,
-            issue_type: kind.issue_type(),
-            detail: kind.detail(),
+            issue_type: kind.issue_type().to_string(),
+            detail: kind.detail().to_string(),
+            source: IncidentSource::Simulator,
         };
         self.labels.push(label);
         self.open.push(OpenLabel {

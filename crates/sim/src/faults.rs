@@ -10,8 +10,8 @@ use rand_distr::{Distribution, Poisson};
 
 use crate::config::{BenignRates, FaultRates};
 use crate::error::{Result, SimError};
-use crate::time::parse_duration_secs;
 use crate::topology::ClusterSpec;
+use timeline::time::parse_duration_secs;
 
 /// A fault: a labelled incident.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -7,6 +7,9 @@
 //! [`snapshot`]), an OpenMetrics file ([`openmetrics`]) and a live exporter ([`exporter`]).
 //! Everything is deterministic for a seed.
 
+// Library code reports through `tracing` and its return values; only the binary prints.
+#![warn(clippy::print_stdout, clippy::print_stderr)]
+
 pub mod catalog;
 pub mod config;
 pub mod dataset;
@@ -20,15 +23,14 @@ pub mod promql;
 pub mod series;
 pub mod simulation;
 pub mod snapshot;
-pub mod time;
 pub mod topology;
 
 use std::path::PathBuf;
 
 pub use config::{Level, SimConfig, ValidConfig};
-pub use engine::Label;
 pub use error::{Result, SimError};
 pub use simulation::Simulation;
+pub use timeline::{Incident, IncidentSource};
 
 /// Where a batch run writes.
 #[derive(Debug, Clone, Default)]
@@ -49,7 +51,7 @@ pub struct Summary {
     /// Rows written to `metrics.csv`.
     pub rows: u64,
     /// Labels recorded.
-    pub labels: Vec<Label>,
+    pub labels: Vec<Incident>,
 }
 
 /// Runs a simulation over its whole duration, streaming every step to the outputs. `progress` is called
@@ -114,7 +116,7 @@ pub fn run(
         return Err(e);
     }
     if let Some(d) = dataset {
-        if let Err(e) = d.finish(&labels) {
+        if let Err(e) = d.finish(&sim.labels_at(config.level)) {
             if let Some(w) = om {
                 w.abandon();
             }

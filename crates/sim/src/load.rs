@@ -12,8 +12,8 @@ use rand_distr::StandardNormal;
 
 use crate::config::LoadConfig;
 use crate::error::{Result, SimError};
-use crate::time::day_of_week;
 use crate::topology::VmCategory;
+use timeline::time::day_of_week;
 
 /// The deterministic part of demand (without noise, bursts or faults).
 #[derive(Debug, Clone)]

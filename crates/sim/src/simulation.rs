@@ -4,12 +4,14 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Poisson};
 
+use crate::config::Level;
 use crate::config::{DemandSource, ValidConfig};
-use crate::engine::{Cluster, Label, Schedule};
+use crate::engine::{Cluster, Schedule};
 use crate::error::Result;
 use crate::faults::{FaultKind, PlanKind, parse_fault_spec, random_schedule};
 use crate::load::{AzureTrace, Shape};
 use crate::topology::{ClusterSpec, VmCategory};
+use timeline::Incident;
 
 /// Clusters advancing together from `start_ts`, one step at a time.
 pub struct Simulation {
@@ -124,13 +126,28 @@ impl Simulation {
     }
 
     /// Every label so far, sorted by start then target.
-    pub fn labels(&self) -> Vec<Label> {
-        let mut all: Vec<Label> = self
+    pub fn labels(&self) -> Vec<Incident> {
+        self.labels_by_cluster()
+            .into_iter()
+            .map(|(_, l)| l.clone())
+            .collect()
+    }
+
+    /// The labels as written to `events.csv` at `level` (see [`crate::dataset::events_for_level`]).
+    pub fn labels_at(&self, level: Level) -> Vec<Incident> {
+        crate::dataset::events_for_level(&self.labels_by_cluster(), level)
+    }
+
+    /// Every label with its cluster id, sorted by start then target.
+    fn labels_by_cluster(&self) -> Vec<(&str, &Incident)> {
+        let mut all: Vec<(&str, &Incident)> = self
             .clusters
             .iter()
-            .flat_map(|c| c.labels.iter().cloned())
+            .flat_map(|c| c.labels.iter().map(|l| (c.spec.id.as_str(), l)))
             .collect();
-        all.sort_by(|a, b| (a.start, &a.target, a.detail).cmp(&(b.start, &b.target, b.detail)));
+        all.sort_by(|(_, a), (_, b)| {
+            (a.start, &a.target, &a.detail).cmp(&(b.start, &b.target, &b.detail))
+        });
         all
     }
 
@@ -166,7 +183,7 @@ fn random_bursts(config: &ValidConfig, category: VmCategory, seed: u64) -> Vec<(
 }
 
 /// Counts labels per issue type (for summaries).
-pub fn count_by_kind(labels: &[Label]) -> Vec<(&'static str, usize)> {
+pub fn count_by_kind(labels: &[Incident]) -> Vec<(&'static str, usize)> {
     FaultKind::ALL
         .iter()
         .map(|k| {

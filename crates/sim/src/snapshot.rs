@@ -10,8 +10,8 @@ use rand_distr::StandardNormal;
 use serde::Serialize;
 
 use crate::engine::Cluster;
-use crate::time::{day_of_week, hour_of_day, is_business_hours};
 use crate::topology::VmCategory;
+use timeline::time::{day_of_week, hour_of_day, is_business_hours};
 
 /// One cluster at one time, with the original service's snapshot fields. CPU values are percent (0–100).
 #[derive(Debug, Clone, PartialEq, Serialize)]

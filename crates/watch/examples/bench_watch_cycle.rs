@@ -8,11 +8,11 @@
 
 use std::sync::Arc;
 
+use collect::prom::{PromClient, PromConfig};
+use collect::queries::QuerySet;
 use watch::hysteresis::Hysteresis;
 use watch::live::{WatchOptions, Watcher};
 use watch::metrics::WatchMetrics;
-use watch::prom::{PromClient, PromConfig};
-use watch::queries::QuerySet;
 
 #[tokio::main]
 async fn main() {

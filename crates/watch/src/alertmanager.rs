@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::sync::Notify;
 
-use crate::prom::{Auth, backoff_delay, build_http, error_chain};
+use collect::prom::{Auth, backoff_delay, build_http, error_chain};
 
 /// One alert as Alertmanager's v2 API takes it.
 #[derive(Debug, Clone, PartialEq, Serialize)]

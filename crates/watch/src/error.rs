@@ -4,9 +4,10 @@ use std::path::PathBuf;
 
 use crate::alertmanager::AlertError;
 use crate::hysteresis::HysteresisError;
-use crate::prom::PromError;
+use collect::CollectError;
+use collect::prom::PromError;
 
-/// Everything `collect` and `watch` can fail with; each variant names the file, query or value concerned.
+/// Everything `watch` can fail with; each variant names the file, query or value concerned.
 #[derive(Debug, thiserror::Error)]
 pub enum WatchError {
     /// Talking to Prometheus failed.
@@ -18,24 +19,9 @@ pub enum WatchError {
     /// Invalid hysteresis settings.
     #[error(transparent)]
     Hysteresis(#[from] HysteresisError),
-    /// The query set file is invalid.
-    #[error("invalid query set {source_name}: {reason}")]
-    Config {
-        /// File name (or `built-in`).
-        source_name: String,
-        /// What is wrong.
-        reason: String,
-    },
-    /// A user-supplied events file is invalid.
-    #[error("{path}:{line}: {reason}")]
-    Events {
-        /// The file.
-        path: PathBuf,
-        /// 1-based line number.
-        line: u64,
-        /// What is wrong, with the value.
-        reason: String,
-    },
+    /// The query set or another ingest step failed.
+    #[error(transparent)]
+    Collect(#[from] CollectError),
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
     Io {

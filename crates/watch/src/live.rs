@@ -16,50 +16,25 @@ use crate::alertmanager::{Alert, AlertOutbox};
 use crate::error::WatchError;
 use crate::hysteresis::{AlertTracker, Observation, Transition, ValidHysteresis};
 use crate::metrics::{TargetLabel, TargetType, WatchMetrics};
-use crate::prom::PromClient;
-use crate::queries::{QuerySet, Shard};
+use collect::prom::PromClient;
+use collect::queries::{QuerySet, Shard};
+use learn::LearnError;
+use learn::prediction::Prediction;
+use learn::window::Window;
 use rayon::prelude::*;
 
-/// One target's aligned samples over the look-back window (the shape of `learn::Window`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct TargetWindow {
-    /// `namespace/deployment`.
-    pub target: String,
-    /// Unix seconds (model time), increasing.
-    pub timestamps: Vec<i64>,
-    /// Column name → values aligned with `timestamps` (NaN = missing).
-    pub columns: Vec<(String, Vec<f64>)>,
+/// The most likely issue type other than `normal` (`unknown` when the model gives none): what an
+/// alert names even while the prediction itself is still below the model's threshold.
+pub fn likely_issue_type(p: &Prediction) -> String {
+    p.probabilities
+        .iter()
+        .filter(|(t, _)| t.as_str() != "normal")
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .map_or_else(|| "unknown".to_string(), |(t, _)| t.clone())
 }
 
-/// What a model says about one window.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Forecast {
-    /// Probability (0–1) that an issue starts within the horizon.
-    pub probability: f64,
-    /// Probability per type (`normal` included).
-    pub probabilities: BTreeMap<String, f64>,
-    /// Expected seconds to the issue (model time), when one is predicted.
-    pub time_to_issue_seconds: Option<f64>,
-    /// One human line explaining the prediction.
-    pub summary: Option<String>,
-    /// Top evidence: (feature, value, signed contribution).
-    pub evidence: Vec<(String, f64, f64)>,
-    /// What is going on, for the alert's description.
-    pub description: Option<String>,
-    /// Recommended actions.
-    pub actions: Vec<String>,
-}
-
-impl Forecast {
-    /// The most likely issue type other than `normal` (`unknown` when the model gives none).
-    pub fn likely_issue_type(&self) -> String {
-        self.probabilities
-            .iter()
-            .filter(|(t, _)| t.as_str() != "normal")
-            .max_by(|a, b| a.1.total_cmp(b.1))
-            .map_or_else(|| "unknown".to_string(), |(t, _)| t.clone())
-    }
-}
+/// How many of the explanation's top features an alert carries as evidence.
+const EVIDENCE_FEATURES: usize = 5;
 
 /// The model's shape as `watch` needs it.
 #[derive(Debug, Clone, PartialEq)]
@@ -81,7 +56,7 @@ pub trait Predictor: Send + Sync {
     /// Window, step and columns.
     fn shape(&self) -> ModelShape;
     /// Predicts for one window; `explain` asks for evidence.
-    fn forecast(&self, window: TargetWindow, explain: bool) -> Result<Forecast, String>;
+    fn predict(&self, window: &Window, explain: bool) -> Result<Prediction, LearnError>;
 }
 
 /// How `watch` behaves.
@@ -463,7 +438,7 @@ impl Watcher {
         }
         // Predictions are independent per target: in parallel, results in `targets` order.
         let predict_started = Instant::now();
-        let forecasts: Vec<Option<Forecast>> = {
+        let forecasts: Vec<Option<Prediction>> = {
             let this = &*self;
             targets
                 .par_iter()
@@ -495,9 +470,9 @@ impl Watcher {
                     self.unexport(target);
                 }
             }
-            let obs = observation
-                .as_ref()
-                .map_or(Observation::Stale, |f| Observation::Fresh(f.probability));
+            let obs = observation.as_ref().map_or(Observation::Stale, |f| {
+                Observation::Fresh(f.issue_probability)
+            });
             let transition = self
                 .tracker
                 .observe(target, end * self.opts.time_scale, obs);
@@ -535,11 +510,11 @@ impl Watcher {
         report
     }
 
-    fn predict(&self, target: &str, end: f64) -> Result<Forecast, String> {
+    fn predict(&self, target: &str, end: f64) -> Result<Prediction, LearnError> {
         let buffer = self
             .buffers
             .get(target)
-            .ok_or_else(|| "no data".to_string())?;
+            .ok_or_else(|| LearnError::Window("no data".to_string()))?;
         let scale = self.opts.time_scale;
         let step = self.query_step;
         let held = buffer.ordered();
@@ -556,12 +531,12 @@ impl Watcher {
                 (name.clone(), values)
             })
             .collect();
-        let window = TargetWindow {
+        let window = Window {
             target: target.to_string(),
             timestamps,
             columns,
         };
-        let mut forecast = self.predictor.forecast(window, false)?;
+        let mut forecast = self.predictor.predict(&window, false)?;
         if let Some(eta) = forecast.time_to_issue_seconds.as_mut() {
             // Model seconds → the same seconds (the ETA is reported in the cluster's own time).
             *eta = eta.max(0.0);
@@ -569,7 +544,7 @@ impl Watcher {
         Ok(forecast)
     }
 
-    fn export(&mut self, target: &str, f: &Forecast) {
+    fn export(&mut self, target: &str, f: &Prediction) {
         let exported = self.exported.entry(target.to_string()).or_default();
         for (issue_type, p) in &f.probabilities {
             self.metrics
@@ -613,7 +588,7 @@ impl Watcher {
         &mut self,
         target: &str,
         transition: Transition,
-        forecast: Option<&Forecast>,
+        forecast: Option<&Prediction>,
         now: f64,
     ) -> Option<Alert> {
         let now_utc = utc(now);
@@ -621,8 +596,8 @@ impl Watcher {
             Transition::Quiet | Transition::Held => None,
             Transition::Fire => {
                 let f = forecast?;
-                let issue_type = f.likely_issue_type();
-                let severity = if f.probability >= self.opts.critical_probability {
+                let issue_type = likely_issue_type(f);
+                let severity = if f.issue_probability >= self.opts.critical_probability {
                     "critical"
                 } else {
                     "warning"
@@ -674,9 +649,10 @@ impl Watcher {
                     resolved: true,
                 };
                 if let Some(f) = forecast {
-                    alert
-                        .annotations
-                        .insert("probability".to_string(), format!("{:.3}", f.probability));
+                    alert.annotations.insert(
+                        "probability".to_string(),
+                        format!("{:.3}", f.issue_probability),
+                    );
                 }
                 Some(alert)
             }
@@ -688,7 +664,7 @@ impl Watcher {
         target: &str,
         labels: BTreeMap<String, String>,
         starts_at: chrono::DateTime<chrono::Utc>,
-        f: &Forecast,
+        f: &Prediction,
         now: f64,
         resolved: bool,
     ) -> Alert {
@@ -702,31 +678,35 @@ impl Watcher {
             "summary".to_string(),
             format!(
                 "{target}: {issue_type} predicted with {:.0}% probability{eta}",
-                f.probability * 100.0
+                f.issue_probability * 100.0
             ),
         );
-        annotations.insert("probability".to_string(), format!("{:.3}", f.probability));
+        annotations.insert(
+            "probability".to_string(),
+            format!("{:.3}", f.issue_probability),
+        );
         if let Some(s) = f.time_to_issue_seconds {
             annotations.insert("eta_seconds".to_string(), format!("{s:.0}"));
         }
-        if let Some(d) = &f.description {
-            annotations.insert("description".to_string(), d.clone());
+        if let Some(r) = &f.recommendation {
+            annotations.insert("description".to_string(), r.description.clone());
         }
-        if let Some(s) = &f.summary {
-            annotations.insert("explanation".to_string(), s.clone());
+        if let Some(e) = &f.explanation {
+            if !e.summary.is_empty() {
+                annotations.insert("explanation".to_string(), e.summary.clone());
+            }
+            if !e.top_features.is_empty() {
+                let evidence: Vec<String> = e
+                    .top_features
+                    .iter()
+                    .take(EVIDENCE_FEATURES)
+                    .map(|c| format!("{}={:.4} ({:+.3})", c.feature, c.value, c.contribution))
+                    .collect();
+                annotations.insert("evidence".to_string(), evidence.join("; "));
+            }
         }
-        if !f.evidence.is_empty() {
-            let evidence: Vec<String> = f
-                .evidence
-                .iter()
-                .map(|(name, value, contribution)| {
-                    format!("{name}={value:.4} ({contribution:+.3})")
-                })
-                .collect();
-            annotations.insert("evidence".to_string(), evidence.join("; "));
-        }
-        if !f.actions.is_empty() {
-            annotations.insert("actions".to_string(), f.actions.join("; "));
+        if let Some(r) = f.recommendation.as_ref().filter(|r| !r.actions.is_empty()) {
+            annotations.insert("actions".to_string(), r.actions.join("; "));
         }
         if !self.opts.runbook_url.is_empty() {
             annotations.insert("runbook_url".to_string(), self.opts.runbook_url.clone());
@@ -821,7 +801,7 @@ pub fn unix_now() -> f64 {
 #[derive(Debug, Clone)]
 pub struct WatchConfig {
     /// How to reach Prometheus.
-    pub prom: crate::prom::PromConfig,
+    pub prom: collect::prom::PromConfig,
     /// How to reach Alertmanager (`None`: alerts are only logged).
     pub alertmanager: Option<crate::alertmanager::AlertmanagerConfig>,
     /// Address of `/metrics`.
@@ -835,13 +815,13 @@ pub struct WatchConfig {
 }
 
 /// Checks the setup (Prometheus reachable, every query valid, listen address free), then runs the loop
-/// on a new tokio runtime until SIGINT/SIGTERM or `max_cycles`.
-pub fn run_blocking(config: WatchConfig, predictor: Arc<dyn Predictor>) -> Result<(), WatchError> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| WatchError::Invalid(format!("cannot start the async runtime: {e}")))?;
-    runtime.block_on(async move {
+/// and serves `/metrics` until `shutdown` resolves (the binary passes SIGINT/SIGTERM) or `max_cycles`.
+pub async fn run_configured(
+    config: WatchConfig,
+    predictor: Arc<dyn Predictor>,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), WatchError> {
+    {
         let client = PromClient::new(config.prom.clone())?;
         let metrics = Arc::new(WatchMetrics::new());
         let outbox = match &config.alertmanager {
@@ -877,48 +857,20 @@ pub fn run_blocking(config: WatchConfig, predictor: Arc<dyn Predictor>) -> Resul
         let server = tokio::spawn(serve_metrics(listener, metrics, async move {
             let _ = server_stop.wait_for(|s| *s).await;
         }));
-        run(watcher, config.max_cycles, shutdown_signal()).await;
+        run(watcher, config.max_cycles, shutdown).await;
         let _ = stop_tx.send(true);
         let _ = server.await;
         Ok(())
-    })
+    }
 }
 
 /// Fails with one clear error when Prometheus cannot be reached or refuses a trivial query (for the command
 /// line, before anything else is loaded).
-pub fn check_prometheus(config: &crate::prom::PromConfig) -> Result<(), WatchError> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| WatchError::Invalid(format!("cannot start the async runtime: {e}")))?;
-    runtime.block_on(async {
-        PromClient::new(config.clone())?
-            .query("vector(1)", None)
-            .await?;
-        Ok(())
-    })
-}
-
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
+pub async fn check_prometheus(config: &collect::prom::PromConfig) -> Result<(), WatchError> {
+    PromClient::new(config.clone())?
+        .query("vector(1)", None)
+        .await?;
+    Ok(())
 }
 
 fn utc(unix_secs: f64) -> chrono::DateTime<chrono::Utc> {

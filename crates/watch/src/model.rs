@@ -1,7 +1,11 @@
-//! `learn::ModelBundle` as a [`Predictor`](crate::live::Predictor): windows go in by move, predictions come
-//! out as [`Forecast`]s.
+//! `learn::ModelBundle` as a [`Predictor`](crate::live::Predictor): `learn`'s own window and prediction
+//! types, end to end.
 
-use crate::live::{Forecast, ModelShape, Predictor, TargetWindow};
+use learn::LearnError;
+use learn::prediction::Prediction;
+use learn::window::Window;
+
+use crate::live::{ModelShape, Predictor};
 
 impl Predictor for learn::bundle::ModelBundle {
     fn shape(&self) -> ModelShape {
@@ -15,38 +19,7 @@ impl Predictor for learn::bundle::ModelBundle {
         }
     }
 
-    fn forecast(&self, w: TargetWindow, explain: bool) -> Result<Forecast, String> {
-        let window = learn::window::Window {
-            target: w.target,
-            timestamps: w.timestamps,
-            columns: w.columns,
-        };
-        let p = self
-            .predict_window(&window, explain)
-            .map_err(|e| e.to_string())?;
-        let (summary, evidence) = match p.explanation {
-            Some(e) => (
-                Some(e.summary),
-                e.top_features
-                    .into_iter()
-                    .take(5)
-                    .map(|c| (c.feature, c.value, c.contribution))
-                    .collect(),
-            ),
-            None => (None, Vec::new()),
-        };
-        let (description, actions) = match p.recommendation {
-            Some(r) => (Some(r.description), r.actions),
-            None => (None, Vec::new()),
-        };
-        Ok(Forecast {
-            probability: p.issue_probability,
-            probabilities: p.probabilities,
-            time_to_issue_seconds: p.time_to_issue_seconds,
-            summary,
-            evidence,
-            description,
-            actions,
-        })
+    fn predict(&self, window: &Window, explain: bool) -> Result<Prediction, LearnError> {
+        self.predict_window(window, explain)
     }
 }

@@ -4,18 +4,19 @@
 //! The simulated clock runs 15× faster than the wall clock (one 15 s step per 1 s scrape); lead times are
 //! printed in simulated seconds.
 
+#[path = "../../collect/tests/common/mod.rs"]
 mod common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use collect::prom::{PromClient, PromConfig};
+use collect::queries::QuerySet;
 use watch::alertmanager::{AlertOutbox, AlertmanagerClient, AlertmanagerConfig};
 use watch::hysteresis::Hysteresis;
 use watch::live::{Predictor, WatchOptions, Watcher};
 use watch::metrics::WatchMetrics;
-use watch::prom::{PromClient, PromConfig};
-use watch::queries::QuerySet;
 
 /// Simulated seconds per wall second: one 15 s simulated step per 1 s scrape.
 const SPEED: f64 = 15.0;

@@ -5,12 +5,15 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use collect::prom::{PromClient, PromConfig};
+use collect::queries::QuerySet;
+use learn::LearnError;
+use learn::prediction::{Contribution, Explanation, Prediction, Recommendation};
+use learn::window::Window;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use watch::hysteresis::Hysteresis;
-use watch::live::{Forecast, ModelShape, Predictor, TargetWindow, WatchOptions, Watcher};
+use watch::live::{ModelShape, Predictor, WatchOptions, Watcher};
 use watch::metrics::WatchMetrics;
-use watch::prom::{PromClient, PromConfig};
-use watch::queries::QuerySet;
 
 #[derive(Clone, Copy, PartialEq, Debug)]
 enum Mode {
@@ -169,7 +172,7 @@ impl Predictor for MemoryRule {
         }
     }
 
-    fn forecast(&self, w: TargetWindow, _explain: bool) -> Result<Forecast, String> {
+    fn predict(&self, w: &Window, _explain: bool) -> Result<Prediction, LearnError> {
         let mem = w.columns[0]
             .1
             .iter()
@@ -182,17 +185,28 @@ impl Predictor for MemoryRule {
             "cpu column complete: {:?}",
             w.columns[1]
         );
-        Ok(Forecast {
-            probability: mem,
+        Ok(Prediction {
+            will_have_issue: mem > 0.5,
+            issue_probability: mem,
+            issue_type: if mem > 0.5 { "pod_failure" } else { "normal" }.into(),
             probabilities: BTreeMap::from([
                 ("normal".into(), 1.0 - mem),
                 ("pod_failure".into(), mem),
             ]),
             time_to_issue_seconds: (mem > 0.5).then_some(120.0),
-            summary: None,
-            evidence: vec![("memory_limit_utilization_max_last".into(), mem, mem - 0.5)],
-            description: Some("Pods are failing".into()),
-            actions: vec!["Check for memory leaks or OOM kills".into()],
+            horizon_seconds: 300.0,
+            explanation: Some(Explanation {
+                summary: String::new(),
+                top_features: vec![Contribution {
+                    feature: "memory_limit_utilization_max_last".into(),
+                    value: mem,
+                    contribution: mem - 0.5,
+                }],
+            }),
+            recommendation: Some(Recommendation {
+                description: "Pods are failing".into(),
+                actions: vec!["Check for memory leaks or OOM kills".into()],
+            }),
         })
     }
 }

@@ -3,12 +3,14 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use ::collect::{CollectOptions, collect};
 use anyhow::Context;
-use cluster::{Connection, KubeLabelOptions, KubeSource, kube_labels_blocking};
-use watch::collect::{CollectOptions, Event, collect_blocking, parse_time};
-use watch::incidents::LabelSource;
-use watch::prom::{Auth, PromConfig};
-use watch::queries::QuerySet;
+use cluster::{Connection, KubeLabelOptions, KubeSource, connect_and_read_labels};
+use learn::Incident;
+
+use crate::parse;
+use ::collect::prom::{Auth, PromConfig};
+use ::collect::queries::QuerySet;
 
 /// How to reach Prometheus (shared by `collect` and `watch`).
 #[derive(Debug, Clone, clap::Args)]
@@ -120,44 +122,6 @@ pub fn load_queries(path: Option<&PathBuf>) -> anyhow::Result<QuerySet> {
     })
 }
 
-/// Parses a duration: plain seconds (`15`) or with a unit (`15s`, `5m`, `1h`, `7d`).
-pub fn parse_duration_secs(s: &str) -> Result<i64, String> {
-    let s = s.trim();
-    let (number, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
-        Some(i) => s.split_at(i),
-        None => (s, "s"),
-    };
-    let n: i64 = number
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration (e.g. 15s, 5m, 1h, 7d)"))?;
-    let unit_secs = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return Err(format!("{s:?}: unknown unit {unit:?} (use s, m, h or d)")),
-    };
-    if n <= 0 {
-        return Err(format!("{s:?} must be positive"));
-    }
-    Ok(n * unit_secs)
-}
-
-/// Parses a time: unix seconds, RFC 3339, `now`, or `now-<duration>` (e.g. `now-7d`).
-pub fn parse_when(s: &str) -> Result<i64, String> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    if s == "now" {
-        return Ok(now);
-    }
-    if let Some(ago) = s.strip_prefix("now-") {
-        return Ok(now - parse_duration_secs(ago)?);
-    }
-    parse_time(s)
-}
-
 /// A `--labels-from` value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LabelsFrom {
@@ -197,7 +161,7 @@ impl KubeArgs {
         end: i64,
         step_secs: i64,
         queries: &QuerySet,
-    ) -> anyhow::Result<Vec<(LabelSource, Vec<Event>)>> {
+    ) -> anyhow::Result<Vec<Incident>> {
         let mut sources: Vec<KubeSource> = self
             .labels_from
             .iter()
@@ -223,7 +187,7 @@ impl KubeArgs {
             step_secs,
             target: queries.target.clone(),
         };
-        let labels = kube_labels_blocking(&connection, &opts)?;
+        let labels = crate::runtime::block_on(connect_and_read_labels(&connection, &opts))??;
         tracing::info!(
             event_incidents = labels.events.len(),
             events_listed = labels.event_stats.listed,
@@ -231,14 +195,8 @@ impl KubeArgs {
             experiments = labels.experiments,
             "labels read from the Kubernetes API"
         );
-        let mut out = Vec::new();
-        if sources.contains(&KubeSource::Events) {
-            out.push((LabelSource::KubeEvents, labels.events));
-        }
-        if sources.contains(&KubeSource::ChaosMesh) {
-            out.push((LabelSource::ChaosMesh, labels.chaos));
-        }
-        Ok(out)
+        // Each incident carries its source, which sets its precedence in the merge.
+        Ok([labels.events, labels.chaos].concat())
     }
 }
 
@@ -267,13 +225,13 @@ pub struct CollectArgs {
     #[command(flatten)]
     pub prom: PromArgs,
     /// First sample: unix seconds, RFC 3339, `now` or `now-7d`.
-    #[arg(long, value_parser = parse_when)]
+    #[arg(long, value_parser = parse::when)]
     pub start: i64,
     /// Last sample (inclusive), same forms as --start.
-    #[arg(long, value_parser = parse_when)]
+    #[arg(long, value_parser = parse::when)]
     pub end: i64,
     /// Sample step: seconds or with a unit (15s, 1m).
-    #[arg(long, default_value = "15s", value_parser = parse_duration_secs)]
+    #[arg(long, default_value = "15s", value_parser = parse::duration_secs)]
     pub step: i64,
     /// Output dataset directory (metrics.csv, events.csv).
     #[arg(long, value_name = "DIR")]
@@ -308,7 +266,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     opts.extra_labels = extra_labels;
     opts.chunk_points = args.chunk_points;
     opts.progress = !args.no_progress;
-    let summary = collect_blocking(prom, &opts)?;
+    let client = ::collect::prom::PromClient::new(prom)?;
+    let summary = crate::runtime::block_on(collect(&client, &opts))??;
     tracing::info!(
         out = %args.out.display(),
         rows = summary.rows_written,
@@ -323,20 +282,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::cmd::tests::error_of;
-
-    #[test]
-    fn durations_and_times_parse() {
-        assert_eq!(parse_duration_secs("15s"), Ok(15));
-        assert_eq!(parse_duration_secs("2m"), Ok(120));
-        assert_eq!(parse_duration_secs("7d"), Ok(604_800));
-        assert_eq!(parse_duration_secs("30"), Ok(30));
-        assert!(parse_duration_secs("0s").is_err());
-        assert!(parse_duration_secs("5y").unwrap_err().contains("unit"));
-        assert_eq!(parse_when("1700000000"), Ok(1_700_000_000));
-        assert!(parse_when("now-1h").unwrap() < parse_when("now").unwrap());
-    }
 
     /// A Kubernetes API server that denies everything, as RBAC does: 403 with a `Status` body.
     fn forbidding_apiserver() -> String {

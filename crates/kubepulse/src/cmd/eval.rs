@@ -7,7 +7,8 @@ use learn::eval::Split;
 use learn::features::FeatureMode;
 use learn::pipeline::{self, EvalJob};
 
-use super::train::{ModelArgs, parse_time};
+use super::train::ModelArgs;
+use crate::parse;
 
 /// Arguments of `kubepulse eval`.
 #[derive(Debug, clap::Args)]
@@ -29,7 +30,7 @@ pub struct Args {
     #[arg(long)]
     pub snapshot: bool,
     /// Train on data up to this time, test after it (unix seconds or RFC 3339).
-    #[arg(long, value_parser = parse_time, conflicts_with = "split")]
+    #[arg(long, value_parser = parse::timestamp, conflicts_with = "split")]
     pub train_until: Option<i64>,
     /// Train on this fraction of the time range, test on the rest (e.g. 0.7).
     #[arg(long)]

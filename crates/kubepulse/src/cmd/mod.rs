@@ -20,4 +20,99 @@ pub(crate) mod tests {
         };
         format!("{:#}", crate::run(cli).unwrap_err())
     }
+
+    /// Durations through each command that takes one, as a user types them.
+    fn durations_of(text: &str) -> Vec<Result<i64, String>> {
+        use crate::Command;
+        let parse = |argv: &[&str]| crate::Cli::try_parse_from(argv).map_err(|e| e.to_string());
+        let collect = parse(&[
+            "kubepulse",
+            "collect",
+            "--prometheus",
+            "http://p",
+            "--start",
+            "0",
+            "--end",
+            "9",
+            "--out",
+            "d",
+            "--step",
+            text,
+        ])
+        .map(|cli| match cli.command {
+            Command::Collect(a) => a.inner.step,
+            _ => unreachable!(),
+        });
+        let watch = parse(&[
+            "kubepulse",
+            "watch",
+            "--prometheus",
+            "http://p",
+            "--cooldown",
+            text,
+        ])
+        .map(|cli| match cli.command {
+            Command::Watch(a) => a.inner.cooldown,
+            _ => unreachable!(),
+        });
+        let train = parse(&[
+            "kubepulse",
+            "train",
+            "--data",
+            "d",
+            "--out",
+            "m",
+            "--horizon",
+            text,
+        ])
+        .map(|cli| match cli.command {
+            Command::Train(a) => a.model.horizon,
+            _ => unreachable!(),
+        });
+        let eval = parse(&[
+            "kubepulse",
+            "eval",
+            "--data",
+            "d",
+            "--out",
+            "r",
+            "--window",
+            text,
+        ])
+        .map(|cli| match cli.command {
+            Command::Eval(a) => a.train.window,
+            _ => unreachable!(),
+        });
+        let simulate = parse(&["kubepulse", "simulate", "--out", "d", "--duration", text])
+            .and_then(|cli| match cli.command {
+                Command::Simulate(a) => super::simulate::config_from_args(&a.options)
+                    .map_err(|e| e.to_string())?
+                    .check()
+                    .map(|valid| valid.duration_secs)
+                    .map_err(|e| e.to_string()),
+                _ => unreachable!(),
+            });
+        vec![collect, watch, train, eval, simulate]
+    }
+
+    #[test]
+    fn every_command_reads_the_same_durations() {
+        for (text, secs) in [
+            ("90", 90),
+            ("15s", 15),
+            ("5m", 300),
+            ("1h30m", 5400),
+            ("7d", 604_800),
+            ("2w", 1_209_600),
+        ] {
+            for (i, got) in durations_of(text).into_iter().enumerate() {
+                assert_eq!(got, Ok(secs), "command #{i} on {text:?}");
+            }
+        }
+        for text in ["0s", "-5m", "5x", "m", "1h30", "", "1.5h"] {
+            for (i, got) in durations_of(text).into_iter().enumerate() {
+                assert!(got.is_err(), "command #{i} accepted {text:?}: {got:?}");
+            }
+        }
+    }
 }

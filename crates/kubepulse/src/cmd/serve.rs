@@ -84,12 +84,17 @@ impl Args {
 /// Runs `kubepulse serve` until SIGTERM/SIGINT.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let config = args.config();
-    serve::app::run_blocking(&config, |addr, model| {
+    let on_listen = |addr, model: &serve::predictor::LoadedModel| {
         println!(
             "kubepulse serve: listening on http://{addr} (model {} {} from {})",
             model.info.name, model.info.version, model.source
         );
-    })
+    };
+    crate::runtime::block_on(serve::app::run(
+        &config,
+        on_listen,
+        crate::runtime::shutdown_signal(),
+    ))?
     .with_context(|| format!("kubepulse serve on {}", config.listen))
 }
 

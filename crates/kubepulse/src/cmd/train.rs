@@ -10,6 +10,8 @@ use learn::model::TrainParams;
 use learn::pipeline::{self, TrainJob};
 use learn::window::WindowSpec;
 
+use crate::parse;
+
 /// How windows inside an ongoing incident are labelled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Ongoing {
@@ -31,14 +33,14 @@ impl From<Ongoing> for OngoingPolicy {
 /// Model options shared by `train` and `eval`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ModelArgs {
-    /// Look-back window, seconds.
-    #[arg(long, default_value_t = 180)]
+    /// Look-back window: seconds or a duration (3m).
+    #[arg(long, default_value_t = 180, value_parser = parse::duration_secs)]
     pub window: i64,
-    /// Sample step and prediction cadence, seconds (default: the data's median sample interval).
-    #[arg(long)]
+    /// Sample step and prediction cadence: seconds or a duration (default: the data's median sample interval).
+    #[arg(long, value_parser = parse::duration_secs)]
     pub step: Option<i64>,
-    /// Horizon: predict issues starting within this many seconds.
-    #[arg(long, default_value_t = 300)]
+    /// Horizon: predict issues starting within this long (seconds or a duration, e.g. 5m).
+    #[arg(long, default_value_t = 300, value_parser = parse::duration_secs)]
     pub horizon: i64,
     /// Windows inside an ongoing incident: excluded from training, or labelled as the incident.
     #[arg(long, value_enum, default_value_t = Ongoing::Exclude)]
@@ -103,13 +105,6 @@ impl ModelArgs {
     }
 }
 
-/// Parses `--train-until` (unix seconds or RFC 3339).
-pub fn parse_time(text: &str) -> Result<i64, String> {
-    learn::timestamp::parse(text).ok_or_else(|| {
-        format!("`{text}` is not a time (unix seconds or RFC 3339, e.g. 2022-08-23T00:00:00Z)")
-    })
-}
-
 /// Arguments of `kubepulse train`.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
@@ -124,7 +119,7 @@ pub struct Args {
     #[arg(long)]
     pub out: PathBuf,
     /// Train only on data up to this time (unix seconds or RFC 3339).
-    #[arg(long, value_parser = parse_time)]
+    #[arg(long, value_parser = parse::timestamp)]
     pub train_until: Option<i64>,
     /// Cluster-level dataset (`kubepulse simulate --level cluster`) for the snapshot model.
     #[arg(long)]

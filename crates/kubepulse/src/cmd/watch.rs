@@ -4,15 +4,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use ::collect::prom::Auth;
+use ::collect::queries::Shard;
 use anyhow::Context;
 use learn::bundle::ModelBundle;
 use watch::alertmanager::{AlertmanagerClient, AlertmanagerConfig};
 use watch::hysteresis::Hysteresis;
-use watch::live::{WatchConfig, WatchOptions, check_prometheus, run_blocking};
-use watch::prom::Auth;
-use watch::queries::Shard;
+use watch::live::{WatchConfig, WatchOptions, check_prometheus, run_configured};
 
-use super::collect::{PromArgs, load_queries, parse_duration_secs};
+use super::collect::{PromArgs, load_queries};
+use crate::parse;
 
 /// Arguments of `kubepulse watch`.
 #[derive(Debug, clap::Args)]
@@ -64,13 +65,13 @@ pub struct WatchArgs {
     #[arg(long, default_value_t = 3)]
     pub resolve_after: u32,
     /// After a resolve, the same target cannot fire again for this long (model time).
-    #[arg(long, default_value = "5m", value_parser = parse_duration_secs)]
+    #[arg(long, default_value = "5m", value_parser = parse::duration_secs)]
     pub cooldown: i64,
     /// A target whose newest data is older than this is stale (default: 3 model steps).
-    #[arg(long, value_parser = parse_duration_secs)]
+    #[arg(long, value_parser = parse::duration_secs)]
     pub stale_after: Option<i64>,
     /// Re-send firing alerts at least this often.
-    #[arg(long, default_value = "1m", value_parser = parse_duration_secs)]
+    #[arg(long, default_value = "1m", value_parser = parse::duration_secs)]
     pub resend_interval: i64,
     /// Simulated seconds per wall second, when watching an accelerated `kubepulse simulate --serve --speed N`.
     #[arg(long, default_value_t = 1.0)]
@@ -126,7 +127,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         None => None,
     };
-    check_prometheus(&prom)?;
+    crate::runtime::block_on(check_prometheus(&prom))??;
 
     let model = match &args.model {
         Some(path) => ModelBundle::load(path)?,
@@ -162,7 +163,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         max_cycles: args.cycles,
         alert_queue_capacity: 10_000,
     };
-    run_blocking(config, Arc::new(model))?;
+    crate::runtime::block_on(run_configured(
+        config,
+        Arc::new(model),
+        crate::runtime::shutdown_signal(),
+    ))??;
     Ok(())
 }
 

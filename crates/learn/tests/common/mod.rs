@@ -3,7 +3,7 @@
 
 #![allow(dead_code)]
 
-use learn::dataset::{Dataset, Event, Series};
+use learn::dataset::{Dataset, Incident, Series};
 
 /// xorshift64*: a tiny seeded generator for test data.
 pub struct Rng(u64);
@@ -66,7 +66,7 @@ pub fn synthetic(targets: usize, hours: i64, seed: u64) -> Dataset {
                     cpu[j] = 35.0 + f * 60.0;
                 }
             }
-            events.push(Event {
+            events.push(Incident {
                 target: target.clone(),
                 start: timestamps[s],
                 end: timestamps[s] + 120,
@@ -76,7 +76,8 @@ pub fn synthetic(targets: usize, hours: i64, seed: u64) -> Dataset {
                     "resource_exhaustion"
                 }
                 .into(),
-                detail: None,
+                detail: String::new(),
+                source: learn::dataset::IncidentSource::Dataset,
             });
             if is_pod {
                 count += 1.0;

@@ -6,7 +6,7 @@ use std::path::Path;
 use regex::Regex;
 use serde::Deserialize;
 
-use crate::error::WatchError;
+use crate::error::CollectError;
 use crate::prom::Labels;
 
 /// The built-in query set (`config/queries.toml`).
@@ -109,19 +109,19 @@ pub struct QuerySet {
 
 impl QuerySet {
     /// The built-in set.
-    pub fn builtin() -> Result<Self, WatchError> {
+    pub fn builtin() -> Result<Self, CollectError> {
         Self::parse(DEFAULT_QUERIES_TOML, "built-in config/queries.toml")
     }
 
     /// Reads a query set file.
-    pub fn load(path: &Path) -> Result<Self, WatchError> {
-        let text = std::fs::read_to_string(path).map_err(WatchError::io(path))?;
+    pub fn load(path: &Path) -> Result<Self, CollectError> {
+        let text = std::fs::read_to_string(path).map_err(CollectError::io(path))?;
         Self::parse(&text, &path.display().to_string())
     }
 
     /// Parses and validates TOML text; `source_name` names it in errors.
-    pub fn parse(text: &str, source_name: &str) -> Result<Self, WatchError> {
-        let bad = |reason: String| WatchError::Config {
+    pub fn parse(text: &str, source_name: &str) -> Result<Self, CollectError> {
+        let bad = |reason: String| CollectError::Config {
             source_name: source_name.to_string(),
             reason,
         };

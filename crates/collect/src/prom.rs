@@ -763,8 +763,9 @@ pub fn is_loopback(url: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-/// Builds the shared reqwest client (rustls, optional extra CA, default headers).
-pub(crate) fn build_http(
+/// Builds the shared reqwest client (rustls, optional extra CA, default headers); also used by
+/// `watch`'s Alertmanager client.
+pub fn build_http(
     timeout: Duration,
     connect_timeout: Duration,
     ca_pem: Option<&[u8]>,
@@ -799,7 +800,7 @@ pub(crate) fn build_http(
 }
 
 /// The error and its causes on one line (reqwest hides "connection refused" in its sources).
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

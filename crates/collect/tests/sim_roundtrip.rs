@@ -5,9 +5,9 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use watch::collect::{CollectOptions, collect};
-use watch::prom::{PromClient, PromConfig};
-use watch::queries::{ColumnKind, QuerySet};
+use collect::prom::{PromClient, PromConfig};
+use collect::queries::{ColumnKind, QuerySet};
+use collect::{CollectOptions, collect};
 
 #[test]
 fn default_queries_are_the_simulator_catalog() {

@@ -10,7 +10,7 @@ use axum::Router;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::post;
-use watch::prom::{Auth, PromClient, PromConfig, PromError};
+use collect::prom::{Auth, PromClient, PromConfig, PromError};
 
 const T0: i64 = 1_700_000_000;
 

@@ -12,11 +12,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::{BufWriter, Seek, Write};
 use std::path::{Path, PathBuf};
 
+use learn::timestamp::parse_timestamp;
+use learn::{Incident, IncidentSource};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::error::WatchError;
-use crate::incidents::LabelSource;
+use crate::error::CollectError;
 use crate::prom::{PromClient, RangeSeries, range_chunks};
 use crate::queries::{Aggregate, QuerySet};
 
@@ -35,8 +36,9 @@ pub struct CollectOptions {
     pub queries: QuerySet,
     /// Extra incident labels (`target,start,end,issue_type[,detail]`), merged into `events.csv`.
     pub events_csv: Option<PathBuf>,
-    /// Labels read elsewhere (Kubernetes events, Chaos Mesh), merged by [`crate::incidents::merge`].
-    pub extra_labels: Vec<(LabelSource, Vec<Event>)>,
+    /// Labels read elsewhere (Kubernetes events, Chaos Mesh), merged by [`crate::incidents::merge`]
+    /// with the precedence of their [`Incident::source`].
+    pub extra_labels: Vec<Incident>,
     /// Steps per chunk (≤ 10,000): bounds memory to about targets × columns × chunk_points × 12 bytes.
     pub chunk_points: usize,
     /// Show a progress bar on stderr (only drawn on a terminal).
@@ -103,26 +105,11 @@ struct State {
     runs: Vec<RuleRuns>,
 }
 
-/// One incident label.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Event {
-    /// Target name.
-    pub target: String,
-    /// Start, unix seconds.
-    pub start: i64,
-    /// End, unix seconds.
-    pub end: i64,
-    /// Issue type.
-    pub issue_type: String,
-    /// Detail (may be empty).
-    pub detail: String,
-}
-
 /// Runs `collect` to completion (or to `max_chunks`).
 pub async fn collect(
     client: &PromClient,
     opts: &CollectOptions,
-) -> Result<CollectSummary, WatchError> {
+) -> Result<CollectSummary, CollectError> {
     validate(opts)?;
     let q = &opts.queries;
     let step = opts.step_secs;
@@ -132,8 +119,8 @@ pub async fn collect(
         step as f64,
         opts.chunk_points,
     )
-    .map_err(WatchError::Invalid)?;
-    std::fs::create_dir_all(&opts.out_dir).map_err(WatchError::io(&opts.out_dir))?;
+    .map_err(CollectError::Invalid)?;
+    std::fs::create_dir_all(&opts.out_dir).map_err(CollectError::io(&opts.out_dir))?;
     let state_path = opts.out_dir.join(STATE_FILE);
     let partial_path = opts.out_dir.join(PARTIAL);
     let fingerprint = fingerprint(opts);
@@ -160,11 +147,11 @@ pub async fn collect(
         .write(true)
         .truncate(false)
         .open(&partial_path)
-        .map_err(WatchError::io(&partial_path))?;
+        .map_err(CollectError::io(&partial_path))?;
     file.set_len(state.metrics_bytes)
-        .map_err(WatchError::io(&partial_path))?;
+        .map_err(CollectError::io(&partial_path))?;
     file.seek(std::io::SeekFrom::End(0))
-        .map_err(WatchError::io(&partial_path))?;
+        .map_err(CollectError::io(&partial_path))?;
     let mut out = BufWriter::with_capacity(1 << 20, file);
     if state.metrics_bytes == 0 {
         let mut header = String::from("timestamp,target");
@@ -174,7 +161,7 @@ pub async fn collect(
         }
         header.push('\n');
         out.write_all(header.as_bytes())
-            .map_err(WatchError::io(&partial_path))?;
+            .map_err(CollectError::io(&partial_path))?;
     }
 
     let bar = progress_bar(opts.progress, chunks.len() as u64, chunks_resumed as u64);
@@ -214,7 +201,7 @@ pub async fn collect(
         let mut table: BTreeMap<String, Table> = BTreeMap::new();
         while let Some(joined) = set.join_next().await {
             let (slot, result) =
-                joined.map_err(|e| WatchError::Invalid(format!("query task failed: {e}")))?;
+                joined.map_err(|e| CollectError::Invalid(format!("query task failed: {e}")))?;
             summary.queries += 1;
             let series = result?;
             match slot {
@@ -264,21 +251,21 @@ pub async fn collect(
             .collect();
         for ((target, _), (text, rows)) in table.into_iter().zip(texts) {
             out.write_all(text.as_bytes())
-                .map_err(WatchError::io(&partial_path))?;
+                .map_err(CollectError::io(&partial_path))?;
             summary.rows_written += rows;
             targets_seen.insert(target);
         }
 
         // Durable progress: data first, then the state that points at it.
-        out.flush().map_err(WatchError::io(&partial_path))?;
+        out.flush().map_err(CollectError::io(&partial_path))?;
         out.get_ref()
             .sync_data()
-            .map_err(WatchError::io(&partial_path))?;
+            .map_err(CollectError::io(&partial_path))?;
         state.chunks_done = index + 1;
         state.metrics_bytes = out
             .get_ref()
             .metadata()
-            .map_err(WatchError::io(&partial_path))?
+            .map_err(CollectError::io(&partial_path))?
             .len();
         state.runs = runs
             .iter()
@@ -295,17 +282,17 @@ pub async fn collect(
         return Ok(summary);
     }
 
-    let mut sets = vec![(LabelSource::Rules, rule_events(q, step, &runs))];
+    let mut labels = rule_events(q, step, &runs);
     if let Some(path) = &opts.events_csv {
-        sets.push((LabelSource::EventsFile, read_events(path)?));
+        labels.extend(read_events(path)?);
     }
-    sets.extend(opts.extra_labels.iter().cloned());
-    let events = crate::incidents::merge(sets);
+    labels.extend(opts.extra_labels.iter().cloned());
+    let events = crate::incidents::merge(labels);
     summary.events = events.len();
     write_events(&opts.out_dir, &events)?;
     let final_path = opts.out_dir.join("metrics.csv");
-    std::fs::rename(&partial_path, &final_path).map_err(WatchError::io(&final_path))?;
-    std::fs::remove_file(&state_path).map_err(WatchError::io(&state_path))?;
+    std::fs::rename(&partial_path, &final_path).map_err(CollectError::io(&final_path))?;
+    std::fs::remove_file(&state_path).map_err(CollectError::io(&state_path))?;
     summary.complete = true;
     Ok(summary)
 }
@@ -356,21 +343,21 @@ fn spawn_chunk(
     (chunk_start, chunk_end, set)
 }
 
-fn validate(opts: &CollectOptions) -> Result<(), WatchError> {
+fn validate(opts: &CollectOptions) -> Result<(), CollectError> {
     if opts.step_secs <= 0 {
-        return Err(WatchError::Invalid(format!(
+        return Err(CollectError::Invalid(format!(
             "--step must be positive, not {} s",
             opts.step_secs
         )));
     }
     if opts.end < opts.start {
-        return Err(WatchError::Invalid(format!(
+        return Err(CollectError::Invalid(format!(
             "--end ({}) is before --start ({})",
             opts.end, opts.start
         )));
     }
     if !(1..=10_000).contains(&opts.chunk_points) {
-        return Err(WatchError::Invalid(format!(
+        return Err(CollectError::Invalid(format!(
             "chunk points must be within 1..=10000, not {}",
             opts.chunk_points
         )));
@@ -509,22 +496,22 @@ fn fingerprint(opts: &CollectOptions) -> String {
     format!("{:016x}", crate::queries::stable_hash(&text))
 }
 
-fn read_state(path: &Path) -> Result<Option<State>, WatchError> {
+fn read_state(path: &Path) -> Result<Option<State>, CollectError> {
     match std::fs::read(path) {
         Ok(bytes) => Ok(serde_json::from_slice(&bytes).ok()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(WatchError::Io {
+        Err(e) => Err(CollectError::Io {
             path: path.to_path_buf(),
             source: e,
         }),
     }
 }
 
-fn write_state(path: &Path, state: &State) -> Result<(), WatchError> {
+fn write_state(path: &Path, state: &State) -> Result<(), CollectError> {
     let tmp = path.with_extension("json.tmp");
-    let bytes = serde_json::to_vec(state).map_err(|e| WatchError::Invalid(e.to_string()))?;
-    std::fs::write(&tmp, bytes).map_err(WatchError::io(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(WatchError::io(path))
+    let bytes = serde_json::to_vec(state).map_err(|e| CollectError::Invalid(e.to_string()))?;
+    std::fs::write(&tmp, bytes).map_err(CollectError::io(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(CollectError::io(path))
 }
 
 /// Turns label-rule runs into events; the first rule wins where rules of one type overlap on a target.
@@ -532,11 +519,11 @@ fn rule_events(
     q: &QuerySet,
     step: i64,
     runs: &HashMap<(usize, String), Vec<(i64, i64)>>,
-) -> Vec<Event> {
+) -> Vec<Incident> {
     let range = q.range_secs(step);
     let mut keys: Vec<&(usize, String)> = runs.keys().collect();
     keys.sort();
-    let mut accepted: Vec<Event> = Vec::new();
+    let mut accepted: Vec<Incident> = Vec::new();
     for key in keys {
         let rule = &q.labels[key.0];
         // Windowed queries (increase over $RANGE) stay positive for one window after the event.
@@ -555,12 +542,13 @@ fn rule_events(
                     && start < e.end
             });
             if !overlaps {
-                accepted.push(Event {
+                accepted.push(Incident {
                     target: key.1.clone(),
                     start,
                     end,
                     issue_type: rule.issue_type.clone(),
                     detail: rule.detail.clone(),
+                    source: IncidentSource::Rules,
                 });
             }
         }
@@ -569,10 +557,10 @@ fn rule_events(
 }
 
 /// Reads a user events file: `target,start,end,issue_type[,detail]`, times in unix seconds or RFC 3339.
-pub fn read_events(path: &Path) -> Result<Vec<Event>, WatchError> {
-    let file = std::fs::File::open(path).map_err(WatchError::io(path))?;
+pub fn read_events(path: &Path) -> Result<Vec<Incident>, CollectError> {
+    let file = std::fs::File::open(path).map_err(CollectError::io(path))?;
     let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(file);
-    let bad = |line: u64, reason: String| WatchError::Events {
+    let bad = |line: u64, reason: String| CollectError::Events {
         path: path.to_path_buf(),
         line,
         reason,
@@ -604,8 +592,8 @@ pub fn read_events(path: &Path) -> Result<Vec<Event>, WatchError> {
         };
         let target = field(ti, "target")?.to_string();
         let start =
-            parse_time(field(si, "start")?).map_err(|e| bad(line, format!("start: {e}")))?;
-        let end = parse_time(field(ei, "end")?).map_err(|e| bad(line, format!("end: {e}")))?;
+            parse_timestamp(field(si, "start")?).map_err(|e| bad(line, format!("start: {e}")))?;
+        let end = parse_timestamp(field(ei, "end")?).map_err(|e| bad(line, format!("end: {e}")))?;
         let issue_type = field(ii, "issue_type")?.to_string();
         if end < start {
             return Err(bad(line, format!("end {end} is before start {start}")));
@@ -615,33 +603,19 @@ pub fn read_events(path: &Path) -> Result<Vec<Event>, WatchError> {
             .unwrap_or("")
             .trim()
             .to_string();
-        events.push(Event {
+        events.push(Incident {
             target,
             start,
             end,
             issue_type,
             detail,
+            source: IncidentSource::EventsFile,
         });
     }
     Ok(events)
 }
 
-/// Parses unix seconds or an RFC 3339 time.
-pub fn parse_time(s: &str) -> Result<i64, String> {
-    if let Ok(n) = s.parse::<i64>() {
-        return Ok(n);
-    }
-    if let Ok(f) = s.parse::<f64>() {
-        if f.is_finite() {
-            return Ok(f.round() as i64);
-        }
-    }
-    chrono::DateTime::parse_from_rfc3339(s)
-        .map(|t| t.timestamp())
-        .map_err(|_| format!("{s:?} is neither unix seconds nor an RFC 3339 time"))
-}
-
-fn write_events(dir: &Path, events: &[Event]) -> Result<(), WatchError> {
+fn write_events(dir: &Path, events: &[Incident]) -> Result<(), CollectError> {
     let path = dir.join("events.csv");
     let tmp = dir.join("events.csv.partial");
     let mut text = String::from("target,start,end,issue_type,detail\n");
@@ -653,8 +627,8 @@ fn write_events(dir: &Path, events: &[Event]) -> Result<(), WatchError> {
         push_csv_field(&mut text, &e.detail);
         text.push('\n');
     }
-    std::fs::write(&tmp, text).map_err(WatchError::io(&tmp))?;
-    std::fs::rename(&tmp, &path).map_err(WatchError::io(&path))
+    std::fs::write(&tmp, text).map_err(CollectError::io(&tmp))?;
+    std::fs::rename(&tmp, &path).map_err(CollectError::io(&path))
 }
 
 fn progress_bar(enabled: bool, total: u64, done: u64) -> indicatif::ProgressBar {
@@ -671,30 +645,20 @@ fn progress_bar(enabled: bool, total: u64, done: u64) -> indicatif::ProgressBar 
     bar
 }
 
-/// Runs [`collect`] on a new multi-threaded tokio runtime (for the command line).
-pub fn collect_blocking(
-    prom: crate::prom::PromConfig,
-    opts: &CollectOptions,
-) -> Result<CollectSummary, WatchError> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| WatchError::Invalid(format!("cannot start the async runtime: {e}")))?;
-    runtime.block_on(async {
-        let client = PromClient::new(prom)?;
-        collect(&client, opts).await
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn times_parse_as_seconds_or_rfc3339() {
-        assert_eq!(parse_time("1700000000"), Ok(1_700_000_000));
-        assert_eq!(parse_time("2023-11-14T22:13:20Z"), Ok(1_700_000_000));
-        assert!(parse_time("yesterday").unwrap_err().contains("yesterday"));
+        assert_eq!(parse_timestamp("1700000000"), Ok(1_700_000_000));
+        assert_eq!(parse_timestamp("2023-11-14T22:13:20Z"), Ok(1_700_000_000));
+        assert!(
+            parse_timestamp("yesterday")
+                .unwrap_err()
+                .to_string()
+                .contains("yesterday")
+        );
     }
 
     #[test]

@@ -4,9 +4,9 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use watch::collect::{CollectOptions, collect};
-use watch::prom::{PromClient, PromConfig};
-use watch::queries::QuerySet;
+use collect::prom::{PromClient, PromConfig};
+use collect::queries::QuerySet;
+use collect::{CollectOptions, collect};
 
 const T0: i64 = 1_700_000_000;
 const STEPS: i64 = 240; // one hour at 15 s
@@ -228,8 +228,7 @@ async fn collect_writes_the_dataset_labels_oom_kills_and_resumes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn collect_merges_kubernetes_labels_with_precedence() {
-    use watch::collect::Event;
-    use watch::incidents::LabelSource;
+    use learn::{Incident, IncidentSource};
 
     let dir = tempfile::tempdir().unwrap();
     let tsdb = dir.path().join("tsdb");
@@ -238,12 +237,8 @@ async fn collect_merges_kubernetes_labels_with_precedence() {
     let client = PromClient::new(PromConfig::new(&prom.url)).unwrap();
     let end = T0 + (STEPS - 1) * 15;
     let oom_time = T0 + OOM_STEP * 15;
-    let ev = |start: i64, end: i64, issue_type: &str, detail: &str| Event {
-        target: "shop/cart".into(),
-        start,
-        end,
-        issue_type: issue_type.into(),
-        detail: detail.into(),
+    let ev = |source, start: i64, end: i64, issue_type: &str, detail: &str| {
+        Incident::new("shop/cart", start, end, issue_type, detail, source)
     };
     let mut opts = CollectOptions::new(
         T0,
@@ -253,21 +248,20 @@ async fn collect_merges_kubernetes_labels_with_precedence() {
         QuerySet::builtin().unwrap(),
     );
     opts.progress = false;
+    let (chaos, kube) = (IncidentSource::ChaosMesh, IncidentSource::KubeEvents);
     opts.extra_labels = vec![
         // A Chaos Mesh injection covering the OOM the kube-state-metrics rule sees: it wins.
-        (
-            LabelSource::ChaosMesh,
-            vec![ev(oom_time - 60, oom_time + 60, "pod_failure", "pod_kill")],
+        ev(
+            chaos,
+            oom_time - 60,
+            oom_time + 60,
+            "pod_failure",
+            "pod_kill",
         ),
         // Kubernetes events: two overlapping crash-loop reports are one incident; a later one stays.
-        (
-            LabelSource::KubeEvents,
-            vec![
-                ev(oom_time, oom_time + 90, "pod_failure", "crash_loop"),
-                ev(T0 + 300, T0 + 400, "pod_failure", "crash_loop"),
-                ev(T0 + 390, T0 + 500, "pod_failure", "probe_failed"),
-            ],
-        ),
+        ev(kube, oom_time, oom_time + 90, "pod_failure", "crash_loop"),
+        ev(kube, T0 + 300, T0 + 400, "pod_failure", "crash_loop"),
+        ev(kube, T0 + 390, T0 + 500, "pod_failure", "probe_failed"),
     ];
     let summary = collect(&client, &opts)
         .await

@@ -1,0 +1,51 @@
+//! The crate's error type.
+
+use std::path::PathBuf;
+
+use crate::prom::PromError;
+
+/// Everything reading Prometheus history and labels can fail with; each variant names the file,
+/// query or value concerned.
+#[derive(Debug, thiserror::Error)]
+pub enum CollectError {
+    /// Talking to Prometheus failed.
+    #[error(transparent)]
+    Prom(#[from] PromError),
+    /// The query set file is invalid.
+    #[error("invalid query set {source_name}: {reason}")]
+    Config {
+        /// File name (or `built-in`).
+        source_name: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A user-supplied events file is invalid.
+    #[error("{path}:{line}: {reason}")]
+    Events {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: u64,
+        /// What is wrong, with the value.
+        reason: String,
+    },
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// An argument is out of range (times, step, shard).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl CollectError {
+    /// Wraps an I/O error with its path.
+    pub fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> CollectError {
+        let path = path.into();
+        move |source| CollectError::Io { path, source }
+    }
+}

@@ -1,0 +1,48 @@
+//! The value parsers of every subcommand's flags (clap `value_parser`s), all on the workspace's one
+//! parser (`timeline::time`): a duration or a time means the same to `simulate`, `collect`, `train`,
+//! `eval` and `watch`.
+
+/// A positive duration: plain seconds (`90`) or with units (`15s`, `5m`, `1h30m`, `7d`, `2w`).
+pub fn duration_secs(text: &str) -> Result<i64, String> {
+    timeline::time::parse_positive_duration_secs(text).map_err(|e| format!("{text:?}: {e}"))
+}
+
+/// A time: unix seconds or RFC 3339 (`2022-08-23T00:00:00Z`, or a date `2022-08-23`).
+pub fn timestamp(text: &str) -> Result<i64, String> {
+    timeline::parse_timestamp(text).map_err(|e| e.to_string())
+}
+
+/// A time as [`timestamp`], or `now`, or `now-<duration>` (e.g. `now-7d`).
+pub fn when(text: &str) -> Result<i64, String> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    if text == "now" {
+        return Ok(now);
+    }
+    if let Some(ago) = text.strip_prefix("now-") {
+        return Ok(now - duration_secs(ago)?);
+    }
+    timestamp(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_times_parse() {
+        assert_eq!(duration_secs("15s"), Ok(15));
+        assert_eq!(duration_secs("2m"), Ok(120));
+        assert_eq!(duration_secs("1h30m"), Ok(5400));
+        assert_eq!(duration_secs("7d"), Ok(604_800));
+        assert_eq!(duration_secs("30"), Ok(30));
+        assert!(duration_secs("0s").is_err());
+        assert!(duration_secs("5y").unwrap_err().contains("unit"));
+        assert_eq!(timestamp("2022-08-23"), Ok(1_661_212_800));
+        assert!(timestamp("yesterday").unwrap_err().contains("yesterday"));
+        assert_eq!(when("1700000000"), Ok(1_700_000_000));
+        assert!(when("now-1h").unwrap() < when("now").unwrap());
+    }
+}
