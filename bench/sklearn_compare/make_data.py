@@ -11,9 +11,10 @@ import numpy as np
 from sklearn.datasets import make_classification
 
 
-def write_csv(path, x, y):
+def write_csv(path, x, y, fmt="%.9g"):
+    """Header `label,f0,…`, the label as an integer, `fmt` per value, an empty cell for NaN."""
     header = "label," + ",".join(f"f{i}" for i in range(x.shape[1]))
-    cells = np.char.mod("%.9g", x)
+    cells = np.char.mod(fmt, x)
     cells[np.isnan(x)] = ""
     with open(path, "w") as f:
         f.write(header + "\n")

@@ -19,17 +19,9 @@ from sklearn.datasets import make_classification
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.metrics import f1_score, recall_score
 
+from make_data import write_csv
+
 SEEDS = range(5)
-
-
-def write_csv(path, x, y):
-    header = "label," + ",".join(f"f{i}" for i in range(x.shape[1]))
-    cells = np.char.mod("%.3f", x)
-    cells[np.isnan(x)] = ""
-    with open(path, "w") as f:
-        f.write(header + "\n")
-        for label, row in zip(y, cells):
-            f.write(str(int(label)) + "," + ",".join(row) + "\n")
 
 
 def main(out):
@@ -48,8 +40,8 @@ def main(out):
     x[rng.random(x.shape) < 0.05] = np.nan
     x = x.astype(np.float32)
     xtr, ytr, xte, yte = x[:4000], y[:4000], x[4000:], y[4000:]
-    write_csv(os.path.join(out, "imbalanced-train.csv"), xtr, ytr)
-    write_csv(os.path.join(out, "imbalanced-test.csv"), xte, yte)
+    write_csv(os.path.join(out, "imbalanced-train.csv"), xtr, ytr, "%.3f")
+    write_csv(os.path.join(out, "imbalanced-test.csv"), xte, yte, "%.3f")
 
     figures = {"scikit_learn": sklearn.__version__, "seeds": list(SEEDS), "n_estimators": 100}
     for name, cw in (("balanced", "balanced"), ("uniform", None)):
