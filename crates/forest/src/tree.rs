@@ -76,8 +76,10 @@ impl Tree {
 /// What trees are fitted to: the sums a node keeps of its rows, and how they score splits and make leaves.
 ///
 /// Implemented by [`Classes`] and [`Values`]; the builder is generic over it, so each task's loops are
-/// compiled for it (the classifier's are the same code as before regression existed).
-pub(crate) trait Target: Sync {
+/// compiled for it (the classifier's are the same code as before regression existed). `Copy`: the hot loops
+/// take a local copy, so the compiler knows their writes to the sums cannot change the targets and keeps
+/// the target slice in registers.
+pub(crate) trait Target: Sync + Copy {
     /// Number of sums per node (and per histogram bin).
     fn width(&self) -> usize;
     /// Number of values per leaf.
@@ -97,6 +99,7 @@ pub(crate) trait Target: Sync {
 }
 
 /// Classification: a node's sums are its weighted class counts.
+#[derive(Clone, Copy)]
 pub(crate) struct Classes<'a> {
     /// Class index of each row.
     pub y: &'a [u16],
@@ -148,6 +151,7 @@ impl Target for Classes<'_> {
 /// Regression by squared error (scikit-learn's `criterion="squared_error"`): a node's sums are
 /// `[w, w y, w y^2]` of its rows' targets, taken about `offset` (the training mean) so that the sums of
 /// squares do not cancel on targets far from zero.
+#[derive(Clone, Copy)]
 pub(crate) struct Values<'a> {
     /// Target of each row minus `offset`.
     pub y: &'a [f64],
@@ -413,7 +417,7 @@ impl<'a, T: Target> Builder<'a, T> {
         while let Some(p) = stack.pop() {
             let tot: Vec<f64> = self.totals[p.node * k..(p.node + 1) * k].to_vec();
             let n_node = p.end - p.start;
-            let target = self.inp.target;
+            let target = *self.inp.target;
             let impurity = target.impurity(&tot);
             let splittable = p.depth < self.inp.max_depth
                 && n_node >= self.inp.min_samples_split
@@ -507,7 +511,7 @@ impl<'a, T: Target> Builder<'a, T> {
     fn collect_groups(&mut self, f: usize, p: &Pending) -> bool {
         let k = self.k;
         let col = self.inp.data.column(f);
-        let target = self.inp.target;
+        let target = *self.inp.target;
         let rows = &self.idx[p.start..p.end];
         self.group_code.clear();
         self.group_n.clear();
@@ -570,7 +574,7 @@ impl<'a, T: Target> Builder<'a, T> {
     fn scan(&mut self, f: usize, n_node: usize, tot: &[f64]) -> Option<Split> {
         let k = self.k;
         let msl = self.inp.min_samples_leaf;
-        let target = self.inp.target;
+        let target = *self.inp.target;
         let miss_n = self.hist_n[255] as usize;
         let n_nonmiss = n_node - miss_n;
         for ((nm, t), m) in self.nonmiss.iter_mut().zip(tot).zip(&self.miss) {
@@ -634,7 +638,7 @@ impl<'a, T: Target> Builder<'a, T> {
     /// sums and returns the index of the first right row.
     fn partition(&mut self, p: &Pending, split: &Split) -> usize {
         let col = self.inp.data.column(split.feature);
-        let target = self.inp.target;
+        let target = *self.inp.target;
         self.lbuf.iter_mut().for_each(|v| *v = 0.0);
         self.rbuf.iter_mut().for_each(|v| *v = 0.0);
         self.scratch.clear();
