@@ -24,6 +24,7 @@ pub mod eval;
 pub mod figures;
 pub mod model;
 pub mod pipeline;
+#[cfg(feature = "plots")]
 pub mod plots;
 pub mod prediction;
 pub mod progress;

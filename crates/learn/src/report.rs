@@ -345,5 +345,9 @@ pub fn write(
         }
     }
     out.flush().map_err(io)?;
-    crate::plots::write_all(ev, types, dir)
+    #[cfg(feature = "plots")]
+    crate::plots::write_all(ev, types, dir)?;
+    #[cfg(not(feature = "plots"))]
+    let _ = types;
+    Ok(())
 }

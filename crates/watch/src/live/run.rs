@@ -1,0 +1,159 @@
+//! Running the loop: cycles every query step until shutdown, `/metrics`, and the whole
+//! `kubepulse watch` setup (`run_configured`) with its fail-fast checks.
+
+use std::sync::Arc;
+
+use collect::prom::PromClient;
+
+use super::{Predictor, WatchOptions, Watcher};
+use crate::alertmanager::AlertOutbox;
+use crate::error::WatchError;
+use crate::metrics::WatchMetrics;
+
+/// Serves `/metrics` (OpenMetrics text) and `/healthz` until `shutdown` completes.
+pub async fn serve_metrics(
+    listener: tokio::net::TcpListener,
+    metrics: Arc<WatchMetrics>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use axum::routing::get;
+    let app = axum::Router::new()
+        .route(
+            "/metrics",
+            get(move || {
+                let metrics = metrics.clone();
+                async move {
+                    (
+                        [(
+                            axum::http::header::CONTENT_TYPE,
+                            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                        )],
+                        metrics.encode(),
+                    )
+                }
+            }),
+        )
+        .route("/healthz", get(|| async { "ok" }));
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Runs cycles every query step until `shutdown` completes or `max_cycles` cycles ran; one cycle's failure
+/// never stops the loop.
+pub async fn run(
+    mut watcher: Watcher,
+    max_cycles: Option<u64>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let step = std::time::Duration::from_secs_f64(watcher.query_step_secs());
+    let mut ticker = tokio::time::interval(step);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    tokio::pin!(shutdown);
+    let mut cycles = 0u64;
+    while max_cycles.is_none_or(|m| cycles < m) {
+        tokio::select! {
+            _ = &mut shutdown => return,
+            _ = ticker.tick() => {}
+        }
+        let report = watcher.cycle(unix_now()).await;
+        cycles += 1;
+        for t in &report.fired {
+            tracing::info!(target = %t, "alert firing");
+        }
+        for t in &report.resolved {
+            tracing::info!(target = %t, "alert resolved");
+        }
+        tracing::debug!(
+            targets = report.targets,
+            predicted = report.predicted,
+            stale = report.stale,
+            query_errors = report.query_errors,
+            "watch cycle"
+        );
+    }
+}
+
+/// Wall-clock unix seconds.
+pub fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// Everything `kubepulse watch` needs.
+#[derive(Debug, Clone)]
+pub struct WatchConfig {
+    /// How to reach Prometheus.
+    pub prom: collect::prom::PromConfig,
+    /// How to reach Alertmanager (`None`: alerts are only logged).
+    pub alertmanager: Option<crate::alertmanager::AlertmanagerConfig>,
+    /// Address of `/metrics`.
+    pub listen: String,
+    /// Loop behaviour.
+    pub options: WatchOptions,
+    /// Stop after this many cycles (`None`: until SIGINT/SIGTERM).
+    pub max_cycles: Option<u64>,
+    /// Pending alerts kept while Alertmanager is unreachable.
+    pub alert_queue_capacity: usize,
+}
+
+/// Checks the setup (Prometheus reachable, every query valid, listen address free), then runs the loop
+/// and serves `/metrics` until `shutdown` resolves (the binary passes SIGINT/SIGTERM) or `max_cycles`.
+pub async fn run_configured(
+    config: WatchConfig,
+    predictor: Arc<dyn Predictor>,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), WatchError> {
+    {
+        let client = PromClient::new(config.prom.clone())?;
+        let metrics = Arc::new(WatchMetrics::new());
+        let outbox = match &config.alertmanager {
+            Some(am) => Some(AlertOutbox::spawn(
+                crate::alertmanager::AlertmanagerClient::new(am.clone())?,
+                config.alert_queue_capacity,
+                std::time::Duration::from_millis(500),
+                std::time::Duration::from_secs(30),
+                metrics.clone(),
+            )),
+            None => None,
+        };
+        let watcher = Watcher::new(
+            client.clone(),
+            predictor,
+            config.options,
+            metrics.clone(),
+            outbox,
+        )?;
+        // Fail fast with one clear line on an unreachable server or a query Prometheus refuses.
+        for (_, promql) in &watcher.columns {
+            client.query(promql, None).await?;
+        }
+        let listener = tokio::net::TcpListener::bind(&config.listen)
+            .await
+            .map_err(|e| WatchError::Invalid(format!("cannot listen on {}: {e}", config.listen)))?;
+        let shape = watcher.shape().clone();
+        tracing::info!(model = %shape.name, version = %shape.version, prometheus = %config.prom.url,
+            listen = %config.listen, queries_per_cycle = watcher.queries_per_cycle(),
+            step_secs = watcher.query_step_secs(), "watching");
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let mut server_stop = stop_rx.clone();
+        let server = tokio::spawn(serve_metrics(listener, metrics, async move {
+            let _ = server_stop.wait_for(|s| *s).await;
+        }));
+        run(watcher, config.max_cycles, shutdown).await;
+        let _ = stop_tx.send(true);
+        let _ = server.await;
+        Ok(())
+    }
+}
+
+/// Fails with one clear error when Prometheus cannot be reached or refuses a trivial query (for the command
+/// line, before anything else is loaded).
+pub async fn check_prometheus(config: &collect::prom::PromConfig) -> Result<(), WatchError> {
+    PromClient::new(config.clone())?
+        .query("vector(1)", None)
+        .await?;
+    Ok(())
+}
