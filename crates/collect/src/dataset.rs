@@ -651,14 +651,20 @@ mod tests {
 
     #[test]
     fn times_parse_as_seconds_or_rfc3339() {
-        assert_eq!(parse_timestamp("1700000000"), Ok(1_700_000_000));
-        assert_eq!(parse_timestamp("2023-11-14T22:13:20Z"), Ok(1_700_000_000));
-        assert!(
-            parse_timestamp("yesterday")
-                .unwrap_err()
-                .to_string()
-                .contains("yesterday")
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("events.csv");
+        let rows =
+            "target,start,end,issue_type\nshop/cart,1700000000,2023-11-14T22:15:00Z,pod_failure\n";
+        std::fs::write(&p, rows).unwrap();
+        let events = read_events(&p).unwrap();
+        assert_eq!(
+            (events[0].start, events[0].end),
+            (1_700_000_000, 1_700_000_100)
         );
+        assert_eq!(events[0].source, IncidentSource::EventsFile);
+        std::fs::write(&p, "target,start,end,issue_type\nshop/cart,yesterday,1,x\n").unwrap();
+        let err = read_events(&p).unwrap_err().to_string();
+        assert!(err.contains("yesterday") && err.contains(":2:"), "{err}");
     }
 
     #[test]

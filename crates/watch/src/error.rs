@@ -1,13 +1,11 @@
 //! The crate's error type.
 
-use std::path::PathBuf;
-
 use crate::alertmanager::AlertError;
 use crate::hysteresis::HysteresisError;
 use collect::CollectError;
 use collect::prom::PromError;
 
-/// Everything `watch` can fail with; each variant names the file, query or value concerned.
+/// Everything `watch` can fail with; each variant names the query or value concerned.
 #[derive(Debug, thiserror::Error)]
 pub enum WatchError {
     /// Talking to Prometheus failed.
@@ -22,26 +20,10 @@ pub enum WatchError {
     /// The query set or another ingest step failed.
     #[error(transparent)]
     Collect(#[from] CollectError),
-    /// Reading or writing a file failed.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The OS error.
-        source: std::io::Error,
-    },
     /// An argument is out of range (times, step, shard).
     #[error("{0}")]
     Invalid(String),
     /// The model cannot be used.
     #[error("model: {0}")]
     Model(String),
-}
-
-impl WatchError {
-    /// Wraps an I/O error with its path.
-    pub fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> WatchError {
-        let path = path.into();
-        move |source| WatchError::Io { path, source }
-    }
 }

@@ -24,75 +24,83 @@ pub(crate) mod tests {
     /// Durations through each command that takes one, as a user types them.
     fn durations_of(text: &str) -> Vec<Result<i64, String>> {
         use crate::Command;
-        let parse = |argv: &[&str]| crate::Cli::try_parse_from(argv).map_err(|e| e.to_string());
-        let collect = parse(&[
-            "kubepulse",
-            "collect",
-            "--prometheus",
-            "http://p",
-            "--start",
-            "0",
-            "--end",
-            "9",
-            "--out",
-            "d",
-            "--step",
-            text,
-        ])
-        .map(|cli| match cli.command {
-            Command::Collect(a) => a.inner.step,
-            _ => unreachable!(),
-        });
-        let watch = parse(&[
-            "kubepulse",
-            "watch",
-            "--prometheus",
-            "http://p",
-            "--cooldown",
-            text,
-        ])
-        .map(|cli| match cli.command {
-            Command::Watch(a) => a.inner.cooldown,
-            _ => unreachable!(),
-        });
-        let train = parse(&[
-            "kubepulse",
-            "train",
-            "--data",
-            "d",
-            "--out",
-            "m",
-            "--horizon",
-            text,
-        ])
-        .map(|cli| match cli.command {
-            Command::Train(a) => a.model.horizon,
-            _ => unreachable!(),
-        });
-        let eval = parse(&[
-            "kubepulse",
-            "eval",
-            "--data",
-            "d",
-            "--out",
-            "r",
-            "--window",
-            text,
-        ])
-        .map(|cli| match cli.command {
-            Command::Eval(a) => a.train.window,
-            _ => unreachable!(),
-        });
-        let simulate = parse(&["kubepulse", "simulate", "--out", "d", "--duration", text])
-            .and_then(|cli| match cli.command {
-                Command::Simulate(a) => super::simulate::config_from_args(&a.options)
-                    .map_err(|e| e.to_string())?
-                    .check()
-                    .map(|valid| valid.duration_secs)
-                    .map_err(|e| e.to_string()),
-                _ => unreachable!(),
-            });
-        vec![collect, watch, train, eval, simulate]
+        let parse = |argv: &[&str], pick: fn(Command) -> Result<i64, String>| {
+            crate::Cli::try_parse_from(argv)
+                .map_err(|e| e.to_string())
+                .and_then(|cli| pick(cli.command))
+        };
+        let p = "http://p";
+        vec![
+            parse(
+                &[
+                    "kubepulse",
+                    "collect",
+                    "--prometheus",
+                    p,
+                    "--start",
+                    "0",
+                    "--end",
+                    "9",
+                ]
+                .into_iter()
+                .chain(["--out", "d", "--step", text])
+                .collect::<Vec<_>>(),
+                |c| match c {
+                    Command::Collect(a) => Ok(a.inner.step),
+                    _ => unreachable!(),
+                },
+            ),
+            parse(
+                &["kubepulse", "watch", "--prometheus", p, "--cooldown", text],
+                |c| match c {
+                    Command::Watch(a) => Ok(a.inner.cooldown),
+                    _ => unreachable!(),
+                },
+            ),
+            parse(
+                &[
+                    "kubepulse",
+                    "train",
+                    "--data",
+                    "d",
+                    "--out",
+                    "m",
+                    "--horizon",
+                    text,
+                ],
+                |c| match c {
+                    Command::Train(a) => Ok(a.model.horizon),
+                    _ => unreachable!(),
+                },
+            ),
+            parse(
+                &[
+                    "kubepulse",
+                    "eval",
+                    "--data",
+                    "d",
+                    "--out",
+                    "r",
+                    "--window",
+                    text,
+                ],
+                |c| match c {
+                    Command::Eval(a) => Ok(a.train.window),
+                    _ => unreachable!(),
+                },
+            ),
+            parse(
+                &["kubepulse", "simulate", "--out", "d", "--duration", text],
+                |c| match c {
+                    Command::Simulate(a) => super::simulate::config_from_args(&a.options)
+                        .map_err(|e| e.to_string())?
+                        .check()
+                        .map(|valid| valid.duration_secs)
+                        .map_err(|e| e.to_string()),
+                    _ => unreachable!(),
+                },
+            ),
+        ]
     }
 
     #[test]
