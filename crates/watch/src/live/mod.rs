@@ -237,6 +237,82 @@ impl Watcher {
             ..CycleReport::default()
         };
 
+        self.fetch(start, end, &mut report).await;
+        self.metrics.query_errors.inc_by(report.query_errors as u64);
+        let degraded = report.query_errors > 0;
+        if !degraded {
+            self.last_end = Some(end);
+        }
+
+        let oldest_kept = ((end - span) / step).round() as i64;
+        self.buffers.retain(|_, b| b.trim_before(oldest_kept));
+        report.fetch_secs = started.elapsed().as_secs_f64();
+        let buffers = &self.buffers;
+        self.tracker
+            .retain_targets(&|t: &str| buffers.contains_key(t));
+
+        let (targets, fresh, worst_age) = self.freshness(end, span, degraded);
+        report.targets = targets.len();
+        // Predictions are independent per target: in parallel, results in `targets` order.
+        let predict_started = Instant::now();
+        let forecasts = self.predict_all(&targets, &fresh, end);
+        report.predict_secs = predict_started.elapsed().as_secs_f64();
+        let mut alerts = Vec::new();
+        for (target, observation) in targets.iter().zip(forecasts) {
+            match &observation {
+                Some(f) => {
+                    report.predicted += 1;
+                    self.export(target, f);
+                }
+                None => {
+                    report.stale += 1;
+                    self.unexport(target);
+                }
+            }
+            let obs = observation.as_ref().map_or(Observation::Stale, |f| {
+                Observation::Fresh(f.issue_probability)
+            });
+            let transition = self
+                .tracker
+                .observe(target, end * self.opts.time_scale, obs);
+            if let Some(alert) = self.alert_for(target, transition, observation.as_ref(), now) {
+                match transition {
+                    Transition::Fire => report.fired.push(target.clone()),
+                    Transition::Resolve => report.resolved.push(target.clone()),
+                    _ => {}
+                }
+                alerts.push(alert);
+            }
+        }
+        self.metrics.targets.set(report.targets as i64);
+        self.metrics.stale_targets.set(report.stale as i64);
+        let staleness = if degraded && report.targets == 0 {
+            self.last_end.map_or(0.0, |l| end - l)
+        } else {
+            worst_age
+        };
+        self.metrics.data_staleness.set(staleness);
+        if !alerts.is_empty() {
+            match &self.outbox {
+                Some(outbox) => outbox.send(alerts),
+                None => {
+                    for a in &alerts {
+                        tracing::info!(target = %a.labels.get("target").map_or("", |s| s), resolved = a.resolved,
+                            summary = %a.annotations.get("summary").map_or("", |s| s), "alert (no --alertmanager given)");
+                    }
+                }
+            }
+        }
+        self.metrics
+            .cycle_duration
+            .observe(started.elapsed().as_secs_f64());
+        report
+    }
+
+    /// One range query per model column, all targets at once, folded into the targets' rings;
+    /// failed and partial answers are counted in `report.query_errors`.
+    async fn fetch(&mut self, start: f64, end: f64, report: &mut CycleReport) {
+        let step = self.query_step;
         let mut set = tokio::task::JoinSet::new();
         for (col, (_, promql)) in self.columns.iter().enumerate() {
             let client = self.client.clone();
@@ -289,19 +365,11 @@ impl Watcher {
                 }
             }
         }
-        self.metrics.query_errors.inc_by(report.query_errors as u64);
-        let degraded = report.query_errors > 0;
-        if !degraded {
-            self.last_end = Some(end);
-        }
+    }
 
-        let oldest_kept = ((end - span) / step).round() as i64;
-        self.buffers.retain(|_, b| b.trim_before(oldest_kept));
-        report.fetch_secs = started.elapsed().as_secs_f64();
-        let buffers = &self.buffers;
-        self.tracker
-            .retain_targets(&|t: &str| buffers.contains_key(t));
-
+    /// Every known target (sorted), whether each is fresh enough to predict, and the worst data age.
+    fn freshness(&mut self, end: f64, span: f64, degraded: bool) -> (Vec<String>, Vec<bool>, f64) {
+        let step = self.query_step;
         for (target, buffer) in &self.buffers {
             if let Some(k) = buffer.newest_with_data() {
                 self.last_data.insert(target.clone(), k as f64 * step);
@@ -320,7 +388,6 @@ impl Watcher {
         }
         targets.sort();
         targets.dedup();
-        report.targets = targets.len();
         let mut worst_age: f64 = 0.0;
         let mut fresh = Vec::with_capacity(targets.len());
         for target in &targets {
@@ -338,78 +405,27 @@ impl Watcher {
                 worst_age = worst_age.max(age);
             }
         }
-        // Predictions are independent per target: in parallel, results in `targets` order.
-        let predict_started = Instant::now();
-        let forecasts: Vec<Option<Prediction>> = {
-            let this = &*self;
-            targets
-                .par_iter()
-                .zip(&fresh)
-                .map(|(target, &fresh)| {
-                    if !fresh {
-                        return None;
-                    }
-                    match this.predict(target, end) {
-                        Ok(f) => Some(f),
-                        Err(e) => {
-                            tracing::warn!(target = %target, error = %e, "prediction failed; treating the target as stale");
-                            None
-                        }
-                    }
-                })
-                .collect()
-        };
-        report.predict_secs = predict_started.elapsed().as_secs_f64();
-        let mut alerts = Vec::new();
-        for (target, observation) in targets.iter().zip(forecasts) {
-            match &observation {
-                Some(f) => {
-                    report.predicted += 1;
-                    self.export(target, f);
+        (targets, fresh, worst_age)
+    }
+
+    /// Predicts for every fresh target, in parallel; results in `targets` order (`None`: stale or failed).
+    fn predict_all(&self, targets: &[String], fresh: &[bool], end: f64) -> Vec<Option<Prediction>> {
+        targets
+            .par_iter()
+            .zip(fresh)
+            .map(|(target, &fresh)| {
+                if !fresh {
+                    return None;
                 }
-                None => {
-                    report.stale += 1;
-                    self.unexport(target);
-                }
-            }
-            let obs = observation.as_ref().map_or(Observation::Stale, |f| {
-                Observation::Fresh(f.issue_probability)
-            });
-            let transition = self
-                .tracker
-                .observe(target, end * self.opts.time_scale, obs);
-            if let Some(alert) = self.alert_for(target, transition, observation.as_ref(), now) {
-                match transition {
-                    Transition::Fire => report.fired.push(target.clone()),
-                    Transition::Resolve => report.resolved.push(target.clone()),
-                    _ => {}
-                }
-                alerts.push(alert);
-            }
-        }
-        self.metrics.targets.set(report.targets as i64);
-        self.metrics.stale_targets.set(report.stale as i64);
-        let staleness = if degraded && report.targets == 0 {
-            self.last_end.map_or(0.0, |l| end - l)
-        } else {
-            worst_age
-        };
-        self.metrics.data_staleness.set(staleness);
-        if !alerts.is_empty() {
-            match &self.outbox {
-                Some(outbox) => outbox.send(alerts),
-                None => {
-                    for a in &alerts {
-                        tracing::info!(target = %a.labels.get("target").map_or("", |s| s), resolved = a.resolved,
-                            summary = %a.annotations.get("summary").map_or("", |s| s), "alert (no --alertmanager given)");
+                match self.predict(target, end) {
+                    Ok(f) => Some(f),
+                    Err(e) => {
+                        tracing::warn!(target = %target, error = %e, "prediction failed; treating the target as stale");
+                        None
                     }
                 }
-            }
-        }
-        self.metrics
-            .cycle_duration
-            .observe(started.elapsed().as_secs_f64());
-        report
+            })
+            .collect()
     }
 
     fn predict(&self, target: &str, end: f64) -> Result<Prediction, LearnError> {

@@ -1,0 +1,96 @@
+//! Training parameters and their checks.
+
+use super::*;
+
+/// Training parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainParams {
+    /// Window, step and horizon, seconds.
+    pub window: WindowSpec,
+    /// How windows inside an ongoing incident are labelled.
+    pub policy: OngoingPolicy,
+    /// Window statistics or latest values (snapshot model).
+    pub mode: FeatureMode,
+    /// Include the calendar features (hour of day, day of week).
+    #[serde(default)]
+    pub calendar: bool,
+    /// Include the step-change features (`rel_jump`, `z_jump` of every metric).
+    #[serde(default)]
+    pub jumps: bool,
+    /// Trees of the binary forest.
+    pub n_trees: usize,
+    /// Trees of the type forest.
+    pub type_trees: usize,
+    /// Maximum tree depth.
+    pub max_depth: Option<usize>,
+    /// Minimum samples per leaf.
+    pub min_samples_leaf: usize,
+    /// Fraction of features tried per split (`None` = square root).
+    pub max_features: Option<f64>,
+    /// Seed of every random choice.
+    pub seed: u64,
+    /// Allowed false alarm episodes per target-day when choosing the threshold.
+    pub false_alarm_budget: f64,
+    /// Share of the training period (at its end) used for validation, in (0, 0.5] (with one fold).
+    pub validation_fraction: f64,
+    /// Validation folds: 1 = the last `validation_fraction` of the period validates a fit on the rest;
+    /// k > 1 = the period is cut into k contiguous blocks holding equal shares of the incidents, each
+    /// scored by a forest fitted on the other blocks (blocked cross-fitting), so calibration and
+    /// threshold are chosen on every training incident (see [`train`]).
+    #[serde(default = "one")]
+    pub validation_folds: usize,
+    /// Normal windows are thinned to about this many rows.
+    pub max_normal_rows: usize,
+    /// Worker threads (`None` = all cores).
+    pub n_threads: Option<usize>,
+    /// Show progress bars on a terminal.
+    #[serde(skip)]
+    pub progress: bool,
+}
+
+impl Default for TrainParams {
+    fn default() -> Self {
+        Self {
+            window: WindowSpec::default(),
+            policy: OngoingPolicy::Exclude,
+            mode: FeatureMode::Window,
+            calendar: true,
+            jumps: false,
+            n_trees: 100,
+            type_trees: 60,
+            max_depth: Some(12),
+            min_samples_leaf: 5,
+            max_features: None,
+            seed: 42,
+            false_alarm_budget: 1.0,
+            validation_fraction: 0.2,
+            validation_folds: 1,
+            max_normal_rows: 150_000,
+            n_threads: None,
+            progress: false,
+        }
+    }
+}
+
+pub(super) fn one() -> usize {
+    1
+}
+
+impl TrainParams {
+    pub(super) fn forest(&self, n_trees: usize, seed_offset: u64) -> ForestParams {
+        ForestParams {
+            n_trees,
+            max_depth: self.max_depth,
+            min_samples_leaf: self.min_samples_leaf,
+            min_samples_split: 2 * self.min_samples_leaf,
+            max_features: self
+                .max_features
+                .map_or(MaxFeatures::Sqrt, MaxFeatures::Fraction),
+            class_weight: ClassWeight::Balanced,
+            max_bins: 64,
+            seed: self.seed.wrapping_add(seed_offset),
+            n_threads: self.n_threads,
+            ..ForestParams::default()
+        }
+    }
+}
