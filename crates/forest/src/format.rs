@@ -47,23 +47,9 @@ impl RandomForest {
         out.push(u8::from(self.oob_score.is_some()));
         out.extend_from_slice(&self.oob_score.unwrap_or(0.0).to_le_bytes());
         for t in &self.trees {
-            put_u32(&mut out, t.nodes.len());
-            put_u32(&mut out, t.leaf_values.len() / self.n_outputs());
-            for n in &t.nodes {
-                out.extend_from_slice(&n.threshold.to_le_bytes());
-                out.extend_from_slice(&n.feature.to_le_bytes());
-                out.extend_from_slice(&n.child.to_le_bytes());
-            }
-            t.cover
-                .iter()
-                .for_each(|c| out.extend_from_slice(&c.to_le_bytes()));
-            t.leaf_values
-                .iter()
-                .for_each(|v| out.extend_from_slice(&v.to_le_bytes()));
+            put_tree(&mut out, t, self.n_outputs());
         }
-        let crc = crc32fast::hash(&out);
-        out.extend_from_slice(&crc.to_le_bytes());
-        out
+        seal(out)
     }
 
     /// Reads [`RandomForest::to_bytes`] output of this build or an earlier one (a version 1 file is a
@@ -139,6 +125,31 @@ impl RandomForest {
             None,
         ))
     }
+}
+
+/// Appends one tree in the shared encoding [`read_tree`] reads: `n_nodes u32`, `n_leaves u32`, nodes
+/// (`threshold f32`, `feature u32`, `child u32`), covers `f32 x n_nodes`, leaf values `f32 x n_leaves x k`.
+pub(crate) fn put_tree(out: &mut Vec<u8>, t: &Tree, k: usize) {
+    put_u32(out, t.nodes.len());
+    put_u32(out, t.leaf_values.len() / k);
+    for n in &t.nodes {
+        out.extend_from_slice(&n.threshold.to_le_bytes());
+        out.extend_from_slice(&n.feature.to_le_bytes());
+        out.extend_from_slice(&n.child.to_le_bytes());
+    }
+    t.cover
+        .iter()
+        .for_each(|c| out.extend_from_slice(&c.to_le_bytes()));
+    t.leaf_values
+        .iter()
+        .for_each(|v| out.extend_from_slice(&v.to_le_bytes()));
+}
+
+/// Appends the CRC-32 of everything before it: the end of every model file ([`checked_body`] checks it).
+pub(crate) fn seal(mut out: Vec<u8>) -> Vec<u8> {
+    let crc = crc32fast::hash(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
 }
 
 /// The body of a model file after its magic and version, once both match and its trailing CRC-32 is right:

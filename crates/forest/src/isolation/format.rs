@@ -9,7 +9,7 @@
 use super::score::tree_depth;
 use super::{IsolationForest, MAX_ISOLATION_DEPTH};
 use crate::ForestError;
-use crate::format::{checked_body, err, put_u32, read_tree};
+use crate::format::{checked_body, err, put_tree, put_u32, read_tree, seal};
 
 const MAGIC: &[u8; 8] = b"KPISOFOR";
 /// The Isolation Forest format version this build writes and reads.
@@ -26,23 +26,9 @@ impl IsolationForest {
         put_u32(&mut out, self.max_depth);
         put_u32(&mut out, self.trees.len());
         for t in &self.trees {
-            put_u32(&mut out, t.nodes.len());
-            put_u32(&mut out, t.leaf_values.len());
-            for n in &t.nodes {
-                out.extend_from_slice(&n.threshold.to_le_bytes());
-                out.extend_from_slice(&n.feature.to_le_bytes());
-                out.extend_from_slice(&n.child.to_le_bytes());
-            }
-            t.cover
-                .iter()
-                .for_each(|c| out.extend_from_slice(&c.to_le_bytes()));
-            t.leaf_values
-                .iter()
-                .for_each(|v| out.extend_from_slice(&v.to_le_bytes()));
+            put_tree(&mut out, t, 1);
         }
-        let crc = crc32fast::hash(&out);
-        out.extend_from_slice(&crc.to_le_bytes());
-        out
+        seal(out)
     }
 
     /// Reads [`IsolationForest::to_bytes`] output; truncated, corrupted or wrong-version input (a random
