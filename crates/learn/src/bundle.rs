@@ -297,8 +297,10 @@ impl ModelBundle {
 
     /// Predicts for one target's window (metric columns by name, see [`ModelInfo::metrics`]).
     pub fn predict_window(&self, w: &Window, explain: bool) -> Result<Prediction, LearnError> {
-        let row = self.window.meta.features.extract_window(w)?;
-        predict_row(&self.window, &row, explain, Some(&w.target))
+        let features = self.window.meta.features.extract_window(w)?;
+        let mut p = predict_row(&self.window, &features.row, explain, Some(&w.target))?;
+        p.baseline_seconds = features.baseline_secs.map(|s| s as f64);
+        Ok(p)
     }
 
     /// Predicts for one cluster snapshot with the snapshot model (trained on exactly these fields).
@@ -410,6 +412,7 @@ pub fn predict_row(
         issue_type: issue_type.clone(),
         probabilities,
         time_to_issue_seconds,
+        baseline_seconds: None,
         horizon_seconds: meta.window.horizon_secs as f64,
         explanation,
         recommendation: will.then(|| prediction::recommendation(&issue_type, target)),

@@ -13,6 +13,7 @@ pub mod scoring;
 pub mod signal;
 /// Timestamps: unix seconds or RFC 3339 in, unix seconds (UTC) everywhere inside (the workspace's one parser).
 pub use timeline::time as timestamp;
+pub mod trailing;
 pub mod window;
 
 pub use error::LearnError;

@@ -23,6 +23,9 @@ pub struct Prediction {
     pub explanation: Option<Explanation>,
     /// What to do; `None` when normal.
     pub recommendation: Option<Recommendation>,
+    /// Seconds of the target's own history its trailing baseline covered (models with baseline features).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline_seconds: Option<f64>,
 }
 
 /// The features that moved the probability most.

@@ -66,6 +66,38 @@ fn step_change_features_are_bit_identical_on_every_path_too() {
     assert_parity((d, pair, split));
 }
 
+#[test]
+fn baseline_features_are_bit_identical_on_every_path_too() {
+    let (d, pair, split) = trained_with(model::TrainParams {
+        baseline: Some(learn::trailing::BaselineSpec {
+            secs: 600,
+            min_history_secs: 120,
+            band: 3.0,
+        }),
+        ..common::small_params()
+    });
+    let names = &pair.meta.feature_names;
+    assert!(names.iter().any(|n| n.ends_with(".z_last")));
+    assert!(names.iter().any(|n| n.starts_with("family.")));
+    // Warm after the minimum history: the test period's baseline features are given, not missing.
+    let z = names
+        .iter()
+        .position(|n| n == "cpu_utilization.z_last")
+        .unwrap();
+    let last = d.series[0].timestamps.len() - 1;
+    let t = d.series[0].timestamps[last];
+    let row = series_rows(&d, &pair.meta.features, 0, std::iter::once((last, t)));
+    assert!(row[z].is_finite(), "{}", row[z]);
+    let first = series_rows(
+        &d,
+        &pair.meta.features,
+        0,
+        std::iter::once((8, d.series[0].timestamps[8])),
+    );
+    assert!(first[z].is_nan(), "cold baseline: {}", first[z]);
+    assert_parity((d, pair, split));
+}
+
 fn assert_parity((d, pair, split): (Dataset, model::ModelPair, i64)) {
     let bundle = ModelBundle::from_bytes(&bundle_of(&pair).to_bytes()).unwrap();
     let grid = Grid::build(
@@ -80,13 +112,21 @@ fn assert_parity((d, pair, split): (Dataset, model::ModelPair, i64)) {
     for s in 0..d.series.len() {
         for p in grid.points[s].iter().step_by(97) {
             let train_path = series_rows(&d, spec, s, std::iter::once((p.index, p.t)));
-            let w = Window::from_series(&d.series[s], &d.metrics, p.index, spec.window_secs);
-            let serve_path = bundle
+            // With baseline features the served window carries the whole history before it.
+            let look_back = if spec.baseline.is_some() {
+                i64::MAX / 2
+            } else {
+                spec.window_secs
+            };
+            let w = Window::from_series(&d.series[s], &d.metrics, p.index, look_back);
+            let served = bundle
                 .window_model()
                 .meta
                 .features
                 .extract_window(&w)
                 .unwrap();
+            assert_eq!(served.baseline_secs.is_some(), spec.baseline.is_some());
+            let serve_path = served.row;
             let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             assert_eq!(
                 bits(&train_path),

@@ -8,6 +8,7 @@ use learn::features::FeatureMode;
 use learn::labels::OngoingPolicy;
 use learn::model::TrainParams;
 use learn::pipeline::{self, TrainJob};
+use learn::trailing::BaselineSpec;
 use learn::window::WindowSpec;
 
 use crate::parse;
@@ -55,6 +56,14 @@ pub struct ModelArgs {
     /// values (relative and in standard deviations), for abrupt faults without precursors.
     #[arg(long)]
     pub jumps: bool,
+    /// Add trailing-baseline features: each metric's window relative to the target's own normal (an
+    /// outlier-clipped exponentially weighted mean and deviation with this time constant, e.g. 1h), and
+    /// which metric families deviate. Scale-free: what carries over to targets the model has not seen.
+    #[arg(long, value_parser = parse::duration_secs)]
+    pub baseline: Option<i64>,
+    /// History a target's baseline needs before its features are given (seconds or a duration).
+    #[arg(long, default_value_t = 900, value_parser = parse::duration_secs)]
+    pub baseline_min_history: i64,
     /// Trees of the binary forest.
     #[arg(long, default_value_t = 100)]
     pub trees: usize,
@@ -92,6 +101,11 @@ impl ModelArgs {
             mode,
             calendar: !self.no_calendar,
             jumps: self.jumps,
+            baseline: self.baseline.map(|secs| BaselineSpec {
+                secs,
+                min_history_secs: self.baseline_min_history,
+                ..BaselineSpec::default()
+            }),
             n_trees: self.trees,
             type_trees: self.type_trees,
             max_depth: Some(self.max_depth),

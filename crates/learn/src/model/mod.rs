@@ -22,6 +22,7 @@ use crate::features::{FeatureMode, FeatureSpec};
 use crate::figures::{self, Figures};
 use crate::labels::{Label, OngoingPolicy};
 use crate::scoring::{Grid, Score};
+use crate::trailing::TargetBaseline;
 use crate::window::{WindowSpec, window_range};
 
 mod calibration;
@@ -92,17 +93,23 @@ pub fn feature_spec(dataset: &Dataset, params: &TrainParams) -> FeatureSpec {
             } else {
                 spec.without_calendar()
             };
-            if params.jumps {
+            let spec = if params.jumps {
                 spec.with_jumps()
             } else {
                 spec
+            };
+            match params.baseline {
+                Some(b) => spec.with_baseline(b),
+                None => spec,
             }
         }
         FeatureMode::Latest => FeatureSpec::latest(&dataset.metrics, params.window.step_secs),
     }
 }
 
-/// Feature rows (row-major) of chosen points of one series.
+/// Feature rows (row-major) of chosen points of one series. With baseline features, the target's trailing
+/// baseline takes in the series' samples from its first one up to each point's look-back (points in
+/// increasing time reuse it; a point earlier than the one before starts it over).
 pub fn series_rows(
     dataset: &Dataset,
     spec: &FeatureSpec,
@@ -112,14 +119,37 @@ pub fn series_rows(
     let series = &dataset.series[s];
     let nf = spec.len();
     let mut out = Vec::new();
+    let mut baseline = spec
+        .baseline
+        .map(|b| (b, TargetBaseline::new(spec.metrics.len()), 0usize, i64::MIN));
     for (index, t) in points {
         let range = window_range(&series.timestamps[..=index], t, spec.window_secs);
         let start = out.len();
         out.resize(start + nf, 0.0);
-        spec.extract_into(
+        let reference = match &mut baseline {
+            Some((bspec, b, next, prev_t)) => {
+                if t < *prev_t {
+                    *b = TargetBaseline::new(spec.metrics.len());
+                    *next = 0;
+                }
+                *prev_t = t;
+                *next = b.advance(
+                    bspec,
+                    &spec.kinds,
+                    &series.timestamps[..range.start],
+                    *next,
+                    t - spec.window_secs,
+                    |m| &series.columns[m][..],
+                );
+                Some(&*b)
+            }
+            None => None,
+        };
+        spec.extract(
             t,
             &series.timestamps[range.clone()],
             |m| &series.columns[m][range.clone()],
+            reference,
             &mut out[start..],
         );
     }

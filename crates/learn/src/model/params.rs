@@ -17,6 +17,9 @@ pub struct TrainParams {
     /// Include the step-change features (`rel_jump`, `z_jump` of every metric).
     #[serde(default)]
     pub jumps: bool,
+    /// Include the trailing per-target baseline features (`features::BASELINE_STATS`, `FAMILY_STATS`).
+    #[serde(default)]
+    pub baseline: Option<crate::trailing::BaselineSpec>,
     /// Trees of the binary forest.
     pub n_trees: usize,
     /// Trees of the type forest.
@@ -56,6 +59,7 @@ impl Default for TrainParams {
             mode: FeatureMode::Window,
             calendar: true,
             jumps: false,
+            baseline: None,
             n_trees: 100,
             type_trees: 60,
             max_depth: Some(12),
