@@ -2,13 +2,16 @@
 //! the model card, in one versioned, checksummed binary file (`.kpm`).
 //!
 //! Layout: magic `KPMODEL\0`, format version (u32 LE), header length (u64 LE), JSON header, then for
-//! each of window binary, window types, snapshot binary, snapshot types: length (u64 LE, 0 = absent)
-//! and the forest's own bytes; finally an FNV-1a 64 checksum (u64 LE) of everything before it.
+//! each of window binary, window types, snapshot binary, snapshot types and (version 2) the window
+//! model's anomaly scorer: length (u64 LE, 0 = absent) and the forest's own bytes; finally an FNV-1a 64
+//! checksum (u64 LE) of everything before it. Version 1 files (no anomaly scorer) still load.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use forest::RandomForest;
+use forest::{IsolationForest, RandomForest};
+
+use crate::anomaly::Anomaly;
 use serde::{Deserialize, Serialize};
 
 use crate::dataset::Fnv;
@@ -20,8 +23,11 @@ use crate::snapshot::Snapshot;
 use crate::window::Window;
 
 const MAGIC: &[u8; 8] = b"KPMODEL\0";
-/// The bundle format version this build reads and writes.
-pub const FORMAT_VERSION: u32 = 1;
+/// The bundle format version this build writes (it reads 1 and 2).
+pub const FORMAT_VERSION: u32 = 2;
+
+/// The oldest bundle format version this build reads.
+pub const OLDEST_FORMAT_VERSION: u32 = 1;
 
 /// What a bundle is, for `/model`, logs and metrics.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -106,14 +112,23 @@ impl<'a> Reader<'a> {
         let b = self.take(8, what)?;
         Ok(u64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
     }
-    fn forest(&mut self, what: &str) -> Result<Option<RandomForest>, LearnError> {
+    fn section(&mut self, what: &str) -> Result<Option<&'a [u8]>, LearnError> {
         let len = self.u64(what)? as usize;
         if len == 0 {
             return Ok(None);
         }
-        let b = self.take(len, what)?;
-        RandomForest::from_bytes(b)
-            .map(Some)
+        self.take(len, what).map(Some)
+    }
+    fn forest(&mut self, what: &str) -> Result<Option<RandomForest>, LearnError> {
+        self.section(what)?
+            .map(RandomForest::from_bytes)
+            .transpose()
+            .map_err(|e| LearnError::Bundle(format!("{what}: {e}")))
+    }
+    fn isolation(&mut self, what: &str) -> Result<Option<IsolationForest>, LearnError> {
+        self.section(what)?
+            .map(IsolationForest::from_bytes)
+            .transpose()
             .map_err(|e| LearnError::Bundle(format!("{what}: {e}")))
     }
 }
@@ -122,6 +137,7 @@ fn check_pair(
     meta: PairMeta,
     binary: Option<RandomForest>,
     types: Option<RandomForest>,
+    anomaly: Option<IsolationForest>,
     what: &str,
 ) -> Result<ModelPair, LearnError> {
     let binary = binary
@@ -150,12 +166,30 @@ fn check_pair(
             features.len()
         )));
     }
+    let anomaly = match (&meta.anomaly, anomaly) {
+        (Some(m), Some(f)) => Some(
+            Anomaly::from_parts(m, f, &meta.feature_names)
+                .map_err(|e| LearnError::Bundle(format!("{what}: {e}")))?,
+        ),
+        (None, None) => None,
+        (Some(_), None) => {
+            return Err(LearnError::Bundle(format!(
+                "{what}: the anomaly scorer's forest is missing"
+            )));
+        }
+        (None, Some(_)) => {
+            return Err(LearnError::Bundle(format!(
+                "{what}: an anomaly forest without its settings"
+            )));
+        }
+    };
     let mut meta = meta;
     meta.features = features;
     Ok(ModelPair {
         meta,
         binary,
         types,
+        anomaly,
     })
 }
 
@@ -199,6 +233,14 @@ impl ModelBundle {
             &mut out,
             self.snapshot.as_ref().and_then(|p| p.types.as_ref()),
         );
+        match &self.window.anomaly {
+            Some(a) => {
+                let bytes = a.forest.to_bytes();
+                out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+                out.extend_from_slice(&bytes);
+            }
+            None => out.extend_from_slice(&0u64.to_le_bytes()),
+        }
         let mut h = Fnv::new();
         h.write(&out);
         out.extend_from_slice(&h.0.to_le_bytes());
@@ -221,9 +263,9 @@ impl ModelBundle {
             ));
         }
         let version = u32::from_le_bytes(body[8..12].try_into().unwrap_or([0; 4]));
-        if version != FORMAT_VERSION {
+        if !(OLDEST_FORMAT_VERSION..=FORMAT_VERSION).contains(&version) {
             return Err(LearnError::Bundle(format!(
-                "format version {version}, this build reads version {FORMAT_VERSION}: retrain the model with this build"
+                "format version {version}, this build reads versions {OLDEST_FORMAT_VERSION} to {FORMAT_VERSION}: retrain the model with this build"
             )));
         }
         let mut r = Reader {
@@ -237,9 +279,20 @@ impl ModelBundle {
         let wt = r.forest("window type forest")?;
         let sb = r.forest("snapshot binary forest")?;
         let st = r.forest("snapshot type forest")?;
-        let window = check_pair(header.window, wb, wt, "window model")?;
+        let wa = if version >= 2 {
+            r.isolation("window anomaly forest")?
+        } else {
+            None
+        };
+        if r.pos != body.len() {
+            return Err(LearnError::Bundle(format!(
+                "{} unexpected bytes after the last section",
+                body.len() - r.pos
+            )));
+        }
+        let window = check_pair(header.window, wb, wt, wa, "window model")?;
         let snapshot = match header.snapshot {
-            Some(meta) => Some(check_pair(meta, sb, st, "snapshot model")?),
+            Some(meta) => Some(check_pair(meta, sb, st, None, "snapshot model")?),
             None => None,
         };
         Ok(Self {

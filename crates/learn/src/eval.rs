@@ -8,6 +8,7 @@ use forest::Matrix;
 use rayon::prelude::*;
 use serde::Serialize;
 
+use crate::anomaly;
 use crate::baselines;
 use crate::bundle::predict_row;
 use crate::context;
@@ -183,8 +184,9 @@ pub fn evaluate_figures<'a>(
         .enumerate()
         .map(|(s, points)| {
             let mut model = Vec::with_capacity(points.len());
+            // The rule baselines, then the anomaly scorer (when the model has one).
             let mut base: Vec<Vec<Score>> =
-                vec![Vec::with_capacity(points.len()); baselines::NAMES.len()];
+                vec![Vec::with_capacity(points.len()); baselines::NAMES.len() + 1];
             for chunk in points.chunks(2048) {
                 let rows = series_rows(
                     &dataset,
@@ -197,6 +199,19 @@ pub fn evaluate_figures<'a>(
                         base[b].push(meta.baselines.score(name, row, &index, n_types));
                     }
                 }
+                if let (Some(a), Some(am)) = (&pair.anomaly, &meta.anomaly) {
+                    for (row, p) in rows.chunks(nf).zip(a.scores(&rows, nf)?) {
+                        let type_index = anomaly::type_of(row, &index, &meta.issue_types, 0);
+                        let mut type_probs = smallvec::smallvec![0.0f32; n_types.max(1)];
+                        type_probs[type_index.min(n_types.max(1) - 1)] = 1.0;
+                        base[baselines::NAMES.len()].push(Score {
+                            p_issue: p,
+                            alarm: p >= am.threshold,
+                            type_index,
+                            type_probs,
+                        });
+                    }
+                }
                 model.extend(pair.score_rows(rows)?);
             }
             Ok((model, base))
@@ -204,9 +219,14 @@ pub fn evaluate_figures<'a>(
         .collect::<Result<_, LearnError>>()?;
     let mut scores = Vec::with_capacity(per_series.len());
     let mut baseline_scores: BTreeMap<String, Vec<Vec<Score>>> = BTreeMap::new();
+    let names = baselines::NAMES
+        .iter()
+        .copied()
+        .chain(pair.anomaly.is_some().then_some(anomaly::NAME));
+    let names: Vec<&str> = names.collect();
     for (m, b) in per_series {
         scores.push(m);
-        for (name, v) in baselines::NAMES.iter().zip(b) {
+        for (name, v) in names.iter().zip(b) {
             baseline_scores.entry(name.to_string()).or_default().push(v);
         }
     }

@@ -154,6 +154,16 @@ pub struct FeatureSpec {
     /// Metric indices of each family present (with a baseline), in [`FAMILIES`] order.
     #[serde(skip)]
     families: Vec<(&'static str, Vec<usize>)>,
+    /// Slot of each metric's [`BASELINE_STATS`] block (`None`: not compared with a baseline, see [`baselined`]).
+    #[serde(skip)]
+    base_slots: Vec<Option<usize>>,
+}
+
+/// Whether a metric gets [`BASELINE_STATS`]: the target's own metrics do; node metrics (shared by every
+/// pod of the node, so they move with whatever else runs there — on a fault campaign, with the campaign's
+/// clock) and peer columns (already relative to the peers) do not.
+pub fn baselined(metric: &str) -> bool {
+    !crate::context::is_peer_column(metric) && family_of(metric) != Some("node")
 }
 
 /// How a column name relates to a limit, if it is already relative to one: `*_utilization`,
@@ -233,6 +243,7 @@ impl FeatureSpec {
             baseline: None,
             names: Vec::new(),
             families: Vec::new(),
+            base_slots: Vec::new(),
         };
         spec.names = spec.build_names();
         spec
@@ -252,6 +263,7 @@ impl FeatureSpec {
             baseline: None,
             names: Vec::new(),
             families: Vec::new(),
+            base_slots: Vec::new(),
         };
         spec.names = spec.build_names();
         spec
@@ -293,12 +305,26 @@ impl FeatureSpec {
     }
 
     fn build_names(&mut self) -> Vec<String> {
+        let with_baseline = self.baseline.is_some() && self.mode == FeatureMode::Window;
+        let mut slot = 0;
+        self.base_slots = self
+            .metrics
+            .iter()
+            .map(|m| {
+                (with_baseline && baselined(m)).then(|| {
+                    slot += 1;
+                    slot - 1
+                })
+            })
+            .collect();
         self.families = match self.baseline {
             Some(_) if self.mode == FeatureMode::Window => FAMILIES
                 .iter()
                 .filter_map(|&f| {
                     let ms: Vec<usize> = (0..self.metrics.len())
-                        .filter(|&m| family_of(&self.metrics[m]) == Some(f))
+                        .filter(|&m| {
+                            self.base_slots[m].is_some() && family_of(&self.metrics[m]) == Some(f)
+                        })
                         .collect();
                     (!ms.is_empty()).then_some((f, ms))
                 })
@@ -329,7 +355,10 @@ impl FeatureSpec {
             }
         }
         if self.baseline.is_some() {
-            for (m, &kind) in self.metrics.iter().zip(&self.kinds) {
+            for ((m, &kind), slot) in self.metrics.iter().zip(&self.kinds).zip(&self.base_slots) {
+                if slot.is_none() {
+                    continue;
+                }
                 for s in BASELINE_STATS {
                     names.push(format!("{}.{s}", Self::stem(m, kind)));
                 }
@@ -422,11 +451,11 @@ impl FeatureSpec {
                 ColumnKind::Gauge => Stats::of(gauge.clone()),
                 ColumnKind::Counter => Stats::of(rates.clone()),
             };
-            if let Some(bspec) = &self.baseline {
+            if let (Some(bspec), Some(slot)) = (&self.baseline, self.base_slots[m]) {
                 let reference = baseline
                     .filter(|b| m < b.len())
                     .and_then(|b| b.metric(m).reference(bspec));
-                let o = &mut out[base_at + m * n_base..base_at + (m + 1) * n_base];
+                let o = &mut out[base_at + slot * n_base..base_at + (slot + 1) * n_base];
                 match (reference, kind) {
                     (Some(r), ColumnKind::Gauge) => {
                         against_baseline(gauge.clone(), &st, r, bspec.band, o)
@@ -492,11 +521,12 @@ impl FeatureSpec {
             k += JUMP_STATS.len() * self.metrics.len();
         }
         if self.baseline.is_some() {
-            k += n_base * self.metrics.len();
+            k += n_base * self.base_slots.iter().flatten().count();
             for (_, ms) in &self.families {
                 let (mut abs_z, mut out_of_band) = (f32::NAN, f32::NAN);
                 for &m in ms {
-                    let o = &out[base_at + m * n_base..];
+                    let slot = self.base_slots[m].unwrap_or(0);
+                    let o = &out[base_at + slot * n_base..];
                     // f32::max ignores a NaN operand, so a cold metric does not hide a warm one.
                     abs_z = abs_z.max(o[0].abs());
                     out_of_band = out_of_band.max(o[5]);

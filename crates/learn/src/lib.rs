@@ -18,11 +18,13 @@ pub mod window;
 
 pub use error::LearnError;
 pub use timeline::{Incident, IncidentSource};
+pub mod anomaly;
 pub mod baselines;
 pub mod bundle;
 pub mod card;
 pub mod eval;
 pub mod figures;
+pub mod holdout;
 pub mod model;
 pub mod pipeline;
 #[cfg(feature = "plots")]

@@ -9,7 +9,8 @@
 //! it stays out of the baseline without labels (which a served target never has — the same code runs in
 //! train, eval, serve and watch). A level shift that lasts (a new release) is absorbed over a few time
 //! constants as the clipped updates widen the band. Counters (`*_total`) enter as per-second rates between
-//! consecutive valid samples, a decrease being a reset, exactly as in the window statistics.
+//! consecutive valid samples, a decrease being a reset, exactly as in the window statistics. A gap in
+//! the data counts as at most [`GAP_SECS`]: the baseline from before an outage is kept, not replaced.
 //!
 //! The state is O(1) per target × metric ([`TargetBaseline`] is allocated once); it is *warm* once it
 //! covers [`BaselineSpec::min_history_secs`]; before that every baseline feature is missing (NaN), never 0.
@@ -50,6 +51,11 @@ pub const SD_FLOOR_ABS: f64 = 1e-6;
 /// Bound of every baseline z-score.
 pub const Z_CAP: f64 = 1e4;
 
+/// Longest time one sample stands for, seconds: after a gap (the target was away, Prometheus was down)
+/// the next sample weighs as if it came this long after the previous one. A time-weighted average would
+/// otherwise let one sample after a long gap replace the whole baseline and collapse its deviation.
+pub const GAP_SECS: f64 = 300.0;
+
 /// One metric's trailing baseline.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MetricBaseline {
@@ -84,7 +90,7 @@ impl MetricBaseline {
             self.var = 0.0;
             return;
         }
-        let dt = (ts - self.last).max(0) as f64;
+        let dt = ((ts - self.last).max(0) as f64).min(GAP_SECS);
         if dt == 0.0 {
             return;
         }
@@ -274,6 +280,21 @@ mod tests {
         spike.push(&s, ColumnKind::Gauge, 200 * 15, 1e9);
         edge.push(&s, ColumnKind::Gauge, 200 * 15, mean + 3.0 * sd);
         assert_eq!(spike, edge);
+    }
+
+    #[test]
+    fn a_long_gap_does_not_replace_the_baseline() {
+        let s = BaselineSpec::default();
+        let mut b = MetricBaseline::default();
+        for i in 0..2000 {
+            b.push(&s, ColumnKind::Gauge, i * 15, 10.0 + (i % 2) as f64);
+        }
+        let (_, sd) = b.reference(&s).unwrap();
+        // Twelve hours later, one sample at the edge of the band.
+        b.push(&s, ColumnKind::Gauge, 2000 * 15 + 43_200, 12.0);
+        let (mean, sd_after) = b.reference(&s).unwrap();
+        assert!((mean - 10.5).abs() < 0.5, "{mean}");
+        assert!(sd_after > 0.5 * sd, "{sd_after} vs {sd}");
     }
 
     #[test]

@@ -15,6 +15,7 @@ use forest::{ClassWeight, ForestParams, Matrix, MaxFeatures, RandomForest};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::anomaly::Anomaly;
 use crate::baselines::BaselineParams;
 use crate::dataset::Dataset;
 use crate::error::LearnError;
@@ -66,6 +67,9 @@ pub struct PairMeta {
     pub params: TrainParams,
     /// Training rows used by the binary forest (after thinning normals).
     pub training_rows: usize,
+    /// The label-free anomaly scorer's inputs and threshold (models with baseline features).
+    #[serde(default)]
+    pub anomaly: Option<crate::anomaly::AnomalyMeta>,
 }
 
 /// A fitted model pair.
@@ -77,6 +81,8 @@ pub struct ModelPair {
     pub binary: RandomForest,
     /// Type forest over `meta.issue_types` (class k = type k); `None` when there is a single type.
     pub types: Option<RandomForest>,
+    /// The label-free anomaly scorer (see `anomaly`); `None` without baseline features.
+    pub anomaly: Option<Anomaly>,
 }
 
 /// Builds the feature spec a dataset implies under these parameters.
@@ -522,9 +528,11 @@ pub fn train(
                         validation: None,
                         params: params.clone(),
                         training_rows: 0,
+                        anomaly: None,
                     },
                     binary,
                     types: type_forest,
+                    anomaly: None,
                 }
             }
         };
@@ -591,6 +599,25 @@ pub fn train(
     pair.types = type_forest;
     pair.meta.training_rows = rows.issue.len();
     pair.meta.lead_secs_by_type = lead_by_type(dataset, &full_grid, &types);
+    // The label-free scorer: fitted on the training windows without their labels; its threshold is
+    // chosen on the whole training grid for the same false alarm budget as the model's.
+    if let Some((anomaly, mut meta)) =
+        Anomaly::fit(spec.names(), &rows.x, params.seed, params.n_threads)?
+    {
+        drop(rows);
+        let scores: Vec<Vec<f64>> = full_grid
+            .points
+            .par_iter()
+            .enumerate()
+            .map(|(s, points)| {
+                let x = series_rows(dataset, &spec, s, points.iter().map(|p| (p.index, p.t)));
+                anomaly.scores(&x, nf)
+            })
+            .collect::<Result<_, LearnError>>()?;
+        meta.threshold = choose_threshold(dataset, &full_grid, &scores, params.false_alarm_budget);
+        pair.meta.anomaly = Some(meta);
+        pair.anomaly = Some(anomaly);
+    }
     progress.finish();
     Ok(pair)
 }
