@@ -1,5 +1,5 @@
 //! Feature extraction: the single source of feature names and order, used by `train`, `eval`, `serve`
-//! and `watch` alike. Every path goes through [`FeatureSpec::extract_into`].
+//! and `watch` alike. Every path goes through [`FeatureSpec::extract`].
 //!
 //! Per metric (counters `*_total` first become per-second rates, a drop is a reset):
 //! `last`, `mean`, `min`, `max`, `std`, `slope` (least squares, per second), `change` (last − first),

@@ -151,6 +151,53 @@ mod tests {
     }
 
     #[test]
+    fn the_baseline_of_rows_leaving_the_ring_is_the_batch_baseline() {
+        // The same rows through watch's ring (a cycle trims what left the window, then upserts the new
+        // step) and through `learn`'s batch path (every sample up to the window's start).
+        let feed = BaselineFeed {
+            spec: BaselineSpec {
+                secs: 600,
+                min_history_secs: 60,
+                band: 3.0,
+            },
+            kinds: vec![ColumnKind::Gauge, ColumnKind::Counter],
+            step_secs: 15,
+        };
+        let n = 400usize;
+        let gauge: Vec<f64> = (0..n)
+            .map(|k| {
+                if k % 37 == 5 {
+                    f64::NAN
+                } else {
+                    (k % 7) as f64 + if k % 90 == 0 { 50.0 } else { 0.0 }
+                }
+            })
+            .collect();
+        let counter: Vec<f64> = (0..n).map(|k| ((k * 3) % 500) as f64).collect();
+        let slots = 12;
+        let mut ring = Buffer::new(slots, 2, Some(&feed));
+        for k in 0..n {
+            ring.trim_before(k as i64 - (slots as i64 - 1), Some(&feed));
+            ring.upsert(k as i64, 0, gauge[k]);
+            ring.upsert(k as i64, 1, counter[k]);
+        }
+        let timestamps: Vec<i64> = (0..n as i64).map(|k| k * 15).collect();
+        let columns = [&gauge[..], &counter[..]];
+        let mut batch = TargetBaseline::new(2);
+        let last = n as i64 - 1;
+        batch.advance(
+            &feed.spec,
+            &feed.kinds,
+            &timestamps,
+            0,
+            (last - slots as i64) * 15,
+            |m| columns[m],
+        );
+        assert!(batch.metric(0).warm(&feed.spec));
+        assert_eq!(ring.baseline(), Some(&batch));
+    }
+
+    #[test]
     fn a_step_of_nan_only_holds_a_row_but_no_data() {
         let mut b = Buffer::new(4, 1, None);
         b.upsert(1, 0, 1.0);
