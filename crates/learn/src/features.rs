@@ -997,6 +997,50 @@ mod tests {
     }
 
     #[test]
+    fn baseline_features_are_missing_without_history_and_given_with_it() {
+        let spec = FeatureSpec::window(&names(&["cpu_usage", "node_cpu"]), 60, 15).with_baseline(
+            BaselineSpec {
+                secs: 600,
+                min_history_secs: 300,
+                band: 3.0,
+            },
+        );
+        // Node metrics get no baseline statistics; the target's own do, and their family.
+        assert!(spec.names().iter().any(|n| n == "cpu_usage.z_last"));
+        assert!(!spec.names().iter().any(|n| n.starts_with("node_cpu.z_")));
+        assert!(spec.names().iter().any(|n| n == "family.cpu.abs_z"));
+        let window = |n: usize| Window {
+            target: "ns/x".into(),
+            timestamps: (0..n as i64).map(|i| i * 15).collect(),
+            columns: vec![(
+                "cpu_usage".into(),
+                (0..n)
+                    .map(|i| if i + 1 == n { 9.0 } else { (i % 2) as f64 })
+                    .collect(),
+            )],
+            baseline: None,
+        };
+        // Only the window itself: no history, every baseline feature missing (never 0).
+        let short = spec.extract_window(&window(4)).unwrap();
+        assert_eq!(short.baseline_secs, Some(0));
+        for name in spec
+            .names()
+            .iter()
+            .filter(|n| n.contains(".z_") || n.starts_with("family."))
+        {
+            assert!(feature(&spec, &short.row, name).is_nan(), "{name}");
+        }
+        // 40 samples: 36 before the window, 525 s of history, warm; the last value is far out of band.
+        let long = spec.extract_window(&window(40)).unwrap();
+        assert_eq!(long.baseline_secs, Some(525));
+        assert!(feature(&spec, &long.row, "cpu_usage.z_last") > 10.0);
+        // One of the window's four values is out of band, and the run began at the last value.
+        assert_eq!(feature(&spec, &long.row, "cpu_usage.out_of_band"), 0.25);
+        assert_eq!(feature(&spec, &long.row, "cpu_usage.secs_out_of_band"), 0.0);
+        assert!(feature(&spec, &long.row, "family.cpu.abs_z") > 10.0);
+    }
+
+    #[test]
     fn a_window_without_model_columns_is_an_error() {
         let spec = FeatureSpec::window(&names(&["a"]), 60, 15);
         let w = Window {
