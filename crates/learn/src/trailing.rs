@@ -66,6 +66,9 @@ pub struct MetricBaseline {
     last: i64,
     /// The previous valid raw value of a counter and its time (rates need two samples).
     prev_raw: Option<(i64, f64)>,
+    /// The last interval (seconds) and its weight `α`: samples usually come a step apart, and `exp` is the
+    /// costliest part of an update. (0, 0) = none yet (an interval is never 0 here).
+    alpha_for: (f64, f64),
 }
 
 impl Default for MetricBaseline {
@@ -76,6 +79,7 @@ impl Default for MetricBaseline {
             first: i64::MIN,
             last: i64::MIN,
             prev_raw: None,
+            alpha_for: (0.0, 0.0),
         }
     }
 }
@@ -102,7 +106,10 @@ impl MetricBaseline {
         } else {
             x
         };
-        let alpha = 1.0 - (-dt / spec.secs.max(1) as f64).exp();
+        if self.alpha_for.0 != dt {
+            self.alpha_for = (dt, 1.0 - (-dt / spec.secs.max(1) as f64).exp());
+        }
+        let alpha = self.alpha_for.1;
         let d = x - self.mean;
         self.mean += alpha * d;
         self.var = (1.0 - alpha) * (self.var + alpha * d * d);

@@ -406,6 +406,9 @@ fn choose_threshold(dataset: &Dataset, grid: &Grid, probs: &[Vec<f64>], budget: 
     best.1.clamp(1e-6, 1.0)
 }
 
+/// Most targets whose training windows choose the anomaly scorer's threshold.
+const ANOMALY_THRESHOLD_SERIES: usize = 256;
+
 /// Trains a model pair on `[from, until]` of a dataset (see the module docs).
 pub fn train(
     dataset: &Dataset,
@@ -600,21 +603,33 @@ pub fn train(
     pair.meta.training_rows = rows.issue.len();
     pair.meta.lead_secs_by_type = lead_by_type(dataset, &full_grid, &types);
     // The label-free scorer: fitted on the training windows without their labels; its threshold is
-    // chosen on the whole training grid for the same false alarm budget as the model's.
+    // chosen on the training grid for the same false alarm budget as the model's — on at most
+    // `ANOMALY_THRESHOLD_SERIES` evenly spaced targets (a rate per target-day needs no more, and every
+    // window of a week of a large cluster would be scored again otherwise).
     if let Some((anomaly, mut meta)) =
         Anomaly::fit(spec.names(), &rows.x, params.seed, params.n_threads)?
     {
         drop(rows);
-        let scores: Vec<Vec<f64>> = full_grid
+        let stride = full_grid.points.len().div_ceil(ANOMALY_THRESHOLD_SERIES).max(1);
+        let mut grid = full_grid;
+        for (s, points) in grid.points.iter_mut().enumerate() {
+            if s % stride != 0 {
+                points.clear();
+            }
+        }
+        let scores: Vec<Vec<f64>> = grid
             .points
             .par_iter()
             .enumerate()
             .map(|(s, points)| {
+                if points.is_empty() {
+                    return Ok(Vec::new());
+                }
                 let x = series_rows(dataset, &spec, s, points.iter().map(|p| (p.index, p.t)));
                 anomaly.scores(&x, nf)
             })
             .collect::<Result<_, LearnError>>()?;
-        meta.threshold = choose_threshold(dataset, &full_grid, &scores, params.false_alarm_budget);
+        meta.threshold = choose_threshold(dataset, &grid, &scores, params.false_alarm_budget);
         pair.meta.anomaly = Some(meta);
         pair.anomaly = Some(anomaly);
     }
