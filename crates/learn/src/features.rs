@@ -580,7 +580,7 @@ impl FeatureSpec {
             (Some(_), Some(b)) => Some(b),
             (Some(spec), None) => {
                 let mut b = TargetBaseline::new(self.metrics.len());
-                b.advance(spec, &self.kinds, &w.timestamps[..start], 0, t, &column);
+                b.advance(spec, &self.kinds, &w.timestamps[..start], 0, t, column);
                 own = b;
                 Some(&own)
             }
