@@ -13,7 +13,7 @@ use crate::bundle::predict_row;
 use crate::context;
 use crate::dataset::Dataset;
 use crate::error::LearnError;
-use crate::figures::{self, Figures};
+use crate::figures::{self, EtaFigures, Figures};
 use crate::labels::Label;
 use crate::model::{ModelPair, series_rows};
 use crate::scoring::{Grid, Score};
@@ -123,6 +123,9 @@ pub struct Evaluation<'a> {
     pub baselines: BTreeMap<String, Figures>,
     /// Baseline name → scores (for the PR curves).
     pub baseline_scores: BTreeMap<String, Vec<Vec<Score>>>,
+    /// Error of the model's time to issue on alarmed windows preceding an incident start: the ETA forest
+    /// against the heuristic.
+    pub eta: EtaFigures,
     /// Feature importances, MDI-sorted.
     pub importances: Vec<Importance>,
     /// Explanations of the first alarm of detected incidents (at most 50).
@@ -176,15 +179,18 @@ pub fn evaluate_figures<'a>(
     let index = |n: &str| index_map.get(n).copied();
     let n_types = meta.issue_types.len();
     let nf = names.len();
-    type Scored = (Vec<Score>, Vec<Vec<Score>>);
+    /// Per series: the model's scores, each baseline's, and the ETA guesses (truth, forest, heuristic).
+    type Scored = (Vec<Score>, Vec<Vec<Score>>, Vec<(f64, Option<f64>, f64)>);
     let per_series: Vec<Scored> = grid
         .points
         .par_iter()
         .enumerate()
         .map(|(s, points)| {
+            let events = dataset.events_of(&dataset.series[s].target);
             let mut model = Vec::with_capacity(points.len());
             let mut base: Vec<Vec<Score>> =
                 vec![Vec::with_capacity(points.len()); baselines::NAMES.len()];
+            let mut eta = Vec::new();
             for chunk in points.chunks(2048) {
                 let rows = series_rows(
                     &dataset,
@@ -197,15 +203,43 @@ pub fn evaluate_figures<'a>(
                         base[b].push(meta.baselines.score(name, row, &index, n_types));
                     }
                 }
-                model.extend(pair.score_rows(rows)?);
+                // Windows preceding an incident start: their rows, kept for the ETA of those alarmed.
+                let preceding: Vec<(usize, f64)> = chunk
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(k, p)| match p.label {
+                        Label::Issue(e) if events[e].start > p.t => {
+                            Some((k, (events[e].start - p.t) as f64))
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                let preceding_rows: Vec<f32> = preceding
+                    .iter()
+                    .flat_map(|&(k, _)| rows[k * nf..(k + 1) * nf].iter().copied())
+                    .collect();
+                let scored = pair.score_rows(rows)?;
+                for (&(k, truth), row) in preceding.iter().zip(preceding_rows.chunks(nf)) {
+                    let sc = &scored[k];
+                    if sc.alarm {
+                        eta.push((
+                            truth,
+                            pair.eta_forest_secs(row)?,
+                            pair.eta_heuristic_secs(row, sc.type_index),
+                        ));
+                    }
+                }
+                model.extend(scored);
             }
-            Ok((model, base))
+            Ok((model, base, eta))
         })
         .collect::<Result<_, LearnError>>()?;
     let mut scores = Vec::with_capacity(per_series.len());
     let mut baseline_scores: BTreeMap<String, Vec<Vec<Score>>> = BTreeMap::new();
-    for (m, b) in per_series {
+    let mut eta_guesses = Vec::new();
+    for (m, b, e) in per_series {
         scores.push(m);
+        eta_guesses.extend(e);
         for (name, v) in baselines::NAMES.iter().zip(b) {
             baseline_scores.entry(name.to_string()).or_default().push(v);
         }
@@ -228,6 +262,7 @@ pub fn evaluate_figures<'a>(
         model,
         baselines,
         baseline_scores,
+        eta: EtaFigures::of(&eta_guesses),
         importances: Vec::new(),
         explanations: Vec::new(),
         onset_signal: Default::default(),
