@@ -1,10 +1,13 @@
 //! The model bundle: a window model pair, an optional cluster snapshot model pair, their metadata and
 //! the model card, in one versioned, checksummed binary file (`.kpm`).
 //!
-//! Layout: magic `KPMODEL\0`, format version (u32 LE), header length (u64 LE), JSON header, then for
-//! each of window binary, window types, snapshot binary, snapshot types and (version 2) the window
-//! model's anomaly scorer: length (u64 LE, 0 = absent) and the forest's own bytes; finally an FNV-1a 64
-//! checksum (u64 LE) of everything before it. Version 1 files (no anomaly scorer) still load.
+//! Layout of version 2: magic `KPMODEL\0`, format version (u32 LE), header length (u64 LE), JSON header,
+//! then for each of window binary, window types, snapshot binary, snapshot types, window ETA, snapshot
+//! ETA and the window model's anomaly scorer (an Isolation Forest): length (u64 LE, 0 = absent) and the
+//! forest's own bytes; finally an FNV-1a 64 checksum (u64 LE) of everything before it.
+//!
+//! Version 1 is version 2 without the two ETA forests and the anomaly scorer (its pairs predict the time
+//! to issue with the heuristic); this build still reads it.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -23,11 +26,10 @@ use crate::snapshot::Snapshot;
 use crate::window::Window;
 
 const MAGIC: &[u8; 8] = b"KPMODEL\0";
-/// The bundle format version this build writes (it reads 1 and 2).
+/// The bundle format version this build writes (it reads this one and every earlier one).
 pub const FORMAT_VERSION: u32 = 2;
-
-/// The oldest bundle format version this build reads.
-pub const OLDEST_FORMAT_VERSION: u32 = 1;
+/// The first version, before ETA forests: four forest sections.
+const VERSION_WITHOUT_ETA: u32 = 1;
 
 /// What a bundle is, for `/model`, logs and metrics.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -137,6 +139,7 @@ fn check_pair(
     meta: PairMeta,
     binary: Option<RandomForest>,
     types: Option<RandomForest>,
+    eta: Option<RandomForest>,
     anomaly: Option<IsolationForest>,
     what: &str,
 ) -> Result<ModelPair, LearnError> {
@@ -166,6 +169,29 @@ fn check_pair(
             features.len()
         )));
     }
+    match (&eta, &meta.eta) {
+        (Some(f), Some(_))
+            if f.task() != forest::Task::Regression || f.n_features() != features.len() =>
+        {
+            return Err(LearnError::Bundle(format!(
+                "{what}: the ETA forest is a {} of {} features; expected a regressor of {}",
+                f.task(),
+                f.n_features(),
+                features.len()
+            )));
+        }
+        (Some(_), None) => {
+            return Err(LearnError::Bundle(format!(
+                "{what}: an ETA forest without its target in the header"
+            )));
+        }
+        (None, Some(_)) => {
+            return Err(LearnError::Bundle(format!(
+                "{what}: the header describes an ETA forest that is missing"
+            )));
+        }
+        _ => {}
+    }
     let anomaly = match (&meta.anomaly, anomaly) {
         (Some(m), Some(f)) => Some(
             Anomaly::from_parts(m, f, &meta.feature_names)
@@ -174,12 +200,12 @@ fn check_pair(
         (None, None) => None,
         (Some(_), None) => {
             return Err(LearnError::Bundle(format!(
-                "{what}: the anomaly scorer's forest is missing"
+                "{what}: the header describes an anomaly scorer whose forest is missing"
             )));
         }
         (None, Some(_)) => {
             return Err(LearnError::Bundle(format!(
-                "{what}: an anomaly forest without its settings"
+                "{what}: an anomaly forest without its settings in the header"
             )));
         }
     };
@@ -189,6 +215,7 @@ fn check_pair(
         meta,
         binary,
         types,
+        eta,
         anomaly,
     })
 }
@@ -233,6 +260,11 @@ impl ModelBundle {
             &mut out,
             self.snapshot.as_ref().and_then(|p| p.types.as_ref()),
         );
+        put_forest(&mut out, self.window.eta.as_ref());
+        put_forest(
+            &mut out,
+            self.snapshot.as_ref().and_then(|p| p.eta.as_ref()),
+        );
         match &self.window.anomaly {
             Some(a) => {
                 let bytes = a.forest.to_bytes();
@@ -247,7 +279,9 @@ impl ModelBundle {
         out
     }
 
-    /// Reads a bundle; a truncated, corrupted, other-version or feature-mismatched bundle is an error.
+    /// Reads a bundle of this build's format or an earlier one (a version 1 bundle has no ETA forests and
+    /// no anomaly scorer);
+    /// a truncated, corrupted, newer-version or feature-mismatched bundle is an error.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, LearnError> {
         if bytes.len() < MAGIC.len() + 4 + 8 + 8 || &bytes[..8] != MAGIC {
             return Err(LearnError::Bundle(
@@ -263,9 +297,10 @@ impl ModelBundle {
             ));
         }
         let version = u32::from_le_bytes(body[8..12].try_into().unwrap_or([0; 4]));
-        if !(OLDEST_FORMAT_VERSION..=FORMAT_VERSION).contains(&version) {
+        if !(VERSION_WITHOUT_ETA..=FORMAT_VERSION).contains(&version) {
             return Err(LearnError::Bundle(format!(
-                "format version {version}, this build reads versions {OLDEST_FORMAT_VERSION} to {FORMAT_VERSION}: retrain the model with this build"
+                "format version {version}, this build reads versions {VERSION_WITHOUT_ETA} to {FORMAT_VERSION}: \
+                 written by a newer build? Use that build, or retrain the model with this one"
             )));
         }
         let mut r = Reader {
@@ -279,20 +314,24 @@ impl ModelBundle {
         let wt = r.forest("window type forest")?;
         let sb = r.forest("snapshot binary forest")?;
         let st = r.forest("snapshot type forest")?;
-        let wa = if version >= 2 {
-            r.isolation("window anomaly forest")?
+        let (we, se, wa) = if version == VERSION_WITHOUT_ETA {
+            (None, None, None)
         } else {
-            None
+            (
+                r.forest("window ETA forest")?,
+                r.forest("snapshot ETA forest")?,
+                r.isolation("window anomaly forest")?,
+            )
         };
         if r.pos != body.len() {
             return Err(LearnError::Bundle(format!(
-                "{} unexpected bytes after the last section",
+                "{} unexpected bytes after the last forest",
                 body.len() - r.pos
             )));
         }
-        let window = check_pair(header.window, wb, wt, wa, "window model")?;
+        let window = check_pair(header.window, wb, wt, we, wa, "window model")?;
         let snapshot = match header.snapshot {
-            Some(meta) => Some(check_pair(meta, sb, st, None, "snapshot model")?),
+            Some(meta) => Some(check_pair(meta, sb, st, se, None, "snapshot model")?),
             None => None,
         };
         Ok(Self {
@@ -421,22 +460,11 @@ pub fn predict_row(
             .map(|i| f64::from(row[i]))
             .filter(|v| v.is_finite())
     };
-    let time_to_issue_seconds = will.then(|| {
-        let linear = names
-            .iter()
-            .zip(row)
-            .filter(|(n, v)| {
-                n.ends_with(".secs_to_limit") && !crate::context::is_peer_column(n) && v.is_finite()
-            })
-            .map(|(_, &v)| f64::from(v))
-            .filter(|&v| v <= meta.window.horizon_secs as f64)
-            .fold(f64::INFINITY, f64::min);
-        if linear.is_finite() {
-            linear
-        } else {
-            meta.lead_secs_by_type.get(best).copied().unwrap_or(0.0)
-        }
-    });
+    let time_to_issue_seconds = if will {
+        Some(pair.time_to_issue_secs(row, best)?)
+    } else {
+        None
+    };
     let explanation = if explain || will {
         // Only the issue class is explained: half the work of every class.
         let c = issue_col.unwrap_or(0);
@@ -465,14 +493,56 @@ pub fn predict_row(
         issue_type: issue_type.clone(),
         probabilities,
         time_to_issue_seconds,
-        baseline_seconds: None,
         horizon_seconds: meta.window.horizon_secs as f64,
         explanation,
         recommendation: will.then(|| prediction::recommendation(&issue_type, target)),
+        baseline_seconds: None,
     })
 }
 
 /// Feature names a spec yields (re-exported for the card).
 pub fn feature_names(spec: &FeatureSpec) -> &[String] {
     spec.names()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A bundle of format version 1, before ETA forests (`tests/fixtures/README.md`).
+    static V1: &[u8] = include_bytes!("../tests/fixtures/bundle-v1.kpm");
+
+    /// `bytes` with its version set to `version` and the checksum made right again.
+    fn with_version(bytes: &[u8], version: u32) -> Vec<u8> {
+        let mut body = bytes[..bytes.len() - 8].to_vec();
+        body[8..12].copy_from_slice(&version.to_le_bytes());
+        let mut h = Fnv::new();
+        h.write(&body);
+        body.extend_from_slice(&h.0.to_le_bytes());
+        body
+    }
+
+    #[test]
+    fn version_1_loads_without_eta_and_a_newer_version_is_a_clear_error() {
+        let old = ModelBundle::from_bytes(V1).unwrap();
+        assert!(old.window_model().eta.is_none());
+        let e = ModelBundle::from_bytes(&with_version(V1, FORMAT_VERSION + 1))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("format version 3") && e.contains("newer build"),
+            "{e}"
+        );
+        // A version 1 file claiming version 2 lacks the ETA sections: truncated, not misread.
+        let e = ModelBundle::from_bytes(&with_version(V1, 2))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("window ETA forest"), "{e}");
+        // And a version 2 file claiming version 1 has bytes left over.
+        let v2 = old.to_bytes();
+        let e = ModelBundle::from_bytes(&with_version(&v2, 1))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unexpected bytes"), "{e}");
+    }
 }

@@ -33,7 +33,7 @@ fn pair_json(pair: &ModelPair, holdout: Option<&Holdout>) -> Value {
         "calibration": m.calibration,
         "metrics": m.features.metrics,
         "features": m.feature_names.len(),
-        "trees": {"binary": m.params.n_trees, "types": m.params.type_trees, "max_depth": m.params.max_depth, "min_samples_leaf": m.params.min_samples_leaf, "seed": m.params.seed},
+        "trees": {"binary": m.params.n_trees, "types": m.params.type_trees, "eta": m.params.eta_trees, "max_depth": m.params.max_depth, "min_samples_leaf": m.params.min_samples_leaf, "seed": m.params.seed},
         "false_alarm_budget_per_target_day": m.params.false_alarm_budget,
         "training": {
             "data_fingerprint": m.data_fingerprint,
@@ -47,7 +47,9 @@ fn pair_json(pair: &ModelPair, holdout: Option<&Holdout>) -> Value {
             "data_fingerprint": h.evaluation.dataset.fingerprint(),
             "figures": headline(&h.evaluation.model),
             "baselines": h.evaluation.baselines.iter().map(|(k, v)| (k.clone(), headline(v))).collect::<serde_json::Map<_, _>>(),
+            "eta": h.evaluation.eta,
         })),
+        "eta": m.eta,
         "top_features": top.iter().take(10).map(|&(i, v)| json!({"feature": m.feature_names[i], "mdi": v})).collect::<Vec<_>>(),
     })
 }
@@ -125,7 +127,26 @@ fn pair_markdown(md: &mut String, title: &str, p: &Value) {
         p["training"]["until"].as_str().unwrap_or(""),
         p["training"]["rows"]
     );
-    let _ = writeln!(md, "- Metrics: {}.\n", p["metrics"]);
+    let _ = writeln!(md, "- Metrics: {}.", p["metrics"]);
+    match p["eta"]["target"].as_str() {
+        Some(target) => {
+            let v = &p["eta"]["validation"];
+            let _ = writeln!(
+                md,
+                "- Time to issue: a regression forest fitted on `{target}` (chosen on validation: median absolute \
+                 error {} s over {} alarmed windows, heuristic {} s).\n",
+                fmt(&v["forest_median_abs_error_secs"], false),
+                v["windows"],
+                fmt(&v["heuristic_median_abs_error_secs"], false)
+            );
+        }
+        None => {
+            let _ = writeln!(
+                md,
+                "- Time to issue: heuristic (linear extrapolation to a limit, else the type's median lead).\n"
+            );
+        }
+    }
     if !p["validation"].is_null() {
         let _ = writeln!(md, "### Validation (last part of the training period)\n");
         figures_table(md, &[("model".into(), &p["validation"])]);
@@ -151,6 +172,15 @@ fn pair_markdown(md: &mut String, title: &str, p: &Value) {
             md,
             "\nPR-AUC per type (model): {}\n",
             h["figures"]["pr_auc"]
+        );
+        let e = &h["eta"];
+        let _ = writeln!(
+            md,
+            "Time to issue, median absolute error over {} alarmed windows before an incident start: \
+             regression forest {} s, heuristic {} s.\n",
+            e["windows"],
+            fmt(&e["forest_median_abs_error_secs"], false),
+            fmt(&e["heuristic_median_abs_error_secs"], false)
         );
     }
     let _ = writeln!(md, "Top features (MDI):\n");
@@ -178,8 +208,13 @@ pub fn card_markdown(card: &Value) -> String {
     );
     let _ = writeln!(
         md,
-        "Trained at {}. Two-stage random forest: a binary forest (does an issue start within the horizon?) and a type forest (which type?), Platt-calibrated.\n",
-        card["trained_at"].as_str().unwrap_or("")
+        "Trained at {}. Two-stage random forest: a binary forest (does an issue start within the horizon?) and a type forest (which type?), Platt-calibrated{}.\n",
+        card["trained_at"].as_str().unwrap_or(""),
+        if card["window_model"]["eta"].is_null() {
+            ""
+        } else {
+            "; a regression forest estimates the time to issue"
+        }
     );
     let _ = writeln!(
         md,

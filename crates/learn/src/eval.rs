@@ -14,7 +14,7 @@ use crate::bundle::predict_row;
 use crate::context;
 use crate::dataset::Dataset;
 use crate::error::LearnError;
-use crate::figures::{self, Figures};
+use crate::figures::{self, EtaFigures, Figures};
 use crate::labels::Label;
 use crate::model::{ModelPair, series_rows};
 use crate::scoring::{Grid, Score};
@@ -124,6 +124,9 @@ pub struct Evaluation<'a> {
     pub baselines: BTreeMap<String, Figures>,
     /// Baseline name → scores (for the PR curves).
     pub baseline_scores: BTreeMap<String, Vec<Vec<Score>>>,
+    /// Error of the model's time to issue on alarmed windows preceding an incident start: the ETA forest
+    /// against the heuristic.
+    pub eta: EtaFigures,
     /// Feature importances, MDI-sorted.
     pub importances: Vec<Importance>,
     /// Explanations of the first alarm of detected incidents (at most 50).
@@ -177,16 +180,19 @@ pub fn evaluate_figures<'a>(
     let index = |n: &str| index_map.get(n).copied();
     let n_types = meta.issue_types.len();
     let nf = names.len();
-    type Scored = (Vec<Score>, Vec<Vec<Score>>);
+    /// Per series: the model's scores, each baseline's, and the ETA guesses (truth, forest, heuristic).
+    type Scored = (Vec<Score>, Vec<Vec<Score>>, Vec<(f64, Option<f64>, f64)>);
     let per_series: Vec<Scored> = grid
         .points
         .par_iter()
         .enumerate()
         .map(|(s, points)| {
+            let events = dataset.events_of(&dataset.series[s].target);
             let mut model = Vec::with_capacity(points.len());
             // The rule baselines, then the anomaly scorer (when the model has one).
             let mut base: Vec<Vec<Score>> =
                 vec![Vec::with_capacity(points.len()); baselines::NAMES.len() + 1];
+            let mut eta = Vec::new();
             for chunk in points.chunks(2048) {
                 let rows = series_rows(
                     &dataset,
@@ -212,9 +218,35 @@ pub fn evaluate_figures<'a>(
                         });
                     }
                 }
-                model.extend(pair.score_rows(rows)?);
+                // Windows preceding an incident start: their rows, kept for the ETA of those alarmed.
+                let preceding: Vec<(usize, f64)> = chunk
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(k, p)| match p.label {
+                        Label::Issue(e) if events[e].start > p.t => {
+                            Some((k, (events[e].start - p.t) as f64))
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                let preceding_rows: Vec<f32> = preceding
+                    .iter()
+                    .flat_map(|&(k, _)| rows[k * nf..(k + 1) * nf].iter().copied())
+                    .collect();
+                let scored = pair.score_rows(rows)?;
+                for (&(k, truth), row) in preceding.iter().zip(preceding_rows.chunks(nf)) {
+                    let sc = &scored[k];
+                    if sc.alarm {
+                        eta.push((
+                            truth,
+                            pair.eta_forest_secs(row)?,
+                            pair.eta_heuristic_secs(row, sc.type_index),
+                        ));
+                    }
+                }
+                model.extend(scored);
             }
-            Ok((model, base))
+            Ok((model, base, eta))
         })
         .collect::<Result<_, LearnError>>()?;
     let mut scores = Vec::with_capacity(per_series.len());
@@ -224,8 +256,10 @@ pub fn evaluate_figures<'a>(
         .copied()
         .chain(pair.anomaly.is_some().then_some(anomaly::NAME));
     let names: Vec<&str> = names.collect();
-    for (m, b) in per_series {
+    let mut eta_guesses = Vec::new();
+    for (m, b, e) in per_series {
         scores.push(m);
+        eta_guesses.extend(e);
         for (name, v) in names.iter().zip(b) {
             baseline_scores.entry(name.to_string()).or_default().push(v);
         }
@@ -248,6 +282,7 @@ pub fn evaluate_figures<'a>(
         model,
         baselines,
         baseline_scores,
+        eta: EtaFigures::of(&eta_guesses),
         importances: Vec::new(),
         explanations: Vec::new(),
         onset_signal: Default::default(),

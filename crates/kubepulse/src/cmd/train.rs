@@ -70,6 +70,10 @@ pub struct ModelArgs {
     /// Trees of the type forest.
     #[arg(long, default_value_t = 60)]
     pub type_trees: usize,
+    /// Trees of the time-to-issue (ETA) regression forest; 0 = none (the ETA is then a heuristic:
+    /// linear extrapolation to a limit, else the type's median lead).
+    #[arg(long, default_value_t = 60)]
+    pub eta_trees: usize,
     /// Maximum tree depth.
     #[arg(long, default_value_t = 12)]
     pub max_depth: usize,
@@ -108,6 +112,7 @@ impl ModelArgs {
             }),
             n_trees: self.trees,
             type_trees: self.type_trees,
+            eta_trees: self.eta_trees,
             max_depth: Some(self.max_depth),
             min_samples_leaf: self.min_samples_leaf,
             seed: self.seed,

@@ -10,6 +10,9 @@
 //!    threshold is the lowest that keeps false alarm episodes within the budget per target-day;
 //! 4. both forests are refitted on the whole training period with the same parameters; the calibration
 //!    and threshold from step 3 are kept.
+//!
+//! A third, regression forest estimates the time to issue (see [`eta`]): fitted on the positive windows
+//! alongside the two classifiers, its target (seconds or `ln(1 + seconds)`) chosen on the validation part.
 
 use forest::{ClassWeight, ForestParams, Matrix, MaxFeatures, RandomForest};
 use rayon::prelude::*;
@@ -27,10 +30,12 @@ use crate::trailing::TargetBaseline;
 use crate::window::{WindowSpec, window_range};
 
 mod calibration;
+pub mod eta;
 mod folds;
 mod params;
 
 pub use calibration::Calibration;
+pub use eta::{EtaMeta, EtaTarget};
 use folds::*;
 pub use params::TrainParams;
 
@@ -51,8 +56,13 @@ pub struct PairMeta {
     pub threshold: f64,
     /// Score → probability.
     pub calibration: Calibration,
-    /// Median seconds from a positive window to the incident start, per issue type.
+    /// Median seconds from a positive window to the incident start, per issue type (the heuristic ETA's
+    /// fallback, see [`ModelPair::eta_heuristic_secs`]).
     pub lead_secs_by_type: Vec<f64>,
+    /// The ETA forest's target and validation figures; `None` when the pair has no ETA forest (bundles
+    /// trained before it, or `eta_trees = 0`).
+    #[serde(default)]
+    pub eta: Option<EtaMeta>,
     /// Baseline rules learned from the same training data.
     pub baselines: BaselineParams,
     /// Fingerprint of the training dataset.
@@ -81,6 +91,9 @@ pub struct ModelPair {
     pub binary: RandomForest,
     /// Type forest over `meta.issue_types` (class k = type k); `None` when there is a single type.
     pub types: Option<RandomForest>,
+    /// Regression forest of the time to issue (its target is `meta.eta`'s); `None` without one, when
+    /// predictions fall back to the heuristic.
+    pub eta: Option<RandomForest>,
     /// The label-free anomaly scorer (see `anomaly`); `None` without baseline features.
     pub anomaly: Option<Anomaly>,
 }
@@ -162,12 +175,26 @@ pub fn series_rows(
     out
 }
 
-/// The training rows of a grid: features, binary labels, type labels, sample weights.
+/// The training rows of a grid: features, binary labels, type labels, sample weights and, for positive
+/// rows, the seconds to their incident's start (NaN for normal rows).
 struct Rows {
     x: Vec<f32>,
     issue: Vec<f64>,
     type_label: Vec<f64>,
     weight: Vec<f64>,
+    eta_secs: Vec<f64>,
+}
+
+impl Rows {
+    fn empty() -> Self {
+        Self {
+            x: Vec::new(),
+            issue: Vec::new(),
+            type_label: Vec::new(),
+            weight: Vec::new(),
+            eta_secs: Vec::new(),
+        }
+    }
 }
 
 fn training_rows(
@@ -191,12 +218,7 @@ fn training_rows(
         .map(|(s, points)| {
             let events = dataset.events_of(&dataset.series[s].target);
             let mut chosen = Vec::new();
-            let mut rows = Rows {
-                x: Vec::new(),
-                issue: Vec::new(),
-                type_label: Vec::new(),
-                weight: Vec::new(),
-            };
+            let mut rows = Rows::empty();
             for (k, p) in points.iter().enumerate() {
                 match p.label {
                     Label::Normal if (k + s) % stride == 0 => {
@@ -204,6 +226,7 @@ fn training_rows(
                         rows.issue.push(0.0);
                         rows.type_label.push(-1.0);
                         rows.weight.push(stride as f64);
+                        rows.eta_secs.push(f64::NAN);
                     }
                     Label::Issue(e) => {
                         chosen.push((p.index, p.t));
@@ -214,6 +237,7 @@ fn training_rows(
                             .unwrap_or(0);
                         rows.type_label.push(ty as f64);
                         rows.weight.push(1.0);
+                        rows.eta_secs.push(eta::secs_to_start(events[e].start, p.t));
                     }
                     _ => {}
                 }
@@ -222,17 +246,13 @@ fn training_rows(
             rows
         })
         .collect();
-    let mut all = Rows {
-        x: Vec::new(),
-        issue: Vec::new(),
-        type_label: Vec::new(),
-        weight: Vec::new(),
-    };
+    let mut all = Rows::empty();
     for r in per_series {
         all.x.extend(r.x);
         all.issue.extend(r.issue);
         all.type_label.extend(r.type_label);
         all.weight.extend(r.weight);
+        all.eta_secs.extend(r.eta_secs);
     }
     all
 }
@@ -489,6 +509,9 @@ pub fn train(
         }
         progress.step(&format!("forest (fit part {}/{folds})", k + 1));
         let (binary, type_forest) = fit_pair(&fit_rows, nf, &types, params)?;
+        // Both ETA targets are fitted on the fit part; the validation part chooses between them.
+        let eta_seconds = eta::fit_eta(&fit_rows, nf, params, EtaTarget::Seconds)?;
+        let eta_log1p = eta::fit_eta(&fit_rows, nf, params, EtaTarget::Log1pSeconds)?;
         // Baseline rules come from the fit part of the last fold: the first part of the period, as
         // with a single validation part.
         let last_fold = k + 2 == bounds.len();
@@ -524,6 +547,7 @@ pub fn train(
                         threshold: 0.5,
                         calibration: Calibration::IDENTITY,
                         lead_secs_by_type: lead_by_type(dataset, &fit_grid, &types),
+                        eta: None,
                         baselines,
                         data_fingerprint: dataset.fingerprint(),
                         train_from: from,
@@ -535,6 +559,7 @@ pub fn train(
                     },
                     binary,
                     types: type_forest,
+                    eta: None,
                     anomaly: None,
                 }
             }
@@ -545,9 +570,44 @@ pub fn train(
             .par_iter()
             .enumerate()
             .map(|(s, points)| {
+                let events = dataset.events_of(&dataset.series[s].target);
                 let rows = series_rows(dataset, &spec, s, points.iter().map(|p| (p.index, p.t)));
+                // The windows that precede an incident start, whose ETA guesses validation compares.
+                let preceding: Vec<(usize, f64)> = points
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(k, p)| match p.label {
+                        Label::Issue(e) if events[e].start > p.t => {
+                            Some((k, eta::secs_to_start(events[e].start, p.t)))
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                let preceding_rows: Vec<f32> = preceding
+                    .iter()
+                    .flat_map(|&(k, _)| rows[k * nf..(k + 1) * nf].iter().copied())
+                    .collect();
                 let (r, q) = fold_pair.raw(rows)?;
-                Ok(r.into_iter().zip(q).collect())
+                let mut out: Vec<Raw> = r
+                    .into_iter()
+                    .zip(q)
+                    .map(|(score, types)| Raw {
+                        score,
+                        types,
+                        eta: None,
+                    })
+                    .collect();
+                if let (Some(fs), Some(fl)) = (&eta_seconds, &eta_log1p) {
+                    for (&(k, truth_secs), row) in preceding.iter().zip(preceding_rows.chunks(nf)) {
+                        out[k].eta = Some(eta::EtaGuess {
+                            truth_secs,
+                            seconds: EtaTarget::Seconds.decode(fs.predict_row(row)?),
+                            log1p: EtaTarget::Log1pSeconds.decode(fl.predict_row(row)?),
+                            heuristic: fold_pair.eta_heuristic_secs(row, argmax(&out[k].types)),
+                        });
+                    }
+                }
+                Ok(out)
             })
             .collect::<Result<_, LearnError>>()?;
         pair = Some(fold_pair);
@@ -564,14 +624,14 @@ pub fn train(
     }
     let (mut cal_scores, mut cal_truth) = (Vec::new(), Vec::new());
     for (points, rs) in val_grid.points.iter().zip(&raw) {
-        for (p, (r, _)) in points.iter().zip(rs) {
+        for (p, r) in points.iter().zip(rs) {
             match p.label {
                 Label::Normal => {
-                    cal_scores.push(*r);
+                    cal_scores.push(r.score);
                     cal_truth.push(false);
                 }
                 Label::Issue(_) => {
-                    cal_scores.push(*r);
+                    cal_scores.push(r.score);
                     cal_truth.push(true);
                 }
                 Label::Ongoing(_) => {}
@@ -583,14 +643,29 @@ pub fn train(
         .iter()
         .map(|v| {
             v.iter()
-                .map(|(r, _)| pair.meta.calibration.apply(*r))
+                .map(|r| pair.meta.calibration.apply(r.score))
                 .collect()
         })
         .collect();
     pair.meta.threshold = choose_threshold(dataset, &val_grid, &probs, params.false_alarm_budget);
+    let threshold = pair.meta.threshold;
+    let eta_guesses: Vec<(eta::EtaGuess, bool)> = raw
+        .iter()
+        .zip(&probs)
+        .flat_map(|(rs, ps)| {
+            rs.iter()
+                .zip(ps)
+                .filter_map(|(r, &p)| r.eta.map(|g| (g, p >= threshold)))
+        })
+        .collect();
+    pair.meta.eta = (params.eta_trees > 0).then(|| eta::choose_target(&eta_guesses));
     let val_scores: Vec<Vec<Score>> = raw
         .into_iter()
-        .map(|v| v.into_iter().map(|(r, q)| pair.score_one(r, q)).collect())
+        .map(|v| {
+            v.into_iter()
+                .map(|r| pair.score_one(r.score, r.types))
+                .collect()
+        })
         .collect();
     pair.meta.validation = Some(figures::compute(dataset, &val_grid, &val_scores, &types));
     progress.step("features (whole period)");
@@ -600,6 +675,13 @@ pub fn train(
     let (binary, type_forest) = fit_pair(&rows, nf, &types, params)?;
     pair.binary = binary;
     pair.types = type_forest;
+    pair.eta = match &pair.meta.eta {
+        Some(m) => eta::fit_eta(&rows, nf, params, m.target)?,
+        None => None,
+    };
+    if pair.eta.is_none() {
+        pair.meta.eta = None;
+    }
     pair.meta.training_rows = rows.issue.len();
     pair.meta.lead_secs_by_type = lead_by_type(dataset, &full_grid, &types);
     // The label-free scorer: fitted on the training windows without their labels; its threshold is
@@ -610,7 +692,11 @@ pub fn train(
         Anomaly::fit(spec.names(), &rows.x, params.seed, params.n_threads)?
     {
         drop(rows);
-        let stride = full_grid.points.len().div_ceil(ANOMALY_THRESHOLD_SERIES).max(1);
+        let stride = full_grid
+            .points
+            .len()
+            .div_ceil(ANOMALY_THRESHOLD_SERIES)
+            .max(1);
         let mut grid = full_grid;
         for (s, points) in grid.points.iter_mut().enumerate() {
             if s % stride != 0 {
@@ -637,8 +723,18 @@ pub fn train(
     Ok(pair)
 }
 
-/// Raw forest scores of a grid: per series, per point, the binary score and the type distribution.
-type RawScores = Vec<Vec<(f64, Vec<f64>)>>;
+/// What the fold forests said about one validation point.
+struct Raw {
+    /// The binary forest's issue score.
+    score: f64,
+    /// The type distribution.
+    types: Vec<f64>,
+    /// The ETA guesses, for points that precede an incident start (when ETA forests are fitted).
+    eta: Option<eta::EtaGuess>,
+}
+
+/// Raw forest scores of a grid: per series, per point.
+type RawScores = Vec<Vec<Raw>>;
 
 fn most_common(dataset: &Dataset, types: &[String]) -> usize {
     let counts: Vec<usize> = types

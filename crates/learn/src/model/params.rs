@@ -24,6 +24,10 @@ pub struct TrainParams {
     pub n_trees: usize,
     /// Trees of the type forest.
     pub type_trees: usize,
+    /// Trees of the ETA (time to issue) regression forest; 0 = none, predictions use the heuristic
+    /// (bundles trained before ETA forests read as 0).
+    #[serde(default)]
+    pub eta_trees: usize,
     /// Maximum tree depth.
     pub max_depth: Option<usize>,
     /// Minimum samples per leaf.
@@ -62,6 +66,7 @@ impl Default for TrainParams {
             baseline: None,
             n_trees: 100,
             type_trees: 60,
+            eta_trees: 60,
             max_depth: Some(12),
             min_samples_leaf: 5,
             max_features: None,
@@ -95,6 +100,14 @@ impl TrainParams {
             seed: self.seed.wrapping_add(seed_offset),
             n_threads: self.n_threads,
             ..ForestParams::default()
+        }
+    }
+
+    /// The ETA regression forest: the classifiers' tree settings, unweighted (`eta_trees` trees).
+    pub(super) fn eta_forest(&self) -> ForestParams {
+        ForestParams {
+            class_weight: ClassWeight::Uniform,
+            ..self.forest(self.eta_trees, 2)
         }
     }
 }
