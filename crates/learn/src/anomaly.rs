@@ -14,6 +14,9 @@ use crate::features::{BASELINE_STATS, FAMILY_STATS};
 /// The name of the anomaly scorer in reports.
 pub const NAME: &str = "isolation_forest";
 
+/// The one issue type of an unsupervised model (`kubepulse train --unsupervised`).
+pub const ISSUE_TYPE: &str = "anomaly";
+
 /// Trees of the Isolation Forest.
 pub const TREES: usize = 100;
 

@@ -143,8 +143,6 @@ fn check_pair(
     anomaly: Option<IsolationForest>,
     what: &str,
 ) -> Result<ModelPair, LearnError> {
-    let binary = binary
-        .ok_or_else(|| LearnError::Bundle(format!("{what}: the binary forest is missing")))?;
     let features = meta.features.clone().with_names();
     if features.names() != meta.feature_names.as_slice() {
         let first = features
@@ -162,7 +160,13 @@ fn check_pair(
             features.names().get(first).map_or("-", String::as_str),
         )));
     }
-    if binary.n_features() != features.len() {
+    // Only an unsupervised pair (its anomaly scorer alone) has no binary forest.
+    if binary.is_none() && meta.anomaly.is_none() {
+        return Err(LearnError::Bundle(format!(
+            "{what}: the binary forest is missing"
+        )));
+    }
+    if let Some(binary) = binary.as_ref().filter(|b| b.n_features() != features.len()) {
         return Err(LearnError::Bundle(format!(
             "{what}: the forest has {} features, the feature list {}",
             binary.n_features(),
@@ -253,9 +257,12 @@ impl ModelBundle {
         out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
         out.extend_from_slice(&(json.len() as u64).to_le_bytes());
         out.extend_from_slice(&json);
-        put_forest(&mut out, Some(&self.window.binary));
+        put_forest(&mut out, self.window.binary.as_ref());
         put_forest(&mut out, self.window.types.as_ref());
-        put_forest(&mut out, self.snapshot.as_ref().map(|p| &p.binary));
+        put_forest(
+            &mut out,
+            self.snapshot.as_ref().and_then(|p| p.binary.as_ref()),
+        );
         put_forest(
             &mut out,
             self.snapshot.as_ref().and_then(|p| p.types.as_ref()),
@@ -420,9 +427,12 @@ pub fn predict_row(
     target: Option<&str>,
 ) -> Result<Prediction, LearnError> {
     let meta = &pair.meta;
-    let mut pb = vec![0.0; pair.binary.classes().len()];
-    pair.binary.predict_proba_row(row, &mut pb)?;
-    let issue_col = pair.binary.classes().iter().position(|&c| c == 1.0);
+    let Some(binary) = &pair.binary else {
+        return predict_anomaly(pair, row, explain, target);
+    };
+    let mut pb = vec![0.0; binary.classes().len()];
+    binary.predict_proba_row(row, &mut pb)?;
+    let issue_col = binary.classes().iter().position(|&c| c == 1.0);
     let raw = issue_col.map_or(0.0, |c| pb[c]);
     let p = meta.calibration.apply(raw);
     let k = meta.issue_types.len().max(1);
@@ -469,7 +479,7 @@ pub fn predict_row(
         // Only the issue class is explained: half the work of every class.
         let c = issue_col.unwrap_or(0);
         let mut shap = Vec::new();
-        pair.binary.shap_values_of_class(row, c, &mut shap)?;
+        binary.shap_values_of_class(row, c, &mut shap)?;
         let mut contribs: Vec<Contribution> = (0..names.len())
             .map(|f| Contribution {
                 feature: names[f].clone(),
@@ -496,6 +506,95 @@ pub fn predict_row(
         horizon_seconds: meta.window.horizon_secs as f64,
         explanation,
         recommendation: will.then(|| prediction::recommendation(&issue_type, target)),
+        baseline_seconds: None,
+    })
+}
+
+/// Predicts with an unsupervised pair: the probability is the anomaly score (0–1), the type `anomaly`,
+/// and the explanation each input's exact share of the score (TreeSHAP of the isolation path length, as
+/// `log2` of the score: positive = makes the window more anomalous).
+fn predict_anomaly(
+    pair: &ModelPair,
+    row: &[f32],
+    explain: bool,
+    target: Option<&str>,
+) -> Result<Prediction, LearnError> {
+    let meta = &pair.meta;
+    let (Some(anomaly), Some(am)) = (&pair.anomaly, &meta.anomaly) else {
+        return Err(LearnError::Bundle(
+            "a pair without a binary forest needs an anomaly scorer".into(),
+        ));
+    };
+    let p = anomaly.score_row(row)?;
+    let will = p >= meta.threshold;
+    let issue_type = meta
+        .issue_types
+        .first()
+        .cloned()
+        .unwrap_or_else(|| crate::anomaly::ISSUE_TYPE.to_string());
+    let probabilities = BTreeMap::from([("normal".to_string(), 1.0 - p), (issue_type.clone(), p)]);
+    let explanation = if explain || will {
+        let inputs: Vec<f32> = am
+            .features
+            .iter()
+            .map(|f| {
+                meta.feature_names
+                    .iter()
+                    .position(|n| n == f)
+                    .map_or(f32::NAN, |i| row[i])
+            })
+            .collect();
+        let shares = anomaly
+            .forest
+            .explain_row(&inputs)?
+            .log2_score_contributions();
+        let mut contribs: Vec<Contribution> = am
+            .features
+            .iter()
+            .zip(&inputs)
+            .zip(&shares)
+            .map(|((f, &v), &c)| Contribution {
+                feature: f.clone(),
+                value: f64::from(v),
+                contribution: c,
+            })
+            .collect();
+        contribs.sort_by(|a, b| b.contribution.total_cmp(&a.contribution));
+        contribs.truncate(5);
+        let summary = match contribs.first() {
+            Some(c) if c.contribution > 0.0 => format!(
+                "unusual for this target: {} = {} (anomaly score {:.2})",
+                c.feature,
+                if c.value.is_finite() {
+                    format!("{:.3}", c.value)
+                } else {
+                    "missing".into()
+                },
+                p
+            ),
+            _ => format!("anomaly score {p:.2}"),
+        };
+        Some(Explanation {
+            summary,
+            top_features: contribs,
+        })
+    } else {
+        None
+    };
+    let shown = if will {
+        issue_type
+    } else {
+        "normal".to_string()
+    };
+    Ok(Prediction {
+        will_have_issue: will,
+        issue_probability: p,
+        issue_type: shown.clone(),
+        probabilities,
+        time_to_issue_seconds: None,
+        horizon_seconds: meta.window.horizon_secs as f64,
+        explanation,
+        recommendation: will.then(|| prediction::recommendation(&shown, target)),
         baseline_seconds: None,
     })
 }

@@ -19,7 +19,10 @@ pub struct Holdout<'a> {
 
 fn pair_json(pair: &ModelPair, holdout: Option<&Holdout>) -> Value {
     let m = &pair.meta;
-    let mdi = pair.binary.feature_importances();
+    let mdi = pair.binary.as_ref().map_or_else(
+        || vec![0.0; m.feature_names.len()],
+        |b| b.feature_importances(),
+    );
     let mut top: Vec<(usize, f64)> = mdi.iter().copied().enumerate().collect();
     top.sort_by(|a, b| b.1.total_cmp(&a.1));
     json!({
@@ -50,6 +53,8 @@ fn pair_json(pair: &ModelPair, holdout: Option<&Holdout>) -> Value {
             "eta": h.evaluation.eta,
         })),
         "eta": m.eta,
+        "unsupervised": pair.binary.is_none(),
+        "anomaly_inputs": m.anomaly.as_ref().map(|a| a.features.len()),
         "top_features": top.iter().take(10).map(|&(i, v)| json!({"feature": m.feature_names[i], "mdi": v})).collect::<Vec<_>>(),
     })
 }
@@ -113,12 +118,23 @@ fn pair_markdown(md: &mut String, title: &str, p: &Value) {
         p["ongoing_policy"]
     );
     let _ = writeln!(md, "- Issue types: {}.", p["issue_types"]);
-    let _ = writeln!(
-        md,
-        "- Alarm threshold {} (chosen on the validation part for ≤ {} false alarm(s) per target-day).",
-        fmt(&p["threshold"], false),
-        p["false_alarm_budget_per_target_day"]
-    );
+    let unsupervised = p["unsupervised"].as_bool() == Some(true);
+    if unsupervised {
+        let _ = writeln!(
+            md,
+            "- Unsupervised: an Isolation Forest over {} scale-free (trailing-baseline) features, fitted without labels;              alarm threshold {} on the anomaly score (the lowest at which the training period's alarms, all counted              as false, stay within {} per target-day).",
+            p["anomaly_inputs"],
+            fmt(&p["threshold"], false),
+            p["false_alarm_budget_per_target_day"]
+        );
+    } else {
+        let _ = writeln!(
+            md,
+            "- Alarm threshold {} (chosen on the validation part for ≤ {} false alarm(s) per target-day).",
+            fmt(&p["threshold"], false),
+            p["false_alarm_budget_per_target_day"]
+        );
+    }
     let _ = writeln!(
         md,
         "- Training data `{}`, {} → {}, {} rows.",
@@ -138,6 +154,12 @@ fn pair_markdown(md: &mut String, title: &str, p: &Value) {
                 fmt(&v["forest_median_abs_error_secs"], false),
                 v["windows"],
                 fmt(&v["heuristic_median_abs_error_secs"], false)
+            );
+        }
+        None if unsupervised => {
+            let _ = writeln!(
+                md,
+                "- Time to issue: none (an anomaly has no known onset to count down to).\n"
             );
         }
         None => {
@@ -183,6 +205,9 @@ fn pair_markdown(md: &mut String, title: &str, p: &Value) {
             fmt(&e["heuristic_median_abs_error_secs"], false)
         );
     }
+    if unsupervised {
+        return;
+    }
     let _ = writeln!(md, "Top features (MDI):\n");
     if let Some(top) = p["top_features"].as_array() {
         for t in top {
@@ -206,16 +231,24 @@ pub fn card_markdown(card: &Value) -> String {
         card["name"].as_str().unwrap_or(""),
         card["version"].as_str().unwrap_or("")
     );
-    let _ = writeln!(
-        md,
-        "Trained at {}. Two-stage random forest: a binary forest (does an issue start within the horizon?) and a type forest (which type?), Platt-calibrated{}.\n",
-        card["trained_at"].as_str().unwrap_or(""),
-        if card["window_model"]["eta"].is_null() {
-            ""
-        } else {
-            "; a regression forest estimates the time to issue"
-        }
-    );
+    if card["window_model"]["unsupervised"].as_bool() == Some(true) {
+        let _ = writeln!(
+            md,
+            "Trained at {}. Unsupervised: the label-free anomaly scorer alone (type `anomaly`, no time to issue), for a cluster without incident labels.\n",
+            card["trained_at"].as_str().unwrap_or("")
+        );
+    } else {
+        let _ = writeln!(
+            md,
+            "Trained at {}. Two-stage random forest: a binary forest (does an issue start within the horizon?) and a type forest (which type?), Platt-calibrated{}.\n",
+            card["trained_at"].as_str().unwrap_or(""),
+            if card["window_model"]["eta"].is_null() {
+                ""
+            } else {
+                "; a regression forest estimates the time to issue"
+            }
+        );
+    }
     let _ = writeln!(
         md,
         "Intended use: ranking and alerting on per-workload incident risk from Prometheus metrics; a simulated-data model is a starting point — retrain on your own history (`kubepulse train`) and check it with `kubepulse eval`.\n"

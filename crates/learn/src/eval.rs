@@ -297,7 +297,10 @@ fn importances(
     seed: u64,
 ) -> Result<Vec<Importance>, LearnError> {
     let meta = &pair.meta;
-    let mdi = pair.binary.feature_importances();
+    let mdi = pair.binary.as_ref().map_or_else(
+        || vec![0.0; meta.feature_names.len()],
+        |b| b.feature_importances(),
+    );
     // A sample of test windows: every positive (up to 1000) and as many normals, evenly spread.
     let labelled: Vec<(usize, usize, f64)> = grid
         .points
@@ -321,7 +324,11 @@ fn importances(
     };
     let mut sample = take(&pos, 1000);
     sample.extend(take(&neg, 1000.max(sample.len())));
-    let permutation = if sample.iter().any(|r| r.2 == 1.0) && sample.iter().any(|r| r.2 == 0.0) {
+    let permutation = if let Some(binary) = pair
+        .binary
+        .as_ref()
+        .filter(|_| sample.iter().any(|r| r.2 == 1.0) && sample.iter().any(|r| r.2 == 0.0))
+    {
         let mut x = Vec::with_capacity(sample.len() * meta.feature_names.len());
         for &(s, k, _) in &sample {
             let p = grid.points[s][k];
@@ -334,7 +341,7 @@ fn importances(
         }
         let y: Vec<f64> = sample.iter().map(|r| r.2).collect();
         let m = Matrix::new(x, sample.len(), meta.feature_names.len())?;
-        pair.binary.permutation_importance(&m, &y, 2, seed)?
+        binary.permutation_importance(&m, &y, 2, seed)?
     } else {
         vec![0.0; mdi.len()]
     };

@@ -102,6 +102,14 @@ pub fn recommendation(issue_type: &str, target: Option<&str>) -> Recommendation 
                 "Add retries, timeouts and circuit breakers to failing calls",
             ]),
         ),
+        "anomaly" => (
+            "This workload's metrics are unusual for it (unsupervised model: no incident history taught it what follows)",
+            strs(&[
+                "Look at the metrics the explanation names against the workload's recent history",
+                "Review recent deployments, configuration changes and traffic shifts",
+                "Label what this turns out to be and retrain with incidents to get types and lead times",
+            ]),
+        ),
         _ => (
             "An issue is expected on this workload",
             strs(&[

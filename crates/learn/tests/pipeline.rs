@@ -295,7 +295,7 @@ fn target_and_row_order_change_nothing() {
     let ma = model::train(&a, &params, first, last).unwrap();
     let mb = model::train(&b, &params, first, last).unwrap();
     assert!(
-        ma.binary.to_bytes() == mb.binary.to_bytes(),
+        ma.binary.as_ref().map(|f| f.to_bytes()) == mb.binary.as_ref().map(|f| f.to_bytes()),
         "target order changed the model"
     );
     assert_eq!(ma.meta.threshold, mb.meta.threshold);
@@ -403,4 +403,55 @@ fn cross_fitting_validates_on_every_training_incident_and_still_detects() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("too short for 20 validation folds"), "{err}");
+}
+
+#[test]
+fn an_unsupervised_model_needs_no_labels_and_keeps_its_training_alarms_within_budget() {
+    let mut d = common::synthetic(6, 16, 7);
+    let labels = std::mem::take(&mut d.events);
+    let split = Split::Fraction(0.6).time(&d).unwrap();
+    let (first, last) = d.time_range().unwrap();
+    let params = model::TrainParams {
+        unsupervised: true,
+        baseline: Some(learn::trailing::BaselineSpec {
+            secs: 600,
+            min_history_secs: 120,
+            band: 3.0,
+        }),
+        ..common::small_params()
+    };
+    let pair = model::train(&d, &params, first, split).unwrap();
+    assert!(pair.binary.is_none() && pair.anomaly.is_some());
+    assert_eq!(pair.meta.issue_types, ["anomaly"]);
+    // Every training alarm counts as false (there are no labels): within the budget.
+    let train = eval::evaluate_figures(&d, &pair, first, split).unwrap();
+    assert!(
+        train.model.false_alarms_per_target_day <= params.false_alarm_budget,
+        "{}",
+        train.model.false_alarms_per_target_day
+    );
+    // The labels come back for the test: the unsupervised model is scored like any other.
+    d.events = labels;
+    let ev = eval::evaluate(&d, &pair, split, last, 1).unwrap();
+    assert!(ev.model.incidents.count > 0);
+    // Through a bundle: an alarm is of type `anomaly`, explained by the scorer's inputs.
+    let bundle = ModelBundle::from_bytes(&bundle_of(&pair).to_bytes()).unwrap();
+    let s = &d.series[0];
+    let end = s.timestamps.len() - 1;
+    let w = Window::from_series(s, &d.metrics, end, i64::MAX / 2);
+    let p = bundle.predict_window(&w, true).unwrap();
+    assert!(p.baseline_seconds.unwrap() > 0.0);
+    let ex = p.explanation.expect("explained when asked");
+    assert!(!ex.top_features.is_empty());
+    assert!(
+        ex.top_features
+            .iter()
+            .all(|c| learn::anomaly::is_scale_free(&c.feature))
+    );
+    assert!(p.issue_type == "anomaly" || p.issue_type == "normal");
+    assert_eq!(
+        p.will_have_issue,
+        p.issue_probability >= pair.meta.threshold
+    );
+    assert!(p.time_to_issue_seconds.is_none());
 }

@@ -61,6 +61,11 @@ pub struct ModelArgs {
     /// which metric families deviate. Scale-free: what carries over to targets the model has not seen.
     #[arg(long, value_parser = parse::duration_secs)]
     pub baseline: Option<i64>,
+    /// Train without incident labels: the anomaly scorer alone (an Isolation Forest over the
+    /// trailing-baseline features, `--baseline` or 1 h), alarming on windows unusual for their target, type
+    /// `anomaly`, threshold set so the training period's alarms stay within --false-alarm-budget.
+    #[arg(long)]
+    pub unsupervised: bool,
     /// History a target's baseline needs before its features are given (seconds or a duration).
     #[arg(long, default_value_t = 900, value_parser = parse::duration_secs)]
     pub baseline_min_history: i64,
@@ -110,6 +115,7 @@ impl ModelArgs {
                 min_history_secs: self.baseline_min_history,
                 ..BaselineSpec::default()
             }),
+            unsupervised: self.unsupervised,
             n_trees: self.trees,
             type_trees: self.type_trees,
             eta_trees: self.eta_trees,

@@ -87,8 +87,9 @@ pub struct PairMeta {
 pub struct ModelPair {
     /// Settings, calibration, threshold, validation figures.
     pub meta: PairMeta,
-    /// Binary forest; classes 0 = normal, 1 = issue.
-    pub binary: RandomForest,
+    /// Binary forest; classes 0 = normal, 1 = issue. `None` in an unsupervised pair
+    /// ([`train_unsupervised`]), whose probability is its anomaly scorer's score.
+    pub binary: Option<RandomForest>,
     /// Type forest over `meta.issue_types` (class k = type k); `None` when there is a single type.
     pub types: Option<RandomForest>,
     /// Regression forest of the time to issue (its target is `meta.eta`'s); `None` without one, when
@@ -301,14 +302,24 @@ impl ModelPair {
     fn raw(&self, rows: Vec<f32>) -> Result<(Vec<f64>, Vec<Vec<f64>>), LearnError> {
         let nf = self.meta.feature_names.len();
         let n = rows.len() / nf.max(1);
+        let k = self.meta.issue_types.len().max(1);
+        let Some(binary) = &self.binary else {
+            // Unsupervised: the anomaly score, of the one type `anomaly`.
+            let raw = match &self.anomaly {
+                Some(a) => a.scores(&rows, nf)?,
+                None => vec![0.0; n],
+            };
+            let mut q = vec![0.0; k];
+            q[0] = 1.0;
+            return Ok((raw, vec![q; n]));
+        };
         let x = Matrix::new(rows, n, nf)?;
-        let pb = self.binary.predict_proba(&x)?;
-        let n_classes = self.binary.classes().len();
-        let issue_col = self.binary.classes().iter().position(|&c| c == 1.0);
+        let pb = binary.predict_proba(&x)?;
+        let n_classes = binary.classes().len();
+        let issue_col = binary.classes().iter().position(|&c| c == 1.0);
         let raw: Vec<f64> = (0..n)
             .map(|i| issue_col.map_or(0.0, |c| pb[i * n_classes + c]))
             .collect();
-        let k = self.meta.issue_types.len().max(1);
         let type_probs = match &self.types {
             Some(tf) => {
                 let pt = tf.predict_proba(&x)?;
@@ -429,13 +440,17 @@ fn choose_threshold(dataset: &Dataset, grid: &Grid, probs: &[Vec<f64>], budget: 
 /// Most targets whose training windows choose the anomaly scorer's threshold.
 const ANOMALY_THRESHOLD_SERIES: usize = 256;
 
-/// Trains a model pair on `[from, until]` of a dataset (see the module docs).
+/// Trains a model pair on `[from, until]` of a dataset (see the module docs); with `params.unsupervised`,
+/// the anomaly scorer alone ([`train_unsupervised`]).
 pub fn train(
     dataset: &Dataset,
     params: &TrainParams,
     from: i64,
     until: i64,
 ) -> Result<ModelPair, LearnError> {
+    if params.unsupervised {
+        return train_unsupervised(dataset, params, from, until);
+    }
     params.window.check()?;
     if !(params.validation_fraction > 0.0 && params.validation_fraction <= 0.5) {
         return Err(LearnError::InvalidOption {
@@ -527,7 +542,7 @@ pub fn train(
         });
         let fold_pair = match pair.take() {
             Some(mut p) => {
-                p.binary = binary;
+                p.binary = Some(binary);
                 p.types = type_forest;
                 if let Some(b) = baselines {
                     p.meta.baselines = b;
@@ -557,7 +572,7 @@ pub fn train(
                         training_rows: 0,
                         anomaly: None,
                     },
-                    binary,
+                    binary: Some(binary),
                     types: type_forest,
                     eta: None,
                     anomaly: None,
@@ -673,7 +688,7 @@ pub fn train(
     let rows = training_rows(dataset, &spec, &full_grid, &types, params.max_normal_rows);
     progress.step("forest (whole period)");
     let (binary, type_forest) = fit_pair(&rows, nf, &types, params)?;
-    pair.binary = binary;
+    pair.binary = Some(binary);
     pair.types = type_forest;
     pair.eta = match &pair.meta.eta {
         Some(m) => eta::fit_eta(&rows, nf, params, m.target)?,
@@ -760,4 +775,131 @@ fn lead_by_type(dataset: &Dataset, grid: &Grid, types: &[String]) -> Vec<f64> {
         .iter()
         .map(|l| figures::quantile(l, 0.5).unwrap_or(0.0))
         .collect()
+}
+
+/// Trains an unsupervised pair on `[from, until]`, for a cluster without incident labels: the anomaly
+/// scorer alone (`anomaly`), over the trailing-baseline features (`params.baseline`, default 1 h), fitted on
+/// every training window (thinned to `max_normal_rows`) with labels ignored. Its probability is the anomaly
+/// score, its one type [`anomaly::ISSUE_TYPE`]; the alarm threshold is the lowest at which the training
+/// period's alarm episodes — all counted as false, there being no labels — stay within the false alarm
+/// budget per target-day (on at most `ANOMALY_THRESHOLD_SERIES` targets).
+pub fn train_unsupervised(
+    dataset: &Dataset,
+    params: &TrainParams,
+    from: i64,
+    until: i64,
+) -> Result<ModelPair, LearnError> {
+    params.window.check()?;
+    let mut params = params.clone();
+    params.baseline.get_or_insert_with(Default::default);
+    let spec = feature_spec(dataset, &params);
+    let nf = spec.len();
+    let w = params.window;
+    let mut grid = Grid::build(dataset, w, params.policy, from, until, false);
+    let total: usize = grid.points.iter().map(Vec::len).sum();
+    if total < 2 {
+        return Err(LearnError::Dataset(format!(
+            "the training period has {total} windows; an anomaly scorer needs at least 2"
+        )));
+    }
+    let stride = total.div_ceil(params.max_normal_rows.max(1)).max(1);
+    let rows: Vec<f32> = grid
+        .points
+        .par_iter()
+        .enumerate()
+        .map(|(s, points)| {
+            let chosen = points
+                .iter()
+                .enumerate()
+                .filter(|(k, _)| (k + s) % stride == 0)
+                .map(|(_, p)| (p.index, p.t));
+            series_rows(dataset, &spec, s, chosen)
+        })
+        .flatten_iter()
+        .collect();
+    let training_rows = rows.len() / nf.max(1);
+    let (anomaly, mut meta) = Anomaly::fit(spec.names(), &rows, params.seed, params.n_threads)?
+        .ok_or_else(|| {
+            LearnError::Dataset("no scale-free features to fit an anomaly scorer on".into())
+        })?;
+    drop(rows);
+    let series_stride = grid.points.len().div_ceil(ANOMALY_THRESHOLD_SERIES).max(1);
+    for (s, points) in grid.points.iter_mut().enumerate() {
+        if s % series_stride != 0 {
+            points.clear();
+        }
+    }
+    let scores: Vec<Vec<f64>> = grid
+        .points
+        .par_iter()
+        .enumerate()
+        .map(|(s, points)| {
+            if points.is_empty() {
+                return Ok(Vec::new());
+            }
+            let x = series_rows(dataset, &spec, s, points.iter().map(|p| (p.index, p.t)));
+            anomaly.scores(&x, nf)
+        })
+        .collect::<Result<_, LearnError>>()?;
+    meta.threshold = unlabelled_threshold(&grid, &scores, params.false_alarm_budget);
+    let names = spec.names().to_vec();
+    Ok(ModelPair {
+        meta: PairMeta {
+            features: spec,
+            feature_names: names,
+            window: w,
+            policy: params.policy,
+            issue_types: vec![crate::anomaly::ISSUE_TYPE.to_string()],
+            threshold: meta.threshold,
+            calibration: Calibration::IDENTITY,
+            lead_secs_by_type: vec![0.0],
+            eta: None,
+            baselines: BaselineParams::default(),
+            data_fingerprint: dataset.fingerprint(),
+            train_from: from,
+            train_until: until,
+            validation: None,
+            params,
+            training_rows,
+            anomaly: Some(meta),
+        },
+        binary: None,
+        types: None,
+        eta: None,
+        anomaly: Some(anomaly),
+    })
+}
+
+/// The lowest score threshold at which the alarm episodes of `scores` (over `grid`, every one counted
+/// as false) stay within `budget` per target-day; 1 (never) when none does.
+fn unlabelled_threshold(grid: &Grid, scores: &[Vec<f64>], budget: f64) -> f64 {
+    let mut all: Vec<f64> = scores.iter().flatten().copied().collect();
+    all.sort_by(f64::total_cmp);
+    all.dedup_by(|a, b| a.to_bits() == b.to_bits());
+    let days: f64 = grid
+        .points
+        .iter()
+        .filter(|p| !p.is_empty())
+        .map(|p| (p[p.len() - 1].t - p[0].t + grid.spec.step_secs) as f64 / 86_400.0)
+        .sum();
+    if all.is_empty() || days <= 0.0 {
+        return 1.0;
+    }
+    let step = (all.len() / 400).max(1);
+    let mut best = 1.0f64;
+    for &c in all.iter().rev().step_by(step) {
+        let episodes: usize = grid
+            .points
+            .iter()
+            .zip(scores)
+            .map(|(points, sc)| {
+                let alarms: Vec<bool> = sc.iter().map(|&p| p >= c).collect();
+                figures::episodes(points, &alarms, grid.spec.step_secs).len()
+            })
+            .sum();
+        if episodes as f64 / days <= budget {
+            best = best.min(c);
+        }
+    }
+    best
 }

@@ -17,6 +17,9 @@ pub struct TrainParams {
     /// Include the step-change features (`rel_jump`, `z_jump` of every metric).
     #[serde(default)]
     pub jumps: bool,
+    /// Train the label-free anomaly scorer alone (see `train_unsupervised`): for data without incident labels.
+    #[serde(default)]
+    pub unsupervised: bool,
     /// Include the trailing per-target baseline features (`features::BASELINE_STATS`, `FAMILY_STATS`).
     #[serde(default)]
     pub baseline: Option<crate::trailing::BaselineSpec>,
@@ -64,6 +67,7 @@ impl Default for TrainParams {
             calendar: true,
             jumps: false,
             baseline: None,
+            unsupervised: false,
             n_trees: 100,
             type_trees: 60,
             eta_trees: 60,
