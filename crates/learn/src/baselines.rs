@@ -63,6 +63,16 @@ fn guess_type(name: &str, types: &[String], fallback: usize) -> usize {
     types.iter().position(|t| t == wanted).unwrap_or(fallback)
 }
 
+/// The 99.5th percentile of feature `f`'s finite values over the normal rows (row-major, `nf` wide).
+fn normal_quantile(rows: &[f32], nf: usize, f: usize, normal: &[bool]) -> Option<f64> {
+    let values: Vec<f64> = (0..normal.len())
+        .filter(|&i| normal[i])
+        .map(|i| f64::from(rows[i * nf + f]))
+        .filter(|v| v.is_finite())
+        .collect();
+    quantile(&values, 0.995)
+}
+
 impl BaselineParams {
     /// Learns the rules: `rows` are training feature rows (row-major over `names`), `normal[i]` tells
     /// whether row `i` is a normal window; `most_common` is the index of the most common issue type.
@@ -90,12 +100,7 @@ impl BaselineParams {
                     type_index: guess_type(name, types, most_common),
                 });
             } else if name.starts_with("family.") && name.ends_with(".abs_z") {
-                let values: Vec<f64> = (0..normal.len())
-                    .filter(|&i| normal[i])
-                    .map(|i| f64::from(rows[i * nf + f]))
-                    .filter(|v| v.is_finite())
-                    .collect();
-                if let Some(q) = quantile(&values, 0.995) {
+                if let Some(q) = normal_quantile(rows, nf, f, normal) {
                     params.robust_z_rules.push(Rule {
                         feature: name.clone(),
                         threshold: q.max(1e-9),
@@ -108,12 +113,7 @@ impl BaselineParams {
                     .iter()
                     .any(|k| n.contains(k))
                 {
-                    let values: Vec<f64> = (0..normal.len())
-                        .filter(|&i| normal[i])
-                        .map(|i| f64::from(rows[i * nf + f]))
-                        .filter(|v| v.is_finite())
-                        .collect();
-                    if let Some(q) = quantile(&values, 0.995) {
+                    if let Some(q) = normal_quantile(rows, nf, f, normal) {
                         params.static_rules.push(Rule {
                             feature: name.clone(),
                             threshold: q.max(1e-9),

@@ -78,15 +78,15 @@ pub struct ModelBundle {
 /// The default model, trained from the simulator by `scripts/train-default-model`.
 static EMBEDDED: &[u8] = include_bytes!("../../../models/default.kpm");
 
+/// One section: its length (u64 LE; 0 = absent) and its bytes.
+fn put_section(out: &mut Vec<u8>, bytes: Option<Vec<u8>>) {
+    let bytes = bytes.unwrap_or_default();
+    out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+    out.extend_from_slice(&bytes);
+}
+
 fn put_forest(out: &mut Vec<u8>, forest: Option<&RandomForest>) {
-    match forest {
-        Some(f) => {
-            let bytes = f.to_bytes();
-            out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
-            out.extend_from_slice(&bytes);
-        }
-        None => out.extend_from_slice(&0u64.to_le_bytes()),
-    }
+    put_section(out, forest.map(RandomForest::to_bytes));
 }
 
 struct Reader<'a> {
@@ -121,17 +121,22 @@ impl<'a> Reader<'a> {
         }
         self.take(len, what).map(Some)
     }
-    fn forest(&mut self, what: &str) -> Result<Option<RandomForest>, LearnError> {
+    /// An optional section read by `parse` (a forest's own `from_bytes`).
+    fn parsed<T>(
+        &mut self,
+        what: &str,
+        parse: impl Fn(&[u8]) -> Result<T, forest::ForestError>,
+    ) -> Result<Option<T>, LearnError> {
         self.section(what)?
-            .map(RandomForest::from_bytes)
+            .map(parse)
             .transpose()
             .map_err(|e| LearnError::Bundle(format!("{what}: {e}")))
     }
+    fn forest(&mut self, what: &str) -> Result<Option<RandomForest>, LearnError> {
+        self.parsed(what, RandomForest::from_bytes)
+    }
     fn isolation(&mut self, what: &str) -> Result<Option<IsolationForest>, LearnError> {
-        self.section(what)?
-            .map(IsolationForest::from_bytes)
-            .transpose()
-            .map_err(|e| LearnError::Bundle(format!("{what}: {e}")))
+        self.parsed(what, IsolationForest::from_bytes)
     }
 }
 
@@ -272,14 +277,10 @@ impl ModelBundle {
             &mut out,
             self.snapshot.as_ref().and_then(|p| p.eta.as_ref()),
         );
-        match &self.window.anomaly {
-            Some(a) => {
-                let bytes = a.forest.to_bytes();
-                out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
-                out.extend_from_slice(&bytes);
-            }
-            None => out.extend_from_slice(&0u64.to_le_bytes()),
-        }
+        put_section(
+            &mut out,
+            self.window.anomaly.as_ref().map(|a| a.forest.to_bytes()),
+        );
         let mut h = Fnv::new();
         h.write(&out);
         out.extend_from_slice(&h.0.to_le_bytes());

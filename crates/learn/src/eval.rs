@@ -219,20 +219,8 @@ pub fn evaluate_figures<'a>(
                     }
                 }
                 // Windows preceding an incident start: their rows, kept for the ETA of those alarmed.
-                let preceding: Vec<(usize, f64)> = chunk
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(k, p)| match p.label {
-                        Label::Issue(e) if events[e].start > p.t => {
-                            Some((k, (events[e].start - p.t) as f64))
-                        }
-                        _ => None,
-                    })
-                    .collect();
-                let preceding_rows: Vec<f32> = preceding
-                    .iter()
-                    .flat_map(|&(k, _)| rows[k * nf..(k + 1) * nf].iter().copied())
-                    .collect();
+                let (preceding, preceding_rows) =
+                    crate::model::preceding_starts(chunk, events, &rows, nf);
                 let scored = pair.score_rows(rows)?;
                 for (&(k, truth), row) in preceding.iter().zip(preceding_rows.chunks(nf)) {
                     let sc = &scored[k];

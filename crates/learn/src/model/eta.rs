@@ -67,6 +67,32 @@ pub(super) fn secs_to_start(start: i64, t: i64) -> f64 {
     (start - t).max(0) as f64
 }
 
+/// The points (index into `points`, seconds to the start) of the windows that precede an incident start,
+/// and their feature rows (taken from `rows`, row-major, `nf` wide, one per point): what an ETA is
+/// measured on.
+pub fn preceding_starts(
+    points: &[crate::scoring::Point],
+    events: &[crate::Incident],
+    rows: &[f32],
+    nf: usize,
+) -> (Vec<(usize, f64)>, Vec<f32>) {
+    let preceding: Vec<(usize, f64)> = points
+        .iter()
+        .enumerate()
+        .filter_map(|(k, p)| match p.label {
+            Label::Issue(e) if events[e].start > p.t => {
+                Some((k, secs_to_start(events[e].start, p.t)))
+            }
+            _ => None,
+        })
+        .collect();
+    let preceding_rows = preceding
+        .iter()
+        .flat_map(|&(k, _)| rows[k * nf..(k + 1) * nf].iter().copied())
+        .collect();
+    (preceding, preceding_rows)
+}
+
 /// Fits the ETA forest of a pair on the positive rows (`issue == 1`) with targets `eta_secs`, or `None`
 /// when the parameters ask for no ETA forest or there are no positive rows.
 pub(super) fn fit_eta(

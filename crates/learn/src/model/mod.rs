@@ -35,7 +35,7 @@ mod folds;
 mod params;
 
 pub use calibration::Calibration;
-pub use eta::{EtaMeta, EtaTarget};
+pub use eta::{EtaMeta, EtaTarget, preceding_starts};
 use folds::*;
 pub use params::TrainParams;
 
@@ -588,20 +588,7 @@ pub fn train(
                 let events = dataset.events_of(&dataset.series[s].target);
                 let rows = series_rows(dataset, &spec, s, points.iter().map(|p| (p.index, p.t)));
                 // The windows that precede an incident start, whose ETA guesses validation compares.
-                let preceding: Vec<(usize, f64)> = points
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(k, p)| match p.label {
-                        Label::Issue(e) if events[e].start > p.t => {
-                            Some((k, eta::secs_to_start(events[e].start, p.t)))
-                        }
-                        _ => None,
-                    })
-                    .collect();
-                let preceding_rows: Vec<f32> = preceding
-                    .iter()
-                    .flat_map(|&(k, _)| rows[k * nf..(k + 1) * nf].iter().copied())
-                    .collect();
+                let (preceding, preceding_rows) = eta::preceding_starts(points, events, &rows, nf);
                 let (r, q) = fold_pair.raw(rows)?;
                 let mut out: Vec<Raw> = r
                     .into_iter()
@@ -707,29 +694,7 @@ pub fn train(
         Anomaly::fit(spec.names(), &rows.x, params.seed, params.n_threads)?
     {
         drop(rows);
-        let stride = full_grid
-            .points
-            .len()
-            .div_ceil(ANOMALY_THRESHOLD_SERIES)
-            .max(1);
-        let mut grid = full_grid;
-        for (s, points) in grid.points.iter_mut().enumerate() {
-            if s % stride != 0 {
-                points.clear();
-            }
-        }
-        let scores: Vec<Vec<f64>> = grid
-            .points
-            .par_iter()
-            .enumerate()
-            .map(|(s, points)| {
-                if points.is_empty() {
-                    return Ok(Vec::new());
-                }
-                let x = series_rows(dataset, &spec, s, points.iter().map(|p| (p.index, p.t)));
-                anomaly.scores(&x, nf)
-            })
-            .collect::<Result<_, LearnError>>()?;
+        let (grid, scores) = anomaly_scores(dataset, &spec, full_grid, &anomaly)?;
         meta.threshold = choose_threshold(dataset, &grid, &scores, params.false_alarm_budget);
         pair.meta.anomaly = Some(meta);
         pair.anomaly = Some(anomaly);
@@ -795,7 +760,7 @@ pub fn train_unsupervised(
     let spec = feature_spec(dataset, &params);
     let nf = spec.len();
     let w = params.window;
-    let mut grid = Grid::build(dataset, w, params.policy, from, until, false);
+    let grid = Grid::build(dataset, w, params.policy, from, until, false);
     let total: usize = grid.points.iter().map(Vec::len).sum();
     if total < 2 {
         return Err(LearnError::Dataset(format!(
@@ -823,24 +788,7 @@ pub fn train_unsupervised(
             LearnError::Dataset("no scale-free features to fit an anomaly scorer on".into())
         })?;
     drop(rows);
-    let series_stride = grid.points.len().div_ceil(ANOMALY_THRESHOLD_SERIES).max(1);
-    for (s, points) in grid.points.iter_mut().enumerate() {
-        if s % series_stride != 0 {
-            points.clear();
-        }
-    }
-    let scores: Vec<Vec<f64>> = grid
-        .points
-        .par_iter()
-        .enumerate()
-        .map(|(s, points)| {
-            if points.is_empty() {
-                return Ok(Vec::new());
-            }
-            let x = series_rows(dataset, &spec, s, points.iter().map(|p| (p.index, p.t)));
-            anomaly.scores(&x, nf)
-        })
-        .collect::<Result<_, LearnError>>()?;
+    let (grid, scores) = anomaly_scores(dataset, &spec, grid, &anomaly)?;
     meta.threshold = unlabelled_threshold(&grid, &scores, params.false_alarm_budget);
     let names = spec.names().to_vec();
     Ok(ModelPair {
@@ -868,6 +816,35 @@ pub fn train_unsupervised(
         eta: None,
         anomaly: Some(anomaly),
     })
+}
+
+/// The anomaly scores a threshold is chosen on: the grid kept to at most `ANOMALY_THRESHOLD_SERIES` evenly
+/// spaced targets (the others' points cleared), and their scores.
+fn anomaly_scores(
+    dataset: &Dataset,
+    spec: &FeatureSpec,
+    mut grid: Grid,
+    anomaly: &Anomaly,
+) -> Result<(Grid, Vec<Vec<f64>>), LearnError> {
+    let stride = grid.points.len().div_ceil(ANOMALY_THRESHOLD_SERIES).max(1);
+    for (s, points) in grid.points.iter_mut().enumerate() {
+        if s % stride != 0 {
+            points.clear();
+        }
+    }
+    let scores = grid
+        .points
+        .par_iter()
+        .enumerate()
+        .map(|(s, points)| {
+            if points.is_empty() {
+                return Ok(Vec::new());
+            }
+            let x = series_rows(dataset, spec, s, points.iter().map(|p| (p.index, p.t)));
+            anomaly.scores(&x, spec.len())
+        })
+        .collect::<Result<_, LearnError>>()?;
+    Ok((grid, scores))
 }
 
 /// The lowest score threshold at which the alarm episodes of `scores` (over `grid`, every one counted
