@@ -140,6 +140,19 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// An optional forest and its description in the header come together or not at all.
+fn sections_agree(what: &str, name: &str, forest: bool, header: bool) -> Result<(), LearnError> {
+    match (forest, header) {
+        (true, false) => Err(LearnError::Bundle(format!(
+            "{what}: an {name} without its settings in the header"
+        ))),
+        (false, true) => Err(LearnError::Bundle(format!(
+            "{what}: the header describes an {name} that is missing"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 fn check_pair(
     meta: PairMeta,
     binary: Option<RandomForest>,
@@ -189,34 +202,20 @@ fn check_pair(
                 features.len()
             )));
         }
-        (Some(_), None) => {
-            return Err(LearnError::Bundle(format!(
-                "{what}: an ETA forest without its target in the header"
-            )));
-        }
-        (None, Some(_)) => {
-            return Err(LearnError::Bundle(format!(
-                "{what}: the header describes an ETA forest that is missing"
-            )));
-        }
-        _ => {}
+        (forest, header) => sections_agree(what, "ETA forest", forest.is_some(), header.is_some())?,
     }
+    sections_agree(
+        what,
+        "anomaly scorer",
+        anomaly.is_some(),
+        meta.anomaly.is_some(),
+    )?;
     let anomaly = match (&meta.anomaly, anomaly) {
         (Some(m), Some(f)) => Some(
             Anomaly::from_parts(m, f, &meta.feature_names)
                 .map_err(|e| LearnError::Bundle(format!("{what}: {e}")))?,
         ),
-        (None, None) => None,
-        (Some(_), None) => {
-            return Err(LearnError::Bundle(format!(
-                "{what}: the header describes an anomaly scorer whose forest is missing"
-            )));
-        }
-        (None, Some(_)) => {
-            return Err(LearnError::Bundle(format!(
-                "{what}: an anomaly forest without its settings in the header"
-            )));
-        }
+        _ => None,
     };
     let mut meta = meta;
     meta.features = features;

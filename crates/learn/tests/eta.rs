@@ -4,35 +4,12 @@
 
 mod common;
 
-use learn::bundle::{ModelBundle, ModelInfo};
+use learn::bundle::ModelBundle;
 use learn::eval::{self, Split};
 use learn::labels::Label;
 use learn::model::{self, series_rows};
 use learn::scoring::Grid;
 use learn::window::Window;
-
-fn bundle_of(pair: &model::ModelPair) -> ModelBundle {
-    let m = &pair.meta;
-    let info = ModelInfo {
-        name: "test".into(),
-        version: "0".into(),
-        trained_at: "2026-01-01T00:00:00Z".into(),
-        window_secs: m.window.window_secs,
-        step_secs: m.window.step_secs,
-        horizon_secs: m.window.horizon_secs,
-        metrics: m.features.metrics.clone(),
-        issue_types: m.issue_types.clone(),
-        threshold: m.threshold,
-        snapshot_fields: None,
-    };
-    ModelBundle::new(
-        info,
-        pair.clone(),
-        None,
-        "# card".into(),
-        serde_json::json!({}),
-    )
-}
 
 #[test]
 fn the_eta_forest_is_closer_than_the_heuristic_and_the_report_says_by_how_much() {
@@ -74,7 +51,7 @@ fn the_eta_forest_is_closer_than_the_heuristic_and_the_report_says_by_how_much()
     assert!(md.contains(&format!("{forest:.0} s")) && md.contains(&format!("{heuristic:.0} s")));
 
     // Serving a reloaded bundle gives the ETA the evaluation scored, bit for bit.
-    let bundle = ModelBundle::from_bytes(&bundle_of(&pair).to_bytes()).unwrap();
+    let bundle = ModelBundle::from_bytes(&common::bundle_of(&pair).to_bytes()).unwrap();
     assert!(bundle.window_model().eta.is_some());
     let grid = Grid::build(&d, pair.meta.window, pair.meta.policy, split, last, false);
     let mut alarmed = 0;
@@ -116,7 +93,7 @@ fn no_eta_trees_means_the_heuristic_and_a_bundle_that_says_so() {
     };
     let pair = model::train(&d, &params, first, last).unwrap();
     assert!(pair.eta.is_none() && pair.meta.eta.is_none());
-    let back = ModelBundle::from_bytes(&bundle_of(&pair).to_bytes()).unwrap();
+    let back = ModelBundle::from_bytes(&common::bundle_of(&pair).to_bytes()).unwrap();
     assert!(back.window_model().eta.is_none());
     let row = series_rows(
         &d,
