@@ -439,38 +439,34 @@ impl FeatureSpec {
             } else {
                 0
             };
+        // A metric's valid points `(x = seconds before t, value or rate)`, gathered once for every statistic.
+        let mut points: smallvec::SmallVec<[(f64, f64); 64]> = smallvec::SmallVec::new();
         for (m, kind) in self.kinds.iter().enumerate() {
             let c = column(m);
-            let gauge = timestamps
-                .iter()
-                .zip(c)
-                .filter(|(_, v)| !v.is_nan())
-                .map(|(&ts, &v)| ((ts - t) as f64, v));
-            let rates = Rates::new(timestamps, c, t);
-            let st = match kind {
-                ColumnKind::Gauge => Stats::of(gauge.clone()),
-                ColumnKind::Counter => Stats::of(rates.clone()),
-            };
+            points.clear();
+            match kind {
+                ColumnKind::Gauge => points.extend(
+                    timestamps
+                        .iter()
+                        .zip(c)
+                        .filter(|(_, v)| !v.is_nan())
+                        .map(|(&ts, &v)| ((ts - t) as f64, v)),
+                ),
+                ColumnKind::Counter => points.extend(Rates::new(timestamps, c, t)),
+            }
+            let st = Stats::of(points.iter().copied());
             if let (Some(bspec), Some(slot)) = (&self.baseline, self.base_slots[m]) {
                 let reference = baseline
                     .filter(|b| m < b.len())
                     .and_then(|b| b.metric(m).reference(bspec));
                 let o = &mut out[base_at + slot * n_base..base_at + (slot + 1) * n_base];
-                match (reference, kind) {
-                    (Some(r), ColumnKind::Gauge) => {
-                        against_baseline(gauge.clone(), &st, r, bspec.band, o)
-                    }
-                    (Some(r), ColumnKind::Counter) => {
-                        against_baseline(rates.clone(), &st, r, bspec.band, o)
-                    }
-                    (None, _) => o.fill(f32::NAN),
+                match reference {
+                    Some(r) => against_baseline(points.iter().copied(), &st, r, bspec.band, o),
+                    None => o.fill(f32::NAN),
                 }
             }
             if self.jumps {
-                let (rel, z) = match kind {
-                    ColumnKind::Gauge => jump(gauge, st.last),
-                    ColumnKind::Counter => jump(rates, st.last),
-                };
+                let (rel, z) = jump(points.iter().copied(), st.last);
                 out[jumps_at + 2 * m] = rel as f32;
                 out[jumps_at + 2 * m + 1] = z as f32;
             }
