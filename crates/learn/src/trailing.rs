@@ -4,7 +4,8 @@
 //! Per target and metric, [`MetricBaseline`] keeps an exponentially weighted mean and variance of the
 //! samples that have *left* the look-back window (so a window never contaminates its own baseline), with
 //! a time constant of [`BaselineSpec::secs`] (a sample `Δt` seconds after the previous one weighs
-//! `α = 1 − exp(−Δt / secs)`). Once warm, each sample is clipped to the band `mean ± band × sd` before it
+//! `α = 1 − exp(−Δt / secs)`; while that is below `1 / n` after `n` samples, `1 / n`: a young baseline is the
+//! running mean and variance). Once warm, each sample is clipped to the band `mean ± band × sd` before it
 //! updates the state: an incident moves the baseline only as much as a sample at the band's edge does, so
 //! it stays out of the baseline without labels (which a served target never has — the same code runs in
 //! train, eval, serve and watch). A level shift that lasts (a new release) is absorbed over a few time
@@ -66,6 +67,9 @@ pub struct MetricBaseline {
     last: i64,
     /// The previous valid raw value of a counter and its time (rates need two samples).
     prev_raw: Option<(i64, f64)>,
+    /// Values taken in (saturating): while `1 / n` exceeds `α` the update weighs `1 / n` (a running mean and
+    /// variance), so a young baseline is not biased towards its first sample nor its deviation towards 0.
+    n: u32,
     /// The last interval (seconds) and its weight `α`: samples usually come a step apart, and `exp` is the
     /// costliest part of an update. (0, 0) = none yet (an interval is never 0 here).
     alpha_for: (f64, f64),
@@ -79,6 +83,7 @@ impl Default for MetricBaseline {
             first: i64::MIN,
             last: i64::MIN,
             prev_raw: None,
+            n: 0,
             alpha_for: (0.0, 0.0),
         }
     }
@@ -92,6 +97,7 @@ impl MetricBaseline {
             self.last = ts;
             self.mean = x;
             self.var = 0.0;
+            self.n = 1;
             return;
         }
         let dt = ((ts - self.last).max(0) as f64).min(GAP_SECS);
@@ -109,7 +115,8 @@ impl MetricBaseline {
         if self.alpha_for.0 != dt {
             self.alpha_for = (dt, 1.0 - (-dt / spec.secs.max(1) as f64).exp());
         }
-        let alpha = self.alpha_for.1;
+        self.n = self.n.saturating_add(1);
+        let alpha = self.alpha_for.1.max(1.0 / f64::from(self.n));
         let d = x - self.mean;
         self.mean += alpha * d;
         self.var = (1.0 - alpha) * (self.var + alpha * d * d);
