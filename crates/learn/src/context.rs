@@ -7,8 +7,7 @@
 //! nearest in time within half a sample step. Deviations, not levels: they say "the others' latency just
 //! rose 40 %", which carries over from one day to the next, where raw levels drift. They are ordinary
 //! columns from then on, so features, training and serving treat them like any metric (a serving window
-//! must carry them to use them). One more, `peers_mean:deviating`, is the share of the other targets that are
-//! out of their own normal band at that moment (see [`deviating`]): a shared cause or this target's own.
+//! must carry them to use them).
 
 use std::collections::BTreeMap;
 
@@ -86,16 +85,12 @@ pub fn add_peer_columns(dataset: &Dataset, tolerance_secs: i64) -> Dataset {
     for (i, s) in dataset.series.iter().enumerate() {
         groups.entry(group_of(&s.target)).or_default().push(i);
     }
-    // The last peer column: whether a target deviates from its own normal at all (`deviating`).
-    out.metrics.push(format!("{PEERS_MEAN}{DEVIATING}"));
-    let kinds = dataset.kinds();
     let deviations: Vec<Vec<Vec<f64>>> = dataset
         .series
         .iter()
         .map(|s| {
             base.iter()
                 .map(|&m| relative_deviation(&s.columns[m]))
-                .chain(std::iter::once(deviating(s, &dataset.metrics, &kinds)))
                 .collect()
         })
         .collect();
@@ -103,10 +98,9 @@ pub fn add_peer_columns(dataset: &Dataset, tolerance_secs: i64) -> Dataset {
         for &x in members {
             let own = &dataset.series[x];
             let n = own.timestamps.len();
-            let k_all = base.len() + 1;
-            let mut sum = vec![vec![0.0f64; n]; k_all];
-            let mut count = vec![vec![0u32; n]; k_all];
-            let mut max = vec![vec![f64::NEG_INFINITY; n]; k_all];
+            let mut sum = vec![vec![0.0f64; n]; base.len()];
+            let mut count = vec![vec![0u32; n]; base.len()];
+            let mut max = vec![vec![f64::NEG_INFINITY; n]; base.len()];
             for &p in members.iter().filter(|&&p| p != x) {
                 let peer = &dataset.series[p];
                 let mut j = 0usize;
@@ -120,7 +114,7 @@ pub fn add_peer_columns(dataset: &Dataset, tolerance_secs: i64) -> Dataset {
                     {
                         continue;
                     }
-                    for k in 0..k_all {
+                    for k in 0..base.len() {
                         let v = deviations[p][k][j];
                         if !v.is_nan() {
                             sum[k][i] += v;
@@ -131,83 +125,27 @@ pub fn add_peer_columns(dataset: &Dataset, tolerance_secs: i64) -> Dataset {
                 }
             }
             let series = &mut out.series[x];
-            let mean = |k: usize| -> Vec<f64> {
-                (0..n)
-                    .map(|i| {
-                        if count[k][i] > 0 {
-                            sum[k][i] / f64::from(count[k][i])
-                        } else {
-                            f64::NAN
-                        }
-                    })
-                    .collect()
-            };
             for k in 0..base.len() {
-                series.columns.push(mean(k));
+                series.columns.push(
+                    (0..n)
+                        .map(|i| {
+                            if count[k][i] > 0 {
+                                sum[k][i] / f64::from(count[k][i])
+                            } else {
+                                f64::NAN
+                            }
+                        })
+                        .collect(),
+                );
             }
-            for mx in &max[..base.len()] {
+            for mx in max.iter() {
                 series.columns.push(
                     mx.iter()
                         .map(|&v| if v.is_finite() { v } else { f64::NAN })
                         .collect(),
                 );
             }
-            series.columns.push(mean(base.len()));
         }
-    }
-    out
-}
-
-/// The name of the peer column (after `peers_mean:`) holding the share of the other targets that deviate.
-pub const DEVIATING: &str = "deviating";
-
-/// Per sample of a series: 1 when any of its own metrics (`features::baselined`) is beyond the band of its
-/// trailing baseline (`trailing`, default settings) of the samples before it, 0 when none is, NaN while
-/// every baseline is cold. The mean of it over a group's other targets says whether a deviation is
-/// shared (a common cause: load, the node, a dependency) or this target's own.
-pub fn deviating(
-    series: &crate::dataset::Series,
-    metrics: &[String],
-    kinds: &[ColumnKind],
-) -> Vec<f64> {
-    use crate::trailing::{BaselineSpec, TargetBaseline};
-    let spec = BaselineSpec::default();
-    let own: Vec<bool> = metrics
-        .iter()
-        .map(|m| crate::features::baselined(m))
-        .collect();
-    let mut baseline = TargetBaseline::new(metrics.len());
-    let mut prev: Vec<Option<(i64, f64)>> = vec![None; metrics.len()];
-    let mut out = Vec::with_capacity(series.timestamps.len());
-    for (i, &t) in series.timestamps.iter().enumerate() {
-        let mut any_warm = false;
-        let mut beyond = false;
-        for m in (0..metrics.len()).filter(|&m| own[m]) {
-            let v = series.columns[m][i];
-            if v.is_nan() {
-                continue;
-            }
-            // Counters compare their rate since the previous valid sample, as the baseline takes them in.
-            let x = match kinds[m] {
-                ColumnKind::Gauge => Some(v),
-                ColumnKind::Counter => prev[m].and_then(|(pt, pv)| {
-                    (t > pt).then(|| crate::features::counter_increase(pv, v) / (t - pt) as f64)
-                }),
-            };
-            prev[m] = Some((t, v));
-            if let (Some(x), Some((mean, sd))) = (x, baseline.metric(m).reference(&spec)) {
-                any_warm = true;
-                beyond |= ((x - mean) / sd).abs() > spec.band;
-            }
-        }
-        out.push(if !any_warm {
-            f64::NAN
-        } else if beyond {
-            1.0
-        } else {
-            0.0
-        });
-        baseline.push_row(&spec, kinds, t, |m| series.columns[m][i]);
     }
     out
 }
@@ -216,27 +154,6 @@ pub fn deviating(
 mod tests {
     use super::*;
     use crate::dataset::Series;
-
-    #[test]
-    fn a_target_deviates_when_a_metric_leaves_its_own_band() {
-        let n = 200usize;
-        let s = Series {
-            target: "app/a".into(),
-            timestamps: (0..n as i64).map(|i| i * 15).collect(),
-            columns: vec![
-                (0..n)
-                    .map(|i| if i == 150 { 50.0 } else { (i % 3) as f64 })
-                    .collect(),
-                (0..n).map(|i| (i * 10) as f64).collect(),
-            ],
-        };
-        let metrics = vec!["lat".to_string(), "req_total".to_string()];
-        let d = deviating(&s, &metrics, &[ColumnKind::Gauge, ColumnKind::Counter]);
-        // Cold for the first 15 minutes (60 samples), then normal except for the spike.
-        assert!(d[..60].iter().all(|v| v.is_nan()));
-        assert_eq!(d[150], 1.0);
-        assert!(d[61..150].iter().all(|&v| v == 0.0), "{:?}", &d[61..150]);
-    }
 
     #[test]
     fn peers_exclude_self_and_align_with_jitter() {
@@ -256,17 +173,7 @@ mod tests {
             events: vec![],
         };
         let c = add_peer_columns(&d, 30);
-        assert_eq!(
-            c.metrics,
-            vec![
-                "lat",
-                "peers_mean:lat",
-                "peers_max:lat",
-                "peers_mean:deviating"
-            ]
-        );
-        // Two samples: every baseline is still cold.
-        assert!(c.series[0].columns[3].iter().all(|v| v.is_nan()));
+        assert_eq!(c.metrics, vec!["lat", "peers_mean:lat", "peers_max:lat"]);
         // At 0 nobody has a baseline; at 60, b rose 100 % and c is missing.
         assert!(c.series[0].columns[1][0].is_nan());
         assert_eq!(c.series[0].columns[1][1], 1.0);
