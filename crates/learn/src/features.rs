@@ -226,6 +226,42 @@ fn yes() -> bool {
     true
 }
 
+/// Metric-name fragments of quantities whose rise can only make an issue more likely: utilisation (`util`;
+/// the cluster snapshot's CPU percentages `cpu_avg`, `cpu_max`), error ratios and error rates, restarts and
+/// OOM kills, latency, CPU throttling.
+const RISK_RISES_WITH: [&str; 8] = [
+    "util",
+    "cpu_avg",
+    "cpu_max",
+    "error",
+    "restart",
+    "oom",
+    "latency",
+    "throttled",
+];
+
+/// Metric-name fragments of quantities whose fall can only make an issue more likely: available capacity.
+const RISK_FALLS_WITH: [&str; 1] = ["available"];
+
+/// Fragments that leave a metric's direction unknown even with one of the above: spreads and changes.
+const NO_DIRECTION: [&str; 2] = ["std", "change"];
+
+/// The direction in which a metric's level moves the risk of an issue, when it is known: `1` when more of
+/// it can only mean more risk, `-1` when less of it can, `0` when unknown (see [`RISK_RISES_WITH`],
+/// [`RISK_FALLS_WITH`]). Peer columns have none (they are deviations of other targets).
+pub fn risk_direction(metric: &str) -> i8 {
+    let has = |fragments: &[&str]| fragments.iter().any(|f| metric.contains(f));
+    if crate::context::is_peer_column(metric) || has(&NO_DIRECTION) {
+        0
+    } else if has(&RISK_RISES_WITH) {
+        1
+    } else if has(&RISK_FALLS_WITH) {
+        -1
+    } else {
+        0
+    }
+}
+
 impl FeatureSpec {
     /// The window feature set of a dataset's metric columns.
     pub fn window(metrics: &[String], window_secs: i64, step_secs: i64) -> Self {
@@ -374,6 +410,26 @@ impl FeatureSpec {
             names.push("time.day_of_week".into());
         }
         names
+    }
+
+    /// Per feature, the direction in which it is known to move the risk of an issue (`1`, `-1`, or `0` when
+    /// unknown): the one rule behind monotonic constraints (`TrainParams::monotonic`). A level of a metric
+    /// (the snapshot's values; `last`, `mean`, `min`, `max` of a window) has the metric's
+    /// [`risk_direction`]; `use_of_limit` is `1` and `headroom` `-1` for every metric; spreads, slopes,
+    /// changes, `secs_to_limit`, missing shares, step changes and calendar features have none.
+    pub fn risk_directions(&self) -> Vec<i8> {
+        self.names
+            .iter()
+            .map(|name| match self.mode {
+                FeatureMode::Latest => risk_direction(name),
+                FeatureMode::Window => match name.rsplit_once('.') {
+                    Some((_, "use_of_limit")) => 1,
+                    Some((_, "headroom")) => -1,
+                    Some((metric, "last" | "mean" | "min" | "max")) => risk_direction(metric),
+                    _ => 0,
+                },
+            })
+            .collect()
     }
 
     /// Feature names, in vector order.
@@ -830,6 +886,71 @@ mod tests {
 
     fn feature(spec: &FeatureSpec, out: &[f32], name: &str) -> f32 {
         out[spec.names().iter().position(|n| n == name).expect(name)]
+    }
+
+    #[test]
+    fn risk_directions_follow_the_one_rule() {
+        // The cluster snapshot's fields: its CPU utilisation levels, not their spread or change.
+        let snapshot = FeatureSpec::latest(
+            &names(&[
+                "cluster_cpu_util_avg",
+                "cluster_cpu_util_max",
+                "cluster_cpu_util_min",
+                "cluster_cpu_util_std",
+                "node_count",
+                "prev_cpu_avg",
+                "cpu_change_rate",
+                "cpu_avg_1h",
+                "cpu_max_1h",
+                "cpu_std_1h",
+                "node_count_change_1h",
+            ]),
+            15,
+        );
+        assert_eq!(
+            snapshot.risk_directions(),
+            [1, 1, 1, 0, 0, 1, 0, 1, 1, 0, 0]
+        );
+        // A window: levels of utilisation, errors, restarts, latency rise with risk; available capacity
+        // falls; use of a limit rises and headroom falls whatever the metric; the rest has no direction.
+        let spec = FeatureSpec::window(
+            &names(&[
+                "memory_working_set_bytes",
+                "memory_limit_bytes",
+                "error_ratio",
+                "restarts_total",
+                "latency_p99_seconds",
+                "node_memory_available_ratio_min",
+                "requests_per_second",
+                "peers_mean:error_ratio",
+            ]),
+            180,
+            15,
+        );
+        let d = |name: &str| {
+            spec.risk_directions()[spec.names().iter().position(|n| n == name).expect(name)]
+        };
+        assert_eq!(d("error_ratio.last"), 1);
+        assert_eq!(d("error_ratio.max"), 1);
+        assert_eq!(d("error_ratio.slope"), 0);
+        assert_eq!(d("error_ratio.std"), 0);
+        assert_eq!(d("rate(restarts_total).mean"), 1);
+        assert_eq!(d("latency_p99_seconds.min"), 1);
+        assert_eq!(d("latency_p99_seconds.missing"), 0);
+        assert_eq!(d("node_memory_available_ratio_min.last"), -1);
+        assert_eq!(d("node_memory_available_ratio_min.use_of_limit"), 1);
+        assert_eq!(d("node_memory_available_ratio_min.headroom"), -1);
+        assert_eq!(d("memory_working_set_bytes.use_of_limit"), 1);
+        assert_eq!(d("memory_working_set_bytes.headroom"), -1);
+        assert_eq!(d("memory_working_set_bytes.secs_to_limit"), 0);
+        assert_eq!(
+            d("memory_working_set_bytes.last"),
+            0,
+            "absolute usage has no direction"
+        );
+        assert_eq!(d("requests_per_second.last"), 0);
+        assert_eq!(d("peers_mean:error_ratio.last"), 0);
+        assert_eq!(d("time.hour_of_day"), 0);
     }
 
     #[test]

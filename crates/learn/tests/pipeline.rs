@@ -432,3 +432,66 @@ fn an_unsupervised_model_needs_no_labels_and_keeps_its_training_alarms_within_bu
     );
     assert!(p.time_to_issue_seconds.is_none());
 }
+
+#[test]
+fn a_monotonic_model_never_lowers_the_risk_as_a_constrained_feature_rises() {
+    let (d, pair, split) = trained_with(model::TrainParams {
+        monotonic: true,
+        ..common::small_params()
+    });
+    let directions = pair.meta.features.risk_directions();
+    let constrained: Vec<usize> = (0..directions.len())
+        .filter(|&f| directions[f] != 0)
+        .collect();
+    let names = &pair.meta.feature_names;
+    assert!(
+        constrained
+            .iter()
+            .any(|&f| names[f] == "cpu_utilization.last")
+            && constrained
+                .iter()
+                .any(|&f| names[f] == "memory_working_set_bytes.use_of_limit"),
+        "{:?}",
+        constrained.iter().map(|&f| &names[f]).collect::<Vec<_>>()
+    );
+    let grid = Grid::build(
+        &d,
+        pair.meta.window,
+        pair.meta.policy,
+        split,
+        i64::MAX,
+        false,
+    );
+    let mut swept = 0;
+    for (s, points) in grid.points.iter().enumerate() {
+        for p in points.iter().step_by(211) {
+            let row = series_rows(&d, &pair.meta.features, s, std::iter::once((p.index, p.t)));
+            for &f in &constrained {
+                // The feature swept over 0..2 x its largest training-like value, the rest as observed.
+                let top = f64::from(row[f].abs().max(1.0)) * 2.0;
+                let mut rows = Vec::new();
+                for k in 0..=40 {
+                    let mut r = row.clone();
+                    r[f] = (top * f64::from(k) / 40.0) as f32;
+                    rows.extend(r);
+                }
+                let p: Vec<f64> = pair
+                    .score_rows(rows)
+                    .unwrap()
+                    .iter()
+                    .map(|s| s.p_issue)
+                    .collect();
+                let dir = f64::from(directions[f]);
+                assert!(
+                    p.windows(2).all(|w| (w[1] - w[0]) * dir >= 0.0),
+                    "{}: {p:?}",
+                    names[f]
+                );
+                swept += 1;
+            }
+        }
+    }
+    assert!(swept > 50);
+    // The option is recorded with the model; without it (the default) nothing is constrained.
+    assert!(pair.meta.params.monotonic && !model::TrainParams::default().monotonic);
+}

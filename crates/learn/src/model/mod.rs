@@ -258,19 +258,22 @@ fn training_rows(
     all
 }
 
+/// Fits the binary forest (monotone in the `monotonic` directions, empty for none) and the type forest.
 fn fit_pair(
     rows: &Rows,
     nf: usize,
     types: &[String],
     params: &TrainParams,
+    monotonic: &[i8],
 ) -> Result<(RandomForest, Option<RandomForest>), LearnError> {
     let n = rows.issue.len();
     let x = Matrix::new(rows.x.clone(), n, nf)?;
-    let binary =
-        params
-            .forest(params.n_trees, 0)
-            .check()?
-            .fit(&x, &rows.issue, Some(&rows.weight))?;
+    let binary = ForestParams {
+        monotonic: monotonic.to_vec(),
+        ..params.forest(params.n_trees, 0)
+    }
+    .check()?
+    .fit(&x, &rows.issue, Some(&rows.weight))?;
     let pos: Vec<usize> = (0..n).filter(|&i| rows.issue[i] == 1.0).collect();
     let distinct = {
         let mut d: Vec<u64> = pos.iter().map(|&i| rows.type_label[i].to_bits()).collect();
@@ -466,6 +469,11 @@ pub fn train(
     }
     let spec = feature_spec(dataset, params);
     let nf = spec.len();
+    let monotonic = if params.monotonic {
+        spec.risk_directions()
+    } else {
+        Vec::new()
+    };
     let types = dataset.issue_types();
     let w = params.window;
     let min_span = 4 * (w.window_secs + w.horizon_secs);
@@ -523,7 +531,7 @@ pub fn train(
             )));
         }
         progress.step(&format!("forest (fit part {}/{folds})", k + 1));
-        let (binary, type_forest) = fit_pair(&fit_rows, nf, &types, params)?;
+        let (binary, type_forest) = fit_pair(&fit_rows, nf, &types, params, &monotonic)?;
         // Both ETA targets are fitted on the fit part; the validation part chooses between them.
         let eta_seconds = eta::fit_eta(&fit_rows, nf, params, EtaTarget::Seconds)?;
         let eta_log1p = eta::fit_eta(&fit_rows, nf, params, EtaTarget::Log1pSeconds)?;
@@ -674,7 +682,7 @@ pub fn train(
     let full_grid = Grid::build(dataset, w, params.policy, from, until, true);
     let rows = training_rows(dataset, &spec, &full_grid, &types, params.max_normal_rows);
     progress.step("forest (whole period)");
-    let (binary, type_forest) = fit_pair(&rows, nf, &types, params)?;
+    let (binary, type_forest) = fit_pair(&rows, nf, &types, params, &monotonic)?;
     pair.binary = Some(binary);
     pair.types = type_forest;
     pair.eta = match &pair.meta.eta {

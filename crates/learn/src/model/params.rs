@@ -27,6 +27,11 @@ pub struct TrainParams {
     pub n_trees: usize,
     /// Trees of the type forest.
     pub type_trees: usize,
+    /// Constrain the binary forest to be monotone in the features whose direction of risk is known
+    /// ([`FeatureSpec::risk_directions`]: utilisation and use of limits, error ratios, restarts, latency):
+    /// a busier, more failing workload never gets a lower issue probability, other features equal.
+    #[serde(default)]
+    pub monotonic: bool,
     /// Trees of the ETA (time to issue) regression forest; 0 = none, predictions use the heuristic
     /// (bundles trained before ETA forests read as 0).
     #[serde(default)]
@@ -71,6 +76,7 @@ impl Default for TrainParams {
             n_trees: 100,
             type_trees: 60,
             eta_trees: 60,
+            monotonic: false,
             max_depth: Some(12),
             min_samples_leaf: 5,
             max_features: None,
