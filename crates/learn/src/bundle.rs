@@ -1,13 +1,13 @@
 //! The model bundle: a window model pair, an optional cluster snapshot model pair, their metadata and
 //! the model card, in one versioned, checksummed binary file (`.kpm`).
 //!
-//! Layout of version 2: magic `KPMODEL\0`, format version (u32 LE), header length (u64 LE), JSON header,
+//! Layout of version 3: magic `KPMODEL\0`, format version (u32 LE), header length (u64 LE), JSON header,
 //! then for each of window binary, window types, snapshot binary, snapshot types, window ETA, snapshot
 //! ETA and the window model's anomaly scorer (an Isolation Forest): length (u64 LE, 0 = absent) and the
 //! forest's own bytes; finally an FNV-1a 64 checksum (u64 LE) of everything before it.
 //!
-//! Version 1 is version 2 without the two ETA forests and the anomaly scorer (its pairs predict the time
-//! to issue with the heuristic); this build still reads it.
+//! Version 2 is version 3 without the anomaly scorer; version 1 is version 2 without the two ETA forests
+//! (its pairs predict the time to issue with the heuristic). This build reads all three.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -27,9 +27,11 @@ use crate::window::Window;
 
 const MAGIC: &[u8; 8] = b"KPMODEL\0";
 /// The bundle format version this build writes (it reads this one and every earlier one).
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 /// The first version, before ETA forests: four forest sections.
 const VERSION_WITHOUT_ETA: u32 = 1;
+/// The last version before the anomaly scorer: six forest sections.
+const VERSION_WITHOUT_ANOMALY: u32 = 2;
 
 /// What a bundle is, for `/model`, logs and metrics.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -321,14 +323,18 @@ impl ModelBundle {
         let wt = r.forest("window type forest")?;
         let sb = r.forest("snapshot binary forest")?;
         let st = r.forest("snapshot type forest")?;
-        let (we, se, wa) = if version == VERSION_WITHOUT_ETA {
-            (None, None, None)
+        let (we, se) = if version == VERSION_WITHOUT_ETA {
+            (None, None)
         } else {
             (
                 r.forest("window ETA forest")?,
                 r.forest("snapshot ETA forest")?,
-                r.isolation("window anomaly forest")?,
             )
+        };
+        let wa = if version <= VERSION_WITHOUT_ANOMALY {
+            None
+        } else {
+            r.isolation("window anomaly forest")?
         };
         if r.pos != body.len() {
             return Err(LearnError::Bundle(format!(
@@ -629,7 +635,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            e.contains("format version 3") && e.contains("newer build"),
+            e.contains("format version 4") && e.contains("newer build"),
             "{e}"
         );
         // A version 1 file claiming version 2 lacks the ETA sections: truncated, not misread.
@@ -637,11 +643,16 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("window ETA forest"), "{e}");
-        // And a version 2 file claiming version 1 has bytes left over.
-        let v2 = old.to_bytes();
-        let e = ModelBundle::from_bytes(&with_version(&v2, 1))
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("unexpected bytes"), "{e}");
+        // And a version 3 file claiming version 1 or 2 has bytes left over.
+        let v3 = old.to_bytes();
+        for older in [1, 2] {
+            let e = ModelBundle::from_bytes(&with_version(&v3, older))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("unexpected bytes"), "{e}");
+        }
+        // The embedded default model is a version 2 file (ETA forests, no anomaly scorer).
+        let default = ModelBundle::embedded().unwrap();
+        assert!(default.window_model().anomaly.is_none());
     }
 }
