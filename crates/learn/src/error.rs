@@ -37,6 +37,12 @@ pub enum LearnError {
     /// Invalid options (window, step, horizon, split, ...).
     #[error("invalid option {name}: {reason}")]
     InvalidOption { name: &'static str, reason: String },
+    /// A model's metrics cannot be matched to the data's columns by name (see [`crate::columns`]).
+    #[error("{0}")]
+    Columns(#[from] crate::columns::ColumnsError),
+    /// A column map file (`--columns MAP.toml`) is malformed.
+    #[error("column map {path}: {message}")]
+    ColumnMapFile { path: PathBuf, message: String },
     /// A window given for prediction does not fit the model.
     #[error("window: {0}")]
     Window(String),

@@ -3,6 +3,7 @@
 // Library code reports through `tracing` and its return values; only the binary prints.
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod columns;
 pub mod context;
 pub mod dataset;
 pub mod error;
@@ -16,7 +17,7 @@ pub use timeline::time as timestamp;
 pub mod window;
 
 pub use error::LearnError;
-pub use timeline::{Incident, IncidentSource};
+pub use timeline::{Incident, IncidentSource, check_issue_type};
 pub mod baselines;
 pub mod bundle;
 pub mod card;
@@ -28,5 +29,6 @@ pub mod pipeline;
 pub mod plots;
 pub mod prediction;
 pub mod progress;
+pub mod quote;
 pub mod report;
 pub mod snapshot;

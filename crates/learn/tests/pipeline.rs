@@ -3,7 +3,7 @@
 
 mod common;
 
-use learn::bundle::{ModelBundle, ModelInfo};
+use learn::bundle::ModelBundle;
 use learn::dataset::{self, Dataset};
 use learn::eval::{self, Split};
 use learn::labels::Label;
@@ -21,29 +21,6 @@ fn trained_with(params: model::TrainParams) -> (Dataset, model::ModelPair, i64) 
     let (first, _) = d.time_range().unwrap();
     let pair = model::train(&d, &params, first, split).unwrap();
     (d, pair, split)
-}
-
-fn bundle_of(pair: &model::ModelPair) -> ModelBundle {
-    let m = &pair.meta;
-    let info = ModelInfo {
-        name: "test".into(),
-        version: "0".into(),
-        trained_at: "2026-01-01T00:00:00Z".into(),
-        window_secs: m.window.window_secs,
-        step_secs: m.window.step_secs,
-        horizon_secs: m.window.horizon_secs,
-        metrics: m.features.metrics.clone(),
-        issue_types: m.issue_types.clone(),
-        threshold: m.threshold,
-        snapshot_fields: None,
-    };
-    ModelBundle::new(
-        info,
-        pair.clone(),
-        None,
-        "# card".into(),
-        serde_json::json!({}),
-    )
 }
 
 #[test]
@@ -67,7 +44,7 @@ fn step_change_features_are_bit_identical_on_every_path_too() {
 }
 
 fn assert_parity((d, pair, split): (Dataset, model::ModelPair, i64)) {
-    let bundle = ModelBundle::from_bytes(&bundle_of(&pair).to_bytes()).unwrap();
+    let bundle = ModelBundle::from_bytes(&common::bundle_of(&pair).to_bytes()).unwrap();
     let grid = Grid::build(
         &d,
         pair.meta.window,
@@ -153,7 +130,7 @@ fn the_model_beats_always_normal_and_no_training_label_reaches_the_test_period()
 #[test]
 fn predictions_explain_and_recommend() {
     let (d, pair, split) = trained();
-    let bundle = bundle_of(&pair);
+    let bundle = common::bundle_of(&pair);
     let grid = Grid::build(
         &d,
         pair.meta.window,
@@ -197,7 +174,7 @@ fn predictions_explain_and_recommend() {
 #[test]
 fn bundles_round_trip_and_reject_corruption() {
     let (_, pair, _) = trained();
-    let bytes = bundle_of(&pair).to_bytes();
+    let bytes = common::bundle_of(&pair).to_bytes();
     let back = ModelBundle::from_bytes(&bytes).unwrap();
     assert!(
         back.to_bytes() == bytes,
@@ -223,7 +200,7 @@ fn bundles_round_trip_and_reject_corruption() {
     // A model whose feature list differs from this build's extractor is refused at load.
     let mut other = pair.clone();
     other.meta.feature_names[0] = "renamed.last".into();
-    let e = ModelBundle::from_bytes(&bundle_of(&other).to_bytes())
+    let e = ModelBundle::from_bytes(&common::bundle_of(&other).to_bytes())
         .unwrap_err()
         .to_string();
     assert!(

@@ -120,3 +120,27 @@ pub fn small_params() -> learn::model::TrainParams {
         ..Default::default()
     }
 }
+
+/// A bundle around a trained pair (no snapshot model), for tests.
+pub fn bundle_of(pair: &learn::model::ModelPair) -> learn::bundle::ModelBundle {
+    let m = &pair.meta;
+    let info = learn::bundle::ModelInfo {
+        name: "test".into(),
+        version: "0".into(),
+        trained_at: "2026-01-01T00:00:00Z".into(),
+        window_secs: m.window.window_secs,
+        step_secs: m.window.step_secs,
+        horizon_secs: m.window.horizon_secs,
+        metrics: m.features.metrics.clone(),
+        issue_types: m.issue_types.clone(),
+        threshold: m.threshold,
+        snapshot_fields: None,
+    };
+    learn::bundle::ModelBundle::new(
+        info,
+        pair.clone(),
+        None,
+        "# card".into(),
+        serde_json::json!({}),
+    )
+}
