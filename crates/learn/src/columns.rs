@@ -65,8 +65,7 @@ impl fmt::Display for Level {
 pub enum ColumnsError {
     /// Model metrics without a data column.
     #[error(
-        "the data lacks {} of the model's {model_count} columns: {} (the data has: {}); give a column \
-         map (`--columns MAP.toml`, lines `model_column = \"data_column\"`) if the names differ",
+        "the data lacks {} of the model's {model_count} columns: {} (the data has: {})",
         .missing.len(), quote::names(.missing), quote::names(.available)
     )]
     Missing {

@@ -183,6 +183,19 @@ impl Dataset {
         })
     }
 
+    /// The metric column names of `dir/metrics.csv`, from its header alone (a cheap check before a
+    /// long job).
+    pub fn read_metric_names(dir: &Path) -> Result<Vec<String>, LearnError> {
+        let path = dir.join("metrics.csv");
+        let (_, header) = open_csv(&path)?;
+        require(&path, &header, "timestamp")?;
+        require(&path, &header, "target")?;
+        Ok(header
+            .into_iter()
+            .filter(|h| h != "timestamp" && h != "target")
+            .collect())
+    }
+
     /// The kind of every metric column, in [`Dataset::metrics`] order.
     pub fn kinds(&self) -> Vec<ColumnKind> {
         self.metrics.iter().map(|m| ColumnKind::of(m)).collect()

@@ -36,6 +36,26 @@ pub fn resolve_step(params: &mut TrainParams, dataset: &Dataset) {
     }
 }
 
+/// A snapshot model (`FeatureMode::Latest`) trains on cluster-level data only: its predictions read
+/// [`crate::snapshot::FIELDS`] by name. Checked from the header, before any long job.
+fn check_level(dir: &Path, params: &TrainParams) -> Result<(), LearnError> {
+    if params.mode != crate::features::FeatureMode::Latest {
+        return Ok(());
+    }
+    let names = Dataset::read_metric_names(dir)?;
+    if Level::of(&names) == Level::Cluster {
+        return Ok(());
+    }
+    Err(LearnError::Dataset(format!(
+        "{}: the cluster snapshot model trains on a cluster-level dataset (`kubepulse simulate \
+         --level cluster`, columns {}), and this one is {} level (columns {})",
+        dir.display(),
+        crate::quote::names(&crate::snapshot::FIELDS),
+        Level::of(&names),
+        crate::quote::names(&names)
+    )))
+}
+
 /// Trains one pair on a dataset directory, up to `until` when given.
 pub fn train_pair(
     dir: &Path,
@@ -43,19 +63,8 @@ pub fn train_pair(
     peers: bool,
     until: Option<Split>,
 ) -> Result<(ModelPair, Dataset), LearnError> {
+    check_level(dir, params)?;
     let raw = Dataset::read(dir)?;
-    if params.mode == crate::features::FeatureMode::Latest
-        && Level::of(&raw.metrics) != Level::Cluster
-    {
-        return Err(LearnError::Dataset(format!(
-            "{}: the cluster snapshot model trains on a cluster-level dataset (`kubepulse simulate \
-             --level cluster`, columns {}), and this one is {} level (columns {})",
-            dir.display(),
-            crate::quote::names(&crate::snapshot::FIELDS),
-            Level::of(&raw.metrics),
-            crate::quote::names(&raw.metrics)
-        )));
-    }
     let mut params = params.clone();
     resolve_step(&mut params, &raw);
     let data = if peers {
@@ -128,6 +137,9 @@ pub struct TrainJob {
 
 /// Trains the bundle of a [`TrainJob`]; also returns the hold-out evaluations made for the card.
 pub fn train_bundle(job: &TrainJob) -> Result<(ModelBundle, Vec<Evaluation<'static>>), LearnError> {
+    if let Some((dir, params)) = &job.snapshot {
+        check_level(dir, params)?;
+    }
     let (window, data) = train_pair(&job.data, &job.params, job.peers, job.until)?;
     let snapshot = match &job.snapshot {
         Some((dir, params)) => Some(train_pair(dir, params, false, None)?.0),

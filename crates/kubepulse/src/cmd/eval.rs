@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 
 use anyhow::Context as _;
+use learn::LearnError;
+use learn::columns::ColumnsError;
 use learn::eval::Split;
 use learn::features::FeatureMode;
 use learn::pipeline::{self, EvalJob};
@@ -63,6 +65,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let started = std::time::Instant::now();
     let report = pipeline::run_eval(&job)
+        .map_err(|e| match e {
+            LearnError::Columns(ColumnsError::Missing { .. }) if args.model.is_some() => {
+                anyhow::anyhow!(
+                    "{e}; if the dataset names them differently, map them with --columns MAP.toml \
+                     (one `model_column = \"dataset_column\"` line each)"
+                )
+            }
+            other => other.into(),
+        })
         .with_context(|| format!("evaluating on {}", args.data.display()))?;
     let ignored: Vec<&str> = report["test"]["ignored_columns"]
         .as_array()

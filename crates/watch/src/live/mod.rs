@@ -172,20 +172,32 @@ impl Watcher {
                 "the query step {query_step} s is below Prometheus' 1 ms resolution"
             )));
         }
-        let mut columns = Vec::with_capacity(shape.metrics.len());
-        for metric in &shape.metrics {
-            let Some(c) = opts.queries.columns.iter().find(|c| &c.name == metric) else {
-                return Err(WatchError::Model(format!(
-                    "model {} needs column {metric:?}, which the query set does not define",
+        // The model's columns found in the query set by name, as everywhere a model meets data.
+        let defined: Vec<&str> = opts
+            .queries
+            .columns
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
+        let resolution = learn::columns::resolve(&shape.metrics, &defined, &Default::default())
+            .map_err(|e| {
+                WatchError::Model(format!(
+                    "model {}: the query set does not fit: {e}",
                     shape.name
-                )));
-            };
-            let range = format!(
-                "{}ms",
-                (f64::from(opts.queries.rate_window_steps) * query_step * 1000.0).round() as i64
-            );
-            columns.push((c.name.clone(), c.query.replace("$RANGE", &range)));
-        }
+                ))
+            })?;
+        let range = format!(
+            "{}ms",
+            (f64::from(opts.queries.rate_window_steps) * query_step * 1000.0).round() as i64
+        );
+        let columns: Vec<(String, String)> = resolution
+            .index
+            .iter()
+            .map(|&i| {
+                let c = &opts.queries.columns[i];
+                (c.name.clone(), c.query.replace("$RANGE", &range))
+            })
+            .collect();
         let window_points = (shape.window_secs / shape.step_secs) as usize;
         Ok(Watcher {
             client,
