@@ -13,9 +13,14 @@ pub const MAX_LISTED_NAMES: usize = 20;
 /// its first [`MAX_QUOTED_CHARS`] characters followed by `…`, control characters escaped (`\n`), so a
 /// quoted value never breaks the one line of an error.
 pub fn clip(text: &str) -> Cow<'_, str> {
+    clip_to(text, MAX_QUOTED_CHARS)
+}
+
+/// [`clip`] at `max_chars` characters instead of [`MAX_QUOTED_CHARS`] (e.g. a whole message).
+pub fn clip_to(text: &str, max_chars: usize) -> Cow<'_, str> {
     let cut = text
         .char_indices()
-        .nth(MAX_QUOTED_CHARS)
+        .nth(max_chars)
         .map_or(text.len(), |(i, _)| i);
     if cut == text.len() && !text.chars().any(char::is_control) {
         return Cow::Borrowed(text);

@@ -18,6 +18,9 @@ pub struct Limits {
     pub threshold: Option<f64>,
     /// Largest accepted request body, bytes.
     pub body_limit_bytes: usize,
+    /// A request body must arrive within this long of the handler starting to read it (default 30 s);
+    /// else 408 `body_timeout` and the connection closes.
+    pub body_timeout: std::time::Duration,
     /// Largest `count` of `GET /simulate/{count}`.
     pub simulate_max: u32,
     /// Most items in one `POST /predict/batch`.
@@ -31,6 +34,7 @@ impl Default for Limits {
         Limits {
             threshold: None,
             body_limit_bytes: 1024 * 1024,
+            body_timeout: std::time::Duration::from_secs(30),
             simulate_max: 1000,
             batch_max: 1000,
             seed: 42,
