@@ -77,6 +77,8 @@ struct Shared {
     metrics: Metrics,
     limits: Limits,
     next_seed: AtomicU64,
+    /// The OpenAPI document under these limits, built on first request.
+    openapi: std::sync::OnceLock<String>,
 }
 
 impl AppState {
@@ -93,6 +95,7 @@ impl AppState {
                 metrics: Metrics::new(),
                 next_seed: AtomicU64::new(limits.seed),
                 limits,
+                openapi: std::sync::OnceLock::new(),
             }),
         };
         if let Some(model) = model {
@@ -131,6 +134,13 @@ impl AppState {
         self.inner
             .model
             .store(Some(Arc::new(ServedModel { model, counters })));
+    }
+
+    /// The OpenAPI document of this service (its bounds are these limits'), as JSON text.
+    pub fn openapi_document(&self) -> &str {
+        self.inner
+            .openapi
+            .get_or_init(|| crate::openapi::document_json(&self.inner.limits))
     }
 
     /// The snapshot generator.
