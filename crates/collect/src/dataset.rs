@@ -597,9 +597,6 @@ pub fn read_events(path: &Path) -> Result<Vec<Incident>, CollectError> {
         let issue_type = field(ii, "issue_type")?.to_string();
         learn::check_issue_type(&issue_type)
             .map_err(|reason| bad(line, format!("issue_type: {reason}")))?;
-        if start < 0 {
-            return Err(bad(line, format!("start {start} is before 1970")));
-        }
         if end < start {
             return Err(bad(line, format!("end {end} is before start {start}")));
         }

@@ -136,8 +136,8 @@ fn parse_value(path: &Path, line: u64, column: &str, raw: &[u8]) -> Result<f64, 
 fn parse_time(path: &Path, line: u64, column: &str, raw: &[u8]) -> Result<i64, LearnError> {
     let text = String::from_utf8_lossy(raw);
     match timestamp::parse_timestamp(&text) {
-        Ok(t) if t >= 0 => Ok(t),
-        Ok(_) => Err(csv_err(
+        Ok(t) => Ok(t),
+        Err(timeline::TimeError::BeforeEpoch(_)) => Err(csv_err(
             path,
             line,
             format!(
