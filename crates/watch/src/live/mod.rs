@@ -30,7 +30,7 @@ mod run;
 use alerts::Active;
 pub use alerts::likely_issue_type;
 use buffer::Buffer;
-pub use run::{WatchConfig, check_prometheus, run, run_configured, serve_metrics, unix_now};
+pub use run::{MAX_BACKOFF_SECS, WatchConfig, run, run_configured, serve_metrics, unix_now};
 
 /// The model's shape as `watch` needs it.
 #[derive(Debug, Clone, PartialEq)]
@@ -142,6 +142,7 @@ pub struct Watcher {
     outbox: Option<AlertOutbox>,
     exported: HashMap<String, Vec<String>>,
     last_data: HashMap<String, f64>,
+    prom_warning: crate::throttle::Throttle,
 }
 
 impl Watcher {
@@ -215,6 +216,7 @@ impl Watcher {
             outbox,
             exported: HashMap::new(),
             last_data: HashMap::new(),
+            prom_warning: crate::throttle::Throttle::new(std::time::Duration::from_secs(60)),
         })
     }
 
@@ -249,9 +251,26 @@ impl Watcher {
             ..CycleReport::default()
         };
 
-        self.fetch(start, end, &mut report).await;
+        let first_error = self.fetch(start, end, &mut report).await;
         self.metrics.query_errors.inc_by(report.query_errors as u64);
+        self.metrics.cycle_done(report.queries, report.query_errors);
         let degraded = report.query_errors > 0;
+        // While Prometheus is down every cycle fails alike: one warning a minute, and one line when it
+        // answers again.
+        match first_error {
+            Some(error) => {
+                if let Some(suppressed) = self.prom_warning.occurrence(Instant::now()) {
+                    tracing::warn!(failed = report.query_errors, queries = report.queries,
+                        suppressed_cycles = suppressed, %error,
+                        "Prometheus queries failed; no alert fires or resolves from this cycle");
+                }
+            }
+            None => {
+                if let Some(suppressed) = self.prom_warning.recovered() {
+                    tracing::info!(suppressed_cycles = suppressed, "Prometheus answers again");
+                }
+            }
+        }
         if !degraded {
             self.last_end = Some(end);
         }
@@ -322,8 +341,9 @@ impl Watcher {
     }
 
     /// One range query per model column, all targets at once, folded into the targets' rings;
-    /// failed and partial answers are counted in `report.query_errors`.
-    async fn fetch(&mut self, start: f64, end: f64, report: &mut CycleReport) {
+    /// failed and partial answers are counted in `report.query_errors`, the first one returned.
+    async fn fetch(&mut self, start: f64, end: f64, report: &mut CycleReport) -> Option<String> {
+        let mut first_error: Option<String> = None;
         let step = self.query_step;
         let mut set = tokio::task::JoinSet::new();
         for (col, (_, promql)) in self.columns.iter().enumerate() {
@@ -342,8 +362,9 @@ impl Watcher {
             let (col, result) = match joined {
                 Ok(x) => x,
                 Err(e) => {
-                    tracing::warn!(error = %e, "query task failed");
+                    tracing::debug!(error = %e, "query task failed");
                     report.query_errors += 1;
+                    first_error.get_or_insert_with(|| format!("query task: {e}"));
                     continue;
                 }
             };
@@ -351,8 +372,14 @@ impl Watcher {
                 Ok(answer) if !answer.warnings.is_empty() => {
                     // A partial answer (a Thanos/Mimir store missing): as good as a failure for alerting.
                     report.query_errors += 1;
-                    tracing::warn!(column = %self.columns[col].0, warnings = ?answer.warnings,
+                    tracing::debug!(column = %self.columns[col].0, warnings = ?answer.warnings,
                         "partial answer; this cycle's data is incomplete");
+                    first_error.get_or_insert_with(|| {
+                        format!(
+                            "{}: partial answer {:?}",
+                            self.columns[col].0, answer.warnings
+                        )
+                    });
                 }
                 Ok(answer) => {
                     for s in answer.series {
@@ -373,10 +400,12 @@ impl Watcher {
                 }
                 Err(e) => {
                     report.query_errors += 1;
-                    tracing::warn!(column = %self.columns[col].0, error = %e, "query failed; this cycle's data is incomplete");
+                    tracing::debug!(column = %self.columns[col].0, error = %e, "query failed; this cycle's data is incomplete");
+                    first_error.get_or_insert_with(|| format!("{}: {e}", self.columns[col].0));
                 }
             }
         }
+        first_error
     }
 
     /// Every known target (sorted), whether each is fresh enough to predict, and the worst data age.
