@@ -88,7 +88,11 @@ pub fn document(limits: &Limits) -> Value {
     }
     if let Some(snapshot) = doc.pointer_mut(&snapshot) {
         // A body with `samples` is the window form; `target` without `samples` is an error.
-        snapshot["not"] = json!({"anyOf": [{"required": ["samples"]}, {"required": ["target"]}]});
+        // (`"target": null` is a missing target, as every null is a missing value.)
+        snapshot["not"] = json!({"anyOf": [
+            {"required": ["samples"]},
+            {"required": ["target"], "properties": {"target": {"not": {"type": "null"}}}},
+        ]});
     }
     // The window form: its target may come as `target` or `cluster_id` (a string or an integer).
     let window = format!("{schemas}/WindowInput");
