@@ -411,3 +411,51 @@ async fn every_malformed_request_gets_a_json_error() {
     let (status, _, _) = request(server.addr, HEALTH).await;
     assert_eq!(status, 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
+    let idle = Duration::from_millis(700);
+    let server = start(
+        Limits::default(),
+        ConnectionLimits {
+            idle_timeout: idle,
+            ..ConnectionLimits::default()
+        },
+    )
+    .await;
+    let mut stream = TcpStream::connect(server.addr).await.expect("connect");
+    // Two requests on the connection, the second half an idle timeout after the first: it stays open.
+    let mut answered = Instant::now();
+    for i in 0..2 {
+        if i > 0 {
+            tokio::time::sleep(idle / 2).await;
+        }
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+            .await
+            .expect("write");
+        let mut buf = vec![0u8; 4096];
+        let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf))
+            .await
+            .expect("an answer")
+            .expect("read");
+        assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+        answered = Instant::now();
+    }
+    // Then silence: closed an idle timeout after the last answer (the server counts in whole ms).
+    let (rest, closed) = read_to_close(&mut stream, Duration::from_secs(10)).await;
+    let after = answered.elapsed();
+    assert!(closed && rest.is_empty(), "not closed: {rest:?}");
+    assert!(
+        after + Duration::from_millis(5) >= idle && after < idle + Duration::from_millis(1500),
+        "closed {after:?} after the last answer, idle timeout {idle:?}"
+    );
+    assert_eq!(
+        metric(
+            server.addr,
+            r#"kubepulse_http_connection_closes_total{reason="idle_timeout"}"#
+        )
+        .await,
+        1.0
+    );
+}
