@@ -78,7 +78,8 @@ impl ValidParams {
             n_classes: k,
             criterion: p.criterion,
         };
-        let (built, oob) = self.grow(x, &target, &base_weight)?;
+        let monotonic = self.monotonic_for(x.n_features(), Some(k))?;
+        let (built, oob) = self.grow(x, &target, &base_weight, monotonic)?;
         let oob = oob.map(|proba| {
             let (mut right, mut scored) = (0usize, 0usize);
             for (i, out) in proba.chunks(k).enumerate() {
@@ -144,18 +145,21 @@ impl ValidParams {
             y: &centred,
             offset,
         };
-        let (built, oob) = self.grow(x, &target, &base_weight)?;
+        let monotonic = self.monotonic_for(x.n_features(), None)?;
+        let (built, oob) = self.grow(x, &target, &base_weight, monotonic)?;
         let oob = oob.map(|pred| (r2_seen(y, &pred), pred));
         Ok(finish(x, Task::Regression, Vec::new(), built, oob))
     }
 
     /// Grows the trees on `target` (in parallel, each from its own RNG stream) and, with `oob_score`, the
-    /// out-of-bag outputs (`n_rows x n_outputs`, NaN rows when never out of bag).
+    /// out-of-bag outputs (`n_rows x n_outputs`, NaN rows when never out of bag). `monotonic` is empty or
+    /// one constraint per feature.
     fn grow<T: Target>(
         &self,
         x: &Matrix,
         target: &T,
         base_weight: &[f64],
+        monotonic: &[i8],
     ) -> Result<(Vec<BuiltTree>, Option<Vec<f64>>), ForestError> {
         let p = &self.0;
         if !base_weight.iter().any(|w| *w > 0.0) {
@@ -189,6 +193,7 @@ impl ValidParams {
                 min_samples_leaf: p.min_samples_leaf,
                 max_features,
                 bootstrap: p.bootstrap,
+                monotonic,
             };
             let built: Vec<BuiltTree> = (0..p.n_trees)
                 .into_par_iter()

@@ -6,7 +6,9 @@
 //!
 //! Both tasks share one engine: the same binning, histogram split search, missing-value routing, weighted
 //! bootstrap, TreeSHAP and model format; they differ in what a node sums (class weights, or `w`, `w y`,
-//! `w y^2`) and what a leaf holds (a class distribution, or one mean).
+//! `w y^2`) and what a leaf holds (a class distribution, or one mean). Both take monotonic constraints
+//! ([`ForestParams::monotonic`]; binary classifiers only), which shape the trees and are not stored: a
+//! constrained model is an ordinary one.
 //!
 //! This file holds the public types (the contract other crates code against); the work lives in modules:
 //! [`params`] (validation), `binning` (quantile bins, `u8` codes), `tree` (flat nodes and the histogram
@@ -153,6 +155,13 @@ pub struct ForestParams {
     pub seed: u64,
     /// Worker threads; `None` uses rayon's global pool. Never changes the result.
     pub n_threads: Option<usize>,
+    /// Monotonic constraints, one per feature (scikit-learn's `monotonic_cst`): `1` = the prediction may
+    /// only rise as the feature rises, `-1` only fall, `0` = free; empty = no constraint. The prediction is
+    /// a binary classifier's probability of its larger class label, or a regressor's value (multiclass
+    /// classifiers cannot be constrained). Missing values are not ordered: a row with NaN goes where each
+    /// split routes NaN. Splits that would break a constraint are not taken and leaves are kept within the
+    /// bounds their ancestors' constrained splits set, so each tree (and the forest's mean) is monotone.
+    pub monotonic: Vec<i8>,
 }
 
 impl Default for ForestParams {
@@ -170,6 +179,7 @@ impl Default for ForestParams {
             max_bins: 255,
             seed: 0,
             n_threads: None,
+            monotonic: Vec::new(),
         }
     }
 }

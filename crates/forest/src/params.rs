@@ -63,6 +63,12 @@ impl ForestParams {
                 format!("must be in 2..=255, got {}", self.max_bins),
             );
         }
+        if let Some(bad) = self.monotonic.iter().find(|c| !(-1..=1).contains(*c)) {
+            return invalid(
+                "monotonic",
+                format!("constraints are -1, 0 or 1 per feature, got {bad}"),
+            );
+        }
         if self.n_threads == Some(0) {
             return invalid(
                 "n_threads",
@@ -77,6 +83,37 @@ impl ValidParams {
     /// The validated parameters.
     pub fn params(&self) -> &ForestParams {
         &self.0
+    }
+
+    /// The monotonic constraints for data of `n_features` columns and `n_classes` classes (`None` for a
+    /// regressor): empty when there are none (or all are 0), else one per feature.
+    pub(crate) fn monotonic_for(
+        &self,
+        n_features: usize,
+        n_classes: Option<usize>,
+    ) -> Result<&[i8], ForestError> {
+        let cst = &self.0.monotonic;
+        if cst.iter().all(|c| *c == 0) {
+            return Ok(&[]);
+        }
+        if cst.len() != n_features {
+            return Err(ForestError::InvalidParam {
+                name: "monotonic",
+                reason: format!(
+                    "{} constraints given for {n_features} features (one per feature, or none)",
+                    cst.len()
+                ),
+            });
+        }
+        if let Some(k) = n_classes.filter(|k| *k != 2) {
+            return Err(ForestError::InvalidParam {
+                name: "monotonic",
+                reason: format!(
+                    "monotonic constraints need a regressor or a binary classifier; the labels have {k} classes"
+                ),
+            });
+        }
+        Ok(cst)
     }
 
     /// Number of features drawn at each split for `n_features` columns (at least 1).

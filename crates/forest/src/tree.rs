@@ -96,6 +96,49 @@ pub(crate) trait Target: Sync + Copy {
     fn proxy(&self, sums: &[f64]) -> f64;
     /// Appends the leaf's [`Target::n_outputs`] values.
     fn leaf(&self, sums: &[f64], out: &mut Vec<f32>);
+    /// The value monotonic constraints order (only asked of binary classifiers and regressors): the share
+    /// of class 1, or the mean target about the offset.
+    fn value(&self, sums: &[f64]) -> f64;
+    /// Appends the leaf's values with [`Target::value`] set to `value` (a leaf clipped to its bounds).
+    fn leaf_at(&self, value: f64, out: &mut Vec<f32>);
+}
+
+/// The interval `[lo, hi]` a node's [`Target::value`] must stay in under monotonic constraints (unbounded
+/// without them).
+#[derive(Clone, Copy)]
+struct Bounds {
+    lo: f64,
+    hi: f64,
+}
+
+impl Bounds {
+    const NONE: Self = Self {
+        lo: f64::NEG_INFINITY,
+        hi: f64::INFINITY,
+    };
+
+    /// Whether a split on a feature constrained in direction `cst` (1 or -1) with children values `left`
+    /// and `right` keeps the constraint: both within the bounds, ordered as `cst` says (scikit-learn's
+    /// `_check_monotonicity`).
+    #[inline]
+    fn allows(self, cst: i8, left: f64, right: f64) -> bool {
+        let within = |v: f64| self.lo <= v && v <= self.hi;
+        within(left) && within(right) && (left - right) * f64::from(cst) <= 0.0
+    }
+
+    /// The children's bounds after a split in direction `cst` (0 = unconstrained) with children values
+    /// `left` and `right`: they part at the middle of the two values, the side `cst` says must be lower
+    /// below it (scikit-learn's `middle_value`).
+    fn children(self, cst: i8, left: f64, right: f64) -> (Self, Self) {
+        // Within the bounds: the children's sums were added up in another order than the scan's, so
+        // their middle may sit an ulp outside, which would leave a child an empty interval.
+        let mid = (left / 2.0 + right / 2.0).clamp(self.lo, self.hi);
+        match cst {
+            1 => (Self { hi: mid, ..self }, Self { lo: mid, ..self }),
+            -1 => (Self { lo: mid, ..self }, Self { hi: mid, ..self }),
+            _ => (self, self),
+        }
+    }
 }
 
 /// Classification: a node's sums are its weighted class counts.
@@ -145,6 +188,15 @@ impl Target for Classes<'_> {
                 self.n_classes,
             ));
         }
+    }
+    #[inline]
+    fn value(&self, sums: &[f64]) -> f64 {
+        let w = sums[0] + sums[1];
+        if w > 0.0 { sums[1] / w } else { 0.5 }
+    }
+    fn leaf_at(&self, value: f64, out: &mut Vec<f32>) {
+        out.push((1.0 - value) as f32);
+        out.push(value as f32);
     }
 }
 
@@ -214,6 +266,17 @@ impl Target for Values<'_> {
         };
         out.push((mean + self.offset) as f32);
     }
+    #[inline]
+    fn value(&self, sums: &[f64]) -> f64 {
+        if sums[0] > 0.0 {
+            sums[1] / sums[0]
+        } else {
+            0.0
+        }
+    }
+    fn leaf_at(&self, value: f64, out: &mut Vec<f32>) {
+        out.push((value + self.offset) as f32);
+    }
 }
 
 /// Everything a tree needs from the forest (shared, read-only).
@@ -232,6 +295,8 @@ pub(crate) struct TreeInputs<'a, T: Target> {
     pub min_samples_leaf: usize,
     pub max_features: usize,
     pub bootstrap: bool,
+    /// Monotonic constraint per feature (-1, 0, 1), or empty for none.
+    pub monotonic: &'a [i8],
 }
 
 /// A built tree with what the forest aggregates.
@@ -337,6 +402,8 @@ struct Pending {
     start: usize,
     end: usize,
     depth: usize,
+    /// Where monotonic constraints keep its value.
+    bounds: Bounds,
 }
 
 struct Builder<'a, T: Target> {
@@ -413,6 +480,7 @@ impl<'a, T: Target> Builder<'a, T> {
             start: 0,
             end: self.idx.len(),
             depth: 0,
+            bounds: Bounds::NONE,
         }];
         while let Some(p) = stack.pop() {
             let tot: Vec<f64> = self.totals[p.node * k..(p.node + 1) * k].to_vec();
@@ -429,7 +497,7 @@ impl<'a, T: Target> Builder<'a, T> {
                 None
             };
             let Some(split) = split else {
-                self.make_leaf(p.node, &tot);
+                self.make_leaf(p.node, &tot, p.bounds);
                 continue;
             };
             let mid = self.partition(&p, &split);
@@ -439,6 +507,10 @@ impl<'a, T: Target> Builder<'a, T> {
             let (wn, wl, wr) = (target.weight(&tot), target.weight(&lt), target.weight(&rt));
             self.importance[split.feature] +=
                 wn * impurity - wl * target.impurity(&lt) - wr * target.impurity(&rt);
+            let (left_bounds, right_bounds) = match self.inp.monotonic.get(split.feature) {
+                Some(&cst) => p.bounds.children(cst, target.value(&lt), target.value(&rt)),
+                None => (p.bounds, p.bounds),
+            };
             let flag = if split.missing_left { MISSING_LEFT } else { 0 };
             self.nodes[p.node] = Node {
                 threshold: self.inp.data.threshold(split.feature, split.bin),
@@ -450,12 +522,14 @@ impl<'a, T: Target> Builder<'a, T> {
                 start: mid,
                 end: p.end,
                 depth: p.depth + 1,
+                bounds: right_bounds,
             });
             stack.push(Pending {
                 node: left,
                 start: p.start,
                 end: mid,
                 depth: p.depth + 1,
+                bounds: left_bounds,
             });
         }
     }
@@ -473,9 +547,21 @@ impl<'a, T: Target> Builder<'a, T> {
         id
     }
 
-    fn make_leaf(&mut self, node: usize, tot: &[f64]) {
-        let leaf = self.leaf_values.len() / self.inp.target.n_outputs();
-        self.inp.target.leaf(tot, &mut self.leaf_values);
+    /// Turns `node` into a leaf with sums `tot`, its value clipped to `bounds` (scikit-learn's
+    /// `clip_node_value`; never outside them without monotonic constraints).
+    fn make_leaf(&mut self, node: usize, tot: &[f64], bounds: Bounds) {
+        let target = self.inp.target;
+        let leaf = self.leaf_values.len() / target.n_outputs();
+        if self.inp.monotonic.is_empty() {
+            target.leaf(tot, &mut self.leaf_values);
+        } else {
+            let value = target.value(tot);
+            if value < bounds.lo || value > bounds.hi {
+                target.leaf_at(value.clamp(bounds.lo, bounds.hi), &mut self.leaf_values);
+            } else {
+                target.leaf(tot, &mut self.leaf_values);
+            }
+        }
         self.nodes[node] = Node {
             threshold: 0.0,
             feature: LEAF,
@@ -497,7 +583,7 @@ impl<'a, T: Target> Builder<'a, T> {
             drawn += 1;
             if self.collect_groups(f, p) {
                 visited += 1;
-                if let Some(s) = self.scan(f, p.end - p.start, tot) {
+                if let Some(s) = self.scan(f, p.end - p.start, tot, p.bounds) {
                     if best.is_none_or(|b| s.score > b.score) {
                         best = Some(s);
                     }
@@ -570,11 +656,13 @@ impl<'a, T: Target> Builder<'a, T> {
         self.group_code.len() + usize::from(miss_n > 0) > 1
     }
 
-    /// Scans the boundaries between the collected bins, trying missing values on both sides.
-    fn scan(&mut self, f: usize, n_node: usize, tot: &[f64]) -> Option<Split> {
+    /// Scans the boundaries between the collected bins, trying missing values on both sides; a split that
+    /// breaks `f`'s monotonic constraint within `bounds` is not a candidate, whichever side NaN goes.
+    fn scan(&mut self, f: usize, n_node: usize, tot: &[f64], bounds: Bounds) -> Option<Split> {
         let k = self.k;
         let msl = self.inp.min_samples_leaf;
         let target = *self.inp.target;
+        let cst = self.inp.monotonic.get(f).copied().unwrap_or(0);
         let miss_n = self.hist_n[255] as usize;
         let n_nonmiss = n_node - miss_n;
         for ((nm, t), m) in self.nonmiss.iter_mut().zip(tot).zip(&self.miss) {
@@ -585,6 +673,9 @@ impl<'a, T: Target> Builder<'a, T> {
         let mut consider =
             |bin: usize, lbuf: &[f64], rbuf: &[f64], nl: usize, nr: usize, ml: bool| {
                 if nl < msl || nr < msl {
+                    return;
+                }
+                if cst != 0 && !bounds.allows(cst, target.value(lbuf), target.value(rbuf)) {
                     return;
                 }
                 let score = target.proxy(lbuf) + target.proxy(rbuf);

@@ -4,6 +4,9 @@
 //!   restart metric's last value above its 99.5th percentile on the training data's normal windows;
 //! * `predict_linear`: the linear extrapolation of a usage reaches its limit within the horizon
 //!   (`*.secs_to_limit <= horizon`), as a `predict_linear` alert rule does;
+//! * `robust_z`: a metric family's largest deviation from the target's own trailing baseline
+//!   (`family.<f>.abs_z`, models with baseline features) above its 99.5th percentile on the training
+//!   data's normal windows — the label-free rule an SRE would write on z-scores;
 //! * `always_normal`: never alarms.
 //!
 //! A rule's issue type follows its metric's name (CPU/memory/disk → `resource_exhaustion`, latency →
@@ -33,10 +36,18 @@ pub struct BaselineParams {
     pub static_rules: Vec<Rule>,
     /// Extrapolation rules (seconds to limit <= threshold).
     pub linear_rules: Vec<Rule>,
+    /// Deviation-from-baseline rules (`family.<f>.abs_z >= threshold`).
+    #[serde(default)]
+    pub robust_z_rules: Vec<Rule>,
 }
 
 /// Names of the baselines, in report order.
-pub const NAMES: [&str; 3] = ["static_threshold", "predict_linear", "always_normal"];
+pub const NAMES: [&str; 4] = [
+    "static_threshold",
+    "predict_linear",
+    "robust_z",
+    "always_normal",
+];
 
 fn guess_type(name: &str, types: &[String], fallback: usize) -> usize {
     let n = name.to_ascii_lowercase();
@@ -78,6 +89,19 @@ impl BaselineParams {
                     threshold: horizon_secs as f64,
                     type_index: guess_type(name, types, most_common),
                 });
+            } else if name.starts_with("family.") && name.ends_with(".abs_z") {
+                let values: Vec<f64> = (0..normal.len())
+                    .filter(|&i| normal[i])
+                    .map(|i| f64::from(rows[i * nf + f]))
+                    .filter(|v| v.is_finite())
+                    .collect();
+                if let Some(q) = quantile(&values, 0.995) {
+                    params.robust_z_rules.push(Rule {
+                        feature: name.clone(),
+                        threshold: q.max(1e-9),
+                        type_index: guess_type(name, types, most_common),
+                    });
+                }
             } else if name.ends_with(".last") && !crate::context::is_peer_column(name) {
                 let n = name.to_ascii_lowercase();
                 if ["latency", "error", "restart", "oom"]
@@ -114,6 +138,7 @@ impl BaselineParams {
         let rules: &[Rule] = match name {
             "static_threshold" => &self.static_rules,
             "predict_linear" => &self.linear_rules,
+            "robust_z" => &self.robust_z_rules,
             _ => &[],
         };
         let linear = name == "predict_linear";

@@ -1,14 +1,20 @@
 //! The model bundle: a window model pair, an optional cluster snapshot model pair, their metadata and
 //! the model card, in one versioned, checksummed binary file (`.kpm`).
 //!
-//! Layout: magic `KPMODEL\0`, format version (u32 LE), header length (u64 LE), JSON header, then for
-//! each of window binary, window types, snapshot binary, snapshot types: length (u64 LE, 0 = absent)
-//! and the forest's own bytes; finally an FNV-1a 64 checksum (u64 LE) of everything before it.
+//! Layout of version 2: magic `KPMODEL\0`, format version (u32 LE), header length (u64 LE), JSON header,
+//! then for each of window binary, window types, snapshot binary, snapshot types, window ETA, snapshot
+//! ETA and the window model's anomaly scorer (an Isolation Forest): length (u64 LE, 0 = absent) and the
+//! forest's own bytes; finally an FNV-1a 64 checksum (u64 LE) of everything before it.
+//!
+//! Version 1 is version 2 without the two ETA forests and the anomaly scorer (its pairs predict the time
+//! to issue with the heuristic); this build still reads it.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use forest::RandomForest;
+use forest::{IsolationForest, RandomForest};
+
+use crate::anomaly::Anomaly;
 use serde::{Deserialize, Serialize};
 
 use crate::dataset::Fnv;
@@ -20,8 +26,10 @@ use crate::snapshot::Snapshot;
 use crate::window::Window;
 
 const MAGIC: &[u8; 8] = b"KPMODEL\0";
-/// The bundle format version this build reads and writes.
-pub const FORMAT_VERSION: u32 = 1;
+/// The bundle format version this build writes (it reads this one and every earlier one).
+pub const FORMAT_VERSION: u32 = 2;
+/// The first version, before ETA forests: four forest sections.
+const VERSION_WITHOUT_ETA: u32 = 1;
 
 /// What a bundle is, for `/model`, logs and metrics.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -106,14 +114,23 @@ impl<'a> Reader<'a> {
         let b = self.take(8, what)?;
         Ok(u64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
     }
-    fn forest(&mut self, what: &str) -> Result<Option<RandomForest>, LearnError> {
+    fn section(&mut self, what: &str) -> Result<Option<&'a [u8]>, LearnError> {
         let len = self.u64(what)? as usize;
         if len == 0 {
             return Ok(None);
         }
-        let b = self.take(len, what)?;
-        RandomForest::from_bytes(b)
-            .map(Some)
+        self.take(len, what).map(Some)
+    }
+    fn forest(&mut self, what: &str) -> Result<Option<RandomForest>, LearnError> {
+        self.section(what)?
+            .map(RandomForest::from_bytes)
+            .transpose()
+            .map_err(|e| LearnError::Bundle(format!("{what}: {e}")))
+    }
+    fn isolation(&mut self, what: &str) -> Result<Option<IsolationForest>, LearnError> {
+        self.section(what)?
+            .map(IsolationForest::from_bytes)
+            .transpose()
             .map_err(|e| LearnError::Bundle(format!("{what}: {e}")))
     }
 }
@@ -122,10 +139,10 @@ fn check_pair(
     meta: PairMeta,
     binary: Option<RandomForest>,
     types: Option<RandomForest>,
+    eta: Option<RandomForest>,
+    anomaly: Option<IsolationForest>,
     what: &str,
 ) -> Result<ModelPair, LearnError> {
-    let binary = binary
-        .ok_or_else(|| LearnError::Bundle(format!("{what}: the binary forest is missing")))?;
     let features = meta.features.clone().with_names();
     if features.names() != meta.feature_names.as_slice() {
         let first = features
@@ -143,19 +160,67 @@ fn check_pair(
             features.names().get(first).map_or("-", String::as_str),
         )));
     }
-    if binary.n_features() != features.len() {
+    // Only an unsupervised pair (its anomaly scorer alone) has no binary forest.
+    if binary.is_none() && meta.anomaly.is_none() {
+        return Err(LearnError::Bundle(format!(
+            "{what}: the binary forest is missing"
+        )));
+    }
+    if let Some(binary) = binary.as_ref().filter(|b| b.n_features() != features.len()) {
         return Err(LearnError::Bundle(format!(
             "{what}: the forest has {} features, the feature list {}",
             binary.n_features(),
             features.len()
         )));
     }
+    match (&eta, &meta.eta) {
+        (Some(f), Some(_))
+            if f.task() != forest::Task::Regression || f.n_features() != features.len() =>
+        {
+            return Err(LearnError::Bundle(format!(
+                "{what}: the ETA forest is a {} of {} features; expected a regressor of {}",
+                f.task(),
+                f.n_features(),
+                features.len()
+            )));
+        }
+        (Some(_), None) => {
+            return Err(LearnError::Bundle(format!(
+                "{what}: an ETA forest without its target in the header"
+            )));
+        }
+        (None, Some(_)) => {
+            return Err(LearnError::Bundle(format!(
+                "{what}: the header describes an ETA forest that is missing"
+            )));
+        }
+        _ => {}
+    }
+    let anomaly = match (&meta.anomaly, anomaly) {
+        (Some(m), Some(f)) => Some(
+            Anomaly::from_parts(m, f, &meta.feature_names)
+                .map_err(|e| LearnError::Bundle(format!("{what}: {e}")))?,
+        ),
+        (None, None) => None,
+        (Some(_), None) => {
+            return Err(LearnError::Bundle(format!(
+                "{what}: the header describes an anomaly scorer whose forest is missing"
+            )));
+        }
+        (None, Some(_)) => {
+            return Err(LearnError::Bundle(format!(
+                "{what}: an anomaly forest without its settings in the header"
+            )));
+        }
+    };
     let mut meta = meta;
     meta.features = features;
     Ok(ModelPair {
         meta,
         binary,
         types,
+        eta,
+        anomaly,
     })
 }
 
@@ -192,20 +257,38 @@ impl ModelBundle {
         out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
         out.extend_from_slice(&(json.len() as u64).to_le_bytes());
         out.extend_from_slice(&json);
-        put_forest(&mut out, Some(&self.window.binary));
+        put_forest(&mut out, self.window.binary.as_ref());
         put_forest(&mut out, self.window.types.as_ref());
-        put_forest(&mut out, self.snapshot.as_ref().map(|p| &p.binary));
+        put_forest(
+            &mut out,
+            self.snapshot.as_ref().and_then(|p| p.binary.as_ref()),
+        );
         put_forest(
             &mut out,
             self.snapshot.as_ref().and_then(|p| p.types.as_ref()),
         );
+        put_forest(&mut out, self.window.eta.as_ref());
+        put_forest(
+            &mut out,
+            self.snapshot.as_ref().and_then(|p| p.eta.as_ref()),
+        );
+        match &self.window.anomaly {
+            Some(a) => {
+                let bytes = a.forest.to_bytes();
+                out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+                out.extend_from_slice(&bytes);
+            }
+            None => out.extend_from_slice(&0u64.to_le_bytes()),
+        }
         let mut h = Fnv::new();
         h.write(&out);
         out.extend_from_slice(&h.0.to_le_bytes());
         out
     }
 
-    /// Reads a bundle; a truncated, corrupted, other-version or feature-mismatched bundle is an error.
+    /// Reads a bundle of this build's format or an earlier one (a version 1 bundle has no ETA forests and
+    /// no anomaly scorer);
+    /// a truncated, corrupted, newer-version or feature-mismatched bundle is an error.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, LearnError> {
         if bytes.len() < MAGIC.len() + 4 + 8 + 8 || &bytes[..8] != MAGIC {
             return Err(LearnError::Bundle(
@@ -221,9 +304,10 @@ impl ModelBundle {
             ));
         }
         let version = u32::from_le_bytes(body[8..12].try_into().unwrap_or([0; 4]));
-        if version != FORMAT_VERSION {
+        if !(VERSION_WITHOUT_ETA..=FORMAT_VERSION).contains(&version) {
             return Err(LearnError::Bundle(format!(
-                "format version {version}, this build reads version {FORMAT_VERSION}: retrain the model with this build"
+                "format version {version}, this build reads versions {VERSION_WITHOUT_ETA} to {FORMAT_VERSION}: \
+                 written by a newer build? Use that build, or retrain the model with this one"
             )));
         }
         let mut r = Reader {
@@ -237,9 +321,24 @@ impl ModelBundle {
         let wt = r.forest("window type forest")?;
         let sb = r.forest("snapshot binary forest")?;
         let st = r.forest("snapshot type forest")?;
-        let window = check_pair(header.window, wb, wt, "window model")?;
+        let (we, se, wa) = if version == VERSION_WITHOUT_ETA {
+            (None, None, None)
+        } else {
+            (
+                r.forest("window ETA forest")?,
+                r.forest("snapshot ETA forest")?,
+                r.isolation("window anomaly forest")?,
+            )
+        };
+        if r.pos != body.len() {
+            return Err(LearnError::Bundle(format!(
+                "{} unexpected bytes after the last forest",
+                body.len() - r.pos
+            )));
+        }
+        let window = check_pair(header.window, wb, wt, we, wa, "window model")?;
         let snapshot = match header.snapshot {
-            Some(meta) => Some(check_pair(meta, sb, st, "snapshot model")?),
+            Some(meta) => Some(check_pair(meta, sb, st, se, None, "snapshot model")?),
             None => None,
         };
         Ok(Self {
@@ -308,8 +407,10 @@ impl ModelBundle {
         .map_err(|e| {
             LearnError::Window(format!("target `{}`: {e}", crate::quote::clip(&w.target)))
         })?;
-        let row = self.window.meta.features.extract_window(w)?;
-        predict_row(&self.window, &row, explain, Some(&w.target))
+        let features = self.window.meta.features.extract_window(w)?;
+        let mut p = predict_row(&self.window, &features.row, explain, Some(&w.target))?;
+        p.baseline_seconds = features.baseline_secs.map(|s| s as f64);
+        Ok(p)
     }
 
     /// Predicts for one cluster snapshot with the snapshot model (trained on exactly these fields).
@@ -337,9 +438,12 @@ pub fn predict_row(
     target: Option<&str>,
 ) -> Result<Prediction, LearnError> {
     let meta = &pair.meta;
-    let mut pb = vec![0.0; pair.binary.classes().len()];
-    pair.binary.predict_proba_row(row, &mut pb)?;
-    let issue_col = pair.binary.classes().iter().position(|&c| c == 1.0);
+    let Some(binary) = &pair.binary else {
+        return predict_anomaly(pair, row, explain, target);
+    };
+    let mut pb = vec![0.0; binary.classes().len()];
+    binary.predict_proba_row(row, &mut pb)?;
+    let issue_col = binary.classes().iter().position(|&c| c == 1.0);
     let raw = issue_col.map_or(0.0, |c| pb[c]);
     let p = meta.calibration.apply(raw);
     let k = meta.issue_types.len().max(1);
@@ -377,27 +481,16 @@ pub fn predict_row(
             .map(|i| f64::from(row[i]))
             .filter(|v| v.is_finite())
     };
-    let time_to_issue_seconds = will.then(|| {
-        let linear = names
-            .iter()
-            .zip(row)
-            .filter(|(n, v)| {
-                n.ends_with(".secs_to_limit") && !crate::context::is_peer_column(n) && v.is_finite()
-            })
-            .map(|(_, &v)| f64::from(v))
-            .filter(|&v| v <= meta.window.horizon_secs as f64)
-            .fold(f64::INFINITY, f64::min);
-        if linear.is_finite() {
-            linear
-        } else {
-            meta.lead_secs_by_type.get(best).copied().unwrap_or(0.0)
-        }
-    });
+    let time_to_issue_seconds = if will {
+        Some(pair.time_to_issue_secs(row, best)?)
+    } else {
+        None
+    };
     let explanation = if explain || will {
         // Only the issue class is explained: half the work of every class.
         let c = issue_col.unwrap_or(0);
         let mut shap = Vec::new();
-        pair.binary.shap_values_of_class(row, c, &mut shap)?;
+        binary.shap_values_of_class(row, c, &mut shap)?;
         let mut contribs: Vec<Contribution> = (0..names.len())
             .map(|f| Contribution {
                 feature: names[f].clone(),
@@ -424,10 +517,142 @@ pub fn predict_row(
         horizon_seconds: meta.window.horizon_secs as f64,
         explanation,
         recommendation: will.then(|| prediction::recommendation(&issue_type, target)),
+        baseline_seconds: None,
+    })
+}
+
+/// Predicts with an unsupervised pair: the probability is the anomaly score (0–1), the type `anomaly`,
+/// and the explanation each input's exact share of the score (TreeSHAP of the isolation path length, as
+/// `log2` of the score: positive = makes the window more anomalous).
+fn predict_anomaly(
+    pair: &ModelPair,
+    row: &[f32],
+    explain: bool,
+    target: Option<&str>,
+) -> Result<Prediction, LearnError> {
+    let meta = &pair.meta;
+    let (Some(anomaly), Some(am)) = (&pair.anomaly, &meta.anomaly) else {
+        return Err(LearnError::Bundle(
+            "a pair without a binary forest needs an anomaly scorer".into(),
+        ));
+    };
+    let p = anomaly.score_row(row)?;
+    let will = p >= meta.threshold;
+    let issue_type = meta
+        .issue_types
+        .first()
+        .cloned()
+        .unwrap_or_else(|| crate::anomaly::ISSUE_TYPE.to_string());
+    let probabilities = BTreeMap::from([("normal".to_string(), 1.0 - p), (issue_type.clone(), p)]);
+    let explanation = if explain || will {
+        let inputs: Vec<f32> = am
+            .features
+            .iter()
+            .map(|f| {
+                meta.feature_names
+                    .iter()
+                    .position(|n| n == f)
+                    .map_or(f32::NAN, |i| row[i])
+            })
+            .collect();
+        let shares = anomaly
+            .forest
+            .explain_row(&inputs)?
+            .log2_score_contributions();
+        let mut contribs: Vec<Contribution> = am
+            .features
+            .iter()
+            .zip(&inputs)
+            .zip(&shares)
+            .map(|((f, &v), &c)| Contribution {
+                feature: f.clone(),
+                value: f64::from(v),
+                contribution: c,
+            })
+            .collect();
+        contribs.sort_by(|a, b| b.contribution.total_cmp(&a.contribution));
+        contribs.truncate(5);
+        let summary = match contribs.first() {
+            Some(c) if c.contribution > 0.0 => format!(
+                "unusual for this target: {} = {} (anomaly score {:.2})",
+                c.feature,
+                if c.value.is_finite() {
+                    format!("{:.3}", c.value)
+                } else {
+                    "missing".into()
+                },
+                p
+            ),
+            _ => format!("anomaly score {p:.2}"),
+        };
+        Some(Explanation {
+            summary,
+            top_features: contribs,
+        })
+    } else {
+        None
+    };
+    let shown = if will {
+        issue_type
+    } else {
+        "normal".to_string()
+    };
+    Ok(Prediction {
+        will_have_issue: will,
+        issue_probability: p,
+        issue_type: shown.clone(),
+        probabilities,
+        time_to_issue_seconds: None,
+        horizon_seconds: meta.window.horizon_secs as f64,
+        explanation,
+        recommendation: will.then(|| prediction::recommendation(&shown, target)),
+        baseline_seconds: None,
     })
 }
 
 /// Feature names a spec yields (re-exported for the card).
 pub fn feature_names(spec: &FeatureSpec) -> &[String] {
     spec.names()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A bundle of format version 1, before ETA forests (`tests/fixtures/README.md`).
+    static V1: &[u8] = include_bytes!("../tests/fixtures/bundle-v1.kpm");
+
+    /// `bytes` with its version set to `version` and the checksum made right again.
+    fn with_version(bytes: &[u8], version: u32) -> Vec<u8> {
+        let mut body = bytes[..bytes.len() - 8].to_vec();
+        body[8..12].copy_from_slice(&version.to_le_bytes());
+        let mut h = Fnv::new();
+        h.write(&body);
+        body.extend_from_slice(&h.0.to_le_bytes());
+        body
+    }
+
+    #[test]
+    fn version_1_loads_without_eta_and_a_newer_version_is_a_clear_error() {
+        let old = ModelBundle::from_bytes(V1).unwrap();
+        assert!(old.window_model().eta.is_none());
+        let e = ModelBundle::from_bytes(&with_version(V1, FORMAT_VERSION + 1))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("format version 3") && e.contains("newer build"),
+            "{e}"
+        );
+        // A version 1 file claiming version 2 lacks the ETA sections: truncated, not misread.
+        let e = ModelBundle::from_bytes(&with_version(V1, 2))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("window ETA forest"), "{e}");
+        // And a version 2 file claiming version 1 has bytes left over.
+        let v2 = old.to_bytes();
+        let e = ModelBundle::from_bytes(&with_version(&v2, 1))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unexpected bytes"), "{e}");
+    }
 }

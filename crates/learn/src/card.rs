@@ -19,7 +19,10 @@ pub struct Holdout<'a> {
 
 fn pair_json(pair: &ModelPair, holdout: Option<&Holdout>) -> Value {
     let m = &pair.meta;
-    let mdi = pair.binary.feature_importances();
+    let mdi = pair.binary.as_ref().map_or_else(
+        || vec![0.0; m.feature_names.len()],
+        |b| b.feature_importances(),
+    );
     let mut top: Vec<(usize, f64)> = mdi.iter().copied().enumerate().collect();
     top.sort_by(|a, b| b.1.total_cmp(&a.1));
     json!({
@@ -33,7 +36,7 @@ fn pair_json(pair: &ModelPair, holdout: Option<&Holdout>) -> Value {
         "calibration": m.calibration,
         "metrics": m.features.metrics,
         "features": m.feature_names.len(),
-        "trees": {"binary": m.params.n_trees, "types": m.params.type_trees, "max_depth": m.params.max_depth, "min_samples_leaf": m.params.min_samples_leaf, "seed": m.params.seed},
+        "trees": {"binary": m.params.n_trees, "types": m.params.type_trees, "eta": m.params.eta_trees, "max_depth": m.params.max_depth, "min_samples_leaf": m.params.min_samples_leaf, "seed": m.params.seed},
         "false_alarm_budget_per_target_day": m.params.false_alarm_budget,
         "training": {
             "data_fingerprint": m.data_fingerprint,
@@ -47,7 +50,11 @@ fn pair_json(pair: &ModelPair, holdout: Option<&Holdout>) -> Value {
             "data_fingerprint": h.evaluation.dataset.fingerprint(),
             "figures": headline(&h.evaluation.model),
             "baselines": h.evaluation.baselines.iter().map(|(k, v)| (k.clone(), headline(v))).collect::<serde_json::Map<_, _>>(),
+            "eta": h.evaluation.eta,
         })),
+        "eta": m.eta,
+        "unsupervised": pair.binary.is_none(),
+        "anomaly_inputs": m.anomaly.as_ref().map(|a| a.features.len()),
         "top_features": top.iter().take(10).map(|&(i, v)| json!({"feature": m.feature_names[i], "mdi": v})).collect::<Vec<_>>(),
     })
 }
@@ -111,12 +118,23 @@ fn pair_markdown(md: &mut String, title: &str, p: &Value) {
         p["ongoing_policy"]
     );
     let _ = writeln!(md, "- Issue types: {}.", p["issue_types"]);
-    let _ = writeln!(
-        md,
-        "- Alarm threshold {} (chosen on the validation part for ≤ {} false alarm(s) per target-day).",
-        fmt(&p["threshold"], false),
-        p["false_alarm_budget_per_target_day"]
-    );
+    let unsupervised = p["unsupervised"].as_bool() == Some(true);
+    if unsupervised {
+        let _ = writeln!(
+            md,
+            "- Unsupervised: an Isolation Forest over {} scale-free (trailing-baseline) features, fitted without labels;              alarm threshold {} on the anomaly score (the lowest at which the training period's alarms, all counted              as false, stay within {} per target-day).",
+            p["anomaly_inputs"],
+            fmt(&p["threshold"], false),
+            p["false_alarm_budget_per_target_day"]
+        );
+    } else {
+        let _ = writeln!(
+            md,
+            "- Alarm threshold {} (chosen on the validation part for ≤ {} false alarm(s) per target-day).",
+            fmt(&p["threshold"], false),
+            p["false_alarm_budget_per_target_day"]
+        );
+    }
     let _ = writeln!(
         md,
         "- Training data `{}`, {} → {}, {} rows.",
@@ -125,7 +143,32 @@ fn pair_markdown(md: &mut String, title: &str, p: &Value) {
         p["training"]["until"].as_str().unwrap_or(""),
         p["training"]["rows"]
     );
-    let _ = writeln!(md, "- Metrics: {}.\n", p["metrics"]);
+    let _ = writeln!(md, "- Metrics: {}.", p["metrics"]);
+    match p["eta"]["target"].as_str() {
+        Some(target) => {
+            let v = &p["eta"]["validation"];
+            let _ = writeln!(
+                md,
+                "- Time to issue: a regression forest fitted on `{target}` (chosen on validation: median absolute \
+                 error {} s over {} alarmed windows, heuristic {} s).\n",
+                fmt(&v["forest_median_abs_error_secs"], false),
+                v["windows"],
+                fmt(&v["heuristic_median_abs_error_secs"], false)
+            );
+        }
+        None if unsupervised => {
+            let _ = writeln!(
+                md,
+                "- Time to issue: none (an anomaly has no known onset to count down to).\n"
+            );
+        }
+        None => {
+            let _ = writeln!(
+                md,
+                "- Time to issue: heuristic (linear extrapolation to a limit, else the type's median lead).\n"
+            );
+        }
+    }
     if !p["validation"].is_null() {
         let _ = writeln!(md, "### Validation (last part of the training period)\n");
         figures_table(md, &[("model".into(), &p["validation"])]);
@@ -152,6 +195,18 @@ fn pair_markdown(md: &mut String, title: &str, p: &Value) {
             "\nPR-AUC per type (model): {}\n",
             h["figures"]["pr_auc"]
         );
+        let e = &h["eta"];
+        let _ = writeln!(
+            md,
+            "Time to issue, median absolute error over {} alarmed windows before an incident start: \
+             regression forest {} s, heuristic {} s.\n",
+            e["windows"],
+            fmt(&e["forest_median_abs_error_secs"], false),
+            fmt(&e["heuristic_median_abs_error_secs"], false)
+        );
+    }
+    if unsupervised {
+        return;
     }
     let _ = writeln!(md, "Top features (MDI):\n");
     if let Some(top) = p["top_features"].as_array() {
@@ -176,11 +231,24 @@ pub fn card_markdown(card: &Value) -> String {
         card["name"].as_str().unwrap_or(""),
         card["version"].as_str().unwrap_or("")
     );
-    let _ = writeln!(
-        md,
-        "Trained at {}. Two-stage random forest: a binary forest (does an issue start within the horizon?) and a type forest (which type?), Platt-calibrated.\n",
-        card["trained_at"].as_str().unwrap_or("")
-    );
+    if card["window_model"]["unsupervised"].as_bool() == Some(true) {
+        let _ = writeln!(
+            md,
+            "Trained at {}. Unsupervised: the label-free anomaly scorer alone (type `anomaly`, no time to issue), for a cluster without incident labels.\n",
+            card["trained_at"].as_str().unwrap_or("")
+        );
+    } else {
+        let _ = writeln!(
+            md,
+            "Trained at {}. Two-stage random forest: a binary forest (does an issue start within the horizon?) and a type forest (which type?), Platt-calibrated{}.\n",
+            card["trained_at"].as_str().unwrap_or(""),
+            if card["window_model"]["eta"].is_null() {
+                ""
+            } else {
+                "; a regression forest estimates the time to issue"
+            }
+        );
+    }
     let _ = writeln!(
         md,
         "Intended use: ranking and alerting on per-workload incident risk from Prometheus metrics; a simulated-data model is a starting point — retrain on your own history (`kubepulse train`) and check it with `kubepulse eval`.\n"

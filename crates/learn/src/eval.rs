@@ -8,13 +8,14 @@ use forest::Matrix;
 use rayon::prelude::*;
 use serde::Serialize;
 
+use crate::anomaly;
 use crate::baselines;
 use crate::bundle::predict_row;
 use crate::columns::{self, ColumnMap};
 use crate::context;
 use crate::dataset::Dataset;
 use crate::error::LearnError;
-use crate::figures::{self, Figures};
+use crate::figures::{self, EtaFigures, Figures};
 use crate::labels::Label;
 use crate::model::{ModelPair, series_rows};
 use crate::scoring::{Grid, Score};
@@ -144,6 +145,9 @@ pub struct Evaluation<'a> {
     pub baselines: BTreeMap<String, Figures>,
     /// Baseline name → scores (for the PR curves).
     pub baseline_scores: BTreeMap<String, Vec<Vec<Score>>>,
+    /// Error of the model's time to issue on alarmed windows preceding an incident start: the ETA forest
+    /// against the heuristic.
+    pub eta: EtaFigures,
     /// Feature importances, MDI-sorted.
     pub importances: Vec<Importance>,
     /// Explanations of the first alarm of detected incidents (at most 50).
@@ -199,15 +203,19 @@ pub fn evaluate_figures<'a>(
     let index = |n: &str| index_map.get(n).copied();
     let n_types = meta.issue_types.len();
     let nf = names.len();
-    type Scored = (Vec<Score>, Vec<Vec<Score>>);
+    /// Per series: the model's scores, each baseline's, and the ETA guesses (truth, forest, heuristic).
+    type Scored = (Vec<Score>, Vec<Vec<Score>>, Vec<(f64, Option<f64>, f64)>);
     let per_series: Vec<Scored> = grid
         .points
         .par_iter()
         .enumerate()
         .map(|(s, points)| {
+            let events = dataset.events_of(&dataset.series[s].target);
             let mut model = Vec::with_capacity(points.len());
+            // The rule baselines, then the anomaly scorer (when the model has one).
             let mut base: Vec<Vec<Score>> =
-                vec![Vec::with_capacity(points.len()); baselines::NAMES.len()];
+                vec![Vec::with_capacity(points.len()); baselines::NAMES.len() + 1];
+            let mut eta = Vec::new();
             for chunk in points.chunks(2048) {
                 let rows = series_rows(
                     &dataset,
@@ -220,16 +228,62 @@ pub fn evaluate_figures<'a>(
                         base[b].push(meta.baselines.score(name, row, &index, n_types));
                     }
                 }
-                model.extend(pair.score_rows(rows)?);
+                if let (Some(a), Some(am)) = (&pair.anomaly, &meta.anomaly) {
+                    for (row, p) in rows.chunks(nf).zip(a.scores(&rows, nf)?) {
+                        let type_index = anomaly::type_of(row, &index, &meta.issue_types, 0);
+                        let mut type_probs = smallvec::smallvec![0.0f32; n_types.max(1)];
+                        type_probs[type_index.min(n_types.max(1) - 1)] = 1.0;
+                        base[baselines::NAMES.len()].push(Score {
+                            p_issue: p,
+                            alarm: p >= am.threshold,
+                            type_index,
+                            type_probs,
+                        });
+                    }
+                }
+                // Windows preceding an incident start: their rows, kept for the ETA of those alarmed.
+                let preceding: Vec<(usize, f64)> = chunk
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(k, p)| match p.label {
+                        Label::Issue(e) if events[e].start > p.t => {
+                            Some((k, (events[e].start - p.t) as f64))
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                let preceding_rows: Vec<f32> = preceding
+                    .iter()
+                    .flat_map(|&(k, _)| rows[k * nf..(k + 1) * nf].iter().copied())
+                    .collect();
+                let scored = pair.score_rows(rows)?;
+                for (&(k, truth), row) in preceding.iter().zip(preceding_rows.chunks(nf)) {
+                    let sc = &scored[k];
+                    if sc.alarm {
+                        eta.push((
+                            truth,
+                            pair.eta_forest_secs(row)?,
+                            pair.eta_heuristic_secs(row, sc.type_index),
+                        ));
+                    }
+                }
+                model.extend(scored);
             }
-            Ok((model, base))
+            Ok((model, base, eta))
         })
         .collect::<Result<_, LearnError>>()?;
     let mut scores = Vec::with_capacity(per_series.len());
     let mut baseline_scores: BTreeMap<String, Vec<Vec<Score>>> = BTreeMap::new();
-    for (m, b) in per_series {
+    let names = baselines::NAMES
+        .iter()
+        .copied()
+        .chain(pair.anomaly.is_some().then_some(anomaly::NAME));
+    let names: Vec<&str> = names.collect();
+    let mut eta_guesses = Vec::new();
+    for (m, b, e) in per_series {
         scores.push(m);
-        for (name, v) in baselines::NAMES.iter().zip(b) {
+        eta_guesses.extend(e);
+        for (name, v) in names.iter().zip(b) {
             baseline_scores.entry(name.to_string()).or_default().push(v);
         }
     }
@@ -251,6 +305,7 @@ pub fn evaluate_figures<'a>(
         model,
         baselines,
         baseline_scores,
+        eta: EtaFigures::of(&eta_guesses),
         importances: Vec::new(),
         explanations: Vec::new(),
         onset_signal: Default::default(),
@@ -266,7 +321,10 @@ fn importances(
     seed: u64,
 ) -> Result<Vec<Importance>, LearnError> {
     let meta = &pair.meta;
-    let mdi = pair.binary.feature_importances();
+    let mdi = pair.binary.as_ref().map_or_else(
+        || vec![0.0; meta.feature_names.len()],
+        |b| b.feature_importances(),
+    );
     // A sample of test windows: every positive (up to 1000) and as many normals, evenly spread.
     let labelled: Vec<(usize, usize, f64)> = grid
         .points
@@ -290,7 +348,11 @@ fn importances(
     };
     let mut sample = take(&pos, 1000);
     sample.extend(take(&neg, 1000.max(sample.len())));
-    let permutation = if sample.iter().any(|r| r.2 == 1.0) && sample.iter().any(|r| r.2 == 0.0) {
+    let permutation = if let Some(binary) = pair
+        .binary
+        .as_ref()
+        .filter(|_| sample.iter().any(|r| r.2 == 1.0) && sample.iter().any(|r| r.2 == 0.0))
+    {
         let mut x = Vec::with_capacity(sample.len() * meta.feature_names.len());
         for &(s, k, _) in &sample {
             let p = grid.points[s][k];
@@ -303,7 +365,7 @@ fn importances(
         }
         let y: Vec<f64> = sample.iter().map(|r| r.2).collect();
         let m = Matrix::new(x, sample.len(), meta.feature_names.len())?;
-        pair.binary.permutation_importance(&m, &y, 2, seed)?
+        binary.permutation_importance(&m, &y, 2, seed)?
     } else {
         vec![0.0; mdi.len()]
     };

@@ -1,5 +1,5 @@
 //! Feature extraction: the single source of feature names and order, used by `train`, `eval`, `serve`
-//! and `watch` alike. Every path goes through [`FeatureSpec::extract_into`].
+//! and `watch` alike. Every path goes through [`FeatureSpec::extract`].
 //!
 //! Per metric (counters `*_total` first become per-second rates, a drop is a reset):
 //! `last`, `mean`, `min`, `max`, `std`, `slope` (least squares, per second), `change` (last − first),
@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::dataset::ColumnKind;
 use crate::error::LearnError;
 use crate::timestamp;
+use crate::trailing::{self, BaselineSpec, TargetBaseline};
 use crate::window::Window;
 
 /// `secs_to_limit` when the metric is flat or falling, seconds (one day).
@@ -32,6 +33,63 @@ pub const JUMP_STATS: [&str; 2] = ["rel_jump", "z_jump"];
 
 /// Bound of `z_jump` (a jump off a perfectly flat series would otherwise be infinite).
 pub const Z_JUMP_CAP: f64 = 1e4;
+
+/// The statistics of the window against the target's trailing baseline `(mean, sd)` per metric (with
+/// [`FeatureSpec::with_baseline`]), in feature order: the z-scores `(value − mean) / sd` of the last, mean,
+/// largest and smallest value (unitless, bounded by ±[`trailing::Z_CAP`]); `rel_to_baseline` = window mean /
+/// baseline mean − 1 (unitless; NaN when the baseline mean is 0); `out_of_band` = share (0–1) of the
+/// window's values beyond `band` sd; `secs_out_of_band` = seconds since the run of out-of-band values that
+/// ends at the last value began (0 when the last value is inside the band). NaN while the baseline is cold.
+pub const BASELINE_STATS: [&str; 7] = [
+    "z_last",
+    "z_mean",
+    "z_max",
+    "z_min",
+    "rel_to_baseline",
+    "out_of_band",
+    "secs_out_of_band",
+];
+
+/// Per metric family present (with a baseline), in feature order: `family.<f>.abs_z` = the largest
+/// `|z_last|` of the family's metrics, `family.<f>.out_of_band` = their largest `out_of_band`. Which
+/// families deviate is what tells a fault's type on a target the model has never seen.
+pub const FAMILY_STATS: [&str; 2] = ["abs_z", "out_of_band"];
+
+/// The metric families, in feature order.
+pub const FAMILIES: [&str; 8] = [
+    "node", "restarts", "cpu", "memory", "network", "latency", "errors", "load",
+];
+
+/// The family of a metric by its name (the first rule that matches, in [`FAMILIES`] order): `node_*` →
+/// node; `restart`/`oom`/`crash` → restarts; `cpu` → cpu; `mem` → memory; `network`/`receive`/`transmit`/
+/// `tcp`/`packet` → network; `latency`/`duration` → latency; `error`/`fail`/`5xx` → errors;
+/// `request`/`ops`/`rps`/`throughput` → load. Peer columns and anything else have none.
+pub fn family_of(metric: &str) -> Option<&'static str> {
+    if crate::context::is_peer_column(metric) {
+        return None;
+    }
+    let m = metric.to_ascii_lowercase();
+    let has = |keys: &[&str]| keys.iter().any(|k| m.contains(k));
+    if m.starts_with("node_") {
+        Some("node")
+    } else if has(&["restart", "oom", "crash"]) {
+        Some("restarts")
+    } else if has(&["cpu"]) {
+        Some("cpu")
+    } else if has(&["mem"]) {
+        Some("memory")
+    } else if has(&["network", "receive", "transmit", "tcp", "packet"]) {
+        Some("network")
+    } else if has(&["latency", "duration"]) {
+        Some("latency")
+    } else if has(&["error", "fail", "5xx"]) {
+        Some("errors")
+    } else if has(&["request", "ops", "rps", "throughput"]) {
+        Some("load")
+    } else {
+        None
+    }
+}
 
 /// How features are built from a window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,8 +145,25 @@ pub struct FeatureSpec {
     /// Whether the step-change features [`JUMP_STATS`] are included (bundles older than them have none).
     #[serde(default)]
     pub jumps: bool,
+    /// The trailing per-target baseline of the [`BASELINE_STATS`] and [`FAMILY_STATS`] (`None`: no baseline
+    /// features; bundles older than them have none).
+    #[serde(default)]
+    pub baseline: Option<BaselineSpec>,
     #[serde(skip)]
     names: Vec<String>,
+    /// Metric indices of each family present (with a baseline), in [`FAMILIES`] order.
+    #[serde(skip)]
+    families: Vec<(&'static str, Vec<usize>)>,
+    /// Slot of each metric's [`BASELINE_STATS`] block (`None`: not compared with a baseline, see [`baselined`]).
+    #[serde(skip)]
+    base_slots: Vec<Option<usize>>,
+}
+
+/// Whether a metric gets [`BASELINE_STATS`]: the target's own metrics do; node metrics (shared by every
+/// pod of the node, so they move with whatever else runs there — on a fault campaign, with the campaign's
+/// clock) and peer columns (already relative to the peers) do not.
+pub fn baselined(metric: &str) -> bool {
+    !crate::context::is_peer_column(metric) && family_of(metric) != Some("node")
 }
 
 /// How a column name relates to a limit, if it is already relative to one: `*_utilization`,
@@ -165,7 +240,10 @@ impl FeatureSpec {
             step_secs,
             calendar: true,
             jumps: false,
+            baseline: None,
             names: Vec::new(),
+            families: Vec::new(),
+            base_slots: Vec::new(),
         };
         spec.names = spec.build_names();
         spec
@@ -182,7 +260,10 @@ impl FeatureSpec {
             step_secs,
             calendar: false,
             jumps: false,
+            baseline: None,
             names: Vec::new(),
+            families: Vec::new(),
+            base_slots: Vec::new(),
         };
         spec.names = spec.build_names();
         spec
@@ -202,22 +283,60 @@ impl FeatureSpec {
         self
     }
 
+    /// With the trailing-baseline features [`BASELINE_STATS`] and [`FAMILY_STATS`] (window mode only).
+    pub fn with_baseline(mut self, baseline: BaselineSpec) -> Self {
+        self.baseline = (self.mode == FeatureMode::Window).then_some(baseline);
+        self.names = self.build_names();
+        self
+    }
+
     /// Rebuilds the derived name list after deserialisation.
     pub(crate) fn with_names(mut self) -> Self {
         self.names = self.build_names();
         self
     }
 
-    fn build_names(&self) -> Vec<String> {
+    /// A metric's feature-name stem: the name of a gauge, `rate(name)` of a counter.
+    fn stem(m: &str, kind: ColumnKind) -> String {
+        match kind {
+            ColumnKind::Gauge => m.to_string(),
+            ColumnKind::Counter => format!("rate({m})"),
+        }
+    }
+
+    fn build_names(&mut self) -> Vec<String> {
+        let with_baseline = self.baseline.is_some() && self.mode == FeatureMode::Window;
+        let mut slot = 0;
+        self.base_slots = self
+            .metrics
+            .iter()
+            .map(|m| {
+                (with_baseline && baselined(m)).then(|| {
+                    slot += 1;
+                    slot - 1
+                })
+            })
+            .collect();
+        self.families = match self.baseline {
+            Some(_) if self.mode == FeatureMode::Window => FAMILIES
+                .iter()
+                .filter_map(|&f| {
+                    let ms: Vec<usize> = (0..self.metrics.len())
+                        .filter(|&m| {
+                            self.base_slots[m].is_some() && family_of(&self.metrics[m]) == Some(f)
+                        })
+                        .collect();
+                    (!ms.is_empty()).then_some((f, ms))
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
         if self.mode == FeatureMode::Latest {
             return self.metrics.clone();
         }
         let mut names = Vec::new();
-        for (m, kind) in self.metrics.iter().zip(&self.kinds) {
-            let base = match kind {
-                ColumnKind::Gauge => m.clone(),
-                ColumnKind::Counter => format!("rate({m})"),
-            };
+        for (m, &kind) in self.metrics.iter().zip(&self.kinds) {
+            let base = Self::stem(m, kind);
             for s in STATS {
                 names.push(format!("{base}.{s}"));
             }
@@ -229,12 +348,24 @@ impl FeatureSpec {
             }
         }
         if self.jumps {
-            for (m, kind) in self.metrics.iter().zip(&self.kinds) {
+            for (m, &kind) in self.metrics.iter().zip(&self.kinds) {
                 for s in JUMP_STATS {
-                    names.push(match kind {
-                        ColumnKind::Gauge => format!("{m}.{s}"),
-                        ColumnKind::Counter => format!("rate({m}).{s}"),
-                    });
+                    names.push(format!("{}.{s}", Self::stem(m, kind)));
+                }
+            }
+        }
+        if self.baseline.is_some() {
+            for ((m, &kind), slot) in self.metrics.iter().zip(&self.kinds).zip(&self.base_slots) {
+                if slot.is_none() {
+                    continue;
+                }
+                for s in BASELINE_STATS {
+                    names.push(format!("{}.{s}", Self::stem(m, kind)));
+                }
+            }
+            for (f, _) in &self.families {
+                for s in FAMILY_STATS {
+                    names.push(format!("family.{f}.{s}"));
                 }
             }
         }
@@ -260,14 +391,29 @@ impl FeatureSpec {
         self.names.is_empty()
     }
 
-    /// Extracts the features of the window ending at `t` into `out` (`self.len()` long).
-    /// `timestamps` are the window's samples (increasing, all `<= t`); `column(m)` gives metric `m`'s
-    /// values aligned with them (NaN = missing). This is the one implementation every path uses.
+    /// Extracts the features of the window ending at `t` into `out` (`self.len()` long), without a
+    /// baseline (the baseline features, if any, are missing). See [`Self::extract`].
     pub fn extract_into<'a>(
         &self,
         t: i64,
         timestamps: &[i64],
         column: impl Fn(usize) -> &'a [f64],
+        out: &mut [f32],
+    ) {
+        self.extract(t, timestamps, column, None, out);
+    }
+
+    /// Extracts the features of the window ending at `t` into `out` (`self.len()` long).
+    /// `timestamps` are the window's samples (increasing, all `<= t`); `column(m)` gives metric `m`'s
+    /// values aligned with them (NaN = missing); `baseline` is the target's trailing baseline of the
+    /// samples before the window (its metrics in this spec's order). This is the one implementation every
+    /// path uses.
+    pub fn extract<'a>(
+        &self,
+        t: i64,
+        timestamps: &[i64],
+        column: impl Fn(usize) -> &'a [f64],
+        baseline: Option<&TargetBaseline>,
         out: &mut [f32],
     ) {
         debug_assert_eq!(out.len(), self.len());
@@ -286,6 +432,13 @@ impl FeatureSpec {
         let n_stats = STATS.len();
         let mut last_slope = vec_small(self.metrics.len());
         let jumps_at = self.metrics.len() * n_stats + 3 * self.limits.len();
+        let n_base = BASELINE_STATS.len();
+        let base_at = jumps_at
+            + if self.jumps {
+                JUMP_STATS.len() * self.metrics.len()
+            } else {
+                0
+            };
         for (m, kind) in self.kinds.iter().enumerate() {
             let c = column(m);
             let gauge = timestamps
@@ -298,6 +451,21 @@ impl FeatureSpec {
                 ColumnKind::Gauge => Stats::of(gauge.clone()),
                 ColumnKind::Counter => Stats::of(rates.clone()),
             };
+            if let (Some(bspec), Some(slot)) = (&self.baseline, self.base_slots[m]) {
+                let reference = baseline
+                    .filter(|b| m < b.len())
+                    .and_then(|b| b.metric(m).reference(bspec));
+                let o = &mut out[base_at + slot * n_base..base_at + (slot + 1) * n_base];
+                match (reference, kind) {
+                    (Some(r), ColumnKind::Gauge) => {
+                        against_baseline(gauge.clone(), &st, r, bspec.band, o)
+                    }
+                    (Some(r), ColumnKind::Counter) => {
+                        against_baseline(rates.clone(), &st, r, bspec.band, o)
+                    }
+                    (None, _) => o.fill(f32::NAN),
+                }
+            }
             if self.jumps {
                 let (rel, z) = match kind {
                     ColumnKind::Gauge => jump(gauge, st.last),
@@ -352,6 +520,22 @@ impl FeatureSpec {
         if self.jumps {
             k += JUMP_STATS.len() * self.metrics.len();
         }
+        if self.baseline.is_some() {
+            k += n_base * self.base_slots.iter().flatten().count();
+            for (_, ms) in &self.families {
+                let (mut abs_z, mut out_of_band) = (f32::NAN, f32::NAN);
+                for &m in ms {
+                    let slot = self.base_slots[m].unwrap_or(0);
+                    let o = &out[base_at + slot * n_base..];
+                    // f32::max ignores a NaN operand, so a cold metric does not hide a warm one.
+                    abs_z = abs_z.max(o[0].abs());
+                    out_of_band = out_of_band.max(o[5]);
+                }
+                out[k] = abs_z;
+                out[k + 1] = out_of_band;
+                k += FAMILY_STATS.len();
+            }
+        }
         if self.calendar {
             out[k] = timestamp::hour_of_day(t) as f32;
             out[k + 1] = timestamp::day_of_week(t) as f32;
@@ -359,8 +543,10 @@ impl FeatureSpec {
     }
 
     /// Extracts the features of a [`Window`] (the serving path), matching columns by name; a metric the
-    /// window lacks is missing (NaN). Errors when the window is malformed or shares no column with the model.
-    pub fn extract_window(&self, w: &Window) -> Result<Vec<f32>, LearnError> {
+    /// window lacks is missing (NaN). The samples older than the look-back are the trailing baseline's
+    /// history, unless the window carries its target's baseline (`watch`'s online state). Errors when the
+    /// window is malformed or shares no column with the model.
+    pub fn extract_window(&self, w: &Window) -> Result<WindowFeatures, LearnError> {
         w.check()?;
         let map: Vec<Option<usize>> = self
             .metrics
@@ -381,20 +567,46 @@ impl FeatureSpec {
         }
         let t = *w.timestamps.last().unwrap_or(&0);
         let start = crate::window::window_range(&w.timestamps, t, self.window_secs).start;
-        let ts = &w.timestamps[start..];
-        let nan = vec![f64::NAN; ts.len()];
-        let mut out = vec![0.0f32; self.len()];
-        self.extract_into(
-            t,
-            ts,
-            |m| match map[m] {
-                Some(c) => &w.columns[c].1[start..],
+        let nan = vec![f64::NAN; w.timestamps.len()];
+        let column = |m: usize| -> &[f64] {
+            match map[m] {
+                Some(c) => &w.columns[c].1,
                 None => &nan,
-            },
-            &mut out,
+            }
+        };
+        let own;
+        let baseline = match (&self.baseline, &w.baseline) {
+            (None, _) => None,
+            (Some(_), Some(b)) => Some(b),
+            (Some(spec), None) => {
+                let mut b = TargetBaseline::new(self.metrics.len());
+                b.advance(spec, &self.kinds, &w.timestamps[..start], 0, t, column);
+                own = b;
+                Some(&own)
+            }
+        };
+        let mut row = vec![0.0f32; self.len()];
+        self.extract(
+            t,
+            &w.timestamps[start..],
+            |m| &column(m)[start..],
+            baseline,
+            &mut row,
         );
-        Ok(out)
+        Ok(WindowFeatures {
+            row,
+            baseline_secs: baseline.map(TargetBaseline::covered_secs),
+        })
     }
+}
+
+/// The features of one served window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WindowFeatures {
+    /// The feature row, in [`FeatureSpec::names`] order.
+    pub row: Vec<f32>,
+    /// Seconds of history the trailing baseline covered (`None` when the model has no baseline features).
+    pub baseline_secs: Option<i64>,
 }
 
 /// Last value and slope per metric, on the stack for typical widths.
@@ -507,6 +719,45 @@ fn jump<I: Iterator<Item = (f64, f64)> + Clone>(points: I, last: f64) -> (f64, f
         Z_JUMP_CAP.copysign(diff)
     };
     (rel, z)
+}
+
+/// Writes the [`BASELINE_STATS`] of a window's `(x, y)` points (x = seconds relative to the window end)
+/// against the baseline `(mean, sd)` into `o`.
+fn against_baseline<I: Iterator<Item = (f64, f64)>>(
+    points: I,
+    st: &Stats,
+    (mean, sd): (f64, f64),
+    band: f64,
+    o: &mut [f32],
+) {
+    let z = |y: f64| ((y - mean) / sd).clamp(-trailing::Z_CAP, trailing::Z_CAP);
+    let (mut n, mut outside) = (0usize, 0usize);
+    // Start (x) of the run of out-of-band points that is still going on.
+    let mut run_start: Option<f64> = None;
+    for (x, y) in points {
+        n += 1;
+        if z(y).abs() > band {
+            outside += 1;
+            run_start.get_or_insert(x);
+        } else {
+            run_start = None;
+        }
+    }
+    if n == 0 {
+        o.fill(f32::NAN);
+        return;
+    }
+    o[0] = z(st.last) as f32;
+    o[1] = z(st.mean) as f32;
+    o[2] = z(st.max) as f32;
+    o[3] = z(st.min) as f32;
+    o[4] = if mean.abs() > 1e-12 {
+        (st.mean / mean - 1.0) as f32
+    } else {
+        f32::NAN
+    };
+    o[5] = (outside as f64 / n as f64) as f32;
+    o[6] = run_start.map_or(0.0, |x| -x) as f32;
 }
 
 /// Summary statistics of `(x, y)` points (x = seconds relative to the window end).
@@ -727,8 +978,9 @@ mod tests {
                 ("a".into(), vec![0.1, 0.2, f64::NAN, 0.4, 0.5]),
                 ("ignored".into(), vec![9.0; 5]),
             ],
+            baseline: None,
         };
-        let via_window = spec.extract_window(&w).unwrap();
+        let via_window = spec.extract_window(&w).unwrap().row;
         let a = [0.2, f64::NAN, 0.4, 0.5];
         let b = [2.0, 3.0, 5.0, 8.0];
         let mut via_slices = vec![0.0; spec.len()];
@@ -745,12 +997,57 @@ mod tests {
     }
 
     #[test]
+    fn baseline_features_are_missing_without_history_and_given_with_it() {
+        let spec = FeatureSpec::window(&names(&["cpu_usage", "node_cpu"]), 60, 15).with_baseline(
+            BaselineSpec {
+                secs: 600,
+                min_history_secs: 300,
+                band: 3.0,
+            },
+        );
+        // Node metrics get no baseline statistics; the target's own do, and their family.
+        assert!(spec.names().iter().any(|n| n == "cpu_usage.z_last"));
+        assert!(!spec.names().iter().any(|n| n.starts_with("node_cpu.z_")));
+        assert!(spec.names().iter().any(|n| n == "family.cpu.abs_z"));
+        let window = |n: usize| Window {
+            target: "ns/x".into(),
+            timestamps: (0..n as i64).map(|i| i * 15).collect(),
+            columns: vec![(
+                "cpu_usage".into(),
+                (0..n)
+                    .map(|i| if i + 1 == n { 9.0 } else { (i % 2) as f64 })
+                    .collect(),
+            )],
+            baseline: None,
+        };
+        // Only the window itself: no history, every baseline feature missing (never 0).
+        let short = spec.extract_window(&window(4)).unwrap();
+        assert_eq!(short.baseline_secs, Some(0));
+        for name in spec
+            .names()
+            .iter()
+            .filter(|n| n.contains(".z_") || n.starts_with("family."))
+        {
+            assert!(feature(&spec, &short.row, name).is_nan(), "{name}");
+        }
+        // 40 samples: 36 before the window, 525 s of history, warm; the last value is far out of band.
+        let long = spec.extract_window(&window(40)).unwrap();
+        assert_eq!(long.baseline_secs, Some(525));
+        assert!(feature(&spec, &long.row, "cpu_usage.z_last") > 10.0);
+        // One of the window's four values is out of band, and the run began at the last value.
+        assert_eq!(feature(&spec, &long.row, "cpu_usage.out_of_band"), 0.25);
+        assert_eq!(feature(&spec, &long.row, "cpu_usage.secs_out_of_band"), 0.0);
+        assert!(feature(&spec, &long.row, "family.cpu.abs_z") > 10.0);
+    }
+
+    #[test]
     fn a_window_without_model_columns_is_an_error() {
         let spec = FeatureSpec::window(&names(&["a"]), 60, 15);
         let w = Window {
             target: "ns/x".into(),
             timestamps: vec![0],
             columns: vec![("zzz".into(), vec![1.0])],
+            baseline: None,
         };
         let err = spec.extract_window(&w).unwrap_err().to_string();
         assert!(err.contains("zzz") && err.contains("expected: a"), "{err}");

@@ -100,6 +100,39 @@ pub struct Confusion {
     pub matrix: Vec<Vec<usize>>,
 }
 
+/// Error of the time to issue (`time_to_issue_seconds`) over alarmed windows that precede an incident
+/// start: the ETA a user would have been shown, against the seconds that were actually left.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EtaFigures {
+    /// Alarmed windows that precede an incident start (the windows scored).
+    pub windows: usize,
+    /// Median absolute error of the regression forest's ETA, seconds (`None` without an ETA forest or
+    /// without windows).
+    pub forest_median_abs_error_secs: Option<f64>,
+    /// Median absolute error of the heuristic ETA (linear extrapolation to a limit within the horizon,
+    /// else the type's median lead), seconds (`None` without windows).
+    pub heuristic_median_abs_error_secs: Option<f64>,
+}
+
+impl EtaFigures {
+    /// The figures of `(truth, forest, heuristic)` seconds per scored window (`forest` `None` when the
+    /// model has no ETA forest).
+    pub fn of(guesses: &[(f64, Option<f64>, f64)]) -> Self {
+        let median_error = |e: Vec<f64>| quantile(&e, 0.5);
+        let forest: Option<Vec<f64>> = guesses
+            .iter()
+            .map(|(t, f, _)| f.map(|f| (f - t).abs()))
+            .collect();
+        Self {
+            windows: guesses.len(),
+            forest_median_abs_error_secs: forest.and_then(median_error),
+            heuristic_median_abs_error_secs: median_error(
+                guesses.iter().map(|(t, _, h)| (h - t).abs()).collect(),
+            ),
+        }
+    }
+}
+
 /// Average precision (scikit-learn's definition) of `scores` for binary `truth`.
 pub fn average_precision(scores: &[f64], truth: &[bool]) -> f64 {
     let positives = truth.iter().filter(|&&t| t).count();

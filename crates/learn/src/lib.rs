@@ -14,15 +14,18 @@ pub mod scoring;
 pub mod signal;
 /// Timestamps: unix seconds or RFC 3339 in, unix seconds (UTC) everywhere inside (the workspace's one parser).
 pub use timeline::time as timestamp;
+pub mod trailing;
 pub mod window;
 
 pub use error::LearnError;
 pub use timeline::{Incident, IncidentSource, check_issue_type};
+pub mod anomaly;
 pub mod baselines;
 pub mod bundle;
 pub mod card;
 pub mod eval;
 pub mod figures;
+pub mod holdout;
 pub mod model;
 pub mod pipeline;
 #[cfg(feature = "plots")]

@@ -271,3 +271,36 @@ pub fn run_eval(job: &EvalJob) -> Result<serde_json::Value, LearnError> {
     report::write(&ev, &pair, &name, &job.out)?;
     Ok(report::to_json(&ev, &pair, &name))
 }
+
+/// What `kubepulse eval --holdout-targets` does.
+#[derive(Debug, Clone)]
+pub struct HoldoutJob {
+    /// Dataset directory.
+    pub data: PathBuf,
+    /// Time split: train before, test after.
+    pub split: Split,
+    /// Training parameters (step 0 = the data's sample step).
+    pub params: TrainParams,
+    /// Add cross-target peer columns (over all targets: they carry no label).
+    pub peers: bool,
+    /// The held-out groups.
+    pub groups: crate::holdout::Groups,
+    /// Report directory.
+    pub out: PathBuf,
+}
+
+/// Runs a [`HoldoutJob`]: writes `holdout.json`/`holdout.md` and returns the report.
+pub fn run_holdout(job: &HoldoutJob) -> Result<crate::holdout::HoldoutReport, LearnError> {
+    let raw = Dataset::read(&job.data)?;
+    let mut params = job.params.clone();
+    resolve_step(&mut params, &raw);
+    let data = if job.peers {
+        context::add_peer_columns(&raw, (params.window.step_secs / 2).max(1))
+    } else {
+        raw
+    };
+    let split = job.split.time(&data)?;
+    let report = crate::holdout::run(&data, &params, &job.groups, split)?;
+    crate::holdout::write(&report, &job.out)?;
+    Ok(report)
+}

@@ -23,6 +23,9 @@ pub struct Prediction {
     pub explanation: Option<Explanation>,
     /// What to do; `None` when normal.
     pub recommendation: Option<Recommendation>,
+    /// Seconds of the target's own history its trailing baseline covered (models with baseline features).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline_seconds: Option<f64>,
 }
 
 /// The features that moved the probability most.
@@ -97,6 +100,14 @@ pub fn recommendation(issue_type: &str, target: Option<&str>) -> Recommendation 
                 "Review recent deployments and roll back if needed",
                 "Check the error rates of dependent services",
                 "Add retries, timeouts and circuit breakers to failing calls",
+            ]),
+        ),
+        "anomaly" => (
+            "This workload's metrics are unusual for it (unsupervised model: no incident history taught it what follows)",
+            strs(&[
+                "Look at the metrics the explanation names against the workload's recent history",
+                "Review recent deployments, configuration changes and traffic shifts",
+                "Label what this turns out to be and retrain with incidents to get types and lead times",
             ]),
         ),
         _ => (

@@ -68,8 +68,27 @@ pub fn to_json(ev: &Evaluation, pair: &ModelPair, model_name: &str) -> Value {
             "validation".into(),
             meta.validation.as_ref().map_or(Value::Null, headline),
         );
+        map.insert("eta".into(), eta_json(ev, pair));
     }
     root
+}
+
+/// The `eta` object of `report.json`: the test period's ETA error (forest vs heuristic), the forest's
+/// target and its validation figures.
+fn eta_json(ev: &Evaluation, pair: &ModelPair) -> Value {
+    let mut eta = serde_json::to_value(&ev.eta).unwrap_or(Value::Null);
+    if let Value::Object(map) = &mut eta {
+        let meta = pair.meta.eta.as_ref();
+        map.insert(
+            "forest_target".into(),
+            serde_json::to_value(meta.map(|m| m.target)).unwrap_or(Value::Null),
+        );
+        map.insert(
+            "validation".into(),
+            serde_json::to_value(meta).unwrap_or(Value::Null),
+        );
+    }
+    eta
 }
 
 /// The headline figures of a [`Figures`] (for model cards and summaries).
@@ -156,6 +175,7 @@ pub fn to_markdown(ev: &Evaluation, pair: &ModelPair, model_name: &str) -> Strin
         md,
         "\nLead time = incident start − first alarm (negative: after the start)."
     );
+    eta_markdown(&mut md, ev, pair);
     let _ = writeln!(md, "\n### By incident type (model)\n");
     let _ = writeln!(
         md,
@@ -246,6 +266,49 @@ pub fn to_markdown(ev: &Evaluation, pair: &ModelPair, model_name: &str) -> Strin
         "\nPlots: `pr_curves.svg`, `lead_times.svg`, `reliability.svg`, `importances.svg`. Per-window scores: `predictions.csv`."
     );
     md
+}
+
+/// The ETA section: how far `time_to_issue_seconds` was from the seconds actually left.
+fn eta_markdown(md: &mut String, ev: &Evaluation, pair: &ModelPair) {
+    let _ = writeln!(md, "\n## Time to issue (ETA)\n");
+    let e = &ev.eta;
+    let _ = writeln!(
+        md,
+        "Median absolute error of `time_to_issue_seconds` over the {} alarmed windows that precede an \
+         incident start (truth: seconds from the window's end to the start).\n",
+        e.windows
+    );
+    let _ = writeln!(md, "| ETA | median absolute error | on validation |");
+    let _ = writeln!(md, "|---|---|---|");
+    let validation = pair.meta.eta.as_ref().map(|m| &m.validation);
+    let forest = match pair.meta.eta.as_ref() {
+        Some(m) => format!(
+            "regression forest ({})",
+            match m.target {
+                crate::model::EtaTarget::Seconds => "fitted on seconds",
+                crate::model::EtaTarget::Log1pSeconds => "fitted on ln(1 + seconds)",
+            }
+        ),
+        None => "regression forest (none in this model)".into(),
+    };
+    let _ = writeln!(
+        md,
+        "| {forest} | {} | {} |",
+        opt_secs(e.forest_median_abs_error_secs),
+        opt_secs(validation.and_then(|v| v.forest_median_abs_error_secs))
+    );
+    let _ = writeln!(
+        md,
+        "| heuristic (linear extrapolation to a limit, else the type's median lead) | {} | {} |",
+        opt_secs(e.heuristic_median_abs_error_secs),
+        opt_secs(validation.and_then(|v| v.heuristic_median_abs_error_secs))
+    );
+    let used = if pair.eta.is_some() {
+        "the regression forest"
+    } else {
+        "the heuristic"
+    };
+    let _ = writeln!(md, "\nPredictions of this model use {used}.");
 }
 
 /// The onset-signal section: is there anything in the data to detect?

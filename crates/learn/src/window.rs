@@ -15,6 +15,10 @@ pub struct Window {
     pub timestamps: Vec<i64>,
     /// Metric name → values aligned with `timestamps` (NaN = missing).
     pub columns: Vec<(String, Vec<f64>)>,
+    /// The target's trailing baseline of the samples before the window, when the caller keeps it online
+    /// (`watch`), its metrics in the model's order; `None` = the samples before the look-back are its history.
+    #[serde(skip)]
+    pub baseline: Option<crate::trailing::TargetBaseline>,
 }
 
 /// Window, step and horizon, in seconds.
@@ -114,6 +118,7 @@ impl Window {
                 .zip(&series.columns)
                 .map(|(m, c)| (m.clone(), c[range.clone()].to_vec()))
                 .collect(),
+            baseline: None,
         }
     }
 

@@ -43,6 +43,38 @@ fn step_change_features_are_bit_identical_on_every_path_too() {
     assert_parity((d, pair, split));
 }
 
+#[test]
+fn baseline_features_are_bit_identical_on_every_path_too() {
+    let (d, pair, split) = trained_with(model::TrainParams {
+        baseline: Some(learn::trailing::BaselineSpec {
+            secs: 600,
+            min_history_secs: 120,
+            band: 3.0,
+        }),
+        ..common::small_params()
+    });
+    let names = &pair.meta.feature_names;
+    assert!(names.iter().any(|n| n.ends_with(".z_last")));
+    assert!(names.iter().any(|n| n.starts_with("family.")));
+    // Warm after the minimum history: the test period's baseline features are given, not missing.
+    let z = names
+        .iter()
+        .position(|n| n == "cpu_utilization.z_last")
+        .unwrap();
+    let last = d.series[0].timestamps.len() - 1;
+    let t = d.series[0].timestamps[last];
+    let row = series_rows(&d, &pair.meta.features, 0, std::iter::once((last, t)));
+    assert!(row[z].is_finite(), "{}", row[z]);
+    let first = series_rows(
+        &d,
+        &pair.meta.features,
+        0,
+        std::iter::once((8, d.series[0].timestamps[8])),
+    );
+    assert!(first[z].is_nan(), "cold baseline: {}", first[z]);
+    assert_parity((d, pair, split));
+}
+
 fn assert_parity((d, pair, split): (Dataset, model::ModelPair, i64)) {
     let bundle = ModelBundle::from_bytes(&common::bundle_of(&pair).to_bytes()).unwrap();
     let grid = Grid::build(
@@ -57,13 +89,21 @@ fn assert_parity((d, pair, split): (Dataset, model::ModelPair, i64)) {
     for s in 0..d.series.len() {
         for p in grid.points[s].iter().step_by(97) {
             let train_path = series_rows(&d, spec, s, std::iter::once((p.index, p.t)));
-            let w = Window::from_series(&d.series[s], &d.metrics, p.index, spec.window_secs);
-            let serve_path = bundle
+            // With baseline features the served window carries the whole history before it.
+            let look_back = if spec.baseline.is_some() {
+                i64::MAX / 2
+            } else {
+                spec.window_secs
+            };
+            let w = Window::from_series(&d.series[s], &d.metrics, p.index, look_back);
+            let served = bundle
                 .window_model()
                 .meta
                 .features
                 .extract_window(&w)
                 .unwrap();
+            assert_eq!(served.baseline_secs.is_some(), spec.baseline.is_some());
+            let serve_path = served.row;
             let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             assert_eq!(
                 bits(&train_path),
@@ -232,7 +272,7 @@ fn target_and_row_order_change_nothing() {
     let ma = model::train(&a, &params, first, last).unwrap();
     let mb = model::train(&b, &params, first, last).unwrap();
     assert!(
-        ma.binary.to_bytes() == mb.binary.to_bytes(),
+        ma.binary.as_ref().map(|f| f.to_bytes()) == mb.binary.as_ref().map(|f| f.to_bytes()),
         "target order changed the model"
     );
     assert_eq!(ma.meta.threshold, mb.meta.threshold);
@@ -340,4 +380,55 @@ fn cross_fitting_validates_on_every_training_incident_and_still_detects() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("too short for 20 validation folds"), "{err}");
+}
+
+#[test]
+fn an_unsupervised_model_needs_no_labels_and_keeps_its_training_alarms_within_budget() {
+    let mut d = common::synthetic(6, 16, 7);
+    let labels = std::mem::take(&mut d.events);
+    let split = Split::Fraction(0.6).time(&d).unwrap();
+    let (first, last) = d.time_range().unwrap();
+    let params = model::TrainParams {
+        unsupervised: true,
+        baseline: Some(learn::trailing::BaselineSpec {
+            secs: 600,
+            min_history_secs: 120,
+            band: 3.0,
+        }),
+        ..common::small_params()
+    };
+    let pair = model::train(&d, &params, first, split).unwrap();
+    assert!(pair.binary.is_none() && pair.anomaly.is_some());
+    assert_eq!(pair.meta.issue_types, ["anomaly"]);
+    // Every training alarm counts as false (there are no labels): within the budget.
+    let train = eval::evaluate_figures(&d, &pair, first, split).unwrap();
+    assert!(
+        train.model.false_alarms_per_target_day <= params.false_alarm_budget,
+        "{}",
+        train.model.false_alarms_per_target_day
+    );
+    // The labels come back for the test: the unsupervised model is scored like any other.
+    d.events = labels;
+    let ev = eval::evaluate(&d, &pair, split, last, 1).unwrap();
+    assert!(ev.model.incidents.count > 0);
+    // Through a bundle: an alarm is of type `anomaly`, explained by the scorer's inputs.
+    let bundle = ModelBundle::from_bytes(&common::bundle_of(&pair).to_bytes()).unwrap();
+    let s = &d.series[0];
+    let end = s.timestamps.len() - 1;
+    let w = Window::from_series(s, &d.metrics, end, i64::MAX / 2);
+    let p = bundle.predict_window(&w, true).unwrap();
+    assert!(p.baseline_seconds.unwrap() > 0.0);
+    let ex = p.explanation.expect("explained when asked");
+    assert!(!ex.top_features.is_empty());
+    assert!(
+        ex.top_features
+            .iter()
+            .all(|c| learn::anomaly::is_scale_free(&c.feature))
+    );
+    assert!(p.issue_type == "anomaly" || p.issue_type == "normal");
+    assert_eq!(
+        p.will_have_issue,
+        p.issue_probability >= pair.meta.threshold
+    );
+    assert!(p.time_to_issue_seconds.is_none());
 }

@@ -259,6 +259,11 @@ pub struct Prediction {
     pub horizon_seconds: f64,
     /// Top contributing features (TreeSHAP); present when an issue is predicted or `?explain=true`.
     pub explanation: Option<Explanation>,
+    /// Seconds of the target's own history before the window that its trailing baseline covered (window
+    /// predictions of a model with baseline features; absent otherwise). Baseline features are missing
+    /// until it covers the model's minimum history: send a longer history than the window to give them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline_seconds: Option<f64>,
 }
 
 /// The model that answered.

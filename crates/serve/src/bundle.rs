@@ -45,6 +45,7 @@ fn window_of(w: &WindowInput) -> Window {
         target: w.target.clone(),
         timestamps: w.samples.iter().map(|s| s.timestamp).collect(),
         columns,
+        baseline: None,
     }
 }
 
@@ -59,6 +60,7 @@ fn prediction_of(p: learn::prediction::Prediction) -> api::Prediction {
         }),
         probabilities: p.probabilities,
         time_to_issue_seconds: p.time_to_issue_seconds,
+        baseline_seconds: p.baseline_seconds,
         horizon_seconds: p.horizon_seconds,
         explanation: p.explanation.map(|e| api::Explanation {
             summary: e.summary,
@@ -219,6 +221,7 @@ mod tests {
             explanation: None,
             recommendation: will
                 .then(|| learn::prediction::recommendation("resource_exhaustion", None)),
+            baseline_seconds: None,
         }
     }
 

@@ -16,6 +16,7 @@ impl Predictor for learn::bundle::ModelBundle {
             window_secs: info.window_secs,
             step_secs: info.step_secs,
             metrics: info.metrics.clone(),
+            baseline: self.window_model().meta.features.baseline,
         }
     }
 

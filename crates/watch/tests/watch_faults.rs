@@ -169,6 +169,7 @@ impl Predictor for MemoryRule {
                 "memory_limit_utilization_max".into(),
                 "cpu_usage_cores".into(),
             ],
+            baseline: None,
         }
     }
 
@@ -194,6 +195,7 @@ impl Predictor for MemoryRule {
                 ("pod_failure".into(), mem),
             ]),
             time_to_issue_seconds: (mem > 0.5).then_some(120.0),
+            baseline_seconds: None,
             horizon_seconds: 300.0,
             explanation: Some(Explanation {
                 summary: String::new(),
@@ -360,6 +362,7 @@ impl Predictor for Unfit {
                 "container_cpu_pct".into(),
                 "heap_bytes".into(),
             ],
+            baseline: None,
         }
     }
 

@@ -8,6 +8,7 @@ use learn::features::FeatureMode;
 use learn::labels::OngoingPolicy;
 use learn::model::TrainParams;
 use learn::pipeline::{self, TrainJob};
+use learn::trailing::BaselineSpec;
 use learn::window::WindowSpec;
 
 use crate::parse;
@@ -55,12 +56,29 @@ pub struct ModelArgs {
     /// values (relative and in standard deviations), for abrupt faults without precursors.
     #[arg(long)]
     pub jumps: bool,
+    /// Add trailing-baseline features: each metric's window relative to the target's own normal (an
+    /// outlier-clipped exponentially weighted mean and deviation with this time constant, e.g. 1h), and
+    /// which metric families deviate. Scale-free: what carries over to targets the model has not seen.
+    #[arg(long, value_parser = parse::duration_secs)]
+    pub baseline: Option<i64>,
+    /// Train without incident labels: the anomaly scorer alone (an Isolation Forest over the
+    /// trailing-baseline features, `--baseline` or 1 h), alarming on windows unusual for their target, type
+    /// `anomaly`, threshold set so the training period's alarms stay within --false-alarm-budget.
+    #[arg(long)]
+    pub unsupervised: bool,
+    /// History a target's baseline needs before its features are given (seconds or a duration).
+    #[arg(long, default_value_t = 900, value_parser = parse::duration_secs)]
+    pub baseline_min_history: i64,
     /// Trees of the binary forest.
     #[arg(long, default_value_t = 100)]
     pub trees: usize,
     /// Trees of the type forest.
     #[arg(long, default_value_t = 60)]
     pub type_trees: usize,
+    /// Trees of the time-to-issue (ETA) regression forest; 0 = none (the ETA is then a heuristic:
+    /// linear extrapolation to a limit, else the type's median lead).
+    #[arg(long, default_value_t = 60)]
+    pub eta_trees: usize,
     /// Maximum tree depth.
     #[arg(long, default_value_t = 12)]
     pub max_depth: usize,
@@ -92,8 +110,15 @@ impl ModelArgs {
             mode,
             calendar: !self.no_calendar,
             jumps: self.jumps,
+            baseline: self.baseline.map(|secs| BaselineSpec {
+                secs,
+                min_history_secs: self.baseline_min_history,
+                ..BaselineSpec::default()
+            }),
+            unsupervised: self.unsupervised,
             n_trees: self.trees,
             type_trees: self.type_trees,
+            eta_trees: self.eta_trees,
             max_depth: Some(self.max_depth),
             min_samples_leaf: self.min_samples_leaf,
             seed: self.seed,

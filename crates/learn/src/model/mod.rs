@@ -10,11 +10,15 @@
 //!    threshold is the lowest that keeps false alarm episodes within the budget per target-day;
 //! 4. both forests are refitted on the whole training period with the same parameters; the calibration
 //!    and threshold from step 3 are kept.
+//!
+//! A third, regression forest estimates the time to issue (see [`eta`]): fitted on the positive windows
+//! alongside the two classifiers, its target (seconds or `ln(1 + seconds)`) chosen on the validation part.
 
 use forest::{ClassWeight, ForestParams, Matrix, MaxFeatures, RandomForest};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::anomaly::Anomaly;
 use crate::baselines::BaselineParams;
 use crate::dataset::Dataset;
 use crate::error::LearnError;
@@ -22,13 +26,16 @@ use crate::features::{FeatureMode, FeatureSpec};
 use crate::figures::{self, Figures};
 use crate::labels::{Label, OngoingPolicy};
 use crate::scoring::{Grid, Score};
+use crate::trailing::TargetBaseline;
 use crate::window::{WindowSpec, window_range};
 
 mod calibration;
+pub mod eta;
 mod folds;
 mod params;
 
 pub use calibration::Calibration;
+pub use eta::{EtaMeta, EtaTarget};
 use folds::*;
 pub use params::TrainParams;
 
@@ -49,8 +56,13 @@ pub struct PairMeta {
     pub threshold: f64,
     /// Score → probability.
     pub calibration: Calibration,
-    /// Median seconds from a positive window to the incident start, per issue type.
+    /// Median seconds from a positive window to the incident start, per issue type (the heuristic ETA's
+    /// fallback, see [`ModelPair::eta_heuristic_secs`]).
     pub lead_secs_by_type: Vec<f64>,
+    /// The ETA forest's target and validation figures; `None` when the pair has no ETA forest (bundles
+    /// trained before it, or `eta_trees = 0`).
+    #[serde(default)]
+    pub eta: Option<EtaMeta>,
     /// Baseline rules learned from the same training data.
     pub baselines: BaselineParams,
     /// Fingerprint of the training dataset.
@@ -65,6 +77,9 @@ pub struct PairMeta {
     pub params: TrainParams,
     /// Training rows used by the binary forest (after thinning normals).
     pub training_rows: usize,
+    /// The label-free anomaly scorer's inputs and threshold (models with baseline features).
+    #[serde(default)]
+    pub anomaly: Option<crate::anomaly::AnomalyMeta>,
 }
 
 /// A fitted model pair.
@@ -72,10 +87,16 @@ pub struct PairMeta {
 pub struct ModelPair {
     /// Settings, calibration, threshold, validation figures.
     pub meta: PairMeta,
-    /// Binary forest; classes 0 = normal, 1 = issue.
-    pub binary: RandomForest,
+    /// Binary forest; classes 0 = normal, 1 = issue. `None` in an unsupervised pair
+    /// ([`train_unsupervised`]), whose probability is its anomaly scorer's score.
+    pub binary: Option<RandomForest>,
     /// Type forest over `meta.issue_types` (class k = type k); `None` when there is a single type.
     pub types: Option<RandomForest>,
+    /// Regression forest of the time to issue (its target is `meta.eta`'s); `None` without one, when
+    /// predictions fall back to the heuristic.
+    pub eta: Option<RandomForest>,
+    /// The label-free anomaly scorer (see `anomaly`); `None` without baseline features.
+    pub anomaly: Option<Anomaly>,
 }
 
 /// Builds the feature spec a dataset implies under these parameters.
@@ -92,17 +113,23 @@ pub fn feature_spec(dataset: &Dataset, params: &TrainParams) -> FeatureSpec {
             } else {
                 spec.without_calendar()
             };
-            if params.jumps {
+            let spec = if params.jumps {
                 spec.with_jumps()
             } else {
                 spec
+            };
+            match params.baseline {
+                Some(b) => spec.with_baseline(b),
+                None => spec,
             }
         }
         FeatureMode::Latest => FeatureSpec::latest(&dataset.metrics, params.window.step_secs),
     }
 }
 
-/// Feature rows (row-major) of chosen points of one series.
+/// Feature rows (row-major) of chosen points of one series. With baseline features, the target's trailing
+/// baseline takes in the series' samples from its first one up to each point's look-back (points in
+/// increasing time reuse it; a point earlier than the one before starts it over).
 pub fn series_rows(
     dataset: &Dataset,
     spec: &FeatureSpec,
@@ -112,26 +139,63 @@ pub fn series_rows(
     let series = &dataset.series[s];
     let nf = spec.len();
     let mut out = Vec::new();
+    let mut baseline = spec
+        .baseline
+        .map(|b| (b, TargetBaseline::new(spec.metrics.len()), 0usize, i64::MIN));
     for (index, t) in points {
         let range = window_range(&series.timestamps[..=index], t, spec.window_secs);
         let start = out.len();
         out.resize(start + nf, 0.0);
-        spec.extract_into(
+        let reference = match &mut baseline {
+            Some((bspec, b, next, prev_t)) => {
+                if t < *prev_t {
+                    *b = TargetBaseline::new(spec.metrics.len());
+                    *next = 0;
+                }
+                *prev_t = t;
+                *next = b.advance(
+                    bspec,
+                    &spec.kinds,
+                    &series.timestamps[..range.start],
+                    *next,
+                    t - spec.window_secs,
+                    |m| &series.columns[m][..],
+                );
+                Some(&*b)
+            }
+            None => None,
+        };
+        spec.extract(
             t,
             &series.timestamps[range.clone()],
             |m| &series.columns[m][range.clone()],
+            reference,
             &mut out[start..],
         );
     }
     out
 }
 
-/// The training rows of a grid: features, binary labels, type labels, sample weights.
+/// The training rows of a grid: features, binary labels, type labels, sample weights and, for positive
+/// rows, the seconds to their incident's start (NaN for normal rows).
 struct Rows {
     x: Vec<f32>,
     issue: Vec<f64>,
     type_label: Vec<f64>,
     weight: Vec<f64>,
+    eta_secs: Vec<f64>,
+}
+
+impl Rows {
+    fn empty() -> Self {
+        Self {
+            x: Vec::new(),
+            issue: Vec::new(),
+            type_label: Vec::new(),
+            weight: Vec::new(),
+            eta_secs: Vec::new(),
+        }
+    }
 }
 
 fn training_rows(
@@ -155,12 +219,7 @@ fn training_rows(
         .map(|(s, points)| {
             let events = dataset.events_of(&dataset.series[s].target);
             let mut chosen = Vec::new();
-            let mut rows = Rows {
-                x: Vec::new(),
-                issue: Vec::new(),
-                type_label: Vec::new(),
-                weight: Vec::new(),
-            };
+            let mut rows = Rows::empty();
             for (k, p) in points.iter().enumerate() {
                 match p.label {
                     Label::Normal if (k + s) % stride == 0 => {
@@ -168,6 +227,7 @@ fn training_rows(
                         rows.issue.push(0.0);
                         rows.type_label.push(-1.0);
                         rows.weight.push(stride as f64);
+                        rows.eta_secs.push(f64::NAN);
                     }
                     Label::Issue(e) => {
                         chosen.push((p.index, p.t));
@@ -178,6 +238,7 @@ fn training_rows(
                             .unwrap_or(0);
                         rows.type_label.push(ty as f64);
                         rows.weight.push(1.0);
+                        rows.eta_secs.push(eta::secs_to_start(events[e].start, p.t));
                     }
                     _ => {}
                 }
@@ -186,17 +247,13 @@ fn training_rows(
             rows
         })
         .collect();
-    let mut all = Rows {
-        x: Vec::new(),
-        issue: Vec::new(),
-        type_label: Vec::new(),
-        weight: Vec::new(),
-    };
+    let mut all = Rows::empty();
     for r in per_series {
         all.x.extend(r.x);
         all.issue.extend(r.issue);
         all.type_label.extend(r.type_label);
         all.weight.extend(r.weight);
+        all.eta_secs.extend(r.eta_secs);
     }
     all
 }
@@ -245,14 +302,24 @@ impl ModelPair {
     fn raw(&self, rows: Vec<f32>) -> Result<(Vec<f64>, Vec<Vec<f64>>), LearnError> {
         let nf = self.meta.feature_names.len();
         let n = rows.len() / nf.max(1);
+        let k = self.meta.issue_types.len().max(1);
+        let Some(binary) = &self.binary else {
+            // Unsupervised: the anomaly score, of the one type `anomaly`.
+            let raw = match &self.anomaly {
+                Some(a) => a.scores(&rows, nf)?,
+                None => vec![0.0; n],
+            };
+            let mut q = vec![0.0; k];
+            q[0] = 1.0;
+            return Ok((raw, vec![q; n]));
+        };
         let x = Matrix::new(rows, n, nf)?;
-        let pb = self.binary.predict_proba(&x)?;
-        let n_classes = self.binary.classes().len();
-        let issue_col = self.binary.classes().iter().position(|&c| c == 1.0);
+        let pb = binary.predict_proba(&x)?;
+        let n_classes = binary.classes().len();
+        let issue_col = binary.classes().iter().position(|&c| c == 1.0);
         let raw: Vec<f64> = (0..n)
             .map(|i| issue_col.map_or(0.0, |c| pb[i * n_classes + c]))
             .collect();
-        let k = self.meta.issue_types.len().max(1);
         let type_probs = match &self.types {
             Some(tf) => {
                 let pt = tf.predict_proba(&x)?;
@@ -370,13 +437,20 @@ fn choose_threshold(dataset: &Dataset, grid: &Grid, probs: &[Vec<f64>], budget: 
     best.1.clamp(1e-6, 1.0)
 }
 
-/// Trains a model pair on `[from, until]` of a dataset (see the module docs).
+/// Most targets whose training windows choose the anomaly scorer's threshold.
+const ANOMALY_THRESHOLD_SERIES: usize = 256;
+
+/// Trains a model pair on `[from, until]` of a dataset (see the module docs); with `params.unsupervised`,
+/// the anomaly scorer alone ([`train_unsupervised`]).
 pub fn train(
     dataset: &Dataset,
     params: &TrainParams,
     from: i64,
     until: i64,
 ) -> Result<ModelPair, LearnError> {
+    if params.unsupervised {
+        return train_unsupervised(dataset, params, from, until);
+    }
     params.window.check()?;
     if !(params.validation_fraction > 0.0 && params.validation_fraction <= 0.5) {
         return Err(LearnError::InvalidOption {
@@ -450,6 +524,9 @@ pub fn train(
         }
         progress.step(&format!("forest (fit part {}/{folds})", k + 1));
         let (binary, type_forest) = fit_pair(&fit_rows, nf, &types, params)?;
+        // Both ETA targets are fitted on the fit part; the validation part chooses between them.
+        let eta_seconds = eta::fit_eta(&fit_rows, nf, params, EtaTarget::Seconds)?;
+        let eta_log1p = eta::fit_eta(&fit_rows, nf, params, EtaTarget::Log1pSeconds)?;
         // Baseline rules come from the fit part of the last fold: the first part of the period, as
         // with a single validation part.
         let last_fold = k + 2 == bounds.len();
@@ -465,7 +542,7 @@ pub fn train(
         });
         let fold_pair = match pair.take() {
             Some(mut p) => {
-                p.binary = binary;
+                p.binary = Some(binary);
                 p.types = type_forest;
                 if let Some(b) = baselines {
                     p.meta.baselines = b;
@@ -485,6 +562,7 @@ pub fn train(
                         threshold: 0.5,
                         calibration: Calibration::IDENTITY,
                         lead_secs_by_type: lead_by_type(dataset, &fit_grid, &types),
+                        eta: None,
                         baselines,
                         data_fingerprint: dataset.fingerprint(),
                         train_from: from,
@@ -492,9 +570,12 @@ pub fn train(
                         validation: None,
                         params: params.clone(),
                         training_rows: 0,
+                        anomaly: None,
                     },
-                    binary,
+                    binary: Some(binary),
                     types: type_forest,
+                    eta: None,
+                    anomaly: None,
                 }
             }
         };
@@ -504,9 +585,44 @@ pub fn train(
             .par_iter()
             .enumerate()
             .map(|(s, points)| {
+                let events = dataset.events_of(&dataset.series[s].target);
                 let rows = series_rows(dataset, &spec, s, points.iter().map(|p| (p.index, p.t)));
+                // The windows that precede an incident start, whose ETA guesses validation compares.
+                let preceding: Vec<(usize, f64)> = points
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(k, p)| match p.label {
+                        Label::Issue(e) if events[e].start > p.t => {
+                            Some((k, eta::secs_to_start(events[e].start, p.t)))
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                let preceding_rows: Vec<f32> = preceding
+                    .iter()
+                    .flat_map(|&(k, _)| rows[k * nf..(k + 1) * nf].iter().copied())
+                    .collect();
                 let (r, q) = fold_pair.raw(rows)?;
-                Ok(r.into_iter().zip(q).collect())
+                let mut out: Vec<Raw> = r
+                    .into_iter()
+                    .zip(q)
+                    .map(|(score, types)| Raw {
+                        score,
+                        types,
+                        eta: None,
+                    })
+                    .collect();
+                if let (Some(fs), Some(fl)) = (&eta_seconds, &eta_log1p) {
+                    for (&(k, truth_secs), row) in preceding.iter().zip(preceding_rows.chunks(nf)) {
+                        out[k].eta = Some(eta::EtaGuess {
+                            truth_secs,
+                            seconds: EtaTarget::Seconds.decode(fs.predict_row(row)?),
+                            log1p: EtaTarget::Log1pSeconds.decode(fl.predict_row(row)?),
+                            heuristic: fold_pair.eta_heuristic_secs(row, argmax(&out[k].types)),
+                        });
+                    }
+                }
+                Ok(out)
             })
             .collect::<Result<_, LearnError>>()?;
         pair = Some(fold_pair);
@@ -523,14 +639,14 @@ pub fn train(
     }
     let (mut cal_scores, mut cal_truth) = (Vec::new(), Vec::new());
     for (points, rs) in val_grid.points.iter().zip(&raw) {
-        for (p, (r, _)) in points.iter().zip(rs) {
+        for (p, r) in points.iter().zip(rs) {
             match p.label {
                 Label::Normal => {
-                    cal_scores.push(*r);
+                    cal_scores.push(r.score);
                     cal_truth.push(false);
                 }
                 Label::Issue(_) => {
-                    cal_scores.push(*r);
+                    cal_scores.push(r.score);
                     cal_truth.push(true);
                 }
                 Label::Ongoing(_) => {}
@@ -542,14 +658,29 @@ pub fn train(
         .iter()
         .map(|v| {
             v.iter()
-                .map(|(r, _)| pair.meta.calibration.apply(*r))
+                .map(|r| pair.meta.calibration.apply(r.score))
                 .collect()
         })
         .collect();
     pair.meta.threshold = choose_threshold(dataset, &val_grid, &probs, params.false_alarm_budget);
+    let threshold = pair.meta.threshold;
+    let eta_guesses: Vec<(eta::EtaGuess, bool)> = raw
+        .iter()
+        .zip(&probs)
+        .flat_map(|(rs, ps)| {
+            rs.iter()
+                .zip(ps)
+                .filter_map(|(r, &p)| r.eta.map(|g| (g, p >= threshold)))
+        })
+        .collect();
+    pair.meta.eta = (params.eta_trees > 0).then(|| eta::choose_target(&eta_guesses));
     let val_scores: Vec<Vec<Score>> = raw
         .into_iter()
-        .map(|v| v.into_iter().map(|(r, q)| pair.score_one(r, q)).collect())
+        .map(|v| {
+            v.into_iter()
+                .map(|r| pair.score_one(r.score, r.types))
+                .collect()
+        })
         .collect();
     pair.meta.validation = Some(figures::compute(dataset, &val_grid, &val_scores, &types));
     progress.step("features (whole period)");
@@ -557,16 +688,68 @@ pub fn train(
     let rows = training_rows(dataset, &spec, &full_grid, &types, params.max_normal_rows);
     progress.step("forest (whole period)");
     let (binary, type_forest) = fit_pair(&rows, nf, &types, params)?;
-    pair.binary = binary;
+    pair.binary = Some(binary);
     pair.types = type_forest;
+    pair.eta = match &pair.meta.eta {
+        Some(m) => eta::fit_eta(&rows, nf, params, m.target)?,
+        None => None,
+    };
+    if pair.eta.is_none() {
+        pair.meta.eta = None;
+    }
     pair.meta.training_rows = rows.issue.len();
     pair.meta.lead_secs_by_type = lead_by_type(dataset, &full_grid, &types);
+    // The label-free scorer: fitted on the training windows without their labels; its threshold is
+    // chosen on the training grid for the same false alarm budget as the model's — on at most
+    // `ANOMALY_THRESHOLD_SERIES` evenly spaced targets (a rate per target-day needs no more, and every
+    // window of a week of a large cluster would be scored again otherwise).
+    if let Some((anomaly, mut meta)) =
+        Anomaly::fit(spec.names(), &rows.x, params.seed, params.n_threads)?
+    {
+        drop(rows);
+        let stride = full_grid
+            .points
+            .len()
+            .div_ceil(ANOMALY_THRESHOLD_SERIES)
+            .max(1);
+        let mut grid = full_grid;
+        for (s, points) in grid.points.iter_mut().enumerate() {
+            if s % stride != 0 {
+                points.clear();
+            }
+        }
+        let scores: Vec<Vec<f64>> = grid
+            .points
+            .par_iter()
+            .enumerate()
+            .map(|(s, points)| {
+                if points.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let x = series_rows(dataset, &spec, s, points.iter().map(|p| (p.index, p.t)));
+                anomaly.scores(&x, nf)
+            })
+            .collect::<Result<_, LearnError>>()?;
+        meta.threshold = choose_threshold(dataset, &grid, &scores, params.false_alarm_budget);
+        pair.meta.anomaly = Some(meta);
+        pair.anomaly = Some(anomaly);
+    }
     progress.finish();
     Ok(pair)
 }
 
-/// Raw forest scores of a grid: per series, per point, the binary score and the type distribution.
-type RawScores = Vec<Vec<(f64, Vec<f64>)>>;
+/// What the fold forests said about one validation point.
+struct Raw {
+    /// The binary forest's issue score.
+    score: f64,
+    /// The type distribution.
+    types: Vec<f64>,
+    /// The ETA guesses, for points that precede an incident start (when ETA forests are fitted).
+    eta: Option<eta::EtaGuess>,
+}
+
+/// Raw forest scores of a grid: per series, per point.
+type RawScores = Vec<Vec<Raw>>;
 
 fn most_common(dataset: &Dataset, types: &[String]) -> usize {
     let counts: Vec<usize> = types
@@ -592,4 +775,131 @@ fn lead_by_type(dataset: &Dataset, grid: &Grid, types: &[String]) -> Vec<f64> {
         .iter()
         .map(|l| figures::quantile(l, 0.5).unwrap_or(0.0))
         .collect()
+}
+
+/// Trains an unsupervised pair on `[from, until]`, for a cluster without incident labels: the anomaly
+/// scorer alone (`anomaly`), over the trailing-baseline features (`params.baseline`, default 1 h), fitted on
+/// every training window (thinned to `max_normal_rows`) with labels ignored. Its probability is the anomaly
+/// score, its one type [`anomaly::ISSUE_TYPE`]; the alarm threshold is the lowest at which the training
+/// period's alarm episodes — all counted as false, there being no labels — stay within the false alarm
+/// budget per target-day (on at most `ANOMALY_THRESHOLD_SERIES` targets).
+pub fn train_unsupervised(
+    dataset: &Dataset,
+    params: &TrainParams,
+    from: i64,
+    until: i64,
+) -> Result<ModelPair, LearnError> {
+    params.window.check()?;
+    let mut params = params.clone();
+    params.baseline.get_or_insert_with(Default::default);
+    let spec = feature_spec(dataset, &params);
+    let nf = spec.len();
+    let w = params.window;
+    let mut grid = Grid::build(dataset, w, params.policy, from, until, false);
+    let total: usize = grid.points.iter().map(Vec::len).sum();
+    if total < 2 {
+        return Err(LearnError::Dataset(format!(
+            "the training period has {total} windows; an anomaly scorer needs at least 2"
+        )));
+    }
+    let stride = total.div_ceil(params.max_normal_rows.max(1)).max(1);
+    let rows: Vec<f32> = grid
+        .points
+        .par_iter()
+        .enumerate()
+        .map(|(s, points)| {
+            let chosen = points
+                .iter()
+                .enumerate()
+                .filter(|(k, _)| (k + s) % stride == 0)
+                .map(|(_, p)| (p.index, p.t));
+            series_rows(dataset, &spec, s, chosen)
+        })
+        .flatten_iter()
+        .collect();
+    let training_rows = rows.len() / nf.max(1);
+    let (anomaly, mut meta) = Anomaly::fit(spec.names(), &rows, params.seed, params.n_threads)?
+        .ok_or_else(|| {
+            LearnError::Dataset("no scale-free features to fit an anomaly scorer on".into())
+        })?;
+    drop(rows);
+    let series_stride = grid.points.len().div_ceil(ANOMALY_THRESHOLD_SERIES).max(1);
+    for (s, points) in grid.points.iter_mut().enumerate() {
+        if s % series_stride != 0 {
+            points.clear();
+        }
+    }
+    let scores: Vec<Vec<f64>> = grid
+        .points
+        .par_iter()
+        .enumerate()
+        .map(|(s, points)| {
+            if points.is_empty() {
+                return Ok(Vec::new());
+            }
+            let x = series_rows(dataset, &spec, s, points.iter().map(|p| (p.index, p.t)));
+            anomaly.scores(&x, nf)
+        })
+        .collect::<Result<_, LearnError>>()?;
+    meta.threshold = unlabelled_threshold(&grid, &scores, params.false_alarm_budget);
+    let names = spec.names().to_vec();
+    Ok(ModelPair {
+        meta: PairMeta {
+            features: spec,
+            feature_names: names,
+            window: w,
+            policy: params.policy,
+            issue_types: vec![crate::anomaly::ISSUE_TYPE.to_string()],
+            threshold: meta.threshold,
+            calibration: Calibration::IDENTITY,
+            lead_secs_by_type: vec![0.0],
+            eta: None,
+            baselines: BaselineParams::default(),
+            data_fingerprint: dataset.fingerprint(),
+            train_from: from,
+            train_until: until,
+            validation: None,
+            params,
+            training_rows,
+            anomaly: Some(meta),
+        },
+        binary: None,
+        types: None,
+        eta: None,
+        anomaly: Some(anomaly),
+    })
+}
+
+/// The lowest score threshold at which the alarm episodes of `scores` (over `grid`, every one counted
+/// as false) stay within `budget` per target-day; 1 (never) when none does.
+fn unlabelled_threshold(grid: &Grid, scores: &[Vec<f64>], budget: f64) -> f64 {
+    let mut all: Vec<f64> = scores.iter().flatten().copied().collect();
+    all.sort_by(f64::total_cmp);
+    all.dedup_by(|a, b| a.to_bits() == b.to_bits());
+    let days: f64 = grid
+        .points
+        .iter()
+        .filter(|p| !p.is_empty())
+        .map(|p| (p[p.len() - 1].t - p[0].t + grid.spec.step_secs) as f64 / 86_400.0)
+        .sum();
+    if all.is_empty() || days <= 0.0 {
+        return 1.0;
+    }
+    let step = (all.len() / 400).max(1);
+    let mut best = 1.0f64;
+    for &c in all.iter().rev().step_by(step) {
+        let episodes: usize = grid
+            .points
+            .iter()
+            .zip(scores)
+            .map(|(points, sc)| {
+                let alarms: Vec<bool> = sc.iter().map(|&p| p >= c).collect();
+                figures::episodes(points, &alarms, grid.spec.step_secs).len()
+            })
+            .sum();
+        if episodes as f64 / days <= budget {
+            best = best.min(c);
+        }
+    }
+    best
 }

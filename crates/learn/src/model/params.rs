@@ -17,10 +17,20 @@ pub struct TrainParams {
     /// Include the step-change features (`rel_jump`, `z_jump` of every metric).
     #[serde(default)]
     pub jumps: bool,
+    /// Train the label-free anomaly scorer alone (see `train_unsupervised`): for data without incident labels.
+    #[serde(default)]
+    pub unsupervised: bool,
+    /// Include the trailing per-target baseline features (`features::BASELINE_STATS`, `FAMILY_STATS`).
+    #[serde(default)]
+    pub baseline: Option<crate::trailing::BaselineSpec>,
     /// Trees of the binary forest.
     pub n_trees: usize,
     /// Trees of the type forest.
     pub type_trees: usize,
+    /// Trees of the ETA (time to issue) regression forest; 0 = none, predictions use the heuristic
+    /// (bundles trained before ETA forests read as 0).
+    #[serde(default)]
+    pub eta_trees: usize,
     /// Maximum tree depth.
     pub max_depth: Option<usize>,
     /// Minimum samples per leaf.
@@ -56,8 +66,11 @@ impl Default for TrainParams {
             mode: FeatureMode::Window,
             calendar: true,
             jumps: false,
+            baseline: None,
+            unsupervised: false,
             n_trees: 100,
             type_trees: 60,
+            eta_trees: 60,
             max_depth: Some(12),
             min_samples_leaf: 5,
             max_features: None,
@@ -91,6 +104,14 @@ impl TrainParams {
             seed: self.seed.wrapping_add(seed_offset),
             n_threads: self.n_threads,
             ..ForestParams::default()
+        }
+    }
+
+    /// The ETA regression forest: the classifiers' tree settings, unweighted (`eta_trees` trees).
+    pub(super) fn eta_forest(&self) -> ForestParams {
+        ForestParams {
+            class_weight: ClassWeight::Uniform,
+            ..self.forest(self.eta_trees, 2)
         }
     }
 }

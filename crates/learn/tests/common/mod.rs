@@ -121,7 +121,8 @@ pub fn small_params() -> learn::model::TrainParams {
     }
 }
 
-/// A bundle around a trained pair (no snapshot model), for tests.
+/// A bundle around a window pair (a placeholder card), as `kubepulse train` would write it.
+#[allow(dead_code)]
 pub fn bundle_of(pair: &learn::model::ModelPair) -> learn::bundle::ModelBundle {
     let m = &pair.meta;
     let info = learn::bundle::ModelInfo {

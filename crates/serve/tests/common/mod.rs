@@ -78,6 +78,7 @@ impl RuleModel {
             time_to_issue_seconds: will_have_issue.then_some(120.0),
             horizon_seconds: 300.0,
             explanation,
+            baseline_seconds: None,
         }
     }
 }

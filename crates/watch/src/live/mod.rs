@@ -19,6 +19,7 @@ use crate::metrics::{TargetLabel, TargetType, WatchMetrics};
 use collect::prom::PromClient;
 use collect::queries::{QuerySet, Shard};
 use learn::LearnError;
+use learn::dataset::ColumnKind;
 use learn::prediction::Prediction;
 use learn::window::Window;
 use rayon::prelude::*;
@@ -29,7 +30,7 @@ mod run;
 
 use alerts::Active;
 pub use alerts::likely_issue_type;
-use buffer::Buffer;
+use buffer::{BaselineFeed, Buffer};
 pub use run::{MAX_BACKOFF_SECS, WatchConfig, run, run_configured, serve_metrics, unix_now};
 
 /// The model's shape as `watch` needs it.
@@ -45,6 +46,8 @@ pub struct ModelShape {
     pub step_secs: i64,
     /// Columns a window must carry.
     pub metrics: Vec<String>,
+    /// The trailing baseline its features compare windows with (`None`: no baseline features).
+    pub baseline: Option<learn::trailing::BaselineSpec>,
 }
 
 /// A model `watch` can predict with (implemented for `learn::ModelBundle`).
@@ -135,6 +138,7 @@ pub struct Watcher {
     query_step: f64,
     window_points: usize,
     buffers: HashMap<String, Buffer>,
+    feed: Option<BaselineFeed>,
     last_end: Option<f64>,
     tracker: AlertTracker,
     active: HashMap<String, Active>,
@@ -173,6 +177,11 @@ impl Watcher {
                 "the query step {query_step} s is below Prometheus' 1 ms resolution"
             )));
         }
+        let feed = shape.baseline.map(|spec| BaselineFeed {
+            spec,
+            kinds: shape.metrics.iter().map(|m| ColumnKind::of(m)).collect(),
+            step_secs: shape.step_secs,
+        });
         // The model's columns found in the query set by name, as everywhere a model meets data.
         let defined: Vec<&str> = opts
             .queries
@@ -210,6 +219,7 @@ impl Watcher {
             query_step,
             window_points: window_points.max(1),
             buffers: HashMap::new(),
+            feed,
             last_end: None,
             active: HashMap::new(),
             metrics,
@@ -251,6 +261,12 @@ impl Watcher {
             ..CycleReport::default()
         };
 
+        // Rows leave the window (into the targets' baselines, oldest first) before new ones arrive.
+        let oldest_kept = ((end - span) / step).round() as i64;
+        let feed = self.feed.as_ref();
+        self.buffers
+            .values_mut()
+            .for_each(|b| _ = b.trim_before(oldest_kept, feed));
         let first_error = self.fetch(start, end, &mut report).await;
         self.metrics.query_errors.inc_by(report.query_errors as u64);
         self.metrics.cycle_done(report.queries, report.query_errors);
@@ -275,8 +291,8 @@ impl Watcher {
             self.last_end = Some(end);
         }
 
-        let oldest_kept = ((end - span) / step).round() as i64;
-        self.buffers.retain(|_, b| b.trim_before(oldest_kept));
+        let feed = self.feed.as_ref();
+        self.buffers.retain(|_, b| b.trim_before(oldest_kept, feed));
         report.fetch_secs = started.elapsed().as_secs_f64();
         let buffers = &self.buffers;
         self.tracker
@@ -358,6 +374,7 @@ impl Watcher {
         }
         let n_cols = self.columns.len();
         let window_points = self.window_points;
+        let feed = self.feed.as_ref();
         while let Some(joined) = set.join_next().await {
             let (col, result) = match joined {
                 Ok(x) => x,
@@ -392,7 +409,7 @@ impl Watcher {
                         let buffer = self
                             .buffers
                             .entry(target)
-                            .or_insert_with(|| Buffer::new(window_points, n_cols));
+                            .or_insert_with(|| Buffer::new(window_points, n_cols, feed));
                         for (t, v) in s.samples {
                             buffer.upsert((t / step).round() as i64, col, v);
                         }
@@ -494,6 +511,7 @@ impl Watcher {
             target: target.to_string(),
             timestamps,
             columns,
+            baseline: buffer.baseline().cloned(),
         };
         let mut forecast = self.predictor.predict(&window, false)?;
         if let Some(eta) = forecast.time_to_issue_seconds.as_mut() {
