@@ -595,6 +595,8 @@ pub fn read_events(path: &Path) -> Result<Vec<Incident>, CollectError> {
             parse_timestamp(field(si, "start")?).map_err(|e| bad(line, format!("start: {e}")))?;
         let end = parse_timestamp(field(ei, "end")?).map_err(|e| bad(line, format!("end: {e}")))?;
         let issue_type = field(ii, "issue_type")?.to_string();
+        learn::check_issue_type(&issue_type)
+            .map_err(|reason| bad(line, format!("issue_type: {reason}")))?;
         if end < start {
             return Err(bad(line, format!("end {end} is before start {start}")));
         }

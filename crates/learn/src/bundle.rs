@@ -400,8 +400,19 @@ impl ModelBundle {
         self.snapshot.as_ref()
     }
 
-    /// Predicts for one target's window (metric columns by name, see [`ModelInfo::metrics`]).
+    /// Predicts for one target's window. Its columns are matched to [`ModelInfo::metrics`] by name
+    /// ([`crate::columns::resolve`]): every model metric must be there (a missing value is NaN in a
+    /// column, not an absent column); columns the model does not use are ignored.
     pub fn predict_window(&self, w: &Window, explain: bool) -> Result<Prediction, LearnError> {
+        let names: Vec<&str> = w.columns.iter().map(|(n, _)| n.as_str()).collect();
+        crate::columns::resolve(
+            &self.window.meta.features.metrics,
+            &names,
+            &Default::default(),
+        )
+        .map_err(|e| {
+            LearnError::Window(format!("target `{}`: {e}", crate::quote::clip(&w.target)))
+        })?;
         let features = self.window.meta.features.extract_window(w)?;
         let mut p = predict_row(&self.window, &features.row, explain, Some(&w.target))?;
         p.baseline_seconds = features.baseline_secs.map(|s| s as f64);

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::error::LearnError;
+use crate::quote;
 use crate::timestamp;
 
 /// How a metric column is read.
@@ -84,7 +85,18 @@ fn open_csv(path: &Path) -> Result<(csv::Reader<std::fs::File>, Vec<String>), Le
         .map_err(|e| csv_err(path, 1, e.to_string()))?
         .iter()
         .map(|h| h.trim().to_string())
-        .collect();
+        .collect::<Vec<String>>();
+    let mut seen = std::collections::HashSet::with_capacity(header.len());
+    if let Some(twice) = header.iter().find(|h| !seen.insert(h.as_str())) {
+        return Err(csv_err(
+            path,
+            1,
+            format!(
+                "column `{}` appears twice in the header",
+                quote::clip(twice)
+            ),
+        ));
+    }
     Ok((reader, header))
 }
 
@@ -95,7 +107,7 @@ fn require(path: &Path, header: &[String], column: &str) -> Result<usize, LearnE
         .ok_or_else(|| LearnError::MissingColumn {
             path: path.to_path_buf(),
             column: column.to_string(),
-            found: header.join(","),
+            found: quote::names(header),
         })
 }
 
@@ -104,6 +116,7 @@ fn line_of(record: &csv::ByteRecord, fallback: u64) -> u64 {
 }
 
 fn parse_value(path: &Path, line: u64, column: &str, raw: &[u8]) -> Result<f64, LearnError> {
+    let column = quote::clip(column);
     let text = std::str::from_utf8(raw)
         .map_err(|_| csv_err(path, line, format!("column `{column}`: value is not UTF-8")))?
         .trim();
@@ -115,23 +128,32 @@ fn parse_value(path: &Path, line: u64, column: &str, raw: &[u8]) -> Result<f64, 
         _ => Err(csv_err(
             path,
             line,
-            format!("column `{column}`: `{text}` is not a number"),
+            format!("column `{column}`: `{}` is not a number", quote::clip(text)),
         )),
     }
 }
 
 fn parse_time(path: &Path, line: u64, column: &str, raw: &[u8]) -> Result<i64, LearnError> {
     let text = String::from_utf8_lossy(raw);
-    timestamp::parse_timestamp(&text).map_err(|_| {
-        csv_err(
+    match timestamp::parse_timestamp(&text) {
+        Ok(t) => Ok(t),
+        Err(timeline::TimeError::BeforeEpoch(_)) => Err(csv_err(
+            path,
+            line,
+            format!(
+                "column `{column}`: `{}` is before 1970 (negative unix seconds)",
+                quote::clip(text.trim())
+            ),
+        )),
+        Err(_) => Err(csv_err(
             path,
             line,
             format!(
                 "column `{column}`: `{}` is not a timestamp (unix seconds or RFC 3339)",
-                text.trim()
+                quote::clip(text.trim())
             ),
-        )
-    })
+        )),
+    }
 }
 
 /// A dataset handed over to an evaluation that keeps it.
@@ -159,6 +181,19 @@ impl Dataset {
             series,
             events,
         })
+    }
+
+    /// The metric column names of `dir/metrics.csv`, from its header alone (a cheap check before a
+    /// long job).
+    pub fn read_metric_names(dir: &Path) -> Result<Vec<String>, LearnError> {
+        let path = dir.join("metrics.csv");
+        let (_, header) = open_csv(&path)?;
+        require(&path, &header, "timestamp")?;
+        require(&path, &header, "target")?;
+        Ok(header
+            .into_iter()
+            .filter(|h| h != "timestamp" && h != "target")
+            .collect())
     }
 
     /// The kind of every metric column, in [`Dataset::metrics`] order.
@@ -328,7 +363,7 @@ fn sort_series(path: &Path, s: &mut Series) -> Result<(), LearnError> {
         return Err(LearnError::Dataset(format!(
             "{}: target `{}` has two rows at timestamp {}",
             path.display(),
-            s.target,
+            quote::clip(&s.target),
             w[0]
         )));
     }
@@ -361,7 +396,10 @@ fn read_events(path: &Path, known: &dyn Fn(&str) -> bool) -> Result<Vec<Incident
             return Err(csv_err(
                 path,
                 line,
-                format!("column `target`: `{target}` has no rows in metrics.csv"),
+                format!(
+                    "column `target`: `{}` has no rows in metrics.csv",
+                    quote::clip(&target)
+                ),
             ));
         }
         let start = parse_time(path, line, "start", &record[cols[1]])?;
@@ -374,11 +412,11 @@ fn read_events(path: &Path, known: &dyn Fn(&str) -> bool) -> Result<Vec<Incident
             ));
         }
         let issue_type = String::from_utf8_lossy(record[cols[3]].trim_ascii()).into_owned();
-        if issue_type.is_empty() || issue_type == "normal" {
+        if let Err(reason) = timeline::check_issue_type(&issue_type) {
             return Err(csv_err(
                 path,
                 line,
-                format!("column `issue_type`: `{issue_type}` is not an issue type"),
+                format!("column `issue_type`: {reason}"),
             ));
         }
         let detail = detail_col

@@ -7,12 +7,12 @@ use thiserror::Error;
 /// Everything that can go wrong in the learning pipeline.
 #[derive(Debug, Error)]
 pub enum LearnError {
-    /// A file could not be opened or read.
-    #[error("{path}: {source}")]
+    /// A file could not be opened or read (the I/O error is in the message, not chained, so a
+    /// `{:#}` chain does not say it twice).
+    #[error("{path}: {error}")]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A CSV file is malformed or holds a bad value; `line` is 1-based (the header is line 1).
     #[error("{path}:{line}: {message}")]
@@ -37,6 +37,12 @@ pub enum LearnError {
     /// Invalid options (window, step, horizon, split, ...).
     #[error("invalid option {name}: {reason}")]
     InvalidOption { name: &'static str, reason: String },
+    /// A model's metrics cannot be matched to the data's columns by name (see [`crate::columns`]).
+    #[error("{0}")]
+    Columns(#[from] crate::columns::ColumnsError),
+    /// A column map file (`--columns MAP.toml`) is malformed.
+    #[error("column map {path}: {message}")]
+    ColumnMapFile { path: PathBuf, message: String },
     /// A window given for prediction does not fit the model.
     #[error("window: {0}")]
     Window(String),
@@ -55,7 +61,7 @@ impl LearnError {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Self::Io {
             path: path.into(),
-            source,
+            error: source,
         }
     }
 }

@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::anomaly;
 use crate::baselines;
 use crate::bundle::predict_row;
+use crate::columns::{self, ColumnMap};
 use crate::context;
 use crate::dataset::Dataset;
 use crate::error::LearnError;
@@ -62,19 +63,39 @@ impl Split {
     }
 }
 
-/// The dataset a model needs: with peer columns added when its features use them, else the dataset
-/// itself (never a copy: a week of a large cluster is gigabytes).
-pub fn prepare<'a>(dataset: Cow<'a, Dataset>, pair: &ModelPair) -> Cow<'a, Dataset> {
-    if context::has_peer_columns(&pair.meta.features.metrics)
-        && !context::has_peer_columns(&dataset.metrics)
-    {
-        Cow::Owned(context::add_peer_columns(
-            &dataset,
-            pair.meta.window.step_secs / 2,
-        ))
+/// The dataset a model needs: its columns matched to the model's metrics **by name** (through `map`,
+/// see [`columns`]) and re-indexed to the model's order, with peer columns added when its features use
+/// them and the data has none; the dataset itself when it already is all that (never a copy: a week of
+/// a large cluster is gigabytes). Also returns the data columns the model does not use (ignored).
+pub fn prepare<'a>(
+    dataset: Cow<'a, Dataset>,
+    pair: &ModelPair,
+    map: &ColumnMap,
+) -> Result<(Cow<'a, Dataset>, Vec<String>), LearnError> {
+    let model = &pair.meta.features.metrics;
+    let derive_peers =
+        context::has_peer_columns(model) && !context::has_peer_columns(&dataset.metrics);
+    let (aligned, resolution) = if derive_peers {
+        // Peers are derived from the base columns, so those are aligned first: the peer columns then
+        // come out in the model's order too.
+        let base: Vec<&String> = model
+            .iter()
+            .filter(|m| !context::is_peer_column(m))
+            .collect();
+        let (base, r) = columns::align(dataset, &base, map)?;
+        let with_peers = context::add_peer_columns(&base, pair.meta.window.step_secs / 2);
+        (Cow::Owned(with_peers), r)
     } else {
-        dataset
+        columns::align(dataset, model, map)?
+    };
+    if aligned.metrics != *model {
+        return Err(LearnError::Dataset(format!(
+            "the data's derived peer columns ({}) are not the model's ({})",
+            crate::quote::names(&aligned.metrics),
+            crate::quote::names(model)
+        )));
     }
+    Ok((aligned, resolution.unused))
 }
 
 /// Importance of one feature.
@@ -133,8 +154,10 @@ pub struct Evaluation<'a> {
     pub explanations: Vec<IncidentExplanation>,
     /// How far each test incident moved its own metrics at onset, against normal moments.
     pub onset_signal: crate::signal::OnsetSignal,
-    /// The dataset actually scored (with peer columns when the model uses them).
+    /// The dataset actually scored: the model's columns in the model's order (see [`prepare`]).
     pub dataset: Cow<'a, Dataset>,
+    /// Columns of the given data the model does not use (ignored), sorted.
+    pub ignored_columns: Vec<String>,
 }
 
 /// Scores the model and the baselines on `[from, until]` of the dataset and computes every figure,
@@ -160,7 +183,7 @@ pub fn evaluate_figures<'a>(
     from: i64,
     until: i64,
 ) -> Result<Evaluation<'a>, LearnError> {
-    let dataset = prepare(dataset.into(), pair);
+    let (dataset, ignored_columns) = prepare(dataset.into(), pair, &ColumnMap::default())?;
     let meta = &pair.meta;
     let grid = Grid::build(&dataset, meta.window, meta.policy, from, until, false);
     if grid.is_empty() {
@@ -275,6 +298,7 @@ pub fn evaluate_figures<'a>(
         explanations: Vec::new(),
         onset_signal: Default::default(),
         dataset,
+        ignored_columns,
     })
 }
 

@@ -3,6 +3,7 @@
 // Library code reports through `tracing` and its return values; only the binary prints.
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod columns;
 pub mod context;
 pub mod dataset;
 pub mod error;
@@ -17,7 +18,7 @@ pub mod trailing;
 pub mod window;
 
 pub use error::LearnError;
-pub use timeline::{Incident, IncidentSource};
+pub use timeline::{Incident, IncidentSource, check_issue_type};
 pub mod anomaly;
 pub mod baselines;
 pub mod bundle;
@@ -31,5 +32,6 @@ pub mod pipeline;
 pub mod plots;
 pub mod prediction;
 pub mod progress;
+pub mod quote;
 pub mod report;
 pub mod snapshot;

@@ -1,9 +1,11 @@
 //! The jobs behind `kubepulse train` and `kubepulse eval`, so the binary stays a thin layer.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use crate::bundle::{ModelBundle, ModelInfo};
 use crate::card::{self, Holdout};
+use crate::columns::{ColumnMap, Level};
 use crate::context;
 use crate::dataset::Dataset;
 use crate::error::LearnError;
@@ -34,6 +36,26 @@ pub fn resolve_step(params: &mut TrainParams, dataset: &Dataset) {
     }
 }
 
+/// A snapshot model (`FeatureMode::Latest`) trains on cluster-level data only: its predictions read
+/// [`crate::snapshot::FIELDS`] by name. Checked from the header, before any long job.
+fn check_level(dir: &Path, params: &TrainParams) -> Result<(), LearnError> {
+    if params.mode != crate::features::FeatureMode::Latest {
+        return Ok(());
+    }
+    let names = Dataset::read_metric_names(dir)?;
+    if Level::of(&names) == Level::Cluster {
+        return Ok(());
+    }
+    Err(LearnError::Dataset(format!(
+        "{}: the cluster snapshot model trains on a cluster-level dataset (`kubepulse simulate \
+         --level cluster`, columns {}), and this one is {} level (columns {})",
+        dir.display(),
+        crate::quote::names(&crate::snapshot::FIELDS),
+        Level::of(&names),
+        crate::quote::names(&names)
+    )))
+}
+
 /// Trains one pair on a dataset directory, up to `until` when given.
 pub fn train_pair(
     dir: &Path,
@@ -41,6 +63,7 @@ pub fn train_pair(
     peers: bool,
     until: Option<Split>,
 ) -> Result<(ModelPair, Dataset), LearnError> {
+    check_level(dir, params)?;
     let raw = Dataset::read(dir)?;
     let mut params = params.clone();
     resolve_step(&mut params, &raw);
@@ -60,7 +83,7 @@ pub fn train_pair(
     Ok((pair, data))
 }
 
-/// Evaluates a pair on a whole dataset directory (hold-out).
+/// Evaluates a pair on a whole dataset directory (hold-out), its columns matched by name.
 pub fn evaluate_dir(
     pair: &ModelPair,
     dir: &Path,
@@ -70,7 +93,23 @@ pub fn evaluate_dir(
     let (first, last) = data
         .time_range()
         .ok_or_else(|| LearnError::Dataset("no samples".into()))?;
-    eval::evaluate(data, pair, first, last, seed)
+    evaluate_matched(pair, data, &ColumnMap::default(), first, last, seed)
+}
+
+/// Evaluates a pair on `[from, until]` of a dataset whose columns are matched to the model's by name
+/// (through `map`); the report lists the columns the model ignored.
+fn evaluate_matched(
+    pair: &ModelPair,
+    data: Dataset,
+    map: &ColumnMap,
+    from: i64,
+    until: i64,
+    seed: u64,
+) -> Result<Evaluation<'static>, LearnError> {
+    let (data, ignored) = eval::prepare(Cow::Owned(data), pair, map)?;
+    let mut ev = eval::evaluate(data, pair, from, until, seed)?;
+    ev.ignored_columns = ignored;
+    Ok(ev)
 }
 
 /// What `kubepulse train` does.
@@ -98,6 +137,9 @@ pub struct TrainJob {
 
 /// Trains the bundle of a [`TrainJob`]; also returns the hold-out evaluations made for the card.
 pub fn train_bundle(job: &TrainJob) -> Result<(ModelBundle, Vec<Evaluation<'static>>), LearnError> {
+    if let Some((dir, params)) = &job.snapshot {
+        check_level(dir, params)?;
+    }
     let (window, data) = train_pair(&job.data, &job.params, job.peers, job.until)?;
     let snapshot = match &job.snapshot {
         Some((dir, params)) => Some(train_pair(dir, params, false, None)?.0),
@@ -172,12 +214,18 @@ pub struct EvalJob {
     pub params: TrainParams,
     /// Add cross-target peer columns when training in the run.
     pub peers: bool,
+    /// Column map file for a bundle whose metric names differ from the dataset's (`model = "data"`).
+    pub columns: Option<PathBuf>,
     /// Report directory.
     pub out: PathBuf,
 }
 
 /// Runs an [`EvalJob`]: writes the report and returns its JSON.
 pub fn run_eval(job: &EvalJob) -> Result<serde_json::Value, LearnError> {
+    let map = match &job.columns {
+        Some(path) => ColumnMap::read(path)?,
+        None => ColumnMap::default(),
+    };
     let (pair, name, data, from) = match &job.model {
         Some(path) => {
             let bundle = ModelBundle::load(path)?;
@@ -205,13 +253,21 @@ pub fn run_eval(job: &EvalJob) -> Result<serde_json::Value, LearnError> {
                 name: "split",
                 reason: "without --model, give --train-until or --split to train on the past and test on the future".into(),
             })?;
+            if !map.is_empty() {
+                return Err(LearnError::InvalidOption {
+                    name: "columns",
+                    reason: "a column map applies a --model to data with other column names; \
+                             a model trained in the run uses the data's own names"
+                        .into(),
+                });
+            }
             let (pair, data) = train_pair(&job.data, &job.params, job.peers, Some(split))?;
             let from = split.time(&data)?;
             (pair, "trained in this run".to_string(), data, from)
         }
     };
     let last = data.time_range().map_or(0, |r| r.1);
-    let ev = eval::evaluate(&data, &pair, from, last, job.params.seed)?;
+    let ev = evaluate_matched(&pair, data, &map, from, last, job.params.seed)?;
     report::write(&ev, &pair, &name, &job.out)?;
     Ok(report::to_json(&ev, &pair, &name))
 }

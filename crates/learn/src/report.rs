@@ -44,6 +44,7 @@ pub fn to_json(ev: &Evaluation, pair: &ModelPair, model_name: &str) -> Value {
                 "targets": ev.dataset.series.len(),
                 "windows": ev.grid.len(),
                 "data_fingerprint": ev.dataset.fingerprint(),
+                "ignored_columns": ev.ignored_columns,
             }),
         );
         map.insert(

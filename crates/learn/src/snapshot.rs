@@ -55,6 +55,29 @@ pub struct Snapshot {
     pub node_count_change_1h: Option<f64>,
 }
 
+/// The cluster dataset's columns, the fields a snapshot model is trained on (`vmcategory` as
+/// `vmcategory_code`), in `metrics.csv` order of `kubepulse simulate --level cluster`.
+pub const FIELDS: [&str; 18] = [
+    "cluster_cpu_util_avg",
+    "cluster_cpu_util_max",
+    "cluster_cpu_util_min",
+    "cluster_cpu_util_std",
+    "node_count",
+    "sample_count",
+    "prev_node_count",
+    "node_count_change",
+    "prev_cpu_avg",
+    "cpu_change_rate",
+    "hour",
+    "day_of_week",
+    "is_business_hours",
+    "vmcategory_code",
+    "cpu_avg_1h",
+    "cpu_max_1h",
+    "cpu_std_1h",
+    "node_count_change_1h",
+];
+
 /// The numeric code of a VM category in the cluster dataset's `vmcategory_code` column.
 pub fn vmcategory_code(category: &str) -> f64 {
     match category {
@@ -89,5 +112,26 @@ impl Snapshot {
             _ => None,
         };
         v.filter(|x| x.is_finite()).unwrap_or(f64::NAN)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_are_the_simulators_cluster_columns_and_each_is_read() {
+        assert_eq!(FIELDS, sim::snapshot::CLUSTER_COLUMNS);
+        let full: Snapshot = serde_json::from_value(serde_json::json!({
+            "cluster_cpu_util_avg": 1, "cluster_cpu_util_max": 1, "cluster_cpu_util_min": 1,
+            "cluster_cpu_util_std": 1, "node_count": 1, "sample_count": 1, "prev_node_count": 1,
+            "node_count_change": 1, "prev_cpu_avg": 1, "cpu_change_rate": 1, "hour": 1,
+            "day_of_week": 1, "is_business_hours": 1, "vmcategory": "Interactive", "cpu_avg_1h": 1,
+            "cpu_max_1h": 1, "cpu_std_1h": 1, "node_count_change_1h": 1
+        }))
+        .unwrap();
+        for f in FIELDS {
+            assert!(full.field(f).is_finite(), "{f}");
+        }
     }
 }

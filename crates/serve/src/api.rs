@@ -280,9 +280,10 @@ pub struct ModelRef<'a> {
 pub struct EchoedMetrics {
     /// `cluster_cpu_util_avg` of the input, percent (null when missing).
     pub cpu_utilization: Option<f64>,
-    /// `node_count` of the input (an integer when whole; null when missing).
+    /// `node_count` of the input: a number, written as an integer when whole (as the original
+    /// service's clients expect for whole counts); null when missing.
     #[serde(serialize_with = "crate::de::serialize_count")]
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = Option<f64>)]
     pub node_count: Option<f64>,
     /// `cluster_cpu_util_max` of the input, percent (null when missing).
     pub cpu_max: Option<f64>,

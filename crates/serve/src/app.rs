@@ -66,6 +66,6 @@ pub async fn run(
             let loader: Loader = Arc::new(|p: &std::path::Path| load_model(Some(p)));
             (path, loader, config.reload_poll)
         });
-        run_until(listener, state, watch, shutdown).await
+        run_until(listener, state, config.connections.clone(), watch, shutdown).await
     }
 }

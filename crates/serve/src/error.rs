@@ -32,7 +32,7 @@ pub enum ApiError {
     #[error("invalid query string: {0}")]
     InvalidQuery(String),
     /// `GET /simulate/{count}` with a count outside the bound. 400 `count_out_of_range`.
-    #[error("count must be an integer between 1 and {max}, got {got:?}")]
+    #[error("count must be an integer between 1 and {max}, got {:?}", learn::quote::clip(.got))]
     CountOutOfRange {
         /// What the client sent.
         got: String,
@@ -51,7 +51,7 @@ pub enum ApiError {
     #[error("the model cannot predict on this input: {0}")]
     InvalidInput(String),
     /// No route at this path. 404 `not_found`.
-    #[error("no route for {0}")]
+    #[error("no route for {}", learn::quote::clip(.0))]
     NotFound(String),
     /// The route exists but not with this method. 405 `method_not_allowed`.
     #[error("method {0} is not allowed on this route")]
@@ -63,8 +63,17 @@ pub enum ApiError {
         limit_bytes: usize,
     },
     /// The body is not declared as JSON. 415 `unsupported_media_type`.
-    #[error("expected Content-Type: application/json, got {0:?}")]
+    #[error("expected Content-Type: application/json, got {:?}", learn::quote::clip(.0))]
     UnsupportedMediaType(String),
+    /// The body could not be read (a malformed chunk, the connection broke). 400 `invalid_body`.
+    #[error("the body could not be read: {0}")]
+    InvalidBody(String),
+    /// The body did not arrive within the body timeout. 408 `body_timeout`.
+    #[error("the body did not arrive within {timeout_secs} s")]
+    BodyTimeout {
+        /// The configured timeout, seconds.
+        timeout_secs: f64,
+    },
     /// No model is loaded. 503 `model_not_loaded`.
     #[error("no model is loaded")]
     ModelNotLoaded,
@@ -83,7 +92,9 @@ impl ApiError {
             | ApiError::InvalidQuery(_)
             | ApiError::CountOutOfRange { .. }
             | ApiError::BatchTooLarge { .. }
-            | ApiError::InvalidInput(_) => StatusCode::BAD_REQUEST,
+            | ApiError::InvalidInput(_)
+            | ApiError::InvalidBody(_) => StatusCode::BAD_REQUEST,
+            ApiError::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -107,6 +118,8 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => "method_not_allowed",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ApiError::InvalidBody(_) => "invalid_body",
+            ApiError::BodyTimeout { .. } => "body_timeout",
             ApiError::ModelNotLoaded => "model_not_loaded",
             ApiError::Internal(_) => "internal_error",
         }
@@ -137,11 +150,15 @@ impl ApiError {
     }
 }
 
-/// JSON error bodies are tiny; build them without a serializer round trip through `Json`.
+/// The most characters of an error message (which may quote what the client sent).
+pub const MAX_MESSAGE_CHARS: usize = 1000;
+
+/// JSON error bodies are tiny; build them without a serializer round trip through `Json`. The message
+/// is cut at [`MAX_MESSAGE_CHARS`] (values inside it at 200, where they are quoted).
 pub(crate) fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
     let body = ErrorBody {
         error: code.to_owned(),
-        message: message.to_owned(),
+        message: learn::quote::clip_to(message, MAX_MESSAGE_CHARS).into_owned(),
     };
     let bytes = serde_json::to_vec(&body).unwrap_or_else(|_| {
         br#"{"error":"internal_error","message":"could not encode an error"}"#.to_vec()

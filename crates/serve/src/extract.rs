@@ -16,14 +16,19 @@ impl FromRequest<AppState> for RawBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
-        match Bytes::from_request(req, state).await {
-            Ok(bytes) => Ok(RawBody(bytes)),
-            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+        let timeout = state.limits().body_timeout;
+        let read = tokio::time::timeout(timeout, Bytes::from_request(req, state)).await;
+        match read {
+            Ok(Ok(bytes)) => Ok(RawBody(bytes)),
+            Ok(Err(rejection)) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
                 Err(ApiError::PayloadTooLarge {
                     limit_bytes: state.limits().body_limit_bytes,
                 })
             }
-            Err(rejection) => Err(ApiError::InvalidJson(rejection.body_text())),
+            Ok(Err(rejection)) => Err(ApiError::InvalidBody(rejection.body_text())),
+            Err(_) => Err(ApiError::BodyTimeout {
+                timeout_secs: timeout.as_secs_f64(),
+            }),
         }
     }
 }

@@ -17,6 +17,7 @@
 pub mod api;
 pub mod app;
 pub mod bundle;
+pub mod connection;
 mod de;
 pub mod error;
 mod extract;
@@ -31,5 +32,5 @@ pub mod state;
 pub mod timestamp;
 
 pub use error::ApiError;
-pub use server::{ServeConfig, ServeError, router, serve};
+pub use server::{ConnectionLimits, ServeConfig, ServeError, router, serve, serve_with};
 pub use state::{AppState, Limits};

@@ -131,6 +131,42 @@ struct ResultLabels {
     result: &'static str,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: &'static str,
+}
+
+/// Why the server closed (or refused) a connection, for `kubepulse_http_connection_closes_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    /// Not admitted: as many connections open as allowed and none idle (answered 503).
+    Refused,
+    /// A request head not complete within the header read timeout (dropped).
+    HeaderTimeout,
+    /// No request within the idle timeout (closed gracefully).
+    IdleTimeout,
+    /// Closed, while idle, to make room for a new connection.
+    Evicted,
+    /// Closed by a graceful shutdown.
+    Shutdown,
+    /// Still open at the shutdown deadline (dropped).
+    ShutdownDeadline,
+}
+
+impl CloseReason {
+    /// The label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            CloseReason::Refused => "refused",
+            CloseReason::HeaderTimeout => "header_timeout",
+            CloseReason::IdleTimeout => "idle_timeout",
+            CloseReason::Evicted => "evicted",
+            CloseReason::Shutdown => "shutdown",
+            CloseReason::ShutdownDeadline => "shutdown_deadline",
+        }
+    }
+}
+
 /// Upper bounds of the latency buckets, seconds.
 const LATENCY_BUCKETS_SECS: [f64; 14] = [
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
@@ -204,6 +240,8 @@ pub struct Metrics {
     predictions: Family<IssueLabels, Counter>,
     model_info: Family<ModelLabels, Gauge>,
     reloads: Family<ResultLabels, Counter>,
+    connections_open: Gauge,
+    connection_closes: Family<ReasonLabels, Counter>,
     request_cache: Box<[OnceLock<Counter>]>,
     duration_cache: [OnceLock<LatencyHistogram>; ROUTES],
 }
@@ -248,6 +286,19 @@ impl Metrics {
             "Model reload attempts, by result (ok, rejected)",
             reloads.clone(),
         );
+        let connections_open = Gauge::default();
+        let connection_closes = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "kubepulse_http_connections",
+            "HTTP connections open now",
+            connections_open.clone(),
+        );
+        registry.register(
+            "kubepulse_http_connection_closes",
+            "Connections the server closed or refused, by reason (refused, header_timeout, \
+             idle_timeout, evicted, shutdown, shutdown_deadline)",
+            connection_closes.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -255,6 +306,8 @@ impl Metrics {
             predictions,
             model_info,
             reloads,
+            connections_open,
+            connection_closes,
             request_cache: (0..ROUTES * METHODS * STATUSES.len())
                 .map(|_| OnceLock::new())
                 .collect(),
@@ -323,6 +376,25 @@ impl Metrics {
     pub fn count_reload(&self, ok: bool) {
         let result = if ok { "ok" } else { "rejected" };
         self.reloads.get_or_create(&ResultLabels { result }).inc();
+    }
+
+    /// A connection was admitted.
+    pub fn connection_opened(&self) {
+        self.connections_open.inc();
+    }
+
+    /// An admitted connection is gone.
+    pub fn connection_closed(&self) {
+        self.connections_open.dec();
+    }
+
+    /// Counts a connection the server closed or refused.
+    pub fn count_close(&self, reason: CloseReason) {
+        self.connection_closes
+            .get_or_create(&ReasonLabels {
+                reason: reason.label(),
+            })
+            .inc();
     }
 
     /// The OpenMetrics text exposition of every metric.

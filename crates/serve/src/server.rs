@@ -10,11 +10,11 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
+pub use crate::connection::ConnectionLimits;
 use crate::error::error_response;
 use crate::metrics::Route;
 use crate::reload::Loader;
@@ -32,6 +32,8 @@ pub struct ServeConfig {
     pub reload_poll: Option<Duration>,
     /// Limits and overrides.
     pub limits: Limits,
+    /// Connection timeouts, the connection limit and the shutdown deadline.
+    pub connections: ConnectionLimits,
 }
 
 impl Default for ServeConfig {
@@ -41,6 +43,7 @@ impl Default for ServeConfig {
             model_path: None,
             reload_poll: Some(Duration::from_secs(2)),
             limits: Limits::default(),
+            connections: ConnectionLimits::default(),
         }
     }
 }
@@ -127,28 +130,36 @@ fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
     )
 }
 
-/// Serves `state` on `listener` until `shutdown` resolves, then stops accepting and lets in-flight
-/// requests finish.
+/// Serves `state` on `listener` with the default [`ConnectionLimits`] until `shutdown` resolves, then
+/// stops accepting and lets in-flight requests finish (for at most the shutdown grace period).
 pub async fn serve<F>(listener: TcpListener, state: AppState, shutdown: F) -> std::io::Result<()>
 where
     F: Future<Output = ()> + Send + 'static,
 {
-    let listener = listener.tap_io(|tcp| {
-        // Small JSON answers: do not wait for Nagle.
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "could not set TCP_NODELAY");
-        }
-    });
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
+    serve_with(listener, state, ConnectionLimits::default(), shutdown).await
+}
+
+/// [`serve`] under the given connection limits (see [`crate::connection`]).
+pub async fn serve_with<F>(
+    listener: TcpListener,
+    state: AppState,
+    limits: ConnectionLimits,
+    shutdown: F,
+) -> std::io::Result<()>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    crate::connection::serve_connections(listener, router(state.clone()), state, limits, shutdown)
         .await
 }
 
 /// Serves on `listener` until `shutdown` resolves, reloading the model file `watch` names (if any) on
-/// SIGHUP and when it changes; in-flight requests finish before this returns.
+/// SIGHUP and when it changes; in-flight requests finish before this returns (or are dropped at the
+/// shutdown deadline of `limits`).
 pub async fn run_until(
     listener: TcpListener,
     state: AppState,
+    limits: ConnectionLimits,
     watch: Option<(PathBuf, Loader, Option<Duration>)>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
@@ -164,7 +175,7 @@ pub async fn run_until(
             },
         ))
     });
-    let result = serve(listener, state, shutdown).await;
+    let result = serve_with(listener, state, limits, shutdown).await;
     let _ = stop_watch.send(());
     if let Some(watcher) = watcher {
         let _ = watcher.await;

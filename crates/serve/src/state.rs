@@ -18,6 +18,9 @@ pub struct Limits {
     pub threshold: Option<f64>,
     /// Largest accepted request body, bytes.
     pub body_limit_bytes: usize,
+    /// A request body must arrive within this long of the handler starting to read it (default 30 s);
+    /// else 408 `body_timeout` and the connection closes.
+    pub body_timeout: std::time::Duration,
     /// Largest `count` of `GET /simulate/{count}`.
     pub simulate_max: u32,
     /// Most items in one `POST /predict/batch`.
@@ -31,6 +34,7 @@ impl Default for Limits {
         Limits {
             threshold: None,
             body_limit_bytes: 1024 * 1024,
+            body_timeout: std::time::Duration::from_secs(30),
             simulate_max: 1000,
             batch_max: 1000,
             seed: 42,
@@ -73,6 +77,8 @@ struct Shared {
     metrics: Metrics,
     limits: Limits,
     next_seed: AtomicU64,
+    /// The OpenAPI document under these limits, built on first request.
+    openapi: std::sync::OnceLock<String>,
 }
 
 impl AppState {
@@ -89,6 +95,7 @@ impl AppState {
                 metrics: Metrics::new(),
                 next_seed: AtomicU64::new(limits.seed),
                 limits,
+                openapi: std::sync::OnceLock::new(),
             }),
         };
         if let Some(model) = model {
@@ -127,6 +134,13 @@ impl AppState {
         self.inner
             .model
             .store(Some(Arc::new(ServedModel { model, counters })));
+    }
+
+    /// The OpenAPI document of this service (its bounds are these limits'), as JSON text.
+    pub fn openapi_document(&self) -> &str {
+        self.inner
+            .openapi
+            .get_or_init(|| crate::openapi::document_json(&self.inner.limits))
     }
 
     /// The snapshot generator.

@@ -136,6 +136,49 @@ async fn window_without_the_model_metrics_is_a_400() {
 }
 
 #[tokio::test]
+async fn window_without_one_model_metric_is_a_400_naming_it_and_extra_metrics_are_ignored() {
+    let state = shipped(Limits::default());
+    let model = get(&state, "/model").await;
+    let metrics: Vec<String> = model.json["info"]["metrics"]
+        .as_array()
+        .expect("the model lists its metrics")
+        .iter()
+        .map(|m| m.as_str().expect("metric name").to_owned())
+        .collect();
+    let body = |skip: Option<usize>, extra: bool| {
+        let mut sample = serde_json::Map::new();
+        sample.insert("timestamp".into(), 1_700_000_000.into());
+        for (j, m) in metrics.iter().enumerate() {
+            if Some(j) != skip {
+                sample.insert(m.clone(), (1.0 + j as f64).into());
+            }
+        }
+        if extra {
+            sample.insert("not_a_model_metric".into(), 7.0.into());
+        }
+        serde_json::json!({"target": "shop/cartservice", "samples": [sample]}).to_string()
+    };
+    let last = metrics.len() - 1;
+    let m = assert_error(
+        &post_json(&state, "/predict", &body(Some(last), false)).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_input",
+    );
+    assert!(
+        m.contains(&format!(
+            "lacks 1 of the model's {} columns: `{}`",
+            metrics.len(),
+            metrics[last]
+        )),
+        "{m}"
+    );
+    let a = post_json(&state, "/predict", &body(None, true)).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    let b = post_json(&state, "/predict", &body(None, false)).await;
+    assert_eq!(a.json["prediction"], b.json["prediction"]);
+}
+
+#[tokio::test]
 async fn window_with_the_model_metrics_is_predicted() {
     let state = shipped(Limits::default());
     let model = get(&state, "/model").await;

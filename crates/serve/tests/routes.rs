@@ -371,6 +371,91 @@ async fn metrics_count_requests_predictions_and_model() {
     }
 }
 
+/// The document and the server agree: every bound the document states is the server's, read from the
+/// document and tried on the server just inside and just outside.
+#[tokio::test]
+async fn the_openapi_document_states_what_the_server_accepts() {
+    let state = state_with(Limits {
+        simulate_max: 40,
+        batch_max: 3,
+        ..Limits::default()
+    });
+    let doc = get(&state, "/openapi.json").await.json;
+    let snapshot = &doc["components"]["schemas"]["SnapshotInput"]["properties"];
+    let mut checked = 0;
+    for (name, field) in snapshot.as_object().expect("snapshot properties") {
+        let (Some(lo), Some(hi)) = (field["minimum"].as_f64(), field["maximum"].as_f64()) else {
+            continue;
+        };
+        for (value, ok) in [(lo, true), (hi, true), (lo - 1.0, false), (hi + 1.0, false)] {
+            let a = post_json(&state, "/predict", &format!(r#"{{"{name}": {value}}}"#)).await;
+            if ok {
+                assert_eq!(a.status, StatusCode::OK, "{name} = {value}: {}", a.text);
+            } else {
+                assert_error(&a, StatusCode::BAD_REQUEST, "out_of_range");
+            }
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, 17, "every numeric snapshot field states its range");
+    let types = |v: &serde_json::Value| v["type"].to_string();
+    assert!(types(&snapshot["is_business_hours"]).contains("boolean"));
+    assert!(types(&snapshot["cluster_id"]).contains("integer"));
+    for body in [r#"{"is_business_hours": true}"#, r#"{"cluster_id": 5}"#] {
+        let a = post_json(&state, "/predict", body).await;
+        assert_eq!(a.status, StatusCode::OK, "{body}: {}", a.text);
+    }
+    let predict = &doc["paths"]["/predict"]["post"];
+    assert_eq!(predict["requestBody"]["required"], false);
+    let a = send(
+        &state,
+        Request::post("/predict")
+            .body(Body::empty())
+            .expect("request"),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    let count = doc["paths"]["/simulate/{count}"]["get"]["parameters"]
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["name"] == "count"))
+        .expect("count parameter")["schema"]
+        .clone();
+    assert_eq!(
+        (count["minimum"].as_u64(), count["maximum"].as_u64()),
+        (Some(1), Some(40))
+    );
+    for (n, status) in [
+        (1, StatusCode::OK),
+        (40, StatusCode::OK),
+        (0, StatusCode::BAD_REQUEST),
+        (41, StatusCode::BAD_REQUEST),
+    ] {
+        assert_eq!(
+            get(&state, &format!("/simulate/{n}")).await.status,
+            status,
+            "count {n}"
+        );
+    }
+    let batch = &doc["components"]["schemas"]["BatchRequest"]["oneOf"][0];
+    assert_eq!(batch["maxItems"], 3);
+    assert_eq!(
+        post_json(&state, "/predict/batch", "[{}, {}, {}]")
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_error(
+        &post_json(&state, "/predict/batch", "[{}, {}, {}, {}]").await,
+        StatusCode::BAD_REQUEST,
+        "batch_too_large",
+    );
+    let window = &doc["components"]["schemas"]["WindowInput"]["properties"]["samples"];
+    assert_eq!(
+        (window["minItems"].as_u64(), window["maxItems"].as_u64()),
+        (Some(1), Some(10_000))
+    );
+}
+
 #[tokio::test]
 async fn openapi_documents_every_route() {
     let a = get(&state(), "/openapi.json").await;

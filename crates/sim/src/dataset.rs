@@ -26,12 +26,19 @@ pub struct DatasetWriter {
 }
 
 impl DatasetWriter {
-    /// Creates `dir` if needed, removes a previous `metrics.csv`/`events.csv` there, and opens the
-    /// temporary metrics file with its header.
+    /// Creates `dir` if needed, removes a previous `metrics.csv`/`events.csv` there (and the temporary
+    /// files of a run killed before its end), and opens the temporary metrics file with its header.
     pub fn create(dir: &Path, level: Level, clusters: usize) -> Result<Self> {
         std::fs::create_dir_all(dir)
             .map_err(|e| SimError::io("cannot create output directory", dir, e))?;
-        for name in ["metrics.csv", "events.csv"] {
+        // A previous run killed before its end (SIGKILL, power loss) left its temporary files: sweep
+        // them with the outputs they were to become.
+        for name in [
+            "metrics.csv",
+            "events.csv",
+            ".metrics.csv.partial",
+            ".events.csv.partial",
+        ] {
             let p = dir.join(name);
             if p.exists() {
                 std::fs::remove_file(&p).map_err(|e| SimError::io("cannot replace", &p, e))?;

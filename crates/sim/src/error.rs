@@ -55,6 +55,14 @@ pub enum SimError {
         #[source]
         source: std::io::Error,
     },
+    /// A batch run was stopped (SIGINT/SIGTERM) before its end; its temporary files are removed.
+    #[error("interrupted after {steps_done} of {steps_total} steps; nothing was written")]
+    Interrupted {
+        /// Steps simulated before the stop.
+        steps_done: u64,
+        /// Steps of the whole run.
+        steps_total: u64,
+    },
     /// The live exporter's socket failed.
     #[error("exporter: {0}")]
     Exporter(#[source] std::io::Error),

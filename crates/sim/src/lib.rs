@@ -26,6 +26,7 @@ pub mod snapshot;
 pub mod topology;
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 pub use config::{Level, SimConfig, ValidConfig};
 pub use error::{Result, SimError};
@@ -61,7 +62,31 @@ pub fn run(
     outputs: &Outputs,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Summary> {
+    run_until(config, outputs, progress, &AtomicBool::new(false))
+}
+
+/// [`run`], stopped early when `stop` becomes true (the binary sets it on SIGINT/SIGTERM): the
+/// temporary files are removed and the result is [`SimError::Interrupted`]. A scheduled fault that
+/// begins at or after the end of the run is an error before anything is written.
+pub fn run_until(
+    config: &ValidConfig,
+    outputs: &Outputs,
+    progress: &mut dyn FnMut(u64, u64),
+    stop: &AtomicBool,
+) -> Result<Summary> {
     let mut sim = Simulation::new(config)?;
+    let end = config.start_ts + config.duration_secs;
+    if let Some((spec, start)) = sim.scheduled.iter().find(|(_, start)| *start >= end) {
+        return Err(SimError::FaultSpec {
+            spec: spec.clone(),
+            reason: format!(
+                "it begins {} after the start, at or past the end of the simulation ({}): \
+                 lengthen --duration or move the fault",
+                timeline::time::format_duration_secs(start - config.start_ts),
+                timeline::time::format_duration_secs(config.duration_secs)
+            ),
+        });
+    }
     let mut dataset = match &outputs.dataset {
         Some(dir) => Some(dataset::DatasetWriter::create(
             dir,
@@ -86,6 +111,13 @@ pub fn run(
     let mut pod_samples = 0u64;
     let mut result: Result<()> = Ok(());
     for i in 0..total {
+        if stop.load(Ordering::Relaxed) {
+            result = Err(SimError::Interrupted {
+                steps_done: i,
+                steps_total: total,
+            });
+            break;
+        }
         sim.advance();
         pod_samples += sim.pod_count() as u64;
         if let Some(d) = dataset.as_mut() {

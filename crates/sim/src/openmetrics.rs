@@ -39,6 +39,9 @@ impl OpenMetricsWriter {
             .file_name()
             .map_or("metrics.om".into(), |n| n.to_string_lossy().into_owned());
         let parts_dir = parent.join(format!(".{file_name}.partial.d"));
+        // Sweep what a run killed before its end left behind.
+        let _ = std::fs::remove_dir_all(&parts_dir);
+        let _ = std::fs::remove_file(parent.join(format!(".{file_name}.partial")));
         std::fs::create_dir_all(&parts_dir)
             .map_err(|e| SimError::io("cannot create", &parts_dir, e))?;
         let mut parts = Vec::new();

@@ -19,6 +19,8 @@ pub struct Simulation {
     pub config: ValidConfig,
     /// The clusters.
     pub clusters: Vec<Cluster>,
+    /// Each scheduled fault (`--fault` text) of the first cluster and when it begins, unix seconds.
+    pub scheduled: Vec<(String, i64)>,
     steps_done: u64,
 }
 
@@ -43,6 +45,7 @@ impl Simulation {
             }
         };
         let mut clusters = Vec::new();
+        let mut scheduled = Vec::new();
         for index in 0..config.clusters {
             let seed = cluster_seed(config.seed, index);
             let spec = ClusterSpec::build(config.preset, index, seed, config.load.scale);
@@ -62,6 +65,7 @@ impl Simulation {
             if index == 0 {
                 for text in &config.schedule {
                     let plan = parse_fault_spec(text, &spec, config.start_ts, config.step_secs)?;
+                    scheduled.push((text.clone(), plan.start));
                     let on_node = matches!(plan.kind, PlanKind::Fault(k) if k.on_node());
                     plans.retain(|p| {
                         let same_scope = match p.kind {
@@ -91,6 +95,7 @@ impl Simulation {
         Ok(Simulation {
             config: config.clone(),
             clusters,
+            scheduled,
             steps_done: 0,
         })
     }

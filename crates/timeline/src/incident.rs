@@ -22,6 +22,46 @@ pub enum IncidentSource {
     Dataset,
 }
 
+/// The issue types the product knows (recommendations, baselines, the simulator's and the label
+/// sources' labels). Labels may bring others (`check_issue_type`).
+pub const KNOWN_ISSUE_TYPES: [&str; 4] = [
+    "resource_exhaustion",
+    "pod_failure",
+    "network_issue",
+    "application_error",
+];
+
+/// The longest issue type accepted, bytes.
+pub const MAX_ISSUE_TYPE_LEN: usize = 64;
+
+/// Checks an issue-type label: one of [`KNOWN_ISSUE_TYPES`], or another snake_case name (`[a-z][a-z0-9_]*`,
+/// at most [`MAX_ISSUE_TYPE_LEN`] bytes) for a kind of incident the labels add (`normal` is not an issue).
+/// The error says why, quoting at most [`MAX_ISSUE_TYPE_LEN`] characters of the value.
+pub fn check_issue_type(name: &str) -> Result<(), String> {
+    if KNOWN_ISSUE_TYPES.contains(&name) {
+        return Ok(());
+    }
+    let snake = name.len() <= MAX_ISSUE_TYPE_LEN
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if snake && name != "normal" {
+        return Ok(());
+    }
+    let quoted: String = name.chars().take(MAX_ISSUE_TYPE_LEN).collect();
+    let more = if name.chars().count() > MAX_ISSUE_TYPE_LEN {
+        "…"
+    } else {
+        ""
+    };
+    Err(format!(
+        "`{quoted}{more}` is not an issue type: use one of {} or another snake_case name \
+         (a-z, 0-9, _; at most {MAX_ISSUE_TYPE_LEN} characters; not `normal`)",
+        KNOWN_ISSUE_TYPES.join(", ")
+    ))
+}
+
 /// One labelled incident on one target.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct Incident {
@@ -74,6 +114,18 @@ impl Incident {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn issue_types_are_known_or_snake_case() {
+        for ok in ["pod_failure", "application_error", "disk_full", "x9"] {
+            assert_eq!(check_issue_type(ok), Ok(()), "{ok}");
+        }
+        for bad in ["", "normal", "Pod Failure", "pod-failure", "9lives", "é"] {
+            assert!(check_issue_type(bad).is_err(), "{bad:?}");
+        }
+        let e = check_issue_type(&"a".repeat(5000)).unwrap_err();
+        assert!(e.len() < 400 && e.contains("…"), "{e}");
+    }
 
     #[test]
     fn touching_incidents_overlap_and_sources_order_by_precedence() {

@@ -7,5 +7,5 @@
 pub mod incident;
 pub mod time;
 
-pub use incident::{Incident, IncidentSource};
+pub use incident::{Incident, IncidentSource, check_issue_type};
 pub use time::{TimeError, parse_duration_secs, parse_timestamp};

@@ -27,9 +27,21 @@ pub enum TimeError {
     /// Zero where a positive duration is needed (a step, an interval).
     #[error("must be positive")]
     NotPositive,
-    /// Neither unix seconds nor RFC 3339.
+    /// Neither unix seconds nor RFC 3339 (the text, cut at 200 characters).
     #[error("`{0}` is not a timestamp (unix seconds or RFC 3339, e.g. 2022-08-23T00:00:00Z)")]
     Timestamp(String),
+    /// A time before 1970-01-01T00:00:00Z (negative unix seconds): no metric history has one.
+    #[error("`{0}` is before 1970 (negative unix seconds)")]
+    BeforeEpoch(String),
+}
+
+/// At most 200 characters of a value, for an error message.
+fn quoted(text: &str) -> String {
+    let text = text.trim();
+    match text.char_indices().nth(200) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_string(),
+    }
 }
 
 /// Parses a duration such as `15s`, `90m`, `1h30m`, `7d`, `2w` or a plain number of seconds
@@ -104,9 +116,13 @@ pub fn format_duration_secs(secs: i64) -> String {
 /// Parses unix seconds (`1661140279`; `1661140279.5` is rounded down; fractional values beyond
 /// ±9·10^15 s are refused rather than saturated) or RFC 3339 (`2022-08-22T03:51:19Z`,
 /// `2022-08-22T05:51:19.250+02:00`, `2022-08-22 03:51:19Z`, or a bare date `2022-08-22`)
-/// into unix seconds.
+/// into unix seconds. Times before 1970 are an error.
 pub fn parse_timestamp(text: &str) -> Result<i64, TimeError> {
-    parse_timestamp_opt(text).ok_or_else(|| TimeError::Timestamp(text.trim().to_string()))
+    match parse_timestamp_opt(text) {
+        Some(t) if t >= 0 => Ok(t),
+        Some(_) => Err(TimeError::BeforeEpoch(quoted(text))),
+        None => Err(TimeError::Timestamp(quoted(text))),
+    }
 }
 
 fn parse_timestamp_opt(text: &str) -> Option<i64> {
@@ -270,6 +286,17 @@ mod tests {
         );
         assert_eq!(parse_timestamp("2022-08-22 03:51:19Z"), Ok(1_661_140_279));
         assert_eq!(parse_timestamp("2022-08-23"), Ok(1_661_212_800));
+        assert_eq!(parse_timestamp("0"), Ok(0));
+        for before in ["-1", "-0.5", "1969-12-31T23:59:59Z", "1960-01-01"] {
+            assert!(
+                matches!(parse_timestamp(before), Err(TimeError::BeforeEpoch(_))),
+                "{before}"
+            );
+        }
+        let long = parse_timestamp(&"x".repeat(100_000))
+            .unwrap_err()
+            .to_string();
+        assert!(long.len() < 400, "{}", long.len());
         for bad in ["yesterday", "2022-13-01T00:00:00Z", "", "1e300", "-inf"] {
             assert!(parse_timestamp(bad).is_err(), "{bad:?}");
         }

@@ -153,6 +153,8 @@ pub struct AlertQueue {
     capacity: usize,
     pending: VecDeque<Alert>,
     dropped: u64,
+    dropped_reported: u64,
+    full_warning: crate::throttle::Throttle,
 }
 
 impl AlertQueue {
@@ -162,6 +164,8 @@ impl AlertQueue {
             capacity: capacity.max(1),
             pending: VecDeque::new(),
             dropped: 0,
+            dropped_reported: 0,
+            full_warning: crate::throttle::Throttle::new(Duration::from_secs(60)),
         }
     }
 
@@ -174,10 +178,14 @@ impl AlertQueue {
         if self.pending.len() >= self.capacity {
             self.pending.pop_front();
             self.dropped += 1;
-            tracing::warn!(
-                capacity = self.capacity,
-                "alert queue full: dropped the oldest pending alert"
-            );
+            if let Some(suppressed) = self.full_warning.occurrence(std::time::Instant::now()) {
+                tracing::warn!(
+                    capacity = self.capacity,
+                    dropped_total = self.dropped,
+                    suppressed,
+                    "alert queue full: dropped the oldest pending alert"
+                );
+            }
         }
         self.pending.push_back(alert);
     }
@@ -216,6 +224,13 @@ impl AlertQueue {
     pub fn dropped(&self) -> u64 {
         self.dropped
     }
+
+    /// Alerts dropped since the last call.
+    fn newly_dropped(&mut self) -> u64 {
+        let new = self.dropped - self.dropped_reported;
+        self.dropped_reported = self.dropped;
+        new
+    }
 }
 
 /// Counts reported by the sender (for `/metrics`).
@@ -224,6 +239,8 @@ pub trait SendObserver: Send + Sync {
     fn delivered(&self, state: &str, count: u64);
     /// A POST failed.
     fn failed(&self);
+    /// The queue changed: `pending` alerts wait, `newly_dropped` were dropped since the last call.
+    fn queue(&self, _pending: usize, _newly_dropped: u64) {}
 }
 
 /// A queue shared between the producer (the watch loop) and a background sender task.
@@ -231,6 +248,7 @@ pub trait SendObserver: Send + Sync {
 pub struct AlertOutbox {
     queue: Arc<Mutex<AlertQueue>>,
     wake: Arc<Notify>,
+    observer: Arc<dyn SendObserver>,
 }
 
 impl AlertOutbox {
@@ -246,10 +264,13 @@ impl AlertOutbox {
         let outbox = AlertOutbox {
             queue: Arc::new(Mutex::new(AlertQueue::new(capacity))),
             wake: Arc::new(Notify::new()),
+            observer: observer.clone(),
         };
         let task = outbox.clone();
         tokio::spawn(async move {
             let mut failures = 0u32;
+            // Alertmanager down: one warning a minute, not one per retry.
+            let mut warning = crate::throttle::Throttle::new(Duration::from_secs(60));
             loop {
                 let batch = task.lock().take(500);
                 if batch.is_empty() {
@@ -259,23 +280,43 @@ impl AlertOutbox {
                 match client.post(&batch).await {
                     Ok(()) => {
                         failures = 0;
+                        if let Some(suppressed) = warning.recovered() {
+                            tracing::info!(
+                                delivered = batch.len(),
+                                suppressed_warnings = suppressed,
+                                "Alertmanager reachable again"
+                            );
+                        }
                         let resolved = batch.iter().filter(|a| is_resolved(a)).count() as u64;
                         observer.delivered("resolved", resolved);
                         observer.delivered("firing", batch.len() as u64 - resolved);
+                        task.report();
                     }
                     Err(e) => {
                         observer.failed();
                         let delay = backoff_delay(backoff, max_backoff, failures);
                         failures = failures.saturating_add(1);
-                        tracing::warn!(error = %e, pending = batch.len(), retry_in_ms = delay.as_millis() as u64,
-                            "sending alerts failed; will retry");
+                        if let Some(suppressed) = warning.occurrence(std::time::Instant::now()) {
+                            tracing::warn!(error = %e, pending = batch.len(), retry_in_ms = delay.as_millis() as u64,
+                                suppressed, "sending alerts failed; will retry");
+                        }
                         task.lock().put_back(batch);
+                        task.report();
                         tokio::time::sleep(delay).await;
                     }
                 }
             }
         });
         outbox
+    }
+
+    /// Tells the observer how many alerts wait and how many were dropped.
+    fn report(&self) {
+        let (pending, dropped) = {
+            let mut q = self.lock();
+            (q.len(), q.newly_dropped())
+        };
+        self.observer.queue(pending, dropped);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, AlertQueue> {
@@ -291,6 +332,7 @@ impl AlertOutbox {
                 q.push(a);
             }
         }
+        self.report();
         self.wake.notify_one();
     }
 

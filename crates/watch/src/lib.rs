@@ -5,6 +5,7 @@
 //! - [`alertmanager`]: the Alertmanager v2 client with a bounded retry queue.
 //! - [`metrics`]: the watcher's own `/metrics`.
 //! - [`model`]: `learn`'s model bundle as the [`live::Predictor`].
+//! - [`throttle`]: rate-limited warnings for failures that repeat every cycle.
 //!
 //! Reading Prometheus (client, query set) lives in the `collect` crate.
 
@@ -17,5 +18,6 @@ pub mod hysteresis;
 pub mod live;
 pub mod metrics;
 pub mod model;
+pub mod throttle;
 
 pub use error::WatchError;

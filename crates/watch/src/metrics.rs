@@ -51,6 +51,17 @@ pub struct WatchMetrics {
     pub alerts_sent: Family<StateLabel, Counter>,
     /// `kubepulse_watch_stale_targets`: targets whose data is stale or missing this cycle (no alert from them).
     pub stale_targets: Gauge,
+    /// `kubepulse_watch_prometheus_up`: 1 when every query of the last cycle succeeded, else 0.
+    pub prometheus_up: Gauge,
+    /// `kubepulse_alerts_pending`: alerts waiting for Alertmanager (not delivered yet).
+    pub alerts_pending: Gauge,
+    /// `kubepulse_alerts_dropped_total`: alerts never delivered (the queue was full while Alertmanager
+    /// was unreachable).
+    pub alerts_dropped: Counter,
+    /// `kubepulse_alertmanager_send_failures_total`: POSTs to Alertmanager that failed (retried).
+    pub alert_send_failures: Counter,
+    /// Whether a cycle has succeeded since the start (`/readyz`).
+    ready: std::sync::atomic::AtomicBool,
 }
 
 impl Default for WatchMetrics {
@@ -111,8 +122,37 @@ impl WatchMetrics {
             "Targets whose data is stale or missing in the last cycle",
             stale_targets.clone(),
         );
+        let prometheus_up = Gauge::default();
+        registry.register(
+            "kubepulse_watch_prometheus_up",
+            "1 when every Prometheus query of the last cycle succeeded, else 0",
+            prometheus_up.clone(),
+        );
+        let alerts_pending = Gauge::default();
+        registry.register(
+            "kubepulse_alerts_pending",
+            "Alerts waiting to be delivered to Alertmanager",
+            alerts_pending.clone(),
+        );
+        let alerts_dropped = Counter::default();
+        registry.register(
+            "kubepulse_alerts_dropped",
+            "Alerts never delivered: the queue was full while Alertmanager was unreachable",
+            alerts_dropped.clone(),
+        );
+        let alert_send_failures = Counter::default();
+        registry.register(
+            "kubepulse_alertmanager_send_failures",
+            "POSTs to Alertmanager that failed (they are retried)",
+            alert_send_failures.clone(),
+        );
         WatchMetrics {
             registry,
+            prometheus_up,
+            alerts_pending,
+            alerts_dropped,
+            alert_send_failures,
+            ready: std::sync::atomic::AtomicBool::new(false),
             issue_probability,
             time_to_issue,
             cycle_duration,
@@ -122,6 +162,21 @@ impl WatchMetrics {
             alerts_sent,
             stale_targets,
         }
+    }
+
+    /// Records a cycle's Prometheus outcome: up when every query succeeded; the first such cycle makes
+    /// the watcher ready (for good: a later outage shows in `kubepulse_watch_prometheus_up`).
+    pub fn cycle_done(&self, queries: usize, failed: usize) {
+        let up = queries > 0 && failed == 0;
+        self.prometheus_up.set(i64::from(up));
+        if up {
+            self.ready.store(true, std::sync::atomic::Ordering::Release);
+        }
+    }
+
+    /// Whether a cycle has read every query successfully since the start.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// The OpenMetrics text exposition.
@@ -144,7 +199,16 @@ impl crate::alertmanager::SendObserver for WatchMetrics {
         }
     }
 
-    fn failed(&self) {}
+    fn failed(&self) {
+        self.alert_send_failures.inc();
+    }
+
+    fn queue(&self, pending: usize, newly_dropped: u64) {
+        self.alerts_pending.set(pending as i64);
+        if newly_dropped > 0 {
+            self.alerts_dropped.inc_by(newly_dropped);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -179,6 +243,10 @@ mod tests {
             "kubepulse_watch_data_staleness_seconds",
             "kubepulse_watch_targets 0",
             "kubepulse_alerts_sent_total{state=\"firing\"} 1",
+            "kubepulse_watch_prometheus_up 0",
+            "kubepulse_alerts_pending 0",
+            "kubepulse_alerts_dropped_total 0",
+            "kubepulse_alertmanager_send_failures_total 0",
         ] {
             assert!(text.contains(name), "missing {name} in\n{text}");
         }

@@ -135,3 +135,71 @@ async fn a_bad_alertmanager_url_is_refused() {
     let err = AlertmanagerClient::new(AlertmanagerConfig::new("localhost:9093")).unwrap_err();
     assert!(err.to_string().contains("Alertmanager"), "{err}");
 }
+
+/// The value of an unlabelled metric in an exposition.
+fn value(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undelivered_and_dropped_alerts_are_on_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hook, received) = common::webhook_receiver().await;
+    let port = common::free_port();
+    let client =
+        AlertmanagerClient::new(AlertmanagerConfig::new(format!("http://127.0.0.1:{port}")))
+            .unwrap();
+    let metrics = Arc::new(watch::metrics::WatchMetrics::new());
+    let outbox = AlertOutbox::spawn(
+        client,
+        3,
+        Duration::from_millis(50),
+        Duration::from_millis(400),
+        metrics.clone(),
+    );
+    // Alertmanager down, five alerts for a queue of three: two can never be delivered.
+    outbox.send((0..5).map(|i| alert(&format!("shop/svc-{i}"), false)));
+    common::wait_for(
+        "a failed send on /metrics",
+        Duration::from_secs(10),
+        || async {
+            value(
+                &metrics.encode(),
+                "kubepulse_alertmanager_send_failures_total",
+            ) >= 1.0
+        },
+        || metrics.encode(),
+    )
+    .await;
+    let text = metrics.encode();
+    assert_eq!(value(&text, "kubepulse_alerts_pending"), 3.0, "{text}");
+    assert_eq!(
+        value(&text, "kubepulse_alerts_dropped_total"),
+        2.0,
+        "{text}"
+    );
+
+    let am = common::Alertmanager::start_on(dir.path(), &hook, port).await;
+    common::wait_for(
+        "the three queued alerts delivered and the pending gauge back to 0",
+        Duration::from_secs(30),
+        || async {
+            value(&metrics.encode(), "kubepulse_alerts_pending") == 0.0
+                && received.lock().unwrap().len() >= 3
+        },
+        || {
+            format!(
+                "{}\nalertmanager: {}",
+                metrics.encode(),
+                am.proc.stderr_tail()
+            )
+        },
+    )
+    .await;
+    assert_eq!(
+        value(&metrics.encode(), "kubepulse_alerts_dropped_total"),
+        2.0
+    );
+}

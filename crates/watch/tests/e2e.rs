@@ -283,3 +283,148 @@ async fn no_fault_no_alert() {
     );
     let _ = stack.stop.send(true);
 }
+
+/// `GET url` → status code (0 when nothing answers).
+async fn status_of(http: &reqwest::Client, url: &str) -> u16 {
+    http.get(url)
+        .send()
+        .await
+        .map_or(0, |r| r.status().as_u16())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_started_before_prometheus_and_alertmanager_becomes_ready_without_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let exporter = start_simulator(&[]);
+    let (prom_port, am_port, watch_port) = (
+        common::free_port(),
+        common::free_port(),
+        common::free_port(),
+    );
+    let (hook, received) = common::webhook_receiver().await;
+
+    let model = model();
+    let shape = model.shape();
+    let threshold = model.info().threshold;
+    let hysteresis = Hysteresis {
+        on_threshold: threshold,
+        off_threshold: threshold * 0.6,
+        consecutive_on: 2,
+        consecutive_off: 3,
+        cooldown_secs: 300.0,
+    };
+    let mut options = WatchOptions::new(
+        QuerySet::builtin().unwrap(),
+        hysteresis.check().unwrap(),
+        shape.step_secs,
+    );
+    options.time_scale = SPEED;
+    options.stale_after_secs = 6.0;
+    let mut prom = PromConfig::new(format!("http://127.0.0.1:{prom_port}"));
+    prom.retries = 0;
+    prom.timeout = Duration::from_secs(2);
+    let config = watch::live::WatchConfig {
+        prom,
+        alertmanager: Some(AlertmanagerConfig::new(format!(
+            "http://127.0.0.1:{am_port}"
+        ))),
+        listen: format!("127.0.0.1:{watch_port}"),
+        options,
+        max_cycles: None,
+        alert_queue_capacity: 1000,
+    };
+    let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    let watcher = tokio::spawn(watch::live::run_configured(
+        config,
+        Arc::new(model),
+        async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        },
+    ));
+    let http = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{watch_port}");
+    // Up (healthy) but not ready while nothing answers.
+    common::wait_for(
+        "watch's /healthz while Prometheus is down",
+        Duration::from_secs(30),
+        || async { status_of(&http, &format!("{base}/healthz")).await == 200 },
+        || format!("watch task finished: {}", watcher.is_finished()),
+    )
+    .await;
+    for _ in 0..3 {
+        assert_eq!(status_of(&http, &format!("{base}/readyz")).await, 503);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let metrics = |http: reqwest::Client, base: String| async move {
+        match http.get(format!("{base}/metrics")).send().await {
+            Ok(r) => r.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        }
+    };
+    assert!(
+        metrics(http.clone(), base.clone())
+            .await
+            .contains("kubepulse_watch_prometheus_up 0")
+    );
+
+    // Now the monitoring stack comes up, in the other order.
+    let am = common::Alertmanager::start_on(dir.path(), &hook, am_port).await;
+    let prom = common::Prometheus::start_on(
+        dir.path(),
+        &dir.path().join("tsdb"),
+        std::slice::from_ref(&exporter.addr),
+        prom_port,
+    )
+    .await;
+    let context = || {
+        format!(
+            "--- prometheus ---\n{}\n--- alertmanager ---\n{}",
+            prom.proc.stderr_tail(),
+            am.proc.stderr_tail()
+        )
+    };
+    common::wait_for(
+        "watch ready once Prometheus answers (backoff at most 30 s)",
+        Duration::from_secs(120),
+        || async { status_of(&http, &format!("{base}/readyz")).await == 200 },
+        context,
+    )
+    .await;
+    assert!(!watcher.is_finished(), "watch must not have exited");
+    common::wait_for(
+        "fresh predictions for the 11 Online Boutique deployments",
+        Duration::from_secs(90),
+        || async {
+            metrics(http.clone(), base.clone())
+                .await
+                .lines()
+                .filter(|l| {
+                    l.starts_with("kubepulse_issue_probability{")
+                        && l.contains("issue_type=\"normal\"")
+                })
+                .count()
+                >= 11
+        },
+        context,
+    )
+    .await;
+    let text = metrics(http.clone(), base.clone()).await;
+    assert!(text.contains("kubepulse_watch_prometheus_up 1"), "{text}");
+    // Five simulated minutes with no fault: no alert, false or otherwise.
+    let deadline = Instant::now() + Duration::from_secs_f64(5.0 * 60.0 / SPEED);
+    while Instant::now() < deadline {
+        assert!(
+            received.lock().unwrap().is_empty(),
+            "an alert fired with no fault scheduled: {:?}\n{}",
+            received.lock().unwrap(),
+            context()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let _ = stop.send(true);
+    let finished = tokio::time::timeout(Duration::from_secs(30), watcher)
+        .await
+        .expect("watch stops on shutdown")
+        .expect("join");
+    assert!(finished.is_ok(), "{finished:?}");
+}

@@ -346,3 +346,60 @@ async fn faults_never_alert_and_watch_recovers() {
     let r = cycle(&mut watcher).await;
     assert!(r.resolved.contains(&"shop/a".to_string()), "{r:?}");
 }
+
+/// A model whose columns the query set partly lacks.
+struct Unfit;
+
+impl Predictor for Unfit {
+    fn shape(&self) -> ModelShape {
+        ModelShape {
+            name: "unfit".into(),
+            version: "test".into(),
+            window_secs: 60,
+            step_secs: 15,
+            metrics: vec![
+                "cpu_usage_cores".into(),
+                "container_cpu_pct".into(),
+                "heap_bytes".into(),
+            ],
+            baseline: None,
+        }
+    }
+
+    fn predict(&self, _: &Window, _: bool) -> Result<Prediction, LearnError> {
+        Err(LearnError::Window("never called".into()))
+    }
+}
+
+#[test]
+fn a_model_column_the_query_set_lacks_is_named_before_any_query() {
+    // Nothing listens there: the error must come before any query.
+    let client = PromClient::new(PromConfig::new("http://127.0.0.1:9")).unwrap();
+    let hysteresis = Hysteresis {
+        on_threshold: 0.7,
+        off_threshold: 0.4,
+        consecutive_on: 2,
+        consecutive_off: 1,
+        cooldown_secs: 0.0,
+    };
+    let opts = WatchOptions::new(
+        QuerySet::builtin().unwrap(),
+        hysteresis.check().unwrap(),
+        15,
+    );
+    let e = Watcher::new(
+        client,
+        Arc::new(Unfit),
+        opts,
+        Arc::new(WatchMetrics::new()),
+        None,
+    )
+    .err()
+    .expect("a model the query set cannot feed is an error")
+    .to_string();
+    assert!(
+        e.contains("unfit")
+            && e.contains("lacks 2 of the model's 3 columns: `container_cpu_pct`, `heap_bytes`"),
+        "{e}"
+    );
+}

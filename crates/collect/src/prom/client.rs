@@ -187,7 +187,9 @@ impl PromClient {
                 return Err(error.with_attempts(attempt));
             }
             let delay = backoff_delay(self.config.backoff, self.config.max_backoff, attempt - 1);
-            tracing::warn!(url = %url, attempt, delay_ms = delay.as_millis() as u64, error = %error.summary(),
+            // Debug, not warn: the caller reports the outcome (an error after the last attempt), and a
+            // Prometheus that is down would otherwise log every attempt of every query.
+            tracing::debug!(url = %url, attempt, delay_ms = delay.as_millis() as u64, error = %error.summary(),
                 "Prometheus request failed, retrying");
             tokio::time::sleep(delay).await;
         }

@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 
 use anyhow::Context as _;
+use learn::LearnError;
+use learn::columns::ColumnsError;
 use learn::eval::Split;
 use learn::features::FeatureMode;
 use learn::pipeline::{self, EvalJob};
@@ -14,6 +16,7 @@ use crate::parse;
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
   kubepulse eval --model model.kpm --data data/holdout --out report/
+  kubepulse eval --model model.kpm --data data/other-names --columns columns.toml --out report/
   kubepulse eval --data data/sim --split 0.7 --out report/
   kubepulse eval --data ../shared/data/nezha-onlineboutique --train-until 2022-08-23 --ongoing detect --horizon 60 --peers --no-calendar --false-alarm-budget 2 --out report-nezha/")]
 pub struct Args {
@@ -29,6 +32,10 @@ pub struct Args {
     /// Evaluate the bundle's cluster snapshot model (on a cluster-level dataset).
     #[arg(long)]
     pub snapshot: bool,
+    /// With --model: a TOML file naming the dataset column of each model metric whose name differs,
+    /// one `model_metric = "dataset_column"` line each (other metrics are matched by their own name).
+    #[arg(long, value_name = "MAP.toml", requires = "model")]
+    pub columns: Option<PathBuf>,
     /// Train on data up to this time, test after it (unix seconds or RFC 3339).
     #[arg(long, value_parser = parse::timestamp, conflicts_with = "split")]
     pub train_until: Option<i64>,
@@ -61,11 +68,32 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         split,
         params: args.train.params(FeatureMode::Window),
         peers: args.train.peers,
+        columns: args.columns.clone(),
         out: args.out.clone(),
     };
     let started = std::time::Instant::now();
     let report = pipeline::run_eval(&job)
+        .map_err(|e| match e {
+            LearnError::Columns(ColumnsError::Missing { .. }) if args.model.is_some() => {
+                anyhow::anyhow!(
+                    "{e}; if the dataset names them differently, map them with --columns MAP.toml \
+                     (one `model_column = \"dataset_column\"` line each)"
+                )
+            }
+            other => other.into(),
+        })
         .with_context(|| format!("evaluating on {}", args.data.display()))?;
+    let ignored: Vec<&str> = report["test"]["ignored_columns"]
+        .as_array()
+        .map(|c| c.iter().filter_map(|v| v.as_str()).collect())
+        .unwrap_or_default();
+    if !ignored.is_empty() {
+        tracing::warn!(
+            "ignored {} dataset column(s) the model does not use: {}",
+            ignored.len(),
+            learn::quote::names(&ignored)
+        );
+    }
     let i = &report["incidents"];
     println!(
         "incidents {}: alarmed before start {:.1}%, detected within 120 s {:.1}%, median lead {} s; \

@@ -90,6 +90,13 @@ pub(crate) mod tests {
                 },
             ),
             parse(
+                &["kubepulse", "serve", "--idle-timeout", text],
+                |c| match c {
+                    Command::Serve(a) => Ok(a.idle_timeout),
+                    _ => unreachable!(),
+                },
+            ),
+            parse(
                 &["kubepulse", "simulate", "--out", "d", "--duration", text],
                 |c| match c {
                     Command::Simulate(a) => super::simulate::config_from_args(&a.options)

@@ -43,6 +43,24 @@ pub struct Args {
     /// Seed of the first simulated snapshot (default: from the clock); each simulation uses the next.
     #[arg(long, env = "KUBEPULSE_SEED")]
     pub seed: Option<u64>,
+    /// A request head must be complete this long after its first byte, else the connection is dropped.
+    #[arg(long, env = "KUBEPULSE_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = crate::parse::duration_secs)]
+    pub header_read_timeout: i64,
+    /// A request body must arrive within this long, else 408 body_timeout.
+    #[arg(long, env = "KUBEPULSE_BODY_TIMEOUT", default_value = "30s", value_parser = crate::parse::duration_secs)]
+    pub body_timeout: i64,
+    /// A connection with no request for this long is closed.
+    #[arg(long, env = "KUBEPULSE_IDLE_TIMEOUT", default_value = "75s", value_parser = crate::parse::duration_secs)]
+    pub idle_timeout: i64,
+    /// Most connections open at once; beyond, the longest-idle one is closed to make room, or the
+    /// new one refused with 503 too_many_connections when none is idle.
+    #[arg(long, env = "KUBEPULSE_MAX_CONNECTIONS", default_value_t = 1024,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: u32,
+    /// On SIGTERM/SIGINT, requests in flight get this long to finish; then connections are dropped
+    /// (keep it below the pod's terminationGracePeriodSeconds, 30 s by default).
+    #[arg(long, env = "KUBEPULSE_SHUTDOWN_GRACE", default_value = "10s", value_parser = crate::parse::duration_secs)]
+    pub shutdown_grace: i64,
 }
 
 fn parse_probability(text: &str) -> Result<f64, String> {
@@ -73,12 +91,25 @@ impl Args {
             limits: serve::Limits {
                 threshold: self.threshold,
                 body_limit_bytes: self.body_limit_bytes,
+                body_timeout: secs(self.body_timeout),
                 simulate_max: self.simulate_max,
                 batch_max: self.batch_max,
                 seed,
             },
+            connections: serve::ConnectionLimits {
+                header_read_timeout: secs(self.header_read_timeout),
+                idle_timeout: secs(self.idle_timeout),
+                max_connections: self.max_connections as usize,
+                shutdown_grace: secs(self.shutdown_grace),
+                ..serve::ConnectionLimits::default()
+            },
         }
     }
+}
+
+/// Parsed durations are positive seconds.
+fn secs(value: i64) -> Duration {
+    Duration::from_secs(value.max(1) as u64)
 }
 
 /// Runs `kubepulse serve` until SIGTERM/SIGINT.
@@ -117,6 +148,11 @@ mod tests {
         assert_eq!(config.limits.simulate_max, 1000);
         assert_eq!(config.limits.seed, 9);
         assert_eq!(config.reload_poll, Some(std::time::Duration::from_secs(2)));
+        assert_eq!(config.connections, serve::ConnectionLimits::default());
+        assert_eq!(
+            config.limits.body_timeout,
+            serve::Limits::default().body_timeout
+        );
     }
 
     #[test]
@@ -146,6 +182,8 @@ mod tests {
             vec!["serve", "--threshold", "x"],
             vec!["serve", "--listen", "nowhere"],
             vec!["serve", "--simulate-max", "0"],
+            vec!["serve", "--max-connections", "0"],
+            vec!["serve", "--header-read-timeout", "0s"],
         ] {
             assert!(
                 Cli::try_parse_from(&bad).is_err(),

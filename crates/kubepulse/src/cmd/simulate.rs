@@ -217,11 +217,28 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         bar
     };
     let started = std::time::Instant::now();
-    let summary = sim::run(&valid, &outputs, &mut |done, total| {
-        bar.set_length(total);
-        bar.set_position(done);
-    })?;
+    // SIGINT/SIGTERM stop the run between two steps, and its temporary files are removed.
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let _ = crate::runtime::block_on(async move {
+                crate::runtime::shutdown_signal().await;
+                stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            });
+        });
+    }
+    let summary = sim::run_until(
+        &valid,
+        &outputs,
+        &mut |done, total| {
+            bar.set_length(total);
+            bar.set_position(done);
+        },
+        &stop,
+    );
     bar.finish_and_clear();
+    let summary = summary?;
     let by_kind: Vec<String> = sim::simulation::count_by_kind(&summary.labels)
         .into_iter()
         .filter(|(_, n)| *n > 0)

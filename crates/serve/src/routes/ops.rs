@@ -1,8 +1,6 @@
 //! Operations: `/health`, `/healthz`, `/readyz`, `/model`, `/metrics`, `/openapi.json`, the
 //! dashboard at `/`, and the JSON 404 / 405 fallbacks.
 
-use std::sync::OnceLock;
-
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -160,15 +158,14 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Result<Response, A
     tag = "operations",
     responses((status = 200, description = "The OpenAPI document", body = serde_json::Value))
 )]
-pub(crate) async fn openapi() -> Response {
-    static DOCUMENT: OnceLock<String> = OnceLock::new();
-    let text = DOCUMENT.get_or_init(crate::openapi::document_json);
+pub(crate) async fn openapi(State(state): State<AppState>) -> Response {
+    let text = state.openapi_document().to_owned();
     (
         [(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         )],
-        text.as_str(),
+        text,
     )
         .into_response()
 }

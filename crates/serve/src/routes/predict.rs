@@ -51,6 +51,7 @@ pub(crate) async fn post_predict(
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
+    query.validate()?;
     if body.is_empty() && !headers.contains_key(header::CONTENT_TYPE) {
         return predict_simulated(&state, query);
     }
@@ -76,7 +77,24 @@ pub(crate) async fn get_predict(
     State(state): State<AppState>,
     QueryParams(query): QueryParams<SampleParams>,
 ) -> Result<Response, ApiError> {
+    query.validate()?;
     predict_simulated(&state, query)
+}
+
+impl SampleParams {
+    /// `cluster_id` is bounded like every identifier, whether it is used (no body) or not.
+    fn validate(&self) -> Result<(), ApiError> {
+        match &self.cluster_id {
+            Some(id) if id.len() > crate::api::MAX_STRING_BYTES => Err(ApiError::OutOfRange {
+                field: "cluster_id".to_owned(),
+                message: format!(
+                    "cluster_id is longer than {} bytes",
+                    crate::api::MAX_STRING_BYTES
+                ),
+            }),
+            _ => Ok(()),
+        }
+    }
 }
 
 fn predict_simulated(state: &AppState, query: SampleParams) -> Result<Response, ApiError> {

@@ -2,8 +2,9 @@
 
 use std::time::SystemTime;
 
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, Uri};
 use axum::response::Response;
 
 use crate::api::{
@@ -36,10 +37,22 @@ use crate::timestamp::rfc3339;
 )]
 pub(crate) async fn simulate(
     State(state): State<AppState>,
-    Path(count): Path<String>,
+    uri: Uri,
+    count: Result<Path<String>, PathRejection>,
     QueryParams(query): QueryParams<ExplainParams>,
 ) -> Result<Response, ApiError> {
     let max = state.limits().simulate_max;
+    // A segment that does not decode to UTF-8 (`%ff`) is a bad count too, quoted as sent.
+    let count = match count {
+        Ok(Path(count)) => count,
+        Err(_) => {
+            let raw = uri.path().rsplit('/').next().unwrap_or_default();
+            return Err(ApiError::CountOutOfRange {
+                got: raw.to_owned(),
+                max,
+            });
+        }
+    };
     let count = match count.parse::<u32>() {
         Ok(n) if (1..=max).contains(&n) => n as usize,
         _ => return Err(ApiError::CountOutOfRange { got: count, max }),

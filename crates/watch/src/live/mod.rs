@@ -31,7 +31,7 @@ mod run;
 use alerts::Active;
 pub use alerts::likely_issue_type;
 use buffer::{BaselineFeed, Buffer};
-pub use run::{WatchConfig, check_prometheus, run, run_configured, serve_metrics, unix_now};
+pub use run::{MAX_BACKOFF_SECS, WatchConfig, run, run_configured, serve_metrics, unix_now};
 
 /// The model's shape as `watch` needs it.
 #[derive(Debug, Clone, PartialEq)]
@@ -146,6 +146,7 @@ pub struct Watcher {
     outbox: Option<AlertOutbox>,
     exported: HashMap<String, Vec<String>>,
     last_data: HashMap<String, f64>,
+    prom_warning: crate::throttle::Throttle,
 }
 
 impl Watcher {
@@ -176,25 +177,37 @@ impl Watcher {
                 "the query step {query_step} s is below Prometheus' 1 ms resolution"
             )));
         }
-        let mut columns = Vec::with_capacity(shape.metrics.len());
         let feed = shape.baseline.map(|spec| BaselineFeed {
             spec,
             kinds: shape.metrics.iter().map(|m| ColumnKind::of(m)).collect(),
             step_secs: shape.step_secs,
         });
-        for metric in &shape.metrics {
-            let Some(c) = opts.queries.columns.iter().find(|c| &c.name == metric) else {
-                return Err(WatchError::Model(format!(
-                    "model {} needs column {metric:?}, which the query set does not define",
+        // The model's columns found in the query set by name, as everywhere a model meets data.
+        let defined: Vec<&str> = opts
+            .queries
+            .columns
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
+        let resolution = learn::columns::resolve(&shape.metrics, &defined, &Default::default())
+            .map_err(|e| {
+                WatchError::Model(format!(
+                    "model {}: the query set does not fit: {e}",
                     shape.name
-                )));
-            };
-            let range = format!(
-                "{}ms",
-                (f64::from(opts.queries.rate_window_steps) * query_step * 1000.0).round() as i64
-            );
-            columns.push((c.name.clone(), c.query.replace("$RANGE", &range)));
-        }
+                ))
+            })?;
+        let range = format!(
+            "{}ms",
+            (f64::from(opts.queries.rate_window_steps) * query_step * 1000.0).round() as i64
+        );
+        let columns: Vec<(String, String)> = resolution
+            .index
+            .iter()
+            .map(|&i| {
+                let c = &opts.queries.columns[i];
+                (c.name.clone(), c.query.replace("$RANGE", &range))
+            })
+            .collect();
         let window_points = (shape.window_secs / shape.step_secs) as usize;
         Ok(Watcher {
             client,
@@ -213,6 +226,7 @@ impl Watcher {
             outbox,
             exported: HashMap::new(),
             last_data: HashMap::new(),
+            prom_warning: crate::throttle::Throttle::new(std::time::Duration::from_secs(60)),
         })
     }
 
@@ -253,9 +267,26 @@ impl Watcher {
         self.buffers
             .values_mut()
             .for_each(|b| _ = b.trim_before(oldest_kept, feed));
-        self.fetch(start, end, &mut report).await;
+        let first_error = self.fetch(start, end, &mut report).await;
         self.metrics.query_errors.inc_by(report.query_errors as u64);
+        self.metrics.cycle_done(report.queries, report.query_errors);
         let degraded = report.query_errors > 0;
+        // While Prometheus is down every cycle fails alike: one warning a minute, and one line when it
+        // answers again.
+        match first_error {
+            Some(error) => {
+                if let Some(suppressed) = self.prom_warning.occurrence(Instant::now()) {
+                    tracing::warn!(failed = report.query_errors, queries = report.queries,
+                        suppressed_cycles = suppressed, %error,
+                        "Prometheus queries failed; no alert fires or resolves from this cycle");
+                }
+            }
+            None => {
+                if let Some(suppressed) = self.prom_warning.recovered() {
+                    tracing::info!(suppressed_cycles = suppressed, "Prometheus answers again");
+                }
+            }
+        }
         if !degraded {
             self.last_end = Some(end);
         }
@@ -326,8 +357,9 @@ impl Watcher {
     }
 
     /// One range query per model column, all targets at once, folded into the targets' rings;
-    /// failed and partial answers are counted in `report.query_errors`.
-    async fn fetch(&mut self, start: f64, end: f64, report: &mut CycleReport) {
+    /// failed and partial answers are counted in `report.query_errors`, the first one returned.
+    async fn fetch(&mut self, start: f64, end: f64, report: &mut CycleReport) -> Option<String> {
+        let mut first_error: Option<String> = None;
         let step = self.query_step;
         let mut set = tokio::task::JoinSet::new();
         for (col, (_, promql)) in self.columns.iter().enumerate() {
@@ -347,8 +379,9 @@ impl Watcher {
             let (col, result) = match joined {
                 Ok(x) => x,
                 Err(e) => {
-                    tracing::warn!(error = %e, "query task failed");
+                    tracing::debug!(error = %e, "query task failed");
                     report.query_errors += 1;
+                    first_error.get_or_insert_with(|| format!("query task: {e}"));
                     continue;
                 }
             };
@@ -356,8 +389,14 @@ impl Watcher {
                 Ok(answer) if !answer.warnings.is_empty() => {
                     // A partial answer (a Thanos/Mimir store missing): as good as a failure for alerting.
                     report.query_errors += 1;
-                    tracing::warn!(column = %self.columns[col].0, warnings = ?answer.warnings,
+                    tracing::debug!(column = %self.columns[col].0, warnings = ?answer.warnings,
                         "partial answer; this cycle's data is incomplete");
+                    first_error.get_or_insert_with(|| {
+                        format!(
+                            "{}: partial answer {:?}",
+                            self.columns[col].0, answer.warnings
+                        )
+                    });
                 }
                 Ok(answer) => {
                     for s in answer.series {
@@ -378,10 +417,12 @@ impl Watcher {
                 }
                 Err(e) => {
                     report.query_errors += 1;
-                    tracing::warn!(column = %self.columns[col].0, error = %e, "query failed; this cycle's data is incomplete");
+                    tracing::debug!(column = %self.columns[col].0, error = %e, "query failed; this cycle's data is incomplete");
+                    first_error.get_or_insert_with(|| format!("{}: {e}", self.columns[col].0));
                 }
             }
         }
+        first_error
     }
 
     /// Every known target (sorted), whether each is fresh enough to predict, and the worst data age.

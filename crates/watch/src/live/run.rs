@@ -1,5 +1,5 @@
-//! Running the loop: cycles every query step until shutdown, `/metrics`, and the whole
-//! `kubepulse watch` setup (`run_configured`) with its fail-fast checks.
+//! Running the loop: cycles every query step until shutdown (backing off while Prometheus is down),
+//! `/metrics`, `/healthz`, `/readyz`, and the whole `kubepulse watch` setup (`run_configured`).
 
 use std::sync::Arc;
 
@@ -10,13 +10,15 @@ use crate::alertmanager::AlertOutbox;
 use crate::error::WatchError;
 use crate::metrics::WatchMetrics;
 
-/// Serves `/metrics` (OpenMetrics text) and `/healthz` until `shutdown` completes.
+/// Serves `/metrics` (OpenMetrics text), `/healthz` (always `ok` while the process runs) and `/readyz`
+/// (503 until a cycle has read every query, then 200) until `shutdown` completes.
 pub async fn serve_metrics(
     listener: tokio::net::TcpListener,
     metrics: Arc<WatchMetrics>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     use axum::routing::get;
+    let ready = metrics.clone();
     let app = axum::Router::new()
         .route(
             "/metrics",
@@ -33,14 +35,39 @@ pub async fn serve_metrics(
                 }
             }),
         )
-        .route("/healthz", get(|| async { "ok" }));
+        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/readyz",
+            get(move || {
+                let ready = ready.is_ready();
+                async move {
+                    let (status, body) = if ready {
+                        (axum::http::StatusCode::OK, r#"{"status":"ready"}"#)
+                    } else {
+                        (
+                            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                            r#"{"status":"waiting","message":"no cycle has read every Prometheus query yet"}"#,
+                        )
+                    };
+                    (
+                        status,
+                        [(axum::http::header::CONTENT_TYPE, "application/json")],
+                        body,
+                    )
+                }
+            }),
+        );
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
 }
 
+/// Longest wait between two cycles while Prometheus answers no query, wall seconds.
+pub const MAX_BACKOFF_SECS: f64 = 30.0;
+
 /// Runs cycles every query step until `shutdown` completes or `max_cycles` cycles ran; one cycle's failure
-/// never stops the loop.
+/// never stops the loop. While Prometheus answers no query at all, cycles back off: 2, 4, 8 … steps apart,
+/// at most [`MAX_BACKOFF_SECS`].
 pub async fn run(
     mut watcher: Watcher,
     max_cycles: Option<u64>,
@@ -51,6 +78,8 @@ pub async fn run(
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     tokio::pin!(shutdown);
     let mut cycles = 0u64;
+    let max_skip = ((MAX_BACKOFF_SECS / step.as_secs_f64()).floor() as u64).max(1);
+    let mut failing = 0u32;
     while max_cycles.is_none_or(|m| cycles < m) {
         tokio::select! {
             _ = &mut shutdown => return,
@@ -58,6 +87,20 @@ pub async fn run(
         }
         let report = watcher.cycle(unix_now()).await;
         cycles += 1;
+        failing = if report.queries > 0 && report.query_errors == report.queries {
+            failing.saturating_add(1)
+        } else {
+            0
+        };
+        if failing > 1 {
+            let steps = (1u64 << (failing - 1).min(20)).min(max_skip);
+            for _ in 1..steps {
+                tokio::select! {
+                    _ = &mut shutdown => return,
+                    _ = ticker.tick() => {}
+                }
+            }
+        }
         for t in &report.fired {
             tracing::info!(target = %t, "alert firing");
         }
@@ -99,8 +142,10 @@ pub struct WatchConfig {
     pub alert_queue_capacity: usize,
 }
 
-/// Checks the setup (Prometheus reachable, every query valid, listen address free), then runs the loop
+/// Checks the setup (the model's columns in the query set, the listen address free), then runs the loop
 /// and serves `/metrics` until `shutdown` resolves (the binary passes SIGINT/SIGTERM) or `max_cycles`.
+/// Prometheus and Alertmanager need not be up: in a cluster nothing orders their start. Until a cycle
+/// reads every query `/readyz` answers 503; failed cycles are retried with backoff and never alert.
 pub async fn run_configured(
     config: WatchConfig,
     predictor: Arc<dyn Predictor>,
@@ -126,10 +171,6 @@ pub async fn run_configured(
             metrics.clone(),
             outbox,
         )?;
-        // Fail fast with one clear line on an unreachable server or a query Prometheus refuses.
-        for (_, promql) in &watcher.columns {
-            client.query(promql, None).await?;
-        }
         let listener = tokio::net::TcpListener::bind(&config.listen)
             .await
             .map_err(|e| WatchError::Invalid(format!("cannot listen on {}: {e}", config.listen)))?;
@@ -147,13 +188,4 @@ pub async fn run_configured(
         let _ = server.await;
         Ok(())
     }
-}
-
-/// Fails with one clear error when Prometheus cannot be reached or refuses a trivial query (for the command
-/// line, before anything else is loaded).
-pub async fn check_prometheus(config: &collect::prom::PromConfig) -> Result<(), WatchError> {
-    PromClient::new(config.clone())?
-        .query("vector(1)", None)
-        .await?;
-    Ok(())
 }
