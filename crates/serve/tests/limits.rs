@@ -142,6 +142,9 @@ async fn slowloris_heads_are_dropped_within_the_header_timeout() {
     assert_eq!((status, body["status"].as_str()), (200, Some("healthy")));
     for client in clients {
         let (closed, after) = client.await.expect("join");
+        eprintln!(
+            "slowloris connection dropped {after:?} after its first byte (header timeout {header:?})"
+        );
         assert!(closed, "a slowloris connection stayed open 10 s");
         assert!(
             after >= header && after < header + Duration::from_millis(1500),
@@ -194,6 +197,7 @@ async fn a_body_sent_too_slowly_gets_408_json_and_the_connection_closes() {
     assert_eq!((status, content_type.as_str()), (408, "application/json"));
     assert_eq!(body["error"], "body_timeout", "{body}");
     let after = started.elapsed();
+    eprintln!("slow body answered 408 after {after:?} (body timeout {body_timeout:?})");
     assert!(
         after >= body_timeout && after < body_timeout + Duration::from_millis(1500),
         "answered after {after:?}, body timeout {body_timeout:?}"
@@ -332,6 +336,7 @@ async fn shutdown_with_a_slow_client_returns_within_the_grace_period() {
     server.stop.take().expect("running").send(()).expect("send");
     let stopped = tokio::time::timeout(Duration::from_secs(10), &mut server.task).await;
     let after = started.elapsed();
+    eprintln!("serve returned {after:?} after shutdown with a slow client (grace {grace:?})");
     assert!(stopped.is_ok(), "serve did not return 10 s after shutdown");
     assert!(
         after >= grace && after < grace + Duration::from_millis(1500),
@@ -445,6 +450,9 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
     // Then silence: closed an idle timeout after the last answer (the server counts in whole ms).
     let (rest, closed) = read_to_close(&mut stream, Duration::from_secs(10)).await;
     let after = answered.elapsed();
+    eprintln!(
+        "idle keep-alive connection closed {after:?} after its last answer (idle timeout {idle:?})"
+    );
     assert!(closed && rest.is_empty(), "not closed: {rest:?}");
     assert!(
         after + Duration::from_millis(5) >= idle && after < idle + Duration::from_millis(1500),
