@@ -467,10 +467,11 @@ def assert_watch_contract(docs: list[dict], source: str) -> str:
     ports = {p["name"]: p["containerPort"] for p in c.get("ports", [])}
     if ports.get("metrics") != 9464:
         fail(f"{where}: container port 'metrics' must be 9464, ports are {ports}")
-    for probe in ("livenessProbe", "readinessProbe"):
+    # Alive while the process runs; ready once a cycle has read every Prometheus query.
+    for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
         get = (c.get(probe) or {}).get("httpGet") or {}
-        if (get.get("path"), get.get("port")) != ("/healthz", "metrics"):
-            fail(f"{where}: {probe} must GET /healthz on the metrics port (9464), has {get}")
+        if (get.get("path"), get.get("port")) != (path, "metrics"):
+            fail(f"{where}: {probe} must GET {path} on the metrics port (9464), has {get}")
     svc = find(docs, "Service", "kubepulse-watch")
     if not selector_matches(svc["spec"]["selector"], dep["spec"]["template"]["metadata"]["labels"]):
         fail(f"{source}: Service kubepulse-watch does not select the watch pods")
