@@ -275,6 +275,10 @@ pub fn evaluate_figures<'a>(
             baseline_scores.entry(name.to_string()).or_default().push(v);
         }
     }
+    // `robust_z` reads baseline features: a model without them has no such rule to report.
+    if meta.baselines.robust_z_rules.is_empty() {
+        baseline_scores.remove("robust_z");
+    }
     let model = figures::compute(&dataset, &grid, &scores, &meta.issue_types);
     let baselines: BTreeMap<String, Figures> = baseline_scores
         .iter()
