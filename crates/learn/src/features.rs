@@ -526,7 +526,11 @@ impl FeatureSpec {
                 out[jumps_at + 2 * m] = rel as f32;
                 out[jumps_at + 2 * m + 1] = z as f32;
             }
-            let valid = c.iter().filter(|v| !v.is_nan()).count() as f64;
+            // A gauge's valid samples are its points; a counter has one point fewer than valid samples.
+            let valid = match kind {
+                ColumnKind::Gauge => points.len(),
+                ColumnKind::Counter => c.iter().filter(|v| !v.is_nan()).count(),
+            } as f64;
             let missing = (1.0 - valid / expected).clamp(0.0, 1.0);
             let o = &mut out[m * n_stats..(m + 1) * n_stats];
             o[0] = st.last as f32;
@@ -783,12 +787,14 @@ fn against_baseline<I: Iterator<Item = (f64, f64)>>(
     o: &mut [f32],
 ) {
     let z = |y: f64| ((y - mean) / sd).clamp(-trailing::Z_CAP, trailing::Z_CAP);
+    // Out of band: |y − mean| > band × sd (no division per point).
+    let half_band = band * sd;
     let (mut n, mut outside) = (0usize, 0usize);
     // Start (x) of the run of out-of-band points that is still going on.
     let mut run_start: Option<f64> = None;
     for (x, y) in points {
         n += 1;
-        if z(y).abs() > band {
+        if (y - mean).abs() > half_band {
             outside += 1;
             run_start.get_or_insert(x);
         } else {
@@ -837,8 +843,13 @@ impl Stats {
             n += 1;
             sx += x;
             sy += y;
-            min = min.min(y);
-            max = max.max(y);
+            // The points carry no NaN: plain comparisons, without `f64::min`'s NaN handling.
+            if y < min {
+                min = y;
+            }
+            if y > max {
+                max = y;
+            }
         }
         if n == 0 {
             return Self {
