@@ -359,13 +359,7 @@ proptest! {
         flips in prop::collection::vec((0usize..10_000, 1u8..=255), 0..4),
     ) {
         let original = model_bytes_cached();
-        let mut bytes = original.to_vec();
-        for (pos, mask) in &flips {
-            let i = pos % bytes.len();
-            bytes[i] ^= mask;
-        }
-        let cut = cut % (bytes.len() + 1);
-        bytes.truncate(cut);
+        let bytes = damaged(original, &flips, cut);
         let result = RandomForest::from_bytes(&bytes);
         if bytes[..] != original[..] {
             prop_assert!(result.is_err());

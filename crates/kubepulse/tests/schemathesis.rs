@@ -3,10 +3,10 @@
 //! fixed seed, one worker: no 5xx, no answer outside the schema, no valid request refused, no invalid
 //! one accepted. schemathesis is installed, pinned, by `scripts/install-test-deps`.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_kubepulse");
 /// The version `schemathesis/requirements.txt` pins.
@@ -55,22 +55,7 @@ fn schemathesis_finds_no_5xx_and_no_conformance_failure() {
             .spawn()
             .expect("start kubepulse serve"),
     );
-    let stdout = server.0.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let line = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("serve prints its address within 60 s");
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_owned();
+    let addr = common::served_address(&mut server.0);
     let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/schemathesis/schemathesis.toml");
     let work = tempfile::tempdir().unwrap();
     let out = Command::new(&schemathesis)

@@ -2,7 +2,9 @@
 //! grace period (instead of waiting for the client until Kubernetes SIGKILLs it); `simulate` stops and
 //! leaves no temporary file behind. Also: `simulate` sweeps what a killed run left.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -147,22 +149,7 @@ fn sigterm_with_a_slow_client_exits_within_the_grace_period() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start kubepulse serve");
-    let stdout = child.stdout.take().expect("stdout");
-    let (line_tx, line_rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = line_tx.send(line);
-        }
-    });
-    let line = line_rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("serve prints its address within 60 s");
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_owned();
+    let addr = common::served_address(&mut child);
 
     // A request whose body arrives a byte every 100 ms, for ever.
     let mut slow = TcpStream::connect(&addr).expect("connect");
@@ -185,6 +172,9 @@ fn sigterm_with_a_slow_client_exits_within_the_grace_period() {
     let mut answer = String::new();
     probe.read_to_string(&mut answer).expect("read");
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    // Let the server parse the slow request's head, so the request is in flight when SIGTERM arrives
+    // (before that the connection is only being read, and a shutdown may drop it at once).
+    std::thread::sleep(Duration::from_millis(300));
 
     sigterm(&child);
     let sent = Instant::now();

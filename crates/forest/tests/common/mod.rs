@@ -84,3 +84,16 @@ pub fn rows(x: &Matrix, range: std::ops::Range<usize>) -> Matrix {
     let n = range.len();
     Matrix::new(x.values()[range.start * nf..range.end * nf].to_vec(), n, nf).expect("shape")
 }
+
+/// `original` with each `(position, mask)` XORed in (positions wrap around) and then cut to `cut` bytes
+/// (wrapping too): the damaged model file of the "never panics" property tests.
+#[allow(dead_code)]
+pub fn damaged(original: &[u8], flips: &[(usize, u8)], cut: usize) -> Vec<u8> {
+    let mut bytes = original.to_vec();
+    for (pos, mask) in flips {
+        let i = pos % bytes.len();
+        bytes[i] ^= mask;
+    }
+    bytes.truncate(cut % (bytes.len() + 1));
+    bytes
+}
