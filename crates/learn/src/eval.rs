@@ -257,6 +257,7 @@ pub fn evaluate_figures<'a>(
                 }
                 model.extend(scored);
             }
+            pair.apply_relative(&dataset, s, points, &mut model)?;
             Ok((model, base, eta))
         })
         .collect::<Result<_, LearnError>>()?;

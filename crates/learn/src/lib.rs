@@ -33,5 +33,6 @@ pub mod plots;
 pub mod prediction;
 pub mod progress;
 pub mod quote;
+pub mod relative;
 pub mod report;
 pub mod snapshot;

@@ -495,3 +495,113 @@ fn a_monotonic_model_never_lowers_the_risk_as_a_constrained_feature_rises() {
     // The option is recorded with the model; without it (the default) nothing is constrained.
     assert!(pair.meta.params.monotonic && !model::TrainParams::default().monotonic);
 }
+
+#[test]
+fn target_folds_score_every_training_target_out_of_fold() {
+    let d = common::synthetic(6, 16, 7);
+    let split = Split::Fraction(0.6).time(&d).unwrap();
+    let (first, last) = d.time_range().unwrap();
+    let params = model::TrainParams {
+        validation_folds: 3,
+        fold_by: model::FoldBy::Target,
+        ..common::small_params()
+    };
+    let pair = model::train(&d, &params, first, split).unwrap();
+    let validation = pair.meta.validation.as_ref().unwrap();
+    // Every target is in exactly one held-out group, over the whole training period: every
+    // training incident is scored by a forest that never saw its target.
+    let grid = Grid::build(&d, pair.meta.window, pair.meta.policy, first, split, true);
+    let expected: usize = d
+        .series
+        .iter()
+        .zip(&grid.points)
+        .map(|(s, pts)| {
+            let (Some(a), Some(b)) = (pts.first(), pts.last()) else {
+                return 0;
+            };
+            d.events_of(&s.target)
+                .iter()
+                .filter(|e| e.start > a.t && e.start <= b.t)
+                .count()
+        })
+        .sum();
+    assert_eq!(validation.incidents.count, expected);
+    assert!(pair.meta.threshold > 0.0 && pair.meta.threshold <= 1.0);
+    let ev = eval::evaluate(&d, &pair, split, last, 1).unwrap();
+    assert!(
+        ev.model.incidents.detected_ratio > 0.5,
+        "{:?}",
+        ev.model.incidents
+    );
+    // One target cannot be split into groups of targets.
+    let one = learn::holdout::select(&d, &[d.series[0].target.clone()], true);
+    let err = model::train(&one, &params, first, split)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("at least 2 targets"), "{err}");
+}
+
+#[test]
+fn the_relative_alarm_rule_only_removes_alarms_and_eval_warms_it_on_the_targets_history() {
+    let (d, pair, split) = trained();
+    let (_, last) = d.time_range().unwrap();
+    let plain = eval::evaluate_figures(&d, &pair, split, last).unwrap();
+    let judged = |k: f64| {
+        let mut p = pair.clone();
+        p.meta.relative = Some(learn::relative::RelativeRule::with_k(k));
+        eval::evaluate_figures(&d, &p, split, last).unwrap()
+    };
+    let strict = judged(8.0);
+    let mut removed = 0;
+    for (a, b) in plain
+        .scores
+        .iter()
+        .flatten()
+        .zip(strict.scores.iter().flatten())
+    {
+        assert_eq!(a.p_issue.to_bits(), b.p_issue.to_bits());
+        assert!(!b.alarm || a.alarm, "the rule added an alarm");
+        removed += usize::from(a.alarm && !b.alarm);
+    }
+    assert!(
+        removed > 0,
+        "k = 8 removed no alarm: the rule is not applied"
+    );
+    // The history is warmed on the windows before the test period, so the rule judges from the first
+    // test window on: a rule no score can pass leaves no alarm at all.
+    let never = judged(1e9);
+    assert!(never.scores.iter().flatten().all(|s| !s.alarm));
+    assert_eq!(never.model.incidents.detected_ratio, 0.0);
+}
+
+#[test]
+fn a_relative_alarm_rule_is_kept_only_when_validation_detects_more_with_it() {
+    let d = common::synthetic(6, 16, 7);
+    let split = Split::Fraction(0.6).time(&d).unwrap();
+    let (first, _) = d.time_range().unwrap();
+    let base = model::TrainParams {
+        validation_folds: 3,
+        ..common::small_params()
+    };
+    let plain = model::train(&d, &base, first, split).unwrap();
+    let with = model::train(
+        &d,
+        &model::TrainParams {
+            relative_alarm: true,
+            ..base
+        },
+        first,
+        split,
+    )
+    .unwrap();
+    assert!(plain.meta.relative.is_none());
+    let detected =
+        |p: &model::ModelPair| p.meta.validation.as_ref().unwrap().incidents.detected_ratio;
+    match with.meta.relative {
+        Some(_) => assert!(detected(&with) > detected(&plain)),
+        None => {
+            assert_eq!(with.meta.threshold, plain.meta.threshold);
+            assert_eq!(detected(&with), detected(&plain));
+        }
+    }
+}

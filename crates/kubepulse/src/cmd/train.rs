@@ -6,7 +6,7 @@ use anyhow::Context as _;
 use learn::eval::Split;
 use learn::features::FeatureMode;
 use learn::labels::OngoingPolicy;
-use learn::model::TrainParams;
+use learn::model::{FoldBy, TrainParams};
 use learn::pipeline::{self, TrainJob};
 use learn::trailing::BaselineSpec;
 use learn::window::WindowSpec;
@@ -27,6 +27,24 @@ impl From<Ongoing> for OngoingPolicy {
         match o {
             Ongoing::Exclude => OngoingPolicy::Exclude,
             Ongoing::Detect => OngoingPolicy::Detect,
+        }
+    }
+}
+
+/// What cross-fitting holds out (`--fold-by`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Folds {
+    /// Blocks of time: the threshold that works on the same targets later.
+    Time,
+    /// Groups of targets: the threshold that works on targets the forest was not fitted on.
+    Target,
+}
+
+impl From<Folds> for FoldBy {
+    fn from(f: Folds) -> Self {
+        match f {
+            Folds::Time => FoldBy::Time,
+            Folds::Target => FoldBy::Target,
         }
     }
 }
@@ -100,6 +118,17 @@ pub struct ModelArgs {
     /// training period only; k > 1 scores each of k time blocks with a forest fitted on the others.
     #[arg(long, default_value_t = 1)]
     pub validation_folds: usize,
+    /// What the validation folds hold out (with --validation-folds > 1): blocks of time, or groups of
+    /// targets (every k-th target by name, scored by a forest fitted on the others) — the threshold
+    /// then is the one that carries over to targets the model has never seen.
+    #[arg(long, value_enum, default_value_t = Folds::Time)]
+    pub fold_by: Folds,
+    /// Let validation add a per-target condition to the alarm: the probability must also stand k
+    /// deviations above the target's own trailing scores (a score that means the same on every target,
+    /// learnt without labels within 15 minutes). Chosen jointly with the threshold; kept only when it
+    /// detects more validation incidents within the false alarm budget.
+    #[arg(long)]
+    pub relative_alarm: bool,
 }
 
 impl ModelArgs {
@@ -130,6 +159,8 @@ impl ModelArgs {
             seed: self.seed,
             false_alarm_budget: self.false_alarm_budget,
             validation_folds: self.validation_folds,
+            fold_by: self.fold_by.into(),
+            relative_alarm: self.relative_alarm,
             progress: true,
             ..TrainParams::default()
         }

@@ -33,6 +33,28 @@ pub(super) fn concat_scored(grids: Vec<Grid>, raws: Vec<RawScores>) -> (Grid, Ra
     (grid, raw)
 }
 
+/// The fold (in `0..folds`) that holds out series `s` when folds are groups of targets: every
+/// `folds`-th target in name order, so the folds do not depend on the order of the dataset's series.
+pub(super) fn target_fold(dataset: &Dataset, folds: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..dataset.series.len()).collect();
+    order.sort_by(|&a, &b| dataset.series[a].target.cmp(&dataset.series[b].target));
+    let mut fold = vec![0; order.len()];
+    for (rank, &s) in order.iter().enumerate() {
+        fold[s] = rank % folds;
+    }
+    fold
+}
+
+/// A grid keeping only the points of the series `keep` says yes to (the others' point lists emptied).
+pub(super) fn keep_series(mut grid: Grid, keep: impl Fn(usize) -> bool) -> Grid {
+    for (s, points) in grid.points.iter_mut().enumerate() {
+        if !keep(s) {
+            points.clear();
+        }
+    }
+    grid
+}
+
 /// Boundaries of `folds` contiguous validation blocks of `[from, until]` (`folds + 1` increasing times,
 /// the first `from`, the last `until`): each block holds about the same number of incident starts, and
 /// starts a window + horizon before its first incident so that the incident's precursor windows are in

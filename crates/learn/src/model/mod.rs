@@ -25,6 +25,7 @@ use crate::error::LearnError;
 use crate::features::{FeatureMode, FeatureSpec};
 use crate::figures::{self, Figures};
 use crate::labels::{Label, OngoingPolicy};
+use crate::relative::{self, RelativeRule, ScoreHistory};
 use crate::scoring::{Grid, Score};
 use crate::trailing::TargetBaseline;
 use crate::window::{WindowSpec, window_range};
@@ -37,7 +38,7 @@ mod params;
 pub use calibration::Calibration;
 pub use eta::{EtaMeta, EtaTarget, preceding_starts};
 use folds::*;
-pub use params::TrainParams;
+pub use params::{FoldBy, TrainParams};
 
 /// Everything about a model pair except the forests (serialised as JSON inside a bundle).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -52,8 +53,14 @@ pub struct PairMeta {
     pub policy: OngoingPolicy,
     /// Issue types, in the type forest's class order.
     pub issue_types: Vec<String>,
-    /// Alarm when the calibrated issue probability is at least this.
+    /// Alarm when the calibrated issue probability is at least this (and, with [`Self::relative`],
+    /// stands out from the target's own recent scores).
     pub threshold: f64,
+    /// The per-target condition of an alarm, when validation chose one: the probability must also stand
+    /// `k` deviations above the target's own trailing scores ([`crate::relative`]). `None` in bundles
+    /// trained before it, or when validation found the global threshold alone best.
+    #[serde(default)]
+    pub relative: Option<RelativeRule>,
     /// Score → probability.
     pub calibration: Calibration,
     /// Median seconds from a positive window to the incident start, per issue type (the heuristic ETA's
@@ -367,6 +374,46 @@ impl ModelPair {
         }
     }
 
+    /// Applies the pair's per-target alarm condition ([`PairMeta::relative`]; nothing without one) to
+    /// the scores of series `s` at `points` (in time order): each score is judged against the series'
+    /// own scores before it, warmed up by scoring the windows of the [`RelativeRule::warmup_secs`] before
+    /// the first point — what `watch` would have seen of that target had it been running.
+    pub fn apply_relative(
+        &self,
+        dataset: &Dataset,
+        s: usize,
+        points: &[crate::scoring::Point],
+        scores: &mut [Score],
+    ) -> Result<(), LearnError> {
+        let (Some(rule), Some(first)) = (&self.meta.relative, points.first()) else {
+            return Ok(());
+        };
+        let series = &dataset.series[s];
+        let warm: Vec<usize> = crate::window::eval_points(
+            series,
+            &self.meta.window,
+            first.t - rule.warmup_secs(),
+            first.t - 1,
+        );
+        let mut history = ScoreHistory::default();
+        for chunk in warm.chunks(4096) {
+            let rows = series_rows(
+                dataset,
+                &self.meta.features,
+                s,
+                chunk.iter().map(|&i| (i, series.timestamps[i])),
+            );
+            for (&i, sc) in chunk.iter().zip(self.score_rows(rows)?) {
+                history.push(rule, series.timestamps[i], sc.p_issue);
+            }
+        }
+        for (p, sc) in points.iter().zip(scores) {
+            sc.alarm &= rule.passes(&history, sc.p_issue);
+            history.push(rule, p.t, sc.p_issue);
+        }
+        Ok(())
+    }
+
     /// Scores every point of a grid (parallel over targets); returns scores and, if asked, feature rows.
     pub fn score_grid(
         &self,
@@ -407,37 +454,167 @@ fn argmax(v: &[f64]) -> usize {
 /// whose false alarm episodes per target-day stay within `budget`; of these, the one detecting the most
 /// incidents, the highest on ties (fewest alarms).
 fn choose_threshold(dataset: &Dataset, grid: &Grid, probs: &[Vec<f64>], budget: f64) -> f64 {
+    best_threshold(dataset, grid, probs, None, budget).1
+}
+
+/// [`choose_threshold`] where a window alarms only if `passes` (same shape as `probs`) also says so;
+/// returns `(incidents detected, threshold)`.
+fn best_threshold(
+    dataset: &Dataset,
+    grid: &Grid,
+    probs: &[Vec<f64>],
+    passes: Option<&[Vec<bool>]>,
+    budget: f64,
+) -> (usize, f64) {
     let mut all: Vec<f64> = probs.iter().flatten().copied().collect();
     all.sort_by(f64::total_cmp);
     all.dedup_by(|a, b| a.to_bits() == b.to_bits());
     let Some(&top) = all.last() else {
-        return 0.5;
+        return (0, 0.5);
     };
     let step = (all.len() / 400).max(1);
     let mut candidates: Vec<f64> = all.iter().rev().step_by(step).copied().collect();
     candidates.push(all[0]);
-    // Never alarming is always within budget: the fallback.
+    let outcomes: Vec<Option<usize>> = candidates
+        .par_iter()
+        .map(|&c| {
+            let alarms: Vec<Vec<bool>> = probs
+                .iter()
+                .enumerate()
+                .map(|(s, v)| {
+                    v.iter()
+                        .enumerate()
+                        .map(|(i, &p)| p >= c && passes.is_none_or(|m| m[s][i]))
+                        .collect()
+                })
+                .collect();
+            let (false_eps, _, days) = figures::false_alarm_count(dataset, grid, &alarms);
+            let rate = if days > 0.0 {
+                false_eps as f64 / days
+            } else {
+                0.0
+            };
+            (rate <= budget).then(|| figures::detections(dataset, grid, &alarms).0)
+        })
+        .collect();
+    // Never alarming is always within budget: the fallback. Candidates run from the highest down, so
+    // a strict improvement keeps the highest threshold among equals.
     let mut best = (0usize, (top + 1e-9).min(1.0));
-    for &c in &candidates {
-        let alarms: Vec<Vec<bool>> = probs
-            .iter()
-            .map(|v| v.iter().map(|&p| p >= c).collect())
-            .collect();
-        let (false_eps, _, days) = figures::false_alarm_count(dataset, grid, &alarms);
-        let rate = if days > 0.0 {
-            false_eps as f64 / days
-        } else {
-            0.0
-        };
-        if rate > budget {
-            continue;
-        }
-        let (detected, _) = figures::detections(dataset, grid, &alarms);
-        if detected > best.0 {
+    for (&c, outcome) in candidates.iter().zip(outcomes) {
+        if let Some(detected) = outcome
+            && detected > best.0
+        {
             best = (detected, c);
         }
     }
-    best.1.clamp(1e-6, 1.0)
+    (best.0, best.1.clamp(1e-6, 1.0))
+}
+
+/// Chooses the alarm threshold and whether to add the per-target condition ([`RelativeRule`], one `k`
+/// of [`relative::K_CANDIDATES`]) on the validation grid, jointly: the combination detecting the most
+/// incidents within the false alarm budget; the global threshold alone unless a rule detects strictly
+/// more. Each series' validation scores are judged against its own earlier validation scores.
+fn choose_alarm_rule(
+    dataset: &Dataset,
+    grid: &Grid,
+    probs: &[Vec<f64>],
+    calibration: &Calibration,
+    budget: f64,
+) -> (f64, Option<RelativeRule>) {
+    let (mut detected, mut threshold) = best_threshold(dataset, grid, probs, None, budget);
+    let mut chosen = None;
+    for k in relative::K_CANDIDATES {
+        let rule = RelativeRule::with_k_for_slope(k, calibration.a);
+        let passes = relative_passes(&rule, grid, probs);
+        let (d, t) = best_threshold(dataset, grid, probs, Some(&passes), budget);
+        if d > detected {
+            (detected, threshold, chosen) = (d, t, Some(rule));
+        }
+    }
+    (threshold, chosen)
+}
+
+/// Whether each point of a grid passes `rule` given the scores before it in the same series.
+pub(crate) fn relative_passes(
+    rule: &RelativeRule,
+    grid: &Grid,
+    probs: &[Vec<f64>],
+) -> Vec<Vec<bool>> {
+    grid.points
+        .par_iter()
+        .zip(probs)
+        .map(|(points, ps)| {
+            let times: Vec<i64> = points.iter().map(|p| p.t).collect();
+            relative::deviations(rule, ScoreHistory::default(), &times, ps)
+                .into_iter()
+                .map(|z| z.is_none_or(|z| z >= rule.k))
+                .collect()
+        })
+        .collect()
+}
+
+/// The (fit, validation) grids of cross-fitting: one validation block at the end of the period, `k`
+/// contiguous time blocks, or `k` groups of targets over the whole period ([`FoldBy`]). A time block's
+/// fit part is everything outside it (labels before it end at its start, windows after it begin at its
+/// end); a target group's fit part is every other target.
+fn validation_folds(
+    dataset: &Dataset,
+    params: &TrainParams,
+    from: i64,
+    until: i64,
+) -> Result<Vec<(Grid, Grid)>, LearnError> {
+    let (w, policy, folds) = (params.window, params.policy, params.validation_folds);
+    if folds > 1 && params.fold_by == FoldBy::Target {
+        let targets = dataset.series.len();
+        if targets < 2 {
+            return Err(LearnError::InvalidOption {
+                name: "fold-by",
+                reason: format!(
+                    "holding out groups of targets needs at least 2 targets; the data has {targets}"
+                ),
+            });
+        }
+        let folds = folds.min(targets);
+        let fold = target_fold(dataset, folds);
+        let full = Grid::build(dataset, w, policy, from, until, true);
+        return Ok((0..folds)
+            .map(|k| {
+                (
+                    keep_series(full.clone(), |s| fold[s] != k),
+                    keep_series(full.clone(), |s| fold[s] == k),
+                )
+            })
+            .collect());
+    }
+    // Validation blocks: one (the end of the period) or `folds` covering it.
+    let bounds = if folds == 1 {
+        vec![
+            validation_cut(dataset, &w, policy, from, until, params.validation_fraction),
+            until,
+        ]
+    } else {
+        let bounds = fold_bounds(dataset, &w, policy, from, until, folds);
+        if bounds.len() < folds + 1 {
+            return Err(LearnError::Dataset(format!(
+                "the training period is too short for {folds} validation folds: each needs at least \
+                 window + horizon = {} s; use fewer --validation-folds or more data",
+                w.window_secs + w.horizon_secs
+            )));
+        }
+        bounds
+    };
+    Ok(bounds
+        .windows(2)
+        .map(|b| {
+            (
+                concat_grids(
+                    Grid::build(dataset, w, policy, from, b[0], true),
+                    Grid::build(dataset, w, policy, b[1], until, true),
+                ),
+                Grid::build(dataset, w, policy, b[0], b[1], true),
+            )
+        })
+        .collect())
 }
 
 /// Most targets whose training windows choose the anomaly scorer's threshold.
@@ -483,43 +660,14 @@ pub fn train(
             until - from
         )));
     }
-    let folds = params.validation_folds;
-    let progress = crate::progress::Steps::new(params.progress, 2 * folds as u64 + 3);
-    // Validation blocks: one (the end of the period) or `folds` covering it.
-    let bounds = if folds == 1 {
-        vec![
-            validation_cut(
-                dataset,
-                &w,
-                params.policy,
-                from,
-                until,
-                params.validation_fraction,
-            ),
-            until,
-        ]
-    } else {
-        let bounds = fold_bounds(dataset, &w, params.policy, from, until, folds);
-        if bounds.len() < folds + 1 {
-            return Err(LearnError::Dataset(format!(
-                "the training period is too short for {folds} validation folds: each needs at least \
-                 window + horizon = {} s; use fewer --validation-folds or more data",
-                w.window_secs + w.horizon_secs
-            )));
-        }
-        bounds
-    };
+    let progress =
+        crate::progress::Steps::new(params.progress, 2 * params.validation_folds as u64 + 3);
+    let fold_grids = validation_folds(dataset, params, from, until)?;
+    let folds = fold_grids.len();
     let mut pair: Option<ModelPair> = None;
     let mut val_grids = Vec::with_capacity(folds);
     let mut raws: Vec<RawScores> = Vec::with_capacity(folds);
-    for (k, b) in bounds.windows(2).enumerate() {
-        // Fit on everything outside the block: labels before it end at its start, windows after it
-        // begin at its end.
-        let fit_grid = concat_grids(
-            Grid::build(dataset, w, params.policy, from, b[0], true),
-            Grid::build(dataset, w, params.policy, b[1], until, true),
-        );
-        let val_grid = Grid::build(dataset, w, params.policy, b[0], b[1], true);
+    for (k, (fit_grid, val_grid)) in fold_grids.into_iter().enumerate() {
         progress.step(&format!("features (fit part {}/{folds})", k + 1));
         let fit_rows = training_rows(dataset, &spec, &fit_grid, &types, params.max_normal_rows);
         let positives = fit_rows.issue.iter().filter(|&&y| y == 1.0).count();
@@ -537,7 +685,7 @@ pub fn train(
         let eta_log1p = eta::fit_eta(&fit_rows, nf, params, EtaTarget::Log1pSeconds)?;
         // Baseline rules come from the fit part of the last fold: the first part of the period, as
         // with a single validation part.
-        let last_fold = k + 2 == bounds.len();
+        let last_fold = k + 1 == folds;
         let baselines = (pair.is_none() || last_fold).then(|| {
             BaselineParams::learn(
                 spec.names(),
@@ -568,6 +716,7 @@ pub fn train(
                         policy: params.policy,
                         issue_types: types.clone(),
                         threshold: 0.5,
+                        relative: None,
                         calibration: Calibration::IDENTITY,
                         lead_secs_by_type: lead_by_type(dataset, &fit_grid, &types),
                         eta: None,
@@ -657,8 +806,25 @@ pub fn train(
                 .collect()
         })
         .collect();
-    pair.meta.threshold = choose_threshold(dataset, &val_grid, &probs, params.false_alarm_budget);
+    (pair.meta.threshold, pair.meta.relative) = if params.relative_alarm {
+        choose_alarm_rule(
+            dataset,
+            &val_grid,
+            &probs,
+            &pair.meta.calibration,
+            params.false_alarm_budget,
+        )
+    } else {
+        (
+            choose_threshold(dataset, &val_grid, &probs, params.false_alarm_budget),
+            None,
+        )
+    };
     let threshold = pair.meta.threshold;
+    let val_passes = pair
+        .meta
+        .relative
+        .map(|rule| relative_passes(&rule, &val_grid, &probs));
     let eta_guesses: Vec<(eta::EtaGuess, bool)> = raw
         .iter()
         .zip(&probs)
@@ -671,9 +837,15 @@ pub fn train(
     pair.meta.eta = (params.eta_trees > 0).then(|| eta::choose_target(&eta_guesses));
     let val_scores: Vec<Vec<Score>> = raw
         .into_iter()
-        .map(|v| {
+        .enumerate()
+        .map(|(s, v)| {
             v.into_iter()
-                .map(|r| pair.score_one(r.score, r.types))
+                .enumerate()
+                .map(|(i, r)| {
+                    let mut score = pair.score_one(r.score, r.types);
+                    score.alarm &= val_passes.as_ref().is_none_or(|m| m[s][i]);
+                    score
+                })
                 .collect()
         })
         .collect();
@@ -807,6 +979,7 @@ pub fn train_unsupervised(
             policy: params.policy,
             issue_types: vec![crate::anomaly::ISSUE_TYPE.to_string()],
             threshold: meta.threshold,
+            relative: None,
             calibration: Calibration::IDENTITY,
             lead_secs_by_type: vec![0.0],
             eta: None,

@@ -54,6 +54,16 @@ pub struct TrainParams {
     /// threshold are chosen on every training incident (see [`train`]).
     #[serde(default = "one")]
     pub validation_folds: usize,
+    /// What the validation folds hold out (with `validation_folds` > 1): blocks of time (the same
+    /// targets, later) or groups of targets (other targets, the same period — what a model applied to
+    /// a cluster it was never fitted on meets; see [`FoldBy`]).
+    #[serde(default)]
+    pub fold_by: FoldBy,
+    /// Let validation add a per-target condition to the alarm ([`crate::relative::RelativeRule`]: the
+    /// probability must also stand out from the target's own trailing scores), chosen jointly with the
+    /// threshold; the global threshold alone stays when the rule detects no more incidents.
+    #[serde(default)]
+    pub relative_alarm: bool,
     /// Normal windows are thinned to about this many rows.
     pub max_normal_rows: usize,
     /// Worker threads (`None` = all cores).
@@ -84,11 +94,28 @@ impl Default for TrainParams {
             false_alarm_budget: 1.0,
             validation_fraction: 0.2,
             validation_folds: 1,
+            fold_by: FoldBy::Time,
+            relative_alarm: false,
             max_normal_rows: 150_000,
             n_threads: None,
             progress: false,
         }
     }
+}
+
+/// What cross-fitting holds out, so that calibration and alarm threshold are chosen on scores of data
+/// the scoring forest was not fitted on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FoldBy {
+    /// Contiguous blocks of time, each holding an equal share of the incidents: the threshold is the
+    /// one that works on the same targets later (a model retrained on its own cluster).
+    #[default]
+    Time,
+    /// Groups of targets (every `folds`-th target in name order, over the whole period): each group is
+    /// scored by a forest fitted on the other targets, so the threshold is the one that works on
+    /// targets the forest has never seen — a user's cluster, for a model trained elsewhere.
+    Target,
 }
 
 pub(super) fn one() -> usize {
