@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::anomaly;
 use crate::baselines;
 use crate::bundle::predict_row;
+use crate::prediction::PredictOptions;
 use crate::columns::{self, ColumnMap};
 use crate::context;
 use crate::dataset::Dataset;
@@ -404,7 +405,7 @@ fn explanations(
                 s,
                 std::iter::once((p.index, p.t)),
             );
-            let pred = predict_row(pair, &row, true, Some(target))?;
+            let pred = predict_row(pair, &row, PredictOptions::explain(true), Some(target))?;
             let ex = pred.explanation.unwrap_or(crate::prediction::Explanation {
                 summary: String::new(),
                 top_features: Vec::new(),

@@ -2,6 +2,7 @@
 //! evaluation on the same simulated hold-out gives (the recipe in `scripts/train-default-model`).
 
 use learn::bundle::ModelBundle;
+use learn::prediction::PredictOptions;
 use learn::dataset::Dataset;
 use learn::report::headline;
 use learn::snapshot::Snapshot;
@@ -91,12 +92,12 @@ fn the_embedded_model_answers_snapshots_with_the_original_texts() {
         vmcategory: Some("Interactive".into()),
         ..Snapshot::default()
     };
-    let p = bundle.predict_snapshot(&hot, true).unwrap();
+    let p = bundle.predict_snapshot(&hot, PredictOptions::explain(true)).unwrap();
     let total: f64 = p.probabilities.values().sum();
     assert!((total - 1.0).abs() < 1e-9);
     assert!(p.explanation.is_some());
     let empty = bundle
-        .predict_snapshot(&Snapshot::default(), false)
+        .predict_snapshot(&Snapshot::default(), PredictOptions::explain(false))
         .unwrap();
     assert!((0.0..=1.0).contains(&empty.issue_probability));
 }

@@ -5,6 +5,7 @@
 mod common;
 
 use learn::bundle::ModelBundle;
+use learn::prediction::PredictOptions;
 use learn::eval::{self, Split};
 use learn::labels::Label;
 use learn::model::{self, series_rows};
@@ -65,7 +66,7 @@ fn the_eta_forest_is_closer_than_the_heuristic_and_the_report_says_by_how_much()
                 p.index,
                 pair.meta.window.window_secs,
             );
-            let served = bundle.predict_window(&w, false).unwrap();
+            let served = bundle.predict_window(&w, PredictOptions::explain(false)).unwrap();
             assert_eq!(served.will_have_issue, score.alarm);
             if score.alarm {
                 alarmed += 1;
@@ -138,7 +139,7 @@ fn a_version_1_bundle_still_loads_and_predicts_with_the_heuristic() {
                 p.index,
                 pair.meta.window.window_secs,
             );
-            let pred = bundle.predict_window(&w, false).unwrap();
+            let pred = bundle.predict_window(&w, PredictOptions::explain(false)).unwrap();
             if let Some(eta) = pred.time_to_issue_seconds {
                 alarmed += 1;
                 let row = pair.meta.features.extract_window(&w).unwrap().row;
