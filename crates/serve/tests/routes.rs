@@ -355,13 +355,17 @@ async fn metrics_count_requests_predictions_and_model() {
     post_json(&state, "/predict", r#"{"cluster_cpu_util_avg": 5}"#).await;
     post_json(&state, "/predict", "{").await;
     get(&state, "/nowhere").await;
+    // The label is the route's template; a path no route matches is `other`.
+    assert_eq!(get(&state, "/simulate/0").await.status, StatusCode::BAD_REQUEST);
+    get(&state, "/simulate/2/more").await;
     let a = get(&state, "/metrics").await;
     assert_eq!(a.status, StatusCode::OK);
     assert!(a.content_type.starts_with("application/openmetrics-text"));
     for line in [
         r#"kubepulse_http_requests_total{route="/predict",method="POST",status="200"} 2"#,
         r#"kubepulse_http_requests_total{route="/predict",method="POST",status="400"} 1"#,
-        r#"kubepulse_http_requests_total{route="other",method="GET",status="404"} 1"#,
+        r#"kubepulse_http_requests_total{route="other",method="GET",status="404"} 2"#,
+        r#"kubepulse_http_requests_total{route="/simulate/{count}",method="GET",status="400"} 1"#,
         r#"kubepulse_http_request_duration_seconds_count{route="/predict"} 3"#,
         r#"kubepulse_predictions_total{issue_type="resource_exhaustion"} 1"#,
         r#"kubepulse_predictions_total{issue_type="normal"} 1"#,
