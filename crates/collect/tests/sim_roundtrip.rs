@@ -1,4 +1,4 @@
-//! The default query set is the simulator's catalog, and `collect` over a Prometheus backfilled from
+//! The default query set is the metric catalog the simulator computes, and `collect` over a Prometheus backfilled from
 //! `simulate --openmetrics` reproduces the simulator's own dataset.
 
 mod common;
@@ -6,33 +6,29 @@ mod common;
 use std::collections::BTreeMap;
 
 use collect::prom::{PromClient, PromConfig};
-use collect::queries::{ColumnKind, QuerySet};
+use collect::queries::QuerySet;
 use collect::{CollectOptions, collect};
 
 #[test]
 fn default_queries_are_the_simulator_catalog() {
     let q = QuerySet::builtin().unwrap();
     let names: Vec<&str> = q.columns.iter().map(|c| c.name.as_str()).collect();
-    let catalog: Vec<&str> = sim::catalog::COLUMNS.iter().map(|c| c.name).collect();
+    let catalog: Vec<&str> = catalog::COLUMNS.iter().map(|c| c.name).collect();
     assert_eq!(names, catalog, "same columns in the same order");
-    for (mine, theirs) in q.columns.iter().zip(sim::catalog::COLUMNS) {
+    for (mine, theirs) in q.columns.iter().zip(catalog::COLUMNS) {
         for step in [15, 60] {
             assert_eq!(
                 q.render(&mine.query, step),
-                theirs.promql_for(sim::catalog::RATE_WINDOW_STEPS * step),
-                "column {} differs from sim::catalog",
+                theirs.promql_for(catalog::RATE_WINDOW_STEPS * step),
+                "column {} differs from the catalog",
                 mine.name
             );
         }
-        let kind = match theirs.kind {
-            sim::catalog::ColumnKind::Gauge => ColumnKind::Gauge,
-            sim::catalog::ColumnKind::Counter => ColumnKind::Counter,
-        };
-        assert_eq!(mine.kind, kind, "{}", mine.name);
+        assert_eq!(mine.kind, theirs.kind, "{}", mine.name);
     }
     assert_eq!(
         i64::from(q.rate_window_steps),
-        sim::catalog::RATE_WINDOW_STEPS
+        catalog::RATE_WINDOW_STEPS
     );
 }
 

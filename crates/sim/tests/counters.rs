@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use sim::SimConfig;
-use sim::engine::pc;
+use sim::engine::pod_counters;
 
 #[test]
 fn counters_are_monotonic_except_at_container_restarts() {
@@ -20,7 +20,7 @@ fn counters_are_monotonic_except_at_container_restarts() {
     };
     let valid = cfg.check().expect("valid");
     let mut sim = sim::Simulation::new(&valid).expect("sim");
-    let mut last: HashMap<String, ([f64; pc::N], u32)> = HashMap::new();
+    let mut last: HashMap<String, ([f64; pod_counters::N], u32)> = HashMap::new();
     let mut last_dep: Vec<Vec<f64>> = Vec::new();
     let mut last_idle: HashMap<String, f64> = HashMap::new();
     let mut resets = 0;
@@ -31,7 +31,7 @@ fn counters_are_monotonic_except_at_container_restarts() {
             if let Some((prev, restarts)) = last.get(&p.name) {
                 let restarted = p.restarts > *restarts;
                 for (k, (now, before)) in p.counters.iter().zip(prev).enumerate() {
-                    let container_counter = k <= pc::THROTTLED;
+                    let container_counter = k <= pod_counters::THROTTLED;
                     if now < before {
                         assert!(
                             container_counter && restarted,
