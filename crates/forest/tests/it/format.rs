@@ -1,13 +1,13 @@
 //! Model format versions: files of earlier versions still load, unknown versions are clear errors.
 
-mod common;
+use crate::common;
 
 use common::*;
 use forest::{ClassWeight, ForestError, ForestParams, RandomForest, Task};
 
 /// A 3-tree classifier written by the last build of format version 1 (before regressors), fitted as in
 /// [`fit_like_the_fixture`].
-const CLASSIFIER_V1: &[u8] = include_bytes!("fixtures/classifier-v1.kpf");
+const CLASSIFIER_V1: &[u8] = include_bytes!("../fixtures/classifier-v1.kpf");
 
 fn fit_like_the_fixture() -> RandomForest {
     let (x, y) = dataset(11, 240, 4, 0.3, 0.1);

@@ -1,6 +1,6 @@
 //! Every bad input is a typed error, and a damaged model file is an error, never a panic.
 
-mod common;
+use crate::common;
 
 use common::*;
 use forest::{ClassWeight, ForestError, ForestParams, Matrix, MaxFeatures, RandomForest};

@@ -1,6 +1,6 @@
 //! Fitting and predicting: accuracy, probabilities, NaN routing, weights, OOB, importances, determinism.
 
-mod common;
+use crate::common;
 
 use common::*;
 use forest::{ClassWeight, Criterion, ForestParams, Matrix, MaxFeatures};

@@ -1,7 +1,7 @@
 //! Regression forests: fit quality on a noisy nonlinear function with NaNs, a step recovered, weighted means,
 //! limits, determinism, round trip, batch = single row, TreeSHAP, errors.
 
-mod common;
+use crate::common;
 
 use common::*;
 use forest::{ClassWeight, ForestError, ForestParams, Matrix, MaxFeatures, RandomForest, Task};

@@ -1,6 +1,6 @@
 //! TreeSHAP: additivity on every row (property test) and agreement with brute-force Shapley values.
 
-mod common;
+use crate::common;
 
 use common::*;
 use forest::{ForestParams, Matrix, MaxFeatures};

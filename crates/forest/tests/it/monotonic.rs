@@ -3,7 +3,7 @@
 //! disagree with it; unconstrained models are the bytes they were before constraints existed; misuse is
 //! a clear error; the result does not depend on the thread count.
 
-mod common;
+use crate::common;
 
 use common::*;
 use forest::{ClassWeight, ForestError, ForestParams, Matrix, RandomForest};

@@ -2,7 +2,7 @@
 //! deterministic whatever the thread count, survives NaN and constant columns, and its model file round-trips
 //! and never panics on damage.
 
-mod common;
+use crate::common;
 
 use common::*;
 use forest::{
