@@ -1,6 +1,6 @@
 //! `--level cluster`: the original service's snapshot fields per cluster, with cluster-level labels.
 
-mod common;
+use crate::common;
 
 use common::read_dataset;
 use sim::{Level, Outputs, SimConfig};

@@ -1,6 +1,6 @@
 //! Bad input gives a clear error naming the problem, and nothing half-written looks complete.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 

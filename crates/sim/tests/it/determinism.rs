@@ -1,6 +1,6 @@
 //! Same seed and options → identical bytes; another seed → different data.
 
-mod common;
+use crate::common;
 
 use common::run_dataset;
 use sim::SimConfig;

@@ -1,6 +1,6 @@
 //! `--demand azure-v2:PATH`: request rates follow an Azure Public Dataset V2 `vm_cpu_readings` trace.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 

@@ -1,7 +1,7 @@
 //! Every fault type shows its precursor before the label's start and its consequence after it; faults
 //! without precursors show nothing before. Benign look-alikes produce no labels.
 
-mod common;
+use crate::common;
 
 use common::{Dataset, calm, read_dataset, run_dataset};
 

@@ -3,7 +3,7 @@
 //! Prometheus is missing: install it with
 //! `apt-get install -y --no-install-recommends prometheus` (scripts/install-test-deps does it).
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
