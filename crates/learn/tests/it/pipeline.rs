@@ -1,14 +1,14 @@
 //! Training, serving and evaluation on a small synthetic dataset: parity, leakage, order
 //! independence, bundles and reports.
 
-mod common;
+use crate::common;
 
 use learn::bundle::ModelBundle;
-use learn::prediction::PredictOptions;
 use learn::dataset::{self, Dataset};
 use learn::eval::{self, Split};
 use learn::labels::Label;
 use learn::model::{self, series_rows};
+use learn::prediction::PredictOptions;
 use learn::scoring::Grid;
 use learn::window::Window;
 
@@ -114,7 +114,9 @@ fn assert_parity((d, pair, split): (Dataset, model::ModelPair, i64)) {
                 p.t
             );
             let batch = pair.score_rows(train_path).unwrap();
-            let single = bundle.predict_window(&w, PredictOptions::explain(false)).unwrap();
+            let single = bundle
+                .predict_window(&w, PredictOptions::explain(false))
+                .unwrap();
             assert_eq!(
                 batch[0].p_issue.to_bits(),
                 single.issue_probability.to_bits()
@@ -193,7 +195,9 @@ fn predictions_explain_and_recommend() {
                 p.index,
                 pair.meta.window.window_secs,
             );
-            let pred = bundle.predict_window(&w, PredictOptions::explain(true)).unwrap();
+            let pred = bundle
+                .predict_window(&w, PredictOptions::explain(true))
+                .unwrap();
             let total: f64 = pred.probabilities.values().sum();
             assert!((total - 1.0).abs() < 1e-9);
             let ex = pred.explanation.as_ref().unwrap();
@@ -417,7 +421,9 @@ fn an_unsupervised_model_needs_no_labels_and_keeps_its_training_alarms_within_bu
     let s = &d.series[0];
     let end = s.timestamps.len() - 1;
     let w = Window::from_series(s, &d.metrics, end, i64::MAX / 2);
-    let p = bundle.predict_window(&w, PredictOptions::explain(true)).unwrap();
+    let p = bundle
+        .predict_window(&w, PredictOptions::explain(true))
+        .unwrap();
     assert!(p.baseline_seconds.unwrap() > 0.0);
     let ex = p.explanation.expect("explained when asked");
     assert!(!ex.top_features.is_empty());

@@ -1,7 +1,7 @@
 //! A model meets a dataset by column *name*: permuting, renaming (with a column map) or adding columns
 //! never changes a result, and a missing column is an error that names it — never a silent shift.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

@@ -1,7 +1,7 @@
 //! Held-out targets: each group is tested by a model that never saw it, and the pooled figures are the
 //! groups' figures together.
 
-mod common;
+use crate::common;
 
 use learn::eval::Split;
 use learn::holdout::{self, Groups};

@@ -2,8 +2,8 @@
 //! evaluation on the same simulated hold-out gives (the recipe in `scripts/train-default-model`).
 
 use learn::bundle::ModelBundle;
-use learn::prediction::PredictOptions;
 use learn::dataset::Dataset;
+use learn::prediction::PredictOptions;
 use learn::report::headline;
 use learn::snapshot::Snapshot;
 
@@ -92,7 +92,9 @@ fn the_embedded_model_answers_snapshots_with_the_original_texts() {
         vmcategory: Some("Interactive".into()),
         ..Snapshot::default()
     };
-    let p = bundle.predict_snapshot(&hot, PredictOptions::explain(true)).unwrap();
+    let p = bundle
+        .predict_snapshot(&hot, PredictOptions::explain(true))
+        .unwrap();
     let total: f64 = p.probabilities.values().sum();
     assert!((total - 1.0).abs() < 1e-9);
     assert!(p.explanation.is_some());

@@ -2,13 +2,13 @@
 //! windows; its parity across the batch (eval) and single-row (serve, watch) paths; and bundles written
 //! before ETA forests, which still load and fall back to the heuristic.
 
-mod common;
+use crate::common;
 
 use learn::bundle::ModelBundle;
-use learn::prediction::PredictOptions;
 use learn::eval::{self, Split};
 use learn::labels::Label;
 use learn::model::{self, series_rows};
+use learn::prediction::PredictOptions;
 use learn::scoring::Grid;
 use learn::window::Window;
 
@@ -66,7 +66,9 @@ fn the_eta_forest_is_closer_than_the_heuristic_and_the_report_says_by_how_much()
                 p.index,
                 pair.meta.window.window_secs,
             );
-            let served = bundle.predict_window(&w, PredictOptions::explain(false)).unwrap();
+            let served = bundle
+                .predict_window(&w, PredictOptions::explain(false))
+                .unwrap();
             assert_eq!(served.will_have_issue, score.alarm);
             if score.alarm {
                 alarmed += 1;
@@ -139,7 +141,9 @@ fn a_version_1_bundle_still_loads_and_predicts_with_the_heuristic() {
                 p.index,
                 pair.meta.window.window_secs,
             );
-            let pred = bundle.predict_window(&w, PredictOptions::explain(false)).unwrap();
+            let pred = bundle
+                .predict_window(&w, PredictOptions::explain(false))
+                .unwrap();
             if let Some(eta) = pred.time_to_issue_seconds {
                 alarmed += 1;
                 let row = pair.meta.features.extract_window(&w).unwrap().row;

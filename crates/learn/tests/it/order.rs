@@ -1,6 +1,6 @@
 //! Property: the order of rows and targets in `metrics.csv` changes nothing.
 
-mod common;
+use crate::common;
 
 use learn::dataset::{self, Dataset};
 use learn::model::{TrainParams, feature_spec, series_rows};
