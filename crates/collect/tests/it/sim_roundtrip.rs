@@ -1,7 +1,7 @@
 //! The default query set is the metric catalog the simulator computes, and `collect` over a Prometheus backfilled from
 //! `simulate --openmetrics` reproduces the simulator's own dataset.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 
@@ -26,10 +26,7 @@ fn default_queries_are_the_simulator_catalog() {
         }
         assert_eq!(mine.kind, theirs.kind, "{}", mine.name);
     }
-    assert_eq!(
-        i64::from(q.rate_window_steps),
-        catalog::RATE_WINDOW_STEPS
-    );
+    assert_eq!(i64::from(q.rate_window_steps), catalog::RATE_WINDOW_STEPS);
 }
 
 type Table = BTreeMap<(i64, String), Vec<String>>;

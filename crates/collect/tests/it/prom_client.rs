@@ -1,6 +1,6 @@
 //! The Prometheus client against a real, backfilled Prometheus and against a misbehaving fake server.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

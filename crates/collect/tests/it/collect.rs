@@ -1,6 +1,6 @@
 //! `collect` against a real Prometheus backfilled with cAdvisor / kube-state-metrics shaped series.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 
