@@ -1,7 +1,7 @@
 //! Snapshot tests (insta) of the response bodies a human should review when they change.
 //! Timestamps are redacted.
 
-mod common;
+use crate::common;
 
 use common::*;
 

@@ -2,7 +2,7 @@
 //! `sim`'s snapshots, through the router. The bundle is `tests/fixtures/serve-test-model.kpm`, or
 //! the file named by `KUBEPULSE_TEST_MODEL`.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::sync::Arc;

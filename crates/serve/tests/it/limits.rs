@@ -5,7 +5,7 @@
 //! Counts are small (the CI machine has 2 cores); timeouts are set short for the test, and every wait
 //! is a poll with a deadline.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

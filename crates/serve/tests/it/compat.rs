@@ -1,7 +1,7 @@
 //! Existing clients of the original Flask service keep working: its request bodies and
 //! `GET /simulate/5` are accepted unchanged, and every field it answered is there with its type.
 
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use common::*;

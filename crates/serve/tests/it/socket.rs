@@ -1,7 +1,7 @@
 //! Through a real socket on port 0: serving, graceful shutdown with a request in flight, and hot
 //! reload of the model file.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};

@@ -1,6 +1,6 @@
 //! Every route and every error, through the router with `oneshot` (no socket).
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 
@@ -356,7 +356,10 @@ async fn metrics_count_requests_predictions_and_model() {
     post_json(&state, "/predict", "{").await;
     get(&state, "/nowhere").await;
     // The label is the route's template; a path no route matches is `other`.
-    assert_eq!(get(&state, "/simulate/0").await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        get(&state, "/simulate/0").await.status,
+        StatusCode::BAD_REQUEST
+    );
     get(&state, "/simulate/2/more").await;
     let a = get(&state, "/metrics").await;
     assert_eq!(a.status, StatusCode::OK);
