@@ -3,7 +3,7 @@
 //! fixed seed, one worker: no 5xx, no answer outside the schema, no valid request refused, no invalid
 //! one accepted. schemathesis is installed, pinned, by `scripts/install-test-deps`.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -2,7 +2,7 @@
 //! grace period (instead of waiting for the client until Kubernetes SIGKILLs it); `simulate` stops and
 //! leaves no temporary file behind. Also: `simulate` sweeps what a killed run left.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
