@@ -4,8 +4,7 @@
 //! The simulated clock runs 15× faster than the wall clock (one 15 s step per 1 s scrape); lead times are
 //! printed in simulated seconds.
 
-#[path = "../../collect/tests/common/mod.rs"]
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -1,7 +1,6 @@
 //! The Alertmanager client and its retry queue against a real Alertmanager and a webhook receiver.
 
-#[path = "../../collect/tests/common/mod.rs"]
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
