@@ -247,7 +247,6 @@ pub const COLUMNS: &[Column] = &[
 /// Number of deployment-level columns.
 pub const N_COLUMNS: usize = 21;
 
-
 /// One incident-label rule: where its query is > 0 for a target, that target is in incident.
 #[derive(Debug, Clone, Copy, serde::Serialize)]
 pub struct LabelRule {
@@ -357,7 +356,10 @@ mod tests {
     fn label_rules_are_filled_and_the_pod_regex_is_the_anchored_one() {
         for rule in LABEL_RULES {
             let q = rule.template();
-            assert!(!q.contains("$BY_DEPLOYMENT") && q.contains("$RANGE") == q.contains("increase"), "{q}");
+            assert!(
+                !q.contains("$BY_DEPLOYMENT") && q.contains("$RANGE") == q.contains("increase"),
+                "{q}"
+            );
             assert!(q.ends_with("> 0"), "{q}");
         }
         assert_eq!(TARGET_POD_REGEX, format!("^{POD_DEPLOYMENT_REGEX}$"));

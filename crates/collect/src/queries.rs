@@ -194,11 +194,22 @@ pub fn builtin_toml() -> String {
         out,
         "# Labels that name a target, joined with `separator` (a missing label makes the series unusable)."
     );
-    let labels: Vec<String> = catalog::TARGET_LABELS.iter().map(|l| toml_string(l)).collect();
+    let labels: Vec<String> = catalog::TARGET_LABELS
+        .iter()
+        .map(|l| toml_string(l))
+        .collect();
     let _ = writeln!(out, "labels = [{}]", labels.join(", "));
-    let _ = writeln!(out, "separator = {}", toml_string(catalog::TARGET_SEPARATOR));
+    let _ = writeln!(
+        out,
+        "separator = {}",
+        toml_string(catalog::TARGET_SEPARATOR)
+    );
     out.push_str(POD_REGEX_COMMENT);
-    let _ = writeln!(out, "pod_regex = {}", toml_string(catalog::TARGET_POD_REGEX));
+    let _ = writeln!(
+        out,
+        "pod_regex = {}",
+        toml_string(catalog::TARGET_POD_REGEX)
+    );
     for c in catalog::COLUMNS {
         let _ = writeln!(out, "\n[[column]]");
         let _ = writeln!(out, "# {} ({}).", c.description, c.unit);
@@ -422,7 +433,11 @@ mod tests {
         assert_eq!(q.labels.len(), catalog::LABEL_RULES.len());
         for (rule, theirs) in q.labels.iter().zip(catalog::LABEL_RULES) {
             assert_eq!(
-                (rule.issue_type.as_str(), rule.detail.as_str(), rule.query.as_str()),
+                (
+                    rule.issue_type.as_str(),
+                    rule.detail.as_str(),
+                    rule.query.as_str()
+                ),
                 (theirs.issue_type, theirs.detail, theirs.template().as_str())
             );
         }
@@ -436,7 +451,6 @@ mod tests {
             }
         }
     }
-
 
     /// `config/queries.toml` is generated: `KUBEPULSE_REGENERATE=1` rewrites it from the catalog.
     #[test]

@@ -695,7 +695,12 @@ mod tests {
     /// The embedded model with its snapshot pair's own threshold set to `own`.
     fn embedded_with_threshold(own: f64) -> ModelBundle {
         let mut bundle = ModelBundle::embedded().unwrap();
-        bundle.snapshot.as_mut().expect("a snapshot pair").meta.threshold = own;
+        bundle
+            .snapshot
+            .as_mut()
+            .expect("a snapshot pair")
+            .meta
+            .threshold = own;
         bundle
     }
 
@@ -715,7 +720,9 @@ mod tests {
         let s = Snapshot::default();
         let own = bundle.predict_snapshot(&s, options(true, None)).unwrap();
         assert!(!own.will_have_issue && own.time_to_issue_seconds.is_none());
-        let p = bundle.predict_snapshot(&s, options(false, Some(0.0))).unwrap();
+        let p = bundle
+            .predict_snapshot(&s, options(false, Some(0.0)))
+            .unwrap();
         assert!(p.will_have_issue);
         assert_eq!(p.probabilities, own.probabilities);
         let likeliest = p
@@ -730,7 +737,10 @@ mod tests {
             p.recommendation,
             Some(prediction::recommendation(&likeliest, None))
         );
-        assert!(p.explanation.is_some(), "an issue always comes with its explanation");
+        assert!(
+            p.explanation.is_some(),
+            "an issue always comes with its explanation"
+        );
         assert_eq!(json(&p.explanation), json(&own.explanation));
         assert!(
             p.time_to_issue_seconds.is_none(),
@@ -759,7 +769,9 @@ mod tests {
             .unwrap();
         assert_eq!(json(&explained.explanation), json(&own.explanation));
         // Overriding with the model's own threshold changes nothing.
-        let same = bundle.predict_snapshot(&s, options(false, Some(0.0))).unwrap();
+        let same = bundle
+            .predict_snapshot(&s, options(false, Some(0.0)))
+            .unwrap();
         assert_eq!(json(&same), json(&own));
     }
 }

@@ -6,7 +6,6 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-
 use crate::error::LearnError;
 use crate::quote;
 use crate::timestamp;

@@ -11,7 +11,6 @@ use serde::Serialize;
 use crate::anomaly;
 use crate::baselines;
 use crate::bundle::predict_row;
-use crate::prediction::PredictOptions;
 use crate::columns::{self, ColumnMap};
 use crate::context;
 use crate::dataset::Dataset;
@@ -19,6 +18,7 @@ use crate::error::LearnError;
 use crate::figures::{self, EtaFigures, Figures};
 use crate::labels::Label;
 use crate::model::{ModelPair, series_rows};
+use crate::prediction::PredictOptions;
 use crate::scoring::{Grid, Score};
 use crate::timestamp;
 

@@ -378,7 +378,13 @@ mod tests {
     #[test]
     fn routes_are_templates_with_bounded_labels() {
         let m = Metrics::new();
-        for template in ["/", "/predict", "/predict/batch", "/simulate/{count}", "/metrics"] {
+        for template in [
+            "/",
+            "/predict",
+            "/predict/batch",
+            "/simulate/{count}",
+            "/metrics",
+        ] {
             assert_eq!(m.route_label(m.route(Some(template))), template);
         }
         // A concrete path is not a template; an unmatched request is `other`.

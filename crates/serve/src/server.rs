@@ -131,7 +131,11 @@ pub fn router(state: AppState) -> Router {
 /// before this runs.
 async fn track_request(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let metrics = state.metrics();
-    let route = metrics.route(req.extensions().get::<MatchedPath>().map(MatchedPath::as_str));
+    let route = metrics.route(
+        req.extensions()
+            .get::<MatchedPath>()
+            .map(MatchedPath::as_str),
+    );
     let method = req.method().clone();
     let start = Instant::now();
     let response = next.run(req).await;

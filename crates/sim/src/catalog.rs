@@ -126,7 +126,10 @@ pub fn deployment_rows(cluster: &Cluster, rows: &mut Vec<[f64; N_COLUMNS]>) {
         };
         for (i, b) in buckets.iter_mut().enumerate() {
             let le = LATENCY_BUCKETS_MS.get(i).copied().unwrap_or(f64::INFINITY);
-            *b = (le, drates.map_or(f64::NAN, |r| r[deployment_counters::BUCKET0 + i]));
+            *b = (
+                le,
+                drates.map_or(f64::NAN, |r| r[deployment_counters::BUCKET0 + i]),
+            );
         }
         let p99 = if buckets.iter().any(|b| b.1.is_nan()) {
             f64::NAN

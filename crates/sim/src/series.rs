@@ -200,7 +200,11 @@ pub fn render(f: usize, cluster: &Cluster, counter_scale: f64, ts: Option<i64>, 
     let specs = &cluster.spec.deployments;
     match f {
         0..=2 => {
-            let k = [pod_counters::CPU, pod_counters::PERIODS, pod_counters::THROTTLED][f];
+            let k = [
+                pod_counters::CPU,
+                pod_counters::PERIODS,
+                pod_counters::THROTTLED,
+            ][f];
             for p in &cluster.pods {
                 let d = &specs[p.dep];
                 let _ = write!(
@@ -341,7 +345,10 @@ pub fn render(f: usize, cluster: &Cluster, counter_scale: f64, ts: Option<i64>, 
         19 => {
             for (i, d) in specs.iter().enumerate() {
                 let s = &cluster.deps[i];
-                for (code, k) in [("200", deployment_counters::OK), ("503", deployment_counters::ERR)] {
+                for (code, k) in [
+                    ("200", deployment_counters::OK),
+                    ("503", deployment_counters::ERR),
+                ] {
                     let _ = write!(
                         out,
                         "{name}{{reporter=\"destination\",destination_workload_namespace=\"{}\",destination_workload=\"{}\",destination_service_name=\"{}\",response_code=\"{code}\"}}",
@@ -363,14 +370,23 @@ pub fn render(f: usize, cluster: &Cluster, counter_scale: f64, ts: Option<i64>, 
                         .get(b)
                         .map_or("+Inf".to_string(), |v| format!("{v}"));
                     let _ = write!(out, "{}_bucket{{{labels},le=\"{le}\"}}", fam.name);
-                    end(out, s.counters[deployment_counters::BUCKET0 + b] * counter_scale, ts);
+                    end(
+                        out,
+                        s.counters[deployment_counters::BUCKET0 + b] * counter_scale,
+                        ts,
+                    );
                 }
                 let _ = write!(out, "{}_sum{{{labels}}}", fam.name);
-                end(out, s.counters[deployment_counters::SUM] * counter_scale, ts);
+                end(
+                    out,
+                    s.counters[deployment_counters::SUM] * counter_scale,
+                    ts,
+                );
                 let _ = write!(out, "{}_count{{{labels}}}", fam.name);
                 end(
                     out,
-                    s.counters[deployment_counters::BUCKET0 + LATENCY_BUCKETS_MS.len()] * counter_scale,
+                    s.counters[deployment_counters::BUCKET0 + LATENCY_BUCKETS_MS.len()]
+                        * counter_scale,
                     ts,
                 );
             }

@@ -247,7 +247,11 @@ impl Cluster {
         p.restart_at = t + backoff_secs;
         p.leak_bytes = 0.0;
         p.memory_bytes = 0.0;
-        for k in [pod_counters::CPU, pod_counters::PERIODS, pod_counters::THROTTLED] {
+        for k in [
+            pod_counters::CPU,
+            pod_counters::PERIODS,
+            pod_counters::THROTTLED,
+        ] {
             p.counters[k] = 0.0;
         }
     }

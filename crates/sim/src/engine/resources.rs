@@ -148,7 +148,8 @@ impl Cluster {
             let mu = d.latency_p50_ms.ln();
             d.counters[deployment_counters::SUM] += n * (mu + sigma * sigma / 2.0).exp();
             for (i, le) in LATENCY_BUCKETS_MS.iter().enumerate() {
-                d.counters[deployment_counters::BUCKET0 + i] += n * normal_cdf((le.ln() - mu) / sigma);
+                d.counters[deployment_counters::BUCKET0 + i] +=
+                    n * normal_cdf((le.ln() - mu) / sigma);
             }
             d.counters[deployment_counters::BUCKET0 + LATENCY_BUCKETS_MS.len()] += n;
             d.history.push(t, d.counters);
