@@ -5,7 +5,7 @@ n_features=12, n_informative=8, n_redundant=2, n_classes=4, weights=[0.85, 0.05,
 random_state=7), 5% of cells NaN (numpy default_rng(7)), values rounded to 3 decimals, first 4000 rows
 train, last 2000 test. Then scikit-learn's RandomForestClassifier(n_estimators=100, max_features="sqrt",
 random_state=s) for s in 0..5, class_weight "balanced" and None: the mean macro F1 and mean recall per
-class go to imbalanced-sklearn.json, which crates/forest/tests/quality.rs compares our forest against.
+class go to imbalanced-sklearn.json, which crates/forest/tests/it/quality.rs compares our forest against.
 
 Usage: python make_fixture.py [OUT_DIR]   (default crates/forest/tests/fixtures)
 """

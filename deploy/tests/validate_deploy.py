@@ -5,7 +5,7 @@ Renders every Kustomize tree with the pinned kubectl, validates every rendered o
 schema (Kubernetes OpenAPI schemas bundled in kubernetes-validate, the published prometheus-operator
 validators, a structural schema for Chaos Mesh), checks that every overlay grants exactly the
 ClusterRole of deploy/kustomize/components/watch (itself asserted equal to the Rust code's
-`cluster::KUBE_PERMISSIONS` by crates/cluster/tests/rbac.rs), checks the
+`cluster::KUBE_PERMISSIONS` by crates/cluster/tests/it/rbac.rs), checks the
 metric names against deploy/monitoring/metrics.yaml, runs promtool on the PrometheusRule, sends
 every PromQL expression to a real Prometheus, and runs checkov and hadolint. Nothing is skipped:
 a missing tool or a failed check fails the run with a message saying what to do.
@@ -237,7 +237,7 @@ CLUSTERROLE = DEPLOY / "kustomize/components/watch/clusterrole.yaml"
 
 
 def canonical_access() -> set[tuple[str, str, str]]:
-    """The grants of the component's ClusterRole source: the Rust test crates/cluster/tests/rbac.rs
+    """The grants of the component's ClusterRole source: the Rust test crates/cluster/tests/it/rbac.rs
     asserts that this file grants exactly `cluster::KUBE_PERMISSIONS`, the API calls the code makes,
     so there is no hand-maintained list here; this suite checks the rendered overlays keep it as is."""
     role = yaml.safe_load(CLUSTERROLE.read_text())

@@ -2,7 +2,7 @@
 //! (batch, to a dataset) and `kubepulse watch` (live).
 //!
 //! - [`prom`]: the Prometheus query API client (chunked, bounded, retried, authenticated).
-//! - [`queries`]: the query set (`sim::catalog`'s PromQL), target naming and sharding.
+//! - [`queries`]: the query set (built in: generated from the `catalog` crate), target naming and sharding.
 //! - [`dataset`]: `collect`, Prometheus history → a dataset directory (resumable).
 //! - [`incidents`]: merging incident labels from several sources, with precedence.
 //!

@@ -1,6 +1,8 @@
 //! The query set: one PromQL per dataset column, incident-label rules, and how series labels name a target.
-//! The default set is `config/queries.toml`, embedded in the binary.
+//! The built-in set is generated from the `catalog` crate ([`builtin_toml`]; `config/queries.toml` is that
+//! text, written for users to copy); `--queries FILE` reads a user file of the same format.
 
+use std::fmt::Write as _;
 use std::path::Path;
 
 use regex::Regex;
@@ -9,18 +11,8 @@ use serde::Deserialize;
 use crate::error::CollectError;
 use crate::prom::Labels;
 
-/// The built-in query set (`config/queries.toml`).
-pub const DEFAULT_QUERIES_TOML: &str = include_str!("../../../config/queries.toml");
-
-/// Gauge or counter (a `*_total` column).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ColumnKind {
-    /// A value at an instant.
-    Gauge,
-    /// A monotonic count (features use its increase).
-    Counter,
-}
+/// Gauge or counter (a `*_total` column): the catalog's kind.
+pub use catalog::ColumnKind;
 
 /// How several series mapped to the same target are combined.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -108,9 +100,9 @@ pub struct QuerySet {
 }
 
 impl QuerySet {
-    /// The built-in set.
+    /// The built-in set: [`builtin_toml`], read as a user file would be.
     pub fn builtin() -> Result<Self, CollectError> {
-        Self::parse(DEFAULT_QUERIES_TOML, "built-in config/queries.toml")
+        Self::parse(&builtin_toml(), "the built-in query set")
     }
 
     /// Reads a query set file.
@@ -189,6 +181,100 @@ impl QuerySet {
         template.replace("$RANGE", &format!("{}s", self.range_secs(step_secs)))
     }
 }
+
+/// The built-in query set as a query set file (`config/queries.toml` is this text): the
+/// `catalog` crate's columns, label rules and target naming, so a model trained on simulated data reads the
+/// same columns from a real cluster.
+pub fn builtin_toml() -> String {
+    let mut out = String::from(BUILTIN_HEADER);
+    let _ = writeln!(out, "# Steps in a rate window.");
+    let _ = writeln!(out, "rate_window_steps = {}\n", catalog::RATE_WINDOW_STEPS);
+    let _ = writeln!(out, "[target]");
+    let _ = writeln!(
+        out,
+        "# Labels that name a target, joined with `separator` (a missing label makes the series unusable)."
+    );
+    let labels: Vec<String> = catalog::TARGET_LABELS
+        .iter()
+        .map(|l| toml_string(l))
+        .collect();
+    let _ = writeln!(out, "labels = [{}]", labels.join(", "));
+    let _ = writeln!(
+        out,
+        "separator = {}",
+        toml_string(catalog::TARGET_SEPARATOR)
+    );
+    out.push_str(POD_REGEX_COMMENT);
+    let _ = writeln!(
+        out,
+        "pod_regex = {}",
+        toml_string(catalog::TARGET_POD_REGEX)
+    );
+    for c in catalog::COLUMNS {
+        let _ = writeln!(out, "\n[[column]]");
+        let _ = writeln!(out, "# {} ({}).", c.description, c.unit);
+        let _ = writeln!(out, "name = {}", toml_string(c.name));
+        let kind = match c.kind {
+            ColumnKind::Gauge => "gauge",
+            ColumnKind::Counter => "counter",
+        };
+        let _ = writeln!(out, "kind = {}", toml_string(kind));
+        let _ = writeln!(out, "query = {}", toml_query(&c.template()));
+    }
+    out.push_str(LABELS_COMMENT);
+    for rule in catalog::LABEL_RULES {
+        let _ = writeln!(out, "\n[[label]]");
+        let _ = writeln!(out, "# {}", rule.description);
+        let _ = writeln!(out, "issue_type = {}", toml_string(rule.issue_type));
+        let _ = writeln!(out, "detail = {}", toml_string(rule.detail));
+        let _ = writeln!(out, "query = {}", toml_query(&rule.template()));
+    }
+    out
+}
+
+/// A TOML string: a basic one (`"..."`), or for a query a literal one (`'...'`: PromQL's double quotes
+/// and backslashes stay as they are) when it can be one.
+fn toml_string(text: &str) -> String {
+    toml::Value::String(text.to_owned()).to_string()
+}
+
+/// A query as a TOML string (see [`toml_string`]).
+fn toml_query(text: &str) -> String {
+    if text.contains(['\'', '\n', '\r']) {
+        toml_string(text)
+    } else {
+        format!("'{text}'")
+    }
+}
+
+const BUILTIN_HEADER: &str = "\
+# KubePulse query set: the PromQL behind every dataset column, and the rules that turn kube-state-metrics
+# series into incident labels. `kubepulse collect` and `kubepulse watch` use this set, built into the binary,
+# unless `--queries FILE` names another one: copy this file to write your own.
+#
+# Generated from the `catalog` crate (`KUBEPULSE_REGENERATE=1 cargo test -p collect` rewrites it): the
+# simulator's metric catalog, so a model trained on simulated data reads the same columns from a real cluster:
+# cAdvisor (`container_*`), kube-state-metrics (`kube_*`), node-exporter (`node_*`) and Istio (`istio_*`)
+# names. Deployments are recovered from pod names (`<deployment>-<replicaset hash>-<5 chars>`) with
+# label_replace.
+#
+# Each query is evaluated ONCE for all targets (never once per target) and must return one series per target,
+# with the labels named in [target].labels. `$RANGE` is replaced by the rate window, `rate_window_steps` × step
+# (60s at a 15 s step). A column may set `aggregate` (sum, the default, max, min or mean): how series that map
+# to the same target are combined.
+
+";
+
+const POD_REGEX_COMMENT: &str = "\
+# When a series has no `deployment` label but has `pod`, the deployment is the first capture group of this
+# regex applied to the pod name (ReplicaSet pods); otherwise the pod name itself (StatefulSets, bare pods).
+";
+
+const LABELS_COMMENT: &str = "
+# Incident labels for `collect`: every step at which a rule's query is > 0 for a target marks that target as
+# in incident; consecutive steps form one event [first step − rate window, last step]. When rules overlap for
+# the same target and type, the first rule listed wins (its detail is kept).
+";
 
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
@@ -337,6 +423,49 @@ mod tests {
             .unwrap();
         assert!(q.render(&cpu.query, 15).contains("[60s]"));
         assert!(!q.labels.is_empty());
+    }
+
+    #[test]
+    fn the_builtin_file_is_the_catalog_and_strings_stay_valid_toml() {
+        let text = builtin_toml();
+        let q = QuerySet::builtin().unwrap();
+        assert_eq!(q.columns.len(), catalog::N_COLUMNS);
+        assert_eq!(q.labels.len(), catalog::LABEL_RULES.len());
+        for (rule, theirs) in q.labels.iter().zip(catalog::LABEL_RULES) {
+            assert_eq!(
+                (
+                    rule.issue_type.as_str(),
+                    rule.detail.as_str(),
+                    rule.query.as_str()
+                ),
+                (theirs.issue_type, theirs.detail, theirs.template().as_str())
+            );
+        }
+        assert_eq!(q.target.labels(), catalog::TARGET_LABELS);
+        assert!(text.contains("[[label]]\n# A node running"), "{text}");
+        // A string a literal cannot hold is written as a basic string that reads back the same.
+        for odd in ["it's", "line\nbreak", r#"say "hi" \d"#, "plain"] {
+            for text in [toml_string(odd), toml_query(odd)] {
+                let parsed: toml::Value = toml::from_str(&format!("v = {text}")).unwrap();
+                assert_eq!(parsed["v"].as_str(), Some(odd));
+            }
+        }
+    }
+
+    /// `config/queries.toml` is generated: `KUBEPULSE_REGENERATE=1` rewrites it from the catalog.
+    #[test]
+    fn config_queries_toml_is_the_generated_builtin_set() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/queries.toml");
+        let generated = builtin_toml();
+        if std::env::var_os("KUBEPULSE_REGENERATE").is_some() {
+            std::fs::write(&path, &generated).unwrap();
+        }
+        let shipped = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            shipped == generated,
+            "config/queries.toml is not the catalog's query set: regenerate it with \
+             `KUBEPULSE_REGENERATE=1 cargo test -p collect config_queries_toml`"
+        );
     }
 
     #[test]

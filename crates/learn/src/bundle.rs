@@ -21,7 +21,7 @@ use crate::dataset::Fnv;
 use crate::error::LearnError;
 use crate::features::FeatureSpec;
 use crate::model::{ModelPair, PairMeta};
-use crate::prediction::{self, Contribution, Explanation, Prediction};
+use crate::prediction::{self, Contribution, Explanation, PredictOptions, Prediction};
 use crate::snapshot::Snapshot;
 use crate::window::Window;
 
@@ -403,7 +403,11 @@ impl ModelBundle {
     /// Predicts for one target's window. Its columns are matched to [`ModelInfo::metrics`] by name
     /// ([`crate::columns::resolve`]): every model metric must be there (a missing value is NaN in a
     /// column, not an absent column); columns the model does not use are ignored.
-    pub fn predict_window(&self, w: &Window, explain: bool) -> Result<Prediction, LearnError> {
+    pub fn predict_window(
+        &self,
+        w: &Window,
+        options: PredictOptions,
+    ) -> Result<Prediction, LearnError> {
         let names: Vec<&str> = w.columns.iter().map(|(n, _)| n.as_str()).collect();
         crate::columns::resolve(
             &self.window.meta.features.metrics,
@@ -414,13 +418,17 @@ impl ModelBundle {
             LearnError::Window(format!("target `{}`: {e}", crate::quote::clip(&w.target)))
         })?;
         let features = self.window.meta.features.extract_window(w)?;
-        let mut p = predict_row(&self.window, &features.row, explain, Some(&w.target))?;
+        let mut p = predict_row(&self.window, &features.row, options, Some(&w.target))?;
         p.baseline_seconds = features.baseline_secs.map(|s| s as f64);
         Ok(p)
     }
 
     /// Predicts for one cluster snapshot with the snapshot model (trained on exactly these fields).
-    pub fn predict_snapshot(&self, s: &Snapshot, explain: bool) -> Result<Prediction, LearnError> {
+    pub fn predict_snapshot(
+        &self,
+        s: &Snapshot,
+        options: PredictOptions,
+    ) -> Result<Prediction, LearnError> {
         let pair = self
             .snapshot
             .as_ref()
@@ -432,20 +440,22 @@ impl ModelBundle {
             .iter()
             .map(|m| s.field(m) as f32)
             .collect();
-        predict_row(pair, &row, explain, None)
+        predict_row(pair, &row, options, None)
     }
 }
 
-/// Predicts from one feature row of a pair (shared by the window and snapshot paths).
+/// Predicts from one feature row of a pair (shared by the window and snapshot paths), with the model's
+/// threshold or the one `options` sets.
 pub fn predict_row(
     pair: &ModelPair,
     row: &[f32],
-    explain: bool,
+    options: PredictOptions,
     target: Option<&str>,
 ) -> Result<Prediction, LearnError> {
     let meta = &pair.meta;
+    let explain = options.explain;
     let Some(binary) = &pair.binary else {
-        return predict_anomaly(pair, row, explain, target);
+        return predict_anomaly(pair, row, options, target);
     };
     let mut pb = vec![0.0; binary.classes().len()];
     binary.predict_proba_row(row, &mut pb)?;
@@ -465,19 +475,21 @@ pub fn predict_row(
         None => q[0] = 1.0,
     }
     let best = (0..k).fold(0, |b, i| if q[i] > q[b] { i } else { b });
-    let will = p >= meta.threshold;
+    let expected = p >= meta.threshold;
+    let will = p >= options.threshold.unwrap_or(meta.threshold);
     let mut probabilities = BTreeMap::new();
     probabilities.insert("normal".to_string(), 1.0 - p);
     for (i, t) in meta.issue_types.iter().enumerate() {
         probabilities.insert(t.clone(), p * q[i]);
     }
-    let issue_type = if will {
-        meta.issue_types
+    let issue_type = match (will, expected) {
+        (false, _) => "normal".to_string(),
+        (true, true) => meta
+            .issue_types
             .get(best)
             .cloned()
-            .unwrap_or_else(|| "issue".into())
-    } else {
-        "normal".to_string()
+            .unwrap_or_else(|| "issue".into()),
+        (true, false) => likeliest_issue(&probabilities),
     };
     let names = &meta.feature_names;
     let value_of = |name: &str| {
@@ -487,7 +499,8 @@ pub fn predict_row(
             .map(|i| f64::from(row[i]))
             .filter(|v| v.is_finite())
     };
-    let time_to_issue_seconds = if will {
+    // Only an issue the model itself expects has a time to issue.
+    let time_to_issue_seconds = if will && expected {
         Some(pair.time_to_issue_secs(row, best)?)
     } else {
         None
@@ -533,9 +546,10 @@ pub fn predict_row(
 fn predict_anomaly(
     pair: &ModelPair,
     row: &[f32],
-    explain: bool,
+    options: PredictOptions,
     target: Option<&str>,
 ) -> Result<Prediction, LearnError> {
+    let explain = options.explain;
     let meta = &pair.meta;
     let (Some(anomaly), Some(am)) = (&pair.anomaly, &meta.anomaly) else {
         return Err(LearnError::Bundle(
@@ -543,7 +557,7 @@ fn predict_anomaly(
         ));
     };
     let p = anomaly.score_row(row)?;
-    let will = p >= meta.threshold;
+    let will = p >= options.threshold.unwrap_or(meta.threshold);
     let issue_type = meta
         .issue_types
         .first()
@@ -616,6 +630,17 @@ fn predict_anomaly(
     })
 }
 
+/// The issue type with the highest probability (the last of equals, in name order): the type of an issue
+/// only a threshold override declares.
+fn likeliest_issue(probabilities: &BTreeMap<String, f64>) -> String {
+    probabilities
+        .iter()
+        .filter(|(t, _)| t.as_str() != "normal")
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .map(|(t, _)| t.clone())
+        .unwrap_or_else(|| "issue".to_owned())
+}
+
 /// Feature names a spec yields (re-exported for the card).
 pub fn feature_names(spec: &FeatureSpec) -> &[String] {
     spec.names()
@@ -665,5 +690,88 @@ mod tests {
         // The embedded default model is a version 2 file (ETA forests, no anomaly scorer).
         let default = ModelBundle::embedded().unwrap();
         assert!(default.window_model().anomaly.is_none());
+    }
+
+    /// The embedded model with its snapshot pair's own threshold set to `own`.
+    fn embedded_with_threshold(own: f64) -> ModelBundle {
+        let mut bundle = ModelBundle::embedded().unwrap();
+        bundle
+            .snapshot
+            .as_mut()
+            .expect("a snapshot pair")
+            .meta
+            .threshold = own;
+        bundle
+    }
+
+    fn options(explain: bool, threshold: Option<f64>) -> PredictOptions {
+        PredictOptions { explain, threshold }
+    }
+
+    /// As JSON, where a missing feature value (NaN) is `null` and equal to itself.
+    fn json<T: Serialize>(value: &T) -> serde_json::Value {
+        serde_json::to_value(value).unwrap()
+    }
+
+    #[test]
+    fn threshold_override_turns_normal_into_the_likeliest_issue() {
+        // The model itself never alarms; the override always does.
+        let bundle = embedded_with_threshold(f64::INFINITY);
+        let s = Snapshot::default();
+        let own = bundle.predict_snapshot(&s, options(true, None)).unwrap();
+        assert!(!own.will_have_issue && own.time_to_issue_seconds.is_none());
+        let p = bundle
+            .predict_snapshot(&s, options(false, Some(0.0)))
+            .unwrap();
+        assert!(p.will_have_issue);
+        assert_eq!(p.probabilities, own.probabilities);
+        let likeliest = p
+            .probabilities
+            .iter()
+            .filter(|(t, _)| t.as_str() != "normal")
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .map(|(t, _)| t.clone())
+            .unwrap();
+        assert_eq!(p.issue_type, likeliest);
+        assert_eq!(
+            p.recommendation,
+            Some(prediction::recommendation(&likeliest, None))
+        );
+        assert!(
+            p.explanation.is_some(),
+            "an issue always comes with its explanation"
+        );
+        assert_eq!(json(&p.explanation), json(&own.explanation));
+        assert!(
+            p.time_to_issue_seconds.is_none(),
+            "no ETA when the model did not expect the issue"
+        );
+    }
+
+    #[test]
+    fn threshold_override_turns_an_issue_into_normal() {
+        // The model itself always alarms; the override never does.
+        let bundle = embedded_with_threshold(0.0);
+        let s = Snapshot::default();
+        let own = bundle.predict_snapshot(&s, options(false, None)).unwrap();
+        assert!(own.will_have_issue && own.time_to_issue_seconds.is_some());
+        assert!(own.explanation.is_some() && own.recommendation.is_some());
+        let p = bundle
+            .predict_snapshot(&s, options(false, Some(f64::INFINITY)))
+            .unwrap();
+        assert!(!p.will_have_issue);
+        assert_eq!(p.issue_type, "normal");
+        assert!(p.recommendation.is_none());
+        assert!(p.time_to_issue_seconds.is_none());
+        assert!(p.explanation.is_none(), "not asked for");
+        let explained = bundle
+            .predict_snapshot(&s, options(true, Some(f64::INFINITY)))
+            .unwrap();
+        assert_eq!(json(&explained.explanation), json(&own.explanation));
+        // Overriding with the model's own threshold changes nothing.
+        let same = bundle
+            .predict_snapshot(&s, options(false, Some(0.0)))
+            .unwrap();
+        assert_eq!(json(&same), json(&own));
     }
 }

@@ -6,32 +6,12 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
-
 use crate::error::LearnError;
 use crate::quote;
 use crate::timestamp;
 
-/// How a metric column is read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ColumnKind {
-    /// A level (CPU %, memory bytes, latency seconds): used as is.
-    Gauge,
-    /// A monotonically increasing count (`*_total`): used as a per-second rate, resets handled.
-    Counter,
-}
-
-impl ColumnKind {
-    /// The kind a column name implies: `*_total` is a counter, anything else a gauge.
-    pub fn of(name: &str) -> Self {
-        if name.ends_with("_total") {
-            Self::Counter
-        } else {
-            Self::Gauge
-        }
-    }
-}
+/// How a metric column is read (`*_total` is a counter): the catalog's kind.
+pub use catalog::ColumnKind;
 
 /// One target's samples, sorted by time.
 #[derive(Debug, Clone, PartialEq)]

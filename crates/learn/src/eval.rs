@@ -18,6 +18,7 @@ use crate::error::LearnError;
 use crate::figures::{self, EtaFigures, Figures};
 use crate::labels::Label;
 use crate::model::{ModelPair, series_rows};
+use crate::prediction::PredictOptions;
 use crate::scoring::{Grid, Score};
 use crate::timestamp;
 
@@ -405,7 +406,7 @@ fn explanations(
                 s,
                 std::iter::once((p.index, p.t)),
             );
-            let pred = predict_row(pair, &row, true, Some(target))?;
+            let pred = predict_row(pair, &row, PredictOptions::explain(true), Some(target))?;
             let ex = pred.explanation.unwrap_or(crate::prediction::Explanation {
                 summary: String::new(),
                 top_features: Vec::new(),

@@ -28,6 +28,27 @@ pub struct Prediction {
     pub baseline_seconds: Option<f64>,
 }
 
+/// How to predict: the same for every path (`serve`, `watch`, `eval`).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct PredictOptions {
+    /// Compute the TreeSHAP explanation even when no issue is predicted.
+    pub explain: bool,
+    /// Overrides the model's alarm threshold on the issue probability (0–1). An issue that only this
+    /// threshold declares (the model's own would not) gets the likeliest type, a recommendation and an
+    /// explanation, but no time to issue: the model did not expect one within its horizon.
+    pub threshold: Option<f64>,
+}
+
+impl PredictOptions {
+    /// The model's own threshold, with or without the explanation of a normal prediction.
+    pub fn explain(explain: bool) -> Self {
+        PredictOptions {
+            explain,
+            threshold: None,
+        }
+    }
+}
+
 /// The features that moved the probability most.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Explanation {

@@ -88,49 +88,6 @@ fn shortest(value: f64) -> f64 {
     }
 }
 
-/// Applies a threshold override to a prediction made with the model's own threshold. `again`
-/// re-predicts with the explanation when the override turns a "normal" into an issue (an issue
-/// always comes with its explanation).
-fn with_threshold(
-    mut p: learn::prediction::Prediction,
-    options: PredictOptions,
-    target: Option<&str>,
-    again: impl FnOnce() -> Result<learn::prediction::Prediction, LearnError>,
-) -> Result<learn::prediction::Prediction, LearnError> {
-    let Some(threshold) = options.threshold else {
-        return Ok(p);
-    };
-    let will = p.issue_probability >= threshold;
-    if will == p.will_have_issue {
-        return Ok(p);
-    }
-    if will {
-        if p.explanation.is_none() {
-            p.explanation = again()?.explanation;
-        }
-        let issue_type = p
-            .probabilities
-            .iter()
-            .filter(|(t, _)| t.as_str() != "normal")
-            .max_by(|a, b| a.1.total_cmp(b.1))
-            .map(|(t, _)| t.clone())
-            .unwrap_or_else(|| "issue".to_owned());
-        p.recommendation = Some(learn::prediction::recommendation(&issue_type, target));
-        p.issue_type = issue_type;
-        // No ETA: the model did not expect an issue within its own threshold.
-        p.time_to_issue_seconds = None;
-    } else {
-        p.issue_type = "normal".to_owned();
-        p.recommendation = None;
-        p.time_to_issue_seconds = None;
-        if !options.explain {
-            p.explanation = None;
-        }
-    }
-    p.will_have_issue = will;
-    Ok(p)
-}
-
 impl Predictor for ModelBundle {
     fn info(&self) -> ModelInfo {
         let info = ModelBundle::info(self);
@@ -155,14 +112,9 @@ impl Predictor for ModelBundle {
         snapshot: &SnapshotInput,
         options: PredictOptions,
     ) -> Result<api::Prediction, PredictError> {
-        let p = ModelBundle::predict_snapshot(self, snapshot, options.explain)
-            .and_then(|p| {
-                with_threshold(p, options, None, || {
-                    ModelBundle::predict_snapshot(self, snapshot, true)
-                })
-            })
-            .map_err(predict_error)?;
-        Ok(prediction_of(p))
+        ModelBundle::predict_snapshot(self, snapshot, options)
+            .map(prediction_of)
+            .map_err(predict_error)
     }
 
     fn predict_window(
@@ -170,15 +122,9 @@ impl Predictor for ModelBundle {
         window: &WindowInput,
         options: PredictOptions,
     ) -> Result<api::Prediction, PredictError> {
-        let w = window_of(window);
-        let p = ModelBundle::predict_window(self, &w, options.explain)
-            .and_then(|p| {
-                with_threshold(p, options, Some(&w.target), || {
-                    ModelBundle::predict_window(self, &w, true)
-                })
-            })
-            .map_err(predict_error)?;
-        Ok(prediction_of(p))
+        ModelBundle::predict_window(self, &window_of(window), options)
+            .map(prediction_of)
+            .map_err(predict_error)
     }
 }
 
@@ -196,34 +142,8 @@ pub fn load_model(path: Option<&Path>) -> Result<LoadedModel, String> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use super::*;
     use crate::api::Sample;
-
-    fn learn_prediction(p: f64, will: bool) -> learn::prediction::Prediction {
-        let mut probabilities = BTreeMap::new();
-        probabilities.insert("normal".to_owned(), 1.0 - p);
-        probabilities.insert("pod_failure".to_owned(), p * 0.3);
-        probabilities.insert("resource_exhaustion".to_owned(), p * 0.7);
-        learn::prediction::Prediction {
-            will_have_issue: will,
-            issue_probability: p,
-            issue_type: if will {
-                "resource_exhaustion"
-            } else {
-                "normal"
-            }
-            .to_owned(),
-            probabilities,
-            time_to_issue_seconds: will.then_some(60.0),
-            horizon_seconds: 300.0,
-            explanation: None,
-            recommendation: will
-                .then(|| learn::prediction::recommendation("resource_exhaustion", None)),
-            baseline_seconds: None,
-        }
-    }
 
     #[test]
     fn f32_feature_values_print_short() {
@@ -259,58 +179,5 @@ mod tests {
         assert!(column("cpu")[2].is_nan());
         assert!(column("mem").iter().all(|v| v.is_nan()));
         assert!(column("disk")[0].is_nan() && column("disk")[2] == 3.0);
-    }
-
-    #[test]
-    fn threshold_override_turns_normal_into_the_likeliest_issue() {
-        let options = PredictOptions {
-            explain: false,
-            threshold: Some(0.2),
-        };
-        let mut asked_again = false;
-        let p = with_threshold(
-            learn_prediction(0.3, false),
-            options,
-            Some("ns/app"),
-            || {
-                asked_again = true;
-                let mut again = learn_prediction(0.3, false);
-                again.explanation = Some(learn::prediction::Explanation {
-                    summary: "cpu rose".to_owned(),
-                    top_features: vec![],
-                });
-                Ok(again)
-            },
-        )
-        .expect("no error");
-        assert!(asked_again, "an issue always comes with its explanation");
-        assert!(p.will_have_issue);
-        assert_eq!(p.issue_type, "resource_exhaustion");
-        assert!(p.recommendation.is_some());
-        assert!(p.explanation.is_some());
-    }
-
-    #[test]
-    fn threshold_override_turns_an_issue_into_normal() {
-        let options = PredictOptions {
-            explain: false,
-            threshold: Some(0.9),
-        };
-        let p = with_threshold(learn_prediction(0.6, true), options, None, || {
-            panic!("no second prediction needed")
-        })
-        .expect("no error");
-        assert!(!p.will_have_issue);
-        assert_eq!(p.issue_type, "normal");
-        assert!(p.recommendation.is_none());
-        assert!(p.time_to_issue_seconds.is_none());
-        let unchanged = with_threshold(
-            learn_prediction(0.6, true),
-            PredictOptions::default(),
-            None,
-            || panic!("no override, no second prediction"),
-        )
-        .expect("no error");
-        assert_eq!(unchanged, learn_prediction(0.6, true));
     }
 }

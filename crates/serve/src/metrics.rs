@@ -22,72 +22,13 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::{MetricType, TypedMetric};
 use prometheus_client::registry::Registry;
 
-/// The routes, as the `route` label names them (the route template, not the concrete path).
+/// A request's route: the index of its template in [`crate::server::route_templates`], or one past them
+/// for `other` (no route matched: 404s).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Route {
-    /// `/` (dashboard)
-    Index,
-    /// `/predict`
-    Predict,
-    /// `/predict/batch`
-    PredictBatch,
-    /// `/simulate/{count}`
-    Simulate,
-    /// `/health`
-    Health,
-    /// `/healthz`
-    Healthz,
-    /// `/readyz`
-    Readyz,
-    /// `/metrics`
-    Metrics,
-    /// `/model`
-    Model,
-    /// `/openapi.json`
-    OpenApi,
-    /// anything else (404s)
-    Other,
-}
+pub struct RouteId(usize);
 
-const ROUTES: usize = 11;
-
-impl Route {
-    /// The route of a request path.
-    pub fn of(path: &str) -> Route {
-        match path {
-            "/" => Route::Index,
-            "/predict" => Route::Predict,
-            "/predict/batch" => Route::PredictBatch,
-            "/health" => Route::Health,
-            "/healthz" => Route::Healthz,
-            "/readyz" => Route::Readyz,
-            "/metrics" => Route::Metrics,
-            "/model" => Route::Model,
-            "/openapi.json" => Route::OpenApi,
-            p if p.starts_with("/simulate/") && !p["/simulate/".len()..].contains('/') => {
-                Route::Simulate
-            }
-            _ => Route::Other,
-        }
-    }
-
-    /// The `route` label value.
-    pub fn label(self) -> &'static str {
-        match self {
-            Route::Index => "/",
-            Route::Predict => "/predict",
-            Route::PredictBatch => "/predict/batch",
-            Route::Simulate => "/simulate/{count}",
-            Route::Health => "/health",
-            Route::Healthz => "/healthz",
-            Route::Readyz => "/readyz",
-            Route::Metrics => "/metrics",
-            Route::Model => "/model",
-            Route::OpenApi => "/openapi.json",
-            Route::Other => "other",
-        }
-    }
-}
+/// The `route` label of requests no route matched.
+const OTHER_ROUTE: &str = "other";
 
 /// Methods get their own label value; anything unusual is "other" (bounded cardinality).
 fn method_index(method: &Method) -> (usize, &'static str) {
@@ -242,8 +183,10 @@ pub struct Metrics {
     reloads: Family<ResultLabels, Counter>,
     connections_open: Gauge,
     connection_closes: Family<ReasonLabels, Counter>,
+    /// The route templates (label values), from the route table.
+    routes: &'static [String],
     request_cache: Box<[OnceLock<Counter>]>,
-    duration_cache: [OnceLock<LatencyHistogram>; ROUTES],
+    duration_cache: Box<[OnceLock<LatencyHistogram>]>,
 }
 
 impl Default for Metrics {
@@ -253,8 +196,14 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    /// A fresh registry with every metric registered.
+    /// A fresh registry with every metric registered, for the routes of the service's route table.
     pub fn new() -> Self {
+        Self::for_routes(crate::server::route_templates())
+    }
+
+    /// A fresh registry with every metric registered, for these route templates.
+    pub fn for_routes(routes: &'static [String]) -> Self {
+        let route_count = routes.len() + 1;
         let mut registry = Registry::default();
         let requests = Family::<HttpLabels, Counter>::default();
         let durations = Family::<RouteLabels, LatencyHistogram>::default();
@@ -308,25 +257,42 @@ impl Metrics {
             reloads,
             connections_open,
             connection_closes,
-            request_cache: (0..ROUTES * METHODS * STATUSES.len())
+            routes,
+            request_cache: (0..route_count * METHODS * STATUSES.len())
                 .map(|_| OnceLock::new())
                 .collect(),
-            duration_cache: std::array::from_fn(|_| OnceLock::new()),
+            duration_cache: (0..route_count).map(|_| OnceLock::new()).collect(),
         }
+    }
+
+    /// The route of a request whose matched path template is `matched` (`None`: no route matched).
+    pub fn route(&self, matched: Option<&str>) -> RouteId {
+        let other = RouteId(self.routes.len());
+        matched.map_or(other, |path| {
+            self.routes
+                .iter()
+                .position(|r| r == path)
+                .map_or(other, RouteId)
+        })
+    }
+
+    /// The `route` label value.
+    fn route_label(&self, route: RouteId) -> &'static str {
+        self.routes.get(route.0).map_or(OTHER_ROUTE, String::as_str)
     }
 
     /// Counts one answered request and records its duration.
     pub fn observe_request(
         &self,
-        route: Route,
+        route: RouteId,
         method: &Method,
         status: StatusCode,
         elapsed: Duration,
     ) {
-        let route_index = route as usize;
+        let route_index = route.0;
         let (method_index, method_label) = method_index(method);
         let labels = || HttpLabels {
-            route: route.label(),
+            route: self.route_label(route),
             method: method_label,
             status: status.as_u16(),
         };
@@ -345,7 +311,7 @@ impl Metrics {
             .get_or_init(|| {
                 self.durations
                     .get_or_create(&RouteLabels {
-                        route: route.label(),
+                        route: self.route_label(route),
                     })
                     .clone()
             })
@@ -411,29 +377,40 @@ mod tests {
 
     #[test]
     fn routes_are_templates_with_bounded_labels() {
-        assert_eq!(Route::of("/simulate/5"), Route::Simulate);
-        assert_eq!(Route::of("/simulate/5/x"), Route::Other);
-        assert_eq!(Route::of("/nope"), Route::Other);
-        assert_eq!(Route::of("/predict/batch").label(), "/predict/batch");
+        let m = Metrics::new();
+        for template in [
+            "/",
+            "/predict",
+            "/predict/batch",
+            "/simulate/{count}",
+            "/metrics",
+        ] {
+            assert_eq!(m.route_label(m.route(Some(template))), template);
+        }
+        // A concrete path is not a template; an unmatched request is `other`.
+        assert_eq!(m.route_label(m.route(Some("/simulate/5"))), "other");
+        assert_eq!(m.route(None), m.route(Some("/nope")));
+        assert_eq!(m.route_label(m.route(None)), "other");
     }
 
     #[test]
     fn exposition_has_the_contract_names() {
         let m = Metrics::new();
+        let predict = m.route(Some("/predict"));
         m.observe_request(
-            Route::Predict,
+            predict,
             &Method::POST,
             StatusCode::OK,
             Duration::from_micros(300),
         );
         m.observe_request(
-            Route::Predict,
+            predict,
             &Method::POST,
             StatusCode::OK,
             Duration::from_millis(3),
         );
         m.observe_request(
-            Route::Other,
+            m.route(None),
             &Method::DELETE,
             StatusCode::IM_A_TEAPOT,
             Duration::from_millis(1),

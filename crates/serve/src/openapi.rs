@@ -1,13 +1,14 @@
-//! The OpenAPI description of every route, generated from the handler annotations and types.
+//! The OpenAPI description of every route, generated from the handler annotations and types: the paths
+//! come from the route table ([`crate::server::route_table`]), the rest from [`ApiDoc`].
 
 use serde_json::{Value, json};
 use utoipa::OpenApi;
 
 use crate::api;
-use crate::routes::{ops, predict, simulate};
 use crate::state::Limits;
 
-/// The OpenAPI document of the KubePulse prediction service.
+/// The OpenAPI document of the KubePulse prediction service, without its paths (the route table adds
+/// them).
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -16,19 +17,6 @@ use crate::state::Limits;
                        before they happen, with probability, time to issue, explanation and \
                        recommendation. Compatible with the original Flask service's API. Every error \
                        is JSON {\"error\": code, \"message\": text}."
-    ),
-    paths(
-        predict::post_predict,
-        predict::get_predict,
-        predict::post_batch,
-        simulate::simulate,
-        ops::health,
-        ops::healthz,
-        ops::readyz,
-        ops::model,
-        ops::metrics,
-        ops::openapi,
-        ops::dashboard,
     ),
     components(schemas(
         api::SnapshotInput,
@@ -66,7 +54,8 @@ pub struct ApiDoc;
 /// boolean), the snapshot/window distinction, the configured `/simulate/{count}` and batch bounds, and
 /// the optional body of `POST /predict`.
 pub fn document(limits: &Limits) -> Value {
-    let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or(Value::Null);
+    let api = crate::server::route_table().into_openapi();
+    let mut doc = serde_json::to_value(api).unwrap_or(Value::Null);
     let schemas = "/components/schemas";
     // Snapshot fields: numbers or null within their bounds; the loose forms; not a window.
     let snapshot = format!("{schemas}/SnapshotInput");

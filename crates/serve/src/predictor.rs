@@ -7,14 +7,8 @@ use std::time::SystemTime;
 
 use crate::api::{Prediction, SnapshotInput, WindowInput};
 
-/// How to predict.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct PredictOptions {
-    /// Compute the TreeSHAP explanation even when no issue is predicted.
-    pub explain: bool,
-    /// Overrides the model's decision threshold on `issue_probability` (0–1).
-    pub threshold: Option<f64>,
-}
+/// How to predict: `learn`'s options (explanation, threshold override), passed through as they are.
+pub use learn::prediction::PredictOptions;
 
 /// Why a prediction failed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -3,20 +3,23 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post};
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use crate::connection::ConnectionLimits;
 use crate::error::error_response;
-use crate::metrics::Route;
+use crate::openapi::ApiDoc;
 use crate::reload::Loader;
 use crate::routes::{ops, predict, simulate};
 use crate::state::{AppState, Limits};
@@ -72,24 +75,44 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
 }
 
-/// The whole HTTP service for a state: routes, JSON 404/405, body limit, panic catching, metrics and
-/// request spans.
+/// The route table: every route of the service, once. A route's path and methods are its handler's
+/// `#[utoipa::path]`, which also documents it; the router ([`router`]), the OpenAPI document
+/// ([`crate::openapi::document`]) and the `route` label of the request metrics ([`route_templates`]) are
+/// all read from this table.
+pub fn route_table() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(ops::dashboard))
+        .routes(routes!(predict::post_predict, predict::get_predict))
+        .routes(routes!(predict::post_batch))
+        .routes(routes!(simulate::simulate))
+        .routes(routes!(ops::health))
+        .routes(routes!(ops::healthz))
+        .routes(routes!(ops::readyz))
+        .routes(routes!(ops::model))
+        .routes(routes!(ops::metrics))
+        .routes(routes!(ops::openapi))
+}
+
+/// The path templates of [`route_table`] (`/simulate/{count}`, not `/simulate/5`), in a fixed order: the
+/// bounded values of the metrics' `route` label besides `other`.
+pub fn route_templates() -> &'static [String] {
+    static TEMPLATES: LazyLock<Vec<String>> = LazyLock::new(|| {
+        route_table()
+            .into_openapi()
+            .paths
+            .paths
+            .into_keys()
+            .collect()
+    });
+    &TEMPLATES
+}
+
+/// The whole HTTP service for a state: the routes of [`route_table`], JSON 404/405, body limit, panic
+/// catching, metrics and request spans.
 pub fn router(state: AppState) -> Router {
     let body_limit = state.limits().body_limit_bytes;
-    Router::new()
-        .route("/", get(ops::dashboard))
-        .route(
-            "/predict",
-            post(predict::post_predict).get(predict::get_predict),
-        )
-        .route("/predict/batch", post(predict::post_batch))
-        .route("/simulate/{count}", get(simulate::simulate))
-        .route("/health", get(ops::health))
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        .route("/model", get(ops::model))
-        .route("/metrics", get(ops::metrics))
-        .route("/openapi.json", get(ops::openapi))
+    let (routes, _) = route_table().split_for_parts();
+    routes
         .fallback(ops::not_found)
         .method_not_allowed_fallback(ops::method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
@@ -103,15 +126,20 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Counts and times every request by route template, method and status.
+/// Counts and times every request by route template (axum's [`MatchedPath`]; `other` when no route
+/// matched), method and status. `Router::layer` wraps each route and the fallback, so the path is matched
+/// before this runs.
 async fn track_request(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let route = Route::of(req.uri().path());
+    let metrics = state.metrics();
+    let route = metrics.route(
+        req.extensions()
+            .get::<MatchedPath>()
+            .map(MatchedPath::as_str),
+    );
     let method = req.method().clone();
     let start = Instant::now();
     let response = next.run(req).await;
-    state
-        .metrics()
-        .observe_request(route, &method, response.status(), start.elapsed());
+    metrics.observe_request(route, &method, response.status(), start.elapsed());
     response
 }
 

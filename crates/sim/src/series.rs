@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use crate::engine::{Cluster, LATENCY_BUCKETS_MS, dc, pc};
+use crate::engine::{Cluster, LATENCY_BUCKETS_MS, deployment_counters, pod_counters};
 
 /// Gauge, counter or histogram.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -200,7 +200,11 @@ pub fn render(f: usize, cluster: &Cluster, counter_scale: f64, ts: Option<i64>, 
     let specs = &cluster.spec.deployments;
     match f {
         0..=2 => {
-            let k = [pc::CPU, pc::PERIODS, pc::THROTTLED][f];
+            let k = [
+                pod_counters::CPU,
+                pod_counters::PERIODS,
+                pod_counters::THROTTLED,
+            ][f];
             for p in &cluster.pods {
                 let d = &specs[p.dep];
                 let _ = write!(
@@ -224,12 +228,12 @@ pub fn render(f: usize, cluster: &Cluster, counter_scale: f64, ts: Option<i64>, 
         }
         4..=9 => {
             let k = [
-                pc::RX,
-                pc::TX,
-                pc::RX_ERR,
-                pc::TX_ERR,
-                pc::RX_DROP,
-                pc::TX_DROP,
+                pod_counters::RX,
+                pod_counters::TX,
+                pod_counters::RX_ERR,
+                pod_counters::TX_ERR,
+                pod_counters::RX_DROP,
+                pod_counters::TX_DROP,
             ][f - 4];
             for p in &cluster.pods {
                 let d = &specs[p.dep];
@@ -341,7 +345,10 @@ pub fn render(f: usize, cluster: &Cluster, counter_scale: f64, ts: Option<i64>, 
         19 => {
             for (i, d) in specs.iter().enumerate() {
                 let s = &cluster.deps[i];
-                for (code, k) in [("200", dc::OK), ("503", dc::ERR)] {
+                for (code, k) in [
+                    ("200", deployment_counters::OK),
+                    ("503", deployment_counters::ERR),
+                ] {
                     let _ = write!(
                         out,
                         "{name}{{reporter=\"destination\",destination_workload_namespace=\"{}\",destination_workload=\"{}\",destination_service_name=\"{}\",response_code=\"{code}\"}}",
@@ -363,14 +370,23 @@ pub fn render(f: usize, cluster: &Cluster, counter_scale: f64, ts: Option<i64>, 
                         .get(b)
                         .map_or("+Inf".to_string(), |v| format!("{v}"));
                     let _ = write!(out, "{}_bucket{{{labels},le=\"{le}\"}}", fam.name);
-                    end(out, s.counters[dc::BUCKET0 + b] * counter_scale, ts);
+                    end(
+                        out,
+                        s.counters[deployment_counters::BUCKET0 + b] * counter_scale,
+                        ts,
+                    );
                 }
                 let _ = write!(out, "{}_sum{{{labels}}}", fam.name);
-                end(out, s.counters[dc::SUM] * counter_scale, ts);
+                end(
+                    out,
+                    s.counters[deployment_counters::SUM] * counter_scale,
+                    ts,
+                );
                 let _ = write!(out, "{}_count{{{labels}}}", fam.name);
                 end(
                     out,
-                    s.counters[dc::BUCKET0 + LATENCY_BUCKETS_MS.len()] * counter_scale,
+                    s.counters[deployment_counters::BUCKET0 + LATENCY_BUCKETS_MS.len()]
+                        * counter_scale,
                     ts,
                 );
             }

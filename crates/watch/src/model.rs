@@ -21,6 +21,6 @@ impl Predictor for learn::bundle::ModelBundle {
     }
 
     fn predict(&self, window: &Window, explain: bool) -> Result<Prediction, LearnError> {
-        self.predict_window(window, explain)
+        self.predict_window(window, learn::prediction::PredictOptions::explain(explain))
     }
 }

@@ -236,7 +236,7 @@ pub struct CollectArgs {
     /// Output dataset directory (metrics.csv, events.csv).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// Query set TOML (default: the built-in config/queries.toml).
+    /// Query set TOML (default: the built-in set, written out in config/queries.toml).
     #[arg(long, value_name = "FILE")]
     pub queries: Option<PathBuf>,
     /// Your own incident labels to merge: CSV `target,start,end,issue_type[,detail]`.

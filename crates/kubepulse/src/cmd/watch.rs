@@ -43,7 +43,7 @@ pub struct WatchArgs {
     /// Model bundle (default: the model embedded in the binary).
     #[arg(long, value_name = "FILE")]
     pub model: Option<PathBuf>,
-    /// Query set TOML (default: the built-in config/queries.toml).
+    /// Query set TOML (default: the built-in set, written out in config/queries.toml).
     #[arg(long, value_name = "FILE")]
     pub queries: Option<PathBuf>,
     /// Address of this process' /metrics.

@@ -144,7 +144,7 @@ impl Cluster {
             memory_bytes: 0.0,
             cpu_demand: 0.0,
             cpu_usage: 0.0,
-            counters: [0.0; pc::N],
+            counters: [0.0; pod_counters::N],
             history: History::default(),
             mem_noise: Ar1::new(0.03, phi),
             leak_bytes: 0.0,
@@ -247,7 +247,11 @@ impl Cluster {
         p.restart_at = t + backoff_secs;
         p.leak_bytes = 0.0;
         p.memory_bytes = 0.0;
-        for k in [pc::CPU, pc::PERIODS, pc::THROTTLED] {
+        for k in [
+            pod_counters::CPU,
+            pod_counters::PERIODS,
+            pod_counters::THROTTLED,
+        ] {
             p.counters[k] = 0.0;
         }
     }

@@ -21,7 +21,7 @@ mod resources;
 const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 
 /// Pod counter indices (cAdvisor series).
-pub mod pc {
+pub mod pod_counters {
     /// `container_cpu_usage_seconds_total`
     pub const CPU: usize = 0;
     /// `container_cpu_cfs_periods_total`
@@ -69,7 +69,7 @@ pub const LATENCY_BUCKETS_MS: [f64; 19] = [
 
 /// Deployment counter indices (Istio series): ok requests, 5xx requests, sum of latency (ms), then
 /// the cumulative buckets including `+Inf` (which equals the request count).
-pub mod dc {
+pub mod deployment_counters {
     /// `istio_requests_total{response_code="200"}`
     pub const OK: usize = 0;
     /// `istio_requests_total{response_code="503"}`
@@ -138,10 +138,10 @@ pub struct Pod {
     pub cpu_demand: f64,
     /// CPU used, cores.
     pub cpu_usage: f64,
-    /// Counters, see [`pc`].
-    pub counters: [f64; pc::N],
+    /// Counters, see [`pod_counters`].
+    pub counters: [f64; pod_counters::N],
     /// Recent counter samples for rates.
-    pub history: History<{ pc::N }>,
+    pub history: History<{ pod_counters::N }>,
     mem_noise: Ar1,
     leak_bytes: f64,
     plateau_bytes: f64,
@@ -170,10 +170,10 @@ pub struct DeploymentState {
     pub latency_p50_ms: f64,
     /// 99th percentile latency, ms.
     pub latency_p99_ms: f64,
-    /// Counters, see [`dc`].
-    pub counters: [f64; dc::N],
+    /// Counters, see [`deployment_counters`].
+    pub counters: [f64; deployment_counters::N],
     /// Recent counter samples.
-    pub history: History<{ dc::N }>,
+    pub history: History<{ deployment_counters::N }>,
     hpa_recent: VecDeque<(i64, u32)>,
     noise: Ar1,
     demand_mult: f64,
@@ -302,7 +302,7 @@ impl Cluster {
                     error_ratio: 0.0,
                     latency_p50_ms: d.latency_p50_ms,
                     latency_p99_ms: d.latency_p99_ms,
-                    counters: [0.0; dc::N],
+                    counters: [0.0; deployment_counters::N],
                     history: History::default(),
                     hpa_recent: VecDeque::new(),
                     noise: Ar1::new(noise_sigma * 0.5, phi),

@@ -44,9 +44,9 @@ impl Cluster {
                 p.cpu_usage = p.cpu_demand.min(spec.cpu_limit);
                 let pressure = p.cpu_demand / spec.cpu_limit;
                 let throttled = (((pressure - 0.55) / 0.6).clamp(0.0, 1.0)).powi(2);
-                p.counters[pc::CPU] += p.cpu_usage * step;
-                p.counters[pc::PERIODS] += 10.0 * step;
-                p.counters[pc::THROTTLED] += 10.0 * step * throttled;
+                p.counters[pod_counters::CPU] += p.cpu_usage * step;
+                p.counters[pod_counters::PERIODS] += 10.0 * step;
+                p.counters[pod_counters::THROTTLED] += 10.0 * step * throttled;
                 let gc_period = 600.0 + 60.0 * (p.dep % 7) as f64;
                 let sawtooth = ((t as f64 + p.id as f64 * 97.0) % gc_period) / gc_period;
                 let base = spec.memory_limit * spec.memory_base_ratio * mem_mult;
@@ -75,14 +75,14 @@ impl Cluster {
             let tx = rx * 2.0;
             let packets_rx = rx / 1000.0;
             let packets_tx = tx / 1000.0;
-            p.counters[pc::RX] += rx;
-            p.counters[pc::TX] += tx;
-            p.counters[pc::RX_DROP] += packets_rx * loss;
-            p.counters[pc::TX_DROP] += packets_tx * loss;
-            p.counters[pc::RX_ERR] += packets_rx * loss * 0.05;
-            p.counters[pc::TX_ERR] += packets_tx * loss * 0.05;
+            p.counters[pod_counters::RX] += rx;
+            p.counters[pod_counters::TX] += tx;
+            p.counters[pod_counters::RX_DROP] += packets_rx * loss;
+            p.counters[pod_counters::TX_DROP] += packets_tx * loss;
+            p.counters[pod_counters::RX_ERR] += packets_rx * loss * 0.05;
+            p.counters[pod_counters::TX_ERR] += packets_tx * loss * 0.05;
             if self.rng.random::<f64>() < 0.01 {
-                p.counters[pc::RX_DROP] += self.rng.random_range(1..4) as f64;
+                p.counters[pod_counters::RX_DROP] += self.rng.random_range(1..4) as f64;
             }
             p.history.push(t, p.counters);
         }
@@ -142,15 +142,16 @@ impl Cluster {
             d.latency_p99_ms = p99[dep].max(p50[dep] * 1.2);
             let n = d.rps * step;
             let failed = n * err[dep];
-            d.counters[dc::OK] += n - failed;
-            d.counters[dc::ERR] += failed;
+            d.counters[deployment_counters::OK] += n - failed;
+            d.counters[deployment_counters::ERR] += failed;
             let sigma = (d.latency_p99_ms / d.latency_p50_ms).ln() / 2.326;
             let mu = d.latency_p50_ms.ln();
-            d.counters[dc::SUM] += n * (mu + sigma * sigma / 2.0).exp();
+            d.counters[deployment_counters::SUM] += n * (mu + sigma * sigma / 2.0).exp();
             for (i, le) in LATENCY_BUCKETS_MS.iter().enumerate() {
-                d.counters[dc::BUCKET0 + i] += n * normal_cdf((le.ln() - mu) / sigma);
+                d.counters[deployment_counters::BUCKET0 + i] +=
+                    n * normal_cdf((le.ln() - mu) / sigma);
             }
-            d.counters[dc::BUCKET0 + LATENCY_BUCKETS_MS.len()] += n;
+            d.counters[deployment_counters::BUCKET0 + LATENCY_BUCKETS_MS.len()] += n;
             d.history.push(t, d.counters);
         }
         // Nodes.

@@ -1,0 +1,4 @@
+//! The integration tests of `cluster`: one test binary (one link), a module per area.
+
+mod fake_apiserver;
+mod rbac;

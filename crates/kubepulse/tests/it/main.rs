@@ -1,0 +1,6 @@
+//! The integration tests of `kubepulse`: one test binary (one link), a module per area.
+
+mod bad_input;
+mod common;
+mod schemathesis;
+mod signals;

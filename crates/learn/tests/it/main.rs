@@ -1,0 +1,10 @@
+//! The integration tests of `learn`: one test binary (one link), a module per area.
+
+mod columns;
+mod common;
+mod dataset_errors;
+mod default_model;
+mod eta;
+mod holdout;
+mod order;
+mod pipeline;
