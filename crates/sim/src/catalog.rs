@@ -311,7 +311,10 @@ pub fn deployment_rows(cluster: &Cluster, rows: &mut Vec<[f64; N_COLUMNS]>) {
         add(&mut a.throttled, rate(pc::THROTTLED));
         add(&mut a.periods, rate(pc::PERIODS));
         max(&mut a.mem, Some(p.memory_bytes));
-        max(&mut a.mem_util, Some(p.memory_bytes / spec.memory_limit));
+        max(
+            &mut a.mem_util,
+            Some(p.memory_bytes / cluster.deps[p.dep].memory_limit_bytes),
+        );
         add(&mut a.rx, rate(pc::RX));
         add(&mut a.tx, rate(pc::TX));
         add(&mut a.errs.0, rate(pc::RX_ERR));
