@@ -344,7 +344,8 @@ pub struct Decision {
     /// The signal the action should improve, now (CPU or memory use of the limit 0–1, error ratio 0–1,
     /// pods on the node); what verification compares with.
     pub signal: Option<f64>,
-    /// What became of it.
+    /// What became of it (flattened: `outcome`, and for a skip `reason` and its values).
+    #[serde(flatten)]
     pub outcome: Outcome,
 }
 

@@ -34,7 +34,8 @@ pub const MATCH_BEFORE_SECS: i64 = 600;
 /// …to this long after it, seconds.
 pub const MATCH_AFTER_SECS: i64 = 1800;
 /// An action is false when its target has no incident (in the run without action) ongoing at the
-/// action or starting within this long after it, seconds.
+/// action or starting within this long after it, seconds. For a node action, the incident is any
+/// `node_not_ready` (labelled on the workloads that had pods on the node).
 pub const FALSE_ACTION_WINDOW_SECS: i64 = 1800;
 
 /// What acts during a run.
@@ -175,8 +176,9 @@ pub fn run(
         }
         _ => policy.clone(),
     };
-    let (cpu_col, restarts_col, oom_col) = (
+    let (cpu_col, mem_col, restarts_col, oom_col) = (
         column("cpu_limit_utilization_max"),
+        column("memory_limit_utilization_max"),
         column("restarts_total"),
         column("oom_killed_containers"),
     );
@@ -188,6 +190,7 @@ pub fn run(
         .collect();
     let mut histories = vec![History::default(); n_clusters];
     let mut alarm_since: Vec<BTreeMap<String, (i64, i64)>> = vec![BTreeMap::new(); n_clusters];
+    let mut node_rings: Vec<Vec<VecDeque<f64>>> = vec![Vec::new(); n_clusters];
     let mut previous_rows: Vec<Vec<[f64; N_COLUMNS]>> = vec![Vec::new(); n_clusters];
     let mut rows: Vec<[f64; N_COLUMNS]> = Vec::new();
     let mut stats = RunStats {
@@ -216,6 +219,14 @@ pub fn run(
                 continue;
             }
             catalog::deployment_rows(cluster, &mut rows);
+            let nr = &mut node_rings[ci];
+            nr.resize_with(cluster.nodes.len(), VecDeque::new);
+            for (ring, node) in nr.iter_mut().zip(&cluster.nodes) {
+                if ring.len() == window_len {
+                    ring.pop_front();
+                }
+                ring.push_back(node.memory_available / node.spec.memory_bytes);
+            }
             let predictions: Vec<(String, Prediction)> = match strategy {
                 Strategy::Agent => {
                     rings[ci].push(t, &rows);
@@ -305,17 +316,40 @@ pub fn run(
             if !due && !predictions.iter().any(|(_, p)| p.will_have_issue) {
                 continue;
             }
-            let complete: Vec<bool> = (0..rows.len())
-                .map(|dep| match strategy {
-                    Strategy::Agent => rings[ci].rings.get(dep).is_some_and(|r| {
-                        r.len() == window_len
-                            && r.iter()
-                                .all(|(_, v)| metric_cols.iter().all(|(_, c)| !v[*c].is_nan()))
-                    }),
-                    _ => true,
-                })
-                .collect();
-            let state = simulated::cluster_state(&sim.clusters[ci], &rows, &complete);
+            let minutes = (window_len.max(2) - 1) as f64 * step as f64 / 60.0;
+            let node_rings = &mut node_rings[ci];
+            let trends = simulated::Trends {
+                complete: (0..rows.len())
+                    .map(|dep| match strategy {
+                        Strategy::Agent => rings[ci].rings.get(dep).is_some_and(|r| {
+                            r.len() == window_len
+                                && r.iter()
+                                    .all(|(_, v)| metric_cols.iter().all(|(_, c)| !v[*c].is_nan()))
+                        }),
+                        _ => true,
+                    })
+                    .collect(),
+                memory_per_min: (0..rows.len())
+                    .map(|dep| match rings[ci].rings.get(dep) {
+                        Some(r) if r.len() == window_len && window_len > 1 => {
+                            let first = r.front().map_or(f64::NAN, |(_, v)| v[mem_col]);
+                            let last = r.back().map_or(f64::NAN, |(_, v)| v[mem_col]);
+                            (last - first) / minutes
+                        }
+                        _ => f64::NAN,
+                    })
+                    .collect(),
+                node_memory_per_min: node_rings
+                    .iter()
+                    .map(|r| match (r.front(), r.back()) {
+                        (Some(first), Some(last)) if r.len() == window_len && window_len > 1 => {
+                            (last - first) / minutes
+                        }
+                        _ => f64::NAN,
+                    })
+                    .collect(),
+            };
+            let state = simulated::cluster_state(&sim.clusters[ci], &rows, &trends);
             let decisions = decide(&predictions, &state, &policy, t, history);
             for d in &decisions {
                 execute(
@@ -399,8 +433,12 @@ pub struct StrategyReport {
     pub prevented_total: usize,
     /// `prevented_total / avertable_total`, %.
     pub prevented_pct: f64,
+    /// Incidents of every type in this run.
+    pub incidents: usize,
     /// Incidents of this run with no counterpart in the run without action.
     pub new_incidents: usize,
+    /// Those, by detail.
+    pub new_incidents_by_detail: BTreeMap<String, usize>,
     /// New actions applied.
     pub actions: usize,
     /// New actions applied, by action.
@@ -411,6 +449,8 @@ pub struct StrategyReport {
     pub false_actions: usize,
     /// `false_actions / actions`, %.
     pub false_actions_pct: f64,
+    /// False actions, by action.
+    pub false_actions_by_kind: BTreeMap<String, usize>,
     /// Extra replica-hours against the run without action.
     pub extra_replica_hours: f64,
     /// `extra_replica_hours` as % of the run's replica-hours without action.
@@ -448,11 +488,14 @@ pub fn compare(reference: &RunStats, run: &RunStats) -> StrategyReport {
             }
         }
     }
-    let new_incidents = run
-        .labels
-        .iter()
-        .filter(|r| !reference.labels.iter().any(|l| matches(l, r)))
-        .count();
+    let mut new_incidents_by_detail: BTreeMap<String, usize> = BTreeMap::new();
+    for r in &run.labels {
+        if !reference.labels.iter().any(|l| matches(l, r)) {
+            *new_incidents_by_detail.entry(r.detail.clone()).or_default() += 1;
+        }
+    }
+    let new_incidents = new_incidents_by_detail.values().sum();
+    let mut false_actions_by_kind: BTreeMap<String, usize> = BTreeMap::new();
     let mut actions_by_kind: BTreeMap<String, usize> = BTreeMap::new();
     let mut false_actions = 0;
     for a in &run.applied {
@@ -460,12 +503,20 @@ pub fn compare(reference: &RunStats, run: &RunStats) -> StrategyReport {
             .ok()
             .and_then(|v| v.get("action").and_then(|s| s.as_str()).map(str::to_string))
             .unwrap_or_default();
-        *actions_by_kind.entry(name).or_default() += 1;
+        *actions_by_kind.entry(name.clone()).or_default() += 1;
+        // A node action answers the node's incident, labelled on whichever workloads had pods there.
+        let node_action = matches!(a.action, Action::CordonDrain { .. });
         let real = reference.labels.iter().any(|l| {
-            l.target == a.target && l.start <= a.at + FALSE_ACTION_WINDOW_SECS && l.end >= a.at
+            (if node_action {
+                l.detail == "node_not_ready"
+            } else {
+                l.target == a.target
+            }) && l.start <= a.at + FALSE_ACTION_WINDOW_SECS
+                && l.end >= a.at
         });
         if !real {
             false_actions += 1;
+            *false_actions_by_kind.entry(name).or_default() += 1;
         }
     }
     let avertable_total: usize = avertable.values().sum();
@@ -491,12 +542,15 @@ pub fn compare(reference: &RunStats, run: &RunStats) -> StrategyReport {
         avertable_total,
         prevented_total,
         prevented_pct: pct(prevented_total as f64, avertable_total as f64),
+        incidents: run.labels.len(),
         new_incidents,
+        new_incidents_by_detail,
         actions: run.applied.len(),
         actions_by_kind,
         undone: run.undone,
         false_actions,
         false_actions_pct: pct(false_actions as f64, run.applied.len() as f64),
+        false_actions_by_kind,
         extra_replica_hours,
         extra_replica_pct: pct(extra_replica_hours, reference.pod_seconds / 3600.0),
         extra_memory_gib_hours,
@@ -512,8 +566,8 @@ pub fn compare(reference: &RunStats, run: &RunStats) -> StrategyReport {
 /// The reports as a Markdown table, one row per strategy.
 pub fn markdown(reports: &[StrategyReport]) -> String {
     let mut s = String::from(
-        "| strategy | prevented | oom_kill | cpu_saturation | crash_loop | node_not_ready | new incidents | actions | false actions | extra replica-h | extra memory GiB-h | median alarm→action |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|---|\n",
+        "| strategy | prevented | oom_kill | cpu_saturation | crash_loop | node_not_ready | incidents (all types) | new incidents | actions | false actions | extra replica-h | extra memory GiB-h | median alarm→action |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for r in reports {
         let by = |d: &str| {
@@ -524,7 +578,7 @@ pub fn markdown(reports: &[StrategyReport]) -> String {
             )
         };
         s.push_str(&format!(
-            "| {} | {}/{} ({:.1}%) | {} | {} | {} | {} | {} | {} | {} ({:.1}%) | {:.1} ({:.2}%) | {:.1} ({:.2}%) | {} |\n",
+            "| {} | {}/{} ({:.1}%) | {} | {} | {} | {} | {} | {} | {} | {} ({:.1}%) | {:.1} ({:.2}%) | {:.1} ({:.2}%) | {} |\n",
             r.strategy.name(),
             r.prevented_total,
             r.avertable_total,
@@ -533,6 +587,7 @@ pub fn markdown(reports: &[StrategyReport]) -> String {
             by("cpu_saturation"),
             by("crash_loop"),
             by("node_not_ready"),
+            r.incidents,
             r.new_incidents,
             r.actions,
             r.false_actions,

@@ -17,12 +17,21 @@ use crate::state::{ClusterState, Node, Workload};
 pub const MEMORY_NEAR_LIMIT: f64 = 0.75;
 /// A workload is CPU-bound from this fraction of its CPU limit on (its highest pod), 0–1.
 pub const CPU_NEAR_LIMIT: f64 = 0.6;
-/// A node is under memory pressure below this fraction of its memory available, 0–1.
+/// …and its memory use keeps rising by at least this fraction of the limit per minute (a leak, not a
+/// plateau).
+pub const MEMORY_RISING_PER_MIN: f64 = 0.005;
+/// A node is under memory pressure below this fraction of its memory available, 0–1…
 pub const NODE_MEMORY_LOW: f64 = 0.12;
+/// …and falling by at least this fraction of its capacity per minute (pressure building, not a steady
+/// batch job), unless it is already NotReady.
+pub const NODE_MEMORY_FALLING_PER_MIN: f64 = 0.003;
 /// A node's disk is filling below this fraction of its filesystem available, 0–1.
 pub const NODE_DISK_LOW: f64 = 0.15;
 /// A node the agent cordoned is healthy again from this fraction of memory available on, 0–1.
 pub const NODE_MEMORY_HEALTHY: f64 = 0.2;
+/// A raised memory limit is restored on expiry once the working set is below this fraction of the
+/// original limit, 0–1.
+pub const MEMORY_RESTORE_BELOW: f64 = 0.7;
 /// A rollout younger than this is "new": a failure prediction on it points to the rollout, seconds.
 pub const NEW_ROLLOUT_SECS: i64 = 1800;
 /// A scale-out asks for this factor of the current replicas (at least one more).
@@ -33,7 +42,11 @@ pub fn classify(p: &Prediction, w: &Workload, state: &ClusterState) -> (Cause, O
     let nodes: Vec<&Node> = w.nodes.iter().filter_map(|n| state.node(n)).collect();
     let low_memory = nodes
         .iter()
-        .filter(|n| !n.ready || n.memory_available_ratio < NODE_MEMORY_LOW)
+        .filter(|n| {
+            !n.ready
+                || (n.memory_available_ratio < NODE_MEMORY_LOW
+                    && n.memory_available_trend_per_min <= -NODE_MEMORY_FALLING_PER_MIN)
+        })
         .min_by(|a, b| {
             a.memory_available_ratio
                 .total_cmp(&b.memory_available_ratio)
@@ -54,7 +67,11 @@ pub fn classify(p: &Prediction, w: &Workload, state: &ClusterState) -> (Cause, O
         "resource_exhaustion" if low_disk.is_some() => {
             (Cause::DiskFill, low_disk.map(|n| n.name.clone()))
         }
-        _ if s.memory_limit_utilization >= MEMORY_NEAR_LIMIT => (Cause::MemoryGrowth, None),
+        _ if s.memory_limit_utilization >= MEMORY_NEAR_LIMIT
+            && s.memory_trend_per_min >= MEMORY_RISING_PER_MIN =>
+        {
+            (Cause::MemoryGrowth, None)
+        }
         "pod_failure"
             if w.has_previous_revision
                 && w.revision_age_secs.is_some_and(|a| a <= NEW_ROLLOUT_SECS) =>
@@ -87,9 +104,9 @@ pub fn decide(
     history: &History,
 ) -> Vec<Decision> {
     let kill = policy.kill_switch || state.kill_switch;
-    let alarmed = |target: &str| {
+    let alarmed = |target: &str, kind: ActionKind| {
         predictions.iter().any(|(t, p)| {
-            t == target && p.will_have_issue && p.issue_probability >= policy.min_probability
+            t == target && p.will_have_issue && p.issue_probability >= policy.bar(kind)
         })
     };
     let mut out = Vec::new();
@@ -110,7 +127,7 @@ pub fn decide(
         };
         if c.verify_at.is_some_and(|v| v <= now) {
             let Some(now_signal) = signal else { continue };
-            if !alarmed(&c.target) || now_signal < c.signal_at_apply {
+            if !alarmed(&c.target, c.kind) || now_signal < c.signal_at_apply {
                 out.push(base);
                 continue;
             }
@@ -146,7 +163,7 @@ pub fn decide(
                     .is_some_and(|n| n.ready && n.memory_available_ratio >= NODE_MEMORY_HEALTHY),
                 _ => true,
             };
-            if alarmed(&c.target) || !healthy {
+            if alarmed(&c.target, c.kind) || !healthy {
                 out.push(Decision {
                     outcome: Outcome::Extended,
                     ..base
@@ -248,10 +265,10 @@ fn decide_one(
         d.outcome = Outcome::Skipped(SkipReason::KillSwitch);
         return d;
     }
-    if p.issue_probability < policy.min_probability {
+    if p.issue_probability < policy.bar(kind) {
         d.outcome = Outcome::Skipped(SkipReason::BelowConfidence {
             probability: p.issue_probability,
-            bar: policy.min_probability,
+            bar: policy.bar(kind),
         });
         return d;
     }

@@ -63,8 +63,8 @@ impl History {
 
     /// Records a decision once it has been carried out: an `Apply` whose action succeeded, or a
     /// verification, escalation, extension or a change given up. The caller does not record an `Apply`
-    /// whose action failed. A memory raise stays recorded once verified (its original limit bounds later
-    /// raises); a rollback is forgotten once verified or escalated.
+    /// whose action failed. A rollback is forgotten once verified or escalated; other changes stay until
+    /// undone (a memory raise's original limit bounds later raises).
     pub fn record(&mut self, d: &Decision, policy: &Policy) {
         let (Some(action), Some(kind)) = (&d.action, d.kind) else {
             return;
@@ -92,6 +92,7 @@ impl History {
             Outcome::Extended => {
                 let hold = match kind {
                     ActionKind::CordonDrain => policy.cordon_hold_secs,
+                    ActionKind::RaiseMemory => policy.memory_hold_secs,
                     _ => policy.scale_hold_secs,
                 };
                 if let Some(i) = position {
@@ -115,7 +116,9 @@ impl History {
                     | Action::ScaleReplicas { from, .. } => {
                         (f64::from(*from), Some(d.at + policy.scale_hold_secs))
                     }
-                    Action::RaiseMemoryLimit { from_bytes, .. } => (*from_bytes, None),
+                    Action::RaiseMemoryLimit { from_bytes, .. } => {
+                        (*from_bytes, Some(d.at + policy.memory_hold_secs))
+                    }
                     Action::CordonDrain { .. } => (0.0, Some(d.at + policy.cordon_hold_secs)),
                     _ => (0.0, None),
                 };

@@ -169,6 +169,8 @@ pub struct Policy {
     pub kill_switch: bool,
     /// Confidence bar: predictions with a lower issue probability (0–1) are not acted on.
     pub min_probability: f64,
+    /// A bar of its own for some action kinds (`[confidence]` table), 0–1.
+    pub min_probability_by_action: BTreeMap<ActionKind, f64>,
     /// Data older than this (seconds) is stale: no action.
     pub max_data_age_secs: i64,
     /// After an action on an object, no new action on it for this long, seconds.
@@ -179,6 +181,9 @@ pub struct Policy {
     pub scale_hold_secs: i64,
     /// A cordoned node is uncordoned this long after it was cordoned once it is healthy, seconds.
     pub cordon_hold_secs: i64,
+    /// A raised memory limit is restored this long after the raise once the working set is back below
+    /// 70% of the original limit and the prediction no longer holds, seconds.
+    pub memory_hold_secs: i64,
     /// Rate limits and caps.
     pub limits: Limits,
     /// Modes of namespaces opted in by label/annotation (not listed in the file).
@@ -195,11 +200,13 @@ impl Default for Policy {
         Policy {
             kill_switch: false,
             min_probability: 0.5,
+            min_probability_by_action: BTreeMap::new(),
             max_data_age_secs: 120,
             cooldown_secs: 1800,
             verify_after_secs: 600,
             scale_hold_secs: 1800,
             cordon_hold_secs: 3600,
+            memory_hold_secs: 7200,
             limits: Limits::default(),
             defaults: Modes::default(),
             namespaces: BTreeMap::new(),
@@ -218,6 +225,9 @@ struct RawPolicy {
     verify_after: Option<Spanned<String>>,
     scale_hold: Option<Spanned<String>>,
     cordon_hold: Option<Spanned<String>>,
+    memory_hold: Option<Spanned<String>>,
+    #[serde(default)]
+    confidence: RawConfidence,
     #[serde(default)]
     limits: RawLimits,
     #[serde(default)]
@@ -226,6 +236,17 @@ struct RawPolicy {
     namespaces: BTreeMap<String, RawModes>,
     #[serde(default)]
     nodes: RawNodes,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawConfidence {
+    scale_out: Option<Spanned<f64>>,
+    raise_memory: Option<Spanned<f64>>,
+    rollback: Option<Spanned<f64>>,
+    cordon_drain: Option<Spanned<f64>>,
+    network: Option<Spanned<f64>>,
+    disk: Option<Spanned<f64>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -302,6 +323,23 @@ impl Checker<'_> {
             ));
         }
         Ok(secs)
+    }
+
+    fn probability(
+        &self,
+        v: &Option<Spanned<f64>>,
+        field: &str,
+    ) -> Result<Option<f64>, RemediateError> {
+        let Some(v) = v else { return Ok(None) };
+        let x = *v.get_ref();
+        if !(x > 0.0 && x <= 1.0) {
+            return Err(self.err(
+                v.span().start,
+                field,
+                format!("{x} must be a probability above 0 and at most 1"),
+            ));
+        }
+        Ok(Some(x))
     }
 
     fn count(
@@ -415,20 +453,23 @@ impl Policy {
             c.err(offset, "(syntax)", e.message().to_string())
         })?;
         let d = Policy::default();
-        let min_probability = match &raw.min_probability {
-            None => d.min_probability,
-            Some(v) => {
-                let x = *v.get_ref();
-                if !(x > 0.0 && x <= 1.0) {
-                    return Err(c.err(
-                        v.span().start,
-                        "min_probability",
-                        format!("{x} must be a probability above 0 and at most 1"),
-                    ));
-                }
-                x
+        let min_probability = c
+            .probability(&raw.min_probability, "min_probability")?
+            .unwrap_or(d.min_probability);
+        let mut min_probability_by_action = BTreeMap::new();
+        let cf = &raw.confidence;
+        for (kind, v) in [
+            (ActionKind::ScaleOut, &cf.scale_out),
+            (ActionKind::RaiseMemory, &cf.raise_memory),
+            (ActionKind::Rollback, &cf.rollback),
+            (ActionKind::CordonDrain, &cf.cordon_drain),
+            (ActionKind::Network, &cf.network),
+            (ActionKind::Disk, &cf.disk),
+        ] {
+            if let Some(x) = c.probability(v, &format!("confidence.{}", kind.name()))? {
+                min_probability_by_action.insert(kind, x);
             }
-        };
+        }
         let dl = Limits::default();
         let l = &raw.limits;
         let memory_step = c.factor(&l.memory_step, "limits.memory_step", dl.memory_step)?;
@@ -472,6 +513,7 @@ impl Policy {
         Ok(Policy {
             kill_switch: raw.kill_switch.as_ref().is_some_and(|v| *v.get_ref()),
             min_probability,
+            min_probability_by_action,
             max_data_age_secs: c.duration(
                 &raw.max_data_age,
                 "max_data_age",
@@ -485,6 +527,7 @@ impl Policy {
             )?,
             scale_hold_secs: c.duration(&raw.scale_hold, "scale_hold", d.scale_hold_secs)?,
             cordon_hold_secs: c.duration(&raw.cordon_hold, "cordon_hold", d.cordon_hold_secs)?,
+            memory_hold_secs: c.duration(&raw.memory_hold, "memory_hold", d.memory_hold_secs)?,
             limits,
             defaults,
             namespaces,
@@ -495,6 +538,14 @@ impl Policy {
                 Mode::Observe,
             )?,
         })
+    }
+
+    /// The confidence bar of an action kind, 0–1.
+    pub fn bar(&self, kind: ActionKind) -> f64 {
+        self.min_probability_by_action
+            .get(&kind)
+            .copied()
+            .unwrap_or(self.min_probability)
     }
 
     /// Reads and checks a policy file.
@@ -538,10 +589,14 @@ mod tests {
 
     #[test]
     fn namespaces_inherit_defaults_and_override_them() {
-        let text = "min_probability = 0.6\ncooldown = \"10m\"\n[defaults]\nscale_out = \"recommend\"\n\
+        let text = "min_probability = 0.6\ncooldown = \"10m\"\n[confidence]\nrollback = 0.3\n[defaults]\nscale_out = \"recommend\"\n\
                     [namespaces.shop]\nraise_memory = \"auto\"\n[nodes]\ncordon_drain = \"approve\"\n";
         let p = Policy::from_toml(text, "p.toml").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(p.cooldown_secs, 600);
+        assert_eq!(
+            (p.bar(ActionKind::Rollback), p.bar(ActionKind::ScaleOut)),
+            (0.3, 0.6)
+        );
         let shop = p.modes_of("shop", false).unwrap_or_default();
         assert_eq!(shop.scale_out, Mode::Recommend);
         assert_eq!(shop.raise_memory, Mode::Auto);
@@ -571,6 +626,11 @@ mod tests {
         );
         let e = err("\n\nverify_after = \"soon\"\n");
         assert!(e.contains("line 3") && e.contains("verify_after"), "{e}");
+        let e = err("[confidence]\nrollback = 0\n");
+        assert!(
+            e.contains("line 2") && e.contains("confidence.rollback"),
+            "{e}"
+        );
         let e = err("[limits]\nmemory_step = 1.0\n");
         assert!(e.contains("line 2") && e.contains("memory_step"), "{e}");
         let e = err("\n[limits]\ncaps = 3\n");

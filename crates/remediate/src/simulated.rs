@@ -14,13 +14,23 @@ pub fn column(name: &str) -> usize {
     COLUMNS.iter().position(|c| c.name == name).unwrap_or(0)
 }
 
+/// Per deployment and per node, what the model's window adds to the latest values.
+#[derive(Debug, Clone, Default)]
+pub struct Trends {
+    /// Per deployment: the model's window is full and has no missing value.
+    pub complete: Vec<bool>,
+    /// Per deployment: change of memory use of the limit per minute over the window (NaN = unknown).
+    pub memory_per_min: Vec<f64>,
+    /// Per node: change of memory available (fraction) per minute over the window (NaN = unknown).
+    pub node_memory_per_min: Vec<f64>,
+}
+
 /// The cluster's state at its current time. `rows` are the deployment rows of this step
-/// ([`sim::catalog::deployment_rows`]) and `complete[dep]` says whether the deployment's model window is
-/// full and has no missing value.
+/// ([`sim::catalog::deployment_rows`]).
 pub fn cluster_state(
     cluster: &Cluster,
     rows: &[[f64; N_COLUMNS]],
-    complete: &[bool],
+    trends: &Trends,
 ) -> ClusterState {
     let (cpu, mem, err) = (
         column("cpu_limit_utilization_max"),
@@ -69,7 +79,8 @@ pub fn cluster_state(
                     .collect(),
                 signals: Signals {
                     sampled_at: t,
-                    complete: complete.get(i).copied().unwrap_or(false),
+                    complete: trends.complete.get(i).copied().unwrap_or(false),
+                    memory_trend_per_min: trends.memory_per_min.get(i).copied().unwrap_or(f64::NAN),
                     cpu_limit_utilization: get(cpu),
                     memory_limit_utilization: get(mem),
                     error_ratio: get(err),
@@ -86,6 +97,11 @@ pub fn cluster_state(
             ready: n.ready,
             cordoned: n.cordoned,
             memory_available_ratio: n.memory_available / n.spec.memory_bytes,
+            memory_available_trend_per_min: trends
+                .node_memory_per_min
+                .get(i)
+                .copied()
+                .unwrap_or(f64::NAN),
             filesystem_available_ratio: n.fs_available / n.spec.disk_bytes,
             pods: pods_on[i],
         })

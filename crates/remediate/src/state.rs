@@ -70,6 +70,8 @@ pub struct Signals {
     pub cpu_limit_utilization: f64,
     /// Highest pod working set as a fraction of its memory limit, 0–1.
     pub memory_limit_utilization: f64,
+    /// Change of `memory_limit_utilization` per minute over the model's window (NaN = unknown).
+    pub memory_trend_per_min: f64,
     /// Fraction of requests failing, 0–1.
     pub error_ratio: f64,
 }
@@ -85,6 +87,8 @@ pub struct Node {
     pub cordoned: bool,
     /// Available memory as a fraction of capacity, 0–1.
     pub memory_available_ratio: f64,
+    /// Change of `memory_available_ratio` per minute over the model's window (NaN = unknown).
+    pub memory_available_trend_per_min: f64,
     /// Available root filesystem as a fraction of its size, 0–1.
     pub filesystem_available_ratio: f64,
     /// Pods on it.

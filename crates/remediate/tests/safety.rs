@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use learn::prediction::Prediction;
 use proptest::prelude::*;
 use remediate::action::{Action, Decision, Outcome, Trigger};
-use remediate::policy::{Limits, Mode, Modes, Policy};
+use remediate::policy::{ActionKind, Limits, Mode, Modes, Policy};
 use remediate::state::{ClusterState, HpaState, Node, Signals, Workload};
 use remediate::{Audit, History, decide};
 
@@ -35,6 +35,7 @@ struct Step {
     complete: bool,
     age: i64,
     node_memory: f64,
+    trend: f64,
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -104,6 +105,7 @@ fn workload(target: &str, replicas: u32, hpa: Option<(u32, u32)>, nodes: &[&str]
             complete: true,
             cpu_limit_utilization: 0.5,
             memory_limit_utilization: 0.5,
+            memory_trend_per_min: 0.0,
             error_ratio: 0.01,
         },
     }
@@ -116,6 +118,7 @@ impl Toy {
             ready: true,
             cordoned: false,
             memory_available_ratio: 0.5,
+            memory_available_trend_per_min: 0.0,
             filesystem_available_ratio: 0.5,
             pods: 3,
         };
@@ -144,8 +147,10 @@ impl Toy {
             w.signals.complete = s.complete;
             w.signals.cpu_limit_utilization = s.cpu;
             w.signals.memory_limit_utilization = s.memory;
+            w.signals.memory_trend_per_min = s.trend;
         }
         self.state.nodes[0].memory_available_ratio = s.node_memory;
+        self.state.nodes[0].memory_available_trend_per_min = -s.trend;
         for n in &mut self.state.nodes {
             if n.cordoned {
                 // A drain empties a cordoned node within a step.
@@ -213,6 +218,9 @@ fn policy(mode: Mode) -> Policy {
     };
     let mut p = Policy {
         min_probability: 0.5,
+        min_probability_by_action: [(ActionKind::Rollback, 0.3), (ActionKind::RaiseMemory, 0.7)]
+            .into_iter()
+            .collect(),
         cooldown_secs: 900,
         limits: Limits {
             actions_per_namespace_per_hour: 2,
@@ -307,7 +315,8 @@ proptest! {
             prop_assert!(d.namespace == "shop" || d.namespace == "blog", "not opted in: {:?}", d);
             let w = state.workload(&d.target);
             prop_assert!(w.is_some_and(|w| w.signals.complete && d.at - w.signals.sampled_at <= p.max_data_age_secs), "stale or partial: {:?}", d);
-            prop_assert!(d.probability.is_some_and(|x| x >= p.min_probability), "below the bar: {:?}", d);
+            let bar = d.kind.map_or(1.0, |k| p.bar(k));
+            prop_assert!(d.probability.is_some_and(|x| x >= bar), "below the bar: {:?}", d);
             let window = applied.iter().filter(|(e, _)| e.at > d.at - 3600 && e.at <= d.at);
             prop_assert!(window.clone().count() <= p.limits.actions_per_cluster_per_hour as usize);
             prop_assert!(window.filter(|(e, _)| e.namespace == d.namespace).count() <= p.limits.actions_per_namespace_per_hour as usize);
@@ -382,6 +391,7 @@ fn a_flapping_prediction_acts_once_per_cooldown_and_restores_on_expiry() {
             complete: true,
             age: 0,
             node_memory: 0.5,
+            trend: 0.0,
         });
     }
     let (all, _, _) = run(&steps, &p);

@@ -354,6 +354,8 @@ fn closed_loop(valid: &sim::ValidConfig, policy: &Path, args: &Options) -> anyho
             "duration_secs": valid.duration_secs,
             "step_secs": valid.step_secs,
             "strategies": reports,
+            "agent_actions": runs[1].applied,
+            "incidents_without_action": runs[0].labels,
         });
         std::fs::write(
             dir.join("report.json"),
