@@ -50,9 +50,10 @@ fn step() -> impl Strategy<Value = Step> {
         prop::bool::weighted(0.9),
         prop_oneof![Just(0i64), 0i64..400],
         0.0f64..0.5,
+        -0.02f64..0.05,
     )
         .prop_map(
-            |(dt, predictions, cpu, memory, complete, age, node_memory)| Step {
+            |(dt, predictions, cpu, memory, complete, age, node_memory, trend)| Step {
                 dt,
                 predictions,
                 cpu,
@@ -60,6 +61,7 @@ fn step() -> impl Strategy<Value = Step> {
                 complete,
                 age,
                 node_memory,
+                trend,
             },
         )
 }
@@ -126,7 +128,7 @@ impl Toy {
             state: ClusterState {
                 observed_at: 0,
                 workloads: vec![
-                    workload("shop/web", 2, Some((2, 6)), &["n0", "n1"]),
+                    workload("shop/web", 2, Some((2, 4)), &["n0", "n1"]),
                     workload("shop/cache", 1, None, &["n1"]),
                     workload("shop/api", 2, None, &["n0", "n2"]),
                     workload("blog/site", 1, Some((1, 3)), &["n2"]),
@@ -408,4 +410,190 @@ fn a_flapping_prediction_acts_once_per_cooldown_and_restores_on_expiry() {
         })
         .collect();
     assert_eq!(restores.len(), 1, "restored once, to the recorded value");
+}
+
+fn decide_once(toy: &Toy, p: &Policy, target: &str, issue: &str, prob: f64) -> Decision {
+    let predictions = vec![(target.to_string(), prediction(issue, prob, true))];
+    let mut d = decide(&predictions, &toy.state, p, 1_000_000, &History::default());
+    assert_eq!(d.len(), 1, "{d:#?}");
+    d.remove(0)
+}
+
+fn toy_at(cpu: f64, memory: f64, trend: f64) -> Toy {
+    let mut toy = Toy::new();
+    toy.observe(
+        &Step {
+            dt: 0,
+            predictions: vec![],
+            cpu,
+            memory,
+            complete: true,
+            age: 0,
+            node_memory: 0.5,
+            trend,
+        },
+        1_000_000,
+    );
+    toy
+}
+
+#[test]
+fn a_scale_out_stops_at_the_hpa_max_and_never_lowers_replicas() {
+    let p = policy(Mode::Auto);
+    let mut toy = toy_at(0.9, 0.3, 0.0);
+    toy.state.workloads[0].replicas = 3;
+    let d = decide_once(&toy, &p, "shop/web", "resource_exhaustion", 0.9);
+    assert_eq!(
+        d.action,
+        Some(Action::RaiseHpaMinReplicas {
+            target: "shop/web".into(),
+            from: 2,
+            to: 4
+        }),
+        "{d:?}"
+    );
+    assert_eq!(d.outcome, Outcome::Apply);
+    toy.state.workloads[0].replicas = 4;
+    let d = decide_once(&toy, &p, "shop/web", "resource_exhaustion", 0.9);
+    assert_eq!(
+        d.outcome,
+        Outcome::Skipped(remediate::SkipReason::ReplicaCap { max_replicas: 4 })
+    );
+}
+
+#[test]
+fn a_memory_raise_keeps_guaranteed_qos_and_without_resize_is_a_recommended_patch() {
+    let p = policy(Mode::Auto);
+    let mut toy = toy_at(0.3, 0.9, 0.02);
+    toy.state.workloads[1].memory_request_bytes = 128.0 * MIB;
+    let d = decide_once(&toy, &p, "shop/cache", "pod_failure", 0.9);
+    assert_eq!(
+        d.action,
+        Some(Action::RaiseMemoryLimit {
+            target: "shop/cache".into(),
+            container: "cache".into(),
+            from_bytes: 128.0 * MIB,
+            to_bytes: 192.0 * MIB,
+            request_to_bytes: Some(192.0 * MIB),
+        })
+    );
+    // A plateau (not rising) is not a leak: no memory action.
+    let flat = toy_at(0.3, 0.9, 0.0);
+    let d = decide_once(&flat, &p, "shop/cache", "pod_failure", 0.9);
+    assert_ne!(d.cause, remediate::Cause::MemoryGrowth, "{d:?}");
+    toy.state.supports_resize = false;
+    let d = decide_once(&toy, &p, "shop/cache", "pod_failure", 0.9);
+    assert_eq!(d.outcome, Outcome::Recommended);
+    let Some(Action::Recommend { text, .. }) = &d.action else {
+        panic!("{d:?}")
+    };
+    assert!(
+        text.contains(r#"kubectl -n shop patch deployment cache --type=strategic -p '{"spec":{"template":{"spec":{"containers":[{"name":"cache","resources":{"limits":{"memory":"192Mi"},"requests":{"memory":"192Mi"}}}]}}}}'"#),
+        "{text}"
+    );
+}
+
+#[test]
+fn skips_say_why() {
+    let p = policy(Mode::Auto);
+    let toy = toy_at(0.9, 0.3, 0.0);
+    let reason = |d: Decision| match d.outcome {
+        Outcome::Skipped(r) => remediate::audit::reason_name(&r),
+        o => panic!("{o:?}"),
+    };
+    assert_eq!(
+        reason(decide_once(&toy, &p, "other/x", "resource_exhaustion", 0.9)),
+        "not_opted_in"
+    );
+    assert_eq!(
+        reason(decide_once(
+            &toy,
+            &p,
+            "shop/web",
+            "resource_exhaustion",
+            0.4
+        )),
+        "below_confidence"
+    );
+    assert_eq!(
+        reason(decide_once(
+            &toy,
+            &p,
+            "nowhere/y",
+            "resource_exhaustion",
+            0.9
+        )),
+        "unknown_target"
+    );
+    let mut stale = toy_at(0.9, 0.3, 0.0);
+    stale.state.workloads[0].signals.sampled_at -= 600;
+    assert_eq!(
+        reason(decide_once(
+            &stale,
+            &p,
+            "shop/web",
+            "resource_exhaustion",
+            0.9
+        )),
+        "stale_data"
+    );
+    let mut partial = toy_at(0.9, 0.3, 0.0);
+    partial.state.workloads[0].signals.complete = false;
+    assert_eq!(
+        reason(decide_once(
+            &partial,
+            &p,
+            "shop/web",
+            "resource_exhaustion",
+            0.9
+        )),
+        "partial_data"
+    );
+    let killed = Policy {
+        kill_switch: true,
+        ..p.clone()
+    };
+    assert_eq!(
+        reason(decide_once(
+            &toy,
+            &killed,
+            "shop/web",
+            "resource_exhaustion",
+            0.9
+        )),
+        "kill_switch"
+    );
+}
+
+#[test]
+fn an_action_whose_signal_does_not_improve_is_reverted() {
+    let p = policy(Mode::Auto);
+    let toy = toy_at(0.7, 0.3, 0.0);
+    let mut history = History::default();
+    let predictions = vec![(
+        "shop/cache".to_string(),
+        prediction("resource_exhaustion", 0.9, true),
+    )];
+    let d = decide(&predictions, &toy.state, &p, 1_000_000, &history);
+    assert!(matches!(
+        d[0].action,
+        Some(Action::ScaleReplicas { from: 1, to: 2, .. })
+    ));
+    history.record(&d[0], &p);
+    let mut after = toy_at(0.95, 0.3, 0.0);
+    after.state.workloads[1].replicas = 2;
+    let later = 1_000_000 + p.verify_after_secs;
+    let d = decide(&predictions, &after.state, &p, later, &history);
+    let revert = d
+        .iter()
+        .find(|d| d.trigger == Trigger::Verify)
+        .unwrap_or_else(|| panic!("{d:#?}"));
+    assert_eq!(
+        revert.action,
+        Some(Action::RestoreReplicas {
+            target: "shop/cache".into(),
+            to: 1
+        })
+    );
+    assert_eq!(revert.outcome, Outcome::Apply);
 }
