@@ -20,6 +20,8 @@ pub const CPU_NEAR_LIMIT: f64 = 0.6;
 /// …and its memory use keeps rising by at least this fraction of the limit per minute (a leak, not a
 /// plateau).
 pub const MEMORY_RISING_PER_MIN: f64 = 0.005;
+/// …and at that pace it reaches the limit within this many minutes (twice the default horizon).
+pub const MEMORY_PROJECTION_MIN: f64 = 10.0;
 /// A node is under memory pressure below this fraction of its memory available, 0–1…
 pub const NODE_MEMORY_LOW: f64 = 0.12;
 /// …and falling by at least this fraction of its capacity per minute (pressure building, not a steady
@@ -68,7 +70,9 @@ pub fn classify(p: &Prediction, w: &Workload, state: &ClusterState) -> (Cause, O
             (Cause::DiskFill, low_disk.map(|n| n.name.clone()))
         }
         _ if s.memory_limit_utilization >= MEMORY_NEAR_LIMIT
-            && s.memory_trend_per_min >= MEMORY_RISING_PER_MIN =>
+            && s.memory_trend_per_min >= MEMORY_RISING_PER_MIN
+            && s.memory_limit_utilization + s.memory_trend_per_min * MEMORY_PROJECTION_MIN
+                >= 1.0 =>
         {
             (Cause::MemoryGrowth, None)
         }
