@@ -256,7 +256,7 @@ fn decide_one(
         d.outcome = Outcome::Skipped(SkipReason::NoActionForCause);
         return d;
     };
-    let labelled = state.labelled_namespaces.iter().any(|n| *n == w.namespace);
+    let labelled = state.labelled_namespaces.contains(&w.namespace);
     let Some(modes) = policy.modes_of(&w.namespace, labelled) else {
         d.outcome = Outcome::Skipped(SkipReason::NotOptedIn);
         return d;
