@@ -605,6 +605,19 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_example_policy_is_valid() {
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/remediate-simulated.toml");
+        let p = Policy::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(p.nodes, Mode::Auto);
+        assert_eq!(p.bar(ActionKind::Rollback), 0.3);
+        assert!(
+            p.modes_of("online-boutique", false)
+                .is_some_and(|m| m.raise_memory == Mode::Auto)
+        );
+    }
+
+    #[test]
     fn errors_name_the_line_and_the_field() {
         let e = err("cooldown = \"5m\"\n\n[namespaces.shop]\nscale_out = \"yes\"\n");
         assert!(
