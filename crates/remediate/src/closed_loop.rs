@@ -18,6 +18,7 @@ use crate::action::{Action, Decision};
 use crate::audit::Audit;
 use crate::decide::decide;
 use crate::error::RemediateError;
+use crate::executor::Executor;
 use crate::history::History;
 use crate::policy::{Mode, Modes, Policy};
 use crate::simulated::{self, column};
@@ -385,7 +386,7 @@ fn execute(
 ) {
     if d.applies() {
         let Some(action) = &d.action else { return };
-        if let Err(e) = simulated::apply(cluster, action) {
+        if let Err(e) = simulated::SimExecutor(cluster).apply(action) {
             log(&stats.audit.record(d, Some(&e.to_string())));
             return;
         }

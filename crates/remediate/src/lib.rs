@@ -2,8 +2,8 @@
 //!
 //! A pure core ([`decide::decide`]) turns predictions (`learn::prediction::Prediction`), the cluster's
 //! state ([`state::ClusterState`]), a checked [`policy::Policy`], the time and the agent's
-//! [`history::History`] into [`action::Decision`]s; each is audited ([`audit::Audit`]). Executors apply
-//! the decisions that say so: the simulator's ([`simulated`]), used by the closed-loop evaluation
+//! [`history::History`] into [`action::Decision`]s; each is audited ([`audit::Audit`]). Executors
+//! ([`executor::Executor`]) apply the decisions that say so: the simulator's ([`simulated`]), used by the closed-loop evaluation
 //! ([`closed_loop`]) that runs model + agent in the simulator against the same seed without them.
 
 // Library code reports through its return values; only the binary prints.
@@ -14,6 +14,7 @@ pub mod audit;
 pub mod closed_loop;
 pub mod decide;
 pub mod error;
+pub mod executor;
 pub mod history;
 pub mod policy;
 pub mod simulated;
@@ -23,6 +24,7 @@ pub use action::{Action, Cause, Decision, Outcome, SkipReason, Trigger};
 pub use audit::Audit;
 pub use decide::decide;
 pub use error::RemediateError;
+pub use executor::Executor;
 pub use history::History;
 pub use policy::{ActionKind, Mode, Policy};
 pub use state::ClusterState;

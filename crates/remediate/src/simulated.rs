@@ -6,6 +6,7 @@ use sim::engine::{Cluster, Intervention};
 
 use crate::action::Action;
 use crate::error::RemediateError;
+use crate::executor::Executor;
 use crate::state::{ClusterState, HpaState, Node, Signals, Workload};
 
 /// Index of a catalog column by name (the catalog is fixed: a missing name is a programming error
@@ -113,6 +114,15 @@ pub fn cluster_state(
         labelled_namespaces: Vec::new(),
         kill_switch: false,
         supports_resize: true,
+    }
+}
+
+/// The simulated cluster as an [`Executor`].
+pub struct SimExecutor<'a>(pub &'a mut Cluster);
+
+impl Executor for SimExecutor<'_> {
+    fn apply(&mut self, action: &Action) -> Result<(), RemediateError> {
+        apply(self.0, action)
     }
 }
 
