@@ -176,3 +176,21 @@ pub fn apply(cluster: &mut Cluster, action: &Action) -> Result<(), RemediateErro
     cluster.intervene(&what)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_columns_the_agent_reads_are_in_the_catalog() {
+        for name in [
+            "cpu_limit_utilization_max",
+            "memory_limit_utilization_max",
+            "error_ratio",
+            "restarts_total",
+            "oom_killed_containers",
+        ] {
+            assert_eq!(COLUMNS[column(name)].name, name);
+        }
+    }
+}
