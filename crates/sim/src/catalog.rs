@@ -91,7 +91,10 @@ pub fn deployment_rows(cluster: &Cluster, rows: &mut Vec<[f64; N_COLUMNS]>) {
         add(&mut a.throttled, rate(pod_counters::THROTTLED));
         add(&mut a.periods, rate(pod_counters::PERIODS));
         max(&mut a.mem, Some(p.memory_bytes));
-        max(&mut a.mem_util, Some(p.memory_bytes / spec.memory_limit));
+        max(
+            &mut a.mem_util,
+            Some(p.memory_bytes / cluster.deps[p.dep].memory_limit_bytes),
+        );
         add(&mut a.rx, rate(pod_counters::RX));
         add(&mut a.tx, rate(pod_counters::TX));
         add(&mut a.errs.0, rate(pod_counters::RX_ERR));

@@ -64,6 +64,9 @@ pub enum SimError {
         steps_total: u64,
     },
     /// The live exporter's socket failed.
+    #[error("intervention refused: {0}")]
+    Intervention(String),
+
     #[error("exporter: {0}")]
     Exporter(#[source] std::io::Error),
 }

@@ -250,7 +250,7 @@ pub fn render(f: usize, cluster: &Cluster, counter_scale: f64, ts: Option<i64>, 
                 let d = &specs[p.dep];
                 let node = p.node.map_or("", |n| cluster.nodes[n].spec.name.as_str());
                 let (cpu, mem) = if f == 10 {
-                    (d.cpu_limit, d.memory_limit)
+                    (d.cpu_limit, cluster.deps[p.dep].memory_limit_bytes)
                 } else {
                     (d.cpu_request, d.memory_request)
                 };

@@ -1,8 +1,9 @@
 //! `kubepulse simulate`: clap arguments and the glue that runs [`sim`].
 
 use std::io::IsTerminal;
+use std::io::Write as _;
 use std::net::{SocketAddr, TcpListener};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
@@ -104,6 +105,17 @@ pub struct Options {
     /// Print the metric catalog (Markdown) and exit.
     #[arg(long)]
     pub catalog: bool,
+    /// Closed loop: run the embedded model (or --model) + the remediation agent with this policy file
+    /// in the simulation, against the same seed without action and the reactive baselines; prints the
+    /// comparison (see docs/remediation.md).
+    #[arg(long, value_name = "POLICY", conflicts_with_all = ["out", "openmetrics", "serve"])]
+    pub remediate: Option<PathBuf>,
+    /// Model bundle for --remediate [default: the embedded model].
+    #[arg(long, value_name = "FILE", requires = "remediate")]
+    pub model: Option<PathBuf>,
+    /// With --remediate: write report.json, report.md and the agent's audit log (audit.jsonl) here.
+    #[arg(long, value_name = "DIR", requires = "remediate")]
+    pub report: Option<PathBuf>,
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
@@ -197,6 +209,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         sim::exporter::serve(listener, sim, speed, Arc::new(AtomicBool::new(false)))?;
         return Ok(());
     }
+    if let Some(policy) = &args.remediate {
+        return closed_loop(&valid, policy, &args);
+    }
     if args.out.is_none() && args.openmetrics.is_none() {
         bail!("nothing to write: give --out DIR, --openmetrics FILE or --serve ADDR (see --help)");
     }
@@ -253,6 +268,100 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         seconds = format!("{:.1}", started.elapsed().as_secs_f64()),
         "simulation written"
     );
+    Ok(())
+}
+
+/// `--remediate POLICY`: the run without action, the agent's and the baselines', compared.
+fn closed_loop(valid: &sim::ValidConfig, policy: &Path, args: &Options) -> anyhow::Result<()> {
+    use remediate::closed_loop::{self, Strategy};
+    let policy = remediate::Policy::load(policy)?;
+    let model = match &args.model {
+        Some(path) => learn::bundle::ModelBundle::load(path)?,
+        None => learn::bundle::ModelBundle::embedded()?,
+    };
+    if let Some(dir) = &args.report {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let mut audit = match &args.report {
+        Some(dir) => {
+            let path = dir.join("audit.jsonl");
+            Some(std::io::BufWriter::new(
+                std::fs::File::create(&path)
+                    .with_context(|| format!("cannot create {}", path.display()))?,
+            ))
+        }
+        None => None,
+    };
+    let mut runs = Vec::new();
+    for strategy in [
+        Strategy::NoAction,
+        Strategy::Agent,
+        Strategy::ReactiveHpa,
+        Strategy::VpaBump,
+    ] {
+        let started = std::time::Instant::now();
+        let mut write_error = None;
+        let stats = closed_loop::run(
+            valid,
+            strategy,
+            &policy,
+            Some(&model),
+            &mut |line| {
+                if strategy == Strategy::Agent {
+                    if let Some(w) = audit.as_mut() {
+                        if let Err(e) = writeln!(w, "{line}") {
+                            write_error.get_or_insert(e);
+                        }
+                    }
+                }
+            },
+            &mut |_, _| {},
+        )?;
+        if let Some(e) = write_error {
+            return Err(e).context("cannot write audit.jsonl");
+        }
+        tracing::info!(
+            strategy = strategy.name(),
+            incidents = stats.labels.len(),
+            actions = stats.applied.len(),
+            seconds = format!("{:.1}", started.elapsed().as_secs_f64()),
+            "closed-loop run done"
+        );
+        runs.push(stats);
+    }
+    if let Some(mut w) = audit.take() {
+        w.flush().context("cannot write audit.jsonl")?;
+    }
+    let reports: Vec<_> = runs
+        .iter()
+        .map(|r| closed_loop::compare(&runs[0], r))
+        .collect();
+    let md = format!(
+        "Closed loop: preset {}, seed {}, {} ({} steps of {} s).\n\n{}",
+        valid.preset.name(),
+        valid.seed,
+        timeline::time::format_duration_secs(valid.duration_secs),
+        valid.duration_secs / valid.step_secs,
+        valid.step_secs,
+        closed_loop::markdown(&reports)
+    );
+    print!("{md}");
+    if let Some(dir) = &args.report {
+        std::fs::write(dir.join("report.md"), &md)?;
+        let json = serde_json::json!({
+            "preset": valid.preset.name(),
+            "seed": valid.seed,
+            "duration_secs": valid.duration_secs,
+            "step_secs": valid.step_secs,
+            "strategies": reports,
+            "agent_actions": runs[1].applied,
+            "incidents_without_action": runs[0].labels,
+        });
+        std::fs::write(
+            dir.join("report.json"),
+            serde_json::to_string_pretty(&json)?,
+        )?;
+    }
     Ok(())
 }
 

@@ -241,3 +241,23 @@ fn malformed_datasets_exit_1_with_one_line_on_every_dataset_command() {
         }
     }
 }
+
+#[test]
+fn a_bad_remediation_policy_names_its_line_and_field_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        "min_probability = 0.6\n\n[namespaces.shop]\nrollback = \"always\"\n",
+    )
+    .unwrap();
+    let line = error_line(&["simulate", "--duration", "1h", "--remediate", s(&policy)]);
+    assert!(
+        line.contains("line 4")
+            && line.contains("namespaces.shop.rollback")
+            && line.contains("\"always\""),
+        "{line}"
+    );
+    let line = error_line(&["simulate", "--remediate", "/nonexistent/policy.toml"]);
+    assert!(line.contains("/nonexistent/policy.toml"), "{line}");
+}

@@ -174,7 +174,7 @@ impl Cluster {
             let d = &self.spec.deployments[self.pods[i].dep];
             let mut best: Option<(usize, f64)> = None;
             for (n, node) in self.nodes.iter().enumerate() {
-                if !node.ready || !node.schedulable {
+                if !node.ready || !node.schedulable || node.cordoned {
                     continue;
                 }
                 let alloc_cpu = node.spec.cpu_cores * 0.94;

@@ -15,8 +15,11 @@ use crate::topology::{ClusterSpec, NodeSpec, random_name_part};
 use timeline::{Incident, IncidentSource};
 
 mod controllers;
+mod interventions;
 mod plans;
 mod resources;
+
+pub use interventions::Intervention;
 
 const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 
@@ -174,6 +177,17 @@ pub struct DeploymentState {
     pub counters: [f64; deployment_counters::N],
     /// Recent counter samples.
     pub history: History<{ deployment_counters::N }>,
+    /// Memory limit per pod now, bytes: the spec's until an in-place resize raises it
+    /// ([`Cluster::resize_memory_limit`]).
+    pub memory_limit_bytes: f64,
+    /// CPU demand of the ready pods over their CPU limits at the latest step (> 1 = saturated).
+    pub saturation: f64,
+    /// When the current ReplicaSet became current (a rollout or a rollback), unix seconds; `None` = from the start.
+    pub revision_since: Option<i64>,
+    /// Replicas were changed from outside (an agent): a surge's label then follows actual saturation.
+    scaled_by_action: bool,
+    /// The current rollout was rolled back from outside (an agent).
+    rolled_back: bool,
     hpa_recent: VecDeque<(i64, u32)>,
     noise: Ar1,
     demand_mult: f64,
@@ -205,6 +219,10 @@ pub struct NodeState {
     pub user_seconds_per_cpu: f64,
     /// Recent idle samples.
     pub history: History<1>,
+    /// Cordoned from outside (an agent): nothing new is scheduled on it.
+    pub cordoned: bool,
+    /// Being drained: its pods are evicted one per deployment at a time while the deployment is fully available.
+    pub draining: bool,
     fs_base_used: f64,
     extra_cpu: f64,
     extra_memory: f64,
@@ -219,6 +237,7 @@ struct Active {
     amount: f64,
     triggered: bool,
     affected: Vec<usize>,
+    labelled: bool,
 }
 
 #[derive(Debug)]
@@ -304,6 +323,11 @@ impl Cluster {
                     latency_p99_ms: d.latency_p99_ms,
                     counters: [0.0; deployment_counters::N],
                     history: History::default(),
+                    memory_limit_bytes: d.memory_limit,
+                    saturation: 0.0,
+                    revision_since: None,
+                    scaled_by_action: false,
+                    rolled_back: false,
                     hpa_recent: VecDeque::new(),
                     noise: Ar1::new(noise_sigma * 0.5, phi),
                     demand_mult: 1.0,
@@ -360,6 +384,7 @@ impl Cluster {
             self.schedule_pending();
         }
         self.apply_plans();
+        self.drain_nodes();
         self.autoscale();
         self.reconcile();
         self.schedule_pending();
@@ -393,6 +418,8 @@ fn new_node(spec: NodeSpec, base_used_fraction: f64) -> NodeState {
         extra_memory: 0.0,
         extra_disk: 0.0,
         schedulable: true,
+        cordoned: false,
+        draining: false,
         spec,
     }
 }

@@ -37,6 +37,7 @@ impl Cluster {
             amount: 0.0,
             triggered: false,
             affected: Vec::new(),
+            labelled: false,
         };
         let target = a.plan.target;
         match a.plan.kind {
@@ -123,6 +124,21 @@ impl Cluster {
                     return true;
                 }
                 let dep = self.pods[idx].dep;
+                if self.deps[dep].memory_limit_bytes > self.spec.deployments[dep].memory_limit {
+                    // The limit was raised in time: the leak goes on growing at the same rate for a
+                    // quarter of its lead more, then the leaking work ends and its memory is freed. It
+                    // is OOMKilled only if it reaches the raised limit first.
+                    if self.pods[idx].memory_bytes >= self.deps[dep].memory_limit_bytes - 1.0 {
+                        self.crash_container(idx, TerminationReason::OomKilled, 10);
+                        self.open_label(dep, t, t, FaultKind::MemoryLeak);
+                        return false;
+                    }
+                    if t >= p.start + (lead * 0.25) as i64 {
+                        return false;
+                    }
+                    self.pods[idx].leak_bytes = a.amount * ((t - p.onset) as f64 / lead);
+                    return true;
+                }
                 self.crash_container(idx, TerminationReason::OomKilled, 10);
                 self.open_label(dep, p.start, t, FaultKind::MemoryLeak);
                 false
@@ -150,7 +166,15 @@ impl Cluster {
                 };
                 self.deps[p.target].demand_mult *= mult;
                 if first_failure_step {
-                    self.open_label(p.target, p.start, p.end + 60, FaultKind::TrafficSurge);
+                    // Scaled from outside before the failure: labelled only if it actually saturates.
+                    a.labelled = !self.deps[p.target].scaled_by_action;
+                    if a.labelled {
+                        self.open_label(p.target, p.start, p.end + 60, FaultKind::TrafficSurge);
+                    }
+                }
+                if !before && !a.labelled && t < p.end && self.deps[p.target].saturation > 1.0 {
+                    a.labelled = true;
+                    self.open_label(p.target, t, p.end + 60, FaultKind::TrafficSurge);
                 }
                 t < p.end + 60
             }
@@ -258,9 +282,14 @@ impl Cluster {
                     self.deps[dep].bad_error = 0.035 * frac;
                     return true;
                 }
-                if first_failure_step {
+                if first_failure_step && !self.deps[dep].rolled_back {
                     self.deps[dep].crash_looping = true;
                     self.open_label(dep, p.start, p.end, FaultKind::BadRollout);
+                }
+                if t >= p.end && self.deps[dep].rolled_back {
+                    // Already rolled back from outside: nothing left to undo.
+                    self.deps[dep].rolled_back = false;
+                    return false;
                 }
                 if t >= p.end {
                     // Rollback: the previous ReplicaSet (same pod-template hash) becomes current again.
@@ -269,6 +298,7 @@ impl Cluster {
                     d.bad_rollout = false;
                     let good = std::mem::take(&mut d.previous_hash);
                     d.previous_hash = std::mem::replace(&mut d.rs_hash, good);
+                    d.revision_since = Some(t);
                     return false;
                 }
                 true
@@ -358,6 +388,8 @@ impl Cluster {
         let d = &mut self.deps[dep];
         d.previous_hash = std::mem::replace(&mut d.rs_hash, hash);
         d.bad_rollout = bad;
+        d.rolled_back = false;
+        d.revision_since = Some(self.t);
     }
 
     pub(super) fn cpu_per_request(&self, dep: usize) -> f64 {

@@ -56,7 +56,7 @@ impl Cluster {
                 let natural = (base + load + gc).min(spec.memory_limit * 0.95);
                 // The kernel OOM-kills at the limit: the working set never exceeds it.
                 p.memory_bytes = (natural + p.plateau_bytes + p.leak_bytes)
-                    .min(spec.memory_limit)
+                    .min(d.memory_limit_bytes)
                     .round();
                 if p.ready {
                     demand_sum[p.dep] += p.cpu_demand;
@@ -92,13 +92,14 @@ impl Cluster {
         let mut p99 = vec![0.0; n_deps];
         for dep in 0..n_deps {
             let spec = &self.spec.deployments[dep];
-            let d = &self.deps[dep];
             let capacity = ready[dep] as f64 * spec.cpu_limit;
             let rho = if capacity > 0.0 {
                 demand_sum[dep] / capacity
             } else {
                 2.0
             };
+            self.deps[dep].saturation = rho;
+            let d = &self.deps[dep];
             let queueing =
                 1.0 + 0.5 * rho * rho / (1.0 - rho.min(0.95)) + 10.0 * (rho - 1.0).max(0.0);
             let network = 1.0 + 15.0 * d.net_loss;

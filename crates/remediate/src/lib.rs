@@ -1,0 +1,30 @@
+//! The remediation agent: acts before a predicted failure, under safety rules.
+//!
+//! A pure core ([`decide::decide`]) turns predictions (`learn::prediction::Prediction`), the cluster's
+//! state ([`state::ClusterState`]), a checked [`policy::Policy`], the time and the agent's
+//! [`history::History`] into [`action::Decision`]s; each is audited ([`audit::Audit`]). Executors
+//! ([`executor::Executor`]) apply the decisions that say so: the simulator's ([`simulated`]), used by the closed-loop evaluation
+//! ([`closed_loop`]) that runs model + agent in the simulator against the same seed without them.
+
+// Library code reports through its return values; only the binary prints.
+#![warn(clippy::print_stdout, clippy::print_stderr)]
+
+pub mod action;
+pub mod audit;
+pub mod closed_loop;
+pub mod decide;
+pub mod error;
+pub mod executor;
+pub mod history;
+pub mod policy;
+pub mod simulated;
+pub mod state;
+
+pub use action::{Action, Cause, Decision, Outcome, SkipReason, Trigger};
+pub use audit::Audit;
+pub use decide::decide;
+pub use error::RemediateError;
+pub use executor::Executor;
+pub use history::History;
+pub use policy::{ActionKind, Mode, Policy};
+pub use state::ClusterState;
