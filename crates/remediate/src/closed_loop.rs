@@ -251,7 +251,9 @@ pub fn run(
                     let Some(m) = model else { continue };
                     let predicted: Vec<Result<Prediction, learn::LearnError>> = windows
                         .par_iter()
-                        .map(|w| m.predict_window(w, false))
+                        .map(|w| {
+                            m.predict_window(w, learn::prediction::PredictOptions::explain(false))
+                        })
                         .collect();
                     let mut out = Vec::with_capacity(windows.len());
                     for (w, p) in windows.into_iter().zip(predicted) {

@@ -7,4 +7,5 @@ mod counters;
 mod demand;
 mod determinism;
 mod faults;
+mod interventions;
 mod prometheus;

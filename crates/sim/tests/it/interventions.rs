@@ -2,7 +2,7 @@
 //! rollback ends a bad rollout before it crash-loops, a drained node takes no pods down with it, more
 //! replicas absorb a surge. Without interventions nothing changes (see `determinism.rs`).
 
-mod common;
+use crate::common;
 
 use common::calm;
 use sim::engine::{Cluster, Intervention};
