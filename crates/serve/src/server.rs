@@ -34,6 +34,10 @@ pub struct ServeConfig {
     pub limits: Limits,
     /// Connection timeouts, the connection limit and the shutdown deadline.
     pub connections: ConnectionLimits,
+    /// The simulated demo cluster the UI shows (`None`: no demo, the UI lists nothing).
+    pub demo: Option<crate::demo::DemoConfig>,
+    /// Feedback token and directory of the UI.
+    pub feedback: ui::FeedbackConfig,
 }
 
 impl Default for ServeConfig {
@@ -44,6 +48,8 @@ impl Default for ServeConfig {
             reload_poll: Some(Duration::from_secs(2)),
             limits: Limits::default(),
             connections: ConnectionLimits::default(),
+            demo: Some(crate::demo::DemoConfig::default()),
+            feedback: ui::FeedbackConfig::default(),
         }
     }
 }
@@ -67,6 +73,12 @@ pub enum ServeError {
         /// The error.
         source: std::io::Error,
     },
+    /// The demo cluster could not start.
+    #[error(transparent)]
+    Demo(#[from] crate::demo::DemoError),
+    /// The feedback directory could not be created.
+    #[error("cannot use the feedback directory: {0}")]
+    Feedback(std::io::Error),
     /// The server stopped with an I/O error.
     #[error("the server failed: {0}")]
     Io(#[from] std::io::Error),
@@ -90,6 +102,7 @@ pub fn router(state: AppState) -> Router {
         .route("/model", get(ops::model))
         .route("/metrics", get(ops::metrics))
         .route("/openapi.json", get(ops::openapi))
+        .merge(state.ui_router())
         .fallback(ops::not_found)
         .method_not_allowed_fallback(ops::method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))

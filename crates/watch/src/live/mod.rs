@@ -147,6 +147,8 @@ pub struct Watcher {
     exported: HashMap<String, Vec<String>>,
     last_data: HashMap<String, f64>,
     prom_warning: crate::throttle::Throttle,
+    /// The UI's history of every target, fed each cycle (when the UI is served).
+    fleet: Option<Arc<ui::FleetHistory>>,
 }
 
 impl Watcher {
@@ -227,7 +229,13 @@ impl Watcher {
             exported: HashMap::new(),
             last_data: HashMap::new(),
             prom_warning: crate::throttle::Throttle::new(std::time::Duration::from_secs(60)),
+            fleet: None,
         })
+    }
+
+    /// Feeds `fleet` (the UI's history) every cycle from now on.
+    pub fn set_fleet(&mut self, fleet: Arc<ui::FleetHistory>) {
+        self.fleet = Some(fleet);
     }
 
     /// The model's window, step and columns.
@@ -305,6 +313,7 @@ impl Watcher {
         let forecasts = self.predict_all(&targets, &fresh, end);
         report.predict_secs = predict_started.elapsed().as_secs_f64();
         let mut alerts = Vec::new();
+        let mut seen: Vec<(Option<Prediction>, ui::AlertState)> = Vec::new();
         for (target, observation) in targets.iter().zip(forecasts) {
             match &observation {
                 Some(f) => {
@@ -330,6 +339,17 @@ impl Watcher {
                 }
                 alerts.push(alert);
             }
+            if self.fleet.is_some() {
+                let state = match &observation {
+                    None => ui::AlertState::Stale,
+                    Some(_) if self.tracker.is_firing(target) => ui::AlertState::Firing,
+                    Some(_) => ui::AlertState::Ok,
+                };
+                seen.push((observation, state));
+            }
+        }
+        if let Some(fleet) = &self.fleet {
+            self.record_fleet(fleet, end, &targets, &seen);
         }
         self.metrics.targets.set(report.targets as i64);
         self.metrics.stale_targets.set(report.stale as i64);
@@ -546,6 +566,61 @@ impl Watcher {
                 self.metrics.time_to_issue.remove(&label);
             }
         }
+    }
+
+    /// Records the cycle in the UI's history: each target's prediction and state, its newest row and
+    /// its baseline band (models with baseline features).
+    fn record_fleet(
+        &self,
+        fleet: &ui::FleetHistory,
+        end: f64,
+        targets: &[String],
+        seen: &[(Option<Prediction>, ui::AlertState)],
+    ) {
+        let rows: Vec<(Option<Vec<f64>>, Option<Vec<Option<(f64, f64)>>>)> = targets
+            .iter()
+            .map(|t| {
+                let Some(buffer) = self.buffers.get(t) else {
+                    return (None, None);
+                };
+                let row = buffer
+                    .ordered()
+                    .last()
+                    .map(|&(_, slot)| buffer.row(slot).to_vec());
+                let band = match (&self.feed, buffer.baseline()) {
+                    (Some(feed), Some(baseline)) => Some(
+                        (0..self.columns.len())
+                            .map(|m| {
+                                (feed.kinds[m] == ColumnKind::Gauge)
+                                    .then(|| baseline.metric(m).reference(&feed.spec))
+                                    .flatten()
+                                    .map(|(mean, sd)| {
+                                        (mean - feed.spec.band * sd, mean + feed.spec.band * sd)
+                                    })
+                            })
+                            .collect(),
+                    ),
+                    _ => None,
+                };
+                (row, band)
+            })
+            .collect();
+        fleet.record_cycle(
+            end.round() as i64,
+            targets
+                .iter()
+                .zip(seen)
+                .zip(&rows)
+                .map(|((target, (p, state)), (row, band))| ui::Observation {
+                    target,
+                    prediction: p.as_ref(),
+                    state: *state,
+                    metrics: row.as_deref(),
+                    band: band.as_deref(),
+                }),
+        );
+        let known: std::collections::HashSet<&str> = targets.iter().map(String::as_str).collect();
+        fleet.retain(|t| known.contains(t));
     }
 
     /// Removes a stale target's series: a stale probability must not look current.
