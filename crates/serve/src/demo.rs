@@ -237,7 +237,10 @@ impl DemoCluster {
         let cluster = &self.sim.clusters[0];
         let t = cluster.t;
         deployment_rows(cluster, &mut self.rows);
-        let in_progress: Vec<usize> = cluster.incidents_in_progress().map(|(d, _)| d).collect();
+        let in_progress: Vec<(usize, String)> = cluster
+            .incidents_in_progress()
+            .map(|(d, label)| (d, label.issue_type.clone()))
+            .collect();
         let mut predictions = Vec::with_capacity(self.names.len());
         let mut latest = Vec::with_capacity(self.names.len());
         let mut bands = Vec::with_capacity(self.names.len());
@@ -290,7 +293,11 @@ impl DemoCluster {
             t,
             self.names.iter().enumerate().map(|(d, name)| {
                 let p = &predictions[d];
-                let state = if in_progress.contains(&d) {
+                let incident = in_progress
+                    .iter()
+                    .find(|(dep, _)| *dep == d)
+                    .map(|(_, t)| t.as_str());
+                let state = if incident.is_some() {
                     AlertState::InProgress
                 } else if p.issue_probability >= threshold {
                     AlertState::Firing
@@ -301,6 +308,7 @@ impl DemoCluster {
                     target: name,
                     prediction: Some(p),
                     state,
+                    incident_type: incident,
                     metrics: Some(&latest[d]),
                     band: Some(&bands[d]),
                 }

@@ -64,6 +64,7 @@ fn fleet_of(targets: usize) -> FleetHistory {
                 } else {
                     AlertState::Ok
                 },
+                incident_type: None,
                 metrics: Some(&row),
                 band: Some(&band),
             }),

@@ -66,6 +66,9 @@ pub struct Observation<'a> {
     pub prediction: Option<&'a Prediction>,
     /// The alert state decided by the caller (hysteresis in `watch`, threshold and labels in the demo).
     pub state: AlertState,
+    /// The issue type of the incident in progress, when the caller knows it (a label); else an
+    /// incident takes the type of the alert that preceded it.
+    pub incident_type: Option<&'a str>,
     /// The latest value of each model metric (in [`HistoryConfig::metrics`] order), if known.
     pub metrics: Option<&'a [f64]>,
     /// Each model metric's normal band `(low, high)` from its trailing baseline (mean ± the band's
@@ -206,12 +209,18 @@ impl FleetHistory {
             h.recommendation = pred.recommendation.clone();
         }
         if h.state != Some(obs.state) {
-            self.transition(h, at, obs.state);
+            self.transition(h, at, obs.state, obs.incident_type);
         }
     }
 
     /// Opens and closes episodes as the state changes.
-    fn transition(&self, h: &mut TargetHistory, at: i64, state: AlertState) {
+    fn transition(
+        &self,
+        h: &mut TargetHistory,
+        at: i64,
+        state: AlertState,
+        incident_type: Option<&str>,
+    ) {
         h.state = Some(state);
         h.since = at;
         // Stale interrupts nothing: an alert or incident is not over because data is missing.
@@ -232,10 +241,18 @@ impl FleetHistory {
         if h.episodes.front().is_some_and(|e| e.end.is_none()) {
             return;
         }
-        let issue_type = if h.issue_type.is_empty() {
-            "normal".to_string()
-        } else {
-            h.issue_type.clone()
+        // An incident: its label's type, else the type of the alert that announced it (the model's own
+        // type turns `normal` once an incident is under way: it predicts starts, not ongoing issues).
+        let preceding_alert = h
+            .episodes
+            .front()
+            .filter(|e| e.kind == "alert" && e.end == Some(at))
+            .map(|e| e.issue_type.clone());
+        let issue_type = match (kind, incident_type) {
+            ("incident", Some(t)) => t.to_string(),
+            ("incident", None) if preceding_alert.is_some() => preceding_alert.unwrap_or_default(),
+            _ if h.issue_type.is_empty() => "normal".to_string(),
+            _ => h.issue_type.clone(),
         };
         h.episodes.push_front(Episode {
             kind: kind.to_string(),
@@ -247,13 +264,16 @@ impl FleetHistory {
     }
 
     fn summary(&self, name: &str, h: &TargetHistory) -> TargetSummary {
+        let incident = h.episodes.front().filter(|e| {
+            e.kind == "incident" && e.end.is_none() && h.state == Some(AlertState::InProgress)
+        });
         TargetSummary {
             target: name.to_string(),
             namespace: namespace_of(name).to_string(),
-            issue_type: if h.issue_type.is_empty() {
-                "normal".to_string()
-            } else {
-                h.issue_type.clone()
+            issue_type: match incident {
+                Some(e) => e.issue_type.clone(),
+                None if h.issue_type.is_empty() => "normal".to_string(),
+                None => h.issue_type.clone(),
             },
             probability: h.probability,
             eta_seconds: h.eta_seconds,
@@ -476,6 +496,7 @@ mod tests {
             target,
             prediction: Some(p),
             state,
+            incident_type: None,
             metrics: None,
             band: None,
         };
@@ -538,6 +559,7 @@ mod tests {
                     target: "ns/x",
                     prediction: Some(p),
                     state,
+                    incident_type: None,
                     metrics: Some(&row),
                     band: Some(&band),
                 }],

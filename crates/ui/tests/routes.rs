@@ -41,6 +41,7 @@ fn app(dir: &std::path::Path) -> Router {
             target: "<script>alert(1)</script>/x",
             prediction: Some(&p),
             state: AlertState::Firing,
+            incident_type: None,
             metrics: Some(&[1.0]),
             band: None,
         }],

@@ -114,9 +114,12 @@ try {
   if (TOKEN) {
     await page.goto(BASE + "/ui/#/target/" + encodeURIComponent(LEAK));
     await page.waitForSelector("#episodes button[data-verdict=confirmed]");
+    await page.locator("details.token summary").click();
     await page.fill("#token-input", TOKEN);
     await page.locator("#episodes button[data-verdict=confirmed]").first().click();
-    await page.waitForFunction(() => document.getElementById("feedback-status").textContent.startsWith("Recorded"));
+    await page.waitForFunction(() => document.getElementById("feedback-status").textContent !== "");
+    const status = await page.locator("#feedback-status").textContent();
+    check(status.startsWith("Recorded"), "feedback: " + status);
     results.feedback = await page.locator("#feedback-status").textContent();
   }
 

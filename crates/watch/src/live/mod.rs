@@ -615,6 +615,7 @@ impl Watcher {
                     target,
                     prediction: p.as_ref(),
                     state: *state,
+                    incident_type: None,
                     metrics: row.as_deref(),
                     band: band.as_deref(),
                 }),
