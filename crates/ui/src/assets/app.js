@@ -44,6 +44,15 @@ function duration(secs) {
   if (s < 5400) return "~" + Math.round(s / 60) + " min";
   return "~" + (s / 3600).toFixed(1) + " h";
 }
+function compact(v) {
+  const a = Math.abs(v);
+  if (a === 0) return "0";
+  if (a >= 1e9) return (v / 1e9).toPrecision(3) + "G";
+  if (a >= 1e6) return (v / 1e6).toPrecision(3) + "M";
+  if (a >= 1e4) return (v / 1e3).toPrecision(3) + "k";
+  if (a < 0.01) return v.toExponential(1);
+  return String(Number(v.toPrecision(3)));
+}
 function clock(t) {
   return new Date(t * 1000).toISOString().slice(11, 19) + " UTC";
 }
@@ -143,7 +152,7 @@ function renderFleet(page) {
 // ---------- target view ----------
 
 function chart(box, series, opts) {
-  const W = 720, H = opts.height || 200, L = 48, R = 8, T = 8, B = 24;
+  const W = 720, H = opts.height || 200, L = 56, R = 8, T = 8, B = 24;
   box.replaceChildren();
   box.setAttribute("viewBox", `0 0 ${W} ${H}`);
   const pts = series.filter((p) => p.v !== null && p.v !== undefined);
@@ -172,7 +181,7 @@ function chart(box, series, opts) {
   }
   box.appendChild(svg("line", { x1: L, y1: H - B, x2: W - R, y2: H - B, class: "axis-line" }));
   for (const v of [lo, hi]) {
-    box.appendChild(svg("text", { x: L - 4, y: y(v) + 4, "text-anchor": "end", class: "axis" }, opts.fmt ? opts.fmt(v) : v.toPrecision(3)));
+    box.appendChild(svg("text", { x: L - 4, y: y(v) + 4, "text-anchor": "end", class: "axis" }, opts.fmt ? opts.fmt(v) : compact(v)));
   }
   box.appendChild(svg("text", { x: L, y: H - 6, class: "axis" }, clock(t0)));
   box.appendChild(svg("text", { x: W - R, y: H - 6, "text-anchor": "end", class: "axis" }, clock(t1)));
@@ -269,7 +278,7 @@ function renderTarget(d) {
     const cap = make("figcaption");
     cap.appendChild(make("strong", {}, f.label));
     cap.appendChild(make("span", { class: "muted" },
-      ` · value ${f.value === null ? "missing" : Number(f.value).toPrecision(3)} · ${sign}${Math.abs(100 * f.contribution).toFixed(1)} pts`));
+      ` · value ${f.value === null ? "missing" : compact(f.value)} · ${sign}${Math.abs(100 * f.contribution).toFixed(1)} points of probability`));
     fig.appendChild(cap);
     if (f.metric) {
       const c = svg("svg", { class: "chart small", role: "img", "aria-label": `History of ${f.metric} with its baseline band` });
