@@ -160,6 +160,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     if let Some(url) = args.external_url {
         options.generator_url = format!("{}/metrics", url.trim_end_matches('/'));
+        options.dashboard_url = url.trim_end_matches('/').to_string();
     }
     let config = WatchConfig {
         prom,

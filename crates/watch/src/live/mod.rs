@@ -29,7 +29,7 @@ mod buffer;
 mod run;
 
 use alerts::Active;
-pub use alerts::likely_issue_type;
+pub use alerts::{ALERT_NAME, likely_issue_type, severity};
 use buffer::{BaselineFeed, Buffer};
 pub use run::{MAX_BACKOFF_SECS, WatchConfig, run, run_configured, serve_metrics, unix_now};
 
@@ -78,6 +78,11 @@ pub struct WatchOptions {
     pub resend_interval_secs: f64,
     /// Probability at or above which an alert is `critical` (else `warning`).
     pub critical_probability: f64,
+    /// An alert whose issue is expected within this many (model) seconds is `critical`.
+    pub imminent_secs: f64,
+    /// Base URL of this watcher's UI (e.g. its external URL); alerts link to `<base>/ui/#/target/<name>`
+    /// as `dashboard_url`. Empty = no link.
+    pub dashboard_url: String,
     /// Runbook link in the alerts' annotations.
     pub runbook_url: String,
     /// `generatorURL` of the alerts (e.g. this replica's `/metrics` URL); empty = none.
@@ -96,6 +101,8 @@ impl WatchOptions {
             min_window_fill: 0.5,
             resend_interval_secs: 60.0,
             critical_probability: 0.9,
+            imminent_secs: 120.0,
+            dashboard_url: String::new(),
             runbook_url: "https://github.com/kubepulse/kubepulse/blob/main/docs/watch.md#runbook"
                 .into(),
             generator_url: String::new(),
@@ -122,6 +129,8 @@ pub struct CycleReport {
     pub fired: Vec<String>,
     /// Alerts resolved.
     pub resolved: Vec<String>,
+    /// Every alert message this cycle sent (fired, refreshed, resolved), in target order.
+    pub alerts: Vec<crate::alertmanager::Alert>,
     /// Wall seconds spent querying Prometheus and filling the windows.
     pub fetch_secs: f64,
     /// Wall seconds spent predicting (all targets, in parallel).
@@ -331,17 +340,19 @@ impl Watcher {
             let transition = self
                 .tracker
                 .observe(target, end * self.opts.time_scale, obs);
-            if let Some(alert) = self.alert_for(target, transition, observation.as_ref(), now) {
+            let sent = self.alert_for(target, transition, observation.as_ref(), now);
+            if !sent.is_empty() {
                 match transition {
                     Transition::Fire => report.fired.push(target.clone()),
                     Transition::Resolve => report.resolved.push(target.clone()),
                     _ => {}
                 }
-                alerts.push(alert);
+                alerts.extend(sent);
             }
             if self.fleet.is_some() {
                 let state = match &observation {
                     None => ui::AlertState::Stale,
+                    Some(_) if self.alert_in_progress(target, now) => ui::AlertState::InProgress,
                     Some(_) if self.tracker.is_firing(target) => ui::AlertState::Firing,
                     Some(_) => ui::AlertState::Ok,
                 };
@@ -359,6 +370,7 @@ impl Watcher {
             worst_age
         };
         self.metrics.data_staleness.set(staleness);
+        report.alerts = alerts.clone();
         if !alerts.is_empty() {
             match &self.outbox {
                 Some(outbox) => outbox.send(alerts),
@@ -373,6 +385,10 @@ impl Watcher {
         self.metrics
             .cycle_duration
             .observe(started.elapsed().as_secs_f64());
+        self.metrics.heartbeat.set(now);
+        self.metrics
+            .sends_alerts
+            .set(i64::from(self.outbox.is_some()));
         report
     }
 

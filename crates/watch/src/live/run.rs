@@ -109,11 +109,15 @@ pub async fn run(
         for t in &report.resolved {
             tracing::info!(target = %t, "alert resolved");
         }
-        tracing::debug!(
+        // The heartbeat: one line per cycle (and `kubepulse_watch_heartbeat_timestamp_seconds`).
+        tracing::info!(
             targets = report.targets,
             predicted = report.predicted,
             stale = report.stale,
             query_errors = report.query_errors,
+            alerts_sent = report.alerts.len(),
+            fetch_ms = (report.fetch_secs * 1000.0).round() as u64,
+            predict_ms = (report.predict_secs * 1000.0).round() as u64,
             "watch cycle"
         );
     }
