@@ -513,8 +513,19 @@ async fn the_fleet_ui_is_merged_into_the_service_and_its_api_documented() {
     let fleet = get(&state, "/api/v1/fleet").await;
     assert_eq!(fleet.status, StatusCode::OK);
     assert_eq!(fleet.json["total"], 0);
-    // Feedback is off without a token: 403, whatever the body; a GET is 405 JSON.
-    let off = post_json(&state, "/api/v1/feedback", "{}").await;
+    // Feedback is off without a configured token: 401 without a bearer token, else 403, whatever the
+    // body; a GET is 405 JSON.
+    let anonymous = post_json(&state, "/api/v1/feedback", "{}").await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    let off = send(
+        &state,
+        Request::post("/api/v1/feedback")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::AUTHORIZATION, "Bearer anything")
+            .body(Body::from("{}"))
+            .expect("request"),
+    )
+    .await;
     assert_eq!(off.status, StatusCode::FORBIDDEN);
     assert_eq!(off.json["error"], "feedback_disabled");
     let via_get = get(&state, "/api/v1/feedback").await;

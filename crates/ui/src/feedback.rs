@@ -116,20 +116,21 @@ impl FeedbackStore {
         self.config.token.is_some() && self.config.dir.is_some()
     }
 
-    /// Checks the `Authorization` header: none → 401, another token → 403.
+    /// Checks the `Authorization` header: none → 401; feedback disabled → 403 `feedback_disabled`;
+    /// another token → 403.
     pub fn authorize(&self, authorization: Option<&str>) -> Result<(), UiError> {
+        let Some(given) = authorization.and_then(|h| {
+            h.strip_prefix("Bearer ")
+                .or_else(|| h.strip_prefix("bearer "))
+        }) else {
+            return Err(UiError::Unauthorized);
+        };
         let (Some(token), Some(_)) = (&self.config.token, &self.config.dir) else {
             return Err(UiError::FeedbackDisabled(
                 "start the server with a UI token (--ui-token-file or KUBEPULSE_UI_TOKEN) and \
                  --feedback-dir"
                     .to_string(),
             ));
-        };
-        let Some(given) = authorization.and_then(|h| {
-            h.strip_prefix("Bearer ")
-                .or_else(|| h.strip_prefix("bearer "))
-        }) else {
-            return Err(UiError::Unauthorized);
         };
         if constant_time_eq(given.trim().as_bytes(), token.as_bytes()) {
             Ok(())
