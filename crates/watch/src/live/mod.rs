@@ -33,6 +33,9 @@ pub use alerts::{ALERT_NAME, likely_issue_type, severity};
 use buffer::{BaselineFeed, Buffer};
 pub use run::{MAX_BACKOFF_SECS, WatchConfig, run, run_configured, serve_metrics, unix_now};
 
+/// Each metric's normal band `(low, high)`, `None` where it has none.
+type Bands = Vec<Option<(f64, f64)>>;
+
 /// The model's shape as `watch` needs it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelShape {
@@ -593,7 +596,7 @@ impl Watcher {
         targets: &[String],
         seen: &[(Option<Prediction>, ui::AlertState)],
     ) {
-        let rows: Vec<(Option<Vec<f64>>, Option<Vec<Option<(f64, f64)>>>)> = targets
+        let rows: Vec<(Option<Vec<f64>>, Option<Bands>)> = targets
             .iter()
             .map(|t| {
                 let Some(buffer) = self.buffers.get(t) else {
