@@ -37,7 +37,7 @@ pub enum LogFormat {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// HTTP prediction service, dashboard and /metrics.
+    /// HTTP prediction service, the fleet UI on a simulated cluster running in time, and /metrics.
     Serve(cmd::serve::Args),
     /// Generate a synthetic cluster's telemetry and incidents.
     Simulate(cmd::simulate::Args),

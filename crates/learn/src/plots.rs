@@ -1,5 +1,7 @@
-//! Report plots (SVG, rendered with `plotters`): PR curves per type with the baselines, lead-time
-//! histogram, reliability diagram, feature importances.
+//! Report plots (SVG, rendered with `plotters`): PR curves per type with the baselines (PR-AUC in the
+//! legend, each scorer's operating point at its alarm threshold marked, "no incidents of this type" on an
+//! empty panel), the lead-time histogram with the horizon, the reliability diagram, and feature
+//! importances (largest first, in words: `prediction::human_feature`).
 
 use std::path::Path;
 
@@ -7,7 +9,7 @@ use plotters::prelude::*;
 
 use crate::error::LearnError;
 use crate::eval::Evaluation;
-use crate::figures::pr_curve;
+use crate::figures::{average_precision, pr_curve};
 use crate::labels::Label;
 use crate::scoring::Score;
 
@@ -25,14 +27,16 @@ const COLORS: [RGBColor; 4] = [
     RGBColor(150, 150, 150),
 ];
 
-/// Per-type score and truth vectors of a scorer over the scored (non-ongoing) windows.
+/// Per-type score and truth vectors of a scorer over the scored (non-ongoing) windows, and its
+/// operating point at its alarm threshold: (recall, precision) of "alarm naming type k", when it alarms.
 fn type_vectors(
     ev: &Evaluation,
     scores: &[Vec<Score>],
     k: usize,
     type_name: &str,
-) -> (Vec<f64>, Vec<bool>) {
+) -> (Vec<f64>, Vec<bool>, Option<(f64, f64)>) {
     let (mut s_out, mut t_out) = (Vec::new(), Vec::new());
+    let (mut tp, mut fp, mut positives) = (0usize, 0usize, 0usize);
     for (s, points) in ev.grid.points.iter().enumerate() {
         let events = ev.dataset.events_of(&ev.dataset.series[s].target);
         for (p, sc) in points.iter().zip(&scores[s]) {
@@ -41,11 +45,17 @@ fn type_vectors(
                 Label::Issue(e) => events[e].issue_type == type_name,
                 Label::Ongoing(_) => continue,
             };
+            let predicted = sc.alarm && sc.type_index == k;
+            tp += usize::from(predicted && truth);
+            fp += usize::from(predicted && !truth);
+            positives += usize::from(truth);
             s_out.push(sc.type_score(k));
             t_out.push(truth);
         }
     }
-    (s_out, t_out)
+    let operating = (positives > 0 && tp + fp > 0)
+        .then(|| (tp as f64 / positives as f64, tp as f64 / (tp + fp) as f64));
+    (s_out, t_out, operating)
 }
 
 /// Writes `pr_curves.svg`, `lead_times.svg`, `reliability.svg` and `importances.svg` into `dir`.
@@ -79,8 +89,19 @@ fn pr_curves(ev: &Evaluation, issue_types: &[String], path: &Path) -> Result<(),
         for (b, sc) in &ev.baseline_scores {
             series.push((b.as_str(), sc));
         }
+        let any_incident = type_vectors(ev, &ev.scores, k, name).1.contains(&true);
+        if !any_incident {
+            chart
+                .draw_series(std::iter::once(Text::new(
+                    "no incidents of this type",
+                    (0.2, 0.5),
+                    ("sans-serif", 16),
+                )))
+                .map_err(|e| err(path, e))?;
+            continue;
+        }
         for (i, (label, sc)) in series.into_iter().enumerate() {
-            let (s, t) = type_vectors(ev, sc, k, name);
+            let (s, t, operating) = type_vectors(ev, sc, k, name);
             let full = pr_curve(&s, &t);
             // At most ~500 points per curve keeps the SVG small for millions of windows.
             let stride = (full.len() / 500).max(1);
@@ -90,11 +111,22 @@ fn pr_curves(ev: &Evaluation, issue_types: &[String], path: &Path) -> Result<(),
             chart
                 .draw_series(LineSeries::new(curve, color.stroke_width(2)))
                 .map_err(|e| err(path, e))?
-                .label(label)
+                .label(format!("{label} (PR-AUC {:.2})", average_precision(&s, &t)))
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 15, y)], color));
+            // The operating point at the scorer's alarm threshold.
+            if let Some(point) = operating {
+                chart
+                    .draw_series(std::iter::once(Circle::new(
+                        point,
+                        5,
+                        color.stroke_width(2),
+                    )))
+                    .map_err(|e| err(path, e))?;
+            }
         }
         chart
             .configure_series_labels()
+            .position(SeriesLabelPosition::LowerLeft)
             .background_style(WHITE.mix(0.8))
             .border_style(BLACK)
             .draw()
@@ -111,8 +143,13 @@ fn lead_times(ev: &Evaluation, path: &Path) -> Result<(), LearnError> {
         .iter()
         .map(|l| l / 60.0)
         .collect();
+    let horizon_min = ev.grid.spec.horizon_secs as f64 / 60.0;
     let lo = leads.iter().copied().fold(-5.0f64, f64::min).floor();
-    let hi = leads.iter().copied().fold(10.0f64, f64::max).ceil();
+    let hi = leads
+        .iter()
+        .copied()
+        .fold(10.0f64.max(horizon_min + 1.0), f64::max)
+        .ceil();
     let bins = ((hi - lo) * 2.0).max(1.0) as usize;
     let mut counts = vec![0u32; bins];
     for l in &leads {
@@ -143,6 +180,22 @@ fn lead_times(ev: &Evaluation, path: &Path) -> Result<(), LearnError> {
             let x0 = lo + i as f64 / 2.0;
             Rectangle::new([(x0, 0), (x0 + 0.5, c)], COLORS[0].filled())
         }))
+        .map_err(|e| err(path, e))?;
+    // The horizon: an alarm cannot count as earlier than this.
+    chart
+        .draw_series(LineSeries::new(
+            vec![(horizon_min, 0), (horizon_min, top + 1)],
+            RED.stroke_width(2),
+        ))
+        .map_err(|e| err(path, e))?
+        .label(format!("horizon ({horizon_min:.0} min)"))
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 15, y)], RED));
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
         .map_err(|e| err(path, e))?;
     root.present().map_err(|e| err(path, e))
 }
@@ -213,7 +266,13 @@ fn importances(ev: &Evaluation, path: &Path) -> Result<(), LearnError> {
         .y_label_area_size(320)
         .build_cartesian_2d(0f64..max * 1.05, (0..top.len()).into_segmented())
         .map_err(|e| err(path, e))?;
-    let labels: Vec<String> = top.iter().map(|i| i.feature.clone()).collect();
+    // Largest at the top: segment 0 is the bottom of the axis.
+    let rows = top.len();
+    let labels: Vec<String> = top
+        .iter()
+        .rev()
+        .map(|i| crate::prediction::human_feature(&i.feature))
+        .collect();
     chart
         .configure_mesh()
         .y_labels(top.len().max(1))
@@ -225,7 +284,8 @@ fn importances(ev: &Evaluation, path: &Path) -> Result<(), LearnError> {
         .draw()
         .map_err(|e| err(path, e))?;
     chart
-        .draw_series(top.iter().enumerate().map(|(i, imp)| {
+        .draw_series(top.iter().enumerate().map(|(rank, imp)| {
+            let i = rows - 1 - rank;
             Rectangle::new(
                 [
                     (0.0, SegmentValue::Exact(i)),

@@ -198,6 +198,63 @@ pub fn human_metric(name: &str) -> String {
     }
 }
 
+/// The dataset column a feature is computed from: `memory_limit_utilization_max.slope` →
+/// `memory_limit_utilization_max`, `rate(restarts_total).mean` → `restarts_total`; `None` for features of
+/// no single column (calendar, metric families).
+pub fn feature_metric(feature: &str) -> Option<&str> {
+    let (stem, _) = feature.rsplit_once('.')?;
+    if stem == "time" || stem.starts_with("family.") {
+        return None;
+    }
+    Some(
+        stem.strip_prefix("rate(")
+            .and_then(|s| s.strip_suffix(')'))
+            .unwrap_or(stem),
+    )
+}
+
+/// A feature name in words, for people (plots, explanations in the API and the UI): the one naming
+/// function. `memory_limit_utilization_max.secs_to_limit` → "memory limit utilization max: time to
+/// limit"; `family.memory.abs_z` → "memory metrics: largest deviation from baseline (z)".
+pub fn human_feature(feature: &str) -> String {
+    let Some((stem, stat)) = feature.rsplit_once('.') else {
+        return human_metric(feature);
+    };
+    let stat_words = match stat {
+        "last" => "latest value",
+        "mean" => "mean",
+        "min" => "minimum",
+        "max" => "maximum",
+        "std" => "variability (std)",
+        "slope" => "trend (per second)",
+        "change" => "change over the window",
+        "missing" => "share of missing samples",
+        "use_of_limit" => "use of its limit",
+        "headroom" => "headroom to its limit",
+        "secs_to_limit" => "time to its limit",
+        "rel_jump" => "jump against the window",
+        "z_jump" => "jump (z-score)",
+        "z_last" => "latest vs baseline (z)",
+        "z_mean" => "mean vs baseline (z)",
+        "z_max" => "maximum vs baseline (z)",
+        "z_min" => "minimum vs baseline (z)",
+        "rel_to_baseline" => "mean relative to baseline",
+        "out_of_band" => "share outside its baseline band",
+        "secs_out_of_band" => "time outside its baseline band",
+        "abs_z" => "largest deviation from baseline (z)",
+        "hour_of_day" => "hour of day (UTC)",
+        "day_of_week" => "day of week (UTC)",
+        other => return format!("{}: {}", human_metric(stem), other.replace('_', " ")),
+    };
+    if stem == "time" {
+        return stat_words.to_string();
+    }
+    if let Some(family) = stem.strip_prefix("family.") {
+        return format!("{family} metrics: {stat_words}");
+    }
+    format!("{}: {stat_words}", human_metric(stem))
+}
+
 fn fmt_value(v: f64) -> String {
     let a = v.abs();
     if a >= 1e9 {
@@ -333,5 +390,37 @@ mod tests {
             summary(&top, &values),
             "memory working set rose 20%/min and reaches its limit in ~4 min"
         );
+    }
+}
+
+#[cfg(test)]
+mod human_feature_tests {
+    use super::*;
+
+    #[test]
+    fn feature_names_read_as_words_and_map_to_their_column() {
+        assert_eq!(
+            human_feature("memory_limit_utilization_max.secs_to_limit"),
+            "memory limit utilization max: time to its limit"
+        );
+        assert_eq!(
+            human_feature("rate(restarts_total).mean"),
+            "restarts rate: mean"
+        );
+        assert_eq!(human_feature("time.hour_of_day"), "hour of day (UTC)");
+        assert_eq!(
+            human_feature("family.memory.abs_z"),
+            "memory metrics: largest deviation from baseline (z)"
+        );
+        assert_eq!(
+            feature_metric("rate(restarts_total).mean"),
+            Some("restarts_total")
+        );
+        assert_eq!(
+            feature_metric("memory_limit_utilization_max.slope"),
+            Some("memory_limit_utilization_max")
+        );
+        assert_eq!(feature_metric("family.memory.abs_z"), None);
+        assert_eq!(feature_metric("time.day_of_week"), None);
     }
 }

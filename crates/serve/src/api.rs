@@ -225,6 +225,8 @@ pub struct Recommendation {
 pub struct Contribution {
     /// Feature name, as the model's feature extractor names it.
     pub feature: String,
+    /// The feature in words (`learn::prediction::human_feature`, the name plots and the UI use too).
+    pub label: String,
     /// The feature's value for this input (NaN is written as null).
     pub value: Option<f64>,
     /// Signed contribution to the issue probability (positive pushes towards an issue).

@@ -7,7 +7,11 @@ use std::time::Instant;
 
 use tokio::net::TcpListener;
 
+use learn::bundle::ModelBundle;
+use ui::{FeedbackStore, FleetHistory, HistoryConfig, UiState};
+
 use crate::bundle::load_model;
+use crate::demo::{DemoCluster, DemoError};
 use crate::predictor::LoadedModel;
 use crate::reload::Loader;
 use crate::server::{ServeConfig, ServeError, run_until};
@@ -18,8 +22,16 @@ use crate::state::AppState;
 const CHECK_SEED: u64 = 7;
 
 /// Loads the configured model (embedded unless `--model`), checks it on simulated snapshots, and
-/// builds the service state with the simulator.
+/// builds the service state with the simulator; the UI lists no target (no demo cluster runs).
 pub fn state(config: &ServeConfig) -> Result<AppState, ServeError> {
+    state_with_fleet(config, None)
+}
+
+/// [`state`], its UI reading `fleet` (else an empty fleet).
+fn state_with_fleet(
+    config: &ServeConfig,
+    fleet: Option<Arc<FleetHistory>>,
+) -> Result<AppState, ServeError> {
     let source_name = config
         .model_path
         .as_ref()
@@ -33,11 +45,46 @@ pub fn state(config: &ServeConfig) -> Result<AppState, ServeError> {
     model
         .validate(&snapshots.generate(8, CHECK_SEED))
         .map_err(model_error)?;
-    Ok(AppState::new(
-        Some(model),
-        Arc::new(snapshots),
-        config.limits.clone(),
-    ))
+    let state = AppState::new(Some(model), Arc::new(snapshots), config.limits.clone());
+    let fleet = fleet.unwrap_or_else(|| {
+        Arc::new(FleetHistory::new(HistoryConfig {
+            source: "no demo cluster (--no-demo, or the model does not fit the simulator)".into(),
+            ..HistoryConfig::default()
+        }))
+    });
+    let feedback = FeedbackStore::new(config.feedback.clone()).map_err(ServeError::Feedback)?;
+    state.set_ui(UiState::new(fleet, Arc::new(feedback)));
+    Ok(state)
+}
+
+/// The demo cluster of `config`, stepped up to now; `None` when disabled, or when the model does not
+/// fit the simulator's columns (a model trained on other data: logged, the service runs without it).
+fn demo(config: &ServeConfig) -> Result<Option<DemoCluster>, ServeError> {
+    let Some(demo) = &config.demo else {
+        return Ok(None);
+    };
+    let bundle = match &config.model_path {
+        Some(path) => ModelBundle::load(path),
+        None => ModelBundle::embedded(),
+    }
+    .map_err(|e| ServeError::Model {
+        source_name: config
+            .model_path
+            .as_ref()
+            .map_or_else(|| "embedded".to_owned(), |p| p.display().to_string()),
+        message: e.to_string(),
+    })?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    match DemoCluster::new(demo, Arc::new(bundle), now) {
+        Ok(cluster) => Ok(Some(cluster)),
+        Err(DemoError::Model(message)) => {
+            tracing::warn!(%message, "no demo cluster: the model does not fit the simulator");
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Runs the service until `shutdown` resolves (the binary passes SIGTERM/SIGINT); `on_listen` is
@@ -49,7 +96,10 @@ pub async fn run(
 ) -> Result<(), ServeError> {
     let started = Instant::now();
     {
-        let state = state(config)?;
+        let demo = demo(config)?;
+        let state = state_with_fleet(config, demo.as_ref().map(DemoCluster::history))?;
+        // Runs until this scope ends (after the server stopped).
+        let _demo = demo.map(DemoCluster::spawn);
         let listener =
             TcpListener::bind(config.listen)
                 .await

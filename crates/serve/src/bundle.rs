@@ -68,6 +68,7 @@ fn prediction_of(p: learn::prediction::Prediction) -> api::Prediction {
                 .top_features
                 .into_iter()
                 .map(|c| api::Contribution {
+                    label: learn::prediction::human_feature(&c.feature),
                     feature: c.feature,
                     value: c.value.is_finite().then(|| shortest(c.value)),
                     contribution: c.contribution,

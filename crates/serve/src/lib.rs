@@ -2,7 +2,7 @@
 //!
 //! Compatible with the original Flask service's API (`POST /predict`, `GET /simulate/{count}`,
 //! `/health`), and better: explanations, time to issue, a window form, batches, `/metrics`, `/model`,
-//! `/openapi.json` and a small dashboard. See `docs/api.md` for the routes and shapes.
+//! `/openapi.json`, and the fleet UI (`ui`) on a simulated demo cluster running in time ([`demo`]). See `docs/api.md` for the routes and shapes.
 //!
 //! The HTTP layer talks to the model through the [`predictor::Predictor`] trait and to the simulator
 //! through [`simulator::SnapshotSource`]; the shipped service uses `learn`'s model bundle
@@ -19,6 +19,7 @@ pub mod app;
 pub mod bundle;
 pub mod connection;
 mod de;
+pub mod demo;
 pub mod error;
 mod extract;
 pub mod metrics;

@@ -54,7 +54,8 @@ pub struct ApiDoc;
 /// boolean), the snapshot/window distinction, the configured `/simulate/{count}` and batch bounds, and
 /// the optional body of `POST /predict`.
 pub fn document(limits: &Limits) -> Value {
-    let api = crate::server::route_table().into_openapi();
+    let mut api = crate::server::route_table().into_openapi();
+    api.merge(ui::openapi::openapi());
     let mut doc = serde_json::to_value(api).unwrap_or(Value::Null);
     let schemas = "/components/schemas";
     // Snapshot fields: numbers or null within their bounds; the loose forms; not a window.

@@ -37,6 +37,10 @@ pub struct ServeConfig {
     pub limits: Limits,
     /// Connection timeouts, the connection limit and the shutdown deadline.
     pub connections: ConnectionLimits,
+    /// The simulated demo cluster the UI shows (`None`: no demo, the UI lists nothing).
+    pub demo: Option<crate::demo::DemoConfig>,
+    /// Feedback token and directory of the UI.
+    pub feedback: ui::FeedbackConfig,
 }
 
 impl Default for ServeConfig {
@@ -47,6 +51,8 @@ impl Default for ServeConfig {
             reload_poll: Some(Duration::from_secs(2)),
             limits: Limits::default(),
             connections: ConnectionLimits::default(),
+            demo: Some(crate::demo::DemoConfig::default()),
+            feedback: ui::FeedbackConfig::default(),
         }
     }
 }
@@ -70,6 +76,12 @@ pub enum ServeError {
         /// The error.
         source: std::io::Error,
     },
+    /// The demo cluster could not start.
+    #[error(transparent)]
+    Demo(#[from] crate::demo::DemoError),
+    /// The feedback directory could not be created.
+    #[error("cannot use the feedback directory: {0}")]
+    Feedback(std::io::Error),
     /// The server stopped with an I/O error.
     #[error("the server failed: {0}")]
     Io(#[from] std::io::Error),
@@ -97,12 +109,10 @@ pub fn route_table() -> OpenApiRouter<AppState> {
 /// bounded values of the metrics' `route` label besides `other`.
 pub fn route_templates() -> &'static [String] {
     static TEMPLATES: LazyLock<Vec<String>> = LazyLock::new(|| {
-        route_table()
-            .into_openapi()
-            .paths
-            .paths
-            .into_keys()
-            .collect()
+        // The fleet UI's routes (mounted beside the table by `router`) are bounded templates too.
+        let mut api = route_table().into_openapi();
+        api.merge(ui::openapi::openapi());
+        api.paths.paths.into_keys().collect()
     });
     &TEMPLATES
 }
@@ -113,6 +123,7 @@ pub fn router(state: AppState) -> Router {
     let body_limit = state.limits().body_limit_bytes;
     let (routes, _) = route_table().split_for_parts();
     routes
+        .merge(state.ui_router())
         .fallback(ops::not_found)
         .method_not_allowed_fallback(ops::method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))

@@ -79,6 +79,8 @@ struct Shared {
     next_seed: AtomicU64,
     /// The OpenAPI document under these limits, built on first request.
     openapi: std::sync::OnceLock<String>,
+    /// The fleet UI's state, when the UI is served.
+    ui: std::sync::OnceLock<ui::UiState>,
 }
 
 impl AppState {
@@ -96,6 +98,7 @@ impl AppState {
                 next_seed: AtomicU64::new(limits.seed),
                 limits,
                 openapi: std::sync::OnceLock::new(),
+                ui: std::sync::OnceLock::new(),
             }),
         };
         if let Some(model) = model {
@@ -141,6 +144,19 @@ impl AppState {
         self.inner
             .openapi
             .get_or_init(|| crate::openapi::document_json(&self.inner.limits))
+    }
+
+    /// Serves the fleet UI from `ui` (once; later calls are ignored).
+    pub fn set_ui(&self, ui: ui::UiState) {
+        let _ = self.inner.ui.set(ui);
+    }
+
+    /// The fleet UI's routes (none until [`AppState::set_ui`]), merged into the service's router.
+    pub fn ui_router(&self) -> axum::Router<AppState> {
+        match self.inner.ui.get() {
+            Some(ui) => ui::router(ui.clone()),
+            None => axum::Router::new(),
+        }
     }
 
     /// The snapshot generator.

@@ -60,6 +60,11 @@ pub struct WatchMetrics {
     pub alerts_dropped: Counter,
     /// `kubepulse_alertmanager_send_failures_total`: POSTs to Alertmanager that failed (retried).
     pub alert_send_failures: Counter,
+    /// `kubepulse_watch_heartbeat_timestamp_seconds`: wall time (unix seconds) of the last finished cycle.
+    pub heartbeat: Gauge<f64, AtomicU64>,
+    /// `kubepulse_watch_sends_alerts`: 1 when this watcher sends its own alerts to Alertmanager (the
+    /// PrometheusRule's `KubePulseIssuePredicted` then stays silent: one alert per target and type).
+    pub sends_alerts: Gauge,
     /// Whether a cycle has succeeded since the start (`/readyz`).
     ready: std::sync::atomic::AtomicBool,
 }
@@ -146,8 +151,22 @@ impl WatchMetrics {
             "POSTs to Alertmanager that failed (they are retried)",
             alert_send_failures.clone(),
         );
+        let heartbeat = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "kubepulse_watch_heartbeat_timestamp_seconds",
+            "Wall time (unix seconds) of the last finished watch cycle",
+            heartbeat.clone(),
+        );
+        let sends_alerts = Gauge::default();
+        registry.register(
+            "kubepulse_watch_sends_alerts",
+            "1 when this watcher sends its own alerts to Alertmanager (the PrometheusRule's predictive alert is then silent)",
+            sends_alerts.clone(),
+        );
         WatchMetrics {
             registry,
+            heartbeat,
+            sends_alerts,
             prometheus_up,
             alerts_pending,
             alerts_dropped,

@@ -9,14 +9,19 @@ use anyhow::Context;
 /// Arguments of `kubepulse serve`.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
-  kubepulse serve                                   # embedded model, simulator, 0.0.0.0:5000
+  kubepulse serve                                   # embedded model, demo cluster, UI at http://localhost:5000/ui/
+  kubepulse serve --speed 20                        # the demo cluster 20x faster than real time
+  kubepulse serve --speed 10 --warmup 5m --fault memory_leak:cartservice@+8m/4m
   kubepulse serve --listen 127.0.0.1:8080 --model model.kpm
   KUBEPULSE_THRESHOLD=0.3 kubepulse serve --log-format json
   curl -s -X POST localhost:5000/predict -H 'Content-Type: application/json' \\
        -d '{\"cluster_id\": \"5\", \"cluster_cpu_util_avg\": 79.3, \"node_count\": 3}'
 
 Hot reload: with --model, SIGHUP or a change of the file reloads it (a bad model is rejected and
-the previous one keeps serving). SIGTERM/SIGINT stop gracefully. Routes: docs/api.md.")]
+the previous one keeps serving). SIGTERM/SIGINT stop gracefully. Routes: docs/api.md, the UI: docs/ui.md.
+
+Feedback from the UI (\"confirmed\" / \"false alarm\") needs a bearer token (--ui-token-file, a mounted
+Secret, or KUBEPULSE_UI_TOKEN) and --feedback-dir, where it writes events.csv / false_alarms.csv / audit.jsonl.")]
 pub struct Args {
     /// Address to listen on.
     #[arg(long, env = "KUBEPULSE_LISTEN", default_value = "0.0.0.0:5000")]
@@ -61,6 +66,43 @@ pub struct Args {
     /// (keep it below the pod's terminationGracePeriodSeconds, 30 s by default).
     #[arg(long, env = "KUBEPULSE_SHUTDOWN_GRACE", default_value = "10s", value_parser = crate::parse::duration_secs)]
     pub shutdown_grace: i64,
+    /// No demo cluster: the UI lists no target (the snapshot API works as always).
+    #[arg(long, env = "KUBEPULSE_NO_DEMO")]
+    pub no_demo: bool,
+    /// Simulated seconds per wall-clock second of the demo cluster (1 = real time).
+    #[arg(long, env = "KUBEPULSE_SPEED", default_value_t = 1.0, value_parser = parse_speed)]
+    pub speed: f64,
+    /// A fault of the demo cluster, KIND:DEPLOYMENT@+OFFSET[/LEAD] from the simulation's start (which is
+    /// --warmup before now), e.g. memory_leak:cartservice@+40m/10m; repeatable. Replaces the default
+    /// rotation (a fault with a precursor every --fault-every) and makes the cluster otherwise calm.
+    #[arg(long = "fault", value_name = "SPEC")]
+    pub faults: Vec<String>,
+    /// Simulated history of the demo cluster before now (stepped at once at startup).
+    #[arg(long, default_value = "30m", value_parser = crate::parse::duration_secs)]
+    pub warmup: i64,
+    /// Simulated time between two faults of the demo's default rotation.
+    #[arg(long, default_value = "5m", value_parser = crate::parse::duration_secs)]
+    pub fault_every: i64,
+    /// Report the demo's workloads under this namespace (any text, as on a real cluster).
+    #[arg(long, value_name = "NAME")]
+    pub demo_namespace: Option<String>,
+    /// File holding the bearer token of the UI's feedback action (e.g. a mounted Kubernetes Secret).
+    #[arg(long, env = "KUBEPULSE_UI_TOKEN_FILE", value_name = "PATH")]
+    pub ui_token_file: Option<PathBuf>,
+    /// Directory where the UI's feedback is written (events.csv, false_alarms.csv, audit.jsonl).
+    #[arg(long, env = "KUBEPULSE_FEEDBACK_DIR", value_name = "DIR")]
+    pub feedback_dir: Option<PathBuf>,
+}
+
+fn parse_speed(text: &str) -> Result<f64, String> {
+    let value: f64 = text
+        .parse()
+        .map_err(|e| format!("{text:?} is not a number: {e}"))?;
+    if value > 0.0 && value <= 1000.0 {
+        Ok(value)
+    } else {
+        Err(format!("{value} is outside (0, 1000]"))
+    }
 }
 
 fn parse_probability(text: &str) -> Result<f64, String> {
@@ -75,7 +117,13 @@ fn parse_probability(text: &str) -> Result<f64, String> {
 }
 
 impl Args {
-    /// The service configuration these arguments describe.
+    /// The UI's feedback settings.
+    pub fn feedback(&self) -> anyhow::Result<ui::FeedbackConfig> {
+        feedback_config(self.ui_token_file.as_deref(), self.feedback_dir.as_deref())
+    }
+
+    /// The service configuration these arguments describe (without the feedback token, read by
+    /// [`Args::feedback`]).
     pub fn config(&self) -> serve::ServeConfig {
         let seed = self.seed.unwrap_or_else(|| {
             SystemTime::now()
@@ -103,8 +151,41 @@ impl Args {
                 shutdown_grace: secs(self.shutdown_grace),
                 ..serve::ConnectionLimits::default()
             },
+            demo: (!self.no_demo).then(|| serve::demo::DemoConfig {
+                speed: self.speed,
+                faults: self.faults.clone(),
+                warmup_secs: self.warmup,
+                fault_every_secs: self.fault_every,
+                namespace: self.demo_namespace.clone(),
+                seed,
+                threshold: self.threshold,
+                ..serve::demo::DemoConfig::default()
+            }),
+            feedback: ui::FeedbackConfig::default(),
         }
     }
+}
+
+/// The UI's feedback settings (`serve` and `watch`): the token from `token_file`, else the
+/// `KUBEPULSE_UI_TOKEN` variable; feedback is off without a token and a directory.
+pub fn feedback_config(
+    token_file: Option<&std::path::Path>,
+    dir: Option<&std::path::Path>,
+) -> anyhow::Result<ui::FeedbackConfig> {
+    let token = match token_file {
+        Some(path) => Some(
+            ui::FeedbackConfig::token_from_file(path)
+                .with_context(|| format!("reading the UI token from {}", path.display()))?,
+        ),
+        None => std::env::var("KUBEPULSE_UI_TOKEN")
+            .ok()
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty()),
+    };
+    Ok(ui::FeedbackConfig {
+        token,
+        dir: dir.map(std::path::Path::to_path_buf),
+    })
 }
 
 /// Parsed durations are positive seconds.
@@ -114,10 +195,11 @@ fn secs(value: i64) -> Duration {
 
 /// Runs `kubepulse serve` until SIGTERM/SIGINT.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let config = args.config();
+    let mut config = args.config();
+    config.feedback = args.feedback()?;
     let on_listen = |addr, model: &serve::predictor::LoadedModel| {
         println!(
-            "kubepulse serve: listening on http://{addr} (model {} {} from {})",
+            "kubepulse serve: listening on http://{addr} (model {} {} from {}); UI at /ui/",
             model.info.name, model.info.version, model.source
         );
     };

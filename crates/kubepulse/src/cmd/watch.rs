@@ -46,6 +46,13 @@ pub struct WatchArgs {
     /// Query set TOML (default: the built-in set, written out in config/queries.toml).
     #[arg(long, value_name = "FILE")]
     pub queries: Option<PathBuf>,
+    /// File holding the bearer token of the UI's feedback action (e.g. a mounted Kubernetes Secret;
+    /// else the KUBEPULSE_UI_TOKEN variable). The UI is served beside /metrics at /ui/.
+    #[arg(long, env = "KUBEPULSE_UI_TOKEN_FILE", value_name = "PATH")]
+    pub ui_token_file: Option<PathBuf>,
+    /// Directory where the UI's feedback is written (events.csv, false_alarms.csv, audit.jsonl).
+    #[arg(long, env = "KUBEPULSE_FEEDBACK_DIR", value_name = "DIR")]
+    pub feedback_dir: Option<PathBuf>,
     /// Address of this process' /metrics.
     #[arg(long, default_value = "0.0.0.0:9464", value_name = "ADDR")]
     pub listen: String,
@@ -153,6 +160,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     if let Some(url) = args.external_url {
         options.generator_url = format!("{}/metrics", url.trim_end_matches('/'));
+        options.dashboard_url = url.trim_end_matches('/').to_string();
     }
     let config = WatchConfig {
         prom,
@@ -161,6 +169,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         options,
         max_cycles: args.cycles,
         alert_queue_capacity: 10_000,
+        feedback: crate::cmd::serve::feedback_config(
+            args.ui_token_file.as_deref(),
+            args.feedback_dir.as_deref(),
+        )?,
     };
     crate::runtime::block_on(run_configured(
         config,

@@ -1,6 +1,7 @@
 //! The integration tests of `kubepulse`: one test binary (one link), a module per area.
 
 mod bad_input;
+mod browser;
 mod common;
 mod schemathesis;
 mod signals;

@@ -340,6 +340,22 @@ fn reports_are_written_with_stable_keys() {
         let len = std::fs::metadata(dir.path().join(f)).unwrap().len();
         assert!(len > 100, "{f} is {len} bytes");
     }
+    let svg = |f: &str| std::fs::read_to_string(dir.path().join(f)).unwrap();
+    assert!(
+        svg("pr_curves.svg").contains("model (PR-AUC "),
+        "PR-AUC in the legend"
+    );
+    assert!(svg("lead_times.svg").contains("horizon (5 min)"));
+    let top = learn::prediction::human_feature(&ev.importances[0].feature);
+    assert!(svg("importances.svg").contains(&top), "{top} not in words");
+    // A type without incidents says so instead of drawing an empty panel.
+    learn::plots::write_all(
+        &ev,
+        &["pod_failure".to_string(), "made_up_type".to_string()],
+        dir.path(),
+    )
+    .unwrap();
+    assert!(svg("pr_curves.svg").contains("no incidents of this type"));
     let csv = std::fs::read_to_string(dir.path().join("predictions.csv")).unwrap();
     assert_eq!(csv.lines().count(), ev.grid.len() + 1);
     let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();

@@ -3,7 +3,7 @@
 
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 
 use crate::api::{ErrorBody, HealthResponse, ModelStatus, ProbeResponse};
 use crate::error::ApiError;
@@ -170,15 +170,15 @@ pub(crate) async fn openapi(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-/// A small live dashboard: predictions for 20 simulated clusters, refreshed every few seconds.
+/// The front page: a redirect to the fleet UI at `/ui/`.
 #[utoipa::path(
     get,
     path = "/",
     tag = "operations",
-    responses((status = 200, description = "The dashboard (HTML)", content_type = "text/html", body = String))
+    responses((status = 303, description = "See the fleet UI at /ui/", headers(("location" = String, description = "/ui/"))))
 )]
-pub(crate) async fn dashboard() -> Html<&'static str> {
-    Html(include_str!("../dashboard.html"))
+pub(crate) async fn dashboard() -> axum::response::Redirect {
+    axum::response::Redirect::to("/ui/")
 }
 
 /// Any path without a route: 404 JSON.

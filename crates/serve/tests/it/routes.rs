@@ -501,12 +501,56 @@ async fn openapi_documents_every_route() {
 }
 
 #[tokio::test]
-async fn dashboard_is_served_at_root() {
+async fn the_root_leads_to_the_fleet_ui() {
     let a = get(&state(), "/").await;
-    assert_eq!(a.status, StatusCode::OK);
-    assert!(a.content_type.starts_with("text/html"));
-    assert!(a.text.contains("/simulate/20"));
-    assert!(a.text.contains("setInterval"));
+    assert_eq!(a.status, StatusCode::SEE_OTHER);
+    assert_eq!(a.headers[header::LOCATION], "/ui/");
+}
+
+#[tokio::test]
+async fn the_fleet_ui_is_merged_into_the_service_and_its_api_documented() {
+    let state = state();
+    state.set_ui(ui::UiState::new(
+        Arc::new(ui::FleetHistory::new(ui::HistoryConfig::default())),
+        Arc::new(ui::FeedbackStore::default()),
+    ));
+    let page = get(&state, "/ui/").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.content_type.starts_with("text/html"));
+    let fleet = get(&state, "/api/v1/fleet").await;
+    assert_eq!(fleet.status, StatusCode::OK);
+    assert_eq!(fleet.json["total"], 0);
+    // Feedback is off without a configured token: 401 without a bearer token, else 403, whatever the
+    // body; a GET is 405 JSON.
+    let anonymous = post_json(&state, "/api/v1/feedback", "{}").await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    let off = send(
+        &state,
+        Request::post("/api/v1/feedback")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::AUTHORIZATION, "Bearer anything")
+            .body(Body::from("{}"))
+            .expect("request"),
+    )
+    .await;
+    assert_eq!(off.status, StatusCode::FORBIDDEN);
+    assert_eq!(off.json["error"], "feedback_disabled");
+    let via_get = get(&state, "/api/v1/feedback").await;
+    assert_eq!(via_get.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(via_get.json["error"], "method_not_allowed");
+    let doc = get(&state, "/openapi.json").await;
+    for path in [
+        "/api/v1/fleet",
+        "/api/v1/target",
+        "/api/v1/feedback",
+        "/ui/",
+    ] {
+        assert!(
+            doc.json["paths"][path].is_object(),
+            "{path} is not documented"
+        );
+    }
+    assert!(doc.json["components"]["securitySchemes"]["ui_token"].is_object());
 }
 
 #[tokio::test]

@@ -375,6 +375,11 @@ impl Cluster {
         format!("{}/{}", d.namespace, d.name)
     }
 
+    /// The incidents that have started and not recovered yet: (deployment index, its label).
+    pub fn incidents_in_progress(&self) -> impl Iterator<Item = (usize, &Incident)> + '_ {
+        self.open.iter().map(|o| (o.dep, &self.labels[o.label]))
+    }
+
     /// Advances to the next step and computes every metric at the new time `self.t`.
     pub fn advance(&mut self) {
         self.t += self.step_secs;

@@ -29,9 +29,12 @@ mod buffer;
 mod run;
 
 use alerts::Active;
-pub use alerts::likely_issue_type;
+pub use alerts::{ALERT_NAME, likely_issue_type, severity};
 use buffer::{BaselineFeed, Buffer};
 pub use run::{MAX_BACKOFF_SECS, WatchConfig, run, run_configured, serve_metrics, unix_now};
+
+/// Each metric's normal band `(low, high)`, `None` where it has none.
+type Bands = Vec<Option<(f64, f64)>>;
 
 /// The model's shape as `watch` needs it.
 #[derive(Debug, Clone, PartialEq)]
@@ -78,6 +81,11 @@ pub struct WatchOptions {
     pub resend_interval_secs: f64,
     /// Probability at or above which an alert is `critical` (else `warning`).
     pub critical_probability: f64,
+    /// An alert whose issue is expected within this many (model) seconds is `critical`.
+    pub imminent_secs: f64,
+    /// Base URL of this watcher's UI (e.g. its external URL); alerts link to `<base>/ui/#/target/<name>`
+    /// as `dashboard_url`. Empty = no link.
+    pub dashboard_url: String,
     /// Runbook link in the alerts' annotations.
     pub runbook_url: String,
     /// `generatorURL` of the alerts (e.g. this replica's `/metrics` URL); empty = none.
@@ -96,6 +104,8 @@ impl WatchOptions {
             min_window_fill: 0.5,
             resend_interval_secs: 60.0,
             critical_probability: 0.9,
+            imminent_secs: 120.0,
+            dashboard_url: String::new(),
             runbook_url: "https://github.com/kubepulse/kubepulse/blob/main/docs/watch.md#runbook"
                 .into(),
             generator_url: String::new(),
@@ -122,6 +132,8 @@ pub struct CycleReport {
     pub fired: Vec<String>,
     /// Alerts resolved.
     pub resolved: Vec<String>,
+    /// Every alert message this cycle sent (fired, refreshed, resolved), in target order.
+    pub alerts: Vec<crate::alertmanager::Alert>,
     /// Wall seconds spent querying Prometheus and filling the windows.
     pub fetch_secs: f64,
     /// Wall seconds spent predicting (all targets, in parallel).
@@ -147,6 +159,8 @@ pub struct Watcher {
     exported: HashMap<String, Vec<String>>,
     last_data: HashMap<String, f64>,
     prom_warning: crate::throttle::Throttle,
+    /// The UI's history of every target, fed each cycle (when the UI is served).
+    fleet: Option<Arc<ui::FleetHistory>>,
 }
 
 impl Watcher {
@@ -227,7 +241,13 @@ impl Watcher {
             exported: HashMap::new(),
             last_data: HashMap::new(),
             prom_warning: crate::throttle::Throttle::new(std::time::Duration::from_secs(60)),
+            fleet: None,
         })
+    }
+
+    /// Feeds `fleet` (the UI's history) every cycle from now on.
+    pub fn set_fleet(&mut self, fleet: Arc<ui::FleetHistory>) {
+        self.fleet = Some(fleet);
     }
 
     /// The model's window, step and columns.
@@ -305,6 +325,7 @@ impl Watcher {
         let forecasts = self.predict_all(&targets, &fresh, end);
         report.predict_secs = predict_started.elapsed().as_secs_f64();
         let mut alerts = Vec::new();
+        let mut seen: Vec<(Option<Prediction>, ui::AlertState)> = Vec::new();
         for (target, observation) in targets.iter().zip(forecasts) {
             match &observation {
                 Some(f) => {
@@ -322,14 +343,27 @@ impl Watcher {
             let transition = self
                 .tracker
                 .observe(target, end * self.opts.time_scale, obs);
-            if let Some(alert) = self.alert_for(target, transition, observation.as_ref(), now) {
+            let sent = self.alert_for(target, transition, observation.as_ref(), now);
+            if !sent.is_empty() {
                 match transition {
                     Transition::Fire => report.fired.push(target.clone()),
                     Transition::Resolve => report.resolved.push(target.clone()),
                     _ => {}
                 }
-                alerts.push(alert);
+                alerts.extend(sent);
             }
+            if self.fleet.is_some() {
+                let state = match &observation {
+                    None => ui::AlertState::Stale,
+                    Some(_) if self.alert_in_progress(target, now) => ui::AlertState::InProgress,
+                    Some(_) if self.tracker.is_firing(target) => ui::AlertState::Firing,
+                    Some(_) => ui::AlertState::Ok,
+                };
+                seen.push((observation, state));
+            }
+        }
+        if let Some(fleet) = &self.fleet {
+            self.record_fleet(fleet, end, &targets, &seen);
         }
         self.metrics.targets.set(report.targets as i64);
         self.metrics.stale_targets.set(report.stale as i64);
@@ -339,6 +373,7 @@ impl Watcher {
             worst_age
         };
         self.metrics.data_staleness.set(staleness);
+        report.alerts = alerts.clone();
         if !alerts.is_empty() {
             match &self.outbox {
                 Some(outbox) => outbox.send(alerts),
@@ -353,6 +388,10 @@ impl Watcher {
         self.metrics
             .cycle_duration
             .observe(started.elapsed().as_secs_f64());
+        self.metrics.heartbeat.set(now);
+        self.metrics
+            .sends_alerts
+            .set(i64::from(self.outbox.is_some()));
         report
     }
 
@@ -546,6 +585,62 @@ impl Watcher {
                 self.metrics.time_to_issue.remove(&label);
             }
         }
+    }
+
+    /// Records the cycle in the UI's history: each target's prediction and state, its newest row and
+    /// its baseline band (models with baseline features).
+    fn record_fleet(
+        &self,
+        fleet: &ui::FleetHistory,
+        end: f64,
+        targets: &[String],
+        seen: &[(Option<Prediction>, ui::AlertState)],
+    ) {
+        let rows: Vec<(Option<Vec<f64>>, Option<Bands>)> = targets
+            .iter()
+            .map(|t| {
+                let Some(buffer) = self.buffers.get(t) else {
+                    return (None, None);
+                };
+                let row = buffer
+                    .ordered()
+                    .last()
+                    .map(|&(_, slot)| buffer.row(slot).to_vec());
+                let band = match (&self.feed, buffer.baseline()) {
+                    (Some(feed), Some(baseline)) => Some(
+                        (0..self.columns.len())
+                            .map(|m| {
+                                (feed.kinds[m] == ColumnKind::Gauge)
+                                    .then(|| baseline.metric(m).reference(&feed.spec))
+                                    .flatten()
+                                    .map(|(mean, sd)| {
+                                        (mean - feed.spec.band * sd, mean + feed.spec.band * sd)
+                                    })
+                            })
+                            .collect(),
+                    ),
+                    _ => None,
+                };
+                (row, band)
+            })
+            .collect();
+        fleet.record_cycle(
+            end.round() as i64,
+            targets
+                .iter()
+                .zip(seen)
+                .zip(&rows)
+                .map(|((target, (p, state)), (row, band))| ui::Observation {
+                    target,
+                    prediction: p.as_ref(),
+                    state: *state,
+                    incident_type: None,
+                    metrics: row.as_deref(),
+                    band: band.as_deref(),
+                }),
+        );
+        let known: std::collections::HashSet<&str> = targets.iter().map(String::as_str).collect();
+        fleet.retain(|t| known.contains(t));
     }
 
     /// Removes a stale target's series: a stale probability must not look current.

@@ -15,6 +15,7 @@ use crate::metrics::WatchMetrics;
 pub async fn serve_metrics(
     listener: tokio::net::TcpListener,
     metrics: Arc<WatchMetrics>,
+    ui: Option<ui::UiState>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     use axum::routing::get;
@@ -56,7 +57,8 @@ pub async fn serve_metrics(
                     )
                 }
             }),
-        );
+        )
+        .merge(ui.map_or_else(axum::Router::new, ui::router));
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
@@ -107,11 +109,15 @@ pub async fn run(
         for t in &report.resolved {
             tracing::info!(target = %t, "alert resolved");
         }
-        tracing::debug!(
+        // The heartbeat: one line per cycle (and `kubepulse_watch_heartbeat_timestamp_seconds`).
+        tracing::info!(
             targets = report.targets,
             predicted = report.predicted,
             stale = report.stale,
             query_errors = report.query_errors,
+            alerts_sent = report.alerts.len(),
+            fetch_ms = (report.fetch_secs * 1000.0).round() as u64,
+            predict_ms = (report.predict_secs * 1000.0).round() as u64,
             "watch cycle"
         );
     }
@@ -140,6 +146,8 @@ pub struct WatchConfig {
     pub max_cycles: Option<u64>,
     /// Pending alerts kept while Alertmanager is unreachable.
     pub alert_queue_capacity: usize,
+    /// The UI's feedback token and directory (feedback is off without both).
+    pub feedback: ui::FeedbackConfig,
 }
 
 /// Checks the setup (the model's columns in the query set, the listen address free), then runs the loop
@@ -164,13 +172,23 @@ pub async fn run_configured(
             )),
             None => None,
         };
-        let watcher = Watcher::new(
+        let fleet = Arc::new(ui::FleetHistory::new(ui::HistoryConfig {
+            metrics: predictor.shape().metrics,
+            threshold: config.options.hysteresis.params().on_threshold,
+            source: "kubepulse watch on Prometheus".to_string(),
+            ..ui::HistoryConfig::default()
+        }));
+        let feedback = ui::FeedbackStore::new(config.feedback.clone())
+            .map_err(|e| WatchError::Invalid(format!("the feedback directory: {e}")))?;
+        let ui_state = ui::UiState::new(fleet.clone(), Arc::new(feedback));
+        let mut watcher = Watcher::new(
             client.clone(),
             predictor,
             config.options,
             metrics.clone(),
             outbox,
         )?;
+        watcher.set_fleet(fleet);
         let listener = tokio::net::TcpListener::bind(&config.listen)
             .await
             .map_err(|e| WatchError::Invalid(format!("cannot listen on {}: {e}", config.listen)))?;
@@ -180,9 +198,14 @@ pub async fn run_configured(
             step_secs = watcher.query_step_secs(), "watching");
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut server_stop = stop_rx.clone();
-        let server = tokio::spawn(serve_metrics(listener, metrics, async move {
-            let _ = server_stop.wait_for(|s| *s).await;
-        }));
+        let server = tokio::spawn(serve_metrics(
+            listener,
+            metrics,
+            Some(ui_state),
+            async move {
+                let _ = server_stop.wait_for(|s| *s).await;
+            },
+        ));
         run(watcher, config.max_cycles, shutdown).await;
         let _ = stop_tx.send(true);
         let _ = server.await;

@@ -331,6 +331,7 @@ async fn watch_started_before_prometheus_and_alertmanager_becomes_ready_without_
         options,
         max_cycles: None,
         alert_queue_capacity: 1000,
+        feedback: Default::default(),
     };
     let (stop, mut stopped) = tokio::sync::watch::channel(false);
     let watcher = tokio::spawn(watch::live::run_configured(

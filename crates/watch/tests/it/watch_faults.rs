@@ -403,3 +403,117 @@ fn a_model_column_the_query_set_lacks_is_named_before_any_query() {
         "{e}"
     );
 }
+
+/// Alerts tell the truth as the prediction changes: a material change of the probability is re-sent
+/// within one cycle (a small one waits for the resend interval), the severity follows the probability
+/// (a new label set: the old one is resolved), the alert turns "in progress" once its predicted start has
+/// passed (and so does the UI's state), it links to the target view, and its resolve says the predicted
+/// start has passed rather than "no longer expected".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_follow_the_probability_and_turn_in_progress() {
+    let world = Arc::new(Mutex::new(World {
+        mode: Mode::Ok,
+        memory: BTreeMap::from([("shop/b".to_string(), 0.1)]),
+    }));
+    let url = fake_prometheus(world.clone()).await;
+    let client = PromClient::new(PromConfig::new(&url)).unwrap();
+    let hysteresis = Hysteresis {
+        on_threshold: 0.7,
+        off_threshold: 0.4,
+        consecutive_on: 2,
+        consecutive_off: 1,
+        cooldown_secs: 0.0,
+    };
+    let mut opts = WatchOptions::new(
+        QuerySet::builtin().unwrap(),
+        hysteresis.check().unwrap(),
+        15,
+    );
+    opts.imminent_secs = 60.0;
+    opts.dashboard_url = "https://kubepulse.example/".into();
+    let metrics = Arc::new(WatchMetrics::new());
+    let mut watcher =
+        Watcher::new(client, Arc::new(MemoryRule), opts, metrics.clone(), None).unwrap();
+    let fleet = Arc::new(ui::FleetHistory::new(ui::HistoryConfig::default()));
+    watcher.set_fleet(fleet.clone());
+    let mut now = 1_700_000_000.0;
+    let mut cycle = async |w: &mut Watcher| {
+        now += 15.0;
+        w.cycle(now).await
+    };
+    let set = |m: f64| *world.lock().unwrap().memory.get_mut("shop/b").unwrap() = m;
+    for _ in 0..3 {
+        assert!(cycle(&mut watcher).await.alerts.is_empty());
+    }
+    assert!(
+        metrics
+            .encode()
+            .contains("kubepulse_watch_heartbeat_timestamp_seconds 1700000045")
+    );
+    assert!(metrics.encode().contains("kubepulse_watch_sends_alerts 0"));
+
+    set(0.75);
+    assert!(cycle(&mut watcher).await.alerts.is_empty(), "k = 2");
+    let fired = cycle(&mut watcher).await;
+    assert_eq!(fired.fired, ["shop/b"]);
+    let a = &fired.alerts[0];
+    assert_eq!(a.labels["alertname"], "KubePulseIssuePredicted");
+    assert_eq!(a.labels["severity"], "warning");
+    assert_eq!(a.annotations["probability"], "0.750");
+    assert_eq!(a.annotations["phase"], "predicted");
+    assert_eq!(
+        a.annotations["dashboard_url"],
+        "https://kubepulse.example/ui/#/target/shop%2Fb"
+    );
+    assert!(a.annotations["evidence"].contains("memory limit utilization max"));
+
+    // A small change waits for the resend interval; a material one is sent in the same cycle.
+    set(0.76);
+    assert!(cycle(&mut watcher).await.alerts.is_empty());
+    set(0.85);
+    let r = cycle(&mut watcher).await;
+    assert_eq!(r.alerts.len(), 1, "{r:?}");
+    assert_eq!(r.alerts[0].annotations["probability"], "0.850");
+    assert!(!r.alerts[0].resolved);
+
+    // Severity follows the probability: the warning is resolved, the critical one fires, same start.
+    set(0.95);
+    let r = cycle(&mut watcher).await;
+    assert_eq!(r.alerts.len(), 2, "{r:?}");
+    assert!(r.alerts[0].resolved && r.alerts[0].labels["severity"] == "warning");
+    assert!(!r.alerts[1].resolved && r.alerts[1].labels["severity"] == "critical");
+    assert_eq!(r.alerts[0].starts_at, r.alerts[1].starts_at);
+    assert_eq!(r.alerts[1].annotations["probability"], "0.950");
+
+    // The predicted start (fire time + 120 s) passes: "in progress", in the alert and in the UI.
+    let mut in_progress = None;
+    for i in 0..10 {
+        let r = cycle(&mut watcher).await;
+        if let Some(a) = r
+            .alerts
+            .iter()
+            .find(|a| a.annotations["phase"] == "in_progress")
+        {
+            in_progress = Some((i, a.clone()));
+            break;
+        }
+    }
+    let (i, a) = in_progress.expect("the alert turns in progress");
+    assert!(i >= 3, "not before the predicted start (cycle {i})");
+    assert!(
+        a.annotations["summary"].contains("expected to have started"),
+        "{a:?}"
+    );
+    let detail = ui::FleetSource::target(&*fleet, "shop/b").expect("known");
+    assert_eq!(detail.summary.state, ui::AlertState::InProgress);
+
+    // The model stops predicting a start: resolved, saying the predicted start has passed.
+    set(0.1);
+    let r = cycle(&mut watcher).await;
+    assert_eq!(r.resolved, ["shop/b"]);
+    assert!(
+        r.alerts[0].annotations["summary"].contains("past the predicted start"),
+        "{:?}",
+        r.alerts[0]
+    );
+}

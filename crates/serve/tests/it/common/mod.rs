@@ -62,6 +62,7 @@ impl RuleModel {
             ),
             top_features: vec![Contribution {
                 feature: "cluster_cpu_util_avg".to_owned(),
+                label: "cluster cpu util avg".to_owned(),
                 value: cpu,
                 contribution: round(p - 0.1),
             }],
