@@ -121,11 +121,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             model.info.name, model.info.version, model.source
         );
     };
-    crate::runtime::block_on(serve::app::run(
-        &config,
-        on_listen,
-        crate::runtime::shutdown_signal(),
-    ))?
+    crate::runtime::block_on_until_signal(|shutdown| {
+        serve::app::run(&config, on_listen, shutdown.recv())
+    })?
     .with_context(|| format!("kubepulse serve on {}", config.listen))
 }
 

@@ -162,11 +162,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         max_cycles: args.cycles,
         alert_queue_capacity: 10_000,
     };
-    crate::runtime::block_on(run_configured(
-        config,
-        Arc::new(model),
-        crate::runtime::shutdown_signal(),
-    ))??;
+    crate::runtime::block_on_until_signal(|shutdown| {
+        run_configured(config, Arc::new(model), shutdown.recv())
+    })??;
     Ok(())
 }
 
