@@ -143,7 +143,6 @@ fn a_model_on_data_of_the_other_level_is_an_error() {
     assert!(e.contains("cluster-level dataset"), "{e}");
 }
 
-
 // ---- Malformed datasets × every command that reads a dataset -------------------------------------
 
 /// What every command must do with one dataset.
@@ -292,18 +291,48 @@ fn cases(base: &Base) -> Vec<Case> {
     let mc = "metrics.csv";
     let ec = "events.csv";
     let mut out = vec![
-        Case { name: "no files", metrics: None, events: None, expect: err(mc, None, "") },
-        Case { name: "no events file", metrics: m(), events: None, expect: err(ec, None, "") },
-        Case { name: "empty metrics", metrics: metrics(vec![]), events: e(), expect: err(mc, None, "empty") },
-        Case { name: "empty events", metrics: m(), events: Some(vec![]), expect: err(ec, None, "empty") },
+        Case {
+            name: "no files",
+            metrics: None,
+            events: None,
+            expect: err(mc, None, ""),
+        },
+        Case {
+            name: "no events file",
+            metrics: m(),
+            events: None,
+            expect: err(ec, None, ""),
+        },
+        Case {
+            name: "empty metrics",
+            metrics: metrics(vec![]),
+            events: e(),
+            expect: err(mc, None, "empty"),
+        },
+        Case {
+            name: "empty events",
+            metrics: m(),
+            events: Some(vec![]),
+            expect: err(ec, None, "empty"),
+        },
         Case {
             name: "header only",
             metrics: metrics(format!("{}\n", h.join(",")).into_bytes()),
             events: e(),
             expect: err(mc, None, "no data rows"),
         },
-        Case { name: "blank lines only", metrics: metrics(b"\n\n\n".to_vec()), events: e(), expect: err(mc, None, "") },
-        Case { name: "whitespace header", metrics: metrics(b"   \n1,2,3\n".to_vec()), events: e(), expect: err(mc, None, "") },
+        Case {
+            name: "blank lines only",
+            metrics: metrics(b"\n\n\n".to_vec()),
+            events: e(),
+            expect: err(mc, None, ""),
+        },
+        Case {
+            name: "whitespace header",
+            metrics: metrics(b"   \n1,2,3\n".to_vec()),
+            events: e(),
+            expect: err(mc, None, ""),
+        },
         Case {
             name: "no timestamp column",
             metrics: metrics(base.with_header(&[&["time"][..], &h[1..]].concat())),
@@ -368,10 +397,25 @@ fn cases(base: &Base) -> Vec<Case> {
         ("quoted newline in a number", "\"1\n2\""),
         ("unterminated quote", "\"12"),
     ] {
-        out.push(Case { name, metrics: metrics(base.cell(row, 2, value)), events: e(), expect: err(mc, line, "") });
+        out.push(Case {
+            name,
+            metrics: metrics(base.cell(row, 2, value)),
+            events: e(),
+            expect: err(mc, line, ""),
+        });
     }
-    out.push(Case { name: "non-UTF-8 number", metrics: metrics(base.raw_cell(row, 2, b"1\xff")), events: e(), expect: err(mc, line, "UTF-8") });
-    out.push(Case { name: "NUL in a number", metrics: metrics(base.raw_cell(row, 2, b"1\0")), events: e(), expect: err(mc, line, "not a number") });
+    out.push(Case {
+        name: "non-UTF-8 number",
+        metrics: metrics(base.raw_cell(row, 2, b"1\xff")),
+        events: e(),
+        expect: err(mc, line, "UTF-8"),
+    });
+    out.push(Case {
+        name: "NUL in a number",
+        metrics: metrics(base.raw_cell(row, 2, b"1\0")),
+        events: e(),
+        expect: err(mc, line, "not a number"),
+    });
     out.push(Case {
         name: "huge cell",
         metrics: metrics(base.cell(row, 2, &"9x".repeat(1 << 20))),
@@ -381,26 +425,60 @@ fn cases(base: &Base) -> Vec<Case> {
     for (name, value, needle) in [
         ("negative timestamp", "-15", "before 1970"),
         ("overflowing timestamp", "99999999999999999999", "timestamp"),
-        ("timestamp past the year 9999", "9223372036854775807", "timestamp"),
+        (
+            "timestamp past the year 9999",
+            "9223372036854775807",
+            "timestamp",
+        ),
         ("float timestamp beyond 2^53", "1e300", "timestamp"),
         ("garbage timestamp", "yesterday", "timestamp"),
         ("empty timestamp", "", "timestamp"),
         ("empty target", "", "target"),
     ] {
         let col = if name == "empty target" { 1 } else { 0 };
-        out.push(Case { name, metrics: metrics(base.cell(row, col, value)), events: e(), expect: err(mc, line, needle) });
+        out.push(Case {
+            name,
+            metrics: metrics(base.cell(row, col, value)),
+            events: e(),
+            expect: err(mc, line, needle),
+        });
     }
-    out.push(Case { name: "non-UTF-8 timestamp", metrics: metrics(base.raw_cell(row, 0, b"17\xff")), events: e(), expect: err(mc, line, "timestamp") });
-    out.push(Case { name: "non-UTF-8 target", metrics: metrics(base.raw_cell(row, 1, b"shop/\xff")), events: e(), expect: err(mc, line, "UTF-8") });
+    out.push(Case {
+        name: "non-UTF-8 timestamp",
+        metrics: metrics(base.raw_cell(row, 0, b"17\xff")),
+        events: e(),
+        expect: err(mc, line, "timestamp"),
+    });
+    out.push(Case {
+        name: "non-UTF-8 target",
+        metrics: metrics(base.raw_cell(row, 1, b"shop/\xff")),
+        events: e(),
+        expect: err(mc, line, "UTF-8"),
+    });
     out.push(Case {
         name: "duplicate timestamp",
         metrics: metrics(base.cell(row, 0, &base.rows[row - 1][0])),
         events: e(),
         expect: err(mc, line, "two rows"),
     });
-    out.push(Case { name: "tab-separated", metrics: metrics(base.metrics_csv().replace(',', "\t").into_bytes()), events: e(), expect: err(mc, None, "timestamp") });
-    out.push(Case { name: "semicolon-separated", metrics: metrics(base.metrics_csv().replace(',', ";").into_bytes()), events: e(), expect: err(mc, None, "timestamp") });
-    out.push(Case { name: "binary garbage", metrics: metrics(b"\0\x01\xff\n,,,\n".to_vec()), events: Some(b"\x7f".to_vec()), expect: err(mc, None, "") });
+    out.push(Case {
+        name: "tab-separated",
+        metrics: metrics(base.metrics_csv().replace(',', "\t").into_bytes()),
+        events: e(),
+        expect: err(mc, None, "timestamp"),
+    });
+    out.push(Case {
+        name: "semicolon-separated",
+        metrics: metrics(base.metrics_csv().replace(',', ";").into_bytes()),
+        events: e(),
+        expect: err(mc, None, "timestamp"),
+    });
+    out.push(Case {
+        name: "binary garbage",
+        metrics: metrics(b"\0\x01\xff\n,,,\n".to_vec()),
+        events: Some(b"\x7f".to_vec()),
+        expect: err(mc, None, ""),
+    });
     // events.csv
     let (ev_line, eline) = (2, Some(4));
     out.push(Case {
@@ -417,11 +495,26 @@ fn cases(base: &Base) -> Vec<Case> {
         ("events: issue type normal", 3, "normal", "issue_type"),
         ("events: empty issue type", 3, "", "issue_type"),
         ("events: negative start", 1, "-5", "before 1970"),
-        ("events: overflowing end", 2, "99999999999999999999999", "end"),
-        ("events: end past the year 9999", 2, "9223372036854775807", "end"),
+        (
+            "events: overflowing end",
+            2,
+            "99999999999999999999999",
+            "end",
+        ),
+        (
+            "events: end past the year 9999",
+            2,
+            "9223372036854775807",
+            "end",
+        ),
         ("events: garbage start", 1, "soon", "start"),
     ] {
-        out.push(Case { name, metrics: m(), events: Some(base.event(ev_line, col, value)), expect: err(ec, eline, needle) });
+        out.push(Case {
+            name,
+            metrics: m(),
+            events: Some(base.event(ev_line, col, value)),
+            expect: err(ec, eline, needle),
+        });
     }
     out.push(Case {
         name: "events: huge issue type",
@@ -451,74 +544,124 @@ fn cases(base: &Base) -> Vec<Case> {
         events: Some(b"target,start,end,issue_type,start\n".to_vec()),
         expect: err(ec, Some(1), "twice"),
     });
-    out.push(Case { name: "events: binary", metrics: m(), events: Some(b"\0\xff\xfe,\n\x01".to_vec()), expect: err(ec, None, "") });
+    out.push(Case {
+        name: "events: binary",
+        metrics: m(),
+        events: Some(b"\0\xff\xfe,\n\x01".to_vec()),
+        expect: err(ec, None, ""),
+    });
     // Oddly formed but valid: each must be read as the data it is.
-    let valid = |name, metrics: Vec<u8>, events: Vec<u8>| Case { name, metrics: Some(metrics), events: Some(events), expect: Expect::Valid };
+    let valid = |name, metrics: Vec<u8>, events: Vec<u8>| Case {
+        name,
+        metrics: Some(metrics),
+        events: Some(events),
+        expect: Expect::Valid,
+    };
     let ev = base.events_csv().into_bytes();
     out.push(valid("nan text", base.cell(row, 2, "NaN"), ev.clone()));
     out.push(valid("empty cell", base.cell(row, 3, ""), ev.clone()));
-    out.push(valid("a column entirely empty", {
-        let mut b = base.clone();
-        for r in &mut b.rows {
-            r[3] = String::new();
-        }
-        b.metrics_csv().into_bytes()
-    }, ev.clone()));
-    out.push(valid("rows in reverse order", {
-        let mut b = base.clone();
-        b.rows.reverse();
-        b.metrics_csv().into_bytes()
-    }, ev.clone()));
-    out.push(valid("byte-order marks", [b"\xef\xbb\xbf".as_slice(), base.metrics_csv().as_bytes()].concat(), [b"\xef\xbb\xbf".as_slice(), &ev].concat()));
-    out.push(valid("CRLF line ends", base.metrics_csv().replace('\n', "\r\n").into_bytes(), base.events_csv().replace('\n', "\r\n").into_bytes()));
-    out.push(valid("RFC 3339 timestamps", {
-        let mut b = base.clone();
-        for r in &mut b.rows {
-            let t: i64 = r[0].parse().expect("seconds");
-            r[0] = learn::timestamp::format_rfc3339(t);
-        }
-        b.metrics_csv().into_bytes()
-    }, ev.clone()));
-    out.push(valid("fractional timestamps", {
-        let mut b = base.clone();
-        for r in &mut b.rows {
-            r[0].push_str(".0");
-        }
-        b.metrics_csv().into_bytes()
-    }, ev.clone()));
-    out.push(valid("columns permuted", {
-        let mut b = base.clone();
-        let perm: Vec<usize> = (0..b.header.len()).rev().collect();
-        b.header = perm.iter().map(|&i| base.header[i].clone()).collect();
-        for (r, orig) in b.rows.iter_mut().zip(&base.rows) {
-            *r = perm.iter().map(|&i| orig[i].clone()).collect();
-        }
-        b.metrics_csv().into_bytes()
-    }, ev.clone()));
-    out.push(valid("an extra column", {
-        let mut b = base.clone();
-        b.header.push("unrelated_gauge".into());
-        for r in &mut b.rows {
-            r.push("1".into());
-        }
-        b.metrics_csv().into_bytes()
-    }, ev.clone()));
-    out.push(valid("every field quoted, spaces around values", {
-        let mut text = String::new();
-        for line in base.metrics_csv().lines() {
-            let fields: Vec<String> = line.split(',').map(|f| format!("\" {f} \"")).collect();
-            text.push_str(&fields.join(","));
-            text.push('\n');
-        }
-        text.into_bytes()
-    }, ev.clone()));
-    out.push(valid("events with detail and extra columns", base.metrics_csv().into_bytes(), {
-        let mut text = String::from("target,start,end,issue_type,detail,note\n");
-        for e in &base.events {
-            text.push_str(&format!("{},oom_kill,\"a, b\"\n", e.join(",")));
-        }
-        text.into_bytes()
-    }));
+    out.push(valid(
+        "a column entirely empty",
+        {
+            let mut b = base.clone();
+            for r in &mut b.rows {
+                r[3] = String::new();
+            }
+            b.metrics_csv().into_bytes()
+        },
+        ev.clone(),
+    ));
+    out.push(valid(
+        "rows in reverse order",
+        {
+            let mut b = base.clone();
+            b.rows.reverse();
+            b.metrics_csv().into_bytes()
+        },
+        ev.clone(),
+    ));
+    out.push(valid(
+        "byte-order marks",
+        [b"\xef\xbb\xbf".as_slice(), base.metrics_csv().as_bytes()].concat(),
+        [b"\xef\xbb\xbf".as_slice(), &ev].concat(),
+    ));
+    out.push(valid(
+        "CRLF line ends",
+        base.metrics_csv().replace('\n', "\r\n").into_bytes(),
+        base.events_csv().replace('\n', "\r\n").into_bytes(),
+    ));
+    out.push(valid(
+        "RFC 3339 timestamps",
+        {
+            let mut b = base.clone();
+            for r in &mut b.rows {
+                let t: i64 = r[0].parse().expect("seconds");
+                r[0] = learn::timestamp::format_rfc3339(t);
+            }
+            b.metrics_csv().into_bytes()
+        },
+        ev.clone(),
+    ));
+    out.push(valid(
+        "fractional timestamps",
+        {
+            let mut b = base.clone();
+            for r in &mut b.rows {
+                r[0].push_str(".0");
+            }
+            b.metrics_csv().into_bytes()
+        },
+        ev.clone(),
+    ));
+    out.push(valid(
+        "columns permuted",
+        {
+            let mut b = base.clone();
+            let perm: Vec<usize> = (0..b.header.len()).rev().collect();
+            b.header = perm.iter().map(|&i| base.header[i].clone()).collect();
+            for (r, orig) in b.rows.iter_mut().zip(&base.rows) {
+                *r = perm.iter().map(|&i| orig[i].clone()).collect();
+            }
+            b.metrics_csv().into_bytes()
+        },
+        ev.clone(),
+    ));
+    out.push(valid(
+        "an extra column",
+        {
+            let mut b = base.clone();
+            b.header.push("unrelated_gauge".into());
+            for r in &mut b.rows {
+                r.push("1".into());
+            }
+            b.metrics_csv().into_bytes()
+        },
+        ev.clone(),
+    ));
+    out.push(valid(
+        "every field quoted, spaces around values",
+        {
+            let mut text = String::new();
+            for line in base.metrics_csv().lines() {
+                let fields: Vec<String> = line.split(',').map(|f| format!("\" {f} \"")).collect();
+                text.push_str(&fields.join(","));
+                text.push('\n');
+            }
+            text.into_bytes()
+        },
+        ev.clone(),
+    ));
+    out.push(valid(
+        "events with detail and extra columns",
+        base.metrics_csv().into_bytes(),
+        {
+            let mut text = String::from("target,start,end,issue_type,detail,note\n");
+            for e in &base.events {
+                text.push_str(&format!("{},oom_kill,\"a, b\"\n", e.join(",")));
+            }
+            text.into_bytes()
+        },
+    ));
     out
 }
 
@@ -533,16 +676,25 @@ fn check_run(case: &Case, command: &str, code: i32, stderr: &str) -> Option<Stri
     }
     let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
     match case.expect {
-        Expect::Valid if code != 0 => fail(format!("exit {code} on valid input: {}", quote(stderr))),
+        Expect::Valid if code != 0 => {
+            fail(format!("exit {code} on valid input: {}", quote(stderr)))
+        }
         Expect::Valid => None,
         Expect::Error { file, line, needle } => {
             if code != 1 || errors.len() != 1 {
-                return fail(format!("exit {code}, {} error lines: {}", errors.len(), quote(stderr)));
+                return fail(format!(
+                    "exit {code}, {} error lines: {}",
+                    errors.len(),
+                    quote(stderr)
+                ));
             }
             let e = errors[0];
             let at = line.map_or(file.to_owned(), |l| format!("{file}:{l}:"));
             if e.len() > 1000 || !e.contains(&at) || !e.contains(needle) {
-                return fail(format!("want `{at}` and `{needle}` in a short line: {}", quote(e)));
+                return fail(format!(
+                    "want `{at}` and `{needle}` in a short line: {}",
+                    quote(e)
+                ));
             }
             None
         }
@@ -595,32 +747,74 @@ fn malformed_datasets_on_every_dataset_command() {
             }
             let d = s(&dir).to_owned();
             let out = |k: &str| s(&tmp.path().join(format!("out{n}-{k}"))).to_owned();
-            let with = |args: &[&str]| -> Vec<String> {
-                args.iter().map(|a| a.to_string()).collect()
-            };
+            let with =
+                |args: &[&str]| -> Vec<String> { args.iter().map(|a| a.to_string()).collect() };
             let commands: Vec<(&str, Vec<String>)> = if level == "target" {
                 vec![
-                    ("train", with(&["train", "--data", &d, "--out", &out("m.kpm")])),
+                    (
+                        "train",
+                        with(&["train", "--data", &d, "--out", &out("m.kpm")]),
+                    ),
                     (
                         "train --holdout-data",
-                        with(&["train", "--data", &good, "--holdout-data", &d, "--out", &out("h.kpm")]),
+                        with(&[
+                            "train",
+                            "--data",
+                            &good,
+                            "--holdout-data",
+                            &d,
+                            "--out",
+                            &out("h.kpm"),
+                        ]),
                     ),
-                    ("eval --split", with(&["eval", "--data", &d, "--split", "0.5", "--out", &out("e")])),
-                    ("eval --model", with(&["eval", "--model", model, "--data", &d, "--out", &out("m")])),
+                    (
+                        "eval --split",
+                        with(&["eval", "--data", &d, "--split", "0.5", "--out", &out("e")]),
+                    ),
+                    (
+                        "eval --model",
+                        with(&["eval", "--model", model, "--data", &d, "--out", &out("m")]),
+                    ),
                     (
                         "eval --holdout-targets",
-                        with(&["eval", "--data", &d, "--split", "0.5", "--holdout-targets", "--out", &out("l")]),
+                        with(&[
+                            "eval",
+                            "--data",
+                            &d,
+                            "--split",
+                            "0.5",
+                            "--holdout-targets",
+                            "--out",
+                            &out("l"),
+                        ]),
                     ),
                 ]
             } else {
                 vec![
                     (
                         "eval --model --snapshot",
-                        with(&["eval", "--model", model, "--snapshot", "--data", &d, "--out", &out("s")]),
+                        with(&[
+                            "eval",
+                            "--model",
+                            model,
+                            "--snapshot",
+                            "--data",
+                            &d,
+                            "--out",
+                            &out("s"),
+                        ]),
                     ),
                     (
                         "train --snapshot-data",
-                        with(&["train", "--data", &good, "--snapshot-data", &d, "--out", &out("s.kpm")]),
+                        with(&[
+                            "train",
+                            "--data",
+                            &good,
+                            "--snapshot-data",
+                            &d,
+                            "--out",
+                            &out("s.kpm"),
+                        ]),
                     ),
                 ]
             };
@@ -644,7 +838,9 @@ fn malformed_datasets_on_every_dataset_command() {
             scope.spawn(|| {
                 loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some((n, name, args)) = runs.get(i) else { break };
+                    let Some((n, name, args)) = runs.get(i) else {
+                        break;
+                    };
                     let args: Vec<&str> = args.iter().map(String::as_str).collect();
                     let (code, stderr) = run(&args);
                     if let Some(f) = check_run(&all_cases[*n], name, code, &stderr) {
@@ -661,5 +857,10 @@ fn malformed_datasets_on_every_dataset_command() {
         started.elapsed().as_secs_f64(),
         failures.len()
     );
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

@@ -49,10 +49,7 @@ fn request(addr: &str, method: &str, path: &str, body: &str) -> (u16, String) {
     BufReader::new(s)
         .read_to_string(&mut answer)
         .expect("read the answer");
-    let status = answer
-        .get(9..12)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
+    let status = answer.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
     let body = answer
         .split_once("\r\n\r\n")
         .map_or("", |(_, b)| b)
@@ -121,7 +118,10 @@ fn memory_returns_after_a_flood_of_idle_connections_and_others_are_served_meanwh
     drop(held);
     let deadline = Instant::now() + Duration::from_secs(30);
     while open_connections(&addr) > 1.0 {
-        assert!(Instant::now() < deadline, "the flood's connections never closed");
+        assert!(
+            Instant::now() < deadline,
+            "the flood's connections never closed"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     // The allocator gives memory back within moments; poll rather than guess how long.

@@ -15,6 +15,7 @@ use std::path::Path;
 use forest::{IsolationForest, RandomForest};
 
 use crate::anomaly::Anomaly;
+use crate::columns::{ColumnMap, MissingColumns};
 use serde::{Deserialize, Serialize};
 
 use crate::dataset::Fnv;
@@ -404,19 +405,33 @@ impl ModelBundle {
     /// ([`crate::columns::resolve`]): every model metric must be there (a missing value is NaN in a
     /// column, not an absent column); columns the model does not use are ignored.
     pub fn predict_window(&self, w: &Window, explain: bool) -> Result<Prediction, LearnError> {
+        self.predict_window_with(w, explain, MissingColumns::Error)
+            .map(|(p, _)| p)
+    }
+
+    /// [`ModelBundle::predict_window`], with a model metric the window lacks handled by `missing`:
+    /// with [`MissingColumns::Nan`] it is predicted on as missing values throughout, and returned
+    /// (model order) beside the prediction.
+    pub fn predict_window_with(
+        &self,
+        w: &Window,
+        explain: bool,
+        missing: MissingColumns,
+    ) -> Result<(Prediction, Vec<String>), LearnError> {
         let names: Vec<&str> = w.columns.iter().map(|(n, _)| n.as_str()).collect();
-        crate::columns::resolve(
+        let resolution = crate::columns::resolve(
             &self.window.meta.features.metrics,
             &names,
-            &Default::default(),
+            &ColumnMap::default().with_missing(missing),
         )
         .map_err(|e| {
             LearnError::Window(format!("target `{}`: {e}", crate::quote::clip(&w.target)))
         })?;
+        // The extractor feeds a metric the window lacks as missing values.
         let features = self.window.meta.features.extract_window(w)?;
         let mut p = predict_row(&self.window, &features.row, explain, Some(&w.target))?;
         p.baseline_seconds = features.baseline_secs.map(|s| s as f64);
-        Ok(p)
+        Ok((p, resolution.nan))
     }
 
     /// Predicts for one cluster snapshot with the snapshot model (trained on exactly these fields).

@@ -61,6 +61,7 @@ fn prediction_of(p: learn::prediction::Prediction) -> api::Prediction {
         probabilities: p.probabilities,
         time_to_issue_seconds: p.time_to_issue_seconds,
         baseline_seconds: p.baseline_seconds,
+        missing_metrics: None,
         horizon_seconds: p.horizon_seconds,
         explanation: p.explanation.map(|e| api::Explanation {
             summary: e.summary,
@@ -171,14 +172,17 @@ impl Predictor for ModelBundle {
         options: PredictOptions,
     ) -> Result<api::Prediction, PredictError> {
         let w = window_of(window);
-        let p = ModelBundle::predict_window(self, &w, options.explain)
-            .and_then(|p| {
-                with_threshold(p, options, Some(&w.target), || {
-                    ModelBundle::predict_window(self, &w, true)
-                })
-            })
+        let (p, nan) = ModelBundle::predict_window_with(self, &w, options.explain, options.missing)
             .map_err(predict_error)?;
-        Ok(prediction_of(p))
+        let p = with_threshold(p, options, Some(&w.target), || {
+            ModelBundle::predict_window_with(self, &w, true, options.missing).map(|(p, _)| p)
+        })
+        .map_err(predict_error)?;
+        let mut p = prediction_of(p);
+        if !nan.is_empty() {
+            p.missing_metrics = Some(nan);
+        }
+        Ok(p)
     }
 }
 
@@ -264,8 +268,8 @@ mod tests {
     #[test]
     fn threshold_override_turns_normal_into_the_likeliest_issue() {
         let options = PredictOptions {
-            explain: false,
             threshold: Some(0.2),
+            ..PredictOptions::default()
         };
         let mut asked_again = false;
         let p = with_threshold(
@@ -293,8 +297,8 @@ mod tests {
     #[test]
     fn threshold_override_turns_an_issue_into_normal() {
         let options = PredictOptions {
-            explain: false,
             threshold: Some(0.9),
+            ..PredictOptions::default()
         };
         let p = with_threshold(learn_prediction(0.6, true), options, None, || {
             panic!("no second prediction needed")

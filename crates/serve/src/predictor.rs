@@ -14,6 +14,8 @@ pub struct PredictOptions {
     pub explain: bool,
     /// Overrides the model's decision threshold on `issue_probability` (0–1).
     pub threshold: Option<f64>,
+    /// What becomes of a model metric a window lacks.
+    pub missing: learn::columns::MissingColumns,
 }
 
 /// Why a prediction failed.
@@ -115,7 +117,7 @@ impl LoadedModel {
         for (i, snapshot) in std::iter::once(&empty).chain(samples).enumerate() {
             let options = PredictOptions {
                 explain: i == 0,
-                threshold: None,
+                ..PredictOptions::default()
             };
             let p = self
                 .predictor

@@ -61,6 +61,11 @@ pub struct Args {
     /// (keep it below the pod's terminationGracePeriodSeconds, 30 s by default).
     #[arg(long, env = "KUBEPULSE_SHUTDOWN_GRACE", default_value = "10s", value_parser = crate::parse::duration_secs)]
     pub shutdown_grace: i64,
+    /// What becomes of a model metric a window (`POST /predict` with samples) lacks: `error` (a 400
+    /// naming it, default), or `nan`: predicted on as missing values, for a model trained with missing
+    /// values; the prediction lists them in `missing_metrics`.
+    #[arg(long, env = "KUBEPULSE_MISSING_COLUMNS", value_enum, default_value_t = super::MissingArg::Error)]
+    pub missing_columns: super::MissingArg,
 }
 
 fn parse_probability(text: &str) -> Result<f64, String> {
@@ -95,6 +100,7 @@ impl Args {
                 simulate_max: self.simulate_max,
                 batch_max: self.batch_max,
                 seed,
+                missing_columns: self.missing_columns.into(),
             },
             connections: serve::ConnectionLimits {
                 header_read_timeout: secs(self.header_read_timeout),
@@ -115,6 +121,12 @@ fn secs(value: i64) -> Duration {
 /// Runs `kubepulse serve` until SIGTERM/SIGINT.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let config = args.config();
+    if args.missing_columns == super::MissingArg::Nan {
+        tracing::warn!(
+            "--missing-columns nan: a window lacking some of the model's metrics is predicted on with \
+             them as missing values (listed in each prediction's missing_metrics)"
+        );
+    }
     let on_listen = |addr, model: &serve::predictor::LoadedModel| {
         println!(
             "kubepulse serve: listening on http://{addr} (model {} {} from {})",
