@@ -15,6 +15,7 @@ use std::path::Path;
 use forest::{IsolationForest, RandomForest};
 
 use crate::anomaly::Anomaly;
+use crate::columns::ColumnMap;
 use serde::{Deserialize, Serialize};
 
 use crate::dataset::Fnv;
@@ -408,19 +409,32 @@ impl ModelBundle {
         w: &Window,
         options: PredictOptions,
     ) -> Result<Prediction, LearnError> {
+        self.predict_window_with(w, options).map(|(p, _)| p)
+    }
+
+    /// [`ModelBundle::predict_window`], also returning the model metrics the window lacked (model order):
+    /// with `options.missing` = [`crate::columns::MissingColumns::Nan`] they are predicted on as missing values
+    /// throughout; with the default, they are an error.
+    pub fn predict_window_with(
+        &self,
+        w: &Window,
+        options: PredictOptions,
+    ) -> Result<(Prediction, Vec<String>), LearnError> {
+        let missing = options.missing;
         let names: Vec<&str> = w.columns.iter().map(|(n, _)| n.as_str()).collect();
-        crate::columns::resolve(
+        let resolution = crate::columns::resolve(
             &self.window.meta.features.metrics,
             &names,
-            &Default::default(),
+            &ColumnMap::default().with_missing(missing),
         )
         .map_err(|e| {
             LearnError::Window(format!("target `{}`: {e}", crate::quote::clip(&w.target)))
         })?;
+        // The extractor feeds a metric the window lacks as missing values.
         let features = self.window.meta.features.extract_window(w)?;
         let mut p = predict_row(&self.window, &features.row, options, Some(&w.target))?;
         p.baseline_seconds = features.baseline_secs.map(|s| s as f64);
-        Ok(p)
+        Ok((p, resolution.nan))
     }
 
     /// Predicts for one cluster snapshot with the snapshot model (trained on exactly these fields).
@@ -705,7 +719,11 @@ mod tests {
     }
 
     fn options(explain: bool, threshold: Option<f64>) -> PredictOptions {
-        PredictOptions { explain, threshold }
+        PredictOptions {
+            explain,
+            threshold,
+            ..PredictOptions::default()
+        }
     }
 
     /// As JSON, where a missing feature value (NaN) is `null` and equal to itself.

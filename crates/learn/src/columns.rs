@@ -138,11 +138,26 @@ pub enum ColumnsError {
     },
 }
 
+/// What becomes of a model metric the data has no column for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum MissingColumns {
+    /// An error naming every missing column (the default: a model fed less than it was trained on
+    /// answers something else).
+    #[default]
+    Error,
+    /// The metric is fed as missing values (NaN) at every sample, for a model trained with missing
+    /// values (its forests route them); the columns are listed in [`Resolution::nan`] so callers report
+    /// them.
+    Nan,
+}
+
 /// Data column names for model metrics whose names differ (`model metric → data column`); a metric
-/// the map does not name is looked up under its own name.
+/// the map does not name is looked up under its own name. Also says what becomes of a metric found
+/// under neither ([`MissingColumns`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ColumnMap {
     to_data: BTreeMap<String, String>,
+    missing: MissingColumns,
 }
 
 impl ColumnMap {
@@ -159,7 +174,21 @@ impl ColumnMap {
                 });
             }
         }
-        Ok(Self { to_data })
+        Ok(Self {
+            to_data,
+            missing: MissingColumns::Error,
+        })
+    }
+
+    /// This map, with missing model metrics handled by `missing`.
+    pub fn with_missing(mut self, missing: MissingColumns) -> Self {
+        self.missing = missing;
+        self
+    }
+
+    /// What becomes of a model metric the data lacks.
+    pub fn missing(&self) -> MissingColumns {
+        self.missing
     }
 
     /// Parses the TOML form: one `model_metric = "data column"` line per renamed metric (quote keys
@@ -207,16 +236,20 @@ impl ColumnMap {
 /// How a model's metrics were found in the data.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resolution {
-    /// For each model metric, in model order, the index of the data column that feeds it.
-    pub index: Vec<usize>,
+    /// For each model metric, in model order, the index of the data column that feeds it; `None` for a
+    /// metric fed as missing values ([`MissingColumns::Nan`]).
+    pub index: Vec<Option<usize>>,
     /// Data columns no model metric uses (ignored), sorted by name.
     pub unused: Vec<String>,
+    /// Model metrics the data lacks, fed as missing values (NaN), in model order.
+    pub nan: Vec<String>,
 }
 
 impl Resolution {
     /// Whether the data's columns are exactly the model's, in the model's order.
     pub fn is_identity(&self, data_columns: usize) -> bool {
-        self.index.len() == data_columns && self.index.iter().enumerate().all(|(i, &j)| i == j)
+        self.index.len() == data_columns
+            && self.index.iter().enumerate().all(|(i, &j)| j == Some(i))
     }
 }
 
@@ -304,12 +337,15 @@ pub fn resolve<M: AsRef<str>, D: AsRef<str>>(
     let mut index = Vec::with_capacity(model.len());
     let mut missing = Vec::new();
     for metric in model {
-        match position.get(map.source(metric.as_ref())) {
-            Some(&i) => index.push(i),
-            None => missing.push(metric.as_ref().to_string()),
+        let found = position.get(map.source(metric.as_ref())).copied();
+        if found.is_none() {
+            missing.push(metric.as_ref().to_string());
         }
+        index.push(found);
     }
-    if !missing.is_empty() {
+    if !missing.is_empty() && (map.missing == MissingColumns::Error || missing.len() == model.len())
+    {
+        // Even as NaN, a model fed none of its metrics predicts on nothing.
         return Err(ColumnsError::Missing {
             missing,
             model_count: model.len(),
@@ -317,7 +353,7 @@ pub fn resolve<M: AsRef<str>, D: AsRef<str>>(
         });
     }
     let mut used = vec![false; data.len()];
-    for &i in &index {
+    for &i in index.iter().flatten() {
         used[i] = true;
     }
     let mut unused: Vec<String> = data
@@ -327,7 +363,11 @@ pub fn resolve<M: AsRef<str>, D: AsRef<str>>(
         .map(|(d, _)| d.as_ref().to_string())
         .collect();
     unused.sort();
-    Ok(Resolution { index, unused })
+    Ok(Resolution {
+        index,
+        unused,
+        nan: missing,
+    })
 }
 
 /// The dataset re-indexed to the model: exactly the model's metrics, under the model's names, in the
@@ -348,11 +388,12 @@ pub fn align<'a, M: AsRef<str>>(
         Cow::Owned(mut d) => {
             for s in &mut d.series {
                 let mut old = std::mem::take(&mut s.columns);
+                let n = s.timestamps.len();
                 // `resolve` maps distinct metrics to distinct columns, so each is taken once.
                 s.columns = r
                     .index
                     .iter()
-                    .map(|&j| std::mem::take(&mut old[j]))
+                    .map(|j| j.map_or_else(|| vec![f64::NAN; n], |j| std::mem::take(&mut old[j])))
                     .collect();
             }
             d.metrics = names;
@@ -366,7 +407,16 @@ pub fn align<'a, M: AsRef<str>>(
                 .map(|s| Series {
                     target: s.target.clone(),
                     timestamps: s.timestamps.clone(),
-                    columns: r.index.iter().map(|&j| s.columns[j].clone()).collect(),
+                    columns: r
+                        .index
+                        .iter()
+                        .map(|j| {
+                            j.map_or_else(
+                                || vec![f64::NAN; s.timestamps.len()],
+                                |j| s.columns[j].clone(),
+                            )
+                        })
+                        .collect(),
                 })
                 .collect(),
             events: d.events.clone(),
@@ -391,7 +441,7 @@ mod tests {
             &ColumnMap::default(),
         )
         .unwrap();
-        assert_eq!(r.index, vec![2, 3, 0]);
+        assert_eq!(r.index, vec![Some(2), Some(3), Some(0)]);
         assert_eq!(r.unused, names(&["x"]));
         assert!(!r.is_identity(4));
         let r = resolve(&["a", "b"], &["a", "b"], &ColumnMap::default()).unwrap();
@@ -413,10 +463,38 @@ mod tests {
     }
 
     #[test]
+    fn missing_columns_become_nan_only_when_asked_and_never_all_of_them() {
+        let nan = ColumnMap::default().with_missing(MissingColumns::Nan);
+        let r = resolve(&["a", "b", "c"], &["c", "x"], &nan).unwrap();
+        assert_eq!(r.index, vec![None, None, Some(0)]);
+        assert_eq!(r.nan, names(&["a", "b"]));
+        assert_eq!(r.unused, names(&["x"]));
+        assert!(resolve(&["a", "b", "c"], &["c", "x"], &ColumnMap::default()).is_err());
+        let e = resolve(&["a", "b"], &["x"], &nan).unwrap_err();
+        assert!(matches!(e, ColumnsError::Missing { .. }), "{e}");
+        let d = Dataset {
+            metrics: names(&["c", "x"]),
+            series: vec![Series {
+                target: "t".into(),
+                timestamps: vec![1, 2],
+                columns: vec![vec![1.0, 2.0], vec![9.0, 9.0]],
+            }],
+            events: vec![],
+        };
+        for data in [Cow::Borrowed(&d), Cow::Owned(d.clone())] {
+            let (a, r) = align(data, &["a", "c"], &nan).unwrap();
+            assert_eq!(a.metrics, names(&["a", "c"]));
+            assert!(a.series[0].columns[0].iter().all(|v| v.is_nan()));
+            assert_eq!(a.series[0].columns[1], vec![1.0, 2.0]);
+            assert_eq!(r.nan, names(&["a"]));
+        }
+    }
+
+    #[test]
     fn a_map_renames_and_its_mistakes_are_named() {
         let map = ColumnMap::from_toml("a = \"A\"\n\"peers_mean:b\" = \"B\"\n").unwrap();
         let r = resolve(&["a", "peers_mean:b"], &["B", "A"], &map).unwrap();
-        assert_eq!(r.index, vec![1, 0]);
+        assert_eq!(r.index, vec![Some(1), Some(0)]);
         let e = resolve(&["a", "peers_mean:b"], &["B"], &map).unwrap_err();
         assert!(
             matches!(&e, ColumnsError::MappedAbsent { absent, .. } if *absent == names(&["A"]))

@@ -64,8 +64,19 @@ fn open_csv(path: &Path) -> Result<(csv::Reader<std::fs::File>, Vec<String>), Le
         .headers()
         .map_err(|e| csv_err(path, 1, e.to_string()))?
         .iter()
-        .map(|h| h.trim().to_string())
+        // A byte-order mark (spreadsheet exports) is not part of the first column's name.
+        .map(|h| h.trim_start_matches('\u{feff}').trim().to_string())
         .collect::<Vec<String>>();
+    if let Some(i) = header.iter().position(String::is_empty) {
+        return Err(csv_err(
+            path,
+            1,
+            format!(
+                "column {} of the header has no name (a trailing comma?)",
+                i + 1
+            ),
+        ));
+    }
     let mut seen = std::collections::HashSet::with_capacity(header.len());
     if let Some(twice) = header.iter().find(|h| !seen.insert(h.as_str())) {
         return Err(csv_err(
@@ -78,6 +89,13 @@ fn open_csv(path: &Path) -> Result<(csv::Reader<std::fs::File>, Vec<String>), Le
         ));
     }
     Ok((reader, header))
+}
+
+fn no_metric_columns(path: &Path) -> LearnError {
+    LearnError::EmptyFile {
+        path: path.to_path_buf(),
+        message: "no metric columns after `timestamp,target`".into(),
+    }
 }
 
 fn require(path: &Path, header: &[String], column: &str) -> Result<usize, LearnError> {
@@ -113,18 +131,19 @@ fn parse_value(path: &Path, line: u64, column: &str, raw: &[u8]) -> Result<f64, 
     }
 }
 
+/// A text cell: UTF-8 or an error naming the line and column (never a lossy replacement).
+fn utf8<'a>(path: &Path, line: u64, column: &str, raw: &'a [u8]) -> Result<&'a str, LearnError> {
+    std::str::from_utf8(raw)
+        .map_err(|_| csv_err(path, line, format!("column `{column}`: value is not UTF-8")))
+}
+
 fn parse_time(path: &Path, line: u64, column: &str, raw: &[u8]) -> Result<i64, LearnError> {
     let text = String::from_utf8_lossy(raw);
     match timestamp::parse_timestamp(&text) {
         Ok(t) => Ok(t),
-        Err(timeline::TimeError::BeforeEpoch(_)) => Err(csv_err(
-            path,
-            line,
-            format!(
-                "column `{column}`: `{}` is before 1970 (negative unix seconds)",
-                quote::clip(text.trim())
-            ),
-        )),
+        Err(e @ (timeline::TimeError::BeforeEpoch(_) | timeline::TimeError::AfterYear9999(_))) => {
+            Err(csv_err(path, line, format!("column `{column}`: {e}")))
+        }
         Err(_) => Err(csv_err(
             path,
             line,
@@ -170,10 +189,14 @@ impl Dataset {
         let (_, header) = open_csv(&path)?;
         require(&path, &header, "timestamp")?;
         require(&path, &header, "target")?;
-        Ok(header
+        let metrics: Vec<String> = header
             .into_iter()
             .filter(|h| h != "timestamp" && h != "target")
-            .collect())
+            .collect();
+        if metrics.is_empty() {
+            return Err(no_metric_columns(&path));
+        }
+        Ok(metrics)
     }
 
     /// The kind of every metric column, in [`Dataset::metrics`] order.
@@ -275,13 +298,10 @@ fn read_metrics(path: &Path) -> Result<(Vec<String>, Vec<Series>), LearnError> {
         .filter(|&i| i != ts_col && i != target_col)
         .collect();
     if metric_cols.is_empty() {
-        return Err(LearnError::EmptyFile {
-            path: path.to_path_buf(),
-            message: "no metric columns after `timestamp,target`".into(),
-        });
+        return Err(no_metric_columns(path));
     }
     let metrics: Vec<String> = metric_cols.iter().map(|&i| header[i].clone()).collect();
-    let mut index: HashMap<Vec<u8>, usize> = HashMap::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
     let mut series: Vec<Series> = Vec::new();
     let mut record = csv::ByteRecord::new();
     let mut row = 1u64;
@@ -299,12 +319,14 @@ fn read_metrics(path: &Path) -> Result<(Vec<String>, Vec<Series>), LearnError> {
         if target.is_empty() {
             return Err(csv_err(path, line, "column `target`: empty target"));
         }
+        // Two targets that differ only in invalid bytes must not merge into one series.
+        let target = utf8(path, line, "target", target)?;
         let slot = match index.get(target) {
             Some(&i) => i,
             None => {
-                index.insert(target.to_vec(), series.len());
+                index.insert(target.to_owned(), series.len());
                 series.push(Series {
-                    target: String::from_utf8_lossy(target).into_owned(),
+                    target: target.to_owned(),
                     timestamps: Vec::new(),
                     columns: vec![Vec::new(); metrics.len()],
                 });
@@ -312,6 +334,16 @@ fn read_metrics(path: &Path) -> Result<(Vec<String>, Vec<Series>), LearnError> {
             }
         };
         let s = &mut series[slot];
+        if s.timestamps.last() == Some(&ts) {
+            return Err(csv_err(
+                path,
+                line,
+                format!(
+                    "target `{}` has two rows at timestamp {ts}",
+                    quote::clip(&s.target)
+                ),
+            ));
+        }
         s.timestamps.push(ts);
         for (m, &col) in metric_cols.iter().enumerate() {
             s.columns[m].push(parse_value(path, line, &metrics[m], &record[col])?);
@@ -371,7 +403,10 @@ fn read_events(path: &Path, known: &dyn Fn(&str) -> bool) -> Result<Vec<Incident
             break;
         }
         let line = line_of(&record, row);
-        let target = String::from_utf8_lossy(record[cols[0]].trim_ascii()).into_owned();
+        let target = utf8(path, line, "target", record[cols[0]].trim_ascii())?.to_owned();
+        if target.is_empty() {
+            return Err(csv_err(path, line, "column `target`: empty target"));
+        }
         if !known(&target) {
             return Err(csv_err(
                 path,
@@ -391,7 +426,7 @@ fn read_events(path: &Path, known: &dyn Fn(&str) -> bool) -> Result<Vec<Incident
                 format!("end {end} is before start {start}"),
             ));
         }
-        let issue_type = String::from_utf8_lossy(record[cols[3]].trim_ascii()).into_owned();
+        let issue_type = utf8(path, line, "issue_type", record[cols[3]].trim_ascii())?.to_owned();
         if let Err(reason) = timeline::check_issue_type(&issue_type) {
             return Err(csv_err(
                 path,

@@ -67,12 +67,14 @@ impl Split {
 /// The dataset a model needs: its columns matched to the model's metrics **by name** (through `map`,
 /// see [`columns`]) and re-indexed to the model's order, with peer columns added when its features use
 /// them and the data has none; the dataset itself when it already is all that (never a copy: a week of
-/// a large cluster is gigabytes). Also returns the data columns the model does not use (ignored).
+/// a large cluster is gigabytes). Also returns how the columns were found: the data columns the model
+/// does not use (ignored, [`columns::Resolution::unused`]) and the model metrics fed as missing values
+/// ([`columns::Resolution::nan`], only when `map` asks for it).
 pub fn prepare<'a>(
     dataset: Cow<'a, Dataset>,
     pair: &ModelPair,
     map: &ColumnMap,
-) -> Result<(Cow<'a, Dataset>, Vec<String>), LearnError> {
+) -> Result<(Cow<'a, Dataset>, columns::Resolution), LearnError> {
     let model = &pair.meta.features.metrics;
     let derive_peers =
         context::has_peer_columns(model) && !context::has_peer_columns(&dataset.metrics);
@@ -96,7 +98,7 @@ pub fn prepare<'a>(
             crate::quote::names(model)
         )));
     }
-    Ok((aligned, resolution.unused))
+    Ok((aligned, resolution))
 }
 
 /// Importance of one feature.
@@ -159,6 +161,9 @@ pub struct Evaluation<'a> {
     pub dataset: Cow<'a, Dataset>,
     /// Columns of the given data the model does not use (ignored), sorted.
     pub ignored_columns: Vec<String>,
+    /// Model metrics the data lacks, scored as missing values (NaN) on request
+    /// ([`columns::MissingColumns::Nan`]), in model order.
+    pub nan_columns: Vec<String>,
 }
 
 /// Scores the model and the baselines on `[from, until]` of the dataset and computes every figure,
@@ -184,7 +189,7 @@ pub fn evaluate_figures<'a>(
     from: i64,
     until: i64,
 ) -> Result<Evaluation<'a>, LearnError> {
-    let (dataset, ignored_columns) = prepare(dataset.into(), pair, &ColumnMap::default())?;
+    let (dataset, resolution) = prepare(dataset.into(), pair, &ColumnMap::default())?;
     let meta = &pair.meta;
     let grid = Grid::build(&dataset, meta.window, meta.policy, from, until, false);
     if grid.is_empty() {
@@ -304,7 +309,8 @@ pub fn evaluate_figures<'a>(
         explanations: Vec::new(),
         onset_signal: Default::default(),
         dataset,
-        ignored_columns,
+        ignored_columns: resolution.unused,
+        nan_columns: resolution.nan,
     })
 }
 

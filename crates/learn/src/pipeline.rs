@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::bundle::{ModelBundle, ModelInfo};
 use crate::card::{self, Holdout};
-use crate::columns::{ColumnMap, Level};
+use crate::columns::{ColumnMap, Level, MissingColumns};
 use crate::context;
 use crate::dataset::Dataset;
 use crate::error::LearnError;
@@ -64,7 +64,16 @@ pub fn train_pair(
     until: Option<Split>,
 ) -> Result<(ModelPair, Dataset), LearnError> {
     check_level(dir, params)?;
-    let raw = Dataset::read(dir)?;
+    train_pair_on(Dataset::read(dir)?, params, peers, until)
+}
+
+/// Trains one pair on a dataset already read, up to `until` when given.
+fn train_pair_on(
+    raw: Dataset,
+    params: &TrainParams,
+    peers: bool,
+    until: Option<Split>,
+) -> Result<(ModelPair, Dataset), LearnError> {
     let mut params = params.clone();
     resolve_step(&mut params, &raw);
     let data = if peers {
@@ -89,11 +98,20 @@ pub fn evaluate_dir(
     dir: &Path,
     seed: u64,
 ) -> Result<Evaluation<'static>, LearnError> {
-    let data = Dataset::read(dir)?;
+    evaluate_whole(pair, Dataset::read(dir)?, &ColumnMap::default(), seed)
+}
+
+/// Evaluates a pair on the whole of a dataset (hold-out), its columns matched by name through `map`.
+fn evaluate_whole(
+    pair: &ModelPair,
+    data: Dataset,
+    map: &ColumnMap,
+    seed: u64,
+) -> Result<Evaluation<'static>, LearnError> {
     let (first, last) = data
         .time_range()
         .ok_or_else(|| LearnError::Dataset("no samples".into()))?;
-    evaluate_matched(pair, data, &ColumnMap::default(), first, last, seed)
+    evaluate_matched(pair, data, map, first, last, seed)
 }
 
 /// Evaluates a pair on `[from, until]` of a dataset whose columns are matched to the model's by name
@@ -106,9 +124,10 @@ fn evaluate_matched(
     until: i64,
     seed: u64,
 ) -> Result<Evaluation<'static>, LearnError> {
-    let (data, ignored) = eval::prepare(Cow::Owned(data), pair, map)?;
+    let (data, resolution) = eval::prepare(Cow::Owned(data), pair, map)?;
     let mut ev = eval::evaluate(data, pair, from, until, seed)?;
-    ev.ignored_columns = ignored;
+    ev.ignored_columns = resolution.unused;
+    ev.nan_columns = resolution.nan;
     Ok(ev)
 }
 
@@ -129,6 +148,9 @@ pub struct TrainJob {
     pub holdout: Option<(PathBuf, String)>,
     /// Snapshot hold-out.
     pub snapshot_holdout: Option<(PathBuf, String)>,
+    /// Column map file for a (window) hold-out dataset whose metric names differ from the training
+    /// data's (`model_metric = "holdout_column"`).
+    pub columns: Option<PathBuf>,
     /// Model name.
     pub name: String,
     /// Training time, unix seconds.
@@ -136,22 +158,50 @@ pub struct TrainJob {
 }
 
 /// Trains the bundle of a [`TrainJob`]; also returns the hold-out evaluations made for the card.
+///
+/// Every input (datasets, hold-outs, the column map) is read and checked before any training, so a
+/// malformed hold-out fails at once, not after the window model is trained.
 pub fn train_bundle(job: &TrainJob) -> Result<(ModelBundle, Vec<Evaluation<'static>>), LearnError> {
+    let map = match &job.columns {
+        Some(path) => ColumnMap::read(path)?,
+        None => ColumnMap::default(),
+    };
+    if !map.is_empty() && job.holdout.is_none() {
+        return Err(LearnError::InvalidOption {
+            name: "columns",
+            reason: "a column map applies to a --holdout-data dataset, and there is none".into(),
+        });
+    }
     if let Some((dir, params)) = &job.snapshot {
         check_level(dir, params)?;
     }
-    let (window, data) = train_pair(&job.data, &job.params, job.peers, job.until)?;
-    let snapshot = match &job.snapshot {
-        Some((dir, params)) => Some(train_pair(dir, params, false, None)?.0),
+    let read = |input: &Option<(PathBuf, String)>| -> Result<_, LearnError> {
+        input
+            .as_ref()
+            .map(|(dir, desc)| Ok((Dataset::read(dir)?, desc.clone())))
+            .transpose()
+    };
+    let raw = Dataset::read(&job.data)?;
+    let snapshot_data = match &job.snapshot {
+        Some((dir, params)) => Some((Dataset::read(dir)?, params)),
+        None => None,
+    };
+    let holdout = read(&job.holdout)?;
+    let snapshot_holdout = read(&job.snapshot_holdout)?;
+    let (window, data) = train_pair_on(raw, &job.params, job.peers, job.until)?;
+    let snapshot = match snapshot_data {
+        Some((d, params)) => Some(train_pair_on(d, params, false, None)?.0),
         None => None,
     };
     let seed = job.params.seed;
-    let window_holdout = match &job.holdout {
-        Some((dir, desc)) => Some((evaluate_dir(&window, dir, seed)?, desc.clone())),
+    let window_holdout = match holdout {
+        Some((d, desc)) => Some((evaluate_whole(&window, d, &map, seed)?, desc)),
         None => None,
     };
-    let snapshot_holdout = match (&snapshot, &job.snapshot_holdout) {
-        (Some(pair), Some((dir, desc))) => Some((evaluate_dir(pair, dir, seed)?, desc.clone())),
+    let snapshot_holdout = match (&snapshot, snapshot_holdout) {
+        (Some(pair), Some((d, desc))) => {
+            Some((evaluate_whole(pair, d, &ColumnMap::default(), seed)?, desc))
+        }
         _ => None,
     };
     let fp = data.fingerprint();
@@ -216,6 +266,8 @@ pub struct EvalJob {
     pub peers: bool,
     /// Column map file for a bundle whose metric names differ from the dataset's (`model = "data"`).
     pub columns: Option<PathBuf>,
+    /// What becomes of a model metric the dataset lacks (with `model`): an error, or missing values.
+    pub missing: MissingColumns,
     /// Report directory.
     pub out: PathBuf,
 }
@@ -225,7 +277,8 @@ pub fn run_eval(job: &EvalJob) -> Result<serde_json::Value, LearnError> {
     let map = match &job.columns {
         Some(path) => ColumnMap::read(path)?,
         None => ColumnMap::default(),
-    };
+    }
+    .with_missing(job.missing);
     let (pair, name, data, from) = match &job.model {
         Some(path) => {
             let bundle = ModelBundle::load(path)?;
@@ -253,7 +306,7 @@ pub fn run_eval(job: &EvalJob) -> Result<serde_json::Value, LearnError> {
                 name: "split",
                 reason: "without --model, give --train-until or --split to train on the past and test on the future".into(),
             })?;
-            if !map.is_empty() {
+            if !map.is_empty() || map.missing() != MissingColumns::Error {
                 return Err(LearnError::InvalidOption {
                     name: "columns",
                     reason: "a column map applies a --model to data with other column names; \

@@ -37,6 +37,9 @@ pub struct PredictOptions {
     /// threshold declares (the model's own would not) gets the likeliest type, a recommendation and an
     /// explanation, but no time to issue: the model did not expect one within its horizon.
     pub threshold: Option<f64>,
+    /// What becomes of a model metric a window lacks ([`crate::columns::MissingColumns`]; default: an
+    /// error naming it).
+    pub missing: crate::columns::MissingColumns,
 }
 
 impl PredictOptions {
@@ -44,7 +47,7 @@ impl PredictOptions {
     pub fn explain(explain: bool) -> Self {
         PredictOptions {
             explain,
-            threshold: None,
+            ..PredictOptions::default()
         }
     }
 }

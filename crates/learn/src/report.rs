@@ -45,6 +45,7 @@ pub fn to_json(ev: &Evaluation, pair: &ModelPair, model_name: &str) -> Value {
                 "windows": ev.grid.len(),
                 "data_fingerprint": ev.dataset.fingerprint(),
                 "ignored_columns": ev.ignored_columns,
+                "nan_columns": ev.nan_columns,
             }),
         );
         map.insert(

@@ -69,7 +69,7 @@ pub fn validate_snapshot(s: &SnapshotInput, path_prefix: &str) -> Result<(), Api
 /// Longest accepted identifier or category string, bytes.
 pub const MAX_STRING_BYTES: usize = 256;
 /// Latest sample time accepted, unix seconds (9999-12-31T23:59:59Z); the earliest is 0 (1970).
-pub const MAX_TIMESTAMP: i64 = 253_402_300_799;
+pub const MAX_TIMESTAMP: i64 = learn::timestamp::MAX_TIMESTAMP;
 /// Most samples accepted in one window.
 pub const MAX_WINDOW_SAMPLES: usize = 10_000;
 
@@ -266,6 +266,10 @@ pub struct Prediction {
     /// until it covers the model's minimum history: send a longer history than the window to give them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub baseline_seconds: Option<f64>,
+    /// Model metrics the window lacked, predicted on as missing values (a server started with
+    /// `--missing-columns nan`; absent when none was missing).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub missing_metrics: Option<Vec<String>>,
 }
 
 /// The model that answered.

@@ -61,6 +61,7 @@ fn prediction_of(p: learn::prediction::Prediction) -> api::Prediction {
         probabilities: p.probabilities,
         time_to_issue_seconds: p.time_to_issue_seconds,
         baseline_seconds: p.baseline_seconds,
+        missing_metrics: None,
         horizon_seconds: p.horizon_seconds,
         explanation: p.explanation.map(|e| api::Explanation {
             summary: e.summary,
@@ -123,9 +124,13 @@ impl Predictor for ModelBundle {
         window: &WindowInput,
         options: PredictOptions,
     ) -> Result<api::Prediction, PredictError> {
-        ModelBundle::predict_window(self, &window_of(window), options)
-            .map(prediction_of)
-            .map_err(predict_error)
+        let (p, nan) = ModelBundle::predict_window_with(self, &window_of(window), options)
+            .map_err(predict_error)?;
+        let mut p = prediction_of(p);
+        if !nan.is_empty() {
+            p.missing_metrics = Some(nan);
+        }
+        Ok(p)
     }
 }
 

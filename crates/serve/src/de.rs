@@ -191,6 +191,18 @@ fn visit_predict_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<PredictReques
     }
     match samples {
         Some(samples) => {
+            // A `cluster_id` beside `target` is not used, but is held to the bound the document states.
+            if target.is_some()
+                && snapshot
+                    .cluster_id
+                    .as_ref()
+                    .is_some_and(|id| id.len() > crate::api::MAX_STRING_BYTES)
+            {
+                return Err(de::Error::custom(format!(
+                    "cluster_id is longer than {} bytes",
+                    crate::api::MAX_STRING_BYTES
+                )));
+            }
             let target = target
                 .or(snapshot.cluster_id)
                 .ok_or_else(|| de::Error::missing_field("target"))?;

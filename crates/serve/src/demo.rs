@@ -164,6 +164,13 @@ impl DemoCluster {
         let available: Vec<&str> = COLUMNS.iter().map(|c| c.name).collect();
         let resolution = learn::columns::resolve(&info.metrics, &available, &Default::default())
             .map_err(|e| DemoError::Model(e.to_string()))?;
+        // Missing columns are an error under the default map: every model metric has a column.
+        let columns = resolution
+            .index
+            .iter()
+            .zip(&info.metrics)
+            .map(|(i, m)| i.ok_or_else(|| DemoError::Model(format!("no simulator column for {m}"))))
+            .collect::<Result<Vec<usize>, DemoError>>()?;
         let model_baseline = model.window_model().meta.features.baseline;
         let metrics = info.metrics.clone();
         let kinds = metrics.iter().map(|m| ColumnKind::of(m)).collect();
@@ -202,7 +209,7 @@ impl DemoCluster {
             sim,
             model,
             metrics,
-            columns: resolution.index,
+            columns,
             kinds,
             baseline_spec: model_baseline.unwrap_or_default(),
             model_has_baseline: model_baseline.is_some(),

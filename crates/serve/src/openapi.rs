@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 use utoipa::OpenApi;
 
 use crate::api;
+use crate::predictor::ModelInfo;
 use crate::state::Limits;
 
 /// The OpenAPI document of the KubePulse prediction service, without its paths (the route table adds
@@ -48,12 +49,13 @@ use crate::state::Limits;
 )]
 pub struct ApiDoc;
 
-/// The document of a server running under `limits`: utoipa's, made to say exactly what the server
-/// accepts (the request bounds are written from the same constants the validation uses): every
-/// snapshot field's range, the loose forms (`cluster_id` as an integer, `is_business_hours` as a
-/// boolean), the snapshot/window distinction, the configured `/simulate/{count}` and batch bounds, and
-/// the optional body of `POST /predict`.
-pub fn document(limits: &Limits) -> Value {
+/// The document of a server running under `limits` with `model` in service: utoipa's, made to say
+/// exactly what the server accepts (the request bounds are written from the same constants the
+/// validation uses): every snapshot field's range, the loose forms (`cluster_id` as an integer,
+/// `is_business_hours` as a boolean), the snapshot/window distinction, the model's metric names in a
+/// window's samples with a valid window as the example of `POST /predict` and `/predict/batch`, the
+/// configured `/simulate/{count}` and batch bounds, and the optional body of `POST /predict`.
+pub fn document(limits: &Limits, model: Option<&ModelInfo>) -> Value {
     let mut api = crate::server::route_table().into_openapi();
     api.merge(ui::openapi::openapi());
     let mut doc = serde_json::to_value(api).unwrap_or(Value::Null);
@@ -84,12 +86,14 @@ pub fn document(limits: &Limits) -> Value {
             {"required": ["target"], "properties": {"target": {"not": {"type": "null"}}}},
         ]});
     }
-    // The window form: its target may come as `target` or `cluster_id` (a string or an integer).
+    // The window form: its target may come as `target` or `cluster_id` (a string or an integer; `null`
+    // is a missing value, as everywhere), at least one of them given.
     let window = format!("{schemas}/WindowInput");
     if let Some(window) = doc.pointer_mut(&window) {
         window["required"] = json!(["samples"]);
-        window["anyOf"] = json!([{"required": ["target"]}, {"required": ["cluster_id"]}]);
-        let id = json!({"type": ["string", "integer"], "maxLength": api::MAX_STRING_BYTES});
+        let given = |name: &str| json!({"required": [name], "properties": {name: {"not": {"type": "null"}}}});
+        window["anyOf"] = json!([given("target"), given("cluster_id")]);
+        let id = json!({"type": ["string", "integer", "null"], "maxLength": api::MAX_STRING_BYTES});
         window["properties"]["target"] = merge(&window["properties"]["target"], &id);
         window["properties"]["cluster_id"] = merge(
             &id,
@@ -152,8 +156,82 @@ pub fn document(limits: &Limits) -> Value {
     if let Some(body) = doc.pointer_mut(&format!("{paths}/~1predict/post/requestBody")) {
         body["required"] = json!(false);
     }
+    if let Some(model) = model {
+        with_model(&mut doc, model, limits.batch_max);
+    }
     doc
 }
+
+/// A window's samples name the model's metrics: each one a property of `Sample` (other names are
+/// accepted and ignored), and valid bodies as the examples of `POST /predict` and `/predict/batch` —
+/// a window also needs increasing timestamps, which a schema cannot state, and every model metric in
+/// some sample.
+fn with_model(doc: &mut Value, model: &ModelInfo, batch_max: usize) {
+    let metrics: Vec<&str> = model.details["metrics"]
+        .as_array()
+        .map(|m| m.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    if metrics.is_empty() {
+        return;
+    }
+    let step = model.details["step_secs"].as_i64().unwrap_or(15).max(1);
+    let window = model.details["window_secs"]
+        .as_i64()
+        .unwrap_or(180)
+        .max(step);
+    if let Some(sample) = doc.pointer_mut("/components/schemas/Sample") {
+        for m in &metrics {
+            sample["properties"][*m] = json!({
+                "type": ["number", "null"],
+                "description": format!("`{m}`, a metric of model {} {}", model.name, model.version),
+            });
+        }
+        let values: serde_json::Map<String, Value> = metrics
+            .iter()
+            .map(|m| (m.to_string(), json!(0.0)))
+            .collect();
+        let mut example = values;
+        example.insert("timestamp".into(), json!(EXAMPLE_START));
+        sample["examples"] = json!([example]);
+    }
+    let samples: Vec<Value> = (0..=window / step)
+        .map(|i| {
+            let mut s: serde_json::Map<String, Value> = metrics
+                .iter()
+                .map(|m| (m.to_string(), json!(0.0)))
+                .collect();
+            s.insert("timestamp".into(), json!(EXAMPLE_START + i * step));
+            Value::Object(s)
+        })
+        .collect();
+    let window_body = json!({"target": "shop/frontend", "samples": samples});
+    let snapshot_body = json!({"cluster_id": "cluster-1", "cluster_cpu_util_avg": 42.0});
+    if let Some(w) = doc.pointer_mut("/components/schemas/WindowInput") {
+        w["examples"] = json!([window_body]);
+    }
+    let media = "content/application~1json";
+    if let Some(body) = doc.pointer_mut(&format!("/paths/~1predict/post/requestBody/{media}")) {
+        body["examples"] = json!({
+            "snapshot": {"summary": "A cluster snapshot", "value": snapshot_body},
+            "window": {"summary": "One target's window of samples", "value": window_body},
+        });
+    }
+    if let Some(body) =
+        doc.pointer_mut(&format!("/paths/~1predict~1batch/post/requestBody/{media}"))
+    {
+        let items: Vec<Value> = [snapshot_body, window_body]
+            .into_iter()
+            .rev()
+            .take(batch_max)
+            .collect();
+        body["examples"] = json!({
+            "mixed": {"summary": "A window and a snapshot", "value": items},
+        });
+    }
+}
+
+/// The first timestamp of the example window, unix seconds (2025-04-16T10:00:00Z).
+const EXAMPLE_START: i64 = 1_744_797_600;
 
 /// `base` with the keys of `extra` added (or replaced).
 fn merge(base: &Value, extra: &Value) -> Value {
@@ -167,7 +245,7 @@ fn merge(base: &Value, extra: &Value) -> Value {
 }
 
 /// [`document`] as pretty JSON.
-pub fn document_json(limits: &Limits) -> String {
-    serde_json::to_string_pretty(&document(limits))
+pub fn document_json(limits: &Limits, model: Option<&ModelInfo>) -> String {
+    serde_json::to_string_pretty(&document(limits, model))
         .unwrap_or_else(|e| format!(r#"{{"error":"internal_error","message":"{e}"}}"#))
 }

@@ -7,7 +7,8 @@ use std::time::SystemTime;
 
 use crate::api::{Prediction, SnapshotInput, WindowInput};
 
-/// How to predict: `learn`'s options (explanation, threshold override), passed through as they are.
+/// How to predict: `learn`'s options (explanation, threshold override, missing metrics), passed through
+/// as they are.
 pub use learn::prediction::PredictOptions;
 
 /// Why a prediction failed.
@@ -109,7 +110,7 @@ impl LoadedModel {
         for (i, snapshot) in std::iter::once(&empty).chain(samples).enumerate() {
             let options = PredictOptions {
                 explain: i == 0,
-                threshold: None,
+                ..PredictOptions::default()
             };
             let p = self
                 .predictor

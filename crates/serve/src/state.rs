@@ -27,6 +27,9 @@ pub struct Limits {
     pub batch_max: usize,
     /// Seed of the first simulated snapshot; each simulation uses the next seed.
     pub seed: u64,
+    /// What becomes of a model metric a window lacks: a 400 naming it (default), or missing values
+    /// (NaN) throughout, listed in the prediction's `missing_metrics`.
+    pub missing_columns: learn::columns::MissingColumns,
 }
 
 impl Default for Limits {
@@ -38,6 +41,7 @@ impl Default for Limits {
             simulate_max: 1000,
             batch_max: 1000,
             seed: 42,
+            missing_columns: learn::columns::MissingColumns::Error,
         }
     }
 }
@@ -49,6 +53,8 @@ pub struct ServedModel {
     /// The model.
     pub model: LoadedModel,
     counters: Vec<(String, Counter)>,
+    /// The OpenAPI document with this model's metric names (the window form's samples), as JSON text.
+    openapi: String,
 }
 
 impl ServedModel {
@@ -77,7 +83,7 @@ struct Shared {
     metrics: Metrics,
     limits: Limits,
     next_seed: AtomicU64,
-    /// The OpenAPI document under these limits, built on first request.
+    /// The OpenAPI document under these limits while no model is in service, built on first request.
     openapi: std::sync::OnceLock<String>,
     /// The fleet UI's state, when the UI is served.
     ui: std::sync::OnceLock<ui::UiState>,
@@ -134,16 +140,25 @@ impl AppState {
             source = %model.source,
             "model in service"
         );
-        self.inner
-            .model
-            .store(Some(Arc::new(ServedModel { model, counters })));
+        let openapi = crate::openapi::document_json(&self.inner.limits, Some(&model.info));
+        self.inner.model.store(Some(Arc::new(ServedModel {
+            model,
+            counters,
+            openapi,
+        })));
     }
 
-    /// The OpenAPI document of this service (its bounds are these limits'), as JSON text.
-    pub fn openapi_document(&self) -> &str {
-        self.inner
-            .openapi
-            .get_or_init(|| crate::openapi::document_json(&self.inner.limits))
+    /// The OpenAPI document of this service (its bounds are these limits', its window form's metric
+    /// names the model's in service), as JSON text.
+    pub fn openapi_document(&self) -> String {
+        match &*self.model() {
+            Some(served) => served.openapi.clone(),
+            None => self
+                .inner
+                .openapi
+                .get_or_init(|| crate::openapi::document_json(&self.inner.limits, None))
+                .clone(),
+        }
     }
 
     /// Serves the fleet UI from `ui` (once; later calls are ignored).

@@ -33,7 +33,14 @@ pub enum TimeError {
     /// A time before 1970-01-01T00:00:00Z (negative unix seconds): no metric history has one.
     #[error("`{0}` is before 1970 (negative unix seconds)")]
     BeforeEpoch(String),
+    /// A time after 9999-12-31T23:59:59Z ([`MAX_TIMESTAMP`]): no metric history has one, and later
+    /// arithmetic on it (a window, a horizon) would overflow.
+    #[error("`{0}` is after the year 9999 (more than 253402300799 unix seconds)")]
+    AfterYear9999(String),
 }
+
+/// The latest timestamp accepted, unix seconds: 9999-12-31T23:59:59Z (the earliest is 0, 1970).
+pub const MAX_TIMESTAMP: i64 = 253_402_300_799;
 
 /// At most 200 characters of a value, for an error message.
 fn quoted(text: &str) -> String {
@@ -116,10 +123,11 @@ pub fn format_duration_secs(secs: i64) -> String {
 /// Parses unix seconds (`1661140279`; `1661140279.5` is rounded down; fractional values beyond
 /// ±9·10^15 s are refused rather than saturated) or RFC 3339 (`2022-08-22T03:51:19Z`,
 /// `2022-08-22T05:51:19.250+02:00`, `2022-08-22 03:51:19Z`, or a bare date `2022-08-22`)
-/// into unix seconds. Times before 1970 are an error.
+/// into unix seconds. Times before 1970 or after the year 9999 ([`MAX_TIMESTAMP`]) are an error.
 pub fn parse_timestamp(text: &str) -> Result<i64, TimeError> {
     match parse_timestamp_opt(text) {
-        Some(t) if t >= 0 => Ok(t),
+        Some(t) if (0..=MAX_TIMESTAMP).contains(&t) => Ok(t),
+        Some(t) if t > MAX_TIMESTAMP => Err(TimeError::AfterYear9999(quoted(text))),
         Some(_) => Err(TimeError::BeforeEpoch(quoted(text))),
         None => Err(TimeError::Timestamp(quoted(text))),
     }
@@ -291,6 +299,13 @@ mod tests {
             assert!(
                 matches!(parse_timestamp(before), Err(TimeError::BeforeEpoch(_))),
                 "{before}"
+            );
+        }
+        assert_eq!(parse_timestamp("9999-12-31T23:59:59Z"), Ok(MAX_TIMESTAMP));
+        for after in ["253402300800", "9223372036854775807", "8e15"] {
+            assert!(
+                matches!(parse_timestamp(after), Err(TimeError::AfterYear9999(_))),
+                "{after}"
             );
         }
         let long = parse_timestamp(&"x".repeat(100_000))

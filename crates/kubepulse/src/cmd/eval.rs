@@ -9,6 +9,7 @@ use learn::eval::Split;
 use learn::features::FeatureMode;
 use learn::pipeline::{self, EvalJob};
 
+use super::MissingArg;
 use super::train::ModelArgs;
 use crate::parse;
 
@@ -17,6 +18,7 @@ use crate::parse;
 #[command(after_help = "Examples:
   kubepulse eval --model model.kpm --data data/holdout --out report/
   kubepulse eval --model model.kpm --data data/other-names --columns columns.toml --out report/
+  kubepulse eval --model model.kpm --data data/fewer-metrics --missing-columns nan --out report/
   kubepulse eval --data data/sim --split 0.7 --out report/
   kubepulse eval --data ../shared/data/nezha-onlineboutique --train-until 2022-08-23 --ongoing detect --horizon 60 --peers --no-calendar --false-alarm-budget 2 --out report-nezha/")]
 pub struct Args {
@@ -36,6 +38,11 @@ pub struct Args {
     /// one `model_metric = "dataset_column"` line each (other metrics are matched by their own name).
     #[arg(long, value_name = "MAP.toml", requires = "model")]
     pub columns: Option<PathBuf>,
+    /// With --model: what becomes of a model metric the dataset lacks — `error` (default), or `nan`: it is
+    /// scored as missing values throughout (for a model trained with missing values; listed in
+    /// report.json's `test.nan_columns` and warned about).
+    #[arg(long, value_enum, default_value_t = MissingArg::Error, requires = "model")]
+    pub missing_columns: MissingArg,
     /// Train on data up to this time, test after it (unix seconds or RFC 3339).
     #[arg(long, value_parser = parse::timestamp, conflicts_with = "split")]
     pub train_until: Option<i64>,
@@ -69,6 +76,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         params: args.train.params(FeatureMode::Window),
         peers: args.train.peers,
         columns: args.columns.clone(),
+        missing: args.missing_columns.into(),
         out: args.out.clone(),
     };
     let started = std::time::Instant::now();
@@ -92,6 +100,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "ignored {} dataset column(s) the model does not use: {}",
             ignored.len(),
             learn::quote::names(&ignored)
+        );
+    }
+    let nan: Vec<&str> = report["test"]["nan_columns"]
+        .as_array()
+        .map(|c| c.iter().filter_map(|v| v.as_str()).collect())
+        .unwrap_or_default();
+    if !nan.is_empty() {
+        tracing::warn!(
+            "the dataset lacks {} of the model's columns, scored as missing values throughout              (--missing-columns nan): {}",
+            nan.len(),
+            learn::quote::names(&nan)
         );
     }
     let i = &report["incidents"];

@@ -7,6 +7,24 @@ pub mod simulate;
 pub mod train;
 pub mod watch;
 
+/// `--missing-columns`: what becomes of a model metric the data lacks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MissingArg {
+    /// An error naming the missing columns.
+    Error,
+    /// Fed as missing values (NaN) throughout, with a warning: for a model trained with missing values.
+    Nan,
+}
+
+impl From<MissingArg> for learn::columns::MissingColumns {
+    fn from(m: MissingArg) -> Self {
+        match m {
+            MissingArg::Error => Self::Error,
+            MissingArg::Nan => Self::Nan,
+        }
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use clap::Parser;

@@ -92,6 +92,11 @@ pub struct Args {
     /// Directory where the UI's feedback is written (events.csv, false_alarms.csv, audit.jsonl).
     #[arg(long, env = "KUBEPULSE_FEEDBACK_DIR", value_name = "DIR")]
     pub feedback_dir: Option<PathBuf>,
+    /// What becomes of a model metric a window (`POST /predict` with samples) lacks: `error` (a 400
+    /// naming it, default), or `nan`: predicted on as missing values, for a model trained with missing
+    /// values; the prediction lists them in `missing_metrics`.
+    #[arg(long, env = "KUBEPULSE_MISSING_COLUMNS", value_enum, default_value_t = super::MissingArg::Error)]
+    pub missing_columns: super::MissingArg,
 }
 
 fn parse_speed(text: &str) -> Result<f64, String> {
@@ -143,6 +148,7 @@ impl Args {
                 simulate_max: self.simulate_max,
                 batch_max: self.batch_max,
                 seed,
+                missing_columns: self.missing_columns.into(),
             },
             connections: serve::ConnectionLimits {
                 header_read_timeout: secs(self.header_read_timeout),
@@ -197,17 +203,21 @@ fn secs(value: i64) -> Duration {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let mut config = args.config();
     config.feedback = args.feedback()?;
+    if args.missing_columns == super::MissingArg::Nan {
+        tracing::warn!(
+            "--missing-columns nan: a window lacking some of the model's metrics is predicted on with \
+             them as missing values (listed in each prediction's missing_metrics)"
+        );
+    }
     let on_listen = |addr, model: &serve::predictor::LoadedModel| {
         println!(
             "kubepulse serve: listening on http://{addr} (model {} {} from {}); UI at /ui/",
             model.info.name, model.info.version, model.source
         );
     };
-    crate::runtime::block_on(serve::app::run(
-        &config,
-        on_listen,
-        crate::runtime::shutdown_signal(),
-    ))?
+    crate::runtime::block_on_until_signal(|shutdown| {
+        serve::app::run(&config, on_listen, shutdown.recv())
+    })?
     .with_context(|| format!("kubepulse serve on {}", config.listen))
 }
 

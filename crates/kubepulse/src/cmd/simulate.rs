@@ -236,12 +236,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();
+        let (listening, ready) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            let _ = crate::runtime::block_on(async move {
-                crate::runtime::shutdown_signal().await;
-                stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            let _ = crate::runtime::block_on_until_signal(|shutdown| {
+                let _ = listening.send(());
+                async move {
+                    shutdown.recv().await;
+                    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
             });
         });
+        // The run starts once a signal would stop it (not kill it, leaving its temporary files).
+        let _ = ready.recv();
     }
     let summary = sim::run_until(
         &valid,

@@ -172,7 +172,8 @@ impl ModelArgs {
 #[command(after_help = "Examples:
   kubepulse train --data data/sim --out model.kpm
   kubepulse train --data ../shared/data/nezha-onlineboutique --train-until 2022-08-23 --ongoing detect --horizon 60 --peers --no-calendar --false-alarm-budget 2 --out nezha.kpm
-  kubepulse train --data data/sim --snapshot-data data/sim-cluster --out models/default.kpm")]
+  kubepulse train --data data/sim --snapshot-data data/sim-cluster --out models/default.kpm
+  kubepulse train --data data/sim --holdout-data data/other-names --columns columns.toml --out model.kpm")]
 pub struct Args {
     /// Dataset directory (metrics.csv + events.csv).
     #[arg(long)]
@@ -194,6 +195,10 @@ pub struct Args {
     /// figures (docs/model.md).
     #[arg(long)]
     pub snapshot_monotonic: bool,
+    /// With --holdout-data: a TOML file naming the hold-out dataset's column of each model metric
+    /// whose name differs, one `model_metric = "dataset_column"` line each (as `eval --columns`).
+    #[arg(long, value_name = "MAP.toml", requires = "holdout_data")]
+    pub columns: Option<PathBuf>,
     /// Cluster-level hold-out dataset for the snapshot model.
     #[arg(long)]
     pub snapshot_holdout_data: Option<PathBuf>,
@@ -241,6 +246,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .snapshot_holdout_data
             .clone()
             .map(|d| (d, format!("{} (cluster level)", args.holdout_description))),
+        columns: args.columns.clone(),
         name: args.name.clone(),
         trained_at: now(),
     };

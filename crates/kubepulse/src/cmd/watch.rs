@@ -174,11 +174,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             args.feedback_dir.as_deref(),
         )?,
     };
-    crate::runtime::block_on(run_configured(
-        config,
-        Arc::new(model),
-        crate::runtime::shutdown_signal(),
-    ))??;
+    crate::runtime::block_on_until_signal(|shutdown| {
+        run_configured(config, Arc::new(model), shutdown.recv())
+    })??;
     Ok(())
 }
 

@@ -143,101 +143,560 @@ fn a_model_on_data_of_the_other_level_is_an_error() {
     assert!(e.contains("cluster-level dataset"), "{e}");
 }
 
-#[test]
-fn malformed_datasets_exit_1_with_one_line_on_every_dataset_command() {
-    let tmp = tempfile::tempdir().unwrap();
-    let good = "timestamp,target,cpu\n1700000000,ns/a,1\n1700000015,ns/a,2\n";
-    let events = "target,start,end,issue_type\n";
-    let cases: Vec<(&str, String, String)> = vec![
-        ("no files", String::new(), String::new()),
-        ("empty metrics", String::new(), events.into()),
-        (
-            "header only",
-            "timestamp,target,cpu\n".into(),
-            events.into(),
-        ),
-        (
-            "no metric column",
-            "timestamp,target\n1,ns/a\n".into(),
-            events.into(),
-        ),
-        (
-            "duplicate header",
-            "timestamp,target,cpu,cpu\n1,ns/a,1,2\n".into(),
-            events.into(),
-        ),
-        (
-            "negative timestamp",
-            "timestamp,target,cpu\n-1,ns/a,1\n".into(),
-            events.into(),
-        ),
-        (
-            "bad number",
-            "timestamp,target,cpu\n1,ns/a,1e400\n".into(),
-            events.into(),
-        ),
-        (
-            "ragged row",
-            "timestamp,target,cpu\n1,ns/a,1,2\n".into(),
-            events.into(),
-        ),
-        (
-            "huge cell",
-            format!("timestamp,target,cpu\n1,ns/a,{}\n", "9x".repeat(1 << 20)),
-            events.into(),
-        ),
-        (
-            "bad issue type",
-            good.into(),
-            format!("{events}ns/a,1700000000,1700000015,Pod Failure\n"),
-        ),
-        (
-            "unknown target",
-            good.into(),
-            format!("{events}ns/zz,1700000000,1700000015,pod_failure\n"),
-        ),
-        (
-            "end before start",
-            good.into(),
-            format!("{events}ns/a,1700000015,1700000000,pod_failure\n"),
-        ),
-        ("binary", "\u{0}\u{1}\u{ff}\n,,,\n".into(), "\u{7f}".into()),
-    ];
-    for (name, metrics, ev) in &cases {
-        let dir = tmp.path().join(name.replace(' ', "_"));
-        std::fs::create_dir_all(&dir).unwrap();
-        if *name != "no files" {
-            std::fs::write(dir.join("metrics.csv"), metrics).unwrap();
-            std::fs::write(dir.join("events.csv"), ev).unwrap();
+// ---- Malformed datasets × every command that reads a dataset -------------------------------------
+
+/// What every command must do with one dataset.
+#[derive(Debug, Clone, Copy)]
+enum Expect {
+    /// Legitimately valid input: exit 0.
+    Valid,
+    /// Exit 1 with one `error:` line that names `file` (at `line` when given) and contains `needle`.
+    Error {
+        file: &'static str,
+        line: Option<u64>,
+        needle: &'static str,
+    },
+}
+
+fn err(file: &'static str, line: Option<u64>, needle: &'static str) -> Expect {
+    Expect::Error { file, line, needle }
+}
+
+/// One dataset directory's files (`None`: the file is absent).
+struct Case {
+    name: &'static str,
+    metrics: Option<Vec<u8>>,
+    events: Option<Vec<u8>>,
+    expect: Expect,
+}
+
+/// A valid dataset as rows of text, mutated by each case. Rows are target-major; data row `r` is line
+/// `r + 2` of `metrics.csv`.
+#[derive(Clone)]
+struct Base {
+    header: Vec<String>,
+    rows: Vec<Vec<String>>,
+    events: Vec<Vec<String>>,
+}
+
+/// Rows per target: 2 h at 15 s, enough to train on either half (4 x (window + horizon) = 32 min).
+const ROWS: usize = 480;
+const T0: i64 = 1_700_000_000;
+
+impl Base {
+    /// Two targets with the given metric columns and four incidents each (both issue types), so a
+    /// model trains on any half of it.
+    fn new(metrics: &[&str], targets: [&str; 2]) -> Self {
+        let mut header = vec!["timestamp".to_owned(), "target".to_owned()];
+        header.extend(metrics.iter().map(|m| m.to_string()));
+        let mut rows = Vec::new();
+        for (t, target) in targets.iter().enumerate() {
+            for i in 0..ROWS {
+                let mut row = vec![(T0 + 15 * i as i64).to_string(), target.to_string()];
+                for (k, m) in metrics.iter().enumerate() {
+                    let v = if m.ends_with("_total") {
+                        (i / 40) as f64
+                    } else {
+                        ((i * 31 + k * 17 + t * 7) % 97) as f64 / 10.0
+                    };
+                    row.push(v.to_string());
+                }
+                rows.push(row);
+            }
         }
-        let out = tmp.path().join("out");
-        for args in [
-            vec!["train", "--data", s(&dir), "--out", s(&out)],
-            vec![
-                "eval",
-                "--data",
-                s(&dir),
-                "--split",
-                "0.5",
-                "--out",
-                s(&out),
-            ],
-            vec![
-                "eval",
-                "--model",
-                s(&default_model()),
-                "--data",
-                s(&dir),
-                "--out",
-                s(&out),
-            ],
-        ] {
-            let e = error_line(&args);
-            assert!(e.len() < 1000, "{name}: {} bytes: {}", e.len(), &e[..200]);
-            assert!(
-                e.contains(".csv") || e.contains("lacks"),
-                "{name} {args:?}: {e}"
-            );
+        let mut events = Vec::new();
+        for target in targets {
+            for (n, minute) in [25i64, 55, 85, 110].into_iter().enumerate() {
+                let start = T0 + minute * 60;
+                let kind = ["pod_failure", "resource_exhaustion"][n % 2];
+                events.push(vec![
+                    target.to_owned(),
+                    start.to_string(),
+                    (start + 300).to_string(),
+                    kind.to_owned(),
+                ]);
+            }
+        }
+        Base {
+            header,
+            rows,
+            events,
+        }
+    }
+
+    fn metrics_csv(&self) -> String {
+        csv_text(&self.header, &self.rows)
+    }
+
+    fn events_csv(&self) -> String {
+        let header: Vec<String> = ["target", "start", "end", "issue_type"]
+            .map(String::from)
+            .to_vec();
+        csv_text(&header, &self.events)
+    }
+
+    /// The metrics with data row `row`, column `col` replaced.
+    fn cell(&self, row: usize, col: usize, value: &str) -> Vec<u8> {
+        let mut b = self.clone();
+        b.rows[row][col] = value.to_owned();
+        b.metrics_csv().into_bytes()
+    }
+
+    /// The metrics with data row `row`, column `col` replaced by raw bytes.
+    fn raw_cell(&self, row: usize, col: usize, value: &[u8]) -> Vec<u8> {
+        let marker = "\u{1}MARK\u{1}";
+        let text = self.cell(row, col, marker);
+        let at = find(&text, marker.as_bytes()).expect("marker");
+        [&text[..at], value, &text[at + marker.len()..]].concat()
+    }
+
+    /// The events with event `n`, column `col` replaced.
+    fn event(&self, n: usize, col: usize, value: &str) -> Vec<u8> {
+        let mut b = self.clone();
+        b.events[n][col] = value.to_owned();
+        b.events_csv().into_bytes()
+    }
+
+    fn with_header(&self, header: &[&str]) -> Vec<u8> {
+        let mut b = self.clone();
+        b.header = header.iter().map(|h| h.to_string()).collect();
+        b.metrics_csv().into_bytes()
+    }
+}
+
+fn csv_text(header: &[String], rows: &[Vec<String>]) -> String {
+    let mut text = header.join(",");
+    text.push('\n');
+    for row in rows {
+        text.push_str(&row.join(","));
+        text.push('\n');
+    }
+    text
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// At least 46 distinct malformed (or oddly formed but valid) datasets, from a valid `base`.
+fn cases(base: &Base) -> Vec<Case> {
+    let m = || Some(base.metrics_csv().into_bytes());
+    let e = || Some(base.events_csv().into_bytes());
+    let metrics = |bytes: Vec<u8>| Some(bytes);
+    let header = &base.header;
+    let h: Vec<&str> = header.iter().map(String::as_str).collect();
+    let last = h.len() - 1;
+    // Data row 4 is line 6; its first metric column is column 2.
+    let (row, line) = (4, Some(6));
+    let mc = "metrics.csv";
+    let ec = "events.csv";
+    let mut out = vec![
+        Case {
+            name: "no files",
+            metrics: None,
+            events: None,
+            expect: err(mc, None, ""),
+        },
+        Case {
+            name: "no events file",
+            metrics: m(),
+            events: None,
+            expect: err(ec, None, ""),
+        },
+        Case {
+            name: "empty metrics",
+            metrics: metrics(vec![]),
+            events: e(),
+            expect: err(mc, None, "empty"),
+        },
+        Case {
+            name: "empty events",
+            metrics: m(),
+            events: Some(vec![]),
+            expect: err(ec, None, "empty"),
+        },
+        Case {
+            name: "header only",
+            metrics: metrics(format!("{}\n", h.join(",")).into_bytes()),
+            events: e(),
+            expect: err(mc, None, "no data rows"),
+        },
+        Case {
+            name: "blank lines only",
+            metrics: metrics(b"\n\n\n".to_vec()),
+            events: e(),
+            expect: err(mc, None, ""),
+        },
+        Case {
+            name: "whitespace header",
+            metrics: metrics(b"   \n1,2,3\n".to_vec()),
+            events: e(),
+            expect: err(mc, None, ""),
+        },
+        Case {
+            name: "no timestamp column",
+            metrics: metrics(base.with_header(&[&["time"][..], &h[1..]].concat())),
+            events: e(),
+            expect: err(mc, None, "timestamp"),
+        },
+        Case {
+            name: "no target column",
+            metrics: metrics(base.with_header(&[&h[..1], &["pod"][..], &h[2..]].concat())),
+            events: e(),
+            expect: err(mc, None, "target"),
+        },
+        Case {
+            name: "no metric column",
+            metrics: metrics(format!("timestamp,target\n{T0},{}\n", base.rows[0][1]).into_bytes()),
+            events: e(),
+            expect: err(mc, None, "metric"),
+        },
+        Case {
+            name: "duplicate header",
+            metrics: metrics(base.with_header(&[&h[..last], &[h[2]][..]].concat())),
+            events: e(),
+            expect: err(mc, Some(1), "twice"),
+        },
+        Case {
+            name: "empty column name",
+            metrics: metrics(base.with_header(&[&h[..last], &[""][..]].concat())),
+            events: e(),
+            expect: err(mc, Some(1), "has no name"),
+        },
+        Case {
+            name: "trailing comma on every line",
+            metrics: metrics(base.metrics_csv().replace('\n', ",\n").into_bytes()),
+            events: e(),
+            expect: err(mc, Some(1), "has no name"),
+        },
+        Case {
+            name: "extra field",
+            metrics: metrics(base.cell(row, last, &format!("{},1", base.rows[row][last]))),
+            events: e(),
+            expect: err(mc, line, ""),
+        },
+        Case {
+            name: "missing field",
+            metrics: metrics({
+                let mut b = base.clone();
+                b.rows[row].pop();
+                b.metrics_csv().into_bytes()
+            }),
+            events: e(),
+            expect: err(mc, line, ""),
+        },
+    ];
+    for (name, value) in [
+        ("not a number", "abc"),
+        ("overflowing number", "1e400"),
+        ("inf", "inf"),
+        ("negative inf", "-inf"),
+        ("Infinity", "Infinity"),
+        ("hex number", "0x1A"),
+        ("decimal comma", "\"1,5\""),
+        ("quoted newline in a number", "\"1\n2\""),
+        ("unterminated quote", "\"12"),
+    ] {
+        out.push(Case {
+            name,
+            metrics: metrics(base.cell(row, 2, value)),
+            events: e(),
+            expect: err(mc, line, ""),
+        });
+    }
+    out.push(Case {
+        name: "non-UTF-8 number",
+        metrics: metrics(base.raw_cell(row, 2, b"1\xff")),
+        events: e(),
+        expect: err(mc, line, "UTF-8"),
+    });
+    out.push(Case {
+        name: "NUL in a number",
+        metrics: metrics(base.raw_cell(row, 2, b"1\0")),
+        events: e(),
+        expect: err(mc, line, "not a number"),
+    });
+    out.push(Case {
+        name: "huge cell",
+        metrics: metrics(base.cell(row, 2, &"9x".repeat(1 << 20))),
+        events: e(),
+        expect: err(mc, line, "not a number"),
+    });
+    for (name, value, needle) in [
+        ("negative timestamp", "-15", "before 1970"),
+        ("overflowing timestamp", "99999999999999999999", "timestamp"),
+        (
+            "timestamp past the year 9999",
+            "9223372036854775807",
+            "timestamp",
+        ),
+        ("float timestamp beyond 2^53", "1e300", "timestamp"),
+        ("garbage timestamp", "yesterday", "timestamp"),
+        ("empty timestamp", "", "timestamp"),
+        ("empty target", "", "target"),
+    ] {
+        let col = if name == "empty target" { 1 } else { 0 };
+        out.push(Case {
+            name,
+            metrics: metrics(base.cell(row, col, value)),
+            events: e(),
+            expect: err(mc, line, needle),
+        });
+    }
+    out.push(Case {
+        name: "non-UTF-8 timestamp",
+        metrics: metrics(base.raw_cell(row, 0, b"17\xff")),
+        events: e(),
+        expect: err(mc, line, "timestamp"),
+    });
+    out.push(Case {
+        name: "non-UTF-8 target",
+        metrics: metrics(base.raw_cell(row, 1, b"shop/\xff")),
+        events: e(),
+        expect: err(mc, line, "UTF-8"),
+    });
+    out.push(Case {
+        name: "duplicate timestamp",
+        metrics: metrics(base.cell(row, 0, &base.rows[row - 1][0])),
+        events: e(),
+        expect: err(mc, line, "two rows"),
+    });
+    out.push(Case {
+        name: "tab-separated",
+        metrics: metrics(base.metrics_csv().replace(',', "\t").into_bytes()),
+        events: e(),
+        expect: err(mc, None, "timestamp"),
+    });
+    out.push(Case {
+        name: "semicolon-separated",
+        metrics: metrics(base.metrics_csv().replace(',', ";").into_bytes()),
+        events: e(),
+        expect: err(mc, None, "timestamp"),
+    });
+    out.push(Case {
+        name: "binary garbage",
+        metrics: metrics(b"\0\x01\xff\n,,,\n".to_vec()),
+        events: Some(b"\x7f".to_vec()),
+        expect: err(mc, None, ""),
+    });
+    // events.csv
+    let (ev_line, eline) = (2, Some(4));
+    out.push(Case {
+        name: "events without an end column",
+        metrics: m(),
+        events: Some(b"target,start,issue_type\n".to_vec()),
+        expect: err(ec, None, "end"),
+    });
+    for (name, col, value, needle) in [
+        ("events: unknown target", 0, "shop/nowhere", "no rows"),
+        ("events: empty target", 0, "", "target"),
+        ("events: end before start", 2, "1700000000", "before start"),
+        ("events: bad issue type", 3, "Pod Failure", "issue_type"),
+        ("events: issue type normal", 3, "normal", "issue_type"),
+        ("events: empty issue type", 3, "", "issue_type"),
+        ("events: negative start", 1, "-5", "before 1970"),
+        (
+            "events: overflowing end",
+            2,
+            "99999999999999999999999",
+            "end",
+        ),
+        (
+            "events: end past the year 9999",
+            2,
+            "9223372036854775807",
+            "end",
+        ),
+        ("events: garbage start", 1, "soon", "start"),
+    ] {
+        out.push(Case {
+            name,
+            metrics: m(),
+            events: Some(base.event(ev_line, col, value)),
+            expect: err(ec, eline, needle),
+        });
+    }
+    out.push(Case {
+        name: "events: huge issue type",
+        metrics: m(),
+        events: Some(base.event(ev_line, 3, &"x".repeat(1 << 20))),
+        expect: err(ec, eline, "issue_type"),
+    });
+    out.push(Case {
+        name: "events: ragged row",
+        metrics: m(),
+        events: Some(base.event(ev_line, 3, "pod_failure,extra")),
+        expect: err(ec, eline, ""),
+    });
+    out.push(Case {
+        name: "events: non-UTF-8 target",
+        metrics: m(),
+        events: Some({
+            let text = base.event(ev_line, 0, "\u{1}MARK");
+            let at = find(&text, b"\x01MARK").expect("marker");
+            [&text[..at], b"shop/\xff".as_slice(), &text[at + 5..]].concat()
+        }),
+        expect: err(ec, eline, "UTF-8"),
+    });
+    out.push(Case {
+        name: "events: duplicate header",
+        metrics: m(),
+        events: Some(b"target,start,end,issue_type,start\n".to_vec()),
+        expect: err(ec, Some(1), "twice"),
+    });
+    out.push(Case {
+        name: "events: binary",
+        metrics: m(),
+        events: Some(b"\0\xff\xfe,\n\x01".to_vec()),
+        expect: err(ec, None, ""),
+    });
+    // Oddly formed but valid: each must be read as the data it is.
+    let valid = |name, metrics: Vec<u8>, events: Vec<u8>| Case {
+        name,
+        metrics: Some(metrics),
+        events: Some(events),
+        expect: Expect::Valid,
+    };
+    let ev = base.events_csv().into_bytes();
+    out.push(valid("nan text", base.cell(row, 2, "NaN"), ev.clone()));
+    out.push(valid("empty cell", base.cell(row, 3, ""), ev.clone()));
+    out.push(valid(
+        "a column entirely empty",
+        {
+            let mut b = base.clone();
+            for r in &mut b.rows {
+                r[3] = String::new();
+            }
+            b.metrics_csv().into_bytes()
+        },
+        ev.clone(),
+    ));
+    out.push(valid(
+        "rows in reverse order",
+        {
+            let mut b = base.clone();
+            b.rows.reverse();
+            b.metrics_csv().into_bytes()
+        },
+        ev.clone(),
+    ));
+    out.push(valid(
+        "byte-order marks",
+        [b"\xef\xbb\xbf".as_slice(), base.metrics_csv().as_bytes()].concat(),
+        [b"\xef\xbb\xbf".as_slice(), &ev].concat(),
+    ));
+    out.push(valid(
+        "CRLF line ends",
+        base.metrics_csv().replace('\n', "\r\n").into_bytes(),
+        base.events_csv().replace('\n', "\r\n").into_bytes(),
+    ));
+    out.push(valid(
+        "RFC 3339 timestamps",
+        {
+            let mut b = base.clone();
+            for r in &mut b.rows {
+                let t: i64 = r[0].parse().expect("seconds");
+                r[0] = learn::timestamp::format_rfc3339(t);
+            }
+            b.metrics_csv().into_bytes()
+        },
+        ev.clone(),
+    ));
+    out.push(valid(
+        "fractional timestamps",
+        {
+            let mut b = base.clone();
+            for r in &mut b.rows {
+                r[0].push_str(".0");
+            }
+            b.metrics_csv().into_bytes()
+        },
+        ev.clone(),
+    ));
+    out.push(valid(
+        "columns permuted",
+        {
+            let mut b = base.clone();
+            let perm: Vec<usize> = (0..b.header.len()).rev().collect();
+            b.header = perm.iter().map(|&i| base.header[i].clone()).collect();
+            for (r, orig) in b.rows.iter_mut().zip(&base.rows) {
+                *r = perm.iter().map(|&i| orig[i].clone()).collect();
+            }
+            b.metrics_csv().into_bytes()
+        },
+        ev.clone(),
+    ));
+    out.push(valid(
+        "an extra column",
+        {
+            let mut b = base.clone();
+            b.header.push("unrelated_gauge".into());
+            for r in &mut b.rows {
+                r.push("1".into());
+            }
+            b.metrics_csv().into_bytes()
+        },
+        ev.clone(),
+    ));
+    out.push(valid(
+        "every field quoted, spaces around values",
+        {
+            let mut text = String::new();
+            for line in base.metrics_csv().lines() {
+                let fields: Vec<String> = line.split(',').map(|f| format!("\" {f} \"")).collect();
+                text.push_str(&fields.join(","));
+                text.push('\n');
+            }
+            text.into_bytes()
+        },
+        ev.clone(),
+    ));
+    out.push(valid(
+        "events with detail and extra columns",
+        base.metrics_csv().into_bytes(),
+        {
+            let mut text = String::from("target,start,end,issue_type,detail,note\n");
+            for e in &base.events {
+                text.push_str(&format!("{},oom_kill,\"a, b\"\n", e.join(",")));
+            }
+            text.into_bytes()
+        },
+    ));
+    out
+}
+
+/// Small forests: these runs check input handling, not model quality.
+const FAST: [&str; 6] = ["--trees", "4", "--type-trees", "2", "--eta-trees", "2"];
+
+/// Checks one run against its case; `None` when it did what it must.
+fn check_run(case: &Case, command: &str, code: i32, stderr: &str) -> Option<String> {
+    let fail = |why: String| Some(format!("[{}] {command}: {why}", case.name));
+    if code == 101 || stderr.contains("panicked") {
+        return fail(format!("panicked: {}", quote(stderr)));
+    }
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    match case.expect {
+        Expect::Valid if code != 0 => {
+            fail(format!("exit {code} on valid input: {}", quote(stderr)))
+        }
+        Expect::Valid => None,
+        Expect::Error { file, line, needle } => {
+            if code != 1 || errors.len() != 1 {
+                return fail(format!(
+                    "exit {code}, {} error lines: {}",
+                    errors.len(),
+                    quote(stderr)
+                ));
+            }
+            let e = errors[0];
+            let at = line.map_or(file.to_owned(), |l| format!("{file}:{l}:"));
+            if e.len() > 1000 || !e.contains(&at) || !e.contains(needle) {
+                return fail(format!(
+                    "want `{at}` and `{needle}` in a short line: {}",
+                    quote(e)
+                ));
+            }
+            None
         }
     }
 }
@@ -260,4 +719,168 @@ fn a_bad_remediation_policy_names_its_line_and_field_and_exits_1() {
     );
     let line = error_line(&["simulate", "--remediate", "/nonexistent/policy.toml"]);
     assert!(line.contains("/nonexistent/policy.toml"), "{line}");
+}
+
+fn quote(text: &str) -> String {
+    text.chars().take(600).collect()
+}
+
+/// Every malformed (or oddly formed but valid) dataset through every command that reads a dataset:
+/// `train` (its data, its `--holdout-data`, its `--snapshot-data`), `eval` (trained on a split,
+/// `--model`, `--model --snapshot`, `--holdout-targets`). None may panic; errors are one line naming
+/// the file, line and field; valid input succeeds.
+#[test]
+fn malformed_datasets_on_every_dataset_command() {
+    let model = ModelBundle::embedded().unwrap();
+    let window_metrics: Vec<&str> = model
+        .window_model()
+        .meta
+        .features
+        .metrics
+        .iter()
+        .map(String::as_str)
+        .collect();
+    let tmp = tempfile::tempdir().unwrap();
+    let targets = Base::new(&window_metrics, ["shop/cart", "shop/frontend"]);
+    let clusters = Base::new(&learn::snapshot::FIELDS, ["cluster-1", "cluster-2"]);
+    let good = tmp.path().join("good");
+    std::fs::create_dir_all(&good).unwrap();
+    std::fs::write(good.join("metrics.csv"), targets.metrics_csv()).unwrap();
+    std::fs::write(good.join("events.csv"), targets.events_csv()).unwrap();
+    let model_path = default_model();
+    let model = s(&model_path);
+    let good = s(&good).to_owned();
+
+    // (case, command name, arguments)
+    let mut runs: Vec<(usize, &str, Vec<String>)> = Vec::new();
+    let mut all_cases: Vec<Case> = Vec::new();
+    for (level, base) in [("target", &targets), ("cluster", &clusters)] {
+        for case in cases(base) {
+            let n = all_cases.len();
+            let dir = tmp.path().join(format!("case{n}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            if let Some(bytes) = &case.metrics {
+                std::fs::write(dir.join("metrics.csv"), bytes).unwrap();
+            }
+            if let Some(bytes) = &case.events {
+                std::fs::write(dir.join("events.csv"), bytes).unwrap();
+            }
+            let d = s(&dir).to_owned();
+            let out = |k: &str| s(&tmp.path().join(format!("out{n}-{k}"))).to_owned();
+            let with =
+                |args: &[&str]| -> Vec<String> { args.iter().map(|a| a.to_string()).collect() };
+            let commands: Vec<(&str, Vec<String>)> = if level == "target" {
+                vec![
+                    (
+                        "train",
+                        with(&["train", "--data", &d, "--out", &out("m.kpm")]),
+                    ),
+                    (
+                        "train --holdout-data",
+                        with(&[
+                            "train",
+                            "--data",
+                            &good,
+                            "--holdout-data",
+                            &d,
+                            "--out",
+                            &out("h.kpm"),
+                        ]),
+                    ),
+                    (
+                        "eval --split",
+                        with(&["eval", "--data", &d, "--split", "0.5", "--out", &out("e")]),
+                    ),
+                    (
+                        "eval --model",
+                        with(&["eval", "--model", model, "--data", &d, "--out", &out("m")]),
+                    ),
+                    (
+                        "eval --holdout-targets",
+                        with(&[
+                            "eval",
+                            "--data",
+                            &d,
+                            "--split",
+                            "0.5",
+                            "--holdout-targets",
+                            "--out",
+                            &out("l"),
+                        ]),
+                    ),
+                ]
+            } else {
+                vec![
+                    (
+                        "eval --model --snapshot",
+                        with(&[
+                            "eval",
+                            "--model",
+                            model,
+                            "--snapshot",
+                            "--data",
+                            &d,
+                            "--out",
+                            &out("s"),
+                        ]),
+                    ),
+                    (
+                        "train --snapshot-data",
+                        with(&[
+                            "train",
+                            "--data",
+                            &good,
+                            "--snapshot-data",
+                            &d,
+                            "--out",
+                            &out("s.kpm"),
+                        ]),
+                    ),
+                ]
+            };
+            for (name, mut args) in commands {
+                if args[0] == "train" || !args.iter().any(|a| a == "--model") {
+                    args.extend(FAST.iter().map(|a| a.to_string()));
+                }
+                runs.push((n, name, args));
+            }
+            all_cases.push(case);
+        }
+    }
+    let distinct = all_cases.len() / 2;
+    assert!(distinct >= 46, "only {distinct} malformed datasets");
+
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let failures = std::sync::Mutex::new(Vec::new());
+    let started = std::time::Instant::now();
+    std::thread::scope(|scope| {
+        for _ in 0..2 {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some((n, name, args)) = runs.get(i) else {
+                        break;
+                    };
+                    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                    let (code, stderr) = run(&args);
+                    if let Some(f) = check_run(&all_cases[*n], name, code, &stderr) {
+                        failures.lock().unwrap().push(f);
+                    }
+                }
+            });
+        }
+    });
+    let failures = failures.into_inner().unwrap();
+    eprintln!(
+        "{distinct} datasets x 2 levels, {} runs of 7 commands in {:.1} s, {} failures",
+        runs.len(),
+        started.elapsed().as_secs_f64(),
+        failures.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

@@ -3,5 +3,6 @@
 mod bad_input;
 mod browser;
 mod common;
+mod flood;
 mod schemathesis;
 mod signals;

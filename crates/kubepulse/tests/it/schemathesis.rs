@@ -116,4 +116,21 @@ fn schemathesis_finds_no_5xx_and_no_conformance_failure() {
         counts.0 >= 300 && counts.0 == counts.1,
         "{counts:?}\n{tail}"
     );
+    // The examples phase ran on the documented bodies of `POST /predict` and `/predict/batch` (a window
+    // with the served model's metrics among them), where positive-data acceptance is checked.
+    let examples_passed = text
+        .lines()
+        .skip_while(|l| !l.contains("Examples (in"))
+        .skip(1)
+        .find(|l| !l.trim().is_empty())
+        .and_then(|l| {
+            l.split_whitespace()
+                .skip_while(|w| !w.ends_with('✅'))
+                .nth(1)
+        })
+        .and_then(|n| n.parse::<u64>().ok());
+    assert!(
+        examples_passed.is_some_and(|n| n >= 2),
+        "the examples phase did not pass on the two operations with examples:\n{tail}"
+    );
 }

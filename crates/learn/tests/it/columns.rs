@@ -6,7 +6,7 @@ use crate::common;
 use std::path::{Path, PathBuf};
 
 use learn::LearnError;
-use learn::columns::{ColumnMap, ColumnsError};
+use learn::columns::{ColumnMap, ColumnsError, MissingColumns};
 use learn::context;
 use learn::dataset::{self, Dataset};
 use learn::eval::{self, Split};
@@ -55,6 +55,16 @@ fn saved(pair: &ModelPair, dir: &Path) -> PathBuf {
 
 /// `kubepulse eval --model` on a dataset written to disk: the report.json bytes, or the error.
 fn report(model: &Path, d: &Dataset, columns: Option<&str>) -> Result<Vec<u8>, LearnError> {
+    report_with(model, d, columns, MissingColumns::Error)
+}
+
+/// [`report`] with `--missing-columns`.
+fn report_with(
+    model: &Path,
+    d: &Dataset,
+    columns: Option<&str>,
+    missing: MissingColumns,
+) -> Result<Vec<u8>, LearnError> {
     let dir = tempfile::tempdir().unwrap();
     dataset::write(d, &dir.path().join("data")).unwrap();
     let columns = columns.map(|text| {
@@ -70,6 +80,7 @@ fn report(model: &Path, d: &Dataset, columns: Option<&str>) -> Result<Vec<u8>, L
         params: common::small_params(),
         peers: false,
         columns,
+        missing,
         out: dir.path().join("report"),
     };
     pipeline::run_eval(&job)?;
@@ -157,6 +168,87 @@ fn a_missing_or_misnamed_column_is_one_line_naming_it() {
     assert!(
         e.contains("columns.toml") && e.contains("must be a string"),
         "{e}"
+    );
+}
+
+#[test]
+fn a_missing_column_on_request_is_scored_as_missing_values_and_reported() {
+    let d = common::synthetic(3, 10, 2);
+    let dir = tempfile::tempdir().unwrap();
+    let model = saved(&train(&d, false), dir.path());
+    let lacking = "memory_working_set_bytes";
+    let others: Vec<usize> = (0..d.metrics.len())
+        .filter(|&m| d.metrics[m] != lacking)
+        .collect();
+    let without = reshaped(&d, &others, &|m| m.to_string());
+    // By default: an error.
+    assert!(report(&model, &without, None).is_err());
+    // On request: exactly the report of the dataset with that column empty (all missing values),
+    // the column listed.
+    let nan = report_with(&model, &without, None, MissingColumns::Nan).unwrap();
+    let mut emptied = d.clone();
+    let m = d.metrics.iter().position(|x| x == lacking).unwrap();
+    for s in &mut emptied.series {
+        s.columns[m].iter_mut().for_each(|v| *v = f64::NAN);
+    }
+    let reference = report(&model, &emptied, None).unwrap();
+    let mut json: serde_json::Value = serde_json::from_slice(&nan).unwrap();
+    assert_eq!(json["test"]["nan_columns"], serde_json::json!([lacking]));
+    json["test"]["nan_columns"] = serde_json::json!([]);
+    let reference: serde_json::Value = serde_json::from_slice(&reference).unwrap();
+    assert_eq!(json, reference);
+    // Not one of its columns: still an error, whatever was asked.
+    let renamed = reshaped(&d, &others, &|m| format!("x_{m}"));
+    assert!(report_with(&model, &renamed, None, MissingColumns::Nan).is_err());
+}
+
+/// `kubepulse train --holdout-data` with a hold-out whose columns have other names: `--columns` maps them,
+/// and the card's hold-out figures are those of the same data under the model's names.
+#[test]
+fn train_maps_the_holdout_columns_with_a_column_map() {
+    let train_data = common::synthetic(3, 10, 2);
+    let holdout = common::synthetic(3, 10, 9);
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, d: &Dataset| {
+        let p = dir.path().join(name);
+        dataset::write(d, &p).unwrap();
+        p
+    };
+    let everything: Vec<usize> = (0..holdout.metrics.len()).rev().collect();
+    let job = |holdout_dir: PathBuf, columns: Option<PathBuf>| pipeline::TrainJob {
+        data: write("train", &train_data),
+        params: common::small_params(),
+        peers: false,
+        until: None,
+        snapshot: None,
+        holdout: Some((holdout_dir, "other cluster".into())),
+        snapshot_holdout: None,
+        columns,
+        name: "t".into(),
+        trained_at: 0,
+    };
+    let (same_names, _) = pipeline::train_bundle(&job(write("holdout", &holdout), None)).unwrap();
+    let renamed_dir = write(
+        "renamed",
+        &reshaped(&holdout, &everything, &|m| format!("prom_{m}")),
+    );
+    let e = pipeline::train_bundle(&job(renamed_dir.clone(), None)).unwrap_err();
+    assert!(
+        e.to_string().contains("lacks 4 of the model's 4 columns"),
+        "{e}"
+    );
+    let map_path = dir.path().join("columns.toml");
+    let map: String = holdout
+        .metrics
+        .iter()
+        .map(|m| format!("{m} = \"prom_{m}\"\n"))
+        .collect();
+    std::fs::write(&map_path, map).unwrap();
+    let (mapped, _) = pipeline::train_bundle(&job(renamed_dir, Some(map_path))).unwrap();
+    assert_eq!(mapped.card_json(), same_names.card_json());
+    assert!(
+        same_names.card_json().to_string().contains("other cluster"),
+        "the card has the hold-out"
     );
 }
 

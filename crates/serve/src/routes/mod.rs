@@ -45,6 +45,7 @@ pub(crate) fn options(state: &AppState, explain: bool) -> PredictOptions {
     PredictOptions {
         explain,
         threshold: state.limits().threshold,
+        missing: state.limits().missing_columns,
     }
 }
 

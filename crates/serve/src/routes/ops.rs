@@ -159,7 +159,7 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Result<Response, A
     responses((status = 200, description = "The OpenAPI document", body = serde_json::Value))
 )]
 pub(crate) async fn openapi(State(state): State<AppState>) -> Response {
-    let text = state.openapi_document().to_owned();
+    let text = state.openapi_document();
     (
         [(
             header::CONTENT_TYPE,

@@ -226,3 +226,123 @@ async fn embedded_default_model_serves_out_of_the_box() {
     assert_eq!(a.status, StatusCode::OK, "{}", a.text);
     assert_eq!(a.json["count"], 20);
 }
+
+/// The OpenAPI document names the served model's metrics in a window's samples, and its request
+/// examples (a snapshot, a window, a batch of both) are bodies the server accepts: what schemathesis'
+/// positive-data check sends in its examples phase.
+#[tokio::test]
+async fn the_openapi_examples_carry_the_models_metric_names_and_are_accepted() {
+    let state = shipped(Limits::default());
+    let doc = get(&state, "/openapi.json").await.json;
+    let model = get(&state, "/model").await.json;
+    let metrics: Vec<&str> = model["info"]["metrics"]
+        .as_array()
+        .expect("the model's metrics")
+        .iter()
+        .filter_map(|m| m.as_str())
+        .collect();
+    assert!(!metrics.is_empty());
+    let sample = &doc["components"]["schemas"]["Sample"]["properties"];
+    for m in &metrics {
+        assert!(sample[*m].is_object(), "`{m}` is not a property of Sample");
+    }
+    let mut posted = 0;
+    for (path, pointer) in [
+        (
+            "/predict",
+            "/paths/~1predict/post/requestBody/content/application~1json/examples",
+        ),
+        (
+            "/predict/batch",
+            "/paths/~1predict~1batch/post/requestBody/content/application~1json/examples",
+        ),
+    ] {
+        let examples = doc
+            .pointer(pointer)
+            .and_then(|e| e.as_object())
+            .expect(pointer);
+        for (name, example) in examples {
+            let body = example["value"].to_string();
+            let a = post_json(&state, path, &body).await;
+            assert_eq!(
+                a.status,
+                StatusCode::OK,
+                "{path} example {name}: {}",
+                a.text
+            );
+            posted += 1;
+        }
+    }
+    assert_eq!(posted, 3, "a snapshot, a window and a batch");
+    let window = doc
+        .pointer(
+            "/paths/~1predict/post/requestBody/content/application~1json/examples/window/value",
+        )
+        .expect("a window example");
+    for m in &metrics {
+        assert!(
+            window["samples"][0].get(*m).is_some(),
+            "the example lacks `{m}`"
+        );
+    }
+}
+
+/// A window without one of the model's metrics: a 400 naming it by default; with
+/// `missing_columns: Nan`, the prediction of the same window with that metric null in every sample,
+/// the metric listed in `missing_metrics`.
+#[tokio::test]
+async fn a_window_lacking_a_metric_is_refused_or_predicted_as_missing_on_request() {
+    let strict = shipped(Limits::default());
+    let lenient = shipped(Limits {
+        missing_columns: learn::columns::MissingColumns::Nan,
+        ..Limits::default()
+    });
+    let doc = get(&strict, "/openapi.json").await.json;
+    let mut window = doc
+        .pointer(
+            "/paths/~1predict/post/requestBody/content/application~1json/examples/window/value",
+        )
+        .expect("a window example")
+        .clone();
+    let samples = window["samples"].as_array_mut().expect("samples");
+    for (i, s) in samples.iter_mut().enumerate() {
+        for (k, (key, v)) in s.as_object_mut().expect("sample").iter_mut().enumerate() {
+            if key != "timestamp" {
+                *v = serde_json::json!(((i * 7 + k * 3) % 11) as f64 / 10.0);
+            }
+        }
+    }
+    let lacking = samples[0]
+        .as_object()
+        .expect("sample")
+        .keys()
+        .find(|k| *k != "timestamp")
+        .expect("a metric")
+        .clone();
+    let mut nulls = window.clone();
+    let mut without = window.clone();
+    for s in nulls["samples"].as_array_mut().expect("samples") {
+        s[&lacking] = serde_json::Value::Null;
+    }
+    for s in without["samples"].as_array_mut().expect("samples") {
+        s.as_object_mut().expect("sample").remove(&lacking);
+    }
+    let a = post_json(&strict, "/predict", &without.to_string()).await;
+    assert_error(&a, StatusCode::BAD_REQUEST, "invalid_input");
+    assert!(a.text.contains(&lacking), "{}", a.text);
+    let reference = post_json(&lenient, "/predict", &nulls.to_string()).await;
+    assert_eq!(reference.status, StatusCode::OK, "{}", reference.text);
+    assert!(
+        reference.json["prediction"]
+            .get("missing_metrics")
+            .is_none()
+    );
+    let a = post_json(&lenient, "/predict", &without.to_string()).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    let mut p = a.json["prediction"].clone();
+    assert_eq!(p["missing_metrics"], serde_json::json!([lacking]));
+    p.as_object_mut()
+        .expect("prediction")
+        .remove("missing_metrics");
+    assert_eq!(p, reference.json["prediction"]);
+}

@@ -637,6 +637,18 @@ async fn out_of_range_values_are_400() {
         StatusCode::BAD_REQUEST,
         "out_of_range",
     );
+    // In the window form too, where `target` names the target and `cluster_id` is not used.
+    let window = format!(
+        r#"{{"target": "ns/a", "cluster_id": "{}", "samples": [{{"timestamp": 1, "cpu": 1}}]}}"#,
+        "x".repeat(300)
+    );
+    let a = post_json(&state, "/predict", &window).await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.text);
+    assert!(
+        a.text.contains("cluster_id is longer than 256 bytes"),
+        "{}",
+        a.text
+    );
 }
 
 #[tokio::test]

@@ -214,9 +214,11 @@ impl Watcher {
             "{}ms",
             (f64::from(opts.queries.rate_window_steps) * query_step * 1000.0).round() as i64
         );
+        // The default map errs on a missing column, so every model metric has its query here.
         let columns: Vec<(String, String)> = resolution
             .index
             .iter()
+            .flatten()
             .map(|&i| {
                 let c = &opts.queries.columns[i];
                 (c.name.clone(), c.query.replace("$RANGE", &range))

@@ -80,6 +80,7 @@ impl RuleModel {
             horizon_seconds: 300.0,
             explanation,
             baseline_seconds: None,
+            missing_metrics: None,
         }
     }
 }
