@@ -106,8 +106,7 @@ pub fn read_events(path: &Path) -> Result<Vec<EventRow>, ColumnarError> {
             .map_err(|e| ColumnarError::format(path, e))?;
         let mut offset = 0;
         for batch in reader {
-            let batch = batch
-                .map_err(|e| ColumnarError::format(path, format!("row group {group}: {e}")))?;
+            let batch = batch.map_err(|e| crate::group_error(path, group, e))?;
             let at = Pos {
                 path,
                 group,

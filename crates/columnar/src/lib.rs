@@ -79,6 +79,17 @@ impl ColumnarError {
     }
 }
 
+/// A row group that cannot be decoded; a compression codec this build lacks is named as such.
+fn group_error(path: &Path, group: usize, e: impl std::fmt::Display) -> ColumnarError {
+    let message = e.to_string();
+    let hint = if message.contains("Disabled feature at compile time") {
+        " (this build reads zstd, snappy and uncompressed Parquet: rewrite the file with one of them)"
+    } else {
+        ""
+    };
+    ColumnarError::format(path, format!("row group {group}: {message}{hint}"))
+}
+
 /// The most characters of a user value an error quotes.
 const MAX_QUOTED_CHARS: usize = 200;
 

@@ -328,9 +328,7 @@ impl MetricsReader {
             .map_err(|e| ColumnarError::format(&path, e))?;
         let mut offset = 0usize;
         for batch in reader {
-            let batch = batch.map_err(|e| {
-                ColumnarError::format(&path, format!("row group {group}: {e}"))
-            })?;
+            let batch = batch.map_err(|e| crate::group_error(&path, group, e))?;
             let at = Pos {
                 path: &path,
                 group,

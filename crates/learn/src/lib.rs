@@ -35,3 +35,4 @@ pub mod progress;
 pub mod quote;
 pub mod report;
 pub mod snapshot;
+pub mod warnings;

@@ -94,6 +94,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             learn::quote::names(&ignored)
         );
     }
+    for w in report["warnings"].as_array().into_iter().flatten() {
+        crate::cmd::warn_loudly(w.as_str().unwrap_or(""));
+    }
     let i = &report["incidents"];
     println!(
         "incidents {}: alarmed before start {:.1}%, detected within 120 s {:.1}%, median lead {} s; \

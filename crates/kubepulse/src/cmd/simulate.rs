@@ -80,6 +80,9 @@ pub struct Options {
     /// Write the dataset (metrics.csv, events.csv) into this directory.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Dataset file format of --out [default: csv].
+    #[arg(long, value_enum)]
+    pub format: Option<super::FormatArg>,
     /// Write an OpenMetrics file for `promtool tsdb create-blocks-from openmetrics`.
     #[arg(long, value_name = "FILE")]
     pub openmetrics: Option<PathBuf>,
@@ -197,12 +200,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         sim::exporter::serve(listener, sim, speed, Arc::new(AtomicBool::new(false)))?;
         return Ok(());
     }
+    if args.format.is_some() && args.out.is_none() {
+        bail!("--format applies to the dataset (--out DIR)");
+    }
     if args.out.is_none() && args.openmetrics.is_none() {
         bail!("nothing to write: give --out DIR, --openmetrics FILE or --serve ADDR (see --help)");
     }
     let outputs = Outputs {
         dataset: args.out.clone(),
         openmetrics: args.openmetrics.clone(),
+        format: args.format.unwrap_or_default().into(),
     };
     let bar = if args.quiet || !std::io::stderr().is_terminal() {
         indicatif::ProgressBar::hidden()

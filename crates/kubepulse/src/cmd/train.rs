@@ -220,6 +220,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let card_path = args.out.with_extension("md");
     std::fs::write(&card_path, bundle.card_markdown())
         .with_context(|| format!("writing {}", card_path.display()))?;
+    let card = bundle.card_json();
+    for model in ["window_model", "snapshot_model"] {
+        for w in card[model]["warnings"].as_array().into_iter().flatten() {
+            let what = if model == "snapshot_model" { "snapshot model: " } else { "" };
+            crate::cmd::warn_loudly(&format!("{what}{}", w.as_str().unwrap_or("")));
+        }
+    }
     let info = bundle.info();
     tracing::info!(
         model = %args.out.display(),
