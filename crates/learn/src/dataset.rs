@@ -64,7 +64,7 @@ pub struct Dataset {
     pub events: Vec<Incident>,
 }
 
-fn csv_err(path: &Path, line: u64, message: impl Into<String>) -> LearnError {
+pub(crate) fn csv_err(path: &Path, line: u64, message: impl Into<String>) -> LearnError {
     LearnError::Csv {
         path: path.to_path_buf(),
         line,
@@ -72,7 +72,7 @@ fn csv_err(path: &Path, line: u64, message: impl Into<String>) -> LearnError {
     }
 }
 
-fn open_csv(path: &Path) -> Result<(csv::Reader<std::fs::File>, Vec<String>), LearnError> {
+pub(crate) fn open_csv(path: &Path) -> Result<(csv::Reader<std::fs::File>, Vec<String>), LearnError> {
     let file = std::fs::File::open(path).map_err(|e| LearnError::io(path, e))?;
     let meta = file.metadata().map_err(|e| LearnError::io(path, e))?;
     if meta.len() == 0 {
@@ -105,7 +105,7 @@ fn open_csv(path: &Path) -> Result<(csv::Reader<std::fs::File>, Vec<String>), Le
     Ok((reader, header))
 }
 
-fn require(path: &Path, header: &[String], column: &str) -> Result<usize, LearnError> {
+pub(crate) fn require(path: &Path, header: &[String], column: &str) -> Result<usize, LearnError> {
     header
         .iter()
         .position(|h| h == column)
@@ -116,11 +116,11 @@ fn require(path: &Path, header: &[String], column: &str) -> Result<usize, LearnE
         })
 }
 
-fn line_of(record: &csv::ByteRecord, fallback: u64) -> u64 {
+pub(crate) fn line_of(record: &csv::ByteRecord, fallback: u64) -> u64 {
     record.position().map_or(fallback, |p| p.line())
 }
 
-fn parse_value(path: &Path, line: u64, column: &str, raw: &[u8]) -> Result<f64, LearnError> {
+pub(crate) fn parse_value(path: &Path, line: u64, column: &str, raw: &[u8]) -> Result<f64, LearnError> {
     let column = quote::clip(column);
     let text = std::str::from_utf8(raw)
         .map_err(|_| csv_err(path, line, format!("column `{column}`: value is not UTF-8")))?
@@ -138,7 +138,7 @@ fn parse_value(path: &Path, line: u64, column: &str, raw: &[u8]) -> Result<f64, 
     }
 }
 
-fn parse_time(path: &Path, line: u64, column: &str, raw: &[u8]) -> Result<i64, LearnError> {
+pub(crate) fn parse_time(path: &Path, line: u64, column: &str, raw: &[u8]) -> Result<i64, LearnError> {
     let text = String::from_utf8_lossy(raw);
     match timestamp::parse_timestamp(&text) {
         Ok(t) => Ok(t),
@@ -370,7 +370,7 @@ fn read_metrics(path: &Path) -> Result<(Vec<String>, Vec<Series>), LearnError> {
     Ok((metrics, series))
 }
 
-fn sort_series(path: &Path, s: &mut Series) -> Result<(), LearnError> {
+pub(crate) fn sort_series(path: &Path, s: &mut Series) -> Result<(), LearnError> {
     if !s.timestamps.windows(2).all(|w| w[0] < w[1]) {
         let mut order: Vec<usize> = (0..s.timestamps.len()).collect();
         order.sort_by_key(|&i| s.timestamps[i]);

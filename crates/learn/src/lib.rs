@@ -35,4 +35,5 @@ pub mod progress;
 pub mod quote;
 pub mod report;
 pub mod snapshot;
+pub mod stream;
 pub mod warnings;

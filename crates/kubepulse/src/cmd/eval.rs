@@ -20,7 +20,7 @@ use crate::parse;
   kubepulse eval --data data/sim --split 0.7 --out report/
   kubepulse eval --data ../shared/data/nezha-onlineboutique --train-until 2022-08-23 --ongoing detect --horizon 60 --peers --no-calendar --false-alarm-budget 2 --out report-nezha/")]
 pub struct Args {
-    /// Dataset directory (metrics.csv + events.csv).
+    /// Dataset directory (metrics.csv + events.csv, or metrics.parquet + events.parquet).
     #[arg(long)]
     pub data: PathBuf,
     /// Report directory (report.json, report.md, predictions.csv, plots).

@@ -77,7 +77,7 @@ pub struct Options {
     /// Dataset level: one target per deployment or per cluster [default: deployment].
     #[arg(long, value_enum)]
     pub level: Option<LevelArg>,
-    /// Write the dataset (metrics.csv, events.csv) into this directory.
+    /// Write the dataset (metrics.csv, events.csv; see --format) into this directory.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Dataset file format of --out [default: csv].

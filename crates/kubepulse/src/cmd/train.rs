@@ -143,7 +143,7 @@ impl ModelArgs {
   kubepulse train --data ../shared/data/nezha-onlineboutique --train-until 2022-08-23 --ongoing detect --horizon 60 --peers --no-calendar --false-alarm-budget 2 --out nezha.kpm
   kubepulse train --data data/sim --snapshot-data data/sim-cluster --out models/default.kpm")]
 pub struct Args {
-    /// Dataset directory (metrics.csv + events.csv).
+    /// Dataset directory (metrics.csv + events.csv, or metrics.parquet + events.parquet).
     #[arg(long)]
     pub data: PathBuf,
     /// Model bundle to write (`.kpm`); the Markdown card goes next to it (`.md`).
