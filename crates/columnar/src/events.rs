@@ -61,7 +61,7 @@ pub fn write_events<'a>(
     let batch =
         RecordBatch::try_new(schema.clone(), arrays).map_err(|e| ColumnarError::format(path, e))?;
     let file = std::fs::File::create(path).map_err(|e| ColumnarError::io(path, e))?;
-    let props = crate::writer_properties(&[]).map_err(|e| ColumnarError::format(path, e))?;
+    let props = crate::writer_properties(&[], &["target", "issue_type", "detail"]).map_err(|e| ColumnarError::format(path, e))?;
     let mut w = ArrowWriter::try_new(file, schema, Some(props))
         .map_err(|e| ColumnarError::format(path, e))?;
     w.write(&batch).map_err(|e| ColumnarError::format(path, e))?;

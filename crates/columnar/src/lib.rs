@@ -110,15 +110,22 @@ pub(crate) fn clip(text: &str) -> String {
     out
 }
 
-/// Writer properties shared by both files: zstd level 3, dictionary-encoded strings.
+/// Writer properties shared by both files: zstd level 3; dictionary encoding for the string columns
+/// only (`dictionary_columns`): on metric values it falls back to plain pages once the dictionary is
+/// full and compresses worse than plain + zstd (1.9x larger files on the simulator's data).
 fn writer_properties(
     delta_columns: &[&str],
+    dictionary_columns: &[&str],
 ) -> Result<parquet::file::properties::WriterProperties, parquet::errors::ParquetError> {
     use parquet::basic::{Compression, Encoding, ZstdLevel};
     use parquet::schema::types::ColumnPath;
     let mut b = parquet::file::properties::WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
+        .set_dictionary_enabled(false)
         .set_created_by(format!("kubepulse {}", env!("CARGO_PKG_VERSION")));
+    for c in dictionary_columns {
+        b = b.set_column_dictionary_enabled(ColumnPath::from(*c), true);
+    }
     for c in delta_columns {
         let path = ColumnPath::from(*c);
         b = b

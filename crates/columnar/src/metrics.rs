@@ -43,7 +43,7 @@ impl MetricsWriter {
         let schema = Arc::new(Schema::new(fields));
         let file = File::create(path).map_err(|e| ColumnarError::io(path, e))?;
         let props =
-            crate::writer_properties(&["timestamp"]).map_err(|e| ColumnarError::format(path, e))?;
+            crate::writer_properties(&["timestamp"], &["target"]).map_err(|e| ColumnarError::format(path, e))?;
         let writer = ArrowWriter::try_new(file, schema.clone(), Some(props))
             .map_err(|e| ColumnarError::format(path, e))?;
         Ok(Self {

@@ -178,11 +178,22 @@ impl<'a> From<&'a Dataset> for std::borrow::Cow<'a, Dataset> {
 impl Dataset {
     /// Reads `dir/metrics.csv` or `dir/metrics.parquet`, and `dir/events.csv` or `dir/events.parquet`.
     pub fn read(dir: &Path) -> Result<Self, LearnError> {
+        Self::read_with_progress(dir, false)
+    }
+
+    /// [`Dataset::read`] with a progress bar (rows, rows/s; the time left for Parquet) on a terminal's
+    /// stderr when `progress`.
+    pub fn read_with_progress(dir: &Path, progress: bool) -> Result<Self, LearnError> {
         let format = Format::detect(dir)?;
         let path = dir.join(format.metrics_file());
         let (metrics, series) = match format {
-            Format::Csv => read_metrics(&path)?,
-            Format::Parquet => read_metrics_parquet(&path)?,
+            Format::Csv => {
+                let bar = crate::progress::Rows::new(progress, format.metrics_file(), None);
+                let read = read_metrics_counted(&path, &bar);
+                bar.finish();
+                read?
+            }
+            Format::Parquet => read_metrics_parquet(&path, progress)?,
         };
         let targets: HashMap<&str, ()> = series.iter().map(|s| (s.target.as_str(), ())).collect();
         let known = |t: &str| targets.contains_key(t);
@@ -308,6 +319,13 @@ impl Fnv {
 }
 
 fn read_metrics(path: &Path) -> Result<(Vec<String>, Vec<Series>), LearnError> {
+    read_metrics_counted(path, &crate::progress::Rows::new(false, "", None))
+}
+
+fn read_metrics_counted(
+    path: &Path,
+    bar: &crate::progress::Rows,
+) -> Result<(Vec<String>, Vec<Series>), LearnError> {
     let (mut reader, header) = open_csv(path)?;
     let ts_col = require(path, &header, "timestamp")?;
     let target_col = require(path, &header, "target")?;
@@ -334,6 +352,9 @@ fn read_metrics(path: &Path) -> Result<(Vec<String>, Vec<Series>), LearnError> {
             break;
         }
         let line = line_of(&record, row);
+        if row % 8192 == 0 {
+            bar.inc(8192);
+        }
         let ts = parse_time(path, line, "timestamp", &record[ts_col])?;
         let target = record[target_col].trim_ascii();
         if target.is_empty() {
@@ -392,12 +413,17 @@ pub(crate) fn sort_series(path: &Path, s: &mut Series) -> Result<(), LearnError>
 
 /// Reads `metrics.parquet` (any row-group layout: a target's runs are gathered), then sorts and
 /// checks every series as the CSV path does.
-fn read_metrics_parquet(path: &Path) -> Result<(Vec<String>, Vec<Series>), LearnError> {
+fn read_metrics_parquet(
+    path: &Path,
+    progress: bool,
+) -> Result<(Vec<String>, Vec<Series>), LearnError> {
     let mut reader = columnar::MetricsReader::open(path)?;
+    let bar = crate::progress::Rows::new(progress, "metrics.parquet", Some(reader.num_rows()));
     let metrics = reader.metrics().to_vec();
     let mut index: HashMap<String, usize> = HashMap::new();
     let mut series: Vec<Series> = Vec::new();
     while let Some(run) = reader.next_rows()? {
+        bar.inc(run.timestamps.len() as u64);
         let slot = match index.get(&run.target) {
             Some(&i) => i,
             None => {
@@ -421,6 +447,7 @@ fn read_metrics_parquet(path: &Path) -> Result<(Vec<String>, Vec<Series>), Learn
             }
         }
     }
+    bar.finish();
     if series.is_empty() {
         return Err(LearnError::EmptyFile {
             path: path.to_path_buf(),

@@ -64,7 +64,7 @@ pub fn train_pair(
     until: Option<Split>,
 ) -> Result<(ModelPair, Dataset), LearnError> {
     check_level(dir, params)?;
-    let raw = Dataset::read(dir)?;
+    let raw = Dataset::read_with_progress(dir, params.progress)?;
     let mut params = params.clone();
     resolve_step(&mut params, &raw);
     let data = if peers {
@@ -236,7 +236,7 @@ pub fn run_eval(job: &EvalJob) -> Result<serde_json::Value, LearnError> {
             } else {
                 bundle.window_model().clone()
             };
-            let data = Dataset::read(&job.data)?;
+            let data = Dataset::read_with_progress(&job.data, job.params.progress)?;
             let from = match job.split {
                 Some(s) => s.time(&data)?,
                 None => data.time_range().map_or(0, |r| r.0),
