@@ -61,10 +61,12 @@ pub fn write_events<'a>(
     let batch =
         RecordBatch::try_new(schema.clone(), arrays).map_err(|e| ColumnarError::format(path, e))?;
     let file = std::fs::File::create(path).map_err(|e| ColumnarError::io(path, e))?;
-    let props = crate::writer_properties(&[], &["target", "issue_type", "detail"]).map_err(|e| ColumnarError::format(path, e))?;
+    let props = crate::writer_properties(&[], &["target", "issue_type", "detail"])
+        .map_err(|e| ColumnarError::format(path, e))?;
     let mut w = ArrowWriter::try_new(file, schema, Some(props))
         .map_err(|e| ColumnarError::format(path, e))?;
-    w.write(&batch).map_err(|e| ColumnarError::format(path, e))?;
+    w.write(&batch)
+        .map_err(|e| ColumnarError::format(path, e))?;
     w.close().map_err(|e| ColumnarError::format(path, e))?;
     Ok(())
 }
@@ -73,7 +75,10 @@ fn is_string(t: &DataType) -> bool {
     match t {
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => true,
         DataType::Dictionary(_, v) => {
-            matches!(**v, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
+            matches!(
+                **v,
+                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+            )
         }
         _ => false,
     }

@@ -217,7 +217,10 @@ impl std::str::FromStr for Format {
         match s {
             "csv" => Ok(Format::Csv),
             "parquet" => Ok(Format::Parquet),
-            other => Err(format!("unknown dataset format `{}`: csv or parquet", clip(other))),
+            other => Err(format!(
+                "unknown dataset format `{}`: csv or parquet",
+                clip(other)
+            )),
         }
     }
 }

@@ -42,8 +42,8 @@ impl MetricsWriter {
         );
         let schema = Arc::new(Schema::new(fields));
         let file = File::create(path).map_err(|e| ColumnarError::io(path, e))?;
-        let props =
-            crate::writer_properties(&["timestamp"], &["target"]).map_err(|e| ColumnarError::format(path, e))?;
+        let props = crate::writer_properties(&["timestamp"], &["target"])
+            .map_err(|e| ColumnarError::format(path, e))?;
         let writer = ArrowWriter::try_new(file, schema.clone(), Some(props))
             .map_err(|e| ColumnarError::format(path, e))?;
         Ok(Self {
@@ -154,7 +154,10 @@ fn type_ok_string(t: &DataType) -> bool {
     match t {
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => true,
         DataType::Dictionary(_, v) => {
-            matches!(**v, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
+            matches!(
+                **v,
+                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+            )
         }
         _ => false,
     }
@@ -320,7 +323,10 @@ impl MetricsReader {
     fn read_group(&mut self, group: usize) -> Result<(), ColumnarError> {
         let path = self.path.clone();
         let rows = self.meta.metadata().row_group(group).num_rows().max(0) as usize;
-        let file = self.file.try_clone().map_err(|e| ColumnarError::io(&path, e))?;
+        let file = self
+            .file
+            .try_clone()
+            .map_err(|e| ColumnarError::io(&path, e))?;
         let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.meta.clone())
             .with_row_groups(vec![group])
             .with_batch_size(rows.clamp(1, 1 << 20))
@@ -378,7 +384,12 @@ pub(crate) struct Pos<'a> {
 }
 
 impl Pos<'_> {
-    pub(crate) fn err(&self, row: usize, column: &str, message: impl Into<String>) -> ColumnarError {
+    pub(crate) fn err(
+        &self,
+        row: usize,
+        column: &str,
+        message: impl Into<String>,
+    ) -> ColumnarError {
         ColumnarError::Value {
             path: self.path.to_path_buf(),
             row_group: self.group,
@@ -411,9 +422,10 @@ pub(crate) fn timestamps(
         DataType::Timestamp(TimeUnit::Second, _) => {
             (array.as_primitive::<TimestampSecondType>().values(), 1)
         }
-        DataType::Timestamp(TimeUnit::Millisecond, _) => {
-            (array.as_primitive::<TimestampMillisecondType>().values(), 1_000)
-        }
+        DataType::Timestamp(TimeUnit::Millisecond, _) => (
+            array.as_primitive::<TimestampMillisecondType>().values(),
+            1_000,
+        ),
         DataType::Timestamp(TimeUnit::Microsecond, _) => (
             array.as_primitive::<TimestampMicrosecondType>().values(),
             1_000_000,
@@ -533,11 +545,7 @@ fn values(at: &Pos<'_>, column: &str, array: &dyn Array) -> Result<Vec<f64>, Col
         }
     }
     if let Some(i) = out.iter().position(|v| v.is_infinite()) {
-        return Err(at.err(
-            i,
-            column,
-            format!("`{}` is not a finite number", out[i]),
-        ));
+        return Err(at.err(i, column, format!("`{}` is not a finite number", out[i])));
     }
     Ok(out)
 }

@@ -23,13 +23,13 @@ fn write(path: &Path, columns: Vec<(&str, ArrayRef)>, rows_per_group: usize) {
             .map(|(n, a)| Field::new(*n, a.data_type().clone(), true))
             .collect::<Vec<_>>(),
     ));
-    let batch = RecordBatch::try_new(schema.clone(), columns.into_iter().map(|c| c.1).collect())
-        .unwrap();
+    let batch =
+        RecordBatch::try_new(schema.clone(), columns.into_iter().map(|c| c.1).collect()).unwrap();
     let props = WriterProperties::builder()
         .set_max_row_group_row_count(Some(rows_per_group))
         .build();
-    let mut w = ArrowWriter::try_new(std::fs::File::create(path).unwrap(), schema, Some(props))
-        .unwrap();
+    let mut w =
+        ArrowWriter::try_new(std::fs::File::create(path).unwrap(), schema, Some(props)).unwrap();
     w.write(&batch).unwrap();
     w.close().unwrap();
 }
@@ -68,9 +68,18 @@ fn pandas_types_and_several_targets_per_row_group_are_read() {
             ("target", Arc::new(targets)),
             (
                 "cpu",
-                Arc::new(Float32Array::from(vec![Some(0.5), None, Some(1.5), Some(2.0), Some(f32::NAN)])),
+                Arc::new(Float32Array::from(vec![
+                    Some(0.5),
+                    None,
+                    Some(1.5),
+                    Some(2.0),
+                    Some(f32::NAN),
+                ])),
             ),
-            ("restarts_total", Arc::new(Int64Array::from(vec![0, 1, 1, 0, 0]))),
+            (
+                "restarts_total",
+                Arc::new(Int64Array::from(vec![0, 1, 1, 0, 0])),
+            ),
         ],
         2,
     );
@@ -78,7 +87,14 @@ fn pandas_types_and_several_targets_per_row_group_are_read() {
     // Row groups [a a] [a b] [b]: a target spanning row groups gives one run per group.
     let summary: Vec<(usize, usize, &str, Vec<i64>)> = runs
         .iter()
-        .map(|r| (r.row_group, r.first_row, r.target.as_str(), r.timestamps.clone()))
+        .map(|r| {
+            (
+                r.row_group,
+                r.first_row,
+                r.target.as_str(),
+                r.timestamps.clone(),
+            )
+        })
         .collect();
     assert_eq!(
         summary,
@@ -100,19 +116,29 @@ fn our_writer_puts_each_target_in_its_own_row_group_and_nan_becomes_null() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("metrics.parquet");
     let mut w = MetricsWriter::create(&path, &["cpu".to_string()]).unwrap();
-    w.write_target("ns/a", &[0, 15], &[vec![1.0, f64::NAN]]).unwrap();
-    w.write_target("ns/b", &[0], &[vec![f64::INFINITY]]).unwrap();
+    w.write_target("ns/a", &[0, 15], &[vec![1.0, f64::NAN]])
+        .unwrap();
+    w.write_target("ns/b", &[0], &[vec![f64::INFINITY]])
+        .unwrap();
     assert_eq!(w.finish().unwrap(), 3);
     let runs = read_all(&path).unwrap();
     assert_eq!(runs.len(), 2);
     assert_eq!((runs[1].row_group, runs[1].target.as_str()), (1, "ns/b"));
     assert!(runs[0].columns[0][1].is_nan() && runs[1].columns[0][0].is_nan());
-    let reader = parquet::file::reader::SerializedFileReader::new(std::fs::File::open(&path).unwrap())
-        .unwrap();
+    let reader =
+        parquet::file::reader::SerializedFileReader::new(std::fs::File::open(&path).unwrap())
+            .unwrap();
     use parquet::file::reader::FileReader as _;
     let meta = reader.metadata();
     assert_eq!(meta.num_row_groups(), 2);
-    assert_eq!(meta.row_group(0).column(2).statistics().unwrap().null_count_opt(), Some(1));
+    assert_eq!(
+        meta.row_group(0)
+            .column(2)
+            .statistics()
+            .unwrap()
+            .null_count_opt(),
+        Some(1)
+    );
 }
 
 #[test]
@@ -127,13 +153,18 @@ fn bad_values_name_file_row_group_row_column_and_value() {
         vec![
             ("timestamp", ts()),
             ("target", tg()),
-            ("cpu", Arc::new(Float64Array::from(vec![1.0, 2.0, f64::INFINITY]))),
+            (
+                "cpu",
+                Arc::new(Float64Array::from(vec![1.0, 2.0, f64::INFINITY])),
+            ),
         ],
         2,
     );
     let e = error(&path);
     assert!(
-        e.contains("metrics.parquet: row group 1, row 0: column `cpu`: `inf` is not a finite number"),
+        e.contains(
+            "metrics.parquet: row group 1, row 0: column `cpu`: `inf` is not a finite number"
+        ),
         "{e}"
     );
 
@@ -141,7 +172,10 @@ fn bad_values_name_file_row_group_row_column_and_value() {
         &path,
         vec![
             ("timestamp", ts()),
-            ("target", Arc::new(StringArray::from(vec![Some("a"), None, Some("a")]))),
+            (
+                "target",
+                Arc::new(StringArray::from(vec![Some("a"), None, Some("a")])),
+            ),
             ("cpu", Arc::new(Float64Array::from(vec![1.0, 2.0, 3.0]))),
         ],
         10,
@@ -169,16 +203,9 @@ fn bad_values_name_file_row_group_row_column_and_value() {
         10,
     );
     let e = error(&path);
-    assert!(
-        e.contains("column `cpu` is Utf8, expected float64"),
-        "{e}"
-    );
+    assert!(e.contains("column `cpu` is Utf8, expected float64"), "{e}");
 
-    write(
-        &path,
-        vec![("time", ts()), ("target", tg())],
-        10,
-    );
+    write(&path, vec![("time", ts()), ("target", tg())], 10);
     let e = error(&path);
     assert!(
         e.contains("missing column `timestamp` (found: `time`, `target`)"),

@@ -72,7 +72,9 @@ pub(crate) fn csv_err(path: &Path, line: u64, message: impl Into<String>) -> Lea
     }
 }
 
-pub(crate) fn open_csv(path: &Path) -> Result<(csv::Reader<std::fs::File>, Vec<String>), LearnError> {
+pub(crate) fn open_csv(
+    path: &Path,
+) -> Result<(csv::Reader<std::fs::File>, Vec<String>), LearnError> {
     let file = std::fs::File::open(path).map_err(|e| LearnError::io(path, e))?;
     let meta = file.metadata().map_err(|e| LearnError::io(path, e))?;
     if meta.len() == 0 {
@@ -120,7 +122,12 @@ pub(crate) fn line_of(record: &csv::ByteRecord, fallback: u64) -> u64 {
     record.position().map_or(fallback, |p| p.line())
 }
 
-pub(crate) fn parse_value(path: &Path, line: u64, column: &str, raw: &[u8]) -> Result<f64, LearnError> {
+pub(crate) fn parse_value(
+    path: &Path,
+    line: u64,
+    column: &str,
+    raw: &[u8],
+) -> Result<f64, LearnError> {
     let column = quote::clip(column);
     let text = std::str::from_utf8(raw)
         .map_err(|_| csv_err(path, line, format!("column `{column}`: value is not UTF-8")))?
@@ -138,7 +145,12 @@ pub(crate) fn parse_value(path: &Path, line: u64, column: &str, raw: &[u8]) -> R
     }
 }
 
-pub(crate) fn parse_time(path: &Path, line: u64, column: &str, raw: &[u8]) -> Result<i64, LearnError> {
+pub(crate) fn parse_time(
+    path: &Path,
+    line: u64,
+    column: &str,
+    raw: &[u8],
+) -> Result<i64, LearnError> {
     let text = String::from_utf8_lossy(raw);
     match timestamp::parse_timestamp(&text) {
         Ok(t) => Ok(t),
@@ -562,15 +574,7 @@ fn read_events(
                 csv_err(path, line, format!("column `{column}`: {message}"))
             }
         };
-        check_event(
-            &target,
-            start,
-            end,
-            &issue_type,
-            known,
-            metrics_file,
-            &err,
-        )?;
+        check_event(&target, start, end, &issue_type, known, metrics_file, &err)?;
         let detail = detail_col
             .map(|c| String::from_utf8_lossy(record[c].trim_ascii()).into_owned())
             .unwrap_or_default();
@@ -612,7 +616,10 @@ pub fn write_parquet(dataset: &Dataset, dir: &Path) -> Result<(), LearnError> {
             )
         }),
     )?;
-    for (tmp, name) in [(events_tmp, "events.parquet"), (metrics_tmp, "metrics.parquet")] {
+    for (tmp, name) in [
+        (events_tmp, "events.parquet"),
+        (metrics_tmp, "metrics.parquet"),
+    ] {
         let path = dir.join(name);
         std::fs::rename(&tmp, &path).map_err(|e| LearnError::io(&path, e))?;
     }

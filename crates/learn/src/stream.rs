@@ -176,7 +176,11 @@ impl TargetStream {
                 let ts = dataset::parse_time(path, line, "timestamp", &record[*ts_col])?;
                 let target = record[*target_col].trim_ascii();
                 if target.is_empty() {
-                    return Err(dataset::csv_err(path, line, "column `target`: empty target"));
+                    return Err(dataset::csv_err(
+                        path,
+                        line,
+                        "column `target`: empty target",
+                    ));
                 }
                 let columns = metric_cols
                     .iter()

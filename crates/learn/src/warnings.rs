@@ -77,7 +77,8 @@ pub fn evaluation(ev: &Evaluation, pair: &ModelPair) -> Vec<String> {
             .iter()
             .filter(|s| known.binary_search(&s.target).is_ok())
             .count();
-        let same_data = !m.data_fingerprint.is_empty() && ev.dataset.fingerprint() == m.data_fingerprint;
+        let same_data =
+            !m.data_fingerprint.is_empty() && ev.dataset.fingerprint() == m.data_fingerprint;
         let whose = if same_data {
             Some(format!(
                 "and the data is the model's training data (same fingerprint {})",

@@ -69,7 +69,10 @@ fn the_simulators_parquet_dataset_is_its_csv_dataset_one_row_group_per_target() 
         let (csv_dir, pq_dir) = (dir.path().join("csv"), dir.path().join("pq"));
         let a = simulate(&csv_dir, Format::Csv, level, clusters);
         let b = simulate(&pq_dir, Format::Parquet, level, clusters);
-        assert_eq!((a.rows, a.steps, a.pod_samples), (b.rows, b.steps, b.pod_samples));
+        assert_eq!(
+            (a.rows, a.steps, a.pod_samples),
+            (b.rows, b.steps, b.pod_samples)
+        );
         assert_eq!(a.labels, b.labels);
         assert!(!pq_dir.join("metrics.csv").exists() && pq_dir.join("events.parquet").exists());
         let (from_csv, from_pq) = (
@@ -93,7 +96,10 @@ fn the_simulators_parquet_dataset_is_its_csv_dataset_one_row_group_per_target() 
         // The simulator writing the Parquet output again over it gives the same bytes.
         let first = std::fs::read(pq_dir.join("metrics.parquet")).unwrap();
         simulate(&pq_dir, Format::Parquet, level, clusters);
-        assert_eq!(std::fs::read(pq_dir.join("metrics.parquet")).unwrap(), first);
+        assert_eq!(
+            std::fs::read(pq_dir.join("metrics.parquet")).unwrap(),
+            first
+        );
     }
 }
 
@@ -101,18 +107,16 @@ fn the_simulators_parquet_dataset_is_its_csv_dataset_one_row_group_per_target() 
 fn the_format_is_detected_and_two_or_no_formats_are_errors_naming_the_files() {
     let dir = tempfile::tempdir().unwrap();
     let e = Dataset::read(dir.path()).unwrap_err().to_string();
-    assert!(
-        e.contains("no metrics.csv or metrics.parquet"),
-        "{e}"
-    );
+    assert!(e.contains("no metrics.csv or metrics.parquet"), "{e}");
     simulate(dir.path(), Format::Parquet, sim::Level::Deployment, 1);
     assert_eq!(Format::detect(dir.path()).unwrap(), Format::Parquet);
-    std::fs::write(dir.path().join("metrics.csv"), "timestamp,target,x\n0,a,1\n").unwrap();
+    std::fs::write(
+        dir.path().join("metrics.csv"),
+        "timestamp,target,x\n0,a,1\n",
+    )
+    .unwrap();
     let e = Dataset::read(dir.path()).unwrap_err().to_string();
-    assert!(
-        e.contains("both metrics.csv and metrics.parquet"),
-        "{e}"
-    );
+    assert!(e.contains("both metrics.csv and metrics.parquet"), "{e}");
     // The simulator sweeps the other format's files: a directory holds one dataset.
     simulate(dir.path(), Format::Csv, sim::Level::Deployment, 1);
     assert!(!dir.path().join("metrics.parquet").exists());
@@ -127,7 +131,10 @@ fn the_format_is_detected_and_two_or_no_formats_are_errors_naming_the_files() {
             .map(|e| (e.target.as_str(), e.start, e.end, e.issue_type.as_str(), "")),
     )
     .unwrap();
-    assert_eq!(Dataset::read(dir.path()).unwrap().events.len(), d.events.len());
+    assert_eq!(
+        Dataset::read(dir.path()).unwrap().events.len(),
+        d.events.len()
+    );
 }
 
 fn tiny() -> Dataset {

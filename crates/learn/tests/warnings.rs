@@ -17,7 +17,8 @@ fn short_training_and_an_evaluation_on_the_training_data_are_warned_about() {
 
     let w = warnings::training(&pair);
     assert!(
-        w.iter().any(|w| w.starts_with("too little data: trained on 9h")),
+        w.iter()
+            .any(|w| w.starts_with("too little data: trained on 9h")),
         "{w:?}"
     );
     let card = learn::card::card_json("t", "0", "2026-01-01T00:00:00Z", &pair, None, None);
@@ -28,9 +29,10 @@ fn short_training_and_an_evaluation_on_the_training_data_are_warned_about() {
     let own = eval::evaluate(&d, &pair, first, split, 1).unwrap();
     let w = warnings::evaluation(&own, &pair);
     assert!(
-        w.iter().any(|w| w.contains("overlaps the model's training period")
-            && w.contains("by 9h")
-            && w.contains("is the model's training data (same fingerprint")),
+        w.iter()
+            .any(|w| w.contains("overlaps the model's training period")
+                && w.contains("by 9h")
+                && w.contains("is the model's training data (same fingerprint")),
         "{w:?}"
     );
     // The same targets and period in other data (one value changed): the shared targets are named.
@@ -39,7 +41,8 @@ fn short_training_and_an_evaluation_on_the_training_data_are_warned_about() {
     let ev = eval::evaluate(&changed, &pair, first, split, 1).unwrap();
     let w = warnings::evaluation(&ev, &pair);
     assert!(
-        w.iter().any(|w| w.contains("on 6 of the 6 evaluated targets")),
+        w.iter()
+            .any(|w| w.contains("on 6 of the 6 evaluated targets")),
         "{w:?}"
     );
     // The future of the split: no overlap.
@@ -79,7 +82,8 @@ fn a_threshold_at_zero_and_few_validation_incidents_are_warned_about() {
     pair.meta.threshold = 1e-6;
     let w = warnings::training(&pair);
     assert!(
-        w.iter().any(|w| w.starts_with("threshold 0.000001 is about 0")),
+        w.iter()
+            .any(|w| w.starts_with("threshold 0.000001 is about 0")),
         "{w:?}"
     );
     let v = pair.meta.validation.as_mut().unwrap();
@@ -92,7 +96,8 @@ fn a_threshold_at_zero_and_few_validation_incidents_are_warned_about() {
         "{w:?}"
     );
     assert!(
-        w.iter().any(|w| w.contains("caught none of its 3 incidents")),
+        w.iter()
+            .any(|w| w.contains("caught none of its 3 incidents")),
         "{w:?}"
     );
 }

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 
 use crate::catalog::{COLUMNS, N_COLUMNS, decimals, deployment_rows};
 use crate::config::Level;
-use crate::error::{Result, SimError};
 use crate::engine::Cluster;
+use crate::error::{Result, SimError};
 use crate::simulation::Simulation;
 use crate::snapshot::{CLUSTER_COLUMNS, Snapshotter};
 use timeline::Incident;

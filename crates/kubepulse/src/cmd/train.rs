@@ -223,7 +223,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let card = bundle.card_json();
     for model in ["window_model", "snapshot_model"] {
         for w in card[model]["warnings"].as_array().into_iter().flatten() {
-            let what = if model == "snapshot_model" { "snapshot model: " } else { "" };
+            let what = if model == "snapshot_model" {
+                "snapshot model: "
+            } else {
+                ""
+            };
             crate::cmd::warn_loudly(&format!("{what}{}", w.as_str().unwrap_or("")));
         }
     }

@@ -817,7 +817,7 @@ pub fn train_unsupervised(
             eta: None,
             baselines: BaselineParams::default(),
             data_fingerprint: dataset.fingerprint(),
-                        training_targets: dataset.series.iter().map(|s| s.target.clone()).collect(),
+            training_targets: dataset.series.iter().map(|s| s.target.clone()).collect(),
             train_from: from,
             train_until: until,
             validation: None,
