@@ -65,8 +65,9 @@ PROM_CPU1=$(prom_cpu)
 grep -E "dataset written" "$DIR/collect.time" || true
 WALL=$(grep "Elapsed (wall clock)" "$DIR/collect.time" | awk '{print $NF}')
 RSS=$(grep "Maximum resident set size" "$DIR/collect.time" | awk '{print $NF}')
-METRICS=$(ls "$DIR"/out/metrics.csv "$DIR"/out/metrics.parquet 2>/dev/null | head -1)
-ROWS=$(grep -oE "rows=[0-9]+" "$DIR/collect.time" | head -1 | cut -d= -f2)
+METRICS="$DIR/out/metrics.csv"
+[ -f "$METRICS" ] || METRICS="$DIR/out/metrics.parquet"
+ROWS=$(sed 's/\x1b\[[0-9;]*m//g' "$DIR/collect.time" | grep -oE "rows=[0-9]+" | head -1 | cut -d= -f2)
 USER_S=$(grep "User time" "$DIR/collect.time" | awk '{print $NF}')
 SYS_S=$(grep "System time" "$DIR/collect.time" | awk '{print $NF}')
 echo "collect: ${TARGETS} targets, $(( (END - START) / 3600 )) h at ${STEP}s: wall ${WALL}, peak RSS $((RSS / 1024)) MB, ${ROWS} rows, $(du -h "$METRICS" | cut -f1) ($(stat -c %s "$METRICS") bytes) $(basename "$METRICS")"

@@ -18,6 +18,9 @@ Examples:
   # Cluster-level snapshots (the original service's fields) for 20 clusters
   kubepulse simulate --level cluster --clusters 20 --duration 3d --out data/clusters
 
+  # Five clusters of 50 deployments for a week as Parquet (10M rows; read by pandas, polars, DuckDB)
+  kubepulse simulate --preset large --clusters 5 --duration 7d --format parquet --out data/fleet
+
   # OpenMetrics for Prometheus backfill
   kubepulse simulate --duration 6h --openmetrics sim.om
   promtool tsdb create-blocks-from openmetrics sim.om ./tsdb
