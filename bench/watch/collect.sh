@@ -4,7 +4,7 @@
 #   bench/watch/collect.sh [TARGETS] [DAYS]      (defaults 500 7; work files in ${BENCH_DIR:-/tmp/kubepulse-bench})
 #
 # Environment: KUBEPULSE_BIN (binary to time, default target/release/kubepulse), COLLECT_ARGS (extra
-# `collect` flags, e.g. "--concurrency 2"), COLLECT_HOURS (collect only the first hours of the range, for
+# `collect` flags, e.g. "--concurrency 2" or "--format parquet"), COLLECT_HOURS (collect only the first hours of the range, for
 # quick comparisons), SKIP_BUILD=1, PORT.
 #
 # 1. generates exporter-shaped OpenMetrics (cAdvisor + kube-state-metrics names, one pod per deployment)
@@ -65,8 +65,10 @@ PROM_CPU1=$(prom_cpu)
 grep -E "dataset written" "$DIR/collect.time" || true
 WALL=$(grep "Elapsed (wall clock)" "$DIR/collect.time" | awk '{print $NF}')
 RSS=$(grep "Maximum resident set size" "$DIR/collect.time" | awk '{print $NF}')
-ROWS=$(( $(wc -l < "$DIR/out/metrics.csv") - 1 ))
+METRICS="$DIR/out/metrics.csv"
+[ -f "$METRICS" ] || METRICS="$DIR/out/metrics.parquet"
+ROWS=$(sed 's/\x1b\[[0-9;]*m//g' "$DIR/collect.time" | grep -oE "rows=[0-9]+" | head -1 | cut -d= -f2)
 USER_S=$(grep "User time" "$DIR/collect.time" | awk '{print $NF}')
 SYS_S=$(grep "System time" "$DIR/collect.time" | awk '{print $NF}')
-echo "collect: ${TARGETS} targets, $(( (END - START) / 3600 )) h at ${STEP}s: wall ${WALL}, peak RSS $((RSS / 1024)) MB, ${ROWS} rows, $(du -h "$DIR/out/metrics.csv" | cut -f1) metrics.csv"
+echo "collect: ${TARGETS} targets, $(( (END - START) / 3600 )) h at ${STEP}s: wall ${WALL}, peak RSS $((RSS / 1024)) MB, ${ROWS} rows, $(du -h "$METRICS" | cut -f1) ($(stat -c %s "$METRICS") bytes) $(basename "$METRICS")"
 echo "CPU: kubepulse ${USER_S} s user + ${SYS_S} s sys; Prometheus $(echo "$PROM_CPU1 - $PROM_CPU0" | bc) s; load average $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -43,6 +43,10 @@ pub struct CollectOptions {
     pub chunk_points: usize,
     /// Show a progress bar on stderr (only drawn on a terminal).
     pub progress: bool,
+    /// The dataset's file format: the rows are collected into a CSV partial file either way (what
+    /// makes a run resumable); with Parquet it is converted at the end, one row group per target
+    /// (memory: the whole dataset, once).
+    pub format: learn::dataset::Format,
     /// Stop after this many chunks in this run, leaving a resumable state (for tests and incremental runs).
     pub max_chunks: Option<usize>,
 }
@@ -66,6 +70,7 @@ impl CollectOptions {
             extra_labels: Vec::new(),
             chunk_points: 720,
             progress: true,
+            format: learn::dataset::Format::Csv,
             max_chunks: None,
         }
     }
@@ -289,9 +294,34 @@ pub async fn collect(
     labels.extend(opts.extra_labels.iter().cloned());
     let events = crate::incidents::merge(labels);
     summary.events = events.len();
-    write_events(&opts.out_dir, &events)?;
-    let final_path = opts.out_dir.join("metrics.csv");
-    std::fs::rename(&partial_path, &final_path).map_err(CollectError::io(&final_path))?;
+    match opts.format {
+        learn::dataset::Format::Csv => {
+            write_events(&opts.out_dir, &events)?;
+            let final_path = opts.out_dir.join("metrics.csv");
+            std::fs::rename(&partial_path, &final_path).map_err(CollectError::io(&final_path))?;
+        }
+        learn::dataset::Format::Parquet => {
+            let (metrics, series) = learn::dataset::read_metrics_csv(&partial_path)?;
+            let dataset = learn::dataset::Dataset {
+                metrics,
+                series,
+                events,
+            };
+            learn::dataset::write_parquet(&dataset, &opts.out_dir)?;
+            std::fs::remove_file(&partial_path).map_err(CollectError::io(&partial_path))?;
+        }
+    }
+    // The dataset replaces a previous one in this directory, of either format (a directory holds one).
+    let other = match opts.format {
+        learn::dataset::Format::Csv => learn::dataset::Format::Parquet,
+        learn::dataset::Format::Parquet => learn::dataset::Format::Csv,
+    };
+    for name in [other.metrics_file(), other.events_file()] {
+        let stale = opts.out_dir.join(name);
+        if stale.is_file() {
+            std::fs::remove_file(&stale).map_err(CollectError::io(&stale))?;
+        }
+    }
     std::fs::remove_file(&state_path).map_err(CollectError::io(&state_path))?;
     summary.complete = true;
     Ok(summary)

@@ -37,6 +37,9 @@ pub enum CollectError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// Writing the Parquet dataset failed (reading the collected rows back or writing the files).
+    #[error(transparent)]
+    Dataset(#[from] learn::LearnError),
     /// An argument is out of range (times, step, shard).
     #[error("{0}")]
     Invalid(String),

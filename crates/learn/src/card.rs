@@ -45,6 +45,7 @@ fn pair_json(pair: &ModelPair, holdout: Option<&Holdout>) -> Value {
             "rows": m.training_rows,
         },
         "validation": m.validation.as_ref().map(headline),
+        "warnings": crate::warnings::training(pair),
         "holdout": holdout.map(|h| json!({
             "description": h.description,
             "data_fingerprint": h.evaluation.dataset.fingerprint(),
@@ -118,6 +119,9 @@ fn pair_markdown(md: &mut String, title: &str, p: &Value) {
         p["ongoing_policy"]
     );
     let _ = writeln!(md, "- Issue types: {}.", p["issue_types"]);
+    for w in p["warnings"].as_array().into_iter().flatten() {
+        let _ = writeln!(md, "- **Warning: {}**", w.as_str().unwrap_or(""));
+    }
     let unsupervised = p["unsupervised"].as_bool() == Some(true);
     if unsupervised {
         let _ = writeln!(

@@ -1,7 +1,10 @@
 //! The dataset format shared by `simulate`, `collect`, `train` and `eval`: a directory with
-//! `metrics.csv` (`timestamp,target,<metric>...`) and `events.csv` (`target,start,end,issue_type[,...]`).
+//! `metrics.csv` (`timestamp,target,<metric>...`) and `events.csv` (`target,start,end,issue_type[,...]`),
+//! or the same columns as `metrics.parquet` and `events.parquet` (crate `columnar`); the format is
+//! detected by which files exist ([`Format::detect`]).
 //!
-//! Reading validates everything a user controls and names the file, line and value of any problem.
+//! Reading validates everything a user controls and names the file, line (CSV) or row group and row
+//! (Parquet), the column and the value of any problem.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -12,6 +15,7 @@ use crate::timestamp;
 
 /// How a metric column is read (`*_total` is a counter): the catalog's kind.
 pub use catalog::ColumnKind;
+pub use columnar::Format;
 
 /// One target's samples, sorted by time.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,7 +43,7 @@ pub struct Dataset {
     pub events: Vec<Incident>,
 }
 
-fn csv_err(path: &Path, line: u64, message: impl Into<String>) -> LearnError {
+pub(crate) fn csv_err(path: &Path, line: u64, message: impl Into<String>) -> LearnError {
     LearnError::Csv {
         path: path.to_path_buf(),
         line,
@@ -47,7 +51,9 @@ fn csv_err(path: &Path, line: u64, message: impl Into<String>) -> LearnError {
     }
 }
 
-fn open_csv(path: &Path) -> Result<(csv::Reader<std::fs::File>, Vec<String>), LearnError> {
+pub(crate) fn open_csv(
+    path: &Path,
+) -> Result<(csv::Reader<std::fs::File>, Vec<String>), LearnError> {
     let file = std::fs::File::open(path).map_err(|e| LearnError::io(path, e))?;
     let meta = file.metadata().map_err(|e| LearnError::io(path, e))?;
     if meta.len() == 0 {
@@ -98,7 +104,7 @@ fn no_metric_columns(path: &Path) -> LearnError {
     }
 }
 
-fn require(path: &Path, header: &[String], column: &str) -> Result<usize, LearnError> {
+pub(crate) fn require(path: &Path, header: &[String], column: &str) -> Result<usize, LearnError> {
     header
         .iter()
         .position(|h| h == column)
@@ -109,11 +115,16 @@ fn require(path: &Path, header: &[String], column: &str) -> Result<usize, LearnE
         })
 }
 
-fn line_of(record: &csv::ByteRecord, fallback: u64) -> u64 {
+pub(crate) fn line_of(record: &csv::ByteRecord, fallback: u64) -> u64 {
     record.position().map_or(fallback, |p| p.line())
 }
 
-fn parse_value(path: &Path, line: u64, column: &str, raw: &[u8]) -> Result<f64, LearnError> {
+pub(crate) fn parse_value(
+    path: &Path,
+    line: u64,
+    column: &str,
+    raw: &[u8],
+) -> Result<f64, LearnError> {
     let column = quote::clip(column);
     let text = std::str::from_utf8(raw)
         .map_err(|_| csv_err(path, line, format!("column `{column}`: value is not UTF-8")))?
@@ -137,7 +148,12 @@ fn utf8<'a>(path: &Path, line: u64, column: &str, raw: &'a [u8]) -> Result<&'a s
         .map_err(|_| csv_err(path, line, format!("column `{column}`: value is not UTF-8")))
 }
 
-fn parse_time(path: &Path, line: u64, column: &str, raw: &[u8]) -> Result<i64, LearnError> {
+pub(crate) fn parse_time(
+    path: &Path,
+    line: u64,
+    column: &str,
+    raw: &[u8],
+) -> Result<i64, LearnError> {
     let text = String::from_utf8_lossy(raw);
     match timestamp::parse_timestamp(&text) {
         Ok(t) => Ok(t),
@@ -170,11 +186,33 @@ impl<'a> From<&'a Dataset> for std::borrow::Cow<'a, Dataset> {
 }
 
 impl Dataset {
-    /// Reads `dir/metrics.csv` and `dir/events.csv`.
+    /// Reads `dir/metrics.csv` or `dir/metrics.parquet`, and `dir/events.csv` or `dir/events.parquet`.
     pub fn read(dir: &Path) -> Result<Self, LearnError> {
-        let (metrics, series) = read_metrics(&dir.join("metrics.csv"))?;
+        Self::read_with_progress(dir, false)
+    }
+
+    /// [`Dataset::read`] with a progress bar (rows, rows/s; the time left for Parquet) on a terminal's
+    /// stderr when `progress`.
+    pub fn read_with_progress(dir: &Path, progress: bool) -> Result<Self, LearnError> {
+        let format = Format::detect(dir)?;
+        let path = dir.join(format.metrics_file());
+        let (metrics, series) = match format {
+            Format::Csv => {
+                let bar = crate::progress::Rows::new(progress, format.metrics_file(), None);
+                let read = read_metrics_counted(&path, &bar);
+                bar.finish();
+                read?
+            }
+            Format::Parquet => read_metrics_parquet(&path, progress)?,
+        };
         let targets: HashMap<&str, ()> = series.iter().map(|s| (s.target.as_str(), ())).collect();
-        let events = read_events(&dir.join("events.csv"), &|t| targets.contains_key(t))?;
+        let known = |t: &str| targets.contains_key(t);
+        let events = match Format::detect_events(dir)? {
+            Format::Csv => read_events(&dir.join("events.csv"), &known, format.metrics_file())?,
+            Format::Parquet => {
+                read_events_parquet(&dir.join("events.parquet"), &known, format.metrics_file())?
+            }
+        };
         Ok(Self {
             metrics,
             series,
@@ -182,9 +220,13 @@ impl Dataset {
         })
     }
 
-    /// The metric column names of `dir/metrics.csv`, from its header alone (a cheap check before a
-    /// long job).
+    /// The metric column names of `dir/metrics.csv` (its header) or `dir/metrics.parquet` (its
+    /// schema) alone: a cheap check before a long job.
     pub fn read_metric_names(dir: &Path) -> Result<Vec<String>, LearnError> {
+        if Format::detect(dir)? == Format::Parquet {
+            let reader = columnar::MetricsReader::open(&dir.join("metrics.parquet"))?;
+            return Ok(reader.metrics().to_vec());
+        }
         let path = dir.join("metrics.csv");
         let (_, header) = open_csv(&path)?;
         require(&path, &header, "timestamp")?;
@@ -291,6 +333,13 @@ impl Fnv {
 }
 
 fn read_metrics(path: &Path) -> Result<(Vec<String>, Vec<Series>), LearnError> {
+    read_metrics_counted(path, &crate::progress::Rows::new(false, "", None))
+}
+
+fn read_metrics_counted(
+    path: &Path,
+    bar: &crate::progress::Rows,
+) -> Result<(Vec<String>, Vec<Series>), LearnError> {
     let (mut reader, header) = open_csv(path)?;
     let ts_col = require(path, &header, "timestamp")?;
     let target_col = require(path, &header, "target")?;
@@ -314,6 +363,9 @@ fn read_metrics(path: &Path) -> Result<(Vec<String>, Vec<Series>), LearnError> {
             break;
         }
         let line = line_of(&record, row);
+        if row % 8192 == 0 {
+            bar.inc(8192);
+        }
         let ts = parse_time(path, line, "timestamp", &record[ts_col])?;
         let target = record[target_col].trim_ascii();
         if target.is_empty() {
@@ -362,7 +414,7 @@ fn read_metrics(path: &Path) -> Result<(Vec<String>, Vec<Series>), LearnError> {
     Ok((metrics, series))
 }
 
-fn sort_series(path: &Path, s: &mut Series) -> Result<(), LearnError> {
+pub(crate) fn sort_series(path: &Path, s: &mut Series) -> Result<(), LearnError> {
     if !s.timestamps.windows(2).all(|w| w[0] < w[1]) {
         let mut order: Vec<usize> = (0..s.timestamps.len()).collect();
         order.sort_by_key(|&i| s.timestamps[i]);
@@ -382,7 +434,125 @@ fn sort_series(path: &Path, s: &mut Series) -> Result<(), LearnError> {
     Ok(())
 }
 
-fn read_events(path: &Path, known: &dyn Fn(&str) -> bool) -> Result<Vec<Incident>, LearnError> {
+/// Reads `metrics.parquet` (any row-group layout: a target's runs are gathered), then sorts and
+/// checks every series as the CSV path does.
+fn read_metrics_parquet(
+    path: &Path,
+    progress: bool,
+) -> Result<(Vec<String>, Vec<Series>), LearnError> {
+    let mut reader = columnar::MetricsReader::open(path)?;
+    let bar = crate::progress::Rows::new(progress, "metrics.parquet", Some(reader.num_rows()));
+    let metrics = reader.metrics().to_vec();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut series: Vec<Series> = Vec::new();
+    while let Some(run) = reader.next_rows()? {
+        bar.inc(run.timestamps.len() as u64);
+        let slot = match index.get(&run.target) {
+            Some(&i) => i,
+            None => {
+                index.insert(run.target.clone(), series.len());
+                series.push(Series {
+                    target: run.target.clone(),
+                    timestamps: Vec::new(),
+                    columns: vec![Vec::new(); metrics.len()],
+                });
+                series.len() - 1
+            }
+        };
+        let s = &mut series[slot];
+        if s.timestamps.is_empty() {
+            s.timestamps = run.timestamps;
+            s.columns = run.columns;
+        } else {
+            s.timestamps.extend(run.timestamps);
+            for (dst, src) in s.columns.iter_mut().zip(run.columns) {
+                dst.extend(src);
+            }
+        }
+    }
+    bar.finish();
+    if series.is_empty() {
+        return Err(LearnError::EmptyFile {
+            path: path.to_path_buf(),
+            message: "no data rows".into(),
+        });
+    }
+    for s in &mut series {
+        sort_series(path, s)?;
+    }
+    series.sort_by(|a, b| a.target.cmp(&b.target));
+    Ok((metrics, series))
+}
+
+/// Checks one event's values (the rules of `events.csv` and `events.parquet`); `err(column, message)`
+/// places an error in its file.
+fn check_event(
+    target: &str,
+    start: i64,
+    end: i64,
+    issue_type: &str,
+    known: &dyn Fn(&str) -> bool,
+    metrics_file: &str,
+    err: &dyn Fn(&str, String) -> LearnError,
+) -> Result<(), LearnError> {
+    if !known(target) {
+        return Err(err(
+            "target",
+            format!("`{}` has no rows in {metrics_file}", quote::clip(target)),
+        ));
+    }
+    if end < start {
+        return Err(err("end", format!("end {end} is before start {start}")));
+    }
+    if let Err(reason) = timeline::check_issue_type(issue_type) {
+        return Err(err("issue_type", reason.to_string()));
+    }
+    Ok(())
+}
+
+fn read_events_parquet(
+    path: &Path,
+    known: &dyn Fn(&str) -> bool,
+    metrics_file: &str,
+) -> Result<Vec<Incident>, LearnError> {
+    let mut events = Vec::new();
+    for row in columnar::read_events(path)? {
+        let err = |column: &str, message: String| {
+            LearnError::Parquet(columnar::ColumnarError::Value {
+                path: path.to_path_buf(),
+                row_group: row.row_group,
+                row: row.row,
+                column: column.to_string(),
+                message,
+            })
+        };
+        check_event(
+            &row.target,
+            row.start,
+            row.end,
+            &row.issue_type,
+            known,
+            metrics_file,
+            &err,
+        )?;
+        events.push(Incident {
+            target: row.target,
+            start: row.start,
+            end: row.end,
+            issue_type: row.issue_type,
+            detail: row.detail,
+            source: IncidentSource::Dataset,
+        });
+    }
+    events.sort_by(|a, b| (&a.target, a.start).cmp(&(&b.target, b.start)));
+    Ok(events)
+}
+
+fn read_events(
+    path: &Path,
+    known: &dyn Fn(&str) -> bool,
+    metrics_file: &str,
+) -> Result<Vec<Incident>, LearnError> {
     let (mut reader, header) = open_csv(path)?;
     let cols = [
         require(path, &header, "target")?,
@@ -407,33 +577,18 @@ fn read_events(path: &Path, known: &dyn Fn(&str) -> bool) -> Result<Vec<Incident
         if target.is_empty() {
             return Err(csv_err(path, line, "column `target`: empty target"));
         }
-        if !known(&target) {
-            return Err(csv_err(
-                path,
-                line,
-                format!(
-                    "column `target`: `{}` has no rows in metrics.csv",
-                    quote::clip(&target)
-                ),
-            ));
-        }
         let start = parse_time(path, line, "start", &record[cols[1]])?;
         let end = parse_time(path, line, "end", &record[cols[2]])?;
-        if end < start {
-            return Err(csv_err(
-                path,
-                line,
-                format!("end {end} is before start {start}"),
-            ));
-        }
         let issue_type = utf8(path, line, "issue_type", record[cols[3]].trim_ascii())?.to_owned();
-        if let Err(reason) = timeline::check_issue_type(&issue_type) {
-            return Err(csv_err(
-                path,
-                line,
-                format!("column `issue_type`: {reason}"),
-            ));
-        }
+        let err = |column: &str, message: String| {
+            // `end` before `start` is about the row, as it always was on the CSV path.
+            if column == "end" {
+                csv_err(path, line, message)
+            } else {
+                csv_err(path, line, format!("column `{column}`: {message}"))
+            }
+        };
+        check_event(&target, start, end, &issue_type, known, metrics_file, &err)?;
         let detail = detail_col
             .map(|c| String::from_utf8_lossy(record[c].trim_ascii()).into_owned())
             .unwrap_or_default();
@@ -450,7 +605,48 @@ fn read_events(path: &Path, known: &dyn Fn(&str) -> bool) -> Result<Vec<Incident
     Ok(events)
 }
 
-/// Writes a dataset in the same format (used by tests and by `eval` to export splits).
+/// Writes a dataset as `metrics.parquet` (one row group per target, in the dataset's target order)
+/// and `events.parquet`.
+/// Both are written under temporary names and renamed into place, events first: a dataset that
+/// looks complete is complete.
+pub fn write_parquet(dataset: &Dataset, dir: &Path) -> Result<(), LearnError> {
+    std::fs::create_dir_all(dir).map_err(|e| LearnError::io(dir, e))?;
+    let metrics_tmp = dir.join(".metrics.parquet.partial");
+    let events_tmp = dir.join(".events.parquet.partial");
+    let mut w = columnar::MetricsWriter::create(&metrics_tmp, &dataset.metrics)?;
+    for s in &dataset.series {
+        w.write_target(&s.target, &s.timestamps, &s.columns)?;
+    }
+    w.finish()?;
+    columnar::write_events(
+        &events_tmp,
+        dataset.events.iter().map(|e| {
+            (
+                e.target.as_str(),
+                e.start,
+                e.end,
+                e.issue_type.as_str(),
+                e.detail.as_str(),
+            )
+        }),
+    )?;
+    for (tmp, name) in [
+        (events_tmp, "events.parquet"),
+        (metrics_tmp, "metrics.parquet"),
+    ] {
+        let path = dir.join(name);
+        std::fs::rename(&tmp, &path).map_err(|e| LearnError::io(&path, e))?;
+    }
+    Ok(())
+}
+
+/// Reads a metrics CSV file of any name (e.g. a collection's partial file): the metric names and
+/// one sorted, checked series per target, sorted by target.
+pub fn read_metrics_csv(path: &Path) -> Result<(Vec<String>, Vec<Series>), LearnError> {
+    read_metrics(path)
+}
+
+/// Writes a dataset as CSV (used by tests and by `eval` to export splits).
 pub fn write(dataset: &Dataset, dir: &Path) -> Result<(), LearnError> {
     std::fs::create_dir_all(dir).map_err(|e| LearnError::io(dir, e))?;
     let metrics_path: PathBuf = dir.join("metrics.csv");
@@ -474,11 +670,11 @@ pub fn write(dataset: &Dataset, dir: &Path) -> Result<(), LearnError> {
     }
     std::fs::write(&metrics_path, out).map_err(|e| LearnError::io(&metrics_path, e))?;
     let events_path = dir.join("events.csv");
-    let mut out = String::from("target,start,end,issue_type\n");
+    let mut out = String::from("target,start,end,issue_type,detail\n");
     for e in &dataset.events {
         out.push_str(&format!(
-            "{},{},{},{}\n",
-            e.target, e.start, e.end, e.issue_type
+            "{},{},{},{},{}\n",
+            e.target, e.start, e.end, e.issue_type, e.detail
         ));
     }
     std::fs::write(&events_path, out).map_err(|e| LearnError::io(&events_path, e))

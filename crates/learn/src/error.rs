@@ -21,6 +21,10 @@ pub enum LearnError {
         line: u64,
         message: String,
     },
+    /// A Parquet dataset file is unreadable, has a bad schema or a bad value (file, row group, row,
+    /// column), or a dataset directory holds neither or both formats.
+    #[error("{0}")]
+    Parquet(#[from] columnar::ColumnarError),
     /// A file has no header or no data rows.
     #[error("{path}: {message}")]
     EmptyFile { path: PathBuf, message: String },

@@ -36,3 +36,5 @@ pub mod quote;
 pub mod relative;
 pub mod report;
 pub mod snapshot;
+pub mod stream;
+pub mod warnings;

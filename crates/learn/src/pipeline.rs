@@ -64,7 +64,12 @@ pub fn train_pair(
     until: Option<Split>,
 ) -> Result<(ModelPair, Dataset), LearnError> {
     check_level(dir, params)?;
-    train_pair_on(Dataset::read(dir)?, params, peers, until)
+    train_pair_on(
+        Dataset::read_with_progress(dir, params.progress)?,
+        params,
+        peers,
+        until,
+    )
 }
 
 /// Trains one pair on a dataset already read, up to `until` when given.
@@ -289,7 +294,7 @@ pub fn run_eval(job: &EvalJob) -> Result<serde_json::Value, LearnError> {
             } else {
                 bundle.window_model().clone()
             };
-            let data = Dataset::read(&job.data)?;
+            let data = Dataset::read_with_progress(&job.data, job.params.progress)?;
             let from = match job.split {
                 Some(s) => s.time(&data)?,
                 None => data.time_range().map_or(0, |r| r.0),

@@ -49,6 +49,10 @@ pub fn to_json(ev: &Evaluation, pair: &ModelPair, model_name: &str) -> Value {
             }),
         );
         map.insert(
+            "warnings".into(),
+            serde_json::to_value(crate::warnings::evaluation(ev, pair)).unwrap_or(Value::Null),
+        );
+        map.insert(
             "baselines".into(),
             serde_json::to_value(&ev.baselines).unwrap_or(Value::Null),
         );
@@ -146,6 +150,14 @@ pub fn to_markdown(ev: &Evaluation, pair: &ModelPair, model_name: &str) -> Strin
         meta.training_rows,
         meta.threshold
     );
+    let warnings = crate::warnings::evaluation(ev, pair);
+    if !warnings.is_empty() {
+        let _ = writeln!(md, "## Warnings\n");
+        for w in &warnings {
+            let _ = writeln!(md, "- **{w}**");
+        }
+        let _ = writeln!(md);
+    }
     let _ = writeln!(md, "## Incidents (what an SRE feels)\n");
     let _ = writeln!(
         md,

@@ -63,6 +63,12 @@ pub enum SimError {
         /// Steps of the whole run.
         steps_total: u64,
     },
+    /// Writing a Parquet dataset failed (the message names the file).
+    #[error("{0}")]
+    Parquet(String),
+    /// Two outputs that cannot be combined.
+    #[error("{0}")]
+    Outputs(String),
     /// The live exporter's socket failed.
     #[error("intervention refused: {0}")]
     Intervention(String),

@@ -211,6 +211,29 @@ async fn collect_writes_the_dataset_labels_oom_kills_and_resumes() {
         std::fs::read(resumed.join("events.csv")).unwrap()
     );
 
+    // The same collection as Parquet, interrupted and resumed: the same dataset, one row group per
+    // target, and a stale CSV dataset in the directory replaced.
+    let parquet = dir.path().join("parquet");
+    std::fs::create_dir_all(&parquet).unwrap();
+    std::fs::copy(whole.join("metrics.csv"), parquet.join("metrics.csv")).unwrap();
+    let mut first = opts.clone();
+    first.out_dir = parquet.clone();
+    first.format = learn::dataset::Format::Parquet;
+    first.max_chunks = Some(2);
+    assert!(!collect(&client, &first).await.unwrap().complete);
+    assert!(!parquet.join("metrics.parquet").exists());
+    first.max_chunks = None;
+    assert!(collect(&client, &first).await.unwrap().complete);
+    assert!(!parquet.join("metrics.csv").exists() && !parquet.join("metrics.csv.partial").exists());
+    let (from_csv, from_parquet) = (
+        learn::dataset::Dataset::read(&whole).unwrap(),
+        learn::dataset::Dataset::read(&parquet).unwrap(),
+    );
+    assert_eq!(from_parquet.fingerprint(), from_csv.fingerprint());
+    assert_eq!(from_parquet.events, from_csv.events);
+    let reader = columnar::MetricsReader::open(&parquet.join("metrics.parquet")).unwrap();
+    assert_eq!(reader.num_row_groups(), 2, "one row group per target");
+
     // Bad PromQL in a user query set: the error names the query.
     let bad = QuerySet::parse(
         "[target]\nlabels=['namespace','deployment']\n[[column]]\nname='x'\nkind='gauge'\nquery='sum(rate(foo[$RANGE]'\n",

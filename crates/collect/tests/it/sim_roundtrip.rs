@@ -61,6 +61,7 @@ async fn collect_reproduces_the_simulated_dataset() {
     let outputs = sim::Outputs {
         dataset: Some(dir.path().join("sim")),
         openmetrics: Some(dir.path().join("sim.om")),
+        ..Default::default()
     };
     sim::run(&valid, &outputs, &mut |_, _| {}).unwrap();
     let tsdb = dir.path().join("tsdb");

@@ -233,9 +233,12 @@ pub struct CollectArgs {
     /// Sample step: seconds or with a unit (15s, 1m).
     #[arg(long, default_value = "15s", value_parser = parse::duration_secs)]
     pub step: i64,
-    /// Output dataset directory (metrics.csv, events.csv).
+    /// Output dataset directory (metrics.csv, events.csv; or their .parquet twins with --format parquet).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
+    /// Dataset file format.
+    #[arg(long, value_enum, default_value_t = super::FormatArg::Csv)]
+    pub format: super::FormatArg,
     /// Query set TOML (default: the built-in set, written out in config/queries.toml).
     #[arg(long, value_name = "FILE")]
     pub queries: Option<PathBuf>,
@@ -266,6 +269,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     opts.extra_labels = extra_labels;
     opts.chunk_points = args.chunk_points;
     opts.progress = !args.no_progress;
+    opts.format = args.format.into();
     let client = ::collect::prom::PromClient::new(prom)?;
     let summary = crate::runtime::block_on(collect(&client, &opts))??;
     tracing::info!(

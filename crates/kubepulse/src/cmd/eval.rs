@@ -22,7 +22,7 @@ use crate::parse;
   kubepulse eval --data data/sim --split 0.7 --out report/
   kubepulse eval --data ../shared/data/nezha-onlineboutique --train-until 2022-08-23 --ongoing detect --horizon 60 --peers --no-calendar --false-alarm-budget 2 --out report-nezha/")]
 pub struct Args {
-    /// Dataset directory (metrics.csv + events.csv).
+    /// Dataset directory (metrics.csv + events.csv, or metrics.parquet + events.parquet).
     #[arg(long)]
     pub data: PathBuf,
     /// Report directory (report.json, report.md, predictions.csv, plots).
@@ -108,10 +108,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .unwrap_or_default();
     if !nan.is_empty() {
         tracing::warn!(
-            "the dataset lacks {} of the model's columns, scored as missing values throughout              (--missing-columns nan): {}",
+            "the dataset lacks {} of the model's columns, scored as missing values throughout (--missing-columns nan): {}",
             nan.len(),
             learn::quote::names(&nan)
         );
+    }
+    for w in report["warnings"].as_array().into_iter().flatten() {
+        crate::cmd::warn_loudly(w.as_str().unwrap_or(""));
     }
     let i = &report["incidents"];
     println!(

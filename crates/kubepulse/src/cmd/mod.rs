@@ -25,6 +25,32 @@ impl From<MissingArg> for learn::columns::MissingColumns {
     }
 }
 
+/// A warning a user must not miss (a model or figures not to trust as they are): on stderr, always,
+/// as `WARNING: ...`, whatever the log level or format (the card and the report keep them too).
+pub fn warn_loudly(message: &str) {
+    eprintln!("WARNING: {message}");
+}
+
+/// `--format` of the commands that write a dataset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum FormatArg {
+    /// metrics.csv + events.csv.
+    #[default]
+    Csv,
+    /// metrics.parquet + events.parquet (one row group per target, zstd): smaller, and read by
+    /// pandas, polars, DuckDB.
+    Parquet,
+}
+
+impl From<FormatArg> for learn::dataset::Format {
+    fn from(f: FormatArg) -> Self {
+        match f {
+            FormatArg::Csv => learn::dataset::Format::Csv,
+            FormatArg::Parquet => learn::dataset::Format::Parquet,
+        }
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use clap::Parser;

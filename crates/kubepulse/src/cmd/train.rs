@@ -175,7 +175,7 @@ impl ModelArgs {
   kubepulse train --data data/sim --snapshot-data data/sim-cluster --out models/default.kpm
   kubepulse train --data data/sim --holdout-data data/other-names --columns columns.toml --out model.kpm")]
 pub struct Args {
-    /// Dataset directory (metrics.csv + events.csv).
+    /// Dataset directory (metrics.csv + events.csv, or metrics.parquet + events.parquet).
     #[arg(long)]
     pub data: PathBuf,
     /// Model bundle to write (`.kpm`); the Markdown card goes next to it (`.md`).
@@ -257,6 +257,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let card_path = args.out.with_extension("md");
     std::fs::write(&card_path, bundle.card_markdown())
         .with_context(|| format!("writing {}", card_path.display()))?;
+    let card = bundle.card_json();
+    for model in ["window_model", "snapshot_model"] {
+        for w in card[model]["warnings"].as_array().into_iter().flatten() {
+            let what = if model == "snapshot_model" {
+                "snapshot model: "
+            } else {
+                ""
+            };
+            crate::cmd::warn_loudly(&format!("{what}{}", w.as_str().unwrap_or("")));
+        }
+    }
     let info = bundle.info();
     tracing::info!(
         model = %args.out.display(),

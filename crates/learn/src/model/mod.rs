@@ -78,6 +78,10 @@ pub struct PairMeta {
     pub train_from: i64,
     /// End of the training period, unix seconds.
     pub train_until: i64,
+    /// The training data's targets, sorted (what `eval` checks an evaluation's overlap against);
+    /// empty in bundles written before it was recorded.
+    #[serde(default)]
+    pub training_targets: Vec<String>,
     /// Figures of the validation part (the model fitted on the first part).
     pub validation: Option<Figures>,
     /// The training parameters.
@@ -722,6 +726,7 @@ pub fn train(
                         eta: None,
                         baselines,
                         data_fingerprint: dataset.fingerprint(),
+                        training_targets: dataset.series.iter().map(|s| s.target.clone()).collect(),
                         train_from: from,
                         train_until: until,
                         validation: None,
@@ -985,6 +990,7 @@ pub fn train_unsupervised(
             eta: None,
             baselines: BaselineParams::default(),
             data_fingerprint: dataset.fingerprint(),
+            training_targets: dataset.series.iter().map(|s| s.target.clone()).collect(),
             train_from: from,
             train_until: until,
             validation: None,

@@ -26,6 +26,7 @@ fn simulate(config: &sim::SimConfig) -> Dataset {
     let outputs = sim::Outputs {
         dataset: Some(dir.path().to_path_buf()),
         openmetrics: None,
+        ..Default::default()
     };
     sim::run(&valid, &outputs, &mut |_, _| {}).unwrap();
     Dataset::read(dir.path()).unwrap()

@@ -7,4 +7,8 @@ mod default_model;
 mod eta;
 mod holdout;
 mod order;
+mod parquet;
 mod pipeline;
+mod pyarrow;
+mod stream;
+mod warnings;

@@ -103,6 +103,7 @@ fn bad_fault_schedule_is_rejected_before_any_output() {
         &Outputs {
             dataset: Some(dir.path().join("out")),
             openmetrics: None,
+            ..Default::default()
         },
         &mut |_, _| {},
     )
@@ -130,6 +131,7 @@ fn failed_runs_leave_no_complete_looking_dataset() {
         &Outputs {
             dataset: Some(out.clone()),
             openmetrics: Some(dir.path().join("no/such/dir/x.om")),
+            ..Default::default()
         },
         &mut |_, _| {},
     )

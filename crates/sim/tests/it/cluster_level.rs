@@ -21,6 +21,7 @@ fn cluster_level_dataset_has_snapshot_columns_and_cluster_labels() {
         &Outputs {
             dataset: Some(dir.path().to_path_buf()),
             openmetrics: None,
+            ..Default::default()
         },
         &mut |_, _| {},
     )

@@ -197,6 +197,7 @@ fn openmetrics_backfills_into_prometheus_and_the_catalog_promql_returns_the_data
         &Outputs {
             dataset: Some(data.clone()),
             openmetrics: Some(om.clone()),
+            ..Default::default()
         },
         &mut |_, _| {},
     )

@@ -132,6 +132,7 @@ pub fn run_dataset(cfg: &SimConfig, dir: &Path) -> sim::Summary {
         &Outputs {
             dataset: Some(dir.to_path_buf()),
             openmetrics: None,
+            ..Default::default()
         },
         &mut |_, _| {},
     )

@@ -1,0 +1,201 @@
+//! Reading a dataset one target at a time ([`TargetStream`]): memory is one target's history (plus one
+//! Parquet row group), whatever the dataset's size — the reader streaming training and evaluation build on.
+//!
+//! The dataset contract lets rows come in any order (`Dataset::read` sorts them). Streaming needs each
+//! target's rows together: files written by `kubepulse simulate --format parquet`, `collect --format
+//! parquet` and `learn::dataset::write_parquet` are (one row group per target), a CSV sorted by target is;
+//! `simulate`'s CSV (sorted by time) is not. A target that appears again after another one began is an
+//! explicit error naming the file, the place and both targets; the caller falls back to `Dataset::read`
+//! (the whole dataset in memory) or asks for a grouped file. Rows within a target may come in any order.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use crate::dataset::{self, Format, Series};
+use crate::error::LearnError;
+use crate::quote;
+
+/// Yields a dataset's series one target at a time, in file order, each sorted by time and checked as
+/// `Dataset::read` checks it.
+pub struct TargetStream {
+    path: PathBuf,
+    metrics: Vec<String>,
+    source: Source,
+    /// Targets already handed out (to detect a target that comes back).
+    done: HashSet<String>,
+    /// The target being gathered and where it began (for errors).
+    current: Option<(Series, String)>,
+}
+
+enum Source {
+    Csv {
+        reader: csv::Reader<std::fs::File>,
+        ts_col: usize,
+        target_col: usize,
+        metric_cols: Vec<usize>,
+        row: u64,
+    },
+    Parquet(columnar::MetricsReader),
+}
+
+/// One run of rows of a target and where it is in the file.
+struct Run {
+    target: String,
+    timestamps: Vec<i64>,
+    columns: Vec<Vec<f64>>,
+    place: String,
+}
+
+impl TargetStream {
+    /// Opens `dir`'s metrics file (CSV or Parquet, detected as `Dataset::read` does).
+    pub fn open(dir: &Path) -> Result<Self, LearnError> {
+        let format = Format::detect(dir)?;
+        let path = dir.join(format.metrics_file());
+        let (metrics, source) = match format {
+            Format::Parquet => {
+                let r = columnar::MetricsReader::open(&path)?;
+                (r.metrics().to_vec(), Source::Parquet(r))
+            }
+            Format::Csv => {
+                let (reader, header) = dataset::open_csv(&path)?;
+                let ts_col = dataset::require(&path, &header, "timestamp")?;
+                let target_col = dataset::require(&path, &header, "target")?;
+                let metric_cols: Vec<usize> = (0..header.len())
+                    .filter(|&i| i != ts_col && i != target_col)
+                    .collect();
+                let metrics = metric_cols.iter().map(|&i| header[i].clone()).collect();
+                (
+                    metrics,
+                    Source::Csv {
+                        reader,
+                        ts_col,
+                        target_col,
+                        metric_cols,
+                        row: 1,
+                    },
+                )
+            }
+        };
+        if metrics.is_empty() {
+            return Err(LearnError::EmptyFile {
+                path,
+                message: "no metric columns after `timestamp,target`".into(),
+            });
+        }
+        Ok(Self {
+            path,
+            metrics,
+            source,
+            done: HashSet::new(),
+            current: None,
+        })
+    }
+
+    /// The metric column names, in file order.
+    pub fn metrics(&self) -> &[String] {
+        &self.metrics
+    }
+
+    /// The next target's whole series, or `None` after the last one.
+    pub fn next_series(&mut self) -> Result<Option<Series>, LearnError> {
+        loop {
+            let Some(run) = self.next_run()? else {
+                return match self.current.take() {
+                    Some((s, _)) => self.finish(s).map(Some),
+                    None => Ok(None),
+                };
+            };
+            match &mut self.current {
+                Some((s, _)) if s.target == run.target => {
+                    s.timestamps.extend(run.timestamps);
+                    for (dst, src) in s.columns.iter_mut().zip(run.columns) {
+                        dst.extend(src);
+                    }
+                }
+                _ => {
+                    if self.done.contains(&run.target) {
+                        let previous = self
+                            .current
+                            .as_ref()
+                            .map_or(String::new(), |(s, _)| s.target.clone());
+                        return Err(LearnError::Dataset(format!(
+                            "{}: {}: target `{}` appears again after `{}` began: reading target by \
+                             target needs each target's rows together (as `simulate --format \
+                             parquet` and `collect --format parquet` write them)",
+                            self.path.display(),
+                            run.place,
+                            quote::clip(&run.target),
+                            quote::clip(&previous)
+                        )));
+                    }
+                    let series = Series {
+                        target: run.target,
+                        timestamps: run.timestamps,
+                        columns: run.columns,
+                    };
+                    let place = run.place;
+                    if let Some((finished, _)) = self.current.replace((series, place)) {
+                        return self.finish(finished).map(Some);
+                    }
+                }
+            }
+        }
+    }
+
+    fn finish(&mut self, mut s: Series) -> Result<Series, LearnError> {
+        dataset::sort_series(&self.path, &mut s)?;
+        self.done.insert(s.target.clone());
+        Ok(s)
+    }
+
+    fn next_run(&mut self) -> Result<Option<Run>, LearnError> {
+        match &mut self.source {
+            Source::Parquet(r) => Ok(r.next_rows()?.map(|run| Run {
+                place: format!("row group {}, row {}", run.row_group, run.first_row),
+                target: run.target,
+                timestamps: run.timestamps,
+                columns: run.columns,
+            })),
+            Source::Csv {
+                reader,
+                ts_col,
+                target_col,
+                metric_cols,
+                row,
+            } => {
+                let path = &self.path;
+                let mut record = csv::ByteRecord::new();
+                *row += 1;
+                let more = reader
+                    .read_byte_record(&mut record)
+                    .map_err(|e| dataset::csv_err(path, *row, e.to_string()))?;
+                if !more {
+                    return Ok(None);
+                }
+                let line = dataset::line_of(&record, *row);
+                let ts = dataset::parse_time(path, line, "timestamp", &record[*ts_col])?;
+                let target = record[*target_col].trim_ascii();
+                if target.is_empty() {
+                    return Err(dataset::csv_err(
+                        path,
+                        line,
+                        "column `target`: empty target",
+                    ));
+                }
+                let columns = metric_cols
+                    .iter()
+                    .zip(&self.metrics)
+                    .map(|(&c, name)| {
+                        dataset::parse_value(path, line, name, &record[c]).map(|v| vec![v])
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(Some(Run {
+                    target: String::from_utf8_lossy(target).into_owned(),
+                    timestamps: vec![ts],
+                    columns,
+                    place: format!("line {line}"),
+                }))
+            }
+        }
+    }
+}
