@@ -8,7 +8,7 @@
 //! text; the target view draws its charts; axe-core finds no serious or critical violation; the
 //! "confirmed" button writes a label. Screenshots go to `target/browser-test/`.
 
-use crate::common;
+use crate::common::{self, Server};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -16,16 +16,6 @@ use std::process::{Command, Stdio};
 const BIN: &str = env!("CARGO_BIN_EXE_kubepulse");
 const TOKEN: &str = "browser-test-token";
 const NAMESPACE: &str = "<script>window.__kubepulse_xss=1</script>";
-
-/// Kills the server when the test ends, however it ends.
-struct Server(std::process::Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn browser_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")

@@ -3,7 +3,7 @@
 //! pre-flood value (the process gives back what the connections used; `bench/http/flood.sh` measures
 //! the same on the release build).
 
-use crate::common;
+use crate::common::{self, Server};
 
 use std::io::{BufReader, Read, Write};
 use std::net::TcpStream;
@@ -12,16 +12,6 @@ use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_kubepulse");
 const FLOOD: usize = 2000;
-
-/// Kills the server when the test ends, however it ends.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Resident memory of a process, KiB (Linux `/proc`).
 fn rss_kib(pid: u32) -> u64 {

@@ -3,7 +3,7 @@
 //! fixed seed, one worker: no 5xx, no answer outside the schema, no valid request refused, no invalid
 //! one accepted. schemathesis is installed, pinned, by `scripts/install-test-deps`.
 
-use crate::common;
+use crate::common::{self, Server};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -30,16 +30,6 @@ fn schemathesis() -> PathBuf {
             "schemathesis {VERSION} is not installed at {} ({e}): run scripts/install-test-deps",
             path.display()
         ),
-    }
-}
-
-/// Kills the server when the test ends, however it ends.
-struct Server(std::process::Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
     }
 }
 

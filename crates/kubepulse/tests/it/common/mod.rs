@@ -24,3 +24,14 @@ pub fn served_address(child: &mut Child) -> String {
         .unwrap_or_else(|| panic!("no address in {line:?}"))
         .to_owned()
 }
+
+/// A started `kubepulse serve`, killed when the test ends, however it ends.
+#[allow(dead_code)]
+pub struct Server(pub Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
