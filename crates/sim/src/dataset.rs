@@ -154,13 +154,7 @@ impl DatasetWriter {
         }
         std::fs::write(&events_tmp, text)
             .map_err(|e| SimError::io("cannot write", &events_tmp, e))?;
-        let events = self.dir.join("events.csv");
-        let metrics = self.dir.join("metrics.csv");
-        std::fs::rename(&events_tmp, &events)
-            .map_err(|e| SimError::io("cannot rename into", &events, e))?;
-        std::fs::rename(&self.metrics_tmp, &metrics)
-            .map_err(|e| SimError::io("cannot rename into", &metrics, e))?;
-        Ok(())
+        publish(&self.dir, "csv", &events_tmp, &self.metrics_tmp)
     }
 
     /// Removes the temporary files after a failure (best effort).
@@ -288,13 +282,7 @@ impl ParquetWriter {
             }),
         )
         .map_err(parquet_err)?;
-        let events = self.dir.join("events.parquet");
-        let metrics = self.dir.join("metrics.parquet");
-        std::fs::rename(&events_tmp, &events)
-            .map_err(|e| SimError::io("cannot rename into", &events, e))?;
-        std::fs::rename(&self.metrics_tmp, &metrics)
-            .map_err(|e| SimError::io("cannot rename into", &metrics, e))?;
-        Ok(())
+        publish(&self.dir, "parquet", &events_tmp, &self.metrics_tmp)
     }
 
     /// Removes the temporary files after a failure (best effort).
@@ -366,4 +354,14 @@ fn push_value(line: &mut String, v: f64, decimals: usize) {
             let _ = write!(line, "{:.decimals$}", 0.0);
         }
     }
+}
+
+/// Moves a finished dataset's temporary files to `events.EXT` and `metrics.EXT` in `dir` (events first:
+/// a directory with a metrics file is a complete dataset).
+fn publish(dir: &Path, ext: &str, events_tmp: &Path, metrics_tmp: &Path) -> Result<(), SimError> {
+    for (tmp, name) in [(events_tmp, "events"), (metrics_tmp, "metrics")] {
+        let path = dir.join(format!("{name}.{ext}"));
+        std::fs::rename(tmp, &path).map_err(|e| SimError::io("cannot rename into", &path, e))?;
+    }
+    Ok(())
 }
