@@ -174,4 +174,43 @@ pub(crate) mod tests {
             }
         }
     }
+
+    #[test]
+    fn the_dataset_format_is_a_flag_of_the_writers_and_detected_by_the_readers() {
+        let e = error_of(&[
+            "kubepulse",
+            "simulate",
+            "--format",
+            "parquet",
+            "--duration",
+            "1h",
+        ]);
+        assert!(e.contains("--format applies to the dataset"), "{e}");
+        let e = error_of(&["kubepulse", "simulate", "--format", "orc", "--out", "x"]);
+        assert!(
+            e.contains("invalid value 'orc'") && e.contains("parquet"),
+            "{e}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().to_str().unwrap();
+        std::fs::write(
+            dir.path().join("metrics.csv"),
+            "timestamp,target,x\n0,a,1\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("metrics.parquet"), "not parquet").unwrap();
+        let out = dir.path().join("m.kpm");
+        let e = error_of(&[
+            "kubepulse",
+            "train",
+            "--data",
+            data,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(
+            e.contains("both metrics.csv and metrics.parquet are here: keep one"),
+            "{e}"
+        );
+    }
 }
