@@ -358,7 +358,7 @@ fn push_value(line: &mut String, v: f64, decimals: usize) {
 
 /// Moves a finished dataset's temporary files to `events.EXT` and `metrics.EXT` in `dir` (events first:
 /// a directory with a metrics file is a complete dataset).
-fn publish(dir: &Path, ext: &str, events_tmp: &Path, metrics_tmp: &Path) -> Result<(), SimError> {
+fn publish(dir: &Path, ext: &str, events_tmp: &Path, metrics_tmp: &Path) -> Result<()> {
     for (tmp, name) in [(events_tmp, "events"), (metrics_tmp, "metrics")] {
         let path = dir.join(format!("{name}.{ext}"));
         std::fs::rename(tmp, &path).map_err(|e| SimError::io("cannot rename into", &path, e))?;
