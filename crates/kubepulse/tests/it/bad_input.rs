@@ -95,14 +95,7 @@ fn eval_of_a_model_on_data_without_one_of_its_columns_names_it_and_exits_1() {
 #[test]
 fn a_model_on_data_of_the_other_level_is_an_error() {
     let model = ModelBundle::embedded().unwrap();
-    let metrics: Vec<&str> = model
-        .window_model()
-        .meta
-        .features
-        .metrics
-        .iter()
-        .map(String::as_str)
-        .collect();
+    let metrics = window_metrics(&model);
     let tmp = tempfile::tempdir().unwrap();
     let deployments = dataset(&tmp.path().join("deployments"), &metrics, 40);
     let clusters = dataset(&tmp.path().join("clusters"), &learn::snapshot::FIELDS, 40);
@@ -732,14 +725,7 @@ fn quote(text: &str) -> String {
 #[test]
 fn malformed_datasets_on_every_dataset_command() {
     let model = ModelBundle::embedded().unwrap();
-    let window_metrics: Vec<&str> = model
-        .window_model()
-        .meta
-        .features
-        .metrics
-        .iter()
-        .map(String::as_str)
-        .collect();
+    let window_metrics = window_metrics(&model);
     let tmp = tempfile::tempdir().unwrap();
     let targets = Base::new(&window_metrics, ["shop/cart", "shop/frontend"]);
     let clusters = Base::new(&learn::snapshot::FIELDS, ["cluster-1", "cluster-2"]);
@@ -883,4 +869,16 @@ fn malformed_datasets_on_every_dataset_command() {
         failures.len(),
         failures.join("\n")
     );
+}
+
+/// The embedded window model's metric names.
+fn window_metrics(model: &ModelBundle) -> Vec<&str> {
+    model
+        .window_model()
+        .meta
+        .features
+        .metrics
+        .iter()
+        .map(String::as_str)
+        .collect()
 }
