@@ -33,6 +33,7 @@ fn pair_json(pair: &ModelPair, holdout: Option<&Holdout>) -> Value {
         "ongoing_policy": m.policy,
         "issue_types": m.issue_types,
         "threshold": m.threshold,
+        "relative_alarm": m.relative,
         "calibration": m.calibration,
         "metrics": m.features.metrics,
         "features": m.feature_names.len(),
@@ -137,6 +138,24 @@ fn pair_markdown(md: &mut String, title: &str, p: &Value) {
             "- Alarm threshold {} (chosen on the validation part for ≤ {} false alarm(s) per target-day).",
             fmt(&p["threshold"], false),
             p["false_alarm_budget_per_target_day"]
+        );
+    }
+    if let Some(rule) = p["relative_alarm"].as_object() {
+        let kind = rule
+            .get("baseline")
+            .and_then(Value::as_str)
+            .unwrap_or("ewma");
+        let k = rule.get("k").and_then(Value::as_f64).unwrap_or(f64::NAN);
+        let what = if kind == "quantile" {
+            format!(
+                "{k} spreads above its own 99th percentile of the last day (spread: 99th − 50th)"
+            )
+        } else {
+            format!("{k} deviations above its own mean of the last hour")
+        };
+        let _ = writeln!(
+            md,
+            "- Per-target condition (chosen with the threshold): the score's logit must also stand {what}."
         );
     }
     let _ = writeln!(

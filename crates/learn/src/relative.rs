@@ -10,6 +10,14 @@
 //! the rule's minimum history, without labels. Before that (a new target, a fresh `watch`, an eval
 //! period's first minutes without earlier data) the global threshold alone decides.
 //!
+//! Two baselines ([`Baseline`]): the EWMA above (1 h memory), or [`Baseline::Quantile`], a day-long,
+//! exponentially decayed histogram of the target's logits ([`ScoreQuantiles`]) from which the rule takes
+//! the target's usual high score (its 99th percentile) and spread (99th minus 50th percentile): a score
+//! passes when it stands `k` spreads above the usual high. A score that passes does not enter the
+//! history, so a target's incidents do not raise its own bar. The quantile baseline is what a target a
+//! model has never been fitted on needs: its whole score scale may be shifted or squashed (another
+//! service's normal, a weak calibration), and a day of its own scores says where its normal lies.
+//!
 //! Whether the rule is used and its `k` are chosen jointly with the threshold on the validation scores
 //! (`model::choose_alarm_rule`); the same [`PairMeta::alarm`](crate::model::PairMeta::alarm) decides in
 //! train, eval and watch (which keeps one [`ScoreHistory`] per target). `serve`'s stateless window form
@@ -35,6 +43,22 @@ pub struct RelativeRule {
     /// with it and the rule still sees the target's rises.
     #[serde(default = "default_min_sd")]
     pub min_sd: f64,
+    /// Which trailing baseline of the scores the rule judges against.
+    #[serde(default)]
+    pub baseline: Baseline,
+}
+
+/// The trailing baseline of a target's scores a [`RelativeRule`] judges against.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Baseline {
+    /// Outlier-clipped EWMA mean and variance of the logits ([`crate::trailing`]'s estimator); `z` is
+    /// the logit's distance from the mean in deviations.
+    #[default]
+    Ewma,
+    /// Decayed histogram of the logits ([`ScoreQuantiles`]); `z` is the logit's distance above the
+    /// 99th percentile in units of (99th − 50th percentile).
+    Quantile,
 }
 
 fn default_min_sd() -> f64 {
@@ -42,23 +66,44 @@ fn default_min_sd() -> f64 {
 }
 
 impl RelativeRule {
-    /// The rule with the default time constant (1 h) and minimum history (15 min).
+    /// The EWMA rule with the default time constant (1 h) and minimum history (15 min).
     pub fn with_k(k: f64) -> Self {
         Self {
             k,
             secs: 3_600,
             min_history_secs: 900,
             min_sd: MIN_SD,
+            baseline: Baseline::Ewma,
         }
     }
 
-    /// The rule for probabilities calibrated with slope `a` on the forest score's logit (see
-    /// [`Self::min_sd`]).
-    pub fn with_k_for_slope(k: f64, a: f64) -> Self {
+    /// The quantile rule: a day's memory (time constant 24 h), judging from 3 h of history on.
+    pub fn quantile_with_k(k: f64) -> Self {
+        Self {
+            k,
+            secs: 86_400,
+            min_history_secs: 3 * 3_600,
+            min_sd: MIN_SD,
+            baseline: Baseline::Quantile,
+        }
+    }
+
+    /// The rule of kind `baseline` for probabilities calibrated with slope `a` on the forest score's
+    /// logit (see [`Self::min_sd`]).
+    pub fn for_slope(baseline: Baseline, k: f64, a: f64) -> Self {
+        let rule = match baseline {
+            Baseline::Ewma => Self::with_k(k),
+            Baseline::Quantile => Self::quantile_with_k(k),
+        };
         Self {
             min_sd: MIN_SD * a.clamp(1e-3, 1e3),
-            ..Self::with_k(k)
+            ..rule
         }
+    }
+
+    /// [`Self::for_slope`] of the EWMA kind.
+    pub fn with_k_for_slope(k: f64, a: f64) -> Self {
+        Self::for_slope(Baseline::Ewma, k, a)
     }
 
     fn spec(&self) -> BaselineSpec {
@@ -71,7 +116,16 @@ impl RelativeRule {
 
     /// Seconds of scores before an evaluation period that warm the history up.
     pub fn warmup_secs(&self) -> i64 {
-        (3 * self.secs).max(self.min_history_secs)
+        match self.baseline {
+            Baseline::Ewma => (3 * self.secs).max(self.min_history_secs),
+            Baseline::Quantile => self.secs.max(self.min_history_secs),
+        }
+    }
+
+    /// The deviation of logit `x` above a quantile baseline whose 99th and 50th percentiles are `hi`
+    /// and `mid`.
+    fn quantile_z(&self, x: f64, hi: f64, mid: f64) -> f64 {
+        (x - hi) / (hi - mid).max(self.min_sd)
     }
 
     /// Whether `p` passes: the history is too short to judge, or `p`'s deviation reaches `k`.
@@ -82,6 +136,12 @@ impl RelativeRule {
 
 /// Candidate `k`s the validation chooses among (with "no rule").
 pub const K_CANDIDATES: [f64; 6] = [0.5, 1.0, 1.5, 2.0, 3.0, 4.0];
+
+/// Candidate `k`s of the quantile rule (spreads above the target's 99th percentile; 0 = above it).
+pub const QUANTILE_K_CANDIDATES: [f64; 6] = [0.0, 0.25, 0.5, 1.0, 2.0, 4.0];
+
+/// The percentile of its own scores a target's usual high score is ([`Baseline::Quantile`]).
+pub const HIGH_QUANTILE: f64 = 0.99;
 
 /// Scores beyond `CLIP_BAND` deviations are clipped before they update the history (as metric baselines).
 const CLIP_BAND: f64 = 3.0;
@@ -97,32 +157,195 @@ pub fn logit(p: f64) -> f64 {
 }
 
 /// One target's trailing baseline of its own scores.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ScoreHistory {
     baseline: MetricBaseline,
+    /// The quantile baseline's histogram, allocated on the first score a quantile rule takes in.
+    quantiles: Option<Box<ScoreQuantiles>>,
 }
 
 impl ScoreHistory {
     /// Takes in the score `p` of the window ending at `t` (after it was judged). Scores must come in
-    /// increasing time; NaN is ignored.
+    /// increasing time; NaN is ignored. A quantile rule leaves out a score that passes it.
     pub fn push(&mut self, rule: &RelativeRule, t: i64, p: f64) {
         if p.is_nan() {
             return;
         }
-        self.baseline
-            .push(&rule.spec(), ColumnKind::Gauge, t, logit(p));
+        match rule.baseline {
+            Baseline::Ewma => self
+                .baseline
+                .push(&rule.spec(), ColumnKind::Gauge, t, logit(p)),
+            Baseline::Quantile => {
+                if self.z(rule, p).is_some_and(|z| z >= rule.k) {
+                    return;
+                }
+                self.quantiles.get_or_insert_with(Default::default).push(
+                    t,
+                    logit(p),
+                    rule.secs as f64,
+                );
+            }
+        }
     }
 
     /// The deviation of `p` from the history, in (floored) deviations; `None` while it is too short.
     pub fn z(&self, rule: &RelativeRule, p: f64) -> Option<f64> {
-        let (mean, sd) = self.baseline.reference(&rule.spec())?;
-        Some((logit(p) - mean) / sd.max(rule.min_sd))
+        match rule.baseline {
+            Baseline::Ewma => {
+                let (mean, sd) = self.baseline.reference(&rule.spec())?;
+                Some((logit(p) - mean) / sd.max(rule.min_sd))
+            }
+            Baseline::Quantile => {
+                let q = self.quantiles.as_deref()?;
+                if q.covered_secs() < rule.min_history_secs {
+                    return None;
+                }
+                let (hi, mid) = (q.quantile(HIGH_QUANTILE)?, q.quantile(0.5)?);
+                Some(rule.quantile_z(logit(p), hi, mid))
+            }
+        }
     }
 
     /// Seconds of scores taken in.
     pub fn covered_secs(&self) -> i64 {
-        self.baseline.covered_secs()
+        match &self.quantiles {
+            Some(q) => q.covered_secs(),
+            None => self.baseline.covered_secs(),
+        }
     }
+}
+
+/// Bins of [`ScoreQuantiles`] over the clamped logit range.
+const BINS: usize = 256;
+/// The logit range the bins cover: that of probabilities in [1e-4, 1 − 1e-4].
+const LOGIT_MAX: f64 = 9.2104;
+
+/// An exponentially decayed histogram of logits (fixed bins, 1 KiB), from which quantiles are read
+/// with linear interpolation inside a bin. O(bins) per update and per quantile, allocated once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoreQuantiles {
+    weights: [f32; BINS],
+    total: f64,
+    first: i64,
+    last: i64,
+}
+
+impl Default for ScoreQuantiles {
+    fn default() -> Self {
+        Self {
+            weights: [0.0; BINS],
+            total: 0.0,
+            first: i64::MIN,
+            last: i64::MIN,
+        }
+    }
+}
+
+impl ScoreQuantiles {
+    fn bin(x: f64) -> usize {
+        let u = (x + LOGIT_MAX) / (2.0 * LOGIT_MAX);
+        ((u * BINS as f64) as usize).min(BINS - 1)
+    }
+
+    /// Takes in logit `x` at time `t` (seconds, increasing), decaying the older weights with time
+    /// constant `tau` seconds.
+    pub fn push(&mut self, t: i64, x: f64, tau: f64) {
+        if self.first == i64::MIN {
+            self.first = t;
+        } else if t > self.last {
+            let f = (-((t - self.last) as f64) / tau).exp();
+            if f < 0.999_999 {
+                for w in &mut self.weights {
+                    *w *= f as f32;
+                }
+                self.total *= f;
+            }
+        }
+        self.last = self.last.max(t);
+        self.weights[Self::bin(x)] += 1.0;
+        self.total += 1.0;
+    }
+
+    /// Takes in `x` with weight `w` (positive or negative, for a histogram kept as a difference of two),
+    /// without decay.
+    pub fn add(&mut self, x: f64, w: f32) {
+        self.weights[Self::bin(x)] += w;
+        self.total += f64::from(w);
+    }
+
+    /// The `q`-quantile of the logits taken in; `None` when empty.
+    pub fn quantile(&self, q: f64) -> Option<f64> {
+        if self.total <= 1e-9 {
+            return None;
+        }
+        let goal = q.clamp(0.0, 1.0) * self.total;
+        let width = 2.0 * LOGIT_MAX / BINS as f64;
+        let mut acc = 0.0;
+        for (i, &w) in self.weights.iter().enumerate() {
+            let w = f64::from(w.max(0.0));
+            if w > 0.0 && acc + w >= goal {
+                let within = ((goal - acc) / w).clamp(0.0, 1.0);
+                return Some(-LOGIT_MAX + width * (i as f64 + within));
+            }
+            acc += w;
+        }
+        Some(LOGIT_MAX)
+    }
+
+    /// Seconds between the first and the last logit taken in.
+    pub fn covered_secs(&self) -> i64 {
+        if self.first == i64::MIN {
+            0
+        } else {
+            self.last - self.first
+        }
+    }
+}
+
+/// What validation judges each point of one series by under a quantile rule: its z against the
+/// series' own *normal* points (`normal[i]`) farther than `exclude_secs` from it — the steady-state
+/// history a deployed target has (a day of its own scores, its incidents left out), estimated from the
+/// whole validation period. `None` where fewer than 30 such points exist.
+pub fn quantile_deviations_excluding(
+    rule: &RelativeRule,
+    times: &[i64],
+    probs: &[f64],
+    normal: &[bool],
+    exclude_secs: i64,
+) -> Vec<Option<f64>> {
+    let mut all = ScoreQuantiles::default();
+    for (&p, &n) in probs.iter().zip(normal) {
+        if n && !p.is_nan() {
+            all.add(logit(p), 1.0);
+        }
+    }
+    // The histogram of normal points outside [t − exclude, t + exclude], kept as `all` minus a window
+    // sliding with t.
+    let mut window = all.clone();
+    let (mut lo, mut hi) = (0usize, 0usize);
+    times
+        .iter()
+        .zip(probs)
+        .map(|(&t, &p)| {
+            while hi < times.len() && times[hi] <= t + exclude_secs {
+                if normal[hi] && !probs[hi].is_nan() {
+                    window.add(logit(probs[hi]), -1.0);
+                }
+                hi += 1;
+            }
+            while lo < hi && times[lo] < t - exclude_secs {
+                if normal[lo] && !probs[lo].is_nan() {
+                    window.add(logit(probs[lo]), 1.0);
+                }
+                lo += 1;
+            }
+            if window.total < 30.0 || p.is_nan() {
+                return None;
+            }
+            let (hi_q, mid) = (window.quantile(HIGH_QUANTILE)?, window.quantile(0.5)?);
+            Some(rule.quantile_z(logit(p), hi_q, mid))
+        })
+        .collect()
 }
 
 /// The deviations of a series' scores (in time order) from the series' own history, each before the
@@ -201,5 +424,89 @@ mod tests {
             h.push(&rule, t, p);
         }
         assert!(z[0].is_none() && z[299].is_some());
+    }
+
+    #[test]
+    fn quantiles_of_a_histogram_match_the_sorted_values() {
+        let mut q = ScoreQuantiles::default();
+        for i in 0..1000 {
+            q.push(i, -4.0 + 8.0 * f64::from(i as i32) / 1000.0, 1e12);
+        }
+        let median = q.quantile(0.5).unwrap();
+        let high = q.quantile(0.99).unwrap();
+        // One bin is 18.4 / 256 = 0.072 logits wide.
+        assert!((median - 0.0).abs() < 0.08, "median {median}");
+        assert!((high - 3.92).abs() < 0.08, "99th percentile {high}");
+        assert_eq!(ScoreQuantiles::default().quantile(0.5), None);
+    }
+
+    #[test]
+    fn the_quantile_rule_judges_a_squashed_target_by_its_own_scale() {
+        // A target whose every probability is squashed near 0.008 (a model never fitted on it): its
+        // rises are tiny in probability but large against its own day.
+        let rule = RelativeRule::quantile_with_k(1.0);
+        let mut h = ScoreHistory::default();
+        let mut t = 0;
+        for i in 0..1440 {
+            h.push(&rule, t, 0.0080 + 0.0002 * f64::from(i % 5));
+            t += 60;
+        }
+        assert!(!rule.passes(&h, 0.0088), "its usual high must not pass");
+        assert!(
+            rule.passes(&h, 0.0120),
+            "far above its usual high must pass"
+        );
+    }
+
+    #[test]
+    fn a_passing_score_does_not_enter_the_quantile_history() {
+        let rule = RelativeRule::quantile_with_k(0.5);
+        let mut h = ScoreHistory::default();
+        let mut t = 0;
+        for i in 0..600 {
+            h.push(&rule, t, 0.02 + 0.002 * f64::from(i % 7));
+            t += 60;
+        }
+        let before = h.clone();
+        // A long incident: every minute passes, and none of it raises the target's bar.
+        for _ in 0..120 {
+            assert!(rule.passes(&h, 0.9));
+            h.push(&rule, t, 0.9);
+            t += 60;
+        }
+        assert_eq!(h.z(&rule, 0.5), before.z(&rule, 0.5));
+        assert_eq!(h.covered_secs(), before.covered_secs());
+    }
+
+    #[test]
+    fn a_young_quantile_history_lets_the_global_threshold_decide() {
+        let rule = RelativeRule::quantile_with_k(0.0);
+        let mut h = ScoreHistory::default();
+        for i in 0..120 {
+            h.push(&rule, i * 60, 0.5);
+        }
+        assert_eq!(h.z(&rule, 0.99), None, "2 h is below the 3 h minimum");
+    }
+
+    #[test]
+    fn validation_deviations_leave_out_the_neighbourhood_and_incidents() {
+        let rule = RelativeRule::quantile_with_k(0.0);
+        let times: Vec<i64> = (0..600).map(|i| i * 60).collect();
+        // Quiet at 0.01 except a 10-minute incident at 0.6 (labelled, so not normal) and, far away, a
+        // 10-minute unlabelled bump at 0.3.
+        let probs: Vec<f64> = (0..600)
+            .map(|i| match i {
+                100..110 => 0.6,
+                400..404 => 0.3,
+                _ => 0.01,
+            })
+            .collect();
+        let normal: Vec<bool> = (0..600).map(|i| !(100..110).contains(&i)).collect();
+        let z = quantile_deviations_excluding(&rule, &times, &probs, &normal, 1_800);
+        // The incident stands far above a history of quiet scores (the bump is under 1% of it).
+        assert!(z[105].unwrap() > 5.0, "incident z {:?}", z[105]);
+        // The bump is judged without itself (±30 min excluded), so it stands out too.
+        assert!(z[402].unwrap() > 5.0, "bump z {:?}", z[402]);
+        assert!(z[300].unwrap() < 0.5, "a quiet minute z {:?}", z[300]);
     }
 }

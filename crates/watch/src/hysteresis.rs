@@ -86,6 +86,9 @@ impl ValidHysteresis {
 pub enum Observation {
     /// A prediction from fresh data: probability of an issue within the horizon (0–1).
     Fresh(f64),
+    /// A prediction from fresh data that is usual for this target (the model's per-target condition
+    /// did not pass): it resolves like [`Self::Fresh`] but never counts towards firing.
+    Usual(f64),
     /// The target's data is stale or missing this step: no prediction can be trusted.
     Stale,
 }
@@ -130,6 +133,7 @@ impl AlertTracker {
     /// Feeds one observation of `target` at time `now` (unix seconds) and returns the transition.
     pub fn observe(&mut self, target: &str, now: f64, observation: Observation) -> Transition {
         let p = &self.params;
+        let may_fire = !matches!(observation, Observation::Usual(_));
         let state = self
             .states
             .entry(target.to_string())
@@ -150,9 +154,9 @@ impl AlertTracker {
                     streak_on,
                     cooldown_until,
                 },
-                Observation::Fresh(prob),
+                Observation::Fresh(prob) | Observation::Usual(prob),
             ) => {
-                if prob >= p.on_threshold && now >= cooldown_until {
+                if may_fire && prob >= p.on_threshold && now >= cooldown_until {
                     let streak_on = streak_on + 1;
                     if streak_on >= p.consecutive_on {
                         (State::Firing { streak_off: 0 }, Transition::Fire)
@@ -179,7 +183,7 @@ impl AlertTracker {
             (State::Firing { .. }, Observation::Stale) => {
                 (State::Firing { streak_off: 0 }, Transition::Held)
             }
-            (State::Firing { streak_off }, Observation::Fresh(prob)) => {
+            (State::Firing { streak_off }, Observation::Fresh(prob) | Observation::Usual(prob)) => {
                 if prob < p.off_threshold {
                     let streak_off = streak_off + 1;
                     if streak_off >= p.consecutive_off {
@@ -387,5 +391,26 @@ mod tests {
                 prop_assert_eq!(tr, expected);
             }
         }
+    }
+
+    #[test]
+    fn a_usual_score_never_fires_but_resolves() {
+        let mut t = tracker(1, 0.0);
+        assert_eq!(
+            t.observe("x", 0.0, Observation::Usual(0.99)),
+            Transition::Quiet
+        );
+        assert_eq!(
+            t.observe("x", 15.0, Observation::Fresh(0.99)),
+            Transition::Fire
+        );
+        assert_eq!(
+            t.observe("x", 30.0, Observation::Usual(0.99)),
+            Transition::StillFiring
+        );
+        assert_eq!(
+            t.observe("x", 45.0, Observation::Usual(0.01)),
+            Transition::Resolve
+        );
     }
 }

@@ -17,6 +17,7 @@ impl Predictor for learn::bundle::ModelBundle {
             step_secs: info.step_secs,
             metrics: info.metrics.clone(),
             baseline: self.window_model().meta.features.baseline,
+            relative: self.window_model().meta.relative,
         }
     }
 

@@ -129,6 +129,29 @@ pub struct ModelArgs {
     /// detects more validation incidents within the false alarm budget.
     #[arg(long)]
     pub relative_alarm: bool,
+    /// The per-target condition's baseline of the target's own scores (with --relative-alarm): `ewma`
+    /// (mean and deviation over the last hour) or `quantile` (its 99th percentile and spread over the
+    /// last day, incidents left out — what a target the model was never fitted on needs).
+    #[arg(long, value_enum, default_value_t = RelativeBaseline::Ewma)]
+    pub relative_baseline: RelativeBaseline,
+}
+
+/// `--relative-baseline` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RelativeBaseline {
+    /// Trailing EWMA mean and deviation of the logit (1 h).
+    Ewma,
+    /// Trailing 99th percentile and spread of the logit (1 day).
+    Quantile,
+}
+
+impl From<RelativeBaseline> for learn::relative::Baseline {
+    fn from(b: RelativeBaseline) -> Self {
+        match b {
+            RelativeBaseline::Ewma => Self::Ewma,
+            RelativeBaseline::Quantile => Self::Quantile,
+        }
+    }
 }
 
 impl ModelArgs {
@@ -161,6 +184,7 @@ impl ModelArgs {
             validation_folds: self.validation_folds,
             fold_by: self.fold_by.into(),
             relative_alarm: self.relative_alarm,
+            relative_baseline: self.relative_baseline.into(),
             progress: true,
             ..TrainParams::default()
         }

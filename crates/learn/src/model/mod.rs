@@ -523,12 +523,17 @@ fn choose_alarm_rule(
     grid: &Grid,
     probs: &[Vec<f64>],
     calibration: &Calibration,
+    baseline: relative::Baseline,
     budget: f64,
 ) -> (f64, Option<RelativeRule>) {
     let (mut detected, mut threshold) = best_threshold(dataset, grid, probs, None, budget);
     let mut chosen = None;
-    for k in relative::K_CANDIDATES {
-        let rule = RelativeRule::with_k_for_slope(k, calibration.a);
+    let ks: &[f64] = match baseline {
+        relative::Baseline::Ewma => &relative::K_CANDIDATES,
+        relative::Baseline::Quantile => &relative::QUANTILE_K_CANDIDATES,
+    };
+    for &k in ks {
+        let rule = RelativeRule::for_slope(baseline, k, calibration.a);
         let passes = relative_passes(&rule, grid, probs);
         let (d, t) = best_threshold(dataset, grid, probs, Some(&passes), budget);
         if d > detected {
@@ -538,7 +543,10 @@ fn choose_alarm_rule(
     (threshold, chosen)
 }
 
-/// Whether each point of a grid passes `rule` given the scores before it in the same series.
+/// Whether each point of a grid passes `rule`: given the scores before it in the same series (the
+/// EWMA baseline), or given the series' normal points farther than 30 minutes from it (the quantile
+/// baseline, whose day-long memory a validation period's start could not fill causally; see
+/// [`relative::quantile_deviations_excluding`]).
 pub(crate) fn relative_passes(
     rule: &RelativeRule,
     grid: &Grid,
@@ -549,8 +557,19 @@ pub(crate) fn relative_passes(
         .zip(probs)
         .map(|(points, ps)| {
             let times: Vec<i64> = points.iter().map(|p| p.t).collect();
-            relative::deviations(rule, ScoreHistory::default(), &times, ps)
-                .into_iter()
+            let z = match rule.baseline {
+                relative::Baseline::Ewma => {
+                    relative::deviations(rule, ScoreHistory::default(), &times, ps)
+                }
+                relative::Baseline::Quantile => {
+                    let normal: Vec<bool> = points
+                        .iter()
+                        .map(|p| matches!(p.label, crate::labels::Label::Normal))
+                        .collect();
+                    relative::quantile_deviations_excluding(rule, &times, ps, &normal, 1_800)
+                }
+            };
+            z.into_iter()
                 .map(|z| z.is_none_or(|z| z >= rule.k))
                 .collect()
         })
@@ -817,6 +836,7 @@ pub fn train(
             &val_grid,
             &probs,
             &pair.meta.calibration,
+            params.relative_baseline,
             params.false_alarm_budget,
         )
     } else {

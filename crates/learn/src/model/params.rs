@@ -64,6 +64,9 @@ pub struct TrainParams {
     /// threshold; the global threshold alone stays when the rule detects no more incidents.
     #[serde(default)]
     pub relative_alarm: bool,
+    /// Which baseline of its own scores the per-target condition judges a target's score against.
+    #[serde(default)]
+    pub relative_baseline: crate::relative::Baseline,
     /// Normal windows are thinned to about this many rows.
     pub max_normal_rows: usize,
     /// Worker threads (`None` = all cores).
@@ -96,6 +99,7 @@ impl Default for TrainParams {
             validation_folds: 1,
             fold_by: FoldBy::Time,
             relative_alarm: false,
+            relative_baseline: crate::relative::Baseline::Ewma,
             max_normal_rows: 150_000,
             n_threads: None,
             progress: false,

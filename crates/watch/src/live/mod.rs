@@ -51,6 +51,9 @@ pub struct ModelShape {
     pub metrics: Vec<String>,
     /// The trailing baseline its features compare windows with (`None`: no baseline features).
     pub baseline: Option<learn::trailing::BaselineSpec>,
+    /// The per-target alarm condition chosen with the threshold (`None`: the threshold alone): a
+    /// step counts towards firing only when its score also stands out from the target's own scores.
+    pub relative: Option<learn::relative::RelativeRule>,
 }
 
 /// A model `watch` can predict with (implemented for `learn::ModelBundle`).
@@ -161,6 +164,8 @@ pub struct Watcher {
     prom_warning: crate::throttle::Throttle,
     /// The UI's history of every target, fed each cycle (when the UI is served).
     fleet: Option<Arc<ui::FleetHistory>>,
+    /// Each target's own score history, for the model's per-target condition (O(1) per target).
+    scores: HashMap<String, learn::relative::ScoreHistory>,
 }
 
 impl Watcher {
@@ -244,6 +249,7 @@ impl Watcher {
             last_data: HashMap::new(),
             prom_warning: crate::throttle::Throttle::new(std::time::Duration::from_secs(60)),
             fleet: None,
+            scores: HashMap::new(),
         })
     }
 
@@ -319,6 +325,7 @@ impl Watcher {
         let buffers = &self.buffers;
         self.tracker
             .retain_targets(&|t: &str| buffers.contains_key(t));
+        self.scores.retain(|t, _| buffers.contains_key(t));
 
         let (targets, fresh, worst_age) = self.freshness(end, span, degraded);
         report.targets = targets.len();
@@ -339,9 +346,10 @@ impl Watcher {
                     self.unexport(target);
                 }
             }
-            let obs = observation.as_ref().map_or(Observation::Stale, |f| {
-                Observation::Fresh(f.issue_probability)
-            });
+            let obs = match &observation {
+                Some(f) => self.judge(target, end, f.issue_probability),
+                None => Observation::Stale,
+            };
             let transition = self
                 .tracker
                 .observe(target, end * self.opts.time_scale, obs);
@@ -525,6 +533,24 @@ impl Watcher {
                 }
             })
             .collect()
+    }
+
+    /// A fresh probability as the alert tracker sees it: under the model's per-target condition, a
+    /// score usual for this target (judged against its own history, which the score then joins)
+    /// never counts towards firing.
+    fn judge(&mut self, target: &str, end: f64, p: f64) -> Observation {
+        let Some(rule) = self.shape.relative else {
+            return Observation::Fresh(p);
+        };
+        let history = self.scores.entry(target.to_string()).or_default();
+        let passes = rule.passes(history, p);
+        // The model's clock: cycles `step` apart are `step × time_scale` model seconds apart.
+        history.push(&rule, (end * self.opts.time_scale).round() as i64, p);
+        if passes {
+            Observation::Fresh(p)
+        } else {
+            Observation::Usual(p)
+        }
     }
 
     fn predict(&self, target: &str, end: f64) -> Result<Prediction, LearnError> {

@@ -170,6 +170,7 @@ impl Predictor for MemoryRule {
                 "cpu_usage_cores".into(),
             ],
             baseline: None,
+            relative: None,
         }
     }
 
@@ -363,6 +364,7 @@ impl Predictor for Unfit {
                 "heap_bytes".into(),
             ],
             baseline: None,
+            relative: None,
         }
     }
 
@@ -516,4 +518,77 @@ async fn alerts_follow_the_probability_and_turn_in_progress() {
         "{:?}",
         r.alerts[0]
     );
+}
+
+/// [`MemoryRule`] under a per-target condition: the model's relative rule travels in its shape.
+struct RelativeMemoryRule(learn::relative::RelativeRule);
+
+impl Predictor for RelativeMemoryRule {
+    fn shape(&self) -> ModelShape {
+        ModelShape {
+            relative: Some(self.0),
+            ..MemoryRule.shape()
+        }
+    }
+
+    fn predict(&self, w: &Window, explain: bool) -> Result<Prediction, LearnError> {
+        MemoryRule.predict(w, explain)
+    }
+}
+
+/// With the model's per-target (quantile) condition, a target whose probability sits above the
+/// threshold all the time is judged by its own history and never fires, while another target's rise
+/// fires as usual — the same rule `eval` applies, kept online per target.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_always_above_the_threshold_fires_only_when_unusual_for_itself() {
+    let world = Arc::new(Mutex::new(World {
+        mode: Mode::Ok,
+        memory: BTreeMap::from([("shop/high".to_string(), 0.75), ("shop/b".to_string(), 0.1)]),
+    }));
+    let url = fake_prometheus(world.clone()).await;
+    let client = PromClient::new(PromConfig::new(&url)).unwrap();
+    let hysteresis = Hysteresis {
+        on_threshold: 0.7,
+        off_threshold: 0.4,
+        consecutive_on: 5,
+        consecutive_off: 1,
+        cooldown_secs: 0.0,
+    };
+    let opts = WatchOptions::new(
+        QuerySet::builtin().unwrap(),
+        hysteresis.check().unwrap(),
+        15,
+    );
+    let rule = learn::relative::RelativeRule {
+        min_history_secs: 45,
+        ..learn::relative::RelativeRule::quantile_with_k(1.0)
+    };
+    let metrics = Arc::new(WatchMetrics::new());
+    let mut watcher = Watcher::new(
+        client,
+        Arc::new(RelativeMemoryRule(rule)),
+        opts,
+        metrics,
+        None,
+    )
+    .unwrap();
+    let mut now = 1_700_000_000.0;
+    let set = |target: &str, m: f64| {
+        *world.lock().unwrap().memory.get_mut(target).unwrap() = m;
+    };
+    // Half an hour: shop/high wobbles around 0.75 (above the 0.7 threshold), shop/b is quiet.
+    for i in 0..120 {
+        set("shop/high", if i % 2 == 0 { 0.74 } else { 0.76 });
+        now += 15.0;
+        let r = watcher.cycle(now).await;
+        assert!(r.fired.is_empty(), "cycle {i}: {r:?}");
+    }
+    // shop/b rises: unusual for it, it fires after 5 steps; shop/high still does not.
+    set("shop/b", 0.8);
+    let mut fired = Vec::new();
+    for _ in 0..6 {
+        now += 15.0;
+        fired.extend(watcher.cycle(now).await.fired);
+    }
+    assert_eq!(fired, ["shop/b"]);
 }
