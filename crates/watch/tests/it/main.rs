@@ -1,5 +1,6 @@
 //! The integration tests of `watch`: one test binary (one link), a module per area.
 
+mod alert_truth;
 mod alertmanager;
 #[path = "../../../collect/tests/it/common/mod.rs"]
 mod common;
