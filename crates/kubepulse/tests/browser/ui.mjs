@@ -96,6 +96,11 @@ try {
   await page.waitForSelector("#prob-chart polyline.series");
   await page.waitForSelector("#features svg polyline.series");
   results.feature_charts = await page.locator("#features svg").count();
+  // The target view's title is the name as text, too; no element anywhere came from a name.
+  const title = await page.locator("#target-title").textContent();
+  check(title.includes("<script>"), `the target view's title is not the name as text: ${title}`);
+  check(await page.locator("body script").count() === 0, "a <script> element appeared in the page body");
+  check(await page.evaluate(() => window.__kubepulse_xss === undefined), "a target name ran a script in the target view");
   check(await page.locator("#prob-chart line.threshold").count() === 1, "no threshold line on the probability chart");
   await page.screenshot({ path: OUT + "/target.png", fullPage: true });
 

@@ -5,4 +5,5 @@ mod alertmanager;
 #[path = "../../../collect/tests/it/common/mod.rs"]
 mod common;
 mod e2e;
+mod ui_security;
 mod watch_faults;
