@@ -115,7 +115,14 @@ try {
   results.axe_violations = [...axeTarget, ...axeFleet].map((v) => `${v.id} (${v.impact})`);
   check(serious.length === 0, "axe-core: " + serious.map((v) => `${v.id} (${v.impact}): ${v.help}`).join("; "));
 
-  // 7. Feedback: "confirmed" on the incident, with the token.
+  // 7. Opened straight from an alert's link (a fresh page on the target view): the header is filled too.
+  await page.goto("about:blank");
+  await page.goto(BASE + "/ui/#/target/" + encodeURIComponent(LEAK));
+  await page.waitForSelector("#prob-chart polyline.series");
+  const header = await page.locator("#source").textContent();
+  check(header.includes("threshold"), `the header is empty on a target opened from a link: "${header}"`);
+
+  // 8. Feedback: "confirmed" on the incident, with the token.
   if (TOKEN) {
     await page.goto(BASE + "/ui/#/target/" + encodeURIComponent(LEAK));
     await page.waitForSelector("#episodes button[data-verdict=confirmed]");
