@@ -475,7 +475,58 @@ def assert_watch_contract(docs: list[dict], source: str) -> str:
     svc = find(docs, "Service", "kubepulse-watch")
     if not selector_matches(svc["spec"]["selector"], dep["spec"]["template"]["metadata"]["labels"]):
         fail(f"{source}: Service kubepulse-watch does not select the watch pods")
-    return f"PROMETHEUS_URL={env['PROMETHEUS_URL']} ALERTMANAGER_URL={env['ALERTMANAGER_URL']}"
+    feedback = assert_ui_feedback_volumes(docs, spec, c, args, where)
+    return f"PROMETHEUS_URL={env['PROMETHEUS_URL']} ALERTMANAGER_URL={env['ALERTMANAGER_URL']} {feedback}"
+
+
+def flag_value(args: list[str], flag: str) -> str | None:
+    """The value of `--flag VALUE` or `--flag=VALUE` in a container's args."""
+    for i, a in enumerate(args):
+        if a == flag and i + 1 < len(args):
+            return args[i + 1]
+        if a.startswith(flag + "="):
+            return a.split("=", 1)[1]
+    return None
+
+
+def assert_ui_feedback_volumes(docs: list[dict], spec: dict, c: dict, args: list[str], where: str) -> str:
+    """The UI's feedback in watch (docs/ui.md): --ui-token-file is the key `token` of the Secret
+    kubepulse-ui-token mounted read-only (optional: feedback is off until it exists), --feedback-dir a
+    writable mount of a PersistentVolumeClaim defined in the same manifests (the labels outlive the pod)."""
+    token_file = flag_value(args, "--ui-token-file")
+    feedback_dir = flag_value(args, "--feedback-dir")
+    if not token_file or not feedback_dir:
+        fail(f"{where}: must pass --ui-token-file and --feedback-dir (the UI's feedback), args are {args}")
+    volumes = {v["name"]: v for v in spec.get("volumes", [])}
+    mounts = {m["mountPath"].rstrip("/"): m for m in c.get("volumeMounts", [])}
+
+    token_dir, _, token_name = token_file.rpartition("/")
+    mount = mounts.get(token_dir)
+    if mount is None:
+        fail(f"{where}: no volume is mounted at {token_dir}, where --ui-token-file {token_file} is")
+    secret = (volumes.get(mount["name"]) or {}).get("secret")
+    if not secret or secret.get("secretName") != "kubepulse-ui-token":
+        fail(f"{where}: {token_dir} must be the Secret kubepulse-ui-token, is {volumes.get(mount['name'])}")
+    if not mount.get("readOnly"):
+        fail(f"{where}: the UI token's mount {token_dir} must be readOnly")
+    if secret.get("optional") is not True:
+        fail(f"{where}: the Secret kubepulse-ui-token must be optional (feedback off until it is created)")
+    paths = {i["path"]: i["key"] for i in secret.get("items", [])} or {token_name: token_name}
+    if paths.get(token_name) != "token":
+        fail(f"{where}: {token_file} must be the Secret's key `token`, items are {secret.get('items')}")
+    if any(d.get("kind") == "Secret" for d in docs):
+        fail(f"{where}: the manifests must not carry a Secret (the token is created in the cluster)")
+
+    mount = mounts.get(feedback_dir.rstrip("/"))
+    if mount is None:
+        fail(f"{where}: no volume is mounted at --feedback-dir {feedback_dir}")
+    if mount.get("readOnly"):
+        fail(f"{where}: the feedback directory {feedback_dir} must be writable")
+    claim = ((volumes.get(mount["name"]) or {}).get("persistentVolumeClaim") or {}).get("claimName")
+    if not claim:
+        fail(f"{where}: {feedback_dir} must be a PersistentVolumeClaim (feedback outlives the pod)")
+    find(docs, "PersistentVolumeClaim", claim)
+    return f"feedback={feedback_dir} (PVC {claim}) token={token_file}"
 
 
 def assert_overlay_specifics(docs: list[dict], source: str) -> str:

@@ -245,6 +245,21 @@ fn pair_markdown(md: &mut String, title: &str, p: &Value) {
     let _ = writeln!(md);
 }
 
+/// Records on the card the operator feedback training took in (`train --false-alarms`): the file's name
+/// and what [`crate::false_alarms::apply`] did.
+pub fn add_false_alarms(
+    card: &mut Value,
+    path: &std::path::Path,
+    applied: &crate::false_alarms::Applied,
+) {
+    card["false_alarms"] = json!({
+        "file": path.file_name().map(|f| f.to_string_lossy().into_owned()),
+        "false_alarms": applied.false_alarms,
+        "on_known_targets": applied.on_known_targets,
+        "dropped_labels": applied.dropped_labels,
+    });
+}
+
 /// The card's Markdown, rendered from its JSON.
 pub fn card_markdown(card: &Value) -> String {
     let mut md = String::new();
@@ -276,6 +291,18 @@ pub fn card_markdown(card: &Value) -> String {
         md,
         "Intended use: ranking and alerting on per-workload incident risk from Prometheus metrics; a simulated-data model is a starting point — retrain on your own history (`kubepulse train`) and check it with `kubepulse eval`.\n"
     );
+    let fa = &card["false_alarms"];
+    if !fa.is_null() {
+        let _ = writeln!(
+            md,
+            "Operator feedback: {} false alarms from `{}` ({} on targets of this dataset); the {} incident \
+             labels they overlapped were dropped, so those windows trained as normal.\n",
+            fa["false_alarms"],
+            fa["file"].as_str().unwrap_or(""),
+            fa["on_known_targets"],
+            fa["dropped_labels"]
+        );
+    }
     pair_markdown(&mut md, "Window model", &card["window_model"]);
     if !card["snapshot_model"].is_null() {
         pair_markdown(&mut md, "Cluster snapshot model", &card["snapshot_model"]);

@@ -160,6 +160,9 @@ pub struct TrainJob {
     pub name: String,
     /// Training time, unix seconds.
     pub trained_at: i64,
+    /// The UI's `false_alarms.csv`: incident labels it overlaps are dropped before training, so those
+    /// windows train as negatives ([`crate::false_alarms`]); the card records how many.
+    pub false_alarms: Option<PathBuf>,
 }
 
 /// Trains the bundle of a [`TrainJob`]; also returns the hold-out evaluations made for the card.
@@ -186,7 +189,14 @@ pub fn train_bundle(job: &TrainJob) -> Result<(ModelBundle, Vec<Evaluation<'stat
             .map(|(dir, desc)| Ok((Dataset::read(dir)?, desc.clone())))
             .transpose()
     };
-    let raw = Dataset::read(&job.data)?;
+    let mut raw = Dataset::read(&job.data)?;
+    let false_alarms = match &job.false_alarms {
+        Some(path) => {
+            let alarms = crate::false_alarms::read(path)?;
+            Some((path, crate::false_alarms::apply(&mut raw, &alarms)))
+        }
+        None => None,
+    };
     let snapshot_data = match &job.snapshot {
         Some((dir, params)) => Some((Dataset::read(dir)?, params)),
         None => None,
@@ -221,7 +231,7 @@ pub fn train_bundle(job: &TrainJob) -> Result<(ModelBundle, Vec<Evaluation<'stat
         description: d.clone(),
         evaluation: e,
     });
-    let card = card::card_json(
+    let mut card = card::card_json(
         &job.name,
         &version,
         &trained_at,
@@ -229,6 +239,9 @@ pub fn train_bundle(job: &TrainJob) -> Result<(ModelBundle, Vec<Evaluation<'stat
         wh.as_ref(),
         snapshot.as_ref().map(|p| (p, sh.as_ref())),
     );
+    if let Some((path, applied)) = false_alarms {
+        card::add_false_alarms(&mut card, path, &applied);
+    }
     let markdown = card::card_markdown(&card);
     let meta = &window.meta;
     let info = ModelInfo {

@@ -81,10 +81,17 @@ impl IntoResponse for UiError {
         .unwrap_or_else(|_| format!(r#"{{"error":"{code}","message":""}}"#));
         let mut response = (
             status,
-            [(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            )],
+            [
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                ),
+                // The message may quote a user-controlled name: never let a browser sniff it as HTML.
+                (
+                    header::X_CONTENT_TYPE_OPTIONS,
+                    HeaderValue::from_static("nosniff"),
+                ),
+            ],
             body,
         )
             .into_response();

@@ -9,7 +9,8 @@
 //!   with the highest label precedence, so the next `train` learns it.
 //! - `false_alarm` → `false_alarms.csv`: the predicted incident did not happen; the row says which
 //!   target, which predicted type and which period. It is not an incident label (nothing in
-//!   `events.csv` changes); training can drop or down-weight alarms in those periods.
+//!   `events.csv` changes); `kubepulse train --false-alarms <dir>/false_alarms.csv` drops the incident
+//!   labels it overlaps, so those windows train as negatives (`learn::false_alarms`).
 //!
 //! Every accepted change is audited twice: a `tracing` event (`audit = true`, JSON with
 //! `--log-format json`) and a JSON line in `audit.jsonl`, both with who did it.

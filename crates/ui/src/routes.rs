@@ -138,10 +138,17 @@ pub(crate) async fn ui_config(State(state): State<UiState>) -> Response {
 fn json<T: Serialize>(value: &T) -> Response {
     match serde_json::to_vec(value) {
         Ok(body) => (
-            [(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            )],
+            [
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                ),
+                // Names and labels in the JSON are user-controlled: never sniffed as HTML.
+                (
+                    header::X_CONTENT_TYPE_OPTIONS,
+                    HeaderValue::from_static("nosniff"),
+                ),
+            ],
             body,
         )
             .into_response(),

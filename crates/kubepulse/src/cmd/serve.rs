@@ -179,6 +179,13 @@ pub fn feedback_config(
     dir: Option<&std::path::Path>,
 ) -> anyhow::Result<ui::FeedbackConfig> {
     let token = match token_file {
+        // An optional Kubernetes Secret not created yet: the mount is there, the file is not. Feedback
+        // stays off (the page shows no buttons) rather than the pod failing to start.
+        Some(path) if !path.exists() => {
+            tracing::warn!(path = %path.display(),
+                "no UI token file: feedback is disabled (create the Secret kubepulse-ui-token, docs/ui.md)");
+            None
+        }
         Some(path) => Some(
             ui::FeedbackConfig::token_from_file(path)
                 .with_context(|| format!("reading the UI token from {}", path.display()))?,
@@ -282,5 +289,24 @@ mod tests {
                 "{bad:?} should be rejected"
             );
         }
+    }
+
+    #[test]
+    fn a_missing_token_file_disables_feedback_and_an_empty_one_is_an_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let feedback = dir.path().join("feedback");
+        // The optional Secret is not created: the pod starts, feedback is off.
+        let missing = super::feedback_config(Some(&dir.path().join("token")), Some(&feedback))
+            .expect("a missing token file is not an error");
+        assert_eq!(missing.token, None);
+        assert_eq!(missing.dir.as_deref(), Some(feedback.as_path()));
+        // An empty token would let anything through: refused.
+        std::fs::write(dir.path().join("token"), "\n").expect("write");
+        let empty = super::feedback_config(Some(&dir.path().join("token")), Some(&feedback));
+        assert!(empty.is_err(), "{empty:?}");
+        std::fs::write(dir.path().join("token"), "s3cret\n").expect("write");
+        let read = super::feedback_config(Some(&dir.path().join("token")), Some(&feedback))
+            .expect("a token");
+        assert_eq!(read.token.as_deref(), Some("s3cret"));
     }
 }

@@ -197,7 +197,8 @@ impl ModelArgs {
   kubepulse train --data data/sim --out model.kpm
   kubepulse train --data ../shared/data/nezha-onlineboutique --train-until 2022-08-23 --ongoing detect --horizon 60 --peers --no-calendar --false-alarm-budget 2 --out nezha.kpm
   kubepulse train --data data/sim --snapshot-data data/sim-cluster --out models/default.kpm
-  kubepulse train --data data/sim --holdout-data data/other-names --columns columns.toml --out model.kpm")]
+  kubepulse train --data data/sim --holdout-data data/other-names --columns columns.toml --out model.kpm
+  kubepulse train --data data/mine --false-alarms feedback/false_alarms.csv --out model.kpm")]
 pub struct Args {
     /// Dataset directory (metrics.csv + events.csv, or metrics.parquet + events.parquet).
     #[arg(long)]
@@ -232,6 +233,10 @@ pub struct Args {
     /// Model name.
     #[arg(long, default_value = "kubepulse")]
     pub name: String,
+    /// The UI's false_alarms.csv (operator feedback, `--feedback-dir` of serve/watch): incident labels a
+    /// false alarm overlaps (same target) are dropped, so those windows train as negatives.
+    #[arg(long, value_name = "FILE")]
+    pub false_alarms: Option<PathBuf>,
     #[command(flatten)]
     pub model: ModelArgs,
 }
@@ -273,6 +278,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         columns: args.columns.clone(),
         name: args.name.clone(),
         trained_at: now(),
+        false_alarms: args.false_alarms.clone(),
     };
     let started = std::time::Instant::now();
     let (bundle, _) = pipeline::train_bundle(&job)
@@ -291,6 +297,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             };
             crate::cmd::warn_loudly(&format!("{what}{}", w.as_str().unwrap_or("")));
         }
+    }
+    let fa = &card["false_alarms"];
+    if !fa.is_null() {
+        println!(
+            "false alarms: {} read from {} ({} on targets of the dataset); {} incident labels dropped \
+             (those windows trained as normal)",
+            fa["false_alarms"],
+            args.false_alarms
+                .as_deref()
+                .map_or_else(String::new, |p| p.display().to_string()),
+            fa["on_known_targets"],
+            fa["dropped_labels"]
+        );
     }
     let info = bundle.info();
     tracing::info!(

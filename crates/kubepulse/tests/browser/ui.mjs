@@ -96,6 +96,11 @@ try {
   await page.waitForSelector("#prob-chart polyline.series");
   await page.waitForSelector("#features svg polyline.series");
   results.feature_charts = await page.locator("#features svg").count();
+  // The target view's title is the name as text, too; no element anywhere came from a name.
+  const title = await page.locator("#target-title").textContent();
+  check(title.includes("<script>"), `the target view's title is not the name as text: ${title}`);
+  check(await page.locator("body script").count() === 0, "a <script> element appeared in the page body");
+  check(await page.evaluate(() => window.__kubepulse_xss === undefined), "a target name ran a script in the target view");
   check(await page.locator("#prob-chart line.threshold").count() === 1, "no threshold line on the probability chart");
   await page.screenshot({ path: OUT + "/target.png", fullPage: true });
 
@@ -110,7 +115,14 @@ try {
   results.axe_violations = [...axeTarget, ...axeFleet].map((v) => `${v.id} (${v.impact})`);
   check(serious.length === 0, "axe-core: " + serious.map((v) => `${v.id} (${v.impact}): ${v.help}`).join("; "));
 
-  // 7. Feedback: "confirmed" on the incident, with the token.
+  // 7. Opened straight from an alert's link (a fresh page on the target view): the header is filled too.
+  await page.goto("about:blank");
+  await page.goto(BASE + "/ui/#/target/" + encodeURIComponent(LEAK));
+  await page.waitForSelector("#prob-chart polyline.series");
+  const header = await page.locator("#source").textContent();
+  check(header.includes("threshold"), `the header is empty on a target opened from a link: "${header}"`);
+
+  // 8. Feedback: "confirmed" on the incident, with the token.
   if (TOKEN) {
     await page.goto(BASE + "/ui/#/target/" + encodeURIComponent(LEAK));
     await page.waitForSelector("#episodes button[data-verdict=confirmed]");

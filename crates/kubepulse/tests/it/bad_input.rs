@@ -882,3 +882,43 @@ fn window_metrics(model: &ModelBundle) -> Vec<&str> {
         .map(String::as_str)
         .collect()
 }
+
+/// `train --false-alarms FILE`: a missing or malformed feedback file is an error naming it (and its
+/// line), before any training.
+#[test]
+fn a_bad_false_alarms_file_names_itself_and_exits_1() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = dataset(&tmp.path().join("data"), &["cpu_utilization"], 40);
+    let out = tmp.path().join("m.kpm");
+    let missing = tmp.path().join("feedback/false_alarms.csv");
+    let e = error_line(&[
+        "train",
+        "--data",
+        s(&data),
+        "--false-alarms",
+        s(&missing),
+        "--out",
+        s(&out),
+    ]);
+    assert!(e.contains("false_alarms.csv"), "{e}");
+    std::fs::create_dir_all(missing.parent().unwrap()).unwrap();
+    std::fs::write(
+        &missing,
+        "target,start,end,issue_type\nns/a,2000,1000,pod_failure\n",
+    )
+    .unwrap();
+    let e = error_line(&[
+        "train",
+        "--data",
+        s(&data),
+        "--false-alarms",
+        s(&missing),
+        "--out",
+        s(&out),
+    ]);
+    assert!(
+        e.contains("false_alarms.csv:2") && e.contains("before start"),
+        "{e}"
+    );
+    assert!(!out.exists(), "no model is written");
+}

@@ -628,3 +628,73 @@ fn a_relative_alarm_rule_is_kept_only_when_validation_detects_more_with_it() {
         }
     }
 }
+
+/// `train --false-alarms`: the UI's false alarms drop the incident labels they overlap before training
+/// (those windows train as negatives); the card says how many, and the training data — its fingerprint
+/// in the model version — changes exactly when a label was dropped.
+#[test]
+fn false_alarms_from_the_ui_drop_the_labels_they_overlap_before_training() {
+    let d = common::synthetic(3, 10, 2);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    dataset::write(&d, &data).unwrap();
+    let flagged: Vec<_> = d.events_of("shop/svc0").to_vec();
+    assert!(flagged.len() >= 2, "the synthetic target has incidents");
+    let write = |name: &str, rows: &[(String, i64, i64)]| {
+        let path = dir.path().join(name).join("false_alarms.csv");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let mut text = String::from("target,start,end,issue_type\n");
+        for (t, s, e) in rows {
+            text.push_str(&format!("{t},{s},{e},pod_failure\n"));
+        }
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let job = |false_alarms: Option<std::path::PathBuf>| learn::pipeline::TrainJob {
+        data: data.clone(),
+        params: common::small_params(),
+        peers: false,
+        until: None,
+        snapshot: None,
+        holdout: None,
+        snapshot_holdout: None,
+        columns: None,
+        name: "t".into(),
+        trained_at: 0,
+        false_alarms,
+    };
+    let unknown = ("elsewhere/x".to_string(), flagged[0].start, flagged[0].end);
+    let mut rows: Vec<(String, i64, i64)> = flagged
+        .iter()
+        .map(|e| (e.target.clone(), e.start - 60, e.start + 30))
+        .collect();
+    rows.push(unknown.clone());
+
+    let (plain, _) = learn::pipeline::train_bundle(&job(None)).unwrap();
+    assert!(plain.card_json()["false_alarms"].is_null());
+    let (nothing, _) =
+        learn::pipeline::train_bundle(&job(Some(write("none", &[unknown])))).unwrap();
+    let (fed, _) = learn::pipeline::train_bundle(&job(Some(write("fed", &rows)))).unwrap();
+
+    assert_eq!(
+        fed.card_json()["false_alarms"],
+        serde_json::json!({
+            "file": "false_alarms.csv",
+            "false_alarms": flagged.len() + 1,
+            "on_known_targets": flagged.len(),
+            "dropped_labels": flagged.len(),
+        })
+    );
+    assert!(
+        fed.card_markdown().contains(&format!(
+            "the {} incident labels they overlapped were dropped",
+            flagged.len()
+        )),
+        "{}",
+        fed.card_markdown()
+    );
+    assert_eq!(nothing.card_json()["false_alarms"]["dropped_labels"], 0);
+    // The data trained on: the same without a dropped label, different with.
+    assert_eq!(nothing.info().version, plain.info().version);
+    assert_ne!(fed.info().version, plain.info().version);
+}

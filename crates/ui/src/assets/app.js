@@ -255,6 +255,10 @@ function renderEpisodes(d) {
 
 function renderTarget(d) {
   const s = d.summary;
+  // Opened straight from an alert's link, the fleet (which fills the header) was never loaded.
+  if (!el("source").textContent || el("source").textContent.startsWith("Cannot reach")) {
+    el("source").textContent = "threshold " + pct(d.threshold) + " · horizon " + duration(d.horizon_seconds);
+  }
   el("target-title").textContent = s.target;
   el("target-status").textContent = `${STATE_TEXT[s.state] || s.state} since ${clock(s.since)} · ` +
     `probability ${pct(s.probability)} · type ${s.issue_type} · ETA ${duration(s.eta_seconds)}`;

@@ -1,7 +1,9 @@
 //! The integration tests of `watch`: one test binary (one link), a module per area.
 
+mod alert_truth;
 mod alertmanager;
 #[path = "../../../collect/tests/it/common/mod.rs"]
 mod common;
 mod e2e;
+mod ui_security;
 mod watch_faults;
