@@ -276,6 +276,16 @@ pub fn false_alarm_count(
     (false_eps, all_eps, secs / 86_400.0)
 }
 
+/// False alarm episodes per target-day of a grid given the alarms (0 on an empty grid).
+pub fn false_alarm_rate(dataset: &Dataset, grid: &Grid, alarms: &[Vec<bool>]) -> f64 {
+    let (false_eps, _, days) = false_alarm_count(dataset, grid, alarms);
+    if days > 0.0 {
+        false_eps as f64 / days
+    } else {
+        0.0
+    }
+}
+
 /// Incidents (starting inside the grid) detected by a credited alarm onset: `(detected, incidents)`.
 pub fn detections(dataset: &Dataset, grid: &Grid, alarms: &[Vec<bool>]) -> (usize, usize) {
     let h = grid.spec.horizon_secs;

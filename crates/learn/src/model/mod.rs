@@ -492,12 +492,7 @@ fn best_threshold(
                         .collect()
                 })
                 .collect();
-            let (false_eps, _, days) = figures::false_alarm_count(dataset, grid, &alarms);
-            let rate = if days > 0.0 {
-                false_eps as f64 / days
-            } else {
-                0.0
-            };
+            let rate = figures::false_alarm_rate(dataset, grid, &alarms);
             (rate <= budget).then(|| figures::detections(dataset, grid, &alarms).0)
         })
         .collect();
@@ -535,6 +530,14 @@ fn choose_alarm_rule(
     for &k in ks {
         let rule = RelativeRule::for_slope(baseline, k, calibration.a);
         let passes = relative_passes(&rule, grid, probs);
+        // The quantile condition is what keeps a target the model was never fitted on within budget
+        // (the global threshold does not carry over to it), so it must do so on its own: a `k` whose
+        // condition alone alarms beyond the budget on validation is not a candidate.
+        if baseline == relative::Baseline::Quantile
+            && figures::false_alarm_rate(dataset, grid, &passes) > budget
+        {
+            continue;
+        }
         let (d, t) = best_threshold(dataset, grid, probs, Some(&passes), budget);
         if d > detected {
             (detected, threshold, chosen) = (d, t, Some(rule));

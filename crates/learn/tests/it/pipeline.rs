@@ -595,6 +595,21 @@ fn the_relative_alarm_rule_only_removes_alarms_and_eval_warms_it_on_the_targets_
     let never = judged(1e9);
     assert!(never.scores.iter().flatten().all(|s| !s.alarm));
     assert_eq!(never.model.incidents.detected_ratio, 0.0);
+    // The quantile kind too: warmed on the day before the test period, so an impossible k judges from
+    // the first test window on, and a passable one only removes alarms.
+    let quantile = |k: f64| {
+        let mut p = pair.clone();
+        p.meta.relative = Some(learn::relative::RelativeRule {
+            min_history_secs: 600,
+            ..learn::relative::RelativeRule::quantile_with_k(k)
+        });
+        eval::evaluate_figures(&d, &p, split, last).unwrap()
+    };
+    assert!(quantile(1e9).scores.iter().flatten().all(|s| !s.alarm));
+    let some = quantile(0.0);
+    for (a, b) in plain.scores.iter().flatten().zip(some.scores.iter().flatten()) {
+        assert!(!b.alarm || a.alarm, "the quantile rule added an alarm");
+    }
 }
 
 #[test]
@@ -607,24 +622,33 @@ fn a_relative_alarm_rule_is_kept_only_when_validation_detects_more_with_it() {
         ..common::small_params()
     };
     let plain = model::train(&d, &base, first, split).unwrap();
-    let with = model::train(
-        &d,
-        &model::TrainParams {
-            relative_alarm: true,
-            ..base
-        },
-        first,
-        split,
-    )
-    .unwrap();
     assert!(plain.meta.relative.is_none());
     let detected =
         |p: &model::ModelPair| p.meta.validation.as_ref().unwrap().incidents.detected_ratio;
-    match with.meta.relative {
-        Some(_) => assert!(detected(&with) > detected(&plain)),
-        None => {
-            assert_eq!(with.meta.threshold, plain.meta.threshold);
-            assert_eq!(detected(&with), detected(&plain));
+    for baseline in [
+        learn::relative::Baseline::Ewma,
+        learn::relative::Baseline::Quantile,
+    ] {
+        let with = model::train(
+            &d,
+            &model::TrainParams {
+                relative_alarm: true,
+                relative_baseline: baseline,
+                ..base.clone()
+            },
+            first,
+            split,
+        )
+        .unwrap();
+        match with.meta.relative {
+            Some(rule) => {
+                assert_eq!(rule.baseline, baseline);
+                assert!(detected(&with) > detected(&plain));
+            }
+            None => {
+                assert_eq!(with.meta.threshold, plain.meta.threshold);
+                assert_eq!(detected(&with), detected(&plain));
+            }
         }
     }
 }
