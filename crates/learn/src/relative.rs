@@ -13,8 +13,9 @@
 //! Two baselines ([`Baseline`]): the EWMA above (1 h memory), or [`Baseline::Quantile`], a day-long,
 //! exponentially decayed histogram of the target's logits ([`ScoreQuantiles`]) from which the rule takes
 //! the target's usual high score (its 99th percentile) and spread (99th minus 50th percentile): a score
-//! passes when it stands `k` spreads above the usual high. A score that passes does not enter the
-//! history, so a target's incidents do not raise its own bar. The quantile baseline is what a target a
+//! passes when it stands `k` spreads above the usual high. A score that passes enters the history
+//! clipped at the level where passing starts (as the EWMA clips outliers), so a target's incidents barely
+//! raise its own bar while a lasting shift of its scores is absorbed within hours. The quantile baseline is what a target a
 //! model has never been fitted on needs: its whole score scale may be shifted or squashed (another
 //! service's normal, a weak calibration), and a day of its own scores says where its normal lies.
 //!
@@ -166,7 +167,8 @@ pub struct ScoreHistory {
 
 impl ScoreHistory {
     /// Takes in the score `p` of the window ending at `t` (after it was judged). Scores must come in
-    /// increasing time; NaN is ignored. A quantile rule leaves out a score that passes it.
+    /// increasing time; NaN is ignored. A quantile rule takes a score that passes it in clipped at the
+    /// level where passing starts.
     pub fn push(&mut self, rule: &RelativeRule, t: i64, p: f64) {
         if p.is_nan() {
             return;
@@ -176,14 +178,14 @@ impl ScoreHistory {
                 .baseline
                 .push(&rule.spec(), ColumnKind::Gauge, t, logit(p)),
             Baseline::Quantile => {
-                if self.z(rule, p).is_some_and(|z| z >= rule.k) {
-                    return;
-                }
-                self.quantiles.get_or_insert_with(Default::default).push(
-                    t,
-                    logit(p),
-                    rule.secs as f64,
-                );
+                // A passing score enters clipped at the pass level: an incident barely raises the
+                // target's bar, and a lasting shift of its scores is absorbed within hours.
+                let x = self
+                    .pass_level(rule)
+                    .map_or(logit(p), |level| logit(p).min(level));
+                self.quantiles
+                    .get_or_insert_with(Default::default)
+                    .push(t, x, rule.secs as f64);
             }
         }
     }
@@ -196,14 +198,25 @@ impl ScoreHistory {
                 Some((logit(p) - mean) / sd.max(rule.min_sd))
             }
             Baseline::Quantile => {
-                let q = self.quantiles.as_deref()?;
-                if q.covered_secs() < rule.min_history_secs {
-                    return None;
-                }
-                let (hi, mid) = (q.quantile(HIGH_QUANTILE)?, q.quantile(0.5)?);
+                let (hi, mid) = self.high_and_median(rule)?;
                 Some(rule.quantile_z(logit(p), hi, mid))
             }
         }
+    }
+
+    /// The quantile baseline's 99th and 50th percentiles; `None` while the history is too short.
+    fn high_and_median(&self, rule: &RelativeRule) -> Option<(f64, f64)> {
+        let q = self.quantiles.as_deref()?;
+        if q.covered_secs() < rule.min_history_secs {
+            return None;
+        }
+        Some((q.quantile(HIGH_QUANTILE)?, q.quantile(0.5)?))
+    }
+
+    /// The logit at which a score starts to pass a quantile rule; `None` while the history is too short.
+    fn pass_level(&self, rule: &RelativeRule) -> Option<f64> {
+        let (hi, mid) = self.high_and_median(rule)?;
+        Some(hi + rule.k * (hi - mid).max(rule.min_sd))
     }
 
     /// Seconds of scores taken in.
@@ -459,23 +472,33 @@ mod tests {
     }
 
     #[test]
-    fn a_passing_score_does_not_enter_the_quantile_history() {
+    fn an_incident_barely_raises_the_quantile_bar_and_a_lasting_shift_is_absorbed() {
         let rule = RelativeRule::quantile_with_k(0.5);
         let mut h = ScoreHistory::default();
         let mut t = 0;
-        for i in 0..600 {
+        for i in 0..1440 {
             h.push(&rule, t, 0.02 + 0.002 * f64::from(i % 7));
             t += 60;
         }
-        let before = h.clone();
-        // A long incident: every minute passes, and none of it raises the target's bar.
-        for _ in 0..120 {
+        let bar = h.pass_level(&rule).unwrap();
+        // A 5-minute incident: every minute passes, and the bar hardly moves.
+        for _ in 0..5 {
             assert!(rule.passes(&h, 0.9));
             h.push(&rule, t, 0.9);
             t += 60;
         }
-        assert_eq!(h.z(&rule, 0.5), before.z(&rule, 0.5));
-        assert_eq!(h.covered_secs(), before.covered_secs());
+        let after = h.pass_level(&rule).unwrap();
+        assert!(after - bar < 0.05, "bar {bar} → {after}");
+        assert!(rule.passes(&h, 0.9), "a second incident still passes");
+        // The target's scores move up for good: within hours they are its new normal.
+        let mut passing = 0;
+        for _ in 0..(6 * 60) {
+            passing += usize::from(rule.passes(&h, 0.9));
+            h.push(&rule, t, 0.9);
+            t += 60;
+        }
+        assert!(!rule.passes(&h, 0.9), "still passing after 6 h");
+        assert!(passing < 6 * 60, "absorbed");
     }
 
     #[test]
