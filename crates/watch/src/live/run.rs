@@ -159,6 +159,17 @@ pub async fn run_configured(
     predictor: Arc<dyn Predictor>,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), WatchError> {
+    run_remediating(config, predictor, None, shutdown).await
+}
+
+/// [`run_configured`] with a remediation agent (`kubepulse watch --remediate`): each cycle's fresh
+/// windows and predictions go through it.
+pub async fn run_remediating(
+    config: WatchConfig,
+    predictor: Arc<dyn Predictor>,
+    remediation: Option<remediate::live::LiveAgent>,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), WatchError> {
     {
         let client = PromClient::new(config.prom.clone())?;
         let metrics = Arc::new(WatchMetrics::new());
@@ -189,6 +200,10 @@ pub async fn run_configured(
             outbox,
         )?;
         watcher.set_fleet(fleet);
+        if let Some(agent) = remediation {
+            tracing::info!(executor = agent.executor_name(), "remediation on");
+            watcher.set_remediation(agent);
+        }
         let listener = tokio::net::TcpListener::bind(&config.listen)
             .await
             .map_err(|e| WatchError::Invalid(format!("cannot listen on {}: {e}", config.listen)))?;

@@ -4,4 +4,5 @@ mod alertmanager;
 #[path = "../../../collect/tests/it/common/mod.rs"]
 mod common;
 mod e2e;
+mod remediation;
 mod watch_faults;
