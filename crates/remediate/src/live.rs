@@ -330,22 +330,28 @@ impl LiveAgent {
 
     /// Applies the approved actions still within their expiry, marks the others expired; audits each.
     async fn approved(&mut self, now: i64, out: &mut Vec<Audited>) {
-        let due: Vec<PendingAction> = {
+        let (due, expired): (Vec<PendingAction>, Vec<PendingAction>) = {
             let mut ledger = self.lock();
+            let mut expired = Vec::new();
             for p in &mut ledger.pending {
                 if matches!(p.status, PendingStatus::Pending | PendingStatus::Approved)
                     && now >= p.expires_at
                 {
                     p.status = PendingStatus::Expired;
+                    expired.push(p.clone());
                 }
             }
-            ledger
+            let due = ledger
                 .pending
                 .iter()
                 .filter(|p| p.status == PendingStatus::Approved)
                 .cloned()
-                .collect()
+                .collect();
+            (due, expired)
         };
+        for p in expired {
+            out.push(self.expired(&p, now));
+        }
         for p in due {
             let d = Decision {
                 at: now,
@@ -378,6 +384,33 @@ impl LiveAgent {
             ];
             out.push(self.record(&d, failed.as_deref(), &extra));
         }
+    }
+
+    /// Audits an action whose approval expired: never applied.
+    fn expired(&mut self, p: &PendingAction, now: i64) -> Audited {
+        let kind = p.decision.kind.map_or("-", |k| k.name()).to_string();
+        let labels = ("expired".to_string(), kind, "-".to_string());
+        *self.audit.counts.entry(labels.clone()).or_default() += 1;
+        self.audit.total += 1;
+        let value = serde_json::json!({
+            "time": timeline::time::format_rfc3339(now),
+            "at": now,
+            "target": p.decision.target,
+            "namespace": p.decision.namespace,
+            "kind": p.decision.kind,
+            "action": p.decision.action,
+            "outcome": "expired",
+            "approval_id": p.id,
+            "approved_by": p.decided_by,
+            "expires_at": p.expires_at,
+        });
+        let line = value.to_string();
+        let mut ledger = self.lock();
+        if ledger.recent.len() == RECENT_DECISIONS {
+            ledger.recent.pop_front();
+        }
+        ledger.recent.push_back(value);
+        Audited { line, labels }
     }
 
     /// Audits a decision (with extra fields in its line) and keeps it in the ledger.

@@ -1,6 +1,7 @@
 //! The integration tests of `watch`: one test binary (one link), a module per area.
 
 mod alertmanager;
+mod approvals;
 #[path = "../../../collect/tests/it/common/mod.rs"]
 mod common;
 mod e2e;
