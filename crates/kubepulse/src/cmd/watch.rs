@@ -282,4 +282,53 @@ mod tests {
         ]);
         assert!(e.contains("--time-scale"), "{e}");
     }
+
+    #[test]
+    fn remediate_needs_a_valid_policy_and_an_executor() {
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join("bad.toml");
+        std::fs::write(
+            &bad,
+            "min_probability = 0.5\n[defaults]\nscale_out = \"sometimes\"\n",
+        )
+        .unwrap();
+        let good = dir.path().join("good.toml");
+        std::fs::write(&good, "[namespaces.shop]\n").unwrap();
+        let url = "http://127.0.0.1:9";
+        let (bad, good) = (bad.to_str().unwrap(), good.to_str().unwrap());
+        let e = error_of(&[
+            "kubepulse",
+            "watch",
+            "--prometheus",
+            url,
+            "--remediate",
+            bad,
+            "--remediate-sim",
+            url,
+        ]);
+        assert!(e.contains("line 3") && e.contains("scale_out"), "{e}");
+        let e = error_of(&[
+            "kubepulse",
+            "watch",
+            "--prometheus",
+            url,
+            "--remediate",
+            good,
+        ]);
+        assert!(e.contains("--remediate-sim"), "{e}");
+        let e = error_of(&[
+            "kubepulse",
+            "watch",
+            "--prometheus",
+            url,
+            "--remediate",
+            good,
+            "--remediate-sim",
+            "127.0.0.1:9101",
+        ]);
+        assert!(
+            e.contains("--remediate-sim") && e.contains("not a URL"),
+            "{e}"
+        );
+    }
 }
