@@ -234,10 +234,18 @@ impl LiveAgent {
     ) -> Result<Vec<Audited>, crate::RemediateError> {
         self.lock().now = now;
         let mut out = Vec::new();
-        self.approved(now, &mut out).await;
+        // Nothing happens in a cycle whose cluster cannot be read, approved actions included (they
+        // wait for the next cycle, within their expiry).
         let mut state = self.executor.state().await?;
+        if self.approved(now, &mut out).await {
+            state = self.executor.state().await?;
+        }
+        let windows: std::collections::HashMap<&str, &Window> = predicted
+            .iter()
+            .map(|(w, _)| (w.target.as_str(), w))
+            .collect();
         for w in &mut state.workloads {
-            if let Some((window, _)) = predicted.iter().find(|(win, _)| win.target == w.target) {
+            if let Some(window) = windows.get(w.target.as_str()) {
                 w.signals = signals(window, self.window_points);
             }
         }
@@ -329,7 +337,8 @@ impl LiveAgent {
     }
 
     /// Applies the approved actions still within their expiry, marks the others expired; audits each.
-    async fn approved(&mut self, now: i64, out: &mut Vec<Audited>) {
+    /// Returns whether any was applied (the cluster changed).
+    async fn approved(&mut self, now: i64, out: &mut Vec<Audited>) -> bool {
         let (due, expired): (Vec<PendingAction>, Vec<PendingAction>) = {
             let mut ledger = self.lock();
             let mut expired = Vec::new();
@@ -352,6 +361,7 @@ impl LiveAgent {
         for p in expired {
             out.push(self.expired(&p, now));
         }
+        let mut changed = false;
         for p in due {
             let d = Decision {
                 at: now,
@@ -366,6 +376,7 @@ impl LiveAgent {
             }
             if failed.is_none() {
                 self.history.record(&d, &self.policy);
+                changed = true;
             }
             let status = if failed.is_none() {
                 PendingStatus::Applied
@@ -384,6 +395,7 @@ impl LiveAgent {
             ];
             out.push(self.record(&d, failed.as_deref(), &extra));
         }
+        changed
     }
 
     /// Audits an action whose approval expired: never applied.

@@ -298,3 +298,71 @@ async fn approvals_need_the_token_and_post() {
     );
     assert_eq!(s.actions().await["pending"][0]["status"], "pending");
 }
+
+/// A cluster that cannot be read: nothing is decided or applied, approved actions included; they are
+/// applied once it answers again (within their expiry).
+#[tokio::test]
+async fn nothing_happens_while_the_cluster_cannot_be_read() {
+    #[derive(Clone, Default)]
+    struct Flaky {
+        inner: FakeCluster,
+        down: Arc<std::sync::atomic::AtomicBool>,
+    }
+    impl LiveExecutor for Flaky {
+        fn name(&self) -> &'static str {
+            "flaky"
+        }
+        fn state(&self) -> BoxFuture<'_, Result<ClusterState, remediate::RemediateError>> {
+            if self.down.load(std::sync::atomic::Ordering::Relaxed) {
+                return Box::pin(async {
+                    Err(remediate::RemediateError::Executor {
+                        executor: "flaky",
+                        reason: "connection refused".into(),
+                    })
+                });
+            }
+            self.inner.state()
+        }
+        fn apply<'a>(
+            &'a self,
+            action: &'a Action,
+        ) -> BoxFuture<'a, Result<(), remediate::RemediateError>> {
+            self.inner.apply(action)
+        }
+    }
+    let policy = remediate::Policy::from_toml(
+        "min_probability = 0.5\n[defaults]\nraise_memory = \"approve\"\n[namespaces.shop]\n",
+        "<test>",
+    )
+    .unwrap();
+    let cluster = Flaky::default();
+    let mut agent = LiveAgent::new(policy, Box::new(cluster.clone()), 12, 15, TTL);
+    let lines = agent.cycle(1000, &[leaking(1000)]).await.unwrap();
+    let id = serde_json::from_str::<serde_json::Value>(&lines[0].line).unwrap()["approval_id"]
+        .as_u64()
+        .unwrap();
+    agent
+        .ledger()
+        .lock()
+        .unwrap()
+        .decide(id, true, "bob")
+        .unwrap();
+    cluster
+        .down
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    let e = agent.cycle(1015, &[leaking(1015)]).await.unwrap_err();
+    assert!(e.to_string().contains("connection refused"), "{e}");
+    assert!(cluster.inner.applied.lock().unwrap().is_empty());
+    cluster
+        .down
+        .store(false, std::sync::atomic::Ordering::Relaxed);
+    let lines = agent.cycle(1030, &[leaking(1030)]).await.unwrap();
+    assert!(
+        lines
+            .iter()
+            .any(|a| a.line.contains("\"approved_by\":\"bob\"")),
+        "{:?}",
+        lines.iter().map(|a| &a.line).collect::<Vec<_>>()
+    );
+    assert_eq!(cluster.inner.applied.lock().unwrap().len(), 1);
+}
