@@ -1,5 +1,5 @@
 //! The audit: every decision — applied, proposed, observed or skipped and why — as one JSON log line and
-//! a count per (outcome, action kind, reason). The Kubernetes executor renders the same record as an
+//! a count per (outcome, action kind, reason). The Kubernetes executor (not built yet) is to render the same record as an
 //! Event and an annotation.
 
 use std::collections::BTreeMap;
@@ -9,7 +9,8 @@ use serde::Serialize;
 use crate::action::{Decision, Outcome, SkipReason};
 
 /// Counts of audited decisions, keyed by (outcome, action kind, skip reason); `-` when not applicable.
-/// The binary exports them as `kubepulse_remediation_decisions_total{outcome,action,reason}`.
+/// `watch` exports them as `kubepulse_remediation_decisions_total{outcome,action,reason}`
+/// (`crate::live::Audited::labels`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Audit {
     /// Decisions audited.

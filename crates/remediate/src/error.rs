@@ -27,8 +27,17 @@ pub enum RemediateError {
         source: std::io::Error,
     },
     /// The simulator refused a setting or an intervention.
+    #[cfg(feature = "sim")]
     #[error(transparent)]
     Sim(#[from] sim::SimError),
+    /// A live executor could not read the cluster or apply an action.
+    #[error("{executor} executor: {reason}")]
+    Executor {
+        /// Which executor (`simulator`, `kubernetes`).
+        executor: &'static str,
+        /// What failed, with the object and the answer.
+        reason: String,
+    },
     /// The model failed on a window.
     #[error(transparent)]
     Model(#[from] learn::LearnError),

@@ -2,10 +2,10 @@
 //! latest metric values it acts on) and nodes. Built by an executor (the simulator's, or later the
 //! Kubernetes API's) — the decision core only reads it.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The cluster as the agent sees it at one instant.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ClusterState {
     /// When this state was read, unix seconds.
     pub observed_at: i64,
@@ -14,15 +14,17 @@ pub struct ClusterState {
     /// Nodes.
     pub nodes: Vec<Node>,
     /// Namespaces opted in by label or annotation (`kubepulse.io/remediate: enabled`).
+    #[serde(default)]
     pub labelled_namespaces: Vec<String>,
     /// The kill-switch annotation is set somewhere the agent reads it.
+    #[serde(default)]
     pub kill_switch: bool,
     /// The API server resizes pods in place (`pods/resize`, Kubernetes ≥ 1.33).
     pub supports_resize: bool,
 }
 
 /// One workload (a Deployment).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Workload {
     /// `namespace/name`, the prediction target.
     pub target: String,
@@ -46,12 +48,14 @@ pub struct Workload {
     pub has_previous_revision: bool,
     /// Nodes its pods run on (names).
     pub nodes: Vec<String>,
-    /// The latest metric values.
+    /// The latest metric values (not read from an executor's state: the live loop sets them from the
+    /// model's windows).
+    #[serde(skip_deserializing)]
     pub signals: Signals,
 }
 
 /// Horizontal Pod Autoscaler settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HpaState {
     /// `minReplicas`.
     pub min_replicas: u32,
@@ -76,8 +80,22 @@ pub struct Signals {
     pub error_ratio: f64,
 }
 
+impl Default for Signals {
+    /// Nothing known: every value missing, the window incomplete.
+    fn default() -> Self {
+        Signals {
+            sampled_at: 0,
+            complete: false,
+            cpu_limit_utilization: f64::NAN,
+            memory_limit_utilization: f64::NAN,
+            memory_trend_per_min: f64::NAN,
+            error_ratio: f64::NAN,
+        }
+    }
+}
+
 /// One node.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Node {
     /// Name.
     pub name: String,
@@ -87,7 +105,9 @@ pub struct Node {
     pub cordoned: bool,
     /// Available memory as a fraction of capacity, 0–1.
     pub memory_available_ratio: f64,
-    /// Change of `memory_available_ratio` per minute over the model's window (NaN = unknown).
+    /// Change of `memory_available_ratio` per minute over the model's window (NaN = unknown; not read
+    /// from an executor's state: the live loop follows it).
+    #[serde(skip_deserializing, default = "nan")]
     pub memory_available_trend_per_min: f64,
     /// Available root filesystem as a fraction of its size, 0–1.
     pub filesystem_available_ratio: f64,
@@ -105,4 +125,8 @@ impl ClusterState {
     pub fn node(&self, name: &str) -> Option<&Node> {
         self.nodes.iter().find(|n| n.name == name)
     }
+}
+
+fn nan() -> f64 {
+    f64::NAN
 }

@@ -117,6 +117,21 @@ impl FeedbackStore {
         self.config.token.is_some() && self.config.dir.is_some()
     }
 
+    /// Checks only the bearer token, for the other authenticated actions of a host (e.g. `watch`'s
+    /// remediation approvals): none → 401; no token configured or another token → 403.
+    pub fn authorize_token(&self, authorization: Option<&str>) -> Result<(), UiError> {
+        let Some(given) = authorization.and_then(|h| {
+            h.strip_prefix("Bearer ")
+                .or_else(|| h.strip_prefix("bearer "))
+        }) else {
+            return Err(UiError::Unauthorized);
+        };
+        match &self.config.token {
+            Some(token) if constant_time_eq(given.trim().as_bytes(), token.as_bytes()) => Ok(()),
+            _ => Err(UiError::Forbidden),
+        }
+    }
+
     /// Checks the `Authorization` header: none → 401; feedback disabled → 403 `feedback_disabled`;
     /// another token → 403.
     pub fn authorize(&self, authorization: Option<&str>) -> Result<(), UiError> {

@@ -1,6 +1,8 @@
 //! The live loop of `kubepulse watch`: predictions every step, their metrics, and alerts.
 //!
-//! - [`live`]: the watch loop (per-target windows, staleness, predictions, alerts).
+//! - [`live`]: the watch loop (per-target windows, staleness, predictions, alerts; the remediation
+//!   agent with `--remediate`).
+//! - [`actions`]: the remediation agent's API (`/api/v1/actions`: list, approve, deny).
 //! - [`hysteresis`]: when a stream of probabilities becomes a firing or resolved alert.
 //! - [`alertmanager`]: the Alertmanager v2 client with a bounded retry queue.
 //! - [`metrics`]: the watcher's own `/metrics`.
@@ -12,6 +14,7 @@
 // Library code reports through `tracing` and its return values; only the binary prints.
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod actions;
 pub mod alertmanager;
 pub mod error;
 pub mod hysteresis;

@@ -32,6 +32,17 @@ pub struct StateLabel {
     pub state: String,
 }
 
+/// `{outcome, action, reason}` of a remediation decision (`-` where not applicable).
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DecisionLabel {
+    /// `applied`, `failed`, `observed`, `recommended`, `awaiting_approval`, `skipped`, `verified`, ...
+    pub outcome: String,
+    /// Action kind (`scale_out`, `raise_memory`, `rollback`, `cordon_drain`, `network`, `disk`).
+    pub action: String,
+    /// Skip reason (`cooldown`, `below_confidence`, ...).
+    pub reason: String,
+}
+
 /// Every metric `watch` exports.
 pub struct WatchMetrics {
     registry: Registry,
@@ -49,6 +60,12 @@ pub struct WatchMetrics {
     pub targets: Gauge,
     /// `kubepulse_alerts_sent_total{state}`: alerts delivered to Alertmanager.
     pub alerts_sent: Family<StateLabel, Counter>,
+    /// `kubepulse_remediation_decisions_total{outcome,action,reason}`: decisions of the remediation
+    /// agent (`--remediate`), every one audited.
+    pub remediation_decisions: Family<DecisionLabel, Counter>,
+    /// `kubepulse_remediation_state_errors_total`: cycles in which the remediation executor could not
+    /// read the cluster (nothing decided).
+    pub remediation_state_errors: Counter,
     /// `kubepulse_watch_stale_targets`: targets whose data is stale or missing this cycle (no alert from them).
     pub stale_targets: Gauge,
     /// `kubepulse_watch_prometheus_up`: 1 when every query of the last cycle succeeded, else 0.
@@ -121,6 +138,18 @@ impl WatchMetrics {
             "Alerts delivered to Alertmanager",
             alerts_sent.clone(),
         );
+        let remediation_decisions = Family::<DecisionLabel, Counter>::default();
+        registry.register(
+            "kubepulse_remediation_decisions",
+            "Decisions of the remediation agent by outcome, action kind and skip reason",
+            remediation_decisions.clone(),
+        );
+        let remediation_state_errors = Counter::default();
+        registry.register(
+            "kubepulse_remediation_state_errors",
+            "Cycles in which the remediation executor could not read the cluster",
+            remediation_state_errors.clone(),
+        );
         let stale_targets = Gauge::default();
         registry.register(
             "kubepulse_watch_stale_targets",
@@ -179,6 +208,8 @@ impl WatchMetrics {
             data_staleness,
             targets,
             alerts_sent,
+            remediation_decisions,
+            remediation_state_errors,
             stale_targets,
         }
     }

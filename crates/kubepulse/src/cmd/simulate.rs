@@ -90,7 +90,8 @@ pub struct Options {
     /// Write an OpenMetrics file for `promtool tsdb create-blocks-from openmetrics`.
     #[arg(long, value_name = "FILE")]
     pub openmetrics: Option<PathBuf>,
-    /// Serve a live Prometheus exporter (/metrics, /labels) on this address, e.g. 127.0.0.1:9101.
+    /// Serve a live Prometheus exporter (/metrics, /labels) on this address, e.g. 127.0.0.1:9101; it also
+    /// takes a remediation agent's actions (/api/v1/state, /api/v1/interventions: `watch --remediate-sim`).
     #[arg(long, value_name = "ADDR", conflicts_with_all = ["out", "openmetrics"])]
     pub serve: Option<String>,
     /// Clock speed of the live exporter: simulated seconds per wall-clock second [default: 1].

@@ -10,7 +10,7 @@ use anyhow::Context;
 use learn::bundle::ModelBundle;
 use watch::alertmanager::{AlertmanagerClient, AlertmanagerConfig};
 use watch::hysteresis::Hysteresis;
-use watch::live::{WatchConfig, WatchOptions, run_configured};
+use watch::live::{WatchConfig, WatchOptions, run_remediating};
 
 use super::collect::{PromArgs, load_queries};
 use crate::parse;
@@ -92,6 +92,17 @@ pub struct WatchArgs {
     /// Stop after this many cycles (default: run until SIGINT/SIGTERM).
     #[arg(long)]
     pub cycles: Option<u64>,
+    /// Remediation policy (TOML, see docs/remediation.md): each cycle's predictions go through the agent,
+    /// every decision audited (log line `remediation decision`, kubepulse_remediation_decisions_total).
+    #[arg(long, value_name = "POLICY", requires = "remediate_sim")]
+    pub remediate: Option<PathBuf>,
+    /// The cluster the agent reads and acts on: a simulator's live exporter (`kubepulse simulate --serve`),
+    /// e.g. http://127.0.0.1:9101.
+    #[arg(long, value_name = "URL", requires = "remediate")]
+    pub remediate_sim: Option<String>,
+    /// How long an action in `approve` mode waits for an approval (cluster time).
+    #[arg(long, default_value = "15m", value_parser = parse::duration_secs)]
+    pub approval_expiry: i64,
 }
 
 /// Runs `kubepulse watch`.
@@ -135,6 +146,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         None => None,
     };
 
+    let policy = match &args.remediate {
+        Some(path) => Some(remediate::Policy::load(path)?),
+        None => None,
+    };
+    let executor = match &args.remediate_sim {
+        Some(url) => Some(
+            remediate::http::HttpExecutor::new(url, Duration::from_secs(10))
+                .context("--remediate-sim")?,
+        ),
+        None => None,
+    };
+
     let model = match &args.model {
         Some(path) => ModelBundle::load(path)?,
         None => ModelBundle::embedded().context("the embedded model")?,
@@ -174,8 +197,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             args.feedback_dir.as_deref(),
         )?,
     };
+    let agent = match (policy, executor) {
+        (Some(policy), Some(executor)) => Some(remediate::live::LiveAgent::new(
+            policy,
+            Box::new(executor),
+            (info.window_secs / info.step_secs).max(1) as usize,
+            info.step_secs,
+            args.approval_expiry,
+        )),
+        _ => None,
+    };
     crate::runtime::block_on_until_signal(|shutdown| {
-        run_configured(config, Arc::new(model), shutdown.recv())
+        run_remediating(config, Arc::new(model), agent, shutdown.recv())
     })??;
     Ok(())
 }
@@ -248,5 +281,54 @@ mod tests {
             "0",
         ]);
         assert!(e.contains("--time-scale"), "{e}");
+    }
+
+    #[test]
+    fn remediate_needs_a_valid_policy_and_an_executor() {
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join("bad.toml");
+        std::fs::write(
+            &bad,
+            "min_probability = 0.5\n[defaults]\nscale_out = \"sometimes\"\n",
+        )
+        .unwrap();
+        let good = dir.path().join("good.toml");
+        std::fs::write(&good, "[namespaces.shop]\n").unwrap();
+        let url = "http://127.0.0.1:9";
+        let (bad, good) = (bad.to_str().unwrap(), good.to_str().unwrap());
+        let e = error_of(&[
+            "kubepulse",
+            "watch",
+            "--prometheus",
+            url,
+            "--remediate",
+            bad,
+            "--remediate-sim",
+            url,
+        ]);
+        assert!(e.contains("line 3") && e.contains("scale_out"), "{e}");
+        let e = error_of(&[
+            "kubepulse",
+            "watch",
+            "--prometheus",
+            url,
+            "--remediate",
+            good,
+        ]);
+        assert!(e.contains("--remediate-sim"), "{e}");
+        let e = error_of(&[
+            "kubepulse",
+            "watch",
+            "--prometheus",
+            url,
+            "--remediate",
+            good,
+            "--remediate-sim",
+            "127.0.0.1:9101",
+        ]);
+        assert!(
+            e.contains("--remediate-sim") && e.contains("not a URL"),
+            "{e}"
+        );
     }
 }

@@ -607,7 +607,12 @@ fn the_relative_alarm_rule_only_removes_alarms_and_eval_warms_it_on_the_targets_
     };
     assert!(quantile(1e9).scores.iter().flatten().all(|s| !s.alarm));
     let some = quantile(0.0);
-    for (a, b) in plain.scores.iter().flatten().zip(some.scores.iter().flatten()) {
+    for (a, b) in plain
+        .scores
+        .iter()
+        .flatten()
+        .zip(some.scores.iter().flatten())
+    {
         assert!(!b.alarm || a.alarm, "the quantile rule added an alarm");
     }
 }

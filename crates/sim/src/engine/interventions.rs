@@ -2,8 +2,55 @@
 //! run): scale, resize memory in place, roll back, cordon and drain. Faults respond to them (see
 //! [`crate::engine::plans`]); a run without interventions is byte-identical to one without this module.
 
+use serde::{Deserialize, Serialize};
+
 use super::*;
 use crate::error::SimError;
+
+/// An intervention naming its object (`namespace/name` of a deployment, or a node's name) instead of an
+/// index: what the live exporter accepts on `POST /api/v1/interventions` (JSON, tagged by `kind`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum NamedIntervention {
+    /// [`Intervention::SetHpaMinReplicas`].
+    SetHpaMinReplicas {
+        /// `namespace/name`.
+        target: String,
+        /// New minimum, replicas.
+        min_replicas: u32,
+    },
+    /// [`Intervention::ScaleReplicas`].
+    ScaleReplicas {
+        /// `namespace/name`.
+        target: String,
+        /// New replica count.
+        replicas: u32,
+    },
+    /// [`Intervention::ResizeMemoryLimit`].
+    ResizeMemoryLimit {
+        /// `namespace/name`.
+        target: String,
+        /// New limit per container, bytes.
+        limit_bytes: f64,
+    },
+    /// [`Intervention::Rollback`].
+    Rollback {
+        /// `namespace/name`.
+        target: String,
+    },
+    /// [`Intervention::Cordon`].
+    Cordon {
+        /// Node name.
+        node: String,
+        /// Also drain it.
+        drain: bool,
+    },
+    /// [`Intervention::Uncordon`].
+    Uncordon {
+        /// Node name.
+        node: String,
+    },
+}
 
 /// One change applied to a cluster from outside, as the Kubernetes API would apply it.
 #[derive(Debug, Clone, PartialEq)]
@@ -151,6 +198,46 @@ impl Cluster {
                 node.draining = false;
             }
         }
+    }
+
+    /// The indexed intervention of a named one; an unknown deployment or node is an error.
+    pub fn resolve(&self, what: &NamedIntervention) -> Result<Intervention, SimError> {
+        let dep = |target: &str| {
+            self.deployment_index(target)
+                .ok_or_else(|| SimError::Intervention(format!("no deployment {target}")))
+        };
+        let node = |name: &str| {
+            self.nodes
+                .iter()
+                .position(|n| n.spec.name == name)
+                .ok_or_else(|| SimError::Intervention(format!("no node {name}")))
+        };
+        Ok(match what {
+            NamedIntervention::SetHpaMinReplicas {
+                target,
+                min_replicas,
+            } => Intervention::SetHpaMinReplicas {
+                dep: dep(target)?,
+                min_replicas: *min_replicas,
+            },
+            NamedIntervention::ScaleReplicas { target, replicas } => Intervention::ScaleReplicas {
+                dep: dep(target)?,
+                replicas: *replicas,
+            },
+            NamedIntervention::ResizeMemoryLimit {
+                target,
+                limit_bytes,
+            } => Intervention::ResizeMemoryLimit {
+                dep: dep(target)?,
+                limit_bytes: *limit_bytes,
+            },
+            NamedIntervention::Rollback { target } => Intervention::Rollback { dep: dep(target)? },
+            NamedIntervention::Cordon { node: n, drain } => Intervention::Cordon {
+                node: node(n)?,
+                drain: *drain,
+            },
+            NamedIntervention::Uncordon { node: n } => Intervention::Uncordon { node: node(n)? },
+        })
     }
 
     /// Index of a deployment by `namespace/name`.

@@ -19,7 +19,7 @@ mod interventions;
 mod plans;
 mod resources;
 
-pub use interventions::Intervention;
+pub use interventions::{Intervention, NamedIntervention};
 
 const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 

@@ -171,3 +171,99 @@ fn refused_interventions_are_errors_that_change_nothing() {
     }
     assert_eq!(c.spec.deployments[web].hpa.map(|h| h.min), Some(2));
 }
+
+/// `METHOD path` with an optional JSON body on the live exporter → (status code, body).
+fn http(addr: &str, method: &str, path: &str, body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("write");
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).expect("read");
+    let status = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_string();
+    (status, body)
+}
+
+/// The live exporter takes named interventions (`kubepulse watch --remediate` acts through it): applied
+/// ones change the served state and are listed; bad ones are refused with a JSON error and change nothing.
+#[test]
+fn the_live_exporter_takes_interventions_by_name() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let valid = calm("small", "1h").check().expect("valid config");
+    let simulation = Simulation::new(&valid).expect("simulation");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    let shutdown = Arc::new(AtomicBool::new(false));
+    let stop = Arc::clone(&shutdown);
+    let server = std::thread::spawn(move || sim::exporter::serve(listener, simulation, 1.0, stop));
+
+    let (status, body) = http(&addr, "GET", "/api/v1/state", "");
+    assert_eq!(status, 200, "{body}");
+    let state: serde_json::Value = serde_json::from_str(&body).expect("state JSON");
+    let web = state["workloads"]
+        .as_array()
+        .expect("workloads")
+        .iter()
+        .find(|w| w["target"] == "shop/web")
+        .expect("shop/web")
+        .clone();
+    let limit = web["memory_limit_bytes"].as_f64().expect("limit");
+    assert!(limit > 0.0);
+    assert!(!state["nodes"].as_array().expect("nodes").is_empty());
+
+    let raise = format!(
+        r#"{{"kind":"resize_memory_limit","target":"shop/web","limit_bytes":{}}}"#,
+        limit * 1.5
+    );
+    let (status, body) = http(&addr, "POST", "/api/v1/interventions", &raise);
+    assert_eq!(status, 200, "{body}");
+    let (_, body) = http(&addr, "GET", "/api/v1/state", "");
+    let state: serde_json::Value = serde_json::from_str(&body).expect("state JSON");
+    let now = state["workloads"]
+        .as_array()
+        .expect("workloads")
+        .iter()
+        .find(|w| w["target"] == "shop/web")
+        .expect("shop/web")["memory_limit_bytes"]
+        .as_f64();
+    assert_eq!(now, Some(limit * 1.5));
+
+    for (bad, code) in [
+        (r#"{"kind":"rollback""#, 400),
+        (r#"{"kind":"explode","target":"shop/web"}"#, 400),
+        (r#"{"kind":"rollback","target":"shop/nope"}"#, 422),
+        (
+            r#"{"kind":"resize_memory_limit","target":"shop/web","limit_bytes":-1}"#,
+            422,
+        ),
+        (r#"{"kind":"uncordon","node":"no-such-node"}"#, 422),
+    ] {
+        let (status, body) = http(&addr, "POST", "/api/v1/interventions", bad);
+        assert_eq!(status, code, "{bad} → {body}");
+        let error: serde_json::Value = serde_json::from_str(&body).expect("JSON error");
+        assert!(error["error"].is_string(), "{body}");
+    }
+    let (status, body) = http(&addr, "GET", "/api/v1/interventions", "");
+    assert_eq!(status, 200);
+    let list: serde_json::Value = serde_json::from_str(&body).expect("list");
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "{body}");
+    assert_eq!(list[0]["intervention"]["kind"], "resize_memory_limit");
+    assert!(list[0]["at"].is_i64());
+    assert_eq!(http(&addr, "DELETE", "/api/v1/interventions", "").0, 405);
+
+    shutdown.store(true, Ordering::Relaxed);
+    server.join().expect("join").expect("exporter");
+}

@@ -31,7 +31,9 @@ mod run;
 use alerts::Active;
 pub use alerts::{ALERT_NAME, likely_issue_type, severity};
 use buffer::{BaselineFeed, Buffer};
-pub use run::{MAX_BACKOFF_SECS, WatchConfig, run, run_configured, serve_metrics, unix_now};
+pub use run::{
+    MAX_BACKOFF_SECS, WatchConfig, run, run_configured, run_remediating, serve_metrics, unix_now,
+};
 
 /// Each metric's normal band `(low, high)`, `None` where it has none.
 type Bands = Vec<Option<(f64, f64)>>;
@@ -166,6 +168,10 @@ pub struct Watcher {
     fleet: Option<Arc<ui::FleetHistory>>,
     /// Each target's own score history, for the model's per-target condition (O(1) per target).
     scores: HashMap<String, learn::relative::ScoreHistory>,
+    /// The remediation agent (`--remediate`), fed each cycle's fresh windows and predictions.
+    remediation: Option<remediate::live::LiveAgent>,
+    /// Wall time of the first cycle: the cluster clock is `origin + (end - origin) × time_scale`.
+    clock_origin: Option<f64>,
 }
 
 impl Watcher {
@@ -250,7 +256,14 @@ impl Watcher {
             prom_warning: crate::throttle::Throttle::new(std::time::Duration::from_secs(60)),
             fleet: None,
             scores: HashMap::new(),
+            remediation: None,
+            clock_origin: None,
         })
+    }
+
+    /// Hands every cycle's fresh windows and predictions to a remediation agent from now on.
+    pub fn set_remediation(&mut self, agent: remediate::live::LiveAgent) {
+        self.remediation = Some(agent);
     }
 
     /// Feeds `fleet` (the UI's history) every cycle from now on.
@@ -335,7 +348,14 @@ impl Watcher {
         report.predict_secs = predict_started.elapsed().as_secs_f64();
         let mut alerts = Vec::new();
         let mut seen: Vec<(Option<Prediction>, ui::AlertState)> = Vec::new();
-        for (target, observation) in targets.iter().zip(forecasts) {
+        let mut predicted: Vec<(Window, Prediction)> = Vec::new();
+        for (target, forecast) in targets.iter().zip(forecasts) {
+            let observation = forecast.map(|(window, p)| {
+                if self.remediation.is_some() {
+                    predicted.push((window, p.clone()));
+                }
+                p
+            });
             match &observation {
                 Some(f) => {
                     report.predicted += 1;
@@ -374,6 +394,9 @@ impl Watcher {
         }
         if let Some(fleet) = &self.fleet {
             self.record_fleet(fleet, end, &targets, &seen);
+        }
+        if self.remediation.is_some() {
+            self.remediate(end, predicted).await;
         }
         self.metrics.targets.set(report.targets as i64);
         self.metrics.stale_targets.set(report.stale as i64);
@@ -515,8 +538,48 @@ impl Watcher {
         (targets, fresh, worst_age)
     }
 
+    /// Runs the remediation agent on this cycle's fresh windows, at the cluster's time; audits and counts
+    /// its decisions.
+    async fn remediate(&mut self, end: f64, mut predicted: Vec<(Window, Prediction)>) {
+        let origin = *self.clock_origin.get_or_insert(end);
+        let now = (origin + (end - origin) * self.opts.time_scale).round() as i64;
+        // Window timestamps end at `end` and are spaced in cluster seconds: shift them to end at `now`.
+        let offset = now - end.round() as i64;
+        for (w, _) in &mut predicted {
+            w.timestamps.iter_mut().for_each(|t| *t += offset);
+        }
+        let Some(agent) = self.remediation.as_mut() else {
+            return;
+        };
+        match agent.cycle(now, &predicted).await {
+            Ok(audited) => {
+                for a in audited {
+                    let (outcome, action, reason) = a.labels;
+                    self.metrics
+                        .remediation_decisions
+                        .get_or_create(&crate::metrics::DecisionLabel {
+                            outcome,
+                            action,
+                            reason,
+                        })
+                        .inc();
+                    tracing::info!(target: "kubepulse::remediation", decision = %a.line, "remediation decision");
+                }
+            }
+            Err(e) => {
+                self.metrics.remediation_state_errors.inc();
+                tracing::warn!(error = %e, "remediation: cannot read the cluster; nothing decided this cycle");
+            }
+        }
+    }
+
     /// Predicts for every fresh target, in parallel; results in `targets` order (`None`: stale or failed).
-    fn predict_all(&self, targets: &[String], fresh: &[bool], end: f64) -> Vec<Option<Prediction>> {
+    fn predict_all(
+        &self,
+        targets: &[String],
+        fresh: &[bool],
+        end: f64,
+    ) -> Vec<Option<(Window, Prediction)>> {
         targets
             .par_iter()
             .zip(fresh)
@@ -553,7 +616,7 @@ impl Watcher {
         }
     }
 
-    fn predict(&self, target: &str, end: f64) -> Result<Prediction, LearnError> {
+    fn predict(&self, target: &str, end: f64) -> Result<(Window, Prediction), LearnError> {
         let buffer = self
             .buffers
             .get(target)
@@ -585,7 +648,7 @@ impl Watcher {
             // Model seconds → the same seconds (the ETA is reported in the cluster's own time).
             *eta = eta.max(0.0);
         }
-        Ok(forecast)
+        Ok((window, forecast))
     }
 
     fn export(&mut self, target: &str, f: &Prediction) {

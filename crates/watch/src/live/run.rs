@@ -12,10 +12,12 @@ use crate::metrics::WatchMetrics;
 
 /// Serves `/metrics` (OpenMetrics text), `/healthz` (always `ok` while the process runs) and `/readyz`
 /// (503 until a cycle has read every query, then 200) until `shutdown` completes.
+/// `extra` routes are merged in (the remediation agent's `/api/v1/actions`).
 pub async fn serve_metrics(
     listener: tokio::net::TcpListener,
     metrics: Arc<WatchMetrics>,
     ui: Option<ui::UiState>,
+    extra: Option<axum::Router>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     use axum::routing::get;
@@ -58,7 +60,8 @@ pub async fn serve_metrics(
                 }
             }),
         )
-        .merge(ui.map_or_else(axum::Router::new, ui::router));
+        .merge(ui.map_or_else(axum::Router::new, ui::router))
+        .merge(extra.unwrap_or_default());
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
@@ -159,6 +162,17 @@ pub async fn run_configured(
     predictor: Arc<dyn Predictor>,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), WatchError> {
+    run_remediating(config, predictor, None, shutdown).await
+}
+
+/// [`run_configured`] with a remediation agent (`kubepulse watch --remediate`): each cycle's fresh
+/// windows and predictions go through it.
+pub async fn run_remediating(
+    config: WatchConfig,
+    predictor: Arc<dyn Predictor>,
+    remediation: Option<remediate::live::LiveAgent>,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), WatchError> {
     {
         let client = PromClient::new(config.prom.clone())?;
         let metrics = Arc::new(WatchMetrics::new());
@@ -180,7 +194,11 @@ pub async fn run_configured(
         }));
         let feedback = ui::FeedbackStore::new(config.feedback.clone())
             .map_err(|e| WatchError::Invalid(format!("the feedback directory: {e}")))?;
-        let ui_state = ui::UiState::new(fleet.clone(), Arc::new(feedback));
+        let feedback = Arc::new(feedback);
+        let ui_state = ui::UiState::new(fleet.clone(), feedback.clone());
+        let actions = remediation
+            .as_ref()
+            .map(|agent| crate::actions::router(agent.ledger(), feedback.clone()));
         let mut watcher = Watcher::new(
             client.clone(),
             predictor,
@@ -189,6 +207,10 @@ pub async fn run_configured(
             outbox,
         )?;
         watcher.set_fleet(fleet);
+        if let Some(agent) = remediation {
+            tracing::info!(executor = agent.executor_name(), "remediation on");
+            watcher.set_remediation(agent);
+        }
         let listener = tokio::net::TcpListener::bind(&config.listen)
             .await
             .map_err(|e| WatchError::Invalid(format!("cannot listen on {}: {e}", config.listen)))?;
@@ -202,6 +224,7 @@ pub async fn run_configured(
             listener,
             metrics,
             Some(ui_state),
+            actions,
             async move {
                 let _ = server_stop.wait_for(|s| *s).await;
             },

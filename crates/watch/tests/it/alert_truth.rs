@@ -45,6 +45,7 @@ impl Predictor for Dial {
             step_secs: STEP_SECS,
             metrics: vec!["input".into()],
             baseline: None,
+            relative: None,
         }
     }
 

@@ -18,14 +18,16 @@ use watch::live::{Predictor, WatchOptions, Watcher};
 use watch::metrics::WatchMetrics;
 
 /// Simulated seconds per wall second: one 15 s simulated step per 1 s scrape.
-const SPEED: f64 = 15.0;
+pub(crate) const SPEED: f64 = 15.0;
 
-struct Exporter {
-    addr: String,
+pub(crate) struct Exporter {
+    pub(crate) addr: String,
     shutdown: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
     /// Wall clock when the simulated clock started.
-    started: Instant,
+    pub(crate) started: Instant,
+    /// The simulation's start, unix seconds.
+    pub(crate) start_ts: i64,
 }
 
 impl Drop for Exporter {
@@ -37,7 +39,7 @@ impl Drop for Exporter {
     }
 }
 
-fn start_simulator(faults: &[&str]) -> Exporter {
+pub(crate) fn start_simulator(faults: &[&str]) -> Exporter {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -65,11 +67,12 @@ fn start_simulator(faults: &[&str]) -> Exporter {
         shutdown,
         thread: Some(thread),
         started,
+        start_ts: now as i64,
     }
 }
 
 /// The test's model: `tests/fixtures/e2e-model.kpm` (see its README), or `KUBEPULSE_TEST_MODEL=FILE`.
-fn model() -> learn::bundle::ModelBundle {
+pub(crate) fn model() -> learn::bundle::ModelBundle {
     let path = std::env::var_os("KUBEPULSE_TEST_MODEL")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| {

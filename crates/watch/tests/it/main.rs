@@ -2,8 +2,10 @@
 
 mod alert_truth;
 mod alertmanager;
+mod approvals;
 #[path = "../../../collect/tests/it/common/mod.rs"]
 mod common;
 mod e2e;
+mod remediation;
 mod ui_security;
 mod watch_faults;

@@ -55,6 +55,7 @@ async fn serve(dir: &std::path::Path) -> (String, tokio::sync::watch::Sender<boo
         listener,
         Arc::new(watch::metrics::WatchMetrics::new()),
         Some(state),
+        None,
         async move {
             let _ = stopped.wait_for(|s| *s).await;
         },

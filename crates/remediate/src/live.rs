@@ -1,0 +1,463 @@
+//! The agent in the live loop (`kubepulse watch --remediate`): each cycle, the cluster's objects from a
+//! [`LiveExecutor`], the signals from the model's windows, [`decide`], then the decisions carried out —
+//! applied through the executor, or waiting for an approval in the [`Ledger`] — and every one audited.
+//!
+//! Times are the cluster's (model) seconds: on an accelerated simulator the caller passes its clock,
+//! not the wall clock, so cooldowns, holds and expiries mean what the policy says.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use learn::prediction::Prediction;
+use learn::window::Window;
+use serde::Serialize;
+
+use crate::action::{Decision, Outcome};
+use crate::audit::{self, Audit};
+use crate::decide::decide;
+use crate::executor::LiveExecutor;
+use crate::history::History;
+use crate::policy::Policy;
+use crate::state::Signals;
+
+/// Decisions kept for `GET /api/v1/actions`, newest last.
+pub const RECENT_DECISIONS: usize = 200;
+
+/// The column the memory signal and its trend are read from.
+pub const MEMORY_COLUMN: &str = "memory_limit_utilization_max";
+/// The column the CPU signal is read from.
+pub const CPU_COLUMN: &str = "cpu_limit_utilization_max";
+/// The column the error signal is read from.
+pub const ERROR_COLUMN: &str = "error_ratio";
+
+/// The latest signals of a window: values of its newest row (the newest non-missing one per metric),
+/// the memory trend per minute between its first and last rows, complete when it holds `points` rows
+/// or more and no missing value.
+pub fn signals(window: &Window, points: usize) -> Signals {
+    let column = |name: &str| {
+        window
+            .columns
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_slice())
+    };
+    let last = |name: &str| {
+        column(name)
+            .and_then(|v| v.iter().rev().find(|x| !x.is_nan()))
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
+    let complete = window.timestamps.len() >= points.max(1)
+        && !window.columns.is_empty()
+        && window
+            .columns
+            .iter()
+            .all(|(_, v)| v.iter().all(|x| !x.is_nan()));
+    let memory_trend_per_min = match (column(MEMORY_COLUMN), window.timestamps.as_slice()) {
+        (Some(v), [first_t, .., last_t]) if last_t > first_t && v.len() >= 2 => {
+            (v[v.len() - 1] - v[0]) / ((last_t - first_t) as f64 / 60.0)
+        }
+        _ => f64::NAN,
+    };
+    Signals {
+        sampled_at: window.timestamps.last().copied().unwrap_or(0),
+        complete,
+        cpu_limit_utilization: last(CPU_COLUMN),
+        memory_limit_utilization: last(MEMORY_COLUMN),
+        memory_trend_per_min,
+        error_ratio: last(ERROR_COLUMN),
+    }
+}
+
+/// What became of an action waiting for approval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PendingStatus {
+    /// Waiting.
+    Pending,
+    /// Approved; applied at the agent's next cycle unless expired by then.
+    Approved,
+    /// Denied: never applied.
+    Denied,
+    /// Not approved in time: never applied.
+    Expired,
+    /// Approved and applied.
+    Applied,
+    /// Approved, but applying it failed.
+    Failed,
+}
+
+/// An action waiting for (or past) an approval.
+#[derive(Debug, Clone, Serialize)]
+pub struct PendingAction {
+    /// Its id in the API (`/api/v1/actions/{id}/approve`).
+    pub id: u64,
+    /// The decision that proposed it (outcome `awaiting_approval`).
+    pub decision: Decision,
+    /// When it was proposed, cluster unix seconds.
+    pub created_at: i64,
+    /// After this it can no longer be approved or applied, cluster unix seconds.
+    pub expires_at: i64,
+    /// Where it stands.
+    pub status: PendingStatus,
+    /// Who approved or denied it: the token's name or the `X-KubePulse-User` header, as given.
+    pub decided_by: Option<String>,
+}
+
+/// Why an approval or a denial was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VerdictError {
+    /// No action with this id.
+    NotFound,
+    /// It was already approved, denied, applied or expired (its status).
+    NotPending(PendingStatus),
+}
+
+/// What the agent shares with the HTTP API: recent decisions and actions awaiting approval.
+#[derive(Debug, Default)]
+pub struct Ledger {
+    /// Recent audited decisions (their JSON lines), newest last, at most [`RECENT_DECISIONS`].
+    pub recent: VecDeque<serde_json::Value>,
+    /// Actions awaiting (or recently past) approval, oldest first.
+    pub pending: Vec<PendingAction>,
+    /// The cluster time of the agent's latest cycle, unix seconds.
+    pub now: i64,
+    next_id: u64,
+}
+
+impl Ledger {
+    /// Approves (`approve`) or denies an action awaiting approval, on behalf of `who`. An action past
+    /// its expiry is marked expired and refused.
+    pub fn decide(
+        &mut self,
+        id: u64,
+        approve: bool,
+        who: &str,
+    ) -> Result<PendingAction, VerdictError> {
+        let now = self.now;
+        let p = self
+            .pending
+            .iter_mut()
+            .find(|p| p.id == id)
+            .ok_or(VerdictError::NotFound)?;
+        if p.status == PendingStatus::Pending && now >= p.expires_at {
+            p.status = PendingStatus::Expired;
+        }
+        if p.status != PendingStatus::Pending {
+            return Err(VerdictError::NotPending(p.status));
+        }
+        p.status = if approve {
+            PendingStatus::Approved
+        } else {
+            PendingStatus::Denied
+        };
+        p.decided_by = Some(who.to_string());
+        Ok(p.clone())
+    }
+}
+
+/// One audited decision of a cycle.
+#[derive(Debug, Clone)]
+pub struct Audited {
+    /// The JSON log line.
+    pub line: String,
+    /// Its counter labels: outcome (`applied`, `failed`, `skipped`, ...), action kind, skip reason.
+    pub labels: (String, String, String),
+}
+
+/// The agent of the live loop: policy, history, audit, the executor and the shared [`Ledger`].
+pub struct LiveAgent {
+    policy: Policy,
+    executor: Box<dyn LiveExecutor>,
+    history: History,
+    audit: Audit,
+    ledger: Arc<Mutex<Ledger>>,
+    /// Rows of a full window.
+    window_points: usize,
+    /// The model's step, seconds.
+    step_secs: i64,
+    /// How long an action waits for an approval, seconds.
+    approval_ttl_secs: i64,
+    /// Per node, its memory available ratio in the latest cycles (for its trend).
+    node_rings: BTreeMap<String, VecDeque<f64>>,
+}
+
+impl LiveAgent {
+    /// An agent with no history. `window_points` rows of `step_secs` make a full window (the
+    /// model's); actions in `approve` mode wait `approval_ttl_secs` at most.
+    pub fn new(
+        policy: Policy,
+        executor: Box<dyn LiveExecutor>,
+        window_points: usize,
+        step_secs: i64,
+        approval_ttl_secs: i64,
+    ) -> Self {
+        LiveAgent {
+            policy,
+            executor,
+            history: History::default(),
+            audit: Audit::default(),
+            ledger: Arc::new(Mutex::new(Ledger::default())),
+            window_points: window_points.max(1),
+            step_secs: step_secs.max(1),
+            approval_ttl_secs,
+            node_rings: BTreeMap::new(),
+        }
+    }
+
+    /// The ledger the API reads and approves through.
+    pub fn ledger(&self) -> Arc<Mutex<Ledger>> {
+        Arc::clone(&self.ledger)
+    }
+
+    /// The audit so far.
+    pub fn audit(&self) -> &Audit {
+        &self.audit
+    }
+
+    /// The executor's name.
+    pub fn executor_name(&self) -> &'static str {
+        self.executor.name()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Ledger> {
+        self.ledger.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// One cycle at cluster time `now`: `predicted` holds each fresh target's window (its timestamps in
+    /// cluster seconds) and prediction. Returns every decision audited, in order; an executor that
+    /// cannot read the cluster is an error (nothing decided).
+    pub async fn cycle(
+        &mut self,
+        now: i64,
+        predicted: &[(Window, Prediction)],
+    ) -> Result<Vec<Audited>, crate::RemediateError> {
+        self.lock().now = now;
+        let mut out = Vec::new();
+        // Nothing happens in a cycle whose cluster cannot be read, approved actions included (they
+        // wait for the next cycle, within their expiry).
+        let mut state = self.executor.state().await?;
+        if self.approved(now, &mut out).await {
+            state = self.executor.state().await?;
+        }
+        let windows: std::collections::HashMap<&str, &Window> = predicted
+            .iter()
+            .map(|(w, _)| (w.target.as_str(), w))
+            .collect();
+        for w in &mut state.workloads {
+            if let Some(window) = windows.get(w.target.as_str()) {
+                w.signals = signals(window, self.window_points);
+            }
+        }
+        let minutes = (self.window_points.max(2) - 1) as f64 * self.step_secs as f64 / 60.0;
+        self.node_rings
+            .retain(|name, _| state.nodes.iter().any(|n| &n.name == name));
+        for n in &mut state.nodes {
+            let ring = self.node_rings.entry(n.name.clone()).or_default();
+            if ring.len() == self.window_points {
+                ring.pop_front();
+            }
+            ring.push_back(n.memory_available_ratio);
+            n.memory_available_trend_per_min = match (ring.front(), ring.back()) {
+                (Some(first), Some(last)) if ring.len() == self.window_points && ring.len() > 1 => {
+                    (last - first) / minutes
+                }
+                _ => f64::NAN,
+            };
+        }
+        let predictions: Vec<(String, Prediction)> = predicted
+            .iter()
+            .map(|(w, p)| (w.target.clone(), p.clone()))
+            .collect();
+        let decisions = decide(&predictions, &state, &self.policy, now, &self.history);
+        for d in decisions {
+            let mut failed = None;
+            if d.applies() {
+                if let Some(action) = &d.action {
+                    if let Err(e) = self.executor.apply(action).await {
+                        failed = Some(e.to_string());
+                    }
+                }
+            }
+            if failed.is_none() {
+                self.history.record(&d, &self.policy);
+            }
+            let mut extra = Vec::new();
+            if d.outcome == Outcome::AwaitingApproval {
+                if let Some(id) = self.propose(&d, now) {
+                    extra.push(("approval_id", serde_json::Value::from(id)));
+                }
+            }
+            out.push(self.record(&d, failed.as_deref(), &extra));
+        }
+        Ok(out)
+    }
+
+    /// Queues an `awaiting_approval` decision unless the same action on the same object already
+    /// waits; returns its id when queued.
+    fn propose(&mut self, d: &Decision, now: i64) -> Option<u64> {
+        let ttl = self.approval_ttl_secs;
+        let mut ledger = self.lock();
+        let waiting = ledger.pending.iter().any(|p| {
+            p.status == PendingStatus::Pending
+                && now < p.expires_at
+                && p.decision.action == d.action
+        });
+        if waiting {
+            return None;
+        }
+        ledger.next_id += 1;
+        let id = ledger.next_id;
+        ledger.pending.push(PendingAction {
+            id,
+            decision: d.clone(),
+            created_at: now,
+            expires_at: now + ttl,
+            status: PendingStatus::Pending,
+            decided_by: None,
+        });
+        // Keep what is still open and the latest closed ones.
+        let closed = ledger
+            .pending
+            .iter()
+            .filter(|p| p.status != PendingStatus::Pending)
+            .count();
+        if closed > RECENT_DECISIONS {
+            let mut excess = closed - RECENT_DECISIONS;
+            ledger.pending.retain(|p| {
+                if excess > 0 && p.status != PendingStatus::Pending {
+                    excess -= 1;
+                    false
+                } else {
+                    true
+                }
+            });
+        }
+        Some(id)
+    }
+
+    /// Applies the approved actions still within their expiry, marks the others expired; audits each.
+    /// Returns whether any was applied (the cluster changed).
+    async fn approved(&mut self, now: i64, out: &mut Vec<Audited>) -> bool {
+        let (due, expired): (Vec<PendingAction>, Vec<PendingAction>) = {
+            let mut ledger = self.lock();
+            let mut expired = Vec::new();
+            for p in &mut ledger.pending {
+                if matches!(p.status, PendingStatus::Pending | PendingStatus::Approved)
+                    && now >= p.expires_at
+                {
+                    p.status = PendingStatus::Expired;
+                    expired.push(p.clone());
+                }
+            }
+            let due = ledger
+                .pending
+                .iter()
+                .filter(|p| p.status == PendingStatus::Approved)
+                .cloned()
+                .collect();
+            (due, expired)
+        };
+        for p in expired {
+            out.push(self.expired(&p, now));
+        }
+        let mut changed = false;
+        for p in due {
+            let d = Decision {
+                at: now,
+                outcome: Outcome::Apply,
+                ..p.decision.clone()
+            };
+            let mut failed = None;
+            if let Some(action) = &d.action {
+                if let Err(e) = self.executor.apply(action).await {
+                    failed = Some(e.to_string());
+                }
+            }
+            if failed.is_none() {
+                self.history.record(&d, &self.policy);
+                changed = true;
+            }
+            let status = if failed.is_none() {
+                PendingStatus::Applied
+            } else {
+                PendingStatus::Failed
+            };
+            if let Some(q) = self.lock().pending.iter_mut().find(|q| q.id == p.id) {
+                q.status = status;
+            }
+            let extra = [
+                ("approval_id", serde_json::Value::from(p.id)),
+                (
+                    "approved_by",
+                    serde_json::Value::from(p.decided_by.clone().unwrap_or_default()),
+                ),
+            ];
+            out.push(self.record(&d, failed.as_deref(), &extra));
+        }
+        changed
+    }
+
+    /// Audits an action whose approval expired: never applied.
+    fn expired(&mut self, p: &PendingAction, now: i64) -> Audited {
+        let kind = p.decision.kind.map_or("-", |k| k.name()).to_string();
+        let labels = ("expired".to_string(), kind, "-".to_string());
+        *self.audit.counts.entry(labels.clone()).or_default() += 1;
+        self.audit.total += 1;
+        let value = serde_json::json!({
+            "time": timeline::time::format_rfc3339(now),
+            "at": now,
+            "target": p.decision.target,
+            "namespace": p.decision.namespace,
+            "kind": p.decision.kind,
+            "action": p.decision.action,
+            "outcome": "expired",
+            "approval_id": p.id,
+            "approved_by": p.decided_by,
+            "expires_at": p.expires_at,
+        });
+        let line = value.to_string();
+        let mut ledger = self.lock();
+        if ledger.recent.len() == RECENT_DECISIONS {
+            ledger.recent.pop_front();
+        }
+        ledger.recent.push_back(value);
+        Audited { line, labels }
+    }
+
+    /// Audits a decision (with extra fields in its line) and keeps it in the ledger.
+    fn record(
+        &mut self,
+        d: &Decision,
+        failed: Option<&str>,
+        extra: &[(&str, serde_json::Value)],
+    ) -> Audited {
+        let line = self.audit.record(d, failed);
+        let mut value: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or(serde_json::Value::Null);
+        if let Some(map) = value.as_object_mut() {
+            for (k, v) in extra {
+                map.insert((*k).to_string(), v.clone());
+            }
+        }
+        let labels = (
+            match failed {
+                Some(_) => "failed".to_string(),
+                None => audit::outcome_name(&d.outcome).to_string(),
+            },
+            d.kind.map_or("-", |k| k.name()).to_string(),
+            match &d.outcome {
+                Outcome::Skipped(r) => audit::reason_name(r),
+                _ => "-",
+            }
+            .to_string(),
+        );
+        let line = value.to_string();
+        let mut ledger = self.lock();
+        if ledger.recent.len() == RECENT_DECISIONS {
+            ledger.recent.pop_front();
+        }
+        ledger.recent.push_back(value);
+        Audited { line, labels }
+    }
+}
