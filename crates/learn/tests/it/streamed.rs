@@ -191,3 +191,50 @@ fn a_csv_out_of_name_order_is_an_error_naming_the_remedy() {
     assert!(msg.contains("not in name order"), "{msg}");
     assert!(msg.contains("--max-rows-in-memory"), "{msg}");
 }
+
+#[test]
+fn train_bundle_reads_target_by_target_above_max_rows_in_memory_only() {
+    let d = common::synthetic(7, 16, 11);
+    let rows: u64 = d.series.iter().map(|s| s.timestamps.len() as u64).sum();
+    let dir = parquet_dir(&d);
+    let params = common::small_params();
+    let until = Split::Fraction(0.75);
+    let job = |max_rows_in_memory: u64, peers: bool| pipeline::TrainJob {
+        data: dir.path().to_path_buf(),
+        params: params.clone(),
+        peers,
+        until: Some(until),
+        snapshot: None,
+        holdout: None,
+        snapshot_holdout: None,
+        columns: None,
+        name: "t".into(),
+        trained_at: 0,
+        max_rows_in_memory,
+    };
+    let meta = |max: u64, peers: bool| {
+        pipeline::train_bundle(&job(max, peers))
+            .unwrap()
+            .0
+            .window_model()
+            .meta
+            .clone()
+    };
+    let streamed = streamed::train(dir.path(), &params, Some(until), rows / 2)
+        .unwrap()
+        .pair
+        .meta;
+    let whole = in_memory(dir.path(), &params, until).meta;
+    assert_ne!(
+        streamed.validation, whole.validation,
+        "the subset must differ"
+    );
+    assert_eq!(meta(rows / 2, false), streamed);
+    assert_eq!(meta(rows, false), whole);
+    // Peer columns need every target at once: read whole, whatever the size.
+    let peers = pipeline::train_pair(dir.path(), &params, true, Some(until))
+        .unwrap()
+        .0
+        .meta;
+    assert_eq!(meta(rows / 2, true), peers);
+}
