@@ -118,7 +118,14 @@ pub fn train_in_chunks(
                 .into(),
         });
     }
-    check_supervised(params)?;
+    // The window is checked once the step is known (0 = the data's).
+    check_supervised(&TrainParams {
+        window: crate::window::WindowSpec {
+            step_secs: params.window.step_secs.max(1),
+            ..params.window
+        },
+        ..params.clone()
+    })?;
     let format = Format::detect(dir)?;
     let path = dir.join(format.metrics_file());
 
@@ -206,6 +213,7 @@ pub fn train_in_chunks(
         .max(1);
     }
     drop(gaps);
+    params.window.check()?;
     let from = first;
     let until = match until {
         Some(s) => s.time_between(first, last)?,

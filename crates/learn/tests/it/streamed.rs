@@ -33,7 +33,14 @@ fn every_target_in_memory_gives_the_in_memory_model_byte_for_byte() {
     let dir = parquet_dir(&d);
     let until = Split::Fraction(0.75);
     let variants = [
-        common::small_params(),
+        // Step 0: the data's median sample interval, as `kubepulse train` leaves it.
+        TrainParams {
+            window: learn::window::WindowSpec {
+                step_secs: 0,
+                ..common::small_params().window
+            },
+            ..common::small_params()
+        },
         TrainParams {
             baseline: Some(learn::trailing::BaselineSpec {
                 secs: 600,
