@@ -142,6 +142,8 @@ pub struct MetricsReader {
     ts_col: usize,
     target_col: usize,
     metric_cols: Vec<usize>,
+    /// The row groups to read, in order (all, in file order, unless [`MetricsReader::read_groups`]).
+    order: Vec<usize>,
     next_group: usize,
     pending: std::collections::VecDeque<TargetRows>,
 }
@@ -268,6 +270,7 @@ impl MetricsReader {
                 "no metric columns beside `timestamp` and `target`",
             ));
         }
+        let order = (0..meta.metadata().num_row_groups()).collect();
         Ok(Self {
             path: path.to_path_buf(),
             file,
@@ -276,6 +279,7 @@ impl MetricsReader {
             ts_col,
             target_col,
             metric_cols,
+            order,
             next_group: 0,
             pending: Default::default(),
         })
@@ -306,14 +310,30 @@ impl MetricsReader {
         self.meta.metadata().num_row_groups()
     }
 
+    /// Reads these row groups, in this order, from now on (instead of every row group in file order):
+    /// e.g. targets in name order from a file that holds them in another (one target per row group).
+    /// A row group index out of range is an error.
+    pub fn read_groups(&mut self, order: Vec<usize>) -> Result<(), ColumnarError> {
+        let n = self.num_row_groups();
+        if let Some(g) = order.iter().find(|&&g| g >= n) {
+            return Err(ColumnarError::format(
+                &self.path,
+                format!("row group {g} asked for, the file has {n}"),
+            ));
+        }
+        self.order = order;
+        self.next_group = 0;
+        self.pending.clear();
+        Ok(())
+    }
+
     /// The next run of one target's rows (a row group with several targets gives several runs;
     /// a target spanning several row groups gives one run per row group), or `None` at the end.
     pub fn next_rows(&mut self) -> Result<Option<TargetRows>, ColumnarError> {
         while self.pending.is_empty() {
-            if self.next_group >= self.num_row_groups() {
+            let Some(&g) = self.order.get(self.next_group) else {
                 return Ok(None);
-            }
-            let g = self.next_group;
+            };
             self.next_group += 1;
             self.read_group(g)?;
         }

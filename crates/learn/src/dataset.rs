@@ -207,12 +207,7 @@ impl Dataset {
         };
         let targets: HashMap<&str, ()> = series.iter().map(|s| (s.target.as_str(), ())).collect();
         let known = |t: &str| targets.contains_key(t);
-        let events = match Format::detect_events(dir)? {
-            Format::Csv => read_events(&dir.join("events.csv"), &known, format.metrics_file())?,
-            Format::Parquet => {
-                read_events_parquet(&dir.join("events.parquet"), &known, format.metrics_file())?
-            }
-        };
+        let events = read_dir_events(dir, &known, format.metrics_file())?;
         Ok(Self {
             metrics,
             series,
@@ -284,28 +279,11 @@ impl Dataset {
 
     /// A stable fingerprint of the dataset's content (FNV-1a over targets, timestamps, values, events).
     pub fn fingerprint(&self) -> String {
-        let mut h = Fnv::new();
-        for m in &self.metrics {
-            h.write(m.as_bytes());
-        }
+        let mut h = Fingerprint::new(&self.metrics);
         for s in &self.series {
-            h.write(s.target.as_bytes());
-            for t in &s.timestamps {
-                h.write(&t.to_le_bytes());
-            }
-            for c in &s.columns {
-                for v in c {
-                    h.write(&v.to_bits().to_le_bytes());
-                }
-            }
+            h.series(s);
         }
-        for e in &self.events {
-            h.write(e.target.as_bytes());
-            h.write(&e.start.to_le_bytes());
-            h.write(&e.end.to_le_bytes());
-            h.write(e.issue_type.as_bytes());
-        }
-        format!("fnv1a64:{:016x}", h.0)
+        h.finish(&self.events)
     }
 
     /// The distinct issue types of the events, sorted.
@@ -314,6 +292,56 @@ impl Dataset {
         types.sort();
         types.dedup();
         types
+    }
+}
+
+/// [`Dataset::fingerprint`] computed piece by piece: the metric names, then each series in target
+/// name order, then the events (what reading target by target needs).
+pub(crate) struct Fingerprint(Fnv);
+
+impl Fingerprint {
+    pub fn new(metrics: &[String]) -> Self {
+        let mut h = Fnv::new();
+        for m in metrics {
+            h.write(m.as_bytes());
+        }
+        Self(h)
+    }
+
+    pub fn series(&mut self, s: &Series) {
+        let h = &mut self.0;
+        h.write(s.target.as_bytes());
+        for t in &s.timestamps {
+            h.write(&t.to_le_bytes());
+        }
+        for c in &s.columns {
+            for v in c {
+                h.write(&v.to_bits().to_le_bytes());
+            }
+        }
+    }
+
+    pub fn finish(mut self, events: &[Incident]) -> String {
+        let h = &mut self.0;
+        for e in events {
+            h.write(e.target.as_bytes());
+            h.write(&e.start.to_le_bytes());
+            h.write(&e.end.to_le_bytes());
+            h.write(e.issue_type.as_bytes());
+        }
+        format!("fnv1a64:{:016x}", h.0)
+    }
+}
+
+/// Reads `dir`'s events file (CSV or Parquet), every event's target checked with `known`.
+pub(crate) fn read_dir_events(
+    dir: &Path,
+    known: &dyn Fn(&str) -> bool,
+    metrics_file: &str,
+) -> Result<Vec<Incident>, LearnError> {
+    match Format::detect_events(dir)? {
+        Format::Csv => read_events(&dir.join("events.csv"), known, metrics_file),
+        Format::Parquet => read_events_parquet(&dir.join("events.parquet"), known, metrics_file),
     }
 }
 

@@ -37,6 +37,11 @@ impl Split {
         let (first, last) = dataset
             .time_range()
             .ok_or_else(|| LearnError::Dataset("no samples".into()))?;
+        self.time_between(first, last)
+    }
+
+    /// The split time within data spanning `[first, last]` (unix seconds).
+    pub fn time_between(&self, first: i64, last: i64) -> Result<i64, LearnError> {
         let t = match *self {
             Split::TrainUntil(t) => t,
             Split::Fraction(f) => {

@@ -163,6 +163,49 @@ pub struct TrainJob {
     /// The UI's `false_alarms.csv`: incident labels it overlaps are dropped before training, so those
     /// windows train as negatives ([`crate::false_alarms`]); the card records how many.
     pub false_alarms: Option<PathBuf>,
+    /// The most rows of the (window) training data held whole in memory: a Parquet dataset with more
+    /// is read target by target ([`model::streamed`]), a subset of targets holding at most this many
+    /// rows kept whole for validation.
+    pub max_rows_in_memory: u64,
+}
+
+/// Default of [`TrainJob::max_rows_in_memory`]: about 350 MB of raw data with the simulator's 21 metrics.
+pub const MAX_ROWS_IN_MEMORY: u64 = 2_000_000;
+
+/// Whether `job`'s window model is trained target by target: a Parquet dataset of more than
+/// `max_rows_in_memory` rows, and options streaming supports (else, with a warning, in memory).
+fn streams(job: &TrainJob) -> Result<bool, LearnError> {
+    if crate::dataset::Format::detect(&job.data)? != crate::dataset::Format::Parquet {
+        return Ok(false);
+    }
+    let rows = columnar::MetricsReader::open(&job.data.join("metrics.parquet"))?.num_rows();
+    if rows <= job.max_rows_in_memory {
+        return Ok(false);
+    }
+    let p = &job.params;
+    let unsupported = if job.peers {
+        Some("--peers (every target at once)")
+    } else if job.false_alarms.is_some() {
+        Some("--false-alarms")
+    } else if p.unsupervised {
+        Some("--unsupervised")
+    } else if p.validation_folds != 1 {
+        Some("--validation-folds above 1")
+    } else if p.mode != crate::features::FeatureMode::Window {
+        Some("the snapshot model")
+    } else {
+        None
+    };
+    if let Some(what) = unsupported {
+        tracing::warn!(
+            rows,
+            max_rows_in_memory = job.max_rows_in_memory,
+            "{}: {rows} rows, above --max-rows-in-memory, read whole: {what} is not trained target by target",
+            job.data.display()
+        );
+        return Ok(false);
+    }
+    Ok(true)
 }
 
 /// Trains the bundle of a [`TrainJob`]; also returns the hold-out evaluations made for the card.
@@ -189,13 +232,18 @@ pub fn train_bundle(job: &TrainJob) -> Result<(ModelBundle, Vec<Evaluation<'stat
             .map(|(dir, desc)| Ok((Dataset::read(dir)?, desc.clone())))
             .transpose()
     };
-    let mut raw = Dataset::read(&job.data)?;
-    let false_alarms = match &job.false_alarms {
-        Some(path) => {
+    let streamed = streams(job)?;
+    let mut raw = if streamed {
+        None
+    } else {
+        Some(Dataset::read(&job.data)?)
+    };
+    let false_alarms = match (&job.false_alarms, raw.as_mut()) {
+        (Some(path), Some(raw)) => {
             let alarms = crate::false_alarms::read(path)?;
-            Some((path, crate::false_alarms::apply(&mut raw, &alarms)))
+            Some((path, crate::false_alarms::apply(raw, &alarms)))
         }
-        None => None,
+        _ => None,
     };
     let snapshot_data = match &job.snapshot {
         Some((dir, params)) => Some((Dataset::read(dir)?, params)),
@@ -203,7 +251,12 @@ pub fn train_bundle(job: &TrainJob) -> Result<(ModelBundle, Vec<Evaluation<'stat
     };
     let holdout = read(&job.holdout)?;
     let snapshot_holdout = read(&job.snapshot_holdout)?;
-    let (window, data) = train_pair_on(raw, &job.params, job.peers, job.until)?;
+    let window = match raw {
+        Some(raw) => train_pair_on(raw, &job.params, job.peers, job.until)?.0,
+        None => {
+            model::streamed::train(&job.data, &job.params, job.until, job.max_rows_in_memory)?.pair
+        }
+    };
     let snapshot = match snapshot_data {
         Some((d, params)) => Some(train_pair_on(d, params, false, None)?.0),
         None => None,
@@ -219,7 +272,7 @@ pub fn train_bundle(job: &TrainJob) -> Result<(ModelBundle, Vec<Evaluation<'stat
         }
         _ => None,
     };
-    let fp = data.fingerprint();
+    let fp = window.meta.data_fingerprint.clone();
     let short = fp.rsplit(':').next().unwrap_or("").get(..8).unwrap_or("");
     let version = format!("{}+{short}", env!("CARGO_PKG_VERSION"));
     let trained_at = format_rfc3339(job.trained_at);

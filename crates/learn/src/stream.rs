@@ -23,8 +23,8 @@ pub struct TargetStream {
     source: Source,
     /// Targets already handed out (to detect a target that comes back).
     done: HashSet<String>,
-    /// The target being gathered and where it began (for errors).
-    current: Option<(Series, String)>,
+    /// The target being gathered, where it began (for errors) and its Parquet row groups.
+    current: Option<(Series, String, Vec<usize>)>,
 }
 
 enum Source {
@@ -44,6 +44,8 @@ struct Run {
     timestamps: Vec<i64>,
     columns: Vec<Vec<f64>>,
     place: String,
+    /// The Parquet row group (none in CSV).
+    group: Option<usize>,
 }
 
 impl TargetStream {
@@ -96,20 +98,49 @@ impl TargetStream {
         &self.metrics
     }
 
+    /// Reads a Parquet file's row groups in this order from the start (e.g. targets in name order from a
+    /// file holding one target per row group in another order; see `columnar::MetricsReader::read_groups`).
+    /// A CSV file has no row groups: an error.
+    pub fn read_groups(&mut self, order: Vec<usize>) -> Result<(), LearnError> {
+        match &mut self.source {
+            Source::Parquet(r) => r.read_groups(order)?,
+            Source::Csv { .. } => {
+                return Err(LearnError::Dataset(format!(
+                    "{}: a CSV file has no row groups to read in another order",
+                    self.path.display()
+                )));
+            }
+        }
+        self.done.clear();
+        self.current = None;
+        Ok(())
+    }
+
     /// The next target's whole series, or `None` after the last one.
     pub fn next_series(&mut self) -> Result<Option<Series>, LearnError> {
+        Ok(self.next_series_with_groups()?.map(|(s, _)| s))
+    }
+
+    /// The next target's whole series and the Parquet row groups it was read from (in file order; none
+    /// from CSV), or `None` after the last one.
+    pub fn next_series_with_groups(&mut self) -> Result<Option<(Series, Vec<usize>)>, LearnError> {
         loop {
             let Some(run) = self.next_run()? else {
                 return match self.current.take() {
-                    Some((s, _)) => self.finish(s).map(Some),
+                    Some((s, _, g)) => Ok(Some((self.finish(s)?, g))),
                     None => Ok(None),
                 };
             };
             match &mut self.current {
-                Some((s, _)) if s.target == run.target => {
+                Some((s, _, groups)) if s.target == run.target => {
                     s.timestamps.extend(run.timestamps);
                     for (dst, src) in s.columns.iter_mut().zip(run.columns) {
                         dst.extend(src);
+                    }
+                    if let Some(g) = run.group
+                        && groups.last() != Some(&g)
+                    {
+                        groups.push(g);
                     }
                 }
                 _ => {
@@ -117,7 +148,7 @@ impl TargetStream {
                         let previous = self
                             .current
                             .as_ref()
-                            .map_or(String::new(), |(s, _)| s.target.clone());
+                            .map_or(String::new(), |(s, _, _)| s.target.clone());
                         return Err(LearnError::Dataset(format!(
                             "{}: {}: target `{}` appears again after `{}` began: reading target by \
                              target needs each target's rows together (as `simulate --format \
@@ -134,8 +165,9 @@ impl TargetStream {
                         columns: run.columns,
                     };
                     let place = run.place;
-                    if let Some((finished, _)) = self.current.replace((series, place)) {
-                        return self.finish(finished).map(Some);
+                    let groups = run.group.into_iter().collect();
+                    if let Some((finished, _, g)) = self.current.replace((series, place, groups)) {
+                        return Ok(Some((self.finish(finished)?, g)));
                     }
                 }
             }
@@ -152,6 +184,7 @@ impl TargetStream {
         match &mut self.source {
             Source::Parquet(r) => Ok(r.next_rows()?.map(|run| Run {
                 place: format!("row group {}, row {}", run.row_group, run.first_row),
+                group: Some(run.row_group),
                 target: run.target,
                 timestamps: run.timestamps,
                 columns: run.columns,
@@ -194,6 +227,7 @@ impl TargetStream {
                     timestamps: vec![ts],
                     columns,
                     place: format!("line {line}"),
+                    group: None,
                 }))
             }
         }

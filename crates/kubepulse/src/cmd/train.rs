@@ -237,6 +237,11 @@ pub struct Args {
     /// false alarm overlaps (same target) are dropped, so those windows train as negatives.
     #[arg(long, value_name = "FILE")]
     pub false_alarms: Option<PathBuf>,
+    /// The most rows of --data held whole in memory. A Parquet dataset with more is read target by
+    /// target: the training sample's features extracted as each target goes by, calibration and
+    /// threshold chosen on a seeded subset of targets holding at most this many rows (docs/model.md).
+    #[arg(long, default_value_t = pipeline::MAX_ROWS_IN_MEMORY)]
+    pub max_rows_in_memory: u64,
     #[command(flatten)]
     pub model: ModelArgs,
 }
@@ -279,6 +284,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         name: args.name.clone(),
         trained_at: now(),
         false_alarms: args.false_alarms.clone(),
+        max_rows_in_memory: args.max_rows_in_memory,
     };
     let started = std::time::Instant::now();
     let (bundle, _) = pipeline::train_bundle(&job)

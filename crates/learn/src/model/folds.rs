@@ -140,15 +140,33 @@ pub(super) fn validation_cut(
     until: i64,
     fraction: f64,
 ) -> i64 {
+    cut_at(
+        &incident_starts(dataset, w, from, until),
+        || point_times(dataset, w, policy, from, until),
+        w,
+        from,
+        until,
+        fraction,
+    )
+}
+
+/// [`validation_cut`] given the incident starts ([`incident_starts`]) and, asked for only with fewer
+/// than 5 of them, the sorted evaluation point times ([`point_times`]).
+pub(super) fn cut_at(
+    starts: &[i64],
+    times: impl FnOnce() -> Vec<i64>,
+    w: &WindowSpec,
+    from: i64,
+    until: i64,
+    fraction: f64,
+) -> i64 {
     let gap = w.window_secs + w.horizon_secs;
-    let starts = incident_starts(dataset, w, from, until);
-    let times = point_times(dataset, w, policy, from, until);
-    let by_points = times
-        .get(((times.len() as f64) * (1.0 - fraction)) as usize)
-        .copied()
-        .unwrap_or(until - ((until - from) as f64 * fraction) as i64);
     if starts.len() < 5 {
-        return by_points;
+        let times = times();
+        return times
+            .get(((times.len() as f64) * (1.0 - fraction)) as usize)
+            .copied()
+            .unwrap_or(until - ((until - from) as f64 * fraction) as i64);
     }
     let k = ((starts.len() as f64 * (1.0 - fraction)).floor() as usize).min(starts.len() - 1);
     // Start the validation part a horizon before that incident so its precursor windows are in it.

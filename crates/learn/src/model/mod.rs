@@ -34,6 +34,7 @@ mod calibration;
 pub mod eta;
 mod folds;
 mod params;
+pub mod streamed;
 
 pub use calibration::Calibration;
 pub use eta::{EtaMeta, EtaTarget, preceding_starts};
@@ -189,7 +190,7 @@ pub fn series_rows(
 
 /// The training rows of a grid: features, binary labels, type labels, sample weights and, for positive
 /// rows, the seconds to their incident's start (NaN for normal rows).
-struct Rows {
+pub(crate) struct Rows {
     x: Vec<f32>,
     issue: Vec<f64>,
     type_label: Vec<f64>,
@@ -207,6 +208,29 @@ impl Rows {
             eta_secs: Vec::new(),
         }
     }
+
+    /// Appends `other`'s rows after these.
+    fn extend(&mut self, other: Rows) {
+        self.x.extend(other.x);
+        self.issue.extend(other.issue);
+        self.type_label.extend(other.type_label);
+        self.weight.extend(other.weight);
+        self.eta_secs.extend(other.eta_secs);
+    }
+}
+
+/// Normal windows of a grid (what thinning counts).
+fn normal_count(grid: &Grid) -> usize {
+    grid.points
+        .iter()
+        .flatten()
+        .filter(|p| p.label == Label::Normal)
+        .count()
+}
+
+/// Every how many normal windows one is kept so that at most about `max_normal` are (its weight).
+fn normal_stride(normals: usize, max_normal: usize) -> usize {
+    normals.div_ceil(max_normal.max(1)).max(1)
 }
 
 fn training_rows(
@@ -216,13 +240,21 @@ fn training_rows(
     types: &[String],
     max_normal: usize,
 ) -> Rows {
-    let normals = grid
-        .points
-        .iter()
-        .flatten()
-        .filter(|p| p.label == Label::Normal)
-        .count();
-    let stride = normals.div_ceil(max_normal.max(1)).max(1);
+    let stride = normal_stride(normal_count(grid), max_normal);
+    strided_rows(dataset, spec, grid, types, stride, 0)
+}
+
+/// The training rows of a grid: every positive window, and normal window `k` of series `s` when
+/// `(k + offset + s) % stride == 0`, weighing `stride` (`offset` = the index of `dataset`'s first series
+/// in the whole dataset, for a dataset read a few targets at a time).
+fn strided_rows(
+    dataset: &Dataset,
+    spec: &FeatureSpec,
+    grid: &Grid,
+    types: &[String],
+    stride: usize,
+    offset: usize,
+) -> Rows {
     let per_series: Vec<Rows> = grid
         .points
         .par_iter()
@@ -233,7 +265,7 @@ fn training_rows(
             let mut rows = Rows::empty();
             for (k, p) in points.iter().enumerate() {
                 match p.label {
-                    Label::Normal if (k + s) % stride == 0 => {
+                    Label::Normal if (k + offset + s) % stride == 0 => {
                         chosen.push((p.index, p.t));
                         rows.issue.push(0.0);
                         rows.type_label.push(-1.0);
@@ -260,11 +292,7 @@ fn training_rows(
         .collect();
     let mut all = Rows::empty();
     for r in per_series {
-        all.x.extend(r.x);
-        all.issue.extend(r.issue);
-        all.type_label.extend(r.type_label);
-        all.weight.extend(r.weight);
-        all.eta_secs.extend(r.eta_secs);
+        all.extend(r);
     }
     all
 }
@@ -657,6 +685,11 @@ pub fn train(
     if params.unsupervised {
         return train_unsupervised(dataset, params, from, until);
     }
+    train_on(dataset, params, from, until, None)
+}
+
+/// The checks of a supervised training's options.
+fn check_supervised(params: &TrainParams) -> Result<(), LearnError> {
     params.window.check()?;
     if !(params.validation_fraction > 0.0 && params.validation_fraction <= 0.5) {
         return Err(LearnError::InvalidOption {
@@ -670,6 +703,19 @@ pub fn train(
             reason: format!("{} is not in 1..=20", params.validation_folds),
         });
     }
+    Ok(())
+}
+
+/// [`train`] (supervised) on `dataset`, or, with a `sample` ([`streamed`]), on the sample's training rows
+/// with `dataset` the subset of targets kept whole for validation and the anomaly scorer's threshold.
+fn train_on(
+    dataset: &Dataset,
+    params: &TrainParams,
+    from: i64,
+    until: i64,
+    mut sample: Option<streamed::Sample>,
+) -> Result<ModelPair, LearnError> {
+    check_supervised(params)?;
     let spec = feature_spec(dataset, params);
     let nf = spec.len();
     let monotonic = if params.monotonic {
@@ -688,14 +734,30 @@ pub fn train(
     }
     let progress =
         crate::progress::Steps::new(params.progress, 2 * params.validation_folds as u64 + 3);
-    let fold_grids = validation_folds(dataset, params, from, until)?;
+    let fold_grids: Vec<(Option<Grid>, Grid)> = match &sample {
+        Some(sample) => vec![(
+            None,
+            Grid::build(dataset, w, params.policy, sample.cut, until, true),
+        )],
+        None => validation_folds(dataset, params, from, until)?
+            .into_iter()
+            .map(|(fit, val)| (Some(fit), val))
+            .collect(),
+    };
     let folds = fold_grids.len();
     let mut pair: Option<ModelPair> = None;
     let mut val_grids = Vec::with_capacity(folds);
     let mut raws: Vec<RawScores> = Vec::with_capacity(folds);
     for (k, (fit_grid, val_grid)) in fold_grids.into_iter().enumerate() {
         progress.step(&format!("features (fit part {}/{folds})", k + 1));
-        let fit_rows = training_rows(dataset, &spec, &fit_grid, &types, params.max_normal_rows);
+        let (fit_rows, fit_leads) = match (&fit_grid, sample.as_mut()) {
+            (Some(g), _) => (
+                training_rows(dataset, &spec, g, &types, params.max_normal_rows),
+                leads_by_type(dataset, g, &types),
+            ),
+            (None, Some(s)) => s.take_fit()?,
+            (None, None) => return Err(LearnError::Dataset("no fit part".into())),
+        };
         let positives = fit_rows.issue.iter().filter(|&&y| y == 1.0).count();
         if positives == 0 || positives == fit_rows.issue.len() {
             return Err(LearnError::Dataset(format!(
@@ -744,11 +806,17 @@ pub fn train(
                         threshold: 0.5,
                         relative: None,
                         calibration: Calibration::IDENTITY,
-                        lead_secs_by_type: lead_by_type(dataset, &fit_grid, &types),
+                        lead_secs_by_type: median_leads(&fit_leads),
                         eta: None,
                         baselines,
-                        data_fingerprint: dataset.fingerprint(),
-                        training_targets: dataset.series.iter().map(|s| s.target.clone()).collect(),
+                        data_fingerprint: match &sample {
+                            Some(s) => s.fingerprint.clone(),
+                            None => dataset.fingerprint(),
+                        },
+                        training_targets: match &sample {
+                            Some(s) => s.targets.clone(),
+                            None => dataset.series.iter().map(|s| s.target.clone()).collect(),
+                        },
                         train_from: from,
                         train_until: until,
                         validation: None,
@@ -880,7 +948,13 @@ pub fn train(
     pair.meta.validation = Some(figures::compute(dataset, &val_grid, &val_scores, &types));
     progress.step("features (whole period)");
     let full_grid = Grid::build(dataset, w, params.policy, from, until, true);
-    let rows = training_rows(dataset, &spec, &full_grid, &types, params.max_normal_rows);
+    let (rows, full_leads) = match sample.as_mut() {
+        Some(s) => s.take_full()?,
+        None => (
+            training_rows(dataset, &spec, &full_grid, &types, params.max_normal_rows),
+            leads_by_type(dataset, &full_grid, &types),
+        ),
+    };
     progress.step("forest (whole period)");
     let (binary, type_forest) = fit_pair(&rows, nf, &types, params, &monotonic)?;
     pair.binary = Some(binary);
@@ -893,7 +967,7 @@ pub fn train(
         pair.meta.eta = None;
     }
     pair.meta.training_rows = rows.issue.len();
-    pair.meta.lead_secs_by_type = lead_by_type(dataset, &full_grid, &types);
+    pair.meta.lead_secs_by_type = median_leads(&full_leads);
     // The label-free scorer: fitted on the training windows without their labels; its threshold is
     // chosen on the training grid for the same false alarm budget as the model's — on at most
     // `ANOMALY_THRESHOLD_SERIES` evenly spaced targets (a rate per target-day needs no more, and every
@@ -932,7 +1006,16 @@ fn most_common(dataset: &Dataset, types: &[String]) -> usize {
     argmax(&counts.iter().map(|&c| c as f64).collect::<Vec<_>>())
 }
 
-fn lead_by_type(dataset: &Dataset, grid: &Grid, types: &[String]) -> Vec<f64> {
+/// The median of [`leads_by_type`], per type (0 for a type without positive windows).
+fn median_leads(leads: &[Vec<f64>]) -> Vec<f64> {
+    leads
+        .iter()
+        .map(|l| figures::quantile(l, 0.5).unwrap_or(0.0))
+        .collect()
+}
+
+/// Seconds from each positive window of a grid to its incident's start, per issue type.
+fn leads_by_type(dataset: &Dataset, grid: &Grid, types: &[String]) -> Vec<Vec<f64>> {
     let mut leads: Vec<Vec<f64>> = vec![Vec::new(); types.len()];
     for (s, points) in grid.points.iter().enumerate() {
         let events = dataset.events_of(&dataset.series[s].target);
@@ -945,9 +1028,6 @@ fn lead_by_type(dataset: &Dataset, grid: &Grid, types: &[String]) -> Vec<f64> {
         }
     }
     leads
-        .iter()
-        .map(|l| figures::quantile(l, 0.5).unwrap_or(0.0))
-        .collect()
 }
 
 /// Trains an unsupervised pair on `[from, until]`, for a cluster without incident labels: the anomaly

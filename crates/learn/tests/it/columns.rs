@@ -227,6 +227,7 @@ fn train_maps_the_holdout_columns_with_a_column_map() {
         name: "t".into(),
         trained_at: 0,
         false_alarms: None,
+        max_rows_in_memory: pipeline::MAX_ROWS_IN_MEMORY,
     };
     let (same_names, _) = pipeline::train_bundle(&job(write("holdout", &holdout), None)).unwrap();
     let renamed_dir = write(

@@ -11,4 +11,5 @@ mod parquet;
 mod pipeline;
 mod pyarrow;
 mod stream;
+mod streamed;
 mod warnings;

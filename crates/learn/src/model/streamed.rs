@@ -1,0 +1,447 @@
+//! Training on a dataset larger than memory: the metrics file is read target by target
+//! ([`TargetStream`]), the training sample's features extracted as the targets go by, and only a bounded
+//! subset of targets kept whole.
+//!
+//! Three passes over the metrics file, each holding a few targets' history at a time
+//! ([`CHUNK_ROWS`] rows); the last two read the targets in name order, as a dataset in memory holds
+//! them (a file in another order is read by row groups: one target per row group, as `simulate` and
+//! `collect` write it):
+//! 1. the targets, their row counts, row groups and time range, the sample step;
+//! 2. the normal windows of the fit part and of the whole training period, counted (how much to
+//!    thin), and the dataset's fingerprint;
+//! 2. the normal windows of the fit part and of the whole training period, counted (how much to thin);
+//! 3. the training rows — every positive window, every `stride`-th normal window weighing `stride`:
+//!    exactly the rows the in-memory training extracts — of the fit part and of the whole period; and
+//!    the series of the *validation targets*, kept whole up to the end of the training period.
+//!
+//! Calibration, the alarm threshold (and per-target rule), the validation figures and the anomaly
+//! scorer's threshold then come from the validation targets: a seeded subset of the targets holding at
+//! most `max_rows` rows. False alarms per target-day and the share of incidents detected are rates over
+//! targets, which a random subset of targets estimates without bias; every window of a validation target
+//! is scored, so alarm episodes stay whole. When every target fits in `max_rows`, the subset is all of
+//! them and the model is byte for byte the in-memory one (tested).
+//!
+//! Memory: `max_rows` rows of raw data (8 bytes per metric and timestamp each) + one chunk + the
+//! training sample (for the fit part and the whole period: every positive window and at most
+//! `max_normal_rows` normal ones, 4 bytes per feature each).
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use super::folds::{cut_at, incident_starts};
+use super::*;
+use crate::dataset::{Fingerprint, Fnv, Format, Series};
+use crate::eval::Split;
+use crate::stream::TargetStream;
+
+/// Rows read before a chunk of targets is processed (a chunk holds whole targets: at least one).
+pub const CHUNK_ROWS: usize = 400_000;
+
+/// The training sample extracted target by target, with what the model records of the whole data.
+pub struct Sample {
+    /// Where the validation part starts, unix seconds.
+    pub(super) cut: i64,
+    /// Rows and positive windows' leads per type, of the fit part and of the whole period.
+    fit: Option<(Rows, Vec<Vec<f64>>)>,
+    full: Option<(Rows, Vec<Vec<f64>>)>,
+    /// The whole dataset's fingerprint ([`Dataset::fingerprint`]).
+    pub(super) fingerprint: String,
+    /// Every target, sorted.
+    pub(super) targets: Vec<String>,
+}
+
+impl Sample {
+    pub(super) fn take_fit(&mut self) -> Result<(Rows, Vec<Vec<f64>>), LearnError> {
+        self.fit
+            .take()
+            .ok_or_else(|| LearnError::Dataset("the fit part's sample was used already".into()))
+    }
+
+    pub(super) fn take_full(&mut self) -> Result<(Rows, Vec<Vec<f64>>), LearnError> {
+        self.full
+            .take()
+            .ok_or_else(|| LearnError::Dataset("the training sample was used already".into()))
+    }
+}
+
+/// A pair trained target by target, and what it read.
+#[derive(Debug)]
+pub struct Streamed {
+    /// The trained pair.
+    pub pair: ModelPair,
+    /// Rows of the metrics file.
+    pub rows: u64,
+    /// Targets of the dataset.
+    pub targets: usize,
+    /// Targets kept whole for validation.
+    pub validation_targets: usize,
+    /// Their rows (up to the end of the training period).
+    pub validation_rows: u64,
+}
+
+/// One target as the first pass saw it.
+struct Target {
+    name: String,
+    rows: usize,
+    /// Its Parquet row groups.
+    groups: Vec<usize>,
+}
+
+/// Trains a supervised pair on the dataset in `dir` up to `until` (the end of the data without one),
+/// target by target, holding at most `max_rows` rows of raw data whole (see the module docs).
+///
+/// `params.window.step_secs` 0 is the data's median sample interval, as in memory. One validation
+/// fold only (`validation_folds` 1), window features only, no peer columns: the callers check.
+pub fn train(
+    dir: &Path,
+    params: &TrainParams,
+    until: Option<Split>,
+    max_rows: u64,
+) -> Result<Streamed, LearnError> {
+    train_in_chunks(dir, params, until, max_rows, CHUNK_ROWS)
+}
+
+/// [`train`], processing targets in chunks of about `chunk_rows` rows (whole targets, at least one; the
+/// model does not depend on it).
+pub fn train_in_chunks(
+    dir: &Path,
+    params: &TrainParams,
+    until: Option<Split>,
+    max_rows: u64,
+    chunk_rows: usize,
+) -> Result<Streamed, LearnError> {
+    if params.unsupervised || params.validation_folds != 1 || params.mode != FeatureMode::Window {
+        return Err(LearnError::InvalidOption {
+            name: "max-rows-in-memory",
+            reason: "training target by target supports the supervised window model with one \
+                     validation fold"
+                .into(),
+        });
+    }
+    // The window is checked once the step is known (0 = the data's).
+    check_supervised(&TrainParams {
+        window: crate::window::WindowSpec {
+            step_secs: params.window.step_secs.max(1),
+            ..params.window
+        },
+        ..params.clone()
+    })?;
+    let format = Format::detect(dir)?;
+    let path = dir.join(format.metrics_file());
+
+    // Pass 1: targets, time range, sample step; in which order to read the targets by name.
+    let bar = crate::progress::Rows::new(params.progress, "targets (pass 1/3)", None);
+    let mut stream = TargetStream::open(dir)?;
+    let metrics = stream.metrics().to_vec();
+    let mut targets: Vec<Target> = Vec::new();
+    let mut gaps: Vec<i64> = Vec::new();
+    let (mut first, mut last) = (i64::MAX, i64::MIN);
+    let mut seen_groups = HashSet::new();
+    let mut shared_group = None;
+    while let Some((s, groups)) = stream.next_series_with_groups()? {
+        bar.inc(s.timestamps.len() as u64);
+        gaps.extend(s.timestamps.windows(2).map(|w| w[1] - w[0]).take(2000));
+        if let (Some(&a), Some(&b)) = (s.timestamps.first(), s.timestamps.last()) {
+            first = first.min(a);
+            last = last.max(b);
+        }
+        for &g in &groups {
+            if !seen_groups.insert(g) {
+                shared_group.get_or_insert(g);
+            }
+        }
+        targets.push(Target {
+            name: s.target,
+            rows: s.timestamps.len(),
+            groups,
+        });
+    }
+    bar.finish();
+    drop(stream);
+    if targets.is_empty() {
+        return Err(LearnError::EmptyFile {
+            path,
+            message: "no data rows".into(),
+        });
+    }
+    // Later passes read the targets in name order, as a dataset in memory holds them: the file's order
+    // when it is that, else its row groups reordered (one target per row group, as our writers do).
+    let in_order = targets.windows(2).all(|w| w[0].name < w[1].name);
+    targets.sort_by(|a, b| a.name.cmp(&b.name));
+    let order: Option<Vec<usize>> = if in_order {
+        None
+    } else if format == Format::Parquet && shared_group.is_none() {
+        Some(
+            targets
+                .iter()
+                .flat_map(|t| t.groups.iter().copied())
+                .collect(),
+        )
+    } else {
+        return Err(LearnError::Dataset(format!(
+            "{}: the targets are not in name order and {}: training target by target reads them in \
+             name order; write the file sorted by target (as `simulate` and `collect` do), or read it \
+             whole with a larger --max-rows-in-memory",
+            path.display(),
+            match shared_group {
+                Some(g) => format!("row group {g} holds several of them"),
+                None => "a CSV file cannot be read in another order".to_string(),
+            }
+        )));
+    };
+    let order = order.as_deref();
+    let total_rows: u64 = targets.iter().map(|t| t.rows as u64).sum();
+    let names: Vec<String> = targets.iter().map(|t| t.name.clone()).collect();
+    let known: HashSet<&str> = names.iter().map(String::as_str).collect();
+    let events =
+        crate::dataset::read_dir_events(dir, &|t| known.contains(t), format.metrics_file())?;
+    drop(known);
+    let base = Dataset {
+        metrics,
+        series: Vec::new(),
+        events,
+    };
+
+    let mut params = params.clone();
+    if params.window.step_secs <= 0 {
+        params.window.step_secs = if gaps.is_empty() {
+            15
+        } else {
+            let mid = gaps.len() / 2;
+            *gaps.select_nth_unstable(mid).1
+        }
+        .max(1);
+    }
+    drop(gaps);
+    params.window.check()?;
+    let from = first;
+    let until = match until {
+        Some(s) => s.time_between(first, last)?,
+        None => last,
+    };
+    let (w, policy) = (params.window, params.policy);
+    let spec = feature_spec(&base, &params);
+    let types = base.issue_types();
+    let starts = incident_starts(&base, &w, from, until);
+    let cut = cut_at(
+        &starts,
+        || {
+            let mut times = Vec::new();
+            let read = for_chunks(dir, order, &base, &names, chunk_rows, |chunk, _| {
+                let grid = Grid::build(&chunk, w, policy, from, until, true);
+                times.extend(grid.points.iter().flatten().map(|p| p.t));
+                Ok(())
+            });
+            // A read error here shows again, named, in the passes below.
+            if read.is_err() {
+                times.clear();
+            }
+            times.sort_unstable();
+            times
+        },
+        &w,
+        from,
+        until,
+        params.validation_fraction,
+    );
+
+    // Pass 2: how many normal windows, to thin them as in memory; the fingerprint.
+    let bar = crate::progress::Rows::new(params.progress, "windows (pass 2/3)", Some(total_rows));
+    let (mut fit_normals, mut full_normals) = (0usize, 0usize);
+    let mut fingerprint = Fingerprint::new(&base.metrics);
+    for_chunks(dir, order, &base, &names, chunk_rows, |chunk, _| {
+        bar.inc(chunk.series.iter().map(|s| s.timestamps.len() as u64).sum());
+        for s in &chunk.series {
+            fingerprint.series(s);
+        }
+        fit_normals += normal_count(&Grid::build(&chunk, w, policy, from, cut, true));
+        full_normals += normal_count(&Grid::build(&chunk, w, policy, from, until, true));
+        Ok(())
+    })?;
+    bar.finish();
+    let fingerprint = fingerprint.finish(&base.events);
+
+    // Pass 3: the training rows, and the validation targets kept whole.
+    let keep = validation_targets(&targets, params.seed, max_rows);
+    let fit_stride = normal_stride(fit_normals, params.max_normal_rows);
+    let full_stride = normal_stride(full_normals, params.max_normal_rows);
+    let (mut fit, mut full) = (Rows::empty(), Rows::empty());
+    let (mut fit_leads, mut full_leads) =
+        (vec![Vec::new(); types.len()], vec![Vec::new(); types.len()]);
+    let mut kept: Vec<Series> = Vec::new();
+    let bar = crate::progress::Rows::new(params.progress, "features (pass 3/3)", Some(total_rows));
+    for_chunks(dir, order, &base, &names, chunk_rows, |chunk, offset| {
+        bar.inc(chunk.series.iter().map(|s| s.timestamps.len() as u64).sum());
+        let grid = Grid::build(&chunk, w, policy, from, cut, true);
+        fit.extend(strided_rows(
+            &chunk, &spec, &grid, &types, fit_stride, offset,
+        ));
+        for (all, some) in fit_leads
+            .iter_mut()
+            .zip(leads_by_type(&chunk, &grid, &types))
+        {
+            all.extend(some);
+        }
+        let grid = Grid::build(&chunk, w, policy, from, until, true);
+        full.extend(strided_rows(
+            &chunk,
+            &spec,
+            &grid,
+            &types,
+            full_stride,
+            offset,
+        ));
+        for (all, some) in full_leads
+            .iter_mut()
+            .zip(leads_by_type(&chunk, &grid, &types))
+        {
+            all.extend(some);
+        }
+        for (i, mut s) in chunk.series.into_iter().enumerate() {
+            if keep.contains(&(offset + i)) {
+                // Nothing after the training period is read again.
+                let n = s.timestamps.partition_point(|&t| t <= until);
+                s.timestamps.truncate(n);
+                s.timestamps.shrink_to_fit();
+                for c in &mut s.columns {
+                    c.truncate(n);
+                    c.shrink_to_fit();
+                }
+                kept.push(s);
+            }
+        }
+        Ok(())
+    })?;
+    bar.finish();
+    let validation_rows = kept.iter().map(|s| s.timestamps.len() as u64).sum();
+    let validation = Dataset {
+        metrics: base.metrics,
+        series: kept,
+        events: base.events,
+    };
+    tracing::info!(
+        targets = names.len(),
+        rows = total_rows,
+        validation_targets = validation.series.len(),
+        validation_rows,
+        training_rows = full.issue.len(),
+        "read target by target"
+    );
+    let sample = Sample {
+        cut,
+        fit: Some((fit, fit_leads)),
+        full: Some((full, full_leads)),
+        fingerprint,
+        targets: names,
+    };
+    let targets = sample.targets.len();
+    let pair = train_on(&validation, &params, from, until, Some(sample))?;
+    Ok(Streamed {
+        pair,
+        rows: total_rows,
+        targets,
+        validation_targets: validation.series.len(),
+        validation_rows,
+    })
+}
+
+/// The targets kept whole for validation (indices into `targets`): all when their rows fit in
+/// `max_rows`; else targets in a seeded pseudo-random order (FNV-1a of the seed and the name), each
+/// taken while the rows taken stay within `max_rows` (at least one).
+fn validation_targets(targets: &[Target], seed: u64, max_rows: u64) -> HashSet<usize> {
+    let total: u64 = targets.iter().map(|t| t.rows as u64).sum();
+    if total <= max_rows {
+        return (0..targets.len()).collect();
+    }
+    let mut order: Vec<(u64, usize)> = targets
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let mut h = Fnv::new();
+            h.write(&seed.to_le_bytes());
+            h.write(t.name.as_bytes());
+            (h.0, i)
+        })
+        .collect();
+    order.sort_unstable();
+    let mut kept = HashSet::new();
+    let mut rows = 0u64;
+    for (_, i) in order {
+        let r = targets[i].rows as u64;
+        if kept.is_empty() || rows + r <= max_rows {
+            rows += r;
+            kept.insert(i);
+        }
+    }
+    kept
+}
+
+/// Reads `dir`'s metrics a few whole targets at a time (about `chunk_rows` rows), each chunk a dataset
+/// with its targets' events from `base`; `f(chunk, index of its first target)`. The Parquet row groups
+/// are read in `order` when given. The targets must be `names`, in that order (the first pass's,
+/// sorted): a file changed in between is an error.
+fn for_chunks(
+    dir: &Path,
+    order: Option<&[usize]>,
+    base: &Dataset,
+    names: &[String],
+    chunk_rows: usize,
+    mut f: impl FnMut(Dataset, usize) -> Result<(), LearnError>,
+) -> Result<(), LearnError> {
+    let mut stream = TargetStream::open(dir)?;
+    if let Some(order) = order {
+        stream.read_groups(order.to_vec())?;
+    }
+    let (mut chunk, mut rows, mut offset) = (Vec::<Series>::new(), 0usize, 0usize);
+    loop {
+        let next = stream.next_series()?;
+        let done = next.is_none();
+        if let Some(s) = next {
+            if names.get(offset + chunk.len()) != Some(&s.target) {
+                return Err(LearnError::Dataset(format!(
+                    "{}: the metrics file changed while being read (target `{}` where the first pass \
+                     read {})",
+                    dir.display(),
+                    crate::quote::clip(&s.target),
+                    names
+                        .get(offset + chunk.len())
+                        .map_or("the end".to_string(), |n| format!(
+                            "`{}`",
+                            crate::quote::clip(n)
+                        ))
+                )));
+            }
+            rows += s.timestamps.len();
+            chunk.push(s);
+        }
+        if (done && !chunk.is_empty()) || rows >= chunk_rows {
+            let series = std::mem::take(&mut chunk);
+            let n = series.len();
+            let events = series
+                .iter()
+                .flat_map(|s| base.events_of(&s.target).iter().cloned())
+                .collect();
+            f(
+                Dataset {
+                    metrics: base.metrics.clone(),
+                    series,
+                    events,
+                },
+                offset,
+            )?;
+            offset += n;
+            rows = 0;
+        }
+        if done {
+            break;
+        }
+    }
+    if offset != names.len() {
+        return Err(LearnError::Dataset(format!(
+            "{}: the metrics file changed while being read ({offset} targets, the first pass read {})",
+            dir.display(),
+            names.len()
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,248 @@
+//! Training target by target (`model::streamed`): byte for byte the in-memory model when every target
+//! fits in memory (whatever the chunk size), close to it when validation sees a subset of the targets;
+//! targets out of name order are an explicit error.
+
+use std::path::Path;
+
+use crate::common;
+
+use learn::dataset::{self, Dataset};
+use learn::eval::Split;
+use learn::model::{self, TrainParams, streamed};
+use learn::pipeline;
+
+fn parquet_dir(d: &Dataset) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    dataset::write_parquet(d, dir.path()).unwrap();
+    dir
+}
+
+fn bytes(pair: &model::ModelPair) -> Vec<u8> {
+    common::bundle_of(pair).to_bytes()
+}
+
+fn in_memory(dir: &Path, params: &TrainParams, until: Split) -> model::ModelPair {
+    pipeline::train_pair(dir, params, false, Some(until))
+        .unwrap()
+        .0
+}
+
+#[test]
+fn every_target_in_memory_gives_the_in_memory_model_byte_for_byte() {
+    let d = common::synthetic(7, 16, 11);
+    let dir = parquet_dir(&d);
+    let until = Split::Fraction(0.75);
+    let variants = [
+        // Step 0: the data's median sample interval, as `kubepulse train` leaves it.
+        TrainParams {
+            window: learn::window::WindowSpec {
+                step_secs: 0,
+                ..common::small_params().window
+            },
+            ..common::small_params()
+        },
+        TrainParams {
+            baseline: Some(learn::trailing::BaselineSpec {
+                secs: 600,
+                min_history_secs: 120,
+                band: 3.0,
+            }),
+            relative_alarm: true,
+            max_normal_rows: 2000,
+            ..common::small_params()
+        },
+    ];
+    for params in variants {
+        let full = in_memory(dir.path(), &params, until);
+        // Thinning is on: the strides of the fit part and the whole period are exercised.
+        assert!(
+            full.meta.training_rows < 7 * 12 * 240,
+            "{}",
+            full.meta.training_rows
+        );
+        // One target per chunk (offsets in the thinning), and every target in one chunk.
+        for chunk_rows in [1, usize::MAX] {
+            let s =
+                streamed::train_in_chunks(dir.path(), &params, Some(until), u64::MAX, chunk_rows)
+                    .unwrap();
+            assert_eq!(s.targets, 7);
+            assert_eq!(s.validation_targets, 7);
+            assert_eq!(s.pair.meta, full.meta);
+            assert_eq!(bytes(&s.pair), bytes(&full), "chunk_rows {chunk_rows}");
+        }
+    }
+}
+
+/// The simulator's `online-boutique` preset over `clusters` clusters, as Parquet.
+fn simulated(clusters: u32, duration: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let config = sim::SimConfig {
+        seed: 7,
+        preset: "online-boutique".into(),
+        duration: duration.into(),
+        clusters,
+        ..sim::SimConfig::default()
+    };
+    let outputs = sim::Outputs {
+        dataset: Some(dir.path().to_path_buf()),
+        openmetrics: None,
+        format: dataset::Format::Parquet,
+    };
+    sim::run(&config.check().unwrap(), &outputs, &mut |_, _| {}).unwrap();
+    dir
+}
+
+#[test]
+fn validation_on_half_the_targets_stays_close_to_the_whole() {
+    let dir = simulated(4, "1d");
+    let d = Dataset::read(dir.path()).unwrap();
+    let rows: u64 = d.series.iter().map(|s| s.timestamps.len() as u64).sum();
+    let until = Split::Fraction(0.8);
+    let params = common::small_params();
+    let full = in_memory(dir.path(), &params, until);
+    let s = streamed::train(dir.path(), &params, Some(until), rows / 2).unwrap();
+    let n = d.series.len();
+    assert!(
+        (n / 3..n * 2 / 3).contains(&s.validation_targets),
+        "{} validation targets of {n}",
+        s.validation_targets
+    );
+    assert!(s.validation_rows <= rows / 2);
+    // Same training rows, same forests: only calibration and threshold come from fewer targets.
+    assert_eq!(s.pair.meta.training_rows, full.meta.training_rows);
+    assert_eq!(s.pair.meta.data_fingerprint, d.fingerprint());
+    assert_eq!(s.pair.meta.training_targets, full.meta.training_targets);
+    let (a, b) = (&s.pair.meta, &full.meta);
+    let (va, vb) = (
+        a.validation.as_ref().unwrap(),
+        b.validation.as_ref().unwrap(),
+    );
+    eprintln!(
+        "{n} targets, {} for validation; threshold {:.4} vs {:.4}; validation FA/td {:.3} vs {:.3}; \
+         alarmed before start {:.3} vs {:.3} ({} vs {} incidents)",
+        s.validation_targets,
+        a.threshold,
+        b.threshold,
+        va.false_alarms_per_target_day,
+        vb.false_alarms_per_target_day,
+        va.incidents.alarmed_before_start_ratio,
+        vb.incidents.alarmed_before_start_ratio,
+        va.incidents.count,
+        vb.incidents.count
+    );
+    assert!(
+        (a.threshold - b.threshold).abs() <= 0.05,
+        "threshold {} vs {}",
+        a.threshold,
+        b.threshold
+    );
+    assert!(
+        (va.false_alarms_per_target_day - vb.false_alarms_per_target_day).abs() <= 0.25,
+        "validation FA/td {} vs {}",
+        va.false_alarms_per_target_day,
+        vb.false_alarms_per_target_day
+    );
+    // Both within the budget they were chosen for.
+    assert!(va.false_alarms_per_target_day <= params.false_alarm_budget);
+    assert!(vb.false_alarms_per_target_day <= params.false_alarm_budget);
+}
+
+/// A dataset's Parquet files with its targets in reverse name order, one per row group.
+fn reversed_parquet(d: &Dataset) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("metrics.parquet");
+    let mut w = columnar::MetricsWriter::create(&path, &d.metrics).unwrap();
+    for s in d.series.iter().rev() {
+        w.write_target(&s.target, &s.timestamps, &s.columns)
+            .unwrap();
+    }
+    w.finish().unwrap();
+    let tmp = parquet_dir(d);
+    std::fs::copy(
+        tmp.path().join("events.parquet"),
+        dir.path().join("events.parquet"),
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+fn targets_out_of_name_order_are_read_by_row_group_in_name_order() {
+    let d = common::synthetic(5, 16, 3);
+    let params = common::small_params();
+    let until = Split::Fraction(0.75);
+    let sorted = parquet_dir(&d);
+    let reversed = reversed_parquet(&d);
+    let full = in_memory(sorted.path(), &params, until);
+    let s = streamed::train_in_chunks(reversed.path(), &params, Some(until), u64::MAX, 1).unwrap();
+    assert_eq!(s.pair.meta.data_fingerprint, d.fingerprint());
+    assert_eq!(bytes(&s.pair), bytes(&full));
+}
+
+#[test]
+fn a_csv_out_of_name_order_is_an_error_naming_the_remedy() {
+    let d = common::synthetic(3, 4, 1);
+    let dir = tempfile::tempdir().unwrap();
+    dataset::write(&d, dir.path()).unwrap();
+    // Grouped by target, in reverse name order.
+    let mut text = format!("timestamp,target,{}\n", d.metrics.join(","));
+    for s in d.series.iter().rev() {
+        for (i, t) in s.timestamps.iter().enumerate() {
+            let values: Vec<String> = s.columns.iter().map(|c| c[i].to_string()).collect();
+            text.push_str(&format!("{t},{},{}\n", s.target, values.join(",")));
+        }
+    }
+    std::fs::write(dir.path().join("metrics.csv"), text).unwrap();
+    let e = streamed::train(dir.path(), &common::small_params(), None, 1).unwrap_err();
+    let msg = e.to_string();
+    assert!(msg.contains("not in name order"), "{msg}");
+    assert!(msg.contains("--max-rows-in-memory"), "{msg}");
+}
+
+#[test]
+fn train_bundle_reads_target_by_target_above_max_rows_in_memory_only() {
+    let d = common::synthetic(7, 16, 11);
+    let rows: u64 = d.series.iter().map(|s| s.timestamps.len() as u64).sum();
+    let dir = parquet_dir(&d);
+    let params = common::small_params();
+    let until = Split::Fraction(0.75);
+    let job = |max_rows_in_memory: u64, peers: bool| pipeline::TrainJob {
+        data: dir.path().to_path_buf(),
+        params: params.clone(),
+        peers,
+        until: Some(until),
+        snapshot: None,
+        holdout: None,
+        snapshot_holdout: None,
+        columns: None,
+        name: "t".into(),
+        trained_at: 0,
+        false_alarms: None,
+        max_rows_in_memory,
+    };
+    let meta = |max: u64, peers: bool| {
+        pipeline::train_bundle(&job(max, peers))
+            .unwrap()
+            .0
+            .window_model()
+            .meta
+            .clone()
+    };
+    let streamed = streamed::train(dir.path(), &params, Some(until), rows / 2)
+        .unwrap()
+        .pair
+        .meta;
+    let whole = in_memory(dir.path(), &params, until).meta;
+    assert_ne!(
+        streamed.validation, whole.validation,
+        "the subset must differ"
+    );
+    assert_eq!(meta(rows / 2, false), streamed);
+    assert_eq!(meta(rows, false), whole);
+    // Peer columns need every target at once: read whole, whatever the size.
+    let peers = pipeline::train_pair(dir.path(), &params, true, Some(until))
+        .unwrap()
+        .0
+        .meta;
+    assert_eq!(meta(rows / 2, true), peers);
+}
