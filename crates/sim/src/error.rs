@@ -23,8 +23,16 @@ pub enum SimError {
     ConfigParse {
         /// The file.
         path: PathBuf,
-        /// The parser's message (includes line and column).
+        /// Where (line and column) and the parser's one-line message.
         message: String,
+    },
+    /// The configuration file parsed but holds an invalid value.
+    #[error("config file {path}: {source}")]
+    ConfigFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong in it.
+        source: Box<SimError>,
     },
     /// A demand trace file has a malformed line.
     #[error("malformed trace {path} line {line}: {message}")]
@@ -93,7 +101,7 @@ impl SimError {
     pub(crate) fn config(field: &str, value: impl ToString, reason: impl ToString) -> Self {
         SimError::InvalidConfig {
             field: field.to_string(),
-            value: value.to_string(),
+            value: clip(&value.to_string()),
             reason: reason.to_string(),
         }
     }
@@ -101,3 +109,17 @@ impl SimError {
 
 /// Result alias for the simulator.
 pub type Result<T> = std::result::Result<T, SimError>;
+
+/// At most 80 characters of a user's value, for error messages (a 20 MB value must not become a 20 MB
+/// line); longer ones end with `…` and their length.
+pub(crate) fn clip(text: &str) -> String {
+    clip_to(text, 80)
+}
+
+/// [`clip`] at `max` characters.
+pub(crate) fn clip_to(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        None => text.to_string(),
+        Some((at, _)) => format!("{}… ({} bytes)", &text[..at], text.len()),
+    }
+}
