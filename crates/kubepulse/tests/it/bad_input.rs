@@ -896,10 +896,7 @@ fn empty_prometheus() -> String {
             let mut buf = Vec::new();
             let mut chunk = [0u8; 4096];
             // The request: headers, then Content-Length bytes of body.
-            loop {
-                let Ok(n) = stream.read(&mut chunk) else {
-                    break;
-                };
+            while let Ok(n) = stream.read(&mut chunk) {
                 if n == 0 {
                     break;
                 }
@@ -953,7 +950,9 @@ fn malformed_events_files_for_collect() {
         }
         let case = match case.expect {
             // No metrics file to check the targets against.
-            Expect::Error { needle, .. } if needle == "no rows" => Case {
+            Expect::Error {
+                needle: "no rows", ..
+            } => Case {
                 expect: Expect::Valid,
                 ..case
             },
