@@ -272,7 +272,7 @@ impl SimConfig {
         // file's values, and are checked again with them).
         cfg.check().map_err(|e| SimError::ConfigFile {
             path: path.to_path_buf(),
-            source: Box::new(e),
+            problem: Box::new(e),
         })?;
         Ok(cfg)
     }

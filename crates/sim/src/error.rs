@@ -27,12 +27,12 @@ pub enum SimError {
         message: String,
     },
     /// The configuration file parsed but holds an invalid value.
-    #[error("config file {path}: {source}")]
+    #[error("config file {path}: {problem}")]
     ConfigFile {
         /// The file.
         path: PathBuf,
-        /// What is wrong in it.
-        source: Box<SimError>,
+        /// What is wrong in it (in the message, not a `source`: error chains would print it twice).
+        problem: Box<SimError>,
     },
     /// A demand trace file has a malformed line.
     #[error("malformed trace {path} line {line}: {message}")]
@@ -53,15 +53,14 @@ pub enum SimError {
         reason: String,
     },
     /// Reading or writing a file failed.
-    #[error("{action} {path}: {source}")]
+    #[error("{action} {path}: {error}")]
     Io {
         /// What was being done ("cannot read", "cannot write", ...).
         action: &'static str,
         /// The file or directory.
         path: PathBuf,
-        /// The underlying error.
-        #[source]
-        source: std::io::Error,
+        /// The underlying error (in the message, not a `source`: error chains would print it twice).
+        error: std::io::Error,
     },
     /// A batch run was stopped (SIGINT/SIGTERM) before its end; its temporary files are removed.
     #[error("interrupted after {steps_done} of {steps_total} steps; nothing was written")]
@@ -82,7 +81,7 @@ pub enum SimError {
     Intervention(String),
 
     #[error("exporter: {0}")]
-    Exporter(#[source] std::io::Error),
+    Exporter(std::io::Error),
 }
 
 impl SimError {
@@ -94,7 +93,7 @@ impl SimError {
         SimError::Io {
             action,
             path: path.into(),
-            source,
+            error: source,
         }
     }
 

@@ -1025,6 +1025,11 @@ fn check_simulate(name: &str, args: &[&str], needles: &[&str]) -> Option<String>
     if e.len() > 1000 || needles.iter().any(|n| !e.contains(n)) {
         return fail(format!("want {needles:?} in a short line: {}", quote(e)));
     }
+    // The reason once, not repeated by an error chain.
+    let reason = e.rsplit(": ").next().unwrap_or(e);
+    if reason.len() > 8 && e.matches(reason).count() > 1 {
+        return fail(format!("the reason is repeated: {}", quote(e)));
+    }
     None
 }
 
