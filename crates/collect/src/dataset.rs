@@ -12,7 +12,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::{BufWriter, Seek, Write};
 use std::path::{Path, PathBuf};
 
-use learn::timestamp::parse_timestamp;
 use learn::{Incident, IncidentSource};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -116,6 +115,9 @@ pub async fn collect(
     opts: &CollectOptions,
 ) -> Result<CollectSummary, CollectError> {
     validate(opts)?;
+    // The user's events file is read before any query: a malformed one fails at once, not after a
+    // long Prometheus run.
+    let user_events = opts.events_csv.as_deref().map(read_events).transpose()?;
     let q = &opts.queries;
     let step = opts.step_secs;
     let chunks = range_chunks(
@@ -288,9 +290,7 @@ pub async fn collect(
     }
 
     let mut labels = rule_events(q, step, &runs);
-    if let Some(path) = &opts.events_csv {
-        labels.extend(read_events(path)?);
-    }
+    labels.extend(user_events.into_iter().flatten());
     labels.extend(opts.extra_labels.iter().cloned());
     let events = crate::incidents::merge(labels);
     summary.events = events.len();
@@ -586,63 +586,13 @@ fn rule_events(
     accepted
 }
 
-/// Reads a user events file: `target,start,end,issue_type[,detail]`, times in unix seconds or RFC 3339.
+/// Reads a user events file: `target,start,end,issue_type[,detail]`, times in unix seconds or RFC 3339,
+/// checked as a dataset's `events.csv` is ([`learn::dataset::read_events_csv`]: one reader, one set of
+/// messages).
 pub fn read_events(path: &Path) -> Result<Vec<Incident>, CollectError> {
-    let file = std::fs::File::open(path).map_err(CollectError::io(path))?;
-    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(file);
-    let bad = |line: u64, reason: String| CollectError::Events {
-        path: path.to_path_buf(),
-        line,
-        reason,
-    };
-    let headers = reader.headers().map_err(|e| bad(1, e.to_string()))?.clone();
-    let col = |name: &str| headers.iter().position(|h| h.trim() == name);
-    let (Some(ti), Some(si), Some(ei), Some(ii)) =
-        (col("target"), col("start"), col("end"), col("issue_type"))
-    else {
-        return Err(bad(
-            1,
-            format!(
-                "header must have target,start,end,issue_type (found {:?})",
-                headers.iter().collect::<Vec<_>>()
-            ),
-        ));
-    };
-    let di = col("detail");
-    let mut events = Vec::new();
-    for (n, record) in reader.records().enumerate() {
-        let line = n as u64 + 2;
-        let record = record.map_err(|e| bad(line, e.to_string()))?;
-        let field = |i: usize, name: &str| {
-            record
-                .get(i)
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .ok_or_else(|| bad(line, format!("missing {name}")))
-        };
-        let target = field(ti, "target")?.to_string();
-        let start =
-            parse_timestamp(field(si, "start")?).map_err(|e| bad(line, format!("start: {e}")))?;
-        let end = parse_timestamp(field(ei, "end")?).map_err(|e| bad(line, format!("end: {e}")))?;
-        let issue_type = field(ii, "issue_type")?.to_string();
-        learn::check_issue_type(&issue_type)
-            .map_err(|reason| bad(line, format!("issue_type: {reason}")))?;
-        if end < start {
-            return Err(bad(line, format!("end {end} is before start {start}")));
-        }
-        let detail = di
-            .and_then(|i| record.get(i))
-            .unwrap_or("")
-            .trim()
-            .to_string();
-        events.push(Incident {
-            target,
-            start,
-            end,
-            issue_type,
-            detail,
-            source: IncidentSource::EventsFile,
-        });
+    let mut events = learn::dataset::read_events_csv(path)?;
+    for e in &mut events {
+        e.source = IncidentSource::EventsFile;
     }
     Ok(events)
 }

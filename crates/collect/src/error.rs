@@ -19,16 +19,6 @@ pub enum CollectError {
         /// What is wrong.
         reason: String,
     },
-    /// A user-supplied events file is invalid.
-    #[error("{path}:{line}: {reason}")]
-    Events {
-        /// The file.
-        path: PathBuf,
-        /// 1-based line number.
-        line: u64,
-        /// What is wrong, with the value.
-        reason: String,
-    },
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
     Io {

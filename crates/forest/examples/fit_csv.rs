@@ -2,7 +2,7 @@
 //! CSV can be compared with any other implementation (see `bench/sklearn_compare/`).
 //!
 //! `cargo run --release -p forest --example fit_csv -- TRAIN.csv TEST.csv [--trees N] [--seed S]
-//! [--threads T] [--max-depth D] [--class-weight balanced|uniform] [--json-out PATH] [--shap-out PATH]
+//! [--threads T] [--max-depth D] [--max-bins B] [--class-weight balanced|uniform] [--json-out PATH] [--shap-out PATH]
 //! [--shap-rows N] [--save-model PATH] [--load-model PATH] [--regression]` (with `--load-model`, `fit_seconds`
 //! is the load time)
 //!
@@ -51,6 +51,7 @@ fn parse_args() -> Result<Args, String> {
             "--seed" => params.seed = num(&value()?)?,
             "--threads" => params.n_threads = Some(num(&value()?)?),
             "--max-depth" => params.max_depth = Some(num(&value()?)?),
+            "--max-bins" => params.max_bins = num(&value()?)?,
             "--regression" => regression = true,
             "--class-weight" => {
                 class_weight_given = true;

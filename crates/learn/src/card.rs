@@ -53,6 +53,7 @@ fn pair_json(pair: &ModelPair, holdout: Option<&Holdout>) -> Value {
             "figures": headline(&h.evaluation.model),
             "baselines": h.evaluation.baselines.iter().map(|(k, v)| (k.clone(), headline(v))).collect::<serde_json::Map<_, _>>(),
             "eta": h.evaluation.eta,
+            "nan_columns": h.evaluation.nan_columns,
         })),
         "eta": m.eta,
         "unsupervised": pair.binary.is_none(),
@@ -206,6 +207,19 @@ fn pair_markdown(md: &mut String, title: &str, p: &Value) {
             h["description"].as_str().unwrap_or(""),
             h["data_fingerprint"].as_str().unwrap_or("")
         );
+        let nan: Vec<&str> = h["nan_columns"]
+            .as_array()
+            .map(|c| c.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        if !nan.is_empty() {
+            let _ = writeln!(
+                md,
+                "The hold-out lacks {} of the model's columns, scored as missing values throughout \
+                 (`--missing-columns nan`): {}.\n",
+                nan.len(),
+                crate::quote::names(&nan)
+            );
+        }
         let mut rows = vec![("**model**".to_string(), &h["figures"])];
         if let Some(b) = h["baselines"].as_object() {
             for (k, v) in b {

@@ -576,6 +576,12 @@ fn read_events_parquet(
     Ok(events)
 }
 
+/// Reads an events file on its own (`target,start,end,issue_type[,detail]`, times in unix seconds or
+/// RFC 3339), with the checks of a dataset's `events.csv` but any target: `kubepulse collect --events`.
+pub fn read_events_csv(path: &Path) -> Result<Vec<Incident>, LearnError> {
+    read_events(path, &|_| true, "the metrics")
+}
+
 fn read_events(
     path: &Path,
     known: &dyn Fn(&str) -> bool,

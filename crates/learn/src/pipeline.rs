@@ -156,6 +156,9 @@ pub struct TrainJob {
     /// Column map file for a (window) hold-out dataset whose metric names differ from the training
     /// data's (`model_metric = "holdout_column"`).
     pub columns: Option<PathBuf>,
+    /// What becomes of a model metric the (window) hold-out dataset lacks: an error naming it, or
+    /// missing values throughout (listed on the card).
+    pub missing: MissingColumns,
     /// Model name.
     pub name: String,
     /// Training time, unix seconds.
@@ -216,11 +219,15 @@ pub fn train_bundle(job: &TrainJob) -> Result<(ModelBundle, Vec<Evaluation<'stat
     let map = match &job.columns {
         Some(path) => ColumnMap::read(path)?,
         None => ColumnMap::default(),
-    };
-    if !map.is_empty() && job.holdout.is_none() {
+    }
+    .with_missing(job.missing);
+    if (!map.is_empty() || job.missing != MissingColumns::Error) && job.holdout.is_none() {
         return Err(LearnError::InvalidOption {
             name: "columns",
-            reason: "a column map applies to a --holdout-data dataset, and there is none".into(),
+            reason:
+                "a column map and --missing-columns apply to a --holdout-data dataset, and there \
+                     is none"
+                    .into(),
         });
     }
     if let Some((dir, params)) = &job.snapshot {

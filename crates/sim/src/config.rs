@@ -249,10 +249,32 @@ impl SimConfig {
     pub fn from_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| SimError::io("cannot read config file", path, e))?;
-        toml::from_str(&text).map_err(|e| SimError::ConfigParse {
+        let cfg: SimConfig = toml::from_str(&text).map_err(|e| {
+            let at = e.span().map_or(0, |s| s.start).min(text.len());
+            let before = &text.as_bytes()[..at];
+            let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+            let column = at
+                - before
+                    .iter()
+                    .rposition(|&b| b == b'\n')
+                    .map_or(0, |p| p + 1)
+                + 1;
+            let message = e.message().lines().next().unwrap_or_default();
+            SimError::ConfigParse {
+                path: path.to_path_buf(),
+                message: format!(
+                    "line {line}, column {column}: {}",
+                    crate::error::clip_to(message, 400)
+                ),
+            }
+        })?;
+        // Checked on its own, so a bad value is reported with the file it is in (flags override the
+        // file's values, and are checked again with them).
+        cfg.check().map_err(|e| SimError::ConfigFile {
             path: path.to_path_buf(),
-            message: e.to_string(),
-        })
+            problem: Box::new(e),
+        })?;
+        Ok(cfg)
     }
 
     /// The defaults as a commented TOML file (what `kubepulse simulate --print-config` shows).

@@ -23,8 +23,16 @@ pub enum SimError {
     ConfigParse {
         /// The file.
         path: PathBuf,
-        /// The parser's message (includes line and column).
+        /// Where (line and column) and the parser's one-line message.
         message: String,
+    },
+    /// The configuration file parsed but holds an invalid value.
+    #[error("config file {path}: {problem}")]
+    ConfigFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong in it (in the message, not a `source`: error chains would print it twice).
+        problem: Box<SimError>,
     },
     /// A demand trace file has a malformed line.
     #[error("malformed trace {path} line {line}: {message}")]
@@ -45,15 +53,14 @@ pub enum SimError {
         reason: String,
     },
     /// Reading or writing a file failed.
-    #[error("{action} {path}: {source}")]
+    #[error("{action} {path}: {error}")]
     Io {
         /// What was being done ("cannot read", "cannot write", ...).
         action: &'static str,
         /// The file or directory.
         path: PathBuf,
-        /// The underlying error.
-        #[source]
-        source: std::io::Error,
+        /// The underlying error (in the message, not a `source`: error chains would print it twice).
+        error: std::io::Error,
     },
     /// A batch run was stopped (SIGINT/SIGTERM) before its end; its temporary files are removed.
     #[error("interrupted after {steps_done} of {steps_total} steps; nothing was written")]
@@ -74,7 +81,7 @@ pub enum SimError {
     Intervention(String),
 
     #[error("exporter: {0}")]
-    Exporter(#[source] std::io::Error),
+    Exporter(std::io::Error),
 }
 
 impl SimError {
@@ -86,14 +93,14 @@ impl SimError {
         SimError::Io {
             action,
             path: path.into(),
-            source,
+            error: source,
         }
     }
 
     pub(crate) fn config(field: &str, value: impl ToString, reason: impl ToString) -> Self {
         SimError::InvalidConfig {
             field: field.to_string(),
-            value: value.to_string(),
+            value: clip(&value.to_string()),
             reason: reason.to_string(),
         }
     }
@@ -101,3 +108,17 @@ impl SimError {
 
 /// Result alias for the simulator.
 pub type Result<T> = std::result::Result<T, SimError>;
+
+/// At most 80 characters of a user's value, for error messages (a 20 MB value must not become a 20 MB
+/// line); longer ones end with `…` and their length.
+pub(crate) fn clip(text: &str) -> String {
+    clip_to(text, 80)
+}
+
+/// [`clip`] at `max` characters.
+pub(crate) fn clip_to(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        None => text.to_string(),
+        Some((at, _)) => format!("{}… ({} bytes)", &text[..at], text.len()),
+    }
+}

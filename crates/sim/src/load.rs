@@ -11,7 +11,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 
 use crate::config::LoadConfig;
-use crate::error::{Result, SimError};
+use crate::error::{Result, SimError, clip};
 use crate::topology::VmCategory;
 use timeline::time::day_of_week;
 
@@ -99,6 +99,10 @@ impl Ar1 {
     }
 }
 
+/// Latest timestamp of a demand trace (seconds since its start, ~31,700 years): keeps the trace's span
+/// and every offset in it far from `i64` overflow.
+const MAX_TRACE_SECS: f64 = 1e12;
+
 /// Azure Public Dataset V2 `vm_cpu_readings`: per VM, average CPU over time, normalised to mean 1.
 #[derive(Debug, Clone)]
 pub struct AzureTrace {
@@ -145,12 +149,15 @@ impl AzureTrace {
                 .trim()
                 .parse::<f64>()
                 .ok()
-                .filter(|v| v.is_finite() && *v >= 0.0)
+                .filter(|v| (0.0..=MAX_TRACE_SECS).contains(v))
                 .map(|v| v as i64)
                 .ok_or_else(|| {
                     bad(
                         line_no,
-                        format!("timestamp {:?} is not a number of seconds", fields[0]),
+                        format!(
+                            "timestamp {:?} is not a number of seconds within 0–{MAX_TRACE_SECS:e}",
+                            clip(fields[0])
+                        ),
                     )
                 })?;
             let mut cpu = [0.0f64; 3];
@@ -158,7 +165,7 @@ impl AzureTrace {
                 let v: f64 = fields[2 + k].trim().parse().map_err(|_| {
                     bad(
                         line_no,
-                        format!("{name} {:?} is not a number", fields[2 + k]),
+                        format!("{name} {:?} is not a number", clip(fields[2 + k])),
                     )
                 })?;
                 if !(0.0..=100.0).contains(&v) {

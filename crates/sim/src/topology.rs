@@ -27,7 +27,7 @@ impl Preset {
             "online-boutique" | "onlineboutique" | "boutique" => Ok(Preset::OnlineBoutique),
             "small" => Ok(Preset::Small),
             "large" => Ok(Preset::Large),
-            other => Err(SimError::UnknownPreset(other.to_string())),
+            other => Err(SimError::UnknownPreset(crate::error::clip(other))),
         }
     }
 

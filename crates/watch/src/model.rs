@@ -2,7 +2,7 @@
 //! types, end to end.
 
 use learn::LearnError;
-use learn::prediction::Prediction;
+use learn::prediction::{PredictOptions, Prediction};
 use learn::window::Window;
 
 use crate::live::{ModelShape, Predictor};
@@ -21,7 +21,7 @@ impl Predictor for learn::bundle::ModelBundle {
         }
     }
 
-    fn predict(&self, window: &Window, explain: bool) -> Result<Prediction, LearnError> {
-        self.predict_window(window, learn::prediction::PredictOptions::explain(explain))
+    fn predict(&self, window: &Window, options: PredictOptions) -> Result<Prediction, LearnError> {
+        self.predict_window(window, options)
     }
 }

@@ -224,6 +224,11 @@ pub struct Args {
     /// whose name differs, one `model_metric = "dataset_column"` line each (as `eval --columns`).
     #[arg(long, value_name = "MAP.toml", requires = "holdout_data")]
     pub columns: Option<PathBuf>,
+    /// With --holdout-data: what becomes of a model metric the hold-out dataset lacks — `error`
+    /// (default), or `nan`: scored as missing values throughout (listed on the card), as `eval
+    /// --missing-columns`.
+    #[arg(long, value_enum, default_value_t = super::MissingArg::Error, requires = "holdout_data")]
+    pub missing_columns: super::MissingArg,
     /// Cluster-level hold-out dataset for the snapshot model.
     #[arg(long)]
     pub snapshot_holdout_data: Option<PathBuf>,
@@ -281,6 +286,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .clone()
             .map(|d| (d, format!("{} (cluster level)", args.holdout_description))),
         columns: args.columns.clone(),
+        missing: args.missing_columns.into(),
         name: args.name.clone(),
         trained_at: now(),
         false_alarms: args.false_alarms.clone(),

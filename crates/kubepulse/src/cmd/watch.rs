@@ -103,6 +103,11 @@ pub struct WatchArgs {
     /// How long an action in `approve` mode waits for an approval (cluster time).
     #[arg(long, default_value = "15m", value_parser = parse::duration_secs)]
     pub approval_expiry: i64,
+    /// What becomes of a model metric the query set does not define: `error` (default: named at start),
+    /// or `nan`: never queried and predicted on as missing values throughout, for a model trained with
+    /// missing values (warned about at start).
+    #[arg(long, value_enum, default_value_t = super::MissingArg::Error)]
+    pub missing_columns: super::MissingArg,
 }
 
 /// Runs `kubepulse watch`.
@@ -178,6 +183,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     options.stale_after_secs =
         args.stale_after.unwrap_or(3 * info.step_secs) as f64 / args.time_scale;
     options.resend_interval_secs = args.resend_interval as f64;
+    options.missing_columns = args.missing_columns.into();
     if let Some(url) = args.runbook_url {
         options.runbook_url = url;
     }
@@ -330,5 +336,59 @@ mod tests {
             e.contains("--remediate-sim") && e.contains("not a URL"),
             "{e}"
         );
+    }
+
+    /// A query set lacking one of the model's columns: named at start by default; with
+    /// `--missing-columns nan` watch starts (the column fed as missing values).
+    #[test]
+    fn a_column_the_query_set_lacks_is_an_error_unless_fed_as_missing_values() {
+        let model = learn::bundle::ModelBundle::embedded().unwrap();
+        let dropped = model.info().metrics[0].clone();
+        let text = ::collect::queries::builtin_toml();
+        let blocks: Vec<&str> = text.split("\n[[column]]").collect();
+        let kept: Vec<&str> = blocks
+            .iter()
+            .copied()
+            .filter(|b| !b.contains(&format!("\nname = \"{dropped}\"\n")))
+            .collect();
+        assert_eq!(kept.len() + 1, blocks.len(), "one column block dropped");
+        let dir = tempfile::tempdir().unwrap();
+        let queries = dir.path().join("queries.toml");
+        std::fs::write(&queries, kept.join("\n[[column]]")).unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let url = format!("http://127.0.0.1:{port}");
+        let queries = queries.to_str().unwrap();
+        let argv = |extra: &[&'static str]| {
+            let mut argv = vec![
+                "kubepulse",
+                "watch",
+                "--prometheus",
+                &url,
+                "--queries",
+                queries,
+                "--retries",
+                "0",
+                "--listen",
+                "127.0.0.1:0",
+                "--cycles",
+                "1",
+            ];
+            argv.extend_from_slice(extra);
+            argv.into_iter().map(String::from).collect::<Vec<_>>()
+        };
+        let default = argv(&[]);
+        let e = error_of(&default.iter().map(String::as_str).collect::<Vec<_>>());
+        assert!(
+            e.contains("lacks 1 of the model's") && e.contains(&format!("`{dropped}`")),
+            "{e}"
+        );
+        assert!(!e.contains('\n'), "one line: {e}");
+        let nan = argv(&["--missing-columns", "nan"]);
+        let cli = <crate::Cli as clap::Parser>::try_parse_from(&nan).unwrap();
+        crate::run(cli).expect("watch starts with the column fed as missing values");
     }
 }

@@ -922,3 +922,383 @@ fn a_bad_false_alarms_file_names_itself_and_exits_1() {
     );
     assert!(!out.exists(), "no model is written");
 }
+
+// ---- `collect --events` and `simulate --config/--demand` files -----------------------------------
+
+/// A Prometheus that answers every query with no series, on a thread (one connection per request).
+fn empty_prometheus() -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            // The request: headers, then Content-Length bytes of body.
+            while let Ok(n) = stream.read(&mut chunk) {
+                if n == 0 {
+                    break;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                let text = String::from_utf8_lossy(&buf).to_ascii_lowercase();
+                if let Some(h) = text.find("\r\n\r\n") {
+                    let len = text[..h]
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse::<usize>().ok())
+                        .unwrap_or(0);
+                    if buf.len() >= h + 4 + len {
+                        break;
+                    }
+                }
+            }
+            let body = r#"{"status":"success","data":{"resultType":"matrix","result":[]}}"#;
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    url
+}
+
+/// `kubepulse collect --events FILE` with every events file of the matrix (and a missing one): the
+/// user's labels are checked as a dataset's `events.csv` is, before any query — errors are one line
+/// naming the file and line; a valid file (any target: collect has no metrics file to check it
+/// against) gives a dataset.
+#[test]
+fn malformed_events_files_for_collect() {
+    let model = ModelBundle::embedded().unwrap();
+    let base = Base::new(&window_metrics(&model), ["shop/cart", "shop/frontend"]);
+    let good_metrics = base.metrics_csv().into_bytes();
+    let prometheus = empty_prometheus();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for (n, case) in cases(&base).into_iter().enumerate() {
+        // Only the cases about the events file (the metrics are the valid ones).
+        if case.metrics.as_deref() != Some(&good_metrics[..]) {
+            continue;
+        }
+        let dir = tmp.path().join(format!("events{n}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let events = dir.join("events.csv");
+        if let Some(bytes) = &case.events {
+            std::fs::write(&events, bytes).unwrap();
+        }
+        let case = match case.expect {
+            // No metrics file to check the targets against.
+            Expect::Error {
+                needle: "no rows", ..
+            } => Case {
+                expect: Expect::Valid,
+                ..case
+            },
+            _ => case,
+        };
+        let out = dir.join("out");
+        let args = [
+            "collect",
+            "--prometheus",
+            &prometheus,
+            "--retries",
+            "0",
+            "--start",
+            "1700000000",
+            "--end",
+            "1700000600",
+            "--step",
+            "15s",
+            "--no-progress",
+            "--out",
+            s(&out),
+            "--events",
+            s(&events),
+        ];
+        let (code, stderr) = run(&args);
+        if let Some(f) = check_run(&case, "collect --events", code, &stderr) {
+            failures.push(f);
+        }
+        if matches!(case.expect, Expect::Valid) && code == 0 {
+            let written = std::fs::read_to_string(out.join("events.csv")).unwrap_or_default();
+            if written.lines().count() < 2 {
+                failures.push(format!(
+                    "[{}] collect --events: the user's labels are not in the dataset: {written:?}",
+                    case.name
+                ));
+            }
+        }
+        checked += 1;
+    }
+    assert!(checked >= 19, "only {checked} events files");
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// What one `simulate` input must give: exit 0, or exit 1 with one short `error:` line containing
+/// every needle.
+fn check_simulate(name: &str, args: &[&str], needles: &[&str]) -> Option<String> {
+    let (code, stderr) = run(args);
+    let fail = |why: String| Some(format!("[{name}] {why}"));
+    if code == 101 || stderr.contains("panicked") {
+        return fail(format!("panicked: {}", quote(&stderr)));
+    }
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    if needles.is_empty() {
+        return (code != 0)
+            .then(|| format!("[{name}] exit {code} on valid input: {}", quote(&stderr)));
+    }
+    if code != 1 || errors.len() != 1 {
+        return fail(format!(
+            "exit {code}, {} error lines: {}",
+            errors.len(),
+            quote(&stderr)
+        ));
+    }
+    let e = errors[0];
+    if e.len() > 1000 || needles.iter().any(|n| !e.contains(n)) {
+        return fail(format!("want {needles:?} in a short line: {}", quote(e)));
+    }
+    // The reason once, not repeated by an error chain.
+    let reason = e.rsplit(": ").next().unwrap_or(e);
+    if reason.len() > 8 && e.matches(reason).count() > 1 {
+        return fail(format!("the reason is repeated: {}", quote(e)));
+    }
+    None
+}
+
+/// `kubepulse simulate --config FILE` and `--demand azure-v2:FILE` with malformed files: no panic, one
+/// short error line naming the file (and the line or field where there is one); valid files simulate.
+#[test]
+fn malformed_simulate_config_and_demand_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let out = s(&out).to_owned();
+    let file = |name: &str, bytes: &[u8]| -> String {
+        let p = tmp.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        s(&p).to_owned()
+    };
+    let huge = "x".repeat(1 << 20);
+    let mut failures = Vec::new();
+    let short = ["--duration", "10m", "--quiet", "--out", &out];
+
+    // --config
+    let configs: Vec<(&str, Vec<u8>, Vec<&str>)> = vec![
+        ("config: empty (all defaults)", vec![], vec![]),
+        (
+            "config: valid",
+            b"seed = 7\nstep = \"30s\"\n".to_vec(),
+            vec![],
+        ),
+        ("config: syntax", b"seed = \n".to_vec(), vec!["line 1"]),
+        (
+            "config: unknown key",
+            b"seed = 1\ndurattion = \"1h\"\n".to_vec(),
+            vec!["line 2", "durattion"],
+        ),
+        (
+            "config: wrong type",
+            b"seed = \"x\"\n".to_vec(),
+            vec!["line 1, column 8"],
+        ),
+        (
+            "config: negative count",
+            b"clusters = -1\n".to_vec(),
+            vec!["line 1"],
+        ),
+        (
+            "config: bad step",
+            b"step = \"0s\"\n".to_vec(),
+            vec!["step"],
+        ),
+        (
+            "config: bad duration",
+            b"duration = \"soon\"\n".to_vec(),
+            vec!["duration"],
+        ),
+        (
+            "config: unknown preset",
+            b"preset = \"huge\"\n".to_vec(),
+            vec!["huge"],
+        ),
+        (
+            "config: huge value",
+            format!("preset = \"{huge}\"\n").into_bytes(),
+            vec!["preset"],
+        ),
+        (
+            "config: non-UTF-8",
+            b"seed = 1\n\xff\xfe\n".to_vec(),
+            vec![],
+        ),
+        ("config: binary", b"\0\x01\x02\xff".to_vec(), vec![]),
+        (
+            "config: bad demand",
+            b"demand = \"ftp://x\"\n".to_vec(),
+            vec!["demand"],
+        ),
+    ];
+    for (name, bytes, needles) in configs {
+        let path = file("sim.toml", &bytes);
+        let mut args = vec!["simulate", "--config", &path];
+        args.extend_from_slice(&short);
+        let mut want = needles.clone();
+        // Every error names the file; a parse error also where in it.
+        let valid = name.contains("empty") || name.contains("valid");
+        if !valid {
+            want.push("sim.toml");
+            if want.len() == 1 {
+                want.push("config");
+            }
+        }
+        let want = if valid { vec![] } else { want };
+        failures.extend(check_simulate(name, &args, &want));
+    }
+    failures.extend(check_simulate(
+        "config: no such file",
+        &[
+            "simulate",
+            "--config",
+            "/nonexistent/sim.toml",
+            "--quiet",
+            "--out",
+            &out,
+        ],
+        &["/nonexistent/sim.toml"],
+    ));
+    failures.extend(check_simulate(
+        "config: a directory",
+        &[
+            "simulate",
+            "--config",
+            s(tmp.path()),
+            "--quiet",
+            "--out",
+            &out,
+        ],
+        &[s(tmp.path())],
+    ));
+
+    // --demand azure-v2:FILE (lines: timestamp,vm_id,min_cpu,max_cpu,avg_cpu)
+    let good = "0,vm-a,10,50,30\n300,vm-a,12,55,31\n0,vm-b,1,9,4\n300,vm-b,2,8,5\n";
+    let demands: Vec<(&str, String, Vec<&str>)> = vec![
+        ("demand: valid", good.to_string(), vec![]),
+        ("demand: empty", String::new(), vec!["no readings"]),
+        ("demand: blank lines", "\n\n".into(), vec!["no readings"]),
+        (
+            "demand: four fields",
+            "0,vm-a,10,50\n".into(),
+            vec!["line 1", "5 fields"],
+        ),
+        (
+            "demand: six fields",
+            format!("{good}0,vm-a,1,2,3,4\n"),
+            vec!["line 5"],
+        ),
+        (
+            "demand: cpu not a number",
+            format!("{good}600,vm-a,1,2,abc\n"),
+            vec!["line 5", "avg_cpu"],
+        ),
+        (
+            "demand: cpu over 100",
+            format!("{good}600,vm-a,1,2,300\n"),
+            vec!["line 5", "avg_cpu"],
+        ),
+        (
+            "demand: cpu NaN",
+            format!("{good}600,vm-a,1,2,NaN\n"),
+            vec!["line 5", "avg_cpu"],
+        ),
+        (
+            "demand: cpu inf",
+            format!("{good}600,vm-a,1,2,inf\n"),
+            vec!["line 5", "avg_cpu"],
+        ),
+        (
+            "demand: negative timestamp",
+            format!("{good}-600,vm-a,1,2,3\n"),
+            vec!["line 5", "timestamp"],
+        ),
+        (
+            "demand: timestamp 1e300",
+            format!("{good}1e300,vm-a,1,2,3\n"),
+            vec!["line 5", "timestamp"],
+        ),
+        (
+            "demand: timestamp i64 max",
+            format!("{good}9223372036854775807,vm-a,1,2,3\n"),
+            vec!["line 5", "timestamp"],
+        ),
+        (
+            "demand: huge cell",
+            format!("{good}{huge},vm-a,1,2,3\n"),
+            vec!["line 5", "timestamp"],
+        ),
+        (
+            "demand: huge vm id",
+            format!("{good}600,{huge},1,2,3\n"),
+            vec![],
+        ),
+        (
+            "demand: header line",
+            format!("timestamp,vm_id,min_cpu,max_cpu,avg_cpu\n{good}"),
+            vec!["line 1", "timestamp"],
+        ),
+        (
+            "demand: tab-separated",
+            good.replace(',', "\t"),
+            vec!["line 1", "5 fields"],
+        ),
+    ];
+    for (name, text, needles) in demands {
+        let path = file("trace.csv", text.as_bytes());
+        let demand = format!("azure-v2:{path}");
+        let mut args = vec!["simulate", "--demand", &demand];
+        args.extend_from_slice(&short);
+        let mut want = needles.clone();
+        if !want.is_empty() {
+            want.push("trace.csv");
+        }
+        failures.extend(check_simulate(name, &args, &want));
+    }
+    for (name, bytes) in [
+        (
+            "demand: non-UTF-8",
+            b"0,vm-a,1,2,3\n0,vm-\xff,1,2,3\n".to_vec(),
+        ),
+        ("demand: binary", b"\0\x01\xff\xfe\n".to_vec()),
+    ] {
+        let path = file("trace.csv", &bytes);
+        let demand = format!("azure-v2:{path}");
+        let mut args = vec!["simulate", "--demand", &demand];
+        args.extend_from_slice(&short);
+        failures.extend(check_simulate(name, &args, &["trace.csv"]));
+    }
+    for (name, demand, needles) in [
+        (
+            "demand: no such file",
+            "azure-v2:/nonexistent/trace.csv",
+            vec!["/nonexistent/trace.csv"],
+        ),
+        ("demand: no path", "azure-v2:", vec!["demand"]),
+        ("demand: unknown source", "gcp:trace.csv", vec!["demand"]),
+    ] {
+        let mut args = vec!["simulate", "--demand", demand];
+        args.extend_from_slice(&short);
+        failures.extend(check_simulate(name, &args, &needles));
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}

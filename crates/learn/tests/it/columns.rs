@@ -224,6 +224,7 @@ fn train_maps_the_holdout_columns_with_a_column_map() {
         holdout: Some((holdout_dir, "other cluster".into())),
         snapshot_holdout: None,
         columns,
+        missing: MissingColumns::Error,
         name: "t".into(),
         trained_at: 0,
         false_alarms: None,
@@ -251,6 +252,76 @@ fn train_maps_the_holdout_columns_with_a_column_map() {
     assert!(
         same_names.card_json().to_string().contains("other cluster"),
         "the card has the hold-out"
+    );
+}
+
+/// `kubepulse train --holdout-data` with a hold-out lacking a training column: an error naming it by
+/// default; with `--missing-columns nan`, the card's hold-out figures are those of the hold-out with that
+/// column all missing, and the card lists it.
+#[test]
+fn train_scores_a_holdout_lacking_a_column_as_missing_values_on_request() {
+    let train_data = common::synthetic(3, 10, 2);
+    let holdout = common::synthetic(3, 10, 9);
+    let lacking = "memory_working_set_bytes";
+    let m = holdout.metrics.iter().position(|x| x == lacking).unwrap();
+    let others: Vec<usize> = (0..holdout.metrics.len()).filter(|&i| i != m).collect();
+    let mut emptied = holdout.clone();
+    for s in &mut emptied.series {
+        s.columns[m].iter_mut().for_each(|v| *v = f64::NAN);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, d: &Dataset| {
+        let p = dir.path().join(name);
+        dataset::write(d, &p).unwrap();
+        p
+    };
+    let train_dir = write("train", &train_data);
+    let job = |holdout_dir: PathBuf, missing: MissingColumns| pipeline::TrainJob {
+        data: train_dir.clone(),
+        params: common::small_params(),
+        peers: false,
+        until: None,
+        snapshot: None,
+        holdout: Some((holdout_dir, "other cluster".into())),
+        snapshot_holdout: None,
+        columns: None,
+        missing,
+        name: "t".into(),
+        trained_at: 0,
+        max_rows_in_memory: learn::pipeline::MAX_ROWS_IN_MEMORY,
+        false_alarms: None,
+    };
+    let without = write("without", &reshaped(&holdout, &others, &|m| m.to_string()));
+    let e = pipeline::train_bundle(&job(without.clone(), MissingColumns::Error)).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains(&format!("lacks 1 of the model's 4 columns: `{lacking}`")),
+        "{e}"
+    );
+    let (nan, _) = pipeline::train_bundle(&job(without, MissingColumns::Nan)).unwrap();
+    let (reference, _) =
+        pipeline::train_bundle(&job(write("emptied", &emptied), MissingColumns::Error)).unwrap();
+    let (nan, reference) = (nan.card_json(), reference.card_json());
+    let (h, r) = (
+        &nan["window_model"]["holdout"],
+        &reference["window_model"]["holdout"],
+    );
+    assert_eq!(h["nan_columns"], serde_json::json!([lacking]));
+    assert_eq!(r["nan_columns"], serde_json::json!([]));
+    assert_eq!(h["figures"], r["figures"]);
+    assert_eq!(h["baselines"], r["baselines"]);
+    assert_eq!(h["eta"], r["eta"]);
+    assert!(
+        h["figures"].is_object(),
+        "the card has hold-out figures: {h}"
+    );
+    // Without a hold-out the flag is an error, not silently ignored.
+    let mut no_holdout = job(dir.path().join("unused"), MissingColumns::Nan);
+    no_holdout.holdout = None;
+    let e = pipeline::train_bundle(&no_holdout).unwrap_err().to_string();
+    assert!(
+        e.contains("--missing-columns") && e.contains("--holdout-data"),
+        "{e}"
     );
 }
 

@@ -688,6 +688,7 @@ fn false_alarms_from_the_ui_drop_the_labels_they_overlap_before_training() {
         holdout: None,
         snapshot_holdout: None,
         columns: None,
+        missing: learn::columns::MissingColumns::Error,
         name: "t".into(),
         trained_at: 0,
         false_alarms,

@@ -215,6 +215,7 @@ fn train_bundle_reads_target_by_target_above_max_rows_in_memory_only() {
         holdout: None,
         snapshot_holdout: None,
         columns: None,
+        missing: learn::columns::MissingColumns::Error,
         name: "t".into(),
         trained_at: 0,
         false_alarms: None,

@@ -19,8 +19,9 @@ use crate::metrics::{TargetLabel, TargetType, WatchMetrics};
 use collect::prom::PromClient;
 use collect::queries::{QuerySet, Shard};
 use learn::LearnError;
+use learn::columns::MissingColumns;
 use learn::dataset::ColumnKind;
-use learn::prediction::Prediction;
+use learn::prediction::{PredictOptions, Prediction};
 use learn::window::Window;
 use rayon::prelude::*;
 
@@ -62,8 +63,9 @@ pub struct ModelShape {
 pub trait Predictor: Send + Sync {
     /// Window, step and columns.
     fn shape(&self) -> ModelShape;
-    /// Predicts for one window; `explain` asks for evidence.
-    fn predict(&self, window: &Window, explain: bool) -> Result<Prediction, LearnError>;
+    /// Predicts for one window, with `options` (evidence, threshold, and what becomes of a model metric
+    /// the window lacks).
+    fn predict(&self, window: &Window, options: PredictOptions) -> Result<Prediction, LearnError>;
 }
 
 /// How `watch` behaves.
@@ -95,6 +97,10 @@ pub struct WatchOptions {
     pub runbook_url: String,
     /// `generatorURL` of the alerts (e.g. this replica's `/metrics` URL); empty = none.
     pub generator_url: String,
+    /// What becomes of a model metric the query set does not define: an error naming it (default), or
+    /// [`MissingColumns::Nan`]: never queried, predicted on as missing values throughout (for a model
+    /// trained with missing values; `kubepulse watch --missing-columns nan`).
+    pub missing_columns: MissingColumns,
 }
 
 impl WatchOptions {
@@ -114,6 +120,7 @@ impl WatchOptions {
             runbook_url: "https://github.com/kubepulse/kubepulse/blob/main/docs/watch.md#runbook"
                 .into(),
             generator_url: String::new(),
+            missing_columns: MissingColumns::Error,
         }
     }
 }
@@ -151,7 +158,10 @@ pub struct Watcher {
     predictor: Arc<dyn Predictor>,
     opts: WatchOptions,
     shape: ModelShape,
-    columns: Vec<(String, String)>,
+    /// One query per model metric the query set defines: `(model column index, name, PromQL)`, model order.
+    columns: Vec<(usize, String, String)>,
+    /// Model metrics the query set lacks, fed as missing values (`MissingColumns::Nan`), model order.
+    nan_columns: Vec<String>,
     query_step: f64,
     window_points: usize,
     buffers: HashMap<String, Buffer>,
@@ -214,25 +224,36 @@ impl Watcher {
             .iter()
             .map(|c| c.name.as_str())
             .collect();
-        let resolution = learn::columns::resolve(&shape.metrics, &defined, &Default::default())
-            .map_err(|e| {
-                WatchError::Model(format!(
-                    "model {}: the query set does not fit: {e}",
-                    shape.name
-                ))
-            })?;
+        let map = learn::columns::ColumnMap::default().with_missing(opts.missing_columns);
+        let resolution = learn::columns::resolve(&shape.metrics, &defined, &map).map_err(|e| {
+            WatchError::Model(format!(
+                "model {}: the query set does not fit: {e}",
+                shape.name
+            ))
+        })?;
+        if !resolution.nan.is_empty() {
+            tracing::warn!(
+                model = %shape.name,
+                "the query set lacks {} of the model's {} columns, predicted on as missing values \
+                 throughout (--missing-columns nan): {}",
+                resolution.nan.len(),
+                shape.metrics.len(),
+                learn::quote::names(&resolution.nan)
+            );
+        }
         let range = format!(
             "{}ms",
             (f64::from(opts.queries.rate_window_steps) * query_step * 1000.0).round() as i64
         );
-        // The default map errs on a missing column, so every model metric has its query here.
-        let columns: Vec<(String, String)> = resolution
+        // Every model metric has its query here, but those fed as missing values.
+        let columns: Vec<(usize, String, String)> = resolution
             .index
             .iter()
-            .flatten()
-            .map(|&i| {
+            .enumerate()
+            .filter_map(|(m, i)| i.map(|i| (m, i)))
+            .map(|(m, i)| {
                 let c = &opts.queries.columns[i];
-                (c.name.clone(), c.query.replace("$RANGE", &range))
+                (m, c.name.clone(), c.query.replace("$RANGE", &range))
             })
             .collect();
         let window_points = (shape.window_secs / shape.step_secs) as usize;
@@ -243,6 +264,7 @@ impl Watcher {
             opts,
             shape,
             columns,
+            nan_columns: resolution.nan,
             query_step,
             window_points: window_points.max(1),
             buffers: HashMap::new(),
@@ -281,9 +303,16 @@ impl Watcher {
         self.query_step
     }
 
-    /// Queries one cycle sends: one per model column, whatever the number of targets.
+    /// Queries one cycle sends: one per model column the query set defines, whatever the number of
+    /// targets.
     pub fn queries_per_cycle(&self) -> usize {
         self.columns.len()
+    }
+
+    /// Model metrics the query set lacks, predicted on as missing values (`MissingColumns::Nan`), model
+    /// order; empty with the default.
+    pub fn nan_columns(&self) -> &[String] {
+        &self.nan_columns
     }
 
     /// Runs one cycle at wall time `now` (unix seconds).
@@ -434,7 +463,7 @@ impl Watcher {
         let mut first_error: Option<String> = None;
         let step = self.query_step;
         let mut set = tokio::task::JoinSet::new();
-        for (col, (_, promql)) in self.columns.iter().enumerate() {
+        for (col, (_, _, promql)) in self.columns.iter().enumerate() {
             let client = self.client.clone();
             let promql = promql.clone();
             set.spawn(async move {
@@ -444,7 +473,8 @@ impl Watcher {
                 )
             });
         }
-        let n_cols = self.columns.len();
+        // Rings hold every model metric in model order (the baseline's order); unqueried ones stay NaN.
+        let n_cols = self.shape.metrics.len();
         let window_points = self.window_points;
         let feed = self.feed.as_ref();
         while let Some(joined) = set.join_next().await {
@@ -461,12 +491,12 @@ impl Watcher {
                 Ok(answer) if !answer.warnings.is_empty() => {
                     // A partial answer (a Thanos/Mimir store missing): as good as a failure for alerting.
                     report.query_errors += 1;
-                    tracing::debug!(column = %self.columns[col].0, warnings = ?answer.warnings,
+                    tracing::debug!(column = %self.columns[col].1, warnings = ?answer.warnings,
                         "partial answer; this cycle's data is incomplete");
                     first_error.get_or_insert_with(|| {
                         format!(
                             "{}: partial answer {:?}",
-                            self.columns[col].0, answer.warnings
+                            self.columns[col].1, answer.warnings
                         )
                     });
                 }
@@ -482,15 +512,16 @@ impl Watcher {
                             .buffers
                             .entry(target)
                             .or_insert_with(|| Buffer::new(window_points, n_cols, feed));
+                        let slot = self.columns[col].0;
                         for (t, v) in s.samples {
-                            buffer.upsert((t / step).round() as i64, col, v);
+                            buffer.upsert((t / step).round() as i64, slot, v);
                         }
                     }
                 }
                 Err(e) => {
                     report.query_errors += 1;
-                    tracing::debug!(column = %self.columns[col].0, error = %e, "query failed; this cycle's data is incomplete");
-                    first_error.get_or_insert_with(|| format!("{}: {e}", self.columns[col].0));
+                    tracing::debug!(column = %self.columns[col].1, error = %e, "query failed; this cycle's data is incomplete");
+                    first_error.get_or_insert_with(|| format!("{}: {e}", self.columns[col].1));
                 }
             }
         }
@@ -631,9 +662,8 @@ impl Watcher {
         let columns = self
             .columns
             .iter()
-            .enumerate()
-            .map(|(c, (name, _))| {
-                let values = held.iter().map(|&(_, slot)| buffer.row(slot)[c]).collect();
+            .map(|(m, name, _)| {
+                let values = held.iter().map(|&(_, slot)| buffer.row(slot)[*m]).collect();
                 (name.clone(), values)
             })
             .collect();
@@ -643,7 +673,11 @@ impl Watcher {
             columns,
             baseline: buffer.baseline().cloned(),
         };
-        let mut forecast = self.predictor.predict(&window, false)?;
+        let options = PredictOptions {
+            missing: self.opts.missing_columns,
+            ..PredictOptions::default()
+        };
+        let mut forecast = self.predictor.predict(&window, options)?;
         if let Some(eta) = forecast.time_to_issue_seconds.as_mut() {
             // Model seconds → the same seconds (the ETA is reported in the cluster's own time).
             *eta = eta.max(0.0);
@@ -699,7 +733,7 @@ impl Watcher {
                     .map(|&(_, slot)| buffer.row(slot).to_vec());
                 let band = match (&self.feed, buffer.baseline()) {
                     (Some(feed), Some(baseline)) => Some(
-                        (0..self.columns.len())
+                        (0..self.shape.metrics.len())
                             .map(|m| {
                                 (feed.kinds[m] == ColumnKind::Gauge)
                                     .then(|| baseline.metric(m).reference(&feed.spec))

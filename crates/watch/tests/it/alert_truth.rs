@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use collect::prom::PromConfig;
 use collect::queries::QuerySet;
 use learn::LearnError;
-use learn::prediction::{Contribution, Explanation, Prediction, Recommendation};
+use learn::prediction::{Contribution, Explanation, PredictOptions, Prediction, Recommendation};
 use learn::window::Window;
 use watch::alertmanager::AlertmanagerConfig;
 use watch::hysteresis::Hysteresis;
@@ -49,7 +49,7 @@ impl Predictor for Dial {
         }
     }
 
-    fn predict(&self, w: &Window, _explain: bool) -> Result<Prediction, LearnError> {
+    fn predict(&self, w: &Window, _: PredictOptions) -> Result<Prediction, LearnError> {
         let (p, eta) = self
             .0
             .lock()

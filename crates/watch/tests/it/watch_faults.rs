@@ -8,7 +8,7 @@ use std::time::Duration;
 use collect::prom::{PromClient, PromConfig};
 use collect::queries::QuerySet;
 use learn::LearnError;
-use learn::prediction::{Contribution, Explanation, Prediction, Recommendation};
+use learn::prediction::{Contribution, Explanation, PredictOptions, Prediction, Recommendation};
 use learn::window::Window;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use watch::hysteresis::Hysteresis;
@@ -174,7 +174,7 @@ impl Predictor for MemoryRule {
         }
     }
 
-    fn predict(&self, w: &Window, _explain: bool) -> Result<Prediction, LearnError> {
+    fn predict(&self, w: &Window, _: PredictOptions) -> Result<Prediction, LearnError> {
         let mem = w.columns[0]
             .1
             .iter()
@@ -368,7 +368,7 @@ impl Predictor for Unfit {
         }
     }
 
-    fn predict(&self, _: &Window, _: bool) -> Result<Prediction, LearnError> {
+    fn predict(&self, _: &Window, _: PredictOptions) -> Result<Prediction, LearnError> {
         Err(LearnError::Window("never called".into()))
     }
 }
@@ -403,6 +403,111 @@ fn a_model_column_the_query_set_lacks_is_named_before_any_query() {
         e.contains("unfit")
             && e.contains("lacks 2 of the model's 3 columns: `container_cpu_pct`, `heap_bytes`"),
         "{e}"
+    );
+}
+
+/// A model trained with a metric the query set lacks (`heap_bytes`, between two it defines): the window
+/// it is handed carries the defined metrics under their names, with their own values, and the options
+/// ask for missing values.
+struct Gappy;
+
+impl Predictor for Gappy {
+    fn shape(&self) -> ModelShape {
+        ModelShape {
+            name: "gappy".into(),
+            version: "test".into(),
+            window_secs: 60,
+            step_secs: 15,
+            metrics: vec![
+                "memory_limit_utilization_max".into(),
+                "heap_bytes".into(),
+                "cpu_usage_cores".into(),
+            ],
+            baseline: None,
+            relative: None,
+        }
+    }
+
+    fn predict(&self, w: &Window, options: PredictOptions) -> Result<Prediction, LearnError> {
+        assert_eq!(
+            options.missing,
+            learn::columns::MissingColumns::Nan,
+            "watch asks for missing values"
+        );
+        let names: Vec<&str> = w.columns.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["memory_limit_utilization_max", "cpu_usage_cores"]);
+        let cpu = &w.columns[1].1;
+        assert!(!cpu.is_empty() && cpu.iter().all(|v| *v == 0.25), "{cpu:?}");
+        MemoryRule.predict(
+            &Window {
+                columns: vec![w.columns[0].clone(), w.columns[1].clone()],
+                ..w.clone()
+            },
+            options,
+        )
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_column_the_query_set_lacks_is_fed_as_missing_values_on_request() {
+    let world = Arc::new(Mutex::new(World {
+        mode: Mode::Ok,
+        memory: BTreeMap::from([("shop/a".to_string(), 0.1), ("shop/b".to_string(), 0.95)]),
+    }));
+    let url = fake_prometheus(world.clone()).await;
+    let client = PromClient::new(PromConfig::new(&url)).unwrap();
+    let hysteresis = Hysteresis {
+        on_threshold: 0.7,
+        off_threshold: 0.4,
+        consecutive_on: 1,
+        consecutive_off: 1,
+        cooldown_secs: 0.0,
+    };
+    let mut opts = WatchOptions::new(
+        QuerySet::builtin().unwrap(),
+        hysteresis.check().unwrap(),
+        15,
+    );
+    // Without the flag: an error naming the metric, before any query.
+    let e = Watcher::new(
+        client.clone(),
+        Arc::new(Gappy),
+        opts.clone(),
+        Arc::new(WatchMetrics::new()),
+        None,
+    )
+    .err()
+    .expect("a missing model column is an error by default")
+    .to_string();
+    assert!(
+        e.contains("lacks 1 of the model's 3 columns: `heap_bytes`"),
+        "{e}"
+    );
+
+    opts.missing_columns = learn::columns::MissingColumns::Nan;
+    let metrics = Arc::new(WatchMetrics::new());
+    let mut watcher = Watcher::new(client, Arc::new(Gappy), opts, metrics.clone(), None).unwrap();
+    assert_eq!(watcher.nan_columns(), ["heap_bytes"]);
+    assert_eq!(
+        watcher.queries_per_cycle(),
+        2,
+        "the missing metric is not queried"
+    );
+    let mut now = 1_700_000_000.0;
+    let mut fired = Vec::new();
+    for _ in 0..3 {
+        now += 15.0;
+        let r = watcher.cycle(now).await;
+        assert_eq!((r.targets, r.predicted, r.query_errors), (2, 2, 0), "{r:?}");
+        fired.extend(r.fired);
+    }
+    assert_eq!(fired, ["shop/b"]);
+    let text = metrics.encode();
+    assert!(
+        text.contains(
+            "kubepulse_issue_probability{target=\"shop/a\",issue_type=\"pod_failure\"} 0.1"
+        ),
+        "{text}"
     );
 }
 
@@ -531,8 +636,8 @@ impl Predictor for RelativeMemoryRule {
         }
     }
 
-    fn predict(&self, w: &Window, explain: bool) -> Result<Prediction, LearnError> {
-        MemoryRule.predict(w, explain)
+    fn predict(&self, w: &Window, options: PredictOptions) -> Result<Prediction, LearnError> {
+        MemoryRule.predict(w, options)
     }
 }
 
