@@ -396,21 +396,18 @@ mod tests {
     #[test]
     fn a_usual_score_never_fires_but_resolves() {
         let mut t = tracker(1, 0.0);
-        assert_eq!(
-            t.observe("x", 0.0, Observation::Usual(0.99)),
-            Transition::Quiet
-        );
-        assert_eq!(
-            t.observe("x", 15.0, Observation::Fresh(0.99)),
-            Transition::Fire
-        );
-        assert_eq!(
-            t.observe("x", 30.0, Observation::Usual(0.99)),
-            Transition::StillFiring
-        );
-        assert_eq!(
-            t.observe("x", 45.0, Observation::Usual(0.01)),
-            Transition::Resolve
-        );
+        let steps = [
+            (Observation::Usual(0.99), Transition::Quiet),
+            (Observation::Fresh(0.99), Transition::Fire),
+            (Observation::Usual(0.99), Transition::StillFiring),
+            (Observation::Usual(0.01), Transition::Resolve),
+        ];
+        for (i, (observation, expected)) in steps.into_iter().enumerate() {
+            assert_eq!(
+                t.observe("x", i as f64 * 15.0, observation),
+                expected,
+                "step {i}"
+            );
+        }
     }
 }

@@ -456,18 +456,7 @@ async fn a_model_column_the_query_set_lacks_is_fed_as_missing_values_on_request(
     }));
     let url = fake_prometheus(world.clone()).await;
     let client = PromClient::new(PromConfig::new(&url)).unwrap();
-    let hysteresis = Hysteresis {
-        on_threshold: 0.7,
-        off_threshold: 0.4,
-        consecutive_on: 1,
-        consecutive_off: 1,
-        cooldown_secs: 0.0,
-    };
-    let mut opts = WatchOptions::new(
-        QuerySet::builtin().unwrap(),
-        hysteresis.check().unwrap(),
-        15,
-    );
+    let mut opts = WatchOptions::new(QuerySet::builtin().unwrap(), hysteresis(1), 15);
     // Without the flag: an error naming the metric, before any query.
     let e = Watcher::new(
         client.clone(),
@@ -625,6 +614,19 @@ async fn alerts_follow_the_probability_and_turn_in_progress() {
     );
 }
 
+/// Fire at 0.7 after `consecutive_on` steps, resolve below 0.4 at once, no cooldown.
+fn hysteresis(consecutive_on: u32) -> watch::hysteresis::ValidHysteresis {
+    Hysteresis {
+        on_threshold: 0.7,
+        off_threshold: 0.4,
+        consecutive_on,
+        consecutive_off: 1,
+        cooldown_secs: 0.0,
+    }
+    .check()
+    .unwrap()
+}
+
 /// [`MemoryRule`] under a per-target condition: the model's relative rule travels in its shape.
 struct RelativeMemoryRule(learn::relative::RelativeRule);
 
@@ -652,18 +654,7 @@ async fn a_target_always_above_the_threshold_fires_only_when_unusual_for_itself(
     }));
     let url = fake_prometheus(world.clone()).await;
     let client = PromClient::new(PromConfig::new(&url)).unwrap();
-    let hysteresis = Hysteresis {
-        on_threshold: 0.7,
-        off_threshold: 0.4,
-        consecutive_on: 5,
-        consecutive_off: 1,
-        cooldown_secs: 0.0,
-    };
-    let opts = WatchOptions::new(
-        QuerySet::builtin().unwrap(),
-        hysteresis.check().unwrap(),
-        15,
-    );
+    let opts = WatchOptions::new(QuerySet::builtin().unwrap(), hysteresis(5), 15);
     let rule = learn::relative::RelativeRule {
         min_history_secs: 45,
         ..learn::relative::RelativeRule::quantile_with_k(1.0)
