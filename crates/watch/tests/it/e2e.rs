@@ -226,16 +226,19 @@ async fn memory_leak_is_alerted_before_the_oom_kill_and_resolved_after() {
             .contains(target)
     );
 
+    // Resolved = every alert of the target (each label set: a severity change resolves the old set and
+    // fires a new one in the same batch) last seen resolved.
     common::wait_for(
         "the alert to be resolved after the OOM kill",
         Duration::from_secs(240),
         || async {
-            stack
-                .received
-                .lock()
-                .unwrap()
-                .iter()
-                .any(|(s, a)| s == "resolved" && a["labels"]["target"] == target)
+            let mut last = std::collections::BTreeMap::new();
+            for (status, a) in stack.received.lock().unwrap().iter() {
+                if a["labels"]["target"] == target {
+                    last.insert(a["labels"].to_string(), status.clone());
+                }
+            }
+            !last.is_empty() && last.values().all(|s| s == "resolved")
         },
         || stack.context(),
     )
