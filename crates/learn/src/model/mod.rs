@@ -92,6 +92,10 @@ pub struct PairMeta {
     /// The label-free anomaly scorer's inputs and threshold (models with baseline features).
     #[serde(default)]
     pub anomaly: Option<crate::anomaly::AnomalyMeta>,
+    /// Each target's callers, learnt on the training period, when the model has caller columns
+    /// (`--callers`, [`crate::context::Coupling`]); evaluation and serving derive those columns from it.
+    #[serde(default)]
+    pub callers: Option<crate::context::Coupling>,
 }
 
 /// A fitted model pair.
@@ -823,6 +827,7 @@ fn train_on(
                         params: params.clone(),
                         training_rows: 0,
                         anomaly: None,
+                        callers: None,
                     },
                     binary: Some(binary),
                     types: type_forest,
@@ -1100,6 +1105,7 @@ pub fn train_unsupervised(
             params,
             training_rows,
             anomaly: Some(meta),
+            callers: None,
         },
         binary: None,
         types: None,
