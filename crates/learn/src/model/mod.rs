@@ -1038,9 +1038,10 @@ fn leads_by_type(dataset: &Dataset, grid: &Grid, types: &[String]) -> Vec<Vec<f6
 /// Trains an unsupervised pair on `[from, until]`, for a cluster without incident labels: the anomaly
 /// scorer alone (`anomaly`), over the trailing-baseline features (`params.baseline`, default 1 h), fitted on
 /// every training window (thinned to `max_normal_rows`) with labels ignored. Its probability is the anomaly
-/// score, its one type [`anomaly::ISSUE_TYPE`]; the alarm threshold is the lowest at which the training
-/// period's alarm episodes — all counted as false, there being no labels — stay within the false alarm
-/// budget per target-day (on at most `ANOMALY_THRESHOLD_SERIES` targets).
+/// score, its one type [`anomaly::ISSUE_TYPE`]; the alarm threshold is the lowest down to which the
+/// training period's alarm episodes — all counted as false, there being no labels — stay within the false
+/// alarm budget per target-day at every threshold (`unlabelled_threshold`; on at most
+/// `ANOMALY_THRESHOLD_SERIES` targets).
 pub fn train_unsupervised(
     dataset: &Dataset,
     params: &TrainParams,
@@ -1143,8 +1144,11 @@ fn anomaly_scores(
     Ok((grid, scores))
 }
 
-/// The lowest score threshold at which the alarm episodes of `scores` (over `grid`, every one counted
-/// as false) stay within `budget` per target-day; 1 (never) when none does.
+/// The lowest score threshold down to which the alarm episodes of `scores` (over `grid`, every one
+/// counted as false) stay within `budget` per target-day at *every* threshold above it too; 1 (never)
+/// when even the highest score exceeds it. Episodes are not monotone in the threshold: far enough
+/// down, each target's alarms merge into one long episode, which meets any budget while alarming all
+/// the time; the scan therefore stops at the first threshold over budget.
 fn unlabelled_threshold(grid: &Grid, scores: &[Vec<f64>], budget: f64) -> f64 {
     let mut all: Vec<f64> = scores.iter().flatten().copied().collect();
     all.sort_by(f64::total_cmp);
@@ -1170,9 +1174,54 @@ fn unlabelled_threshold(grid: &Grid, scores: &[Vec<f64>], budget: f64) -> f64 {
                 figures::episodes(points, &alarms, grid.spec.step_secs).len()
             })
             .sum();
-        if episodes as f64 / days <= budget {
-            best = best.min(c);
+        if episodes as f64 / days > budget {
+            break;
         }
+        best = c;
     }
     best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::labels::Label;
+    use crate::scoring::Point;
+
+    /// One target, one day at 60 s: scores low with six isolated blips. Far enough down, every
+    /// window alarms as one long episode, which would meet any budget: the threshold must stay above
+    /// that, at the lowest level whose every higher level is within budget.
+    #[test]
+    fn the_unlabelled_threshold_never_reaches_an_always_on_alarm() {
+        let n = 1440usize;
+        let points: Vec<Point> = (0..n)
+            .map(|i| Point {
+                index: i,
+                t: i as i64 * 60,
+                label: Label::Normal,
+            })
+            .collect();
+        let scores: Vec<f64> = (0..n)
+            .map(|i| match i % 240 {
+                100 => 0.9,
+                // Every tenth window slightly up: many short episodes at 0.5.
+                _ if i % 10 == 0 => 0.5,
+                _ => 0.4,
+            })
+            .collect();
+        let grid = Grid {
+            points: vec![points],
+            spec: WindowSpec {
+                window_secs: 180,
+                step_secs: 60,
+                horizon_secs: 60,
+            },
+            policy: OngoingPolicy::Detect,
+        };
+        let scores = vec![scores];
+        // 6 blips a day: within a budget of 6, not of 5; at 0.5, 144 episodes; at 0.4, one.
+        assert_eq!(unlabelled_threshold(&grid, &scores, 6.0), 0.9);
+        assert_eq!(unlabelled_threshold(&grid, &scores, 5.0), 1.0);
+        assert_eq!(unlabelled_threshold(&grid, &scores, 1000.0), 0.4);
+    }
 }
