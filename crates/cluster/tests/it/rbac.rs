@@ -81,8 +81,9 @@ fn the_comparison_catches_an_extra_verb_a_missing_resource_and_a_wildcard() {
     assert!(granted(&wildcard).unwrap_err().contains("wildcard"));
 }
 
-/// The only code that talks to the API server is `list.rs`, and it takes a `Permission`; permissions are
-/// only defined in `permissions.rs`. So a new call site cannot bypass the list.
+/// The only code that talks to the API server is `list.rs` (reads) and `write.rs` (writes), and each of
+/// their functions takes a `Permission`; permissions are only defined in `permissions.rs`. So a new
+/// call site cannot bypass the list.
 #[test]
 fn every_api_call_goes_through_the_permission_list() {
     fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
@@ -108,7 +109,17 @@ fn every_api_call_goes_through_the_permission_list() {
                 "{name} defines a Permission outside permissions.rs"
             );
         }
-        if name != "list.rs" {
+        if name == "write.rs" || name == "list.rs" {
+            // Every public function takes the permission it uses.
+            for (i, f) in text.split("pub async fn ").enumerate().skip(1) {
+                let signature = f.split(") ->").next().unwrap_or_default();
+                assert!(
+                    signature.contains("&Permission"),
+                    "{name}: public function #{i} `{}` takes no Permission",
+                    signature.split('(').next().unwrap_or_default()
+                );
+            }
+        } else {
             for call in [
                 "Api::",
                 "Api<",
@@ -123,7 +134,7 @@ fn every_api_call_goes_through_the_permission_list() {
             ] {
                 assert!(
                     !text.contains(call),
-                    "{name} calls the Kubernetes API ({call}) outside list.rs"
+                    "{name} calls the Kubernetes API ({call}) outside list.rs and write.rs"
                 );
             }
         }

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use learn::prediction::Prediction;
 use learn::window::Window;
 use remediate::action::Action;
-use remediate::executor::{BoxFuture, LiveExecutor};
+use remediate::executor::{BoxFuture, Effect, LiveExecutor};
 use remediate::live::LiveAgent;
 use remediate::state::{ClusterState, Workload};
 
@@ -57,9 +57,9 @@ impl LiveExecutor for FakeCluster {
     fn apply<'a>(
         &'a self,
         action: &'a Action,
-    ) -> BoxFuture<'a, Result<(), remediate::RemediateError>> {
+    ) -> BoxFuture<'a, Result<Effect, remediate::RemediateError>> {
         self.applied.lock().unwrap().push(action.clone());
-        Box::pin(async { Ok(()) })
+        Box::pin(async { Ok(Effect::Done(None)) })
     }
 }
 
@@ -326,7 +326,7 @@ async fn nothing_happens_while_the_cluster_cannot_be_read() {
         fn apply<'a>(
             &'a self,
             action: &'a Action,
-        ) -> BoxFuture<'a, Result<(), remediate::RemediateError>> {
+        ) -> BoxFuture<'a, Result<Effect, remediate::RemediateError>> {
             self.inner.apply(action)
         }
     }
