@@ -1083,3 +1083,103 @@ async fn each_decision_is_an_event_and_an_annotation_on_its_object() {
     ex.audit(&other, None).await.unwrap();
     assert!(fake.lines().is_empty());
 }
+
+/// A window of 12 steps ending at `now` whose memory climbs from 80% to 96% of the limit, and the
+/// alarmed prediction on it.
+fn leaking(target: &str, now: i64) -> (learn::window::Window, learn::prediction::Prediction) {
+    let n = 12;
+    let window = learn::window::Window {
+        target: target.to_string(),
+        timestamps: (0..n).map(|i| now - 15 * (n - 1 - i)).collect(),
+        columns: vec![
+            (
+                "memory_limit_utilization_max".into(),
+                (0..n).map(|i| 0.80 + 0.16 * i as f64 / 11.0).collect(),
+            ),
+            ("cpu_limit_utilization_max".into(), vec![0.2; n as usize]),
+            ("error_ratio".into(), vec![0.0; n as usize]),
+        ],
+        baseline: None,
+    };
+    let prediction = learn::prediction::Prediction {
+        will_have_issue: true,
+        issue_probability: 0.9,
+        issue_type: "pod_failure".to_string(),
+        probabilities: BTreeMap::new(),
+        time_to_issue_seconds: Some(120.0),
+        horizon_seconds: 300.0,
+        explanation: None,
+        recommendation: None,
+        baseline_seconds: None,
+    };
+    (window, prediction)
+}
+
+/// The live agent on the Kubernetes executor: in `auto` a leak's memory raise resizes the pods and
+/// is written as an Event and an annotation; in `observe` nothing is changed and the Event says what
+/// would have been done.
+#[tokio::test]
+async fn the_live_agent_acts_through_the_kubernetes_executor_and_audits_there() {
+    for (mode, resized) in [("auto", true), ("observe", false)] {
+        let fake = cluster();
+        let policy = remediate::Policy::from_toml(
+            &format!("min_probability = 0.5\n[namespaces.shop]\nraise_memory = \"{mode}\"\n"),
+            "<test>",
+        )
+        .unwrap();
+        let mut agent = remediate::live::LiveAgent::new(
+            policy,
+            Box::new(executor(&fake, false).await),
+            12,
+            15,
+            600,
+        );
+        let now = chrono::Utc::now().timestamp();
+        let audited = agent.cycle(now, &[leaking("shop/web", now)]).await.unwrap();
+        assert_eq!(audited.len(), 1, "{audited:?}");
+        assert!(audited[0].warning.is_none(), "{:?}", audited[0].warning);
+        let line: Value = serde_json::from_str(&audited[0].line).unwrap();
+        let want = if resized { "apply" } else { "observed" };
+        assert_eq!(line["outcome"], want, "{line}");
+        let patched: Vec<String> = fake
+            .lines()
+            .into_iter()
+            .filter(|l| l.starts_with("PATCH") && l.ends_with("/resize"))
+            .collect();
+        assert_eq!(
+            patched.len(),
+            if resized { 2 } else { 0 },
+            "{:?}",
+            fake.lines()
+        );
+        let limit = fake.object(&format!("{PODS}/web-bbb-1"))["spec"]["containers"][0]["resources"]
+            ["limits"]["memory"]
+            .clone();
+        assert_eq!(limit, if resized { "384Mi" } else { "256Mi" });
+        let events = fake.0.lock().unwrap().events.clone();
+        assert_eq!(events.len(), 1);
+        assert_eq!(
+            events[0]["reason"],
+            if resized { "Applied" } else { "Observed" }
+        );
+        assert!(
+            events[0]["note"]
+                .as_str()
+                .unwrap()
+                .contains("kubectl -n shop patch deployment web"),
+            "{}",
+            events[0]["note"]
+        );
+        let annotation =
+            &fake.object(&format!("{DEPLOYMENTS}/web"))["metadata"]["annotations"][LAST_DECISION];
+        assert!(
+            annotation.as_str().unwrap().contains(if resized {
+                "\"applied\""
+            } else {
+                "\"observed\""
+            }),
+            "{annotation}"
+        );
+        assert_dry_run_first(&fake);
+    }
+}
