@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::action::{Decision, Outcome};
 use crate::audit::{self, Audit};
-use crate::decide::decide;
+use crate::decide::{decide, recheck};
 use crate::executor::{Effect, LiveExecutor};
 use crate::history::History;
 use crate::policy::Policy;
@@ -85,8 +85,9 @@ pub enum PendingStatus {
     Applied,
     /// Approved, but applying it failed.
     Failed,
-    /// Approved, but the cluster refused it without a change (a conflict, a denied permission) or
-    /// could only take it as a recommendation: see its audit line.
+    /// Approved, but not applied: the kill switch, a cooldown or a budget stopped it when it came
+    /// due, or the cluster refused it without a change (a conflict, a denied permission) or could
+    /// only take it as a recommendation: see its audit line.
     NotApplied,
 }
 
@@ -242,7 +243,7 @@ impl LiveAgent {
         // Nothing happens in a cycle whose cluster cannot be read, approved actions included (they
         // wait for the next cycle, within their expiry).
         let mut state = self.executor.state().await?;
-        if self.approved(now, &mut out).await {
+        if self.approved(now, state.kill_switch, &mut out).await {
             state = self.executor.state().await?;
         }
         let windows: std::collections::HashMap<&str, &Window> = predicted
@@ -374,8 +375,10 @@ impl LiveAgent {
     }
 
     /// Applies the approved actions still within their expiry, marks the others expired; audits each.
-    /// Returns whether any was applied (the cluster changed).
-    async fn approved(&mut self, now: i64, out: &mut Vec<Audited>) -> bool {
+    /// The kill switch, cooldown and hourly budgets are checked again first (other actions may have
+    /// been applied since the proposal): one that no longer passes is audited as skipped with the
+    /// reason and not applied. Returns whether any was applied (the cluster changed).
+    async fn approved(&mut self, now: i64, kill_switch: bool, out: &mut Vec<Audited>) -> bool {
         let (due, expired): (Vec<PendingAction>, Vec<PendingAction>) = {
             let mut ledger = self.lock();
             let mut expired = Vec::new();
@@ -405,7 +408,26 @@ impl LiveAgent {
                 outcome: Outcome::Apply,
                 ..p.decision.clone()
             };
-            let (d, failed, note) = self.carry(d).await;
+            let object = d.action.as_ref().map(|a| a.object()).unwrap_or_default();
+            let refused = recheck(
+                &object,
+                &d.namespace,
+                &self.policy,
+                kill_switch,
+                &self.history,
+                now,
+            );
+            let (d, failed, note) = match refused {
+                Some(reason) => (
+                    Decision {
+                        outcome: Outcome::Skipped(reason),
+                        ..d
+                    },
+                    None,
+                    None,
+                ),
+                None => self.carry(d).await,
+            };
             let status = if failed.is_some() {
                 PendingStatus::Failed
             } else if d.outcome == Outcome::Apply {
