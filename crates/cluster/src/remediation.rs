@@ -575,11 +575,14 @@ impl LiveExecutor for KubeExecutor {
         NAME
     }
 
-    /// Continues the drains in progress (evictions a PodDisruptionBudget refused before), then reads
-    /// the state.
+    /// Continues the drains in progress (evictions a PodDisruptionBudget refused before; a failure is
+    /// a warning), then reads the state.
     fn state(&self) -> BoxFuture<'_, Result<ClusterState, RemediateError>> {
         Box::pin(async move {
-            self.continue_drains().await.map_err(failed)?;
+            // A drain that cannot go on now is not a reason to stop deciding: warned, retried.
+            if let Err(e) = self.continue_drains().await {
+                tracing::warn!(error = %e, "remediation: a drain in progress could not continue");
+            }
             self.read_state().await.map_err(failed)
         })
     }

@@ -43,19 +43,25 @@ pub async fn apply(
     let mut params = PatchParams::apply(manager);
     params.force = false;
     let (_, subresource) = permission.plural_and_subresource();
-    for dry_run in [true, false] {
-        params.dry_run = dry_run;
-        let answer = match subresource {
-            Some(sub) => api.patch_subresource(sub, name, &params, &patch).await,
-            None => api.patch(name, &params, &patch).await,
-        };
-        match answer {
-            Ok(o) if !dry_run => return Ok(o),
-            Ok(_) => {}
-            Err(e) => return Err(refused(permission, "patch", &object, e)),
+    let send = |params: PatchParams| {
+        let (api, patch) = (&api, &patch);
+        async move {
+            match subresource {
+                Some(sub) => api.patch_subresource(sub, name, &params, patch).await,
+                None => api.patch(name, &params, patch).await,
+            }
         }
-    }
-    unreachable!("the loop returns on the real request")
+    };
+    let dry = PatchParams {
+        dry_run: true,
+        ..params.clone()
+    };
+    send(dry)
+        .await
+        .map_err(|e| refused(permission, "patch", &object, e))?;
+    send(params)
+        .await
+        .map_err(|e| refused(permission, "patch", &object, e))
 }
 
 /// Creates `body` in `namespace`, dry run first.
