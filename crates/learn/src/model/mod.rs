@@ -1035,6 +1035,10 @@ fn leads_by_type(dataset: &Dataset, grid: &Grid, types: &[String]) -> Vec<Vec<f6
     leads
 }
 
+/// The `k` of an unsupervised model's per-target condition (`--unsupervised --relative-alarm`): with no
+/// label to choose it on, a score must stand at least at its target's own 99th percentile.
+pub const UNSUPERVISED_K: f64 = 0.0;
+
 /// Trains an unsupervised pair on `[from, until]`, for a cluster without incident labels: the anomaly
 /// scorer alone (`anomaly`), over the trailing-baseline features (`params.baseline`, default 1 h), fitted on
 /// every training window (thinned to `max_normal_rows`) with labels ignored. Its probability is the anomaly
@@ -1083,7 +1087,21 @@ pub fn train_unsupervised(
         })?;
     drop(rows);
     let (grid, scores) = anomaly_scores(dataset, &spec, grid, &anomaly)?;
-    meta.threshold = unlabelled_threshold(&grid, &scores, params.false_alarm_budget);
+    // With `--relative-alarm`, a score must also be unusual for its own target: the condition with
+    // `UNSUPERVISED_K`, judged against each target's other scores (labels ignored), and the threshold
+    // chosen with it.
+    let relative = params
+        .relative_alarm
+        .then(|| RelativeRule::for_slope(params.relative_baseline, UNSUPERVISED_K, 1.0));
+    let passes = relative.as_ref().map(|rule| {
+        let mut unlabelled = grid.clone();
+        for p in unlabelled.points.iter_mut().flatten() {
+            p.label = crate::labels::Label::Normal;
+        }
+        relative_passes(rule, &unlabelled, &scores)
+    });
+    meta.threshold =
+        unlabelled_threshold(&grid, &scores, passes.as_deref(), params.false_alarm_budget);
     let names = spec.names().to_vec();
     Ok(ModelPair {
         meta: PairMeta {
@@ -1093,7 +1111,7 @@ pub fn train_unsupervised(
             policy: params.policy,
             issue_types: vec![crate::anomaly::ISSUE_TYPE.to_string()],
             threshold: meta.threshold,
-            relative: None,
+            relative,
             calibration: Calibration::IDENTITY,
             lead_secs_by_type: vec![0.0],
             eta: None,
@@ -1145,11 +1163,16 @@ fn anomaly_scores(
 }
 
 /// The lowest score threshold down to which the alarm episodes of `scores` (over `grid`, every one
-/// counted as false) stay within `budget` per target-day at *every* threshold above it too; 1 (never)
+/// counted as false; a point alarms only if it also `passes`, when given) stay within `budget` per target-day at *every* threshold above it too; 1 (never)
 /// when even the highest score exceeds it. Episodes are not monotone in the threshold: far enough
 /// down, each target's alarms merge into one long episode, which meets any budget while alarming all
 /// the time; the scan therefore stops at the first threshold over budget.
-fn unlabelled_threshold(grid: &Grid, scores: &[Vec<f64>], budget: f64) -> f64 {
+fn unlabelled_threshold(
+    grid: &Grid,
+    scores: &[Vec<f64>],
+    passes: Option<&[Vec<bool>]>,
+    budget: f64,
+) -> f64 {
     let mut all: Vec<f64> = scores.iter().flatten().copied().collect();
     all.sort_by(f64::total_cmp);
     all.dedup_by(|a, b| a.to_bits() == b.to_bits());
@@ -1169,8 +1192,13 @@ fn unlabelled_threshold(grid: &Grid, scores: &[Vec<f64>], budget: f64) -> f64 {
             .points
             .iter()
             .zip(scores)
-            .map(|(points, sc)| {
-                let alarms: Vec<bool> = sc.iter().map(|&p| p >= c).collect();
+            .enumerate()
+            .map(|(s, (points, sc))| {
+                let alarms: Vec<bool> = sc
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &p)| p >= c && passes.is_none_or(|ps| ps[s][i]))
+                    .collect();
                 figures::episodes(points, &alarms, grid.spec.step_secs).len()
             })
             .sum();
@@ -1220,8 +1248,11 @@ mod tests {
         };
         let scores = vec![scores];
         // 6 blips a day: within a budget of 6, not of 5; at 0.5, 144 episodes; at 0.4, one.
-        assert_eq!(unlabelled_threshold(&grid, &scores, 6.0), 0.9);
-        assert_eq!(unlabelled_threshold(&grid, &scores, 5.0), 1.0);
-        assert_eq!(unlabelled_threshold(&grid, &scores, 1000.0), 0.4);
+        assert_eq!(unlabelled_threshold(&grid, &scores, None, 6.0), 0.9);
+        assert_eq!(unlabelled_threshold(&grid, &scores, None, 5.0), 1.0);
+        assert_eq!(unlabelled_threshold(&grid, &scores, None, 1000.0), 0.4);
+        // A condition that passes only the first blip of the day: within a budget of 1.
+        let first: Vec<Vec<bool>> = vec![(0..n).map(|i| i == 100).collect()];
+        assert_eq!(unlabelled_threshold(&grid, &scores, Some(&first), 1.0), 0.4);
     }
 }
