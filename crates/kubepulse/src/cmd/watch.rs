@@ -347,109 +347,74 @@ mod tests {
     #[test]
     fn remediate_needs_a_valid_policy_and_an_executor() {
         let dir = tempfile::tempdir().unwrap();
-        let bad = dir.path().join("bad.toml");
-        std::fs::write(
-            &bad,
+        let write = |name: &str, text: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).unwrap();
+            path.to_str().unwrap().to_string()
+        };
+        let bad = write(
+            "bad.toml",
             "min_probability = 0.5\n[defaults]\nscale_out = \"sometimes\"\n",
-        )
-        .unwrap();
-        let good = dir.path().join("good.toml");
-        std::fs::write(&good, "[namespaces.shop]\n").unwrap();
-        let url = "http://127.0.0.1:9";
-        let (bad, good) = (bad.to_str().unwrap(), good.to_str().unwrap());
-        let e = error_of(&[
-            "kubepulse",
-            "watch",
-            "--prometheus",
-            url,
-            "--remediate",
-            bad,
-            "--remediate-sim",
-            url,
-        ]);
-        assert!(e.contains("line 3") && e.contains("scale_out"), "{e}");
-        let e = error_of(&[
-            "kubepulse",
-            "watch",
-            "--prometheus",
-            url,
-            "--remediate",
-            good,
-        ]);
-        assert!(e.contains("--remediate-sim"), "{e}");
-        let e = error_of(&[
-            "kubepulse",
-            "watch",
-            "--prometheus",
-            url,
-            "--remediate",
-            good,
-            "--remediate-sim",
-            "127.0.0.1:9101",
-        ]);
-        assert!(
-            e.contains("--remediate-sim") && e.contains("not a URL"),
-            "{e}"
         );
-        // Both executors at once: one cluster only.
-        let e = error_of(&[
-            "kubepulse",
-            "watch",
-            "--prometheus",
-            url,
-            "--remediate",
-            good,
-            "--remediate-sim",
-            url,
-            "--remediate-kube",
-        ]);
-        assert!(e.contains("cannot be used with"), "{e}");
-        // The Kubernetes executor: a kubeconfig that is not one is named; a policy without
-        // namespaces is refused (the executor acts only where the policy says).
-        let kubeconfig = dir.path().join("kubeconfig");
-        std::fs::write(&kubeconfig, "not: [a kubeconfig").unwrap();
-        let e = error_of(&[
-            "kubepulse",
-            "watch",
-            "--prometheus",
-            url,
-            "--remediate",
-            good,
-            "--remediate-kube",
-            "--kubeconfig",
-            kubeconfig.to_str().unwrap(),
-        ]);
-        assert!(
-            e.contains("--remediate-kube") && e.contains("kubeconfig"),
-            "{e}"
-        );
-        std::fs::write(
-            &kubeconfig,
+        let good = write("good.toml", "[namespaces.shop]\n");
+        // A policy without namespaces: the Kubernetes executor acts only where the policy says.
+        let empty = write("empty.toml", "[defaults]\nscale_out = \"auto\"\n");
+        let broken_kubeconfig = write("broken-kubeconfig", "not: [a kubeconfig");
+        let kubeconfig = write(
+            "kubeconfig",
             "apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters:\n- name: k\n  cluster:\n    server: http://127.0.0.1:9\nusers:\n- name: u\n  user:\n    token: t\ncontexts:\n- name: c\n  context:\n    cluster: k\n    user: u\n",
-        )
-        .unwrap();
-        let empty = dir.path().join("empty.toml");
-        std::fs::write(&empty, "[defaults]\nscale_out = \"auto\"\n").unwrap();
-        let e = error_of(&[
-            "kubepulse",
-            "watch",
-            "--prometheus",
-            url,
-            "--remediate",
-            empty.to_str().unwrap(),
-            "--remediate-kube",
-            "--kubeconfig",
-            kubeconfig.to_str().unwrap(),
-        ]);
-        assert!(e.contains("lists no namespace"), "{e}");
-        let e = error_of(&[
-            "kubepulse",
-            "watch",
-            "--prometheus",
-            url,
-            "--remediate-kube",
-        ]);
-        assert!(e.contains("--remediate"), "{e}");
+        );
+        let url = "http://127.0.0.1:9";
+        // (the flags after `--prometheus URL`, what the error must say)
+        let cases: [(&[&str], &[&str]); 7] = [
+            (
+                &["--remediate", &bad, "--remediate-sim", url],
+                &["line 3", "scale_out"],
+            ),
+            (&["--remediate", &good], &["--remediate-sim"]),
+            (
+                &["--remediate", &good, "--remediate-sim", "127.0.0.1:9101"],
+                &["--remediate-sim", "not a URL"],
+            ),
+            // Both executors at once: one cluster only.
+            (
+                &[
+                    "--remediate",
+                    &good,
+                    "--remediate-sim",
+                    url,
+                    "--remediate-kube",
+                ],
+                &["cannot be used with"],
+            ),
+            (
+                &[
+                    "--remediate",
+                    &good,
+                    "--remediate-kube",
+                    "--kubeconfig",
+                    &broken_kubeconfig,
+                ],
+                &["--remediate-kube", "kubeconfig"],
+            ),
+            (
+                &[
+                    "--remediate",
+                    &empty,
+                    "--remediate-kube",
+                    "--kubeconfig",
+                    &kubeconfig,
+                ],
+                &["lists no namespace"],
+            ),
+            (&["--remediate-kube"], &["--remediate"]),
+        ];
+        for (flags, says) in cases {
+            let mut args = vec!["kubepulse", "watch", "--prometheus", url];
+            args.extend_from_slice(flags);
+            let e = error_of(&args);
+            assert!(says.iter().all(|s| e.contains(s)), "{flags:?}: {e}");
+        }
     }
 
     /// A query set lacking one of the model's columns: named at start by default; with
