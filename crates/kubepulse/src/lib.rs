@@ -43,6 +43,8 @@ pub enum Command {
     Simulate(cmd::simulate::Args),
     /// Pull metrics and incident labels from Prometheus into a dataset.
     Collect(cmd::collect::Args),
+    /// Check which of the data the model needs a Prometheus holds, and what the model will miss.
+    Doctor(cmd::doctor::Args),
     /// Train the two-stage random-forest model on a dataset.
     Train(cmd::train::Args),
     /// Backtest a model on a dataset split by time, against baselines.
@@ -71,6 +73,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => cmd::serve::run(args),
         Command::Simulate(args) => cmd::simulate::run(args),
         Command::Collect(args) => cmd::collect::run(args),
+        Command::Doctor(args) => cmd::doctor::run(args),
         Command::Train(args) => cmd::train::run(args),
         Command::Eval(args) => cmd::eval::run(args),
         Command::Watch(args) => cmd::watch::run(args),

@@ -154,14 +154,8 @@ pub struct KubeArgs {
 }
 
 impl KubeArgs {
-    /// Reads the asked Kubernetes label sources over `[start, end]`; nothing when none is asked.
-    pub fn labels(
-        &self,
-        start: i64,
-        end: i64,
-        step_secs: i64,
-        queries: &QuerySet,
-    ) -> anyhow::Result<Vec<Incident>> {
+    /// The asked sources, each once, in precedence order.
+    pub fn sources(&self) -> Vec<KubeSource> {
         let mut sources: Vec<KubeSource> = self
             .labels_from
             .iter()
@@ -173,13 +167,30 @@ impl KubeArgs {
             .collect();
         sources.sort();
         sources.dedup();
+        sources
+    }
+
+    /// The kubeconfig and context to connect with.
+    pub fn connection(&self) -> Connection {
+        Connection {
+            kubeconfig: self.kubeconfig.clone(),
+            context: self.context.clone(),
+        }
+    }
+
+    /// Reads the asked Kubernetes label sources over `[start, end]`; nothing when none is asked.
+    pub fn labels(
+        &self,
+        start: i64,
+        end: i64,
+        step_secs: i64,
+        queries: &QuerySet,
+    ) -> anyhow::Result<Vec<Incident>> {
+        let sources = self.sources();
         if sources.is_empty() {
             return Ok(Vec::new());
         }
-        let connection = Connection {
-            kubeconfig: self.kubeconfig.clone(),
-            context: self.context.clone(),
-        };
+        let connection = self.connection();
         let opts = KubeLabelOptions {
             sources: sources.clone(),
             start,

@@ -3,6 +3,7 @@
 mod bad_input;
 mod browser;
 mod common;
+mod doctor;
 mod flood;
 mod schemathesis;
 mod signals;
