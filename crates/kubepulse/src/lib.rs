@@ -49,6 +49,8 @@ pub enum Command {
     Train(cmd::train::Args),
     /// Backtest a model on a dataset split by time, against baselines.
     Eval(cmd::eval::Args),
+    /// Quality gate: publish a candidate model only if it backtests no worse than the current one.
+    Gate(cmd::gate::Args),
     /// Watch Prometheus continuously, export predictions and alert through Alertmanager.
     Watch(cmd::watch::Args),
 }
@@ -76,6 +78,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Doctor(args) => cmd::doctor::run(args),
         Command::Train(args) => cmd::train::run(args),
         Command::Eval(args) => cmd::eval::run(args),
+        Command::Gate(args) => cmd::gate::run(args),
         Command::Watch(args) => cmd::watch::run(args),
     }
 }

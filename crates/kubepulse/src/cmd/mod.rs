@@ -3,6 +3,7 @@
 pub mod collect;
 pub mod doctor;
 pub mod eval;
+pub mod gate;
 pub mod serve;
 pub mod simulate;
 pub mod train;

@@ -5,5 +5,6 @@ mod browser;
 mod common;
 mod doctor;
 mod flood;
+mod gate;
 mod schemathesis;
 mod signals;
