@@ -131,6 +131,32 @@ fn score(
     })
 }
 
+/// The bundle to publish for `candidate`: itself, or — when it has no cluster snapshot model (a
+/// retraining run has no cluster-level dataset) and `current` has one — the candidate's window model with
+/// `current`'s snapshot model carried over, so that `serve`'s snapshot API (and its reload check) keep
+/// working. `None`: publish the candidate as it is.
+pub fn carry_snapshot(candidate: &ModelBundle, current: &ModelBundle) -> Option<ModelBundle> {
+    if candidate.snapshot_model().is_some() {
+        return None;
+    }
+    let snapshot = current.snapshot_model()?.clone();
+    let mut info = candidate.info().clone();
+    info.snapshot_fields = current.info().snapshot_fields.clone();
+    let mut card = candidate.card_markdown().to_string();
+    card.push_str(&format!(
+        "\n\nCluster snapshot model carried over from {} {} by the retraining loop's gate.\n",
+        current.info().name,
+        current.info().version
+    ));
+    Some(ModelBundle::new(
+        info,
+        candidate.window_model().clone(),
+        Some(snapshot),
+        card,
+        candidate.card_json(),
+    ))
+}
+
 /// Backtests `candidate` and `current` on the same period of `data` and applies `rule`. The period starts
 /// at `from` (unix seconds), or after the candidate's training data (its end plus one window and horizon).
 pub fn gate(

@@ -110,11 +110,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         tracing::info!(reason = %reason, "gate");
     }
     if verdict.publish {
-        publish_bytes(
-            &std::fs::read(candidate_path)
+        let bytes = match learn::gate::carry_snapshot(&candidate, &current) {
+            Some(combined) => {
+                tracing::info!(
+                    "the candidate has no cluster snapshot model: the current one is carried over"
+                );
+                combined.to_bytes()
+            }
+            None => std::fs::read(candidate_path)
                 .with_context(|| format!("--candidate {}", candidate_path.display()))?,
-            &target,
-        )?;
+        };
+        publish_bytes(&bytes, &target)?;
     }
     std::fs::write(&report, serde_json::to_string_pretty(&verdict)? + "\n")
         .with_context(|| format!("--report {}", report.display()))?;

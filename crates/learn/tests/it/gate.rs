@@ -3,7 +3,7 @@
 
 use learn::bundle::ModelBundle;
 use learn::dataset::Dataset;
-use learn::gate::{GateRule, gate};
+use learn::gate::{GateRule, carry_snapshot, gate};
 
 /// The embedded model under another version and alarm threshold.
 fn variant(version: &str, threshold: f64) -> ModelBundle {
@@ -81,4 +81,46 @@ fn a_worse_candidate_is_refused_and_a_better_one_published() {
     // trained on 2026-01-05..11, which covers these four hours — nothing is left to test on.
     let e = gate(&good, &deaf, &data, None, &rule).unwrap_err();
     assert!(e.to_string().contains("no data after"), "{e}");
+}
+
+#[test]
+fn a_candidate_without_a_snapshot_model_gets_the_current_one() {
+    let current = ModelBundle::embedded().unwrap();
+    let with = variant("with", 0.3);
+    assert!(carry_snapshot(&with, &current).is_none());
+    let mut info = with.info().clone();
+    info.snapshot_fields = None;
+    let without = ModelBundle::new(
+        info,
+        with.window_model().clone(),
+        None,
+        "# card".into(),
+        serde_json::json!({}),
+    );
+    let carried = carry_snapshot(&without, &current).expect("carried over");
+    assert_eq!(carried.info().version, "with");
+    assert_eq!(
+        carried.info().snapshot_fields,
+        current.info().snapshot_fields
+    );
+    let snapshot = learn::snapshot::Snapshot::default();
+    let options = learn::prediction::PredictOptions::default();
+    assert_eq!(
+        carried
+            .predict_snapshot(&snapshot, options)
+            .unwrap()
+            .issue_probability,
+        current
+            .predict_snapshot(&snapshot, options)
+            .unwrap()
+            .issue_probability
+    );
+    assert!(
+        carried
+            .card_markdown()
+            .contains("carried over from kubepulse-default")
+    );
+    // It survives a round trip through the file format.
+    let back = ModelBundle::from_bytes(&carried.to_bytes()).unwrap();
+    assert!(back.snapshot_model().is_some());
 }
