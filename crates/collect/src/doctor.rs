@@ -401,12 +401,15 @@ pub async fn doctor(
                 .filter(|s| s.series == 0 && !s.event_only)
                 .map(|s| s.name.clone())
                 .collect(),
+            // An event-only series starts with its first event: it says nothing of the history kept.
             scrape_interval_secs: checks
                 .iter()
+                .filter(|s| !s.event_only)
                 .filter_map(|s| s.scrape_interval_secs)
                 .reduce(f64::max),
             history_secs: checks
                 .iter()
+                .filter(|s| !s.event_only)
                 .filter_map(|s| s.history_secs)
                 .reduce(f64::min),
             in_model: model_metrics.contains(c.name.as_str()),

@@ -187,6 +187,15 @@ pub fn gate(
     let candidate_score = score(candidate, data, from, last)?;
     let current_score = score(current, data, from, last)?;
     let (mut publish, mut reasons) = judge(&candidate_score, &current_score, rule);
+    if candidate_score.incidents < crate::warnings::MIN_INCIDENTS {
+        // Not a refusal: the false-alarm comparison still holds, and a quiet week is no reason to stop.
+        reasons.push(format!(
+            "note: only {} incident(s) in the test period (fewer than {}): the detection comparison rests \
+             on them",
+            candidate_score.incidents,
+            crate::warnings::MIN_INCIDENTS
+        ));
+    }
     let (a, b) = (candidate.info(), current.info());
     if (&a.metrics, a.step_secs, a.window_secs) != (&b.metrics, b.step_secs, b.window_secs) {
         // `watch` reloads a model in place only when its queries and windows stay the same.

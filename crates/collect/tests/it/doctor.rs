@@ -94,6 +94,11 @@ async fn with_istio_every_model_column_has_data() {
         (history - span as f64).abs() <= 20.0,
         "history {history} s, simulated {span} s\n{text}"
     );
+    // Every column keeps the whole hour (a series written only after an event does not shorten it).
+    for c in &r.columns {
+        let h = c.history_secs.expect("a history");
+        assert!((h - span as f64).abs() <= 20.0, "{}: {h} s\n{text}", c.name);
+    }
     assert!(r.series.iter().all(|s| s.error.is_none()), "{text}");
     // The kube-state-metrics rules are readable; a short history is reported as too little to train.
     let rules: Vec<_> = r
