@@ -296,11 +296,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use crate::cmd::tests::error_of;
 
     /// A Kubernetes API server that denies everything, as RBAC does: 403 with a `Status` body.
-    fn forbidding_apiserver() -> String {
+    pub(crate) fn forbidding_apiserver() -> String {
         use std::io::{BufRead, BufReader, Write};
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());

@@ -160,3 +160,53 @@ fn kube_sources(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cmd::collect::tests::forbidding_apiserver;
+
+    fn kube_args(argv: &[&str]) -> KubeArgs {
+        let cli = <crate::Cli as clap::Parser>::try_parse_from(argv).unwrap();
+        match cli.command {
+            crate::Command::Doctor(a) => a.inner.kube,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn kubernetes_label_sources_are_checked_only_when_asked_and_a_denial_is_reported() {
+        let queries = ::collect::queries::QuerySet::builtin().unwrap();
+        let model = ModelNeeds::of(&ModelBundle::embedded().unwrap());
+        let base = ["kubepulse", "doctor", "--prometheus", "http://127.0.0.1:9"];
+        let unasked = kube_sources(&kube_args(&base), 0, 3600, &queries, &model);
+        assert_eq!(unasked.len(), 2);
+        assert!(unasked.iter().all(|l| l.readable.is_none()), "{unasked:?}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let kubeconfig = dir.path().join("kubeconfig");
+        std::fs::write(
+            &kubeconfig,
+            format!(
+                "apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters:\n- name: k\n  cluster:\n    server: {}\nusers:\n- name: u\n  user:\n    token: t\ncontexts:\n- name: c\n  context:\n    cluster: k\n    user: u\n",
+                forbidding_apiserver()
+            ),
+        )
+        .unwrap();
+        let mut argv = base.to_vec();
+        argv.extend([
+            "--labels-from",
+            "kube-events",
+            "--kubeconfig",
+            kubeconfig.to_str().unwrap(),
+        ]);
+        let checked = kube_sources(&kube_args(&argv), 0, 3600, &queries, &model);
+        assert_eq!(checked[0].source, "kube-events");
+        assert_eq!(checked[0].readable, Some(false), "{checked:?}");
+        assert!(
+            checked[0].detail.contains("list events") && checked[0].detail.contains("403"),
+            "{checked:?}"
+        );
+        assert_eq!(checked[1].readable, None, "chaos-mesh was not asked");
+    }
+}
