@@ -181,3 +181,69 @@ fn a_worse_candidate_is_refused_a_better_one_published_and_served() {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+#[test]
+fn watch_reloads_a_published_model_and_refuses_a_broken_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let current = dir.path().join("current.kpm");
+    write_variant(&current, "one", 0.5);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let log = dir.path().join("watch.log");
+    // Prometheus is down (port 9): watch starts anyway and keeps its model file under watch.
+    let _watch = Server(
+        Command::new(env!("CARGO_BIN_EXE_kubepulse"))
+            .args([
+                "watch",
+                "--prometheus",
+                "http://127.0.0.1:9",
+                "--retries",
+                "0",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--model",
+                current.to_str().unwrap(),
+                "--reload-poll-secs",
+                "1",
+            ])
+            .env("RUST_LOG", "info")
+            .env("KUBEPULSE_LOG_FORMAT", "json")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let wait_for = |what: &str, found: &dyn Fn(&str) -> bool| {
+        let start = Instant::now();
+        loop {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            if found(&text) {
+                return;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "no {what} within 60 s:\n{text}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    wait_for("start", &|t| t.contains("\"watching\""));
+    // Published as the gate does: a temporary file renamed over the model.
+    let publish = |bytes: &[u8]| {
+        let tmp = dir.path().join(".current.kpm.tmp");
+        std::fs::write(&tmp, bytes).unwrap();
+        std::fs::rename(&tmp, &current).unwrap();
+    };
+    let two = dir.path().join("two.kpm");
+    write_variant(&two, "two", 0.4);
+    publish(&std::fs::read(&two).unwrap());
+    wait_for("reload of version two", &|t| {
+        t.lines()
+            .any(|l| l.contains("model reloaded") && l.contains("\"two\""))
+    });
+    publish(b"KPMODEL\0 truncated");
+    wait_for("refusal", &|t| t.contains("new model refused"));
+}
