@@ -5,7 +5,8 @@ Renders every Kustomize tree with the pinned kubectl, validates every rendered o
 schema (Kubernetes OpenAPI schemas bundled in kubernetes-validate, the published prometheus-operator
 validators, a structural schema for Chaos Mesh), checks that every overlay grants exactly the
 ClusterRole of deploy/kustomize/components/watch (itself asserted equal to the Rust code's
-`cluster::KUBE_PERMISSIONS` by crates/cluster/tests/it/rbac.rs), checks the
+`cluster::KUBE_PERMISSIONS` by crates/cluster/tests/it/rbac.rs) and that the remediation example
+(examples/remediate) grants exactly the watch and remediation roles where its policy says, checks the
 metric names against deploy/monitoring/metrics.yaml, runs promtool on the PrometheusRule, sends
 every PromQL expression to a real Prometheus, and runs checkov and hadolint. Nothing is skipped:
 a missing tool or a failed check fails the run with a message saying what to do.
@@ -55,6 +56,7 @@ RENDERS = {
     "monitoring": DEPLOY / "monitoring",
     "demo/loadgen": DEPLOY / "demo/loadgen",
     "demo/chaos": DEPLOY / "demo/chaos",
+    "examples/remediate": DEPLOY / "kustomize/examples/remediate",
 }
 OVERLAYS = ("overlays/staging-gke", "overlays/production-aks")
 PLACEHOLDER_IMAGE = "ghcr.io/kubepulse/kubepulse"
@@ -308,6 +310,89 @@ def assert_rbac(docs: list[dict], source: str) -> str:
     if set(verbs) - {"get", "list", "watch"}:
         fail(f"{source}: watch must be read-only, has verbs {verbs}")
     return f"{len(got)} (group, resource, verb) grants == components/watch/clusterrole.yaml == KUBE_PERMISSIONS"
+
+
+REMEDIATE = DEPLOY / "kustomize/components/remediate"
+REMEDIATE_NODES_ROLE = DEPLOY / "kustomize/components/remediate-nodes/clusterrole.yaml"
+
+
+def role_file_access(path: Path) -> set[tuple[str, str, str]]:
+    """The grants of a role source file (each asserted equal to its part of `cluster::KUBE_PERMISSIONS`
+    by crates/cluster/tests/it/rbac.rs)."""
+    role = yaml.safe_load(path.read_text())
+    return {(g, r, v) for rule in role["rules"] for g in rule["apiGroups"] for r in rule["resources"]
+            for v in rule["verbs"]}
+
+
+def binding_access(docs: list[dict], binding: dict) -> set[tuple[str, str, str]]:
+    """What one binding grants: its role's rules (wildcards, resourceNames, aggregation refused)."""
+    ref = binding["roleRef"]
+    ns = binding["metadata"].get("namespace") if ref["kind"] == "Role" else None
+    roles = [d for d in docs if d["kind"] == ref["kind"] and d["metadata"]["name"] == ref["name"]
+             and d["metadata"].get("namespace") == ns]
+    if not roles:
+        fail(f"{name_of(binding)} binds {ref['kind']}/{ref['name']}, which is not in the bundle")
+    role = roles[0]
+    if role.get("aggregationRule"):
+        fail(f"{name_of(role)} is an aggregated role: its rules are not in the bundle")
+    out = set()
+    for rule in role.get("rules") or []:
+        if rule.get("nonResourceURLs") or rule.get("resourceNames"):
+            fail(f"{name_of(role)}: nonResourceURLs/resourceNames are not in KUBE_PERMISSIONS' vocabulary")
+        for g in rule.get("apiGroups") or []:
+            for r in rule.get("resources") or []:
+                for v in rule.get("verbs") or []:
+                    if "*" in (g, r, v):
+                        fail(f"{name_of(role)} grants a wildcard ({g!r}, {r!r}, {v!r})")
+                    out.add((g, r, v))
+    return out
+
+
+def assert_remediation_rbac(docs: list[dict], source: str) -> str:
+    """With components/remediate(-nodes): kubepulse-watch holds, cluster-wide, exactly the watch
+    ClusterRole and the nodes ClusterRole; in each namespace the policy lists (and only there), exactly
+    components/remediate/role.yaml; the RoleBindings stayed in their namespaces; serve has nothing."""
+    import tomllib
+    sa = find(docs, "ServiceAccount", "kubepulse-watch")
+    sa_ns = sa["metadata"].get("namespace")
+    cluster_wide: set[tuple[str, str, str]] = set()
+    per_ns: dict[str, set[tuple[str, str, str]]] = {}
+    for b in docs:
+        if b["kind"] not in ("RoleBinding", "ClusterRoleBinding"):
+            continue
+        if not any(s.get("kind") == "ServiceAccount" and s.get("name") == "kubepulse-watch"
+                   and s.get("namespace", b["metadata"].get("namespace")) == sa_ns for s in b.get("subjects") or []):
+            continue
+        if b["kind"] == "ClusterRoleBinding":
+            cluster_wide |= binding_access(docs, b)
+        else:
+            per_ns.setdefault(b["metadata"]["namespace"], set()).update(binding_access(docs, b))
+    want_cluster = canonical_access() | role_file_access(REMEDIATE_NODES_ROLE)
+    if cluster_wide != want_cluster:
+        fail(f"{source}: kubepulse-watch's cluster-wide access differs from the watch and remediate-nodes "
+             f"ClusterRoles\n  extra: {sorted(cluster_wide - want_cluster)}\n  missing: {sorted(want_cluster - cluster_wide)}")
+    policy = tomllib.loads((REMEDIATE / "policy.toml").read_text())
+    listed = set(policy.get("namespaces", {}))
+    if set(per_ns) != listed:
+        fail(f"{source}: RoleBindings in {sorted(per_ns)}, the policy lists {sorted(listed)} "
+             "(a namespace transformer moved them? use unsetOnly, see examples/remediate)")
+    want_ns = role_file_access(REMEDIATE / "role.yaml")
+    for ns, got in per_ns.items():
+        if got != want_ns:
+            fail(f"{source}: kubepulse-watch's access in {ns} differs from components/remediate/role.yaml\n"
+                 f"  extra: {sorted(got - want_ns)}\n  missing: {sorted(want_ns - got)}")
+    serve = find(docs, "ServiceAccount", "kubepulse-serve")
+    if granted_access(docs, "kubepulse-serve", serve["metadata"].get("namespace")):
+        fail(f"{source}: kubepulse-serve must have no Kubernetes API access")
+    watch = find(docs, "Deployment", "kubepulse-watch")
+    args = pod_spec(watch)["containers"][0]["args"]
+    if "--remediate-kube" not in args or pod_spec(watch).get("automountServiceAccountToken") is not True:
+        fail(f"{source}: watch must run with --remediate-kube and mount its token")
+    verbs = sorted({v for _, _, v in cluster_wide | want_ns})
+    if set(verbs) - {"get", "list", "patch", "create"}:
+        fail(f"{source}: remediation verbs beyond get/list/patch/create: {verbs}")
+    return (f"cluster-wide {len(cluster_wide)} grants == watch + remediate-nodes ClusterRoles; "
+            f"{len(want_ns)} grants in each of {sorted(per_ns)} == remediate/role.yaml == the policy's namespaces")
 
 
 def rbac_self_test(docs: list[dict]) -> str:
@@ -1313,6 +1398,8 @@ def main() -> int:
         for o in OVERLAYS + ("overlays/local",):
             docs = rendered[o]
             suite.check(f"rbac: {o} grants watch exactly components/watch/clusterrole.yaml", lambda d=docs, o=o: assert_rbac(d, o))
+        suite.check("rbac: examples/remediate grants watch exactly the watch and remediation roles",
+                    lambda: assert_remediation_rbac(rendered["examples/remediate"], "examples/remediate"))
         suite.check("rbac: self-test (extra verb, missing resource, wildcard, secrets rejected)",
                     lambda: rbac_self_test(rendered[OVERLAYS[0]]))
 

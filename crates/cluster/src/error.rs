@@ -50,6 +50,23 @@ pub enum ClusterError {
         /// What went wrong.
         reason: String,
     },
+    /// A call of the remediation agent refused by the API server (HTTP 4xx/5xx): 403 a permission
+    /// the account lacks (granted by `deploy/kustomize/components/remediate*`), 409 a server-side apply
+    /// conflict, 404 a missing object or subresource, 422 an invalid change, 429 an eviction a
+    /// PodDisruptionBudget does not allow now.
+    #[error("Kubernetes API `{permission}` on {object}: HTTP {code} {reason}: {message}")]
+    Refused {
+        /// The call (`patch horizontalpodautoscalers.autoscaling`).
+        permission: String,
+        /// The object (`shop/web`, `node-1`).
+        object: String,
+        /// HTTP status.
+        code: u16,
+        /// The API server's reason (`Conflict`, `Forbidden`, `TooManyRequests`, ...).
+        reason: String,
+        /// The API server's message.
+        message: String,
+    },
     /// An argument is out of range.
     #[error("{0}")]
     Invalid(String),

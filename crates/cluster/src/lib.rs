@@ -1,10 +1,14 @@
 //! Kubernetes API access (kube-rs, rustls): incident labels from Kubernetes events and Chaos Mesh
-//! experiments for `kubepulse collect`.
+//! experiments for `kubepulse collect`, and the remediation agent's executor for `kubepulse watch
+//! --remediate --remediate-kube`.
 //!
 //! - [`permissions`]: the one list of API access ([`KUBE_PERMISSIONS`]); the deployed ClusterRole must
 //!   equal it (tested).
 //! - [`connect`]: in-cluster service account or kubeconfig/context → `kube::Client`.
-//! - [`list`]: the only API call, a paginated `list` of a listed permission's resource.
+//! - [`list`]: the reads, a paginated `list` (or a `get`) of a listed permission's resource.
+//! - [`write`]: the remediation agent's writes (server-side dry run, then server-side apply, create or
+//!   eviction) of a listed permission's resource; with [`list`], the only code calling the API.
+//! - [`remediation`]: the remediation agent's Kubernetes executor (`remediate::LiveExecutor`).
 //! - [`events`]: Kubernetes events → incidents; [`chaos`]: Chaos Mesh experiments → incidents.
 //!
 //! Depends on `watch` for the incident type and the target-naming rule, never the other way round.
@@ -18,6 +22,8 @@ pub mod error;
 pub mod events;
 pub mod list;
 pub mod permissions;
+pub mod remediation;
+pub mod write;
 
 pub use connect::Connection;
 pub use error::ClusterError;

@@ -1,4 +1,6 @@
-//! The one place that calls the Kubernetes API: paginated `list` of a [`Permission`]'s resource.
+//! The reads of the Kubernetes API: paginated `list` of a [`Permission`]'s resource (cluster-wide, or in
+//! one namespace with selectors) and `get` of one object. With [`crate::write`], the only code that
+//! calls the API.
 
 use std::collections::HashSet;
 
@@ -55,9 +57,7 @@ pub async fn list_each(
         KUBE_PERMISSIONS.contains(permission) && permission.verbs.contains(&"list"),
         "{permission:?} is not a `list` of KUBE_PERMISSIONS"
     );
-    let gvk = GroupVersionKind::gvk(permission.api_group, permission.version, permission.kind);
-    let resource = ApiResource::from_gvk_with_plural(&gvk, permission.resource);
-    let api: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
+    let api = api_for(client, permission, None);
     let what = permission.describe("list");
     let mut count = 0usize;
     let mut token: Option<String> = None;
@@ -139,4 +139,116 @@ pub async fn list_each(
         "listed"
     );
     Ok(Some(count))
+}
+
+/// The dynamic API of a permission's resource (its parent's for a subresource), cluster-wide or in a
+/// namespace. Checks (in debug builds) that the permission is one of [`KUBE_PERMISSIONS`].
+pub(crate) fn api_for(
+    client: &kube::Client,
+    permission: &Permission,
+    namespace: Option<&str>,
+) -> Api<DynamicObject> {
+    debug_assert!(
+        KUBE_PERMISSIONS.contains(permission),
+        "{permission:?} is not in KUBE_PERMISSIONS"
+    );
+    let (group, version) = permission.path_group_version();
+    let (plural, _) = permission.plural_and_subresource();
+    let gvk = GroupVersionKind::gvk(group, version, permission.kind);
+    let resource = ApiResource::from_gvk_with_plural(&gvk, plural);
+    match namespace {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
+        None => Api::all_with(client.clone(), &resource),
+    }
+}
+
+/// A refused call as [`ClusterError::Refused`] (an API answer) or [`ClusterError::Api`] (no answer).
+pub(crate) fn refused(
+    permission: &Permission,
+    verb: &str,
+    object: &str,
+    e: kube::Error,
+) -> ClusterError {
+    match e {
+        kube::Error::Api(e) => ClusterError::Refused {
+            permission: permission.describe(verb),
+            object: object.to_string(),
+            code: e.code,
+            reason: e.reason,
+            message: one_line(&e.message),
+        },
+        other => ClusterError::Api {
+            permission: permission.describe(verb),
+            reason: format!("{object}: {}", one_line(&other.to_string())),
+        },
+    }
+}
+
+/// Selectors of a [`list_in`].
+#[derive(Debug, Clone, Default)]
+pub struct Selector {
+    /// A label selector (`app=web,tier!=cache`).
+    pub labels: Option<String>,
+    /// A field selector (`spec.nodeName=node-1`).
+    pub fields: Option<String>,
+}
+
+/// Lists the objects of `permission`'s resource in `namespace` (every namespace when `None`) that
+/// match `selector`, all pages. A refusal (403, 404, ...) is [`ClusterError::Refused`].
+pub async fn list_in(
+    client: &kube::Client,
+    permission: &Permission,
+    namespace: Option<&str>,
+    selector: &Selector,
+) -> Result<Vec<DynamicObject>, ClusterError> {
+    debug_assert!(
+        permission.verbs.contains(&"list"),
+        "{permission:?} has no `list`"
+    );
+    let api = api_for(client, permission, namespace);
+    let where_ = namespace.unwrap_or("all namespaces");
+    let mut out = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let mut params = ListParams::default().limit(PAGE_SIZE);
+        if let Some(l) = &selector.labels {
+            params = params.labels(l);
+        }
+        if let Some(f) = &selector.fields {
+            params = params.fields(f);
+        }
+        if let Some(t) = &token {
+            params = params.continue_token(t);
+        }
+        let page = api
+            .list(&params)
+            .await
+            .map_err(|e| refused(permission, "list", where_, e))?;
+        out.extend(page.items);
+        token = page.metadata.continue_.filter(|t| !t.is_empty());
+        if token.is_none() {
+            return Ok(out);
+        }
+    }
+}
+
+/// Reads one object of `permission`'s resource (`None`: it does not exist, HTTP 404).
+pub async fn get(
+    client: &kube::Client,
+    permission: &Permission,
+    namespace: Option<&str>,
+    name: &str,
+) -> Result<Option<DynamicObject>, ClusterError> {
+    debug_assert!(
+        permission.verbs.contains(&"get"),
+        "{permission:?} has no `get`"
+    );
+    let api = api_for(client, permission, namespace);
+    let object = match namespace {
+        Some(ns) => format!("{ns}/{name}"),
+        None => name.to_string(),
+    };
+    api.get_opt(name)
+        .await
+        .map_err(|e| refused(permission, "get", &object, e))
 }

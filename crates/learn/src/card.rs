@@ -128,7 +128,9 @@ fn pair_markdown(md: &mut String, title: &str, p: &Value) {
     if unsupervised {
         let _ = writeln!(
             md,
-            "- Unsupervised: an Isolation Forest over {} scale-free (trailing-baseline) features, fitted without labels;              alarm threshold {} on the anomaly score (the lowest at which the training period's alarms, all counted              as false, stay within {} per target-day).",
+            "- Unsupervised: an Isolation Forest over {} scale-free (trailing-baseline) features, fitted without \
+             labels; alarm threshold {} on the anomaly score (the lowest down to which the training period's \
+             alarms, all counted as false, stay within {} per target-day at every threshold).",
             p["anomaly_inputs"],
             fmt(&p["threshold"], false),
             p["false_alarm_budget_per_target_day"]

@@ -81,18 +81,31 @@ pub fn prepare<'a>(
     map: &ColumnMap,
 ) -> Result<(Cow<'a, Dataset>, columns::Resolution), LearnError> {
     let model = &pair.meta.features.metrics;
-    let derive_peers =
-        context::has_peer_columns(model) && !context::has_peer_columns(&dataset.metrics);
-    let (aligned, resolution) = if derive_peers {
-        // Peers are derived from the base columns, so those are aligned first: the peer columns then
-        // come out in the model's order too.
+    let derive = model.iter().any(|m| context::is_peer_column(m))
+        && !dataset.metrics.iter().any(|m| context::is_peer_column(m));
+    let (aligned, resolution) = if derive {
+        // Cross-target columns are derived from the base columns, so those are aligned first: the
+        // derived columns then come out in the model's order too.
         let base: Vec<&String> = model
             .iter()
             .filter(|m| !context::is_peer_column(m))
             .collect();
         let (base, r) = columns::align(dataset, &base, map)?;
-        let with_peers = context::add_peer_columns(&base, pair.meta.window.step_secs / 2);
-        (Cow::Owned(with_peers), r)
+        let tolerance = (pair.meta.window.step_secs / 2).max(1);
+        let mut data = base.into_owned();
+        if context::has_peer_columns(model) {
+            data = context::add_peer_columns(&data, tolerance);
+        }
+        if context::has_caller_columns(model) {
+            let coupling = pair.meta.callers.as_ref().ok_or_else(|| {
+                LearnError::Bundle(
+                    "the model has caller columns but no learnt callers (retrain it with --callers)"
+                        .into(),
+                )
+            })?;
+            data = context::add_caller_columns(&data, coupling, tolerance);
+        }
+        (Cow::Owned(data), r)
     } else {
         columns::align(dataset, model, map)?
     };

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use crate::bundle::{ModelBundle, ModelInfo};
 use crate::card::{self, Holdout};
 use crate::columns::{ColumnMap, Level, MissingColumns};
-use crate::context;
+use crate::context::{self, Context};
 use crate::dataset::Dataset;
 use crate::error::LearnError;
 use crate::eval::{self, Evaluation, Split};
@@ -14,14 +14,41 @@ use crate::model::{self, ModelPair, TrainParams};
 use crate::report;
 use crate::timestamp::format_rfc3339;
 
-/// Reads a dataset and, when asked, adds the cross-target peer columns.
-pub fn load_dataset(dir: &Path, peers: bool, step_secs: i64) -> Result<Dataset, LearnError> {
-    let d = Dataset::read(dir)?;
-    Ok(if peers {
-        context::add_peer_columns(&d, (step_secs / 2).max(1))
+/// Adds the cross-target columns `context` asks for: peer columns, then caller columns from a coupling
+/// learnt on the samples up to `until` (returned, for the model to keep). `step_secs` is the sample step.
+/// Asking for callers on data without client and server latency columns is an error.
+pub fn with_context(
+    raw: Dataset,
+    context: Context,
+    step_secs: i64,
+    until: i64,
+) -> Result<(Dataset, Option<context::Coupling>), LearnError> {
+    let tolerance = (step_secs / 2).max(1);
+    let data = if context.peers {
+        context::add_peer_columns(&raw, tolerance)
     } else {
-        d
-    })
+        raw
+    };
+    if !context.callers {
+        return Ok((data, None));
+    }
+    for key in [context::CLIENT_LATENCY, context::SERVER_LATENCY] {
+        if !data.metrics.iter().any(|m| m.contains(key)) {
+            return Err(LearnError::InvalidOption {
+                name: "callers",
+                reason: format!(
+                    "caller features need client and server latency columns, and no column name \
+                     contains {key:?} (columns: {})",
+                    crate::quote::names(&data.metrics)
+                ),
+            });
+        }
+    }
+    let coupling = context::learn_coupling(&data, until, tolerance);
+    Ok((
+        context::add_caller_columns(&data, &coupling, tolerance),
+        Some(coupling),
+    ))
 }
 
 /// Fills an unset (0) step with the data's median sample interval (and, for the snapshot model, sets
@@ -60,14 +87,14 @@ fn check_level(dir: &Path, params: &TrainParams) -> Result<(), LearnError> {
 pub fn train_pair(
     dir: &Path,
     params: &TrainParams,
-    peers: bool,
+    context: Context,
     until: Option<Split>,
 ) -> Result<(ModelPair, Dataset), LearnError> {
     check_level(dir, params)?;
     train_pair_on(
         Dataset::read_with_progress(dir, params.progress)?,
         params,
-        peers,
+        context,
         until,
     )
 }
@@ -76,24 +103,21 @@ pub fn train_pair(
 fn train_pair_on(
     raw: Dataset,
     params: &TrainParams,
-    peers: bool,
+    context: Context,
     until: Option<Split>,
 ) -> Result<(ModelPair, Dataset), LearnError> {
     let mut params = params.clone();
     resolve_step(&mut params, &raw);
-    let data = if peers {
-        context::add_peer_columns(&raw, (params.window.step_secs / 2).max(1))
-    } else {
-        raw
-    };
-    let (first, last) = data
+    let (first, last) = raw
         .time_range()
         .ok_or_else(|| LearnError::Dataset("no samples".into()))?;
     let end = match until {
-        Some(s) => s.time(&data)?,
+        Some(s) => s.time(&raw)?,
         None => last,
     };
-    let pair = model::train(&data, &params, first, end)?;
+    let (data, coupling) = with_context(raw, context, params.window.step_secs, end)?;
+    let mut pair = model::train(&data, &params, first, end)?;
+    pair.meta.callers = coupling;
     Ok((pair, data))
 }
 
@@ -143,8 +167,8 @@ pub struct TrainJob {
     pub data: PathBuf,
     /// Window model parameters (step 0 = the data's sample step).
     pub params: TrainParams,
-    /// Add cross-target peer columns.
-    pub peers: bool,
+    /// Cross-target columns to add.
+    pub context: Context,
     /// Train only up to this point.
     pub until: Option<Split>,
     /// Cluster-level dataset for the snapshot model, with its parameters.
@@ -186,8 +210,8 @@ fn streams(job: &TrainJob) -> Result<bool, LearnError> {
         return Ok(false);
     }
     let p = &job.params;
-    let unsupported = if job.peers {
-        Some("--peers (every target at once)")
+    let unsupported = if job.context.peers || job.context.callers {
+        Some("--peers and --callers (every target at once)")
     } else if job.false_alarms.is_some() {
         Some("--false-alarms")
     } else if p.unsupervised {
@@ -259,13 +283,13 @@ pub fn train_bundle(job: &TrainJob) -> Result<(ModelBundle, Vec<Evaluation<'stat
     let holdout = read(&job.holdout)?;
     let snapshot_holdout = read(&job.snapshot_holdout)?;
     let window = match raw {
-        Some(raw) => train_pair_on(raw, &job.params, job.peers, job.until)?.0,
+        Some(raw) => train_pair_on(raw, &job.params, job.context, job.until)?.0,
         None => {
             model::streamed::train(&job.data, &job.params, job.until, job.max_rows_in_memory)?.pair
         }
     };
     let snapshot = match snapshot_data {
-        Some((d, params)) => Some(train_pair_on(d, params, false, None)?.0),
+        Some((d, params)) => Some(train_pair_on(d, params, Context::default(), None)?.0),
         None => None,
     };
     let seed = job.params.seed;
@@ -340,8 +364,8 @@ pub struct EvalJob {
     pub split: Option<Split>,
     /// Training parameters when training in the run.
     pub params: TrainParams,
-    /// Add cross-target peer columns when training in the run.
-    pub peers: bool,
+    /// Cross-target columns to add when training in the run.
+    pub context: Context,
     /// Column map file for a bundle whose metric names differ from the dataset's (`model = "data"`).
     pub columns: Option<PathBuf>,
     /// What becomes of a model metric the dataset lacks (with `model`): an error, or missing values.
@@ -392,7 +416,7 @@ pub fn run_eval(job: &EvalJob) -> Result<serde_json::Value, LearnError> {
                         .into(),
                 });
             }
-            let (pair, data) = train_pair(&job.data, &job.params, job.peers, Some(split))?;
+            let (pair, data) = train_pair(&job.data, &job.params, job.context, Some(split))?;
             let from = split.time(&data)?;
             (pair, "trained in this run".to_string(), data, from)
         }
@@ -412,8 +436,9 @@ pub struct HoldoutJob {
     pub split: Split,
     /// Training parameters (step 0 = the data's sample step).
     pub params: TrainParams,
-    /// Add cross-target peer columns (over all targets: they carry no label).
-    pub peers: bool,
+    /// Cross-target columns to add (over all targets, the held-out ones included: they carry no label;
+    /// the callers' coupling learnt before the split).
+    pub context: Context,
     /// The held-out groups.
     pub groups: crate::holdout::Groups,
     /// Report directory.
@@ -425,12 +450,8 @@ pub fn run_holdout(job: &HoldoutJob) -> Result<crate::holdout::HoldoutReport, Le
     let raw = Dataset::read(&job.data)?;
     let mut params = job.params.clone();
     resolve_step(&mut params, &raw);
-    let data = if job.peers {
-        context::add_peer_columns(&raw, (params.window.step_secs / 2).max(1))
-    } else {
-        raw
-    };
-    let split = job.split.time(&data)?;
+    let split = job.split.time(&raw)?;
+    let (data, _) = with_context(raw, job.context, params.window.step_secs, split)?;
     let report = crate::holdout::run(&data, &params, &job.groups, split)?;
     crate::holdout::write(&report, &job.out)?;
     Ok(report)

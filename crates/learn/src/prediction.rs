@@ -171,6 +171,8 @@ pub fn human_metric(name: &str) -> String {
         ("other services' mean ", rest)
     } else if let Some(rest) = name.strip_prefix("peers_max:") {
         ("other services' max ", rest)
+    } else if let Some(rest) = name.strip_prefix(crate::context::CALLERS_MAX) {
+        ("its callers' rise in ", rest)
     } else {
         ("", name)
     };

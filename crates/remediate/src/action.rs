@@ -296,6 +296,21 @@ pub enum SkipReason {
     AlreadyCordoned,
     /// Someone else changed the value since the agent did: the agent leaves it alone.
     ChangedByOthers,
+    /// The API server refused the write as a server-side apply conflict (HTTP 409): another field
+    /// manager (an HPA controller, Argo CD, Flux, `kubectl`) owns the field; the agent never forces.
+    Conflict {
+        /// The field manager the API server named, when it did.
+        manager: Option<String>,
+        /// The API server's message.
+        message: String,
+    },
+    /// The API server denied the write (HTTP 403): the agent's account lacks the permission.
+    Forbidden {
+        /// The call denied, as `kubectl auth can-i` spells it (`patch horizontalpodautoscalers.autoscaling`).
+        permission: String,
+        /// The API server's message.
+        message: String,
+    },
 }
 
 /// What became of a decision.

@@ -1,6 +1,6 @@
 //! The audit: every decision — applied, proposed, observed or skipped and why — as one JSON log line and
-//! a count per (outcome, action kind, reason). The Kubernetes executor (not built yet) is to render the same record as an
-//! Event and an annotation.
+//! a count per (outcome, action kind, reason). A live executor may also record it in the cluster
+//! ([`crate::executor::LiveExecutor::audit`]: the Kubernetes executor's Event and annotation).
 
 use std::collections::BTreeMap;
 
@@ -53,6 +53,8 @@ pub fn reason_name(r: &SkipReason) -> &'static str {
         SkipReason::DrainInProgress { .. } => "drain_in_progress",
         SkipReason::AlreadyCordoned => "already_cordoned",
         SkipReason::ChangedByOthers => "changed_by_others",
+        SkipReason::Conflict { .. } => "conflict",
+        SkipReason::Forbidden { .. } => "forbidden",
     }
 }
 

@@ -367,6 +367,43 @@ fn decide_one(
     d
 }
 
+/// Whether a new action on `object` (a workload of `namespace`) may still be applied at `now`: the
+/// kill switch (policy or annotation), the object's cooldown, the namespace's and the cluster's hourly
+/// budgets, against the history as it is now. Used when an approved action is applied, since the
+/// cluster and the agent's history may have changed since it was proposed. `None`: it may.
+pub fn recheck(
+    object: &str,
+    namespace: &str,
+    policy: &Policy,
+    kill_switch: bool,
+    history: &History,
+    now: i64,
+) -> Option<SkipReason> {
+    let limits = &policy.limits;
+    if policy.kill_switch || kill_switch {
+        Some(SkipReason::KillSwitch)
+    } else if let Some(at) = history
+        .last_applied(object)
+        .filter(|&at| now - at < policy.cooldown_secs)
+    {
+        Some(SkipReason::Cooldown {
+            until: at + policy.cooldown_secs,
+        })
+    } else if history.applied_last_hour(now, Some(namespace))
+        >= limits.actions_per_namespace_per_hour as usize
+    {
+        Some(SkipReason::NamespaceRateLimit {
+            limit: limits.actions_per_namespace_per_hour,
+        })
+    } else if history.applied_last_hour(now, None) >= limits.actions_per_cluster_per_hour as usize {
+        Some(SkipReason::ClusterRateLimit {
+            limit: limits.actions_per_cluster_per_hour,
+        })
+    } else {
+        None
+    }
+}
+
 fn cause_of(kind: ActionKind) -> Cause {
     match kind {
         ActionKind::ScaleOut => Cause::CpuExhaustion,

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::action::Action;
 use crate::error::RemediateError;
-use crate::executor::{BoxFuture, LiveExecutor};
+use crate::executor::{BoxFuture, Effect, LiveExecutor};
 use crate::state::ClusterState;
 
 const NAME: &str = "simulator";
@@ -100,10 +100,10 @@ impl LiveExecutor for HttpExecutor {
         })
     }
 
-    fn apply<'a>(&'a self, action: &'a Action) -> BoxFuture<'a, Result<(), RemediateError>> {
+    fn apply<'a>(&'a self, action: &'a Action) -> BoxFuture<'a, Result<Effect, RemediateError>> {
         Box::pin(async move {
             let Some(body) = Self::intervention(action) else {
-                return Ok(());
+                return Ok(Effect::Done(None));
             };
             let url = format!("{}/api/v1/interventions", self.base);
             let answer = self
@@ -116,7 +116,7 @@ impl LiveExecutor for HttpExecutor {
                 .map_err(|e| failed(format!("POST {url}: {e}")))?;
             let status = answer.status();
             if status.is_success() {
-                return Ok(());
+                return Ok(Effect::Done(None));
             }
             let text = answer.text().await.unwrap_or_default();
             Err(failed(format!(

@@ -7,7 +7,8 @@
 //! closed-loop evaluation (`closed_loop`) that runs model + agent in the simulator against the same seed
 //! without them (both behind the default feature `sim`). In the live loop ([`live`], `kubepulse watch
 //! --remediate`) a [`executor::LiveExecutor`] reads the cluster and applies: the simulator's live
-//! exporter over HTTP ([`http`]).
+//! exporter over HTTP ([`http`]), or the Kubernetes API (`cluster::remediation::KubeExecutor`, which owns
+//! every API call).
 
 // Library code reports through its return values; only the binary prints.
 #![warn(clippy::print_stdout, clippy::print_stderr)]
@@ -31,7 +32,7 @@ pub use action::{Action, Cause, Decision, Outcome, SkipReason, Trigger};
 pub use audit::Audit;
 pub use decide::decide;
 pub use error::RemediateError;
-pub use executor::{Executor, LiveExecutor};
+pub use executor::{Effect, Executor, LiveExecutor};
 pub use history::History;
 pub use policy::{ActionKind, Mode, Policy};
 pub use state::ClusterState;

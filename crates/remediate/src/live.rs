@@ -14,8 +14,8 @@ use serde::Serialize;
 
 use crate::action::{Decision, Outcome};
 use crate::audit::{self, Audit};
-use crate::decide::decide;
-use crate::executor::LiveExecutor;
+use crate::decide::{decide, recheck};
+use crate::executor::{Effect, LiveExecutor};
 use crate::history::History;
 use crate::policy::Policy;
 use crate::state::Signals;
@@ -85,6 +85,10 @@ pub enum PendingStatus {
     Applied,
     /// Approved, but applying it failed.
     Failed,
+    /// Approved, but not applied: the kill switch, a cooldown or a budget stopped it when it came
+    /// due, or the cluster refused it without a change (a conflict, a denied permission) or could
+    /// only take it as a recommendation: see its audit line.
+    NotApplied,
 }
 
 /// An action waiting for (or past) an approval.
@@ -163,6 +167,8 @@ pub struct Audited {
     pub line: String,
     /// Its counter labels: outcome (`applied`, `failed`, `skipped`, ...), action kind, skip reason.
     pub labels: (String, String, String),
+    /// The executor could not record it in the cluster (an Event, an annotation): why.
+    pub warning: Option<String>,
 }
 
 /// The agent of the live loop: policy, history, audit, the executor and the shared [`Ledger`].
@@ -237,7 +243,7 @@ impl LiveAgent {
         // Nothing happens in a cycle whose cluster cannot be read, approved actions included (they
         // wait for the next cycle, within their expiry).
         let mut state = self.executor.state().await?;
-        if self.approved(now, &mut out).await {
+        if self.approved(now, state.kill_switch, &mut out).await {
             state = self.executor.state().await?;
         }
         let windows: std::collections::HashMap<&str, &Window> = predicted
@@ -271,26 +277,58 @@ impl LiveAgent {
             .collect();
         let decisions = decide(&predictions, &state, &self.policy, now, &self.history);
         for d in decisions {
-            let mut failed = None;
-            if d.applies() {
-                if let Some(action) = &d.action {
-                    if let Err(e) = self.executor.apply(action).await {
-                        failed = Some(e.to_string());
-                    }
-                }
-            }
-            if failed.is_none() {
+            let (d, failed, note) = if d.applies() {
+                self.carry(d).await
+            } else {
                 self.history.record(&d, &self.policy);
-            }
+                (d, None, None)
+            };
             let mut extra = Vec::new();
+            if let Some(note) = note {
+                extra.push(("note", serde_json::Value::from(note)));
+            }
             if d.outcome == Outcome::AwaitingApproval {
                 if let Some(id) = self.propose(&d, now) {
                     extra.push(("approval_id", serde_json::Value::from(id)));
                 }
             }
-            out.push(self.record(&d, failed.as_deref(), &extra));
+            out.push(self.record(&d, failed.as_deref(), &extra).await);
         }
         Ok(out)
+    }
+
+    /// Applies a decision's action through the executor and records it in the history when done.
+    /// Returns the decision as carried out (a skip or a recommendation when the cluster said so), the
+    /// failure, and the executor's note.
+    async fn carry(&mut self, d: Decision) -> (Decision, Option<String>, Option<String>) {
+        let Some(action) = d.action.clone() else {
+            self.history.record(&d, &self.policy);
+            return (d, None, None);
+        };
+        match self.executor.apply(&action).await {
+            Ok(Effect::Done(note)) => {
+                self.history.record(&d, &self.policy);
+                (d, None, note)
+            }
+            Ok(Effect::Skipped(reason)) => (
+                Decision {
+                    outcome: Outcome::Skipped(reason),
+                    ..d
+                },
+                None,
+                None,
+            ),
+            Ok(Effect::Recommended(recommendation)) => (
+                Decision {
+                    outcome: Outcome::Recommended,
+                    action: Some(recommendation),
+                    ..d
+                },
+                None,
+                None,
+            ),
+            Err(e) => (d, Some(e.to_string()), None),
+        }
     }
 
     /// Queues an `awaiting_approval` decision unless the same action on the same object already
@@ -337,8 +375,10 @@ impl LiveAgent {
     }
 
     /// Applies the approved actions still within their expiry, marks the others expired; audits each.
-    /// Returns whether any was applied (the cluster changed).
-    async fn approved(&mut self, now: i64, out: &mut Vec<Audited>) -> bool {
+    /// The kill switch, cooldown and hourly budgets are checked again first (other actions may have
+    /// been applied since the proposal): one that no longer passes is audited as skipped with the
+    /// reason and not applied. Returns whether any was applied (the cluster changed).
+    async fn approved(&mut self, now: i64, kill_switch: bool, out: &mut Vec<Audited>) -> bool {
         let (due, expired): (Vec<PendingAction>, Vec<PendingAction>) = {
             let mut ledger = self.lock();
             let mut expired = Vec::new();
@@ -368,32 +408,50 @@ impl LiveAgent {
                 outcome: Outcome::Apply,
                 ..p.decision.clone()
             };
-            let mut failed = None;
-            if let Some(action) = &d.action {
-                if let Err(e) = self.executor.apply(action).await {
-                    failed = Some(e.to_string());
-                }
-            }
-            if failed.is_none() {
-                self.history.record(&d, &self.policy);
+            let object = d.action.as_ref().map(|a| a.object()).unwrap_or_default();
+            let refused = recheck(
+                &object,
+                &d.namespace,
+                &self.policy,
+                kill_switch,
+                &self.history,
+                now,
+            );
+            let (d, failed, note) = match refused {
+                Some(reason) => (
+                    Decision {
+                        outcome: Outcome::Skipped(reason),
+                        ..d
+                    },
+                    None,
+                    None,
+                ),
+                None => self.carry(d).await,
+            };
+            let status = if failed.is_some() {
+                PendingStatus::Failed
+            } else if d.outcome == Outcome::Apply {
                 changed = true;
-            }
-            let status = if failed.is_none() {
                 PendingStatus::Applied
             } else {
-                PendingStatus::Failed
+                // The cluster refused it without a change (a conflict, a denied permission) or it
+                // became a recommendation: nothing was applied.
+                PendingStatus::NotApplied
             };
             if let Some(q) = self.lock().pending.iter_mut().find(|q| q.id == p.id) {
                 q.status = status;
             }
-            let extra = [
+            let mut extra = vec![
                 ("approval_id", serde_json::Value::from(p.id)),
                 (
                     "approved_by",
                     serde_json::Value::from(p.decided_by.clone().unwrap_or_default()),
                 ),
             ];
-            out.push(self.record(&d, failed.as_deref(), &extra));
+            if let Some(note) = note {
+                extra.push(("note", serde_json::Value::from(note)));
+            }
+            out.push(self.record(&d, failed.as_deref(), &extra).await);
         }
         changed
     }
@@ -422,16 +480,27 @@ impl LiveAgent {
             ledger.recent.pop_front();
         }
         ledger.recent.push_back(value);
-        Audited { line, labels }
+        Audited {
+            line,
+            labels,
+            warning: None,
+        }
     }
 
-    /// Audits a decision (with extra fields in its line) and keeps it in the ledger.
-    fn record(
+    /// Audits a decision (with extra fields in its line), keeps it in the ledger and has the executor
+    /// record it in the cluster.
+    async fn record(
         &mut self,
         d: &Decision,
         failed: Option<&str>,
         extra: &[(&str, serde_json::Value)],
     ) -> Audited {
+        let warning = self
+            .executor
+            .audit(d, failed)
+            .await
+            .err()
+            .map(|e| e.to_string());
         let line = self.audit.record(d, failed);
         let mut value: serde_json::Value =
             serde_json::from_str(&line).unwrap_or(serde_json::Value::Null);
@@ -458,6 +527,10 @@ impl LiveAgent {
             ledger.recent.pop_front();
         }
         ledger.recent.push_back(value);
-        Audited { line, labels }
+        Audited {
+            line,
+            labels,
+            warning,
+        }
     }
 }

@@ -2,3 +2,4 @@
 
 mod fake_apiserver;
 mod rbac;
+mod remediation;

@@ -74,7 +74,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         snapshot: args.snapshot,
         split,
         params: args.train.params(FeatureMode::Window),
-        peers: args.train.peers,
+        context: args.train.context(),
         columns: args.columns.clone(),
         missing: args.missing_columns.into(),
         out: args.out.clone(),
@@ -144,7 +144,7 @@ fn holdout(args: &Args, groups: &str, split: Option<Split>) -> anyhow::Result<()
         data: args.data.clone(),
         split,
         params: args.train.params(FeatureMode::Window),
-        peers: args.train.peers,
+        context: args.train.context(),
         groups: learn::holdout::Groups::parse(groups)?,
         out: args.out.clone(),
     };

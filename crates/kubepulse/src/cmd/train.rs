@@ -67,6 +67,12 @@ pub struct ModelArgs {
     /// Add cross-target features: each gauge's mean and max over the other targets of the same namespace.
     #[arg(long)]
     pub peers: bool,
+    /// Add caller features (for data with `*client_latency*` and `*server_latency*` columns): for each
+    /// client latency metric, its largest recent rise among the target's callers — the targets whose
+    /// client latency moved with its server latency on the training data (learnt without labels and
+    /// stored in the model). A network delay shows there, not in the delayed service's own metrics.
+    #[arg(long)]
+    pub callers: bool,
     /// Leave out the calendar features (hour of day, day of week): for data too short to learn them.
     #[arg(long)]
     pub no_calendar: bool,
@@ -155,6 +161,14 @@ impl From<RelativeBaseline> for learn::relative::Baseline {
 }
 
 impl ModelArgs {
+    /// The cross-target columns these options ask for.
+    pub fn context(&self) -> learn::context::Context {
+        learn::context::Context {
+            peers: self.peers,
+            callers: self.callers,
+        }
+    }
+
     /// The training parameters these options describe.
     pub fn params(&self, mode: FeatureMode) -> TrainParams {
         TrainParams {
@@ -275,7 +289,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let job = TrainJob {
         data: args.data.clone(),
         params,
-        peers: args.model.peers,
+        context: args.model.context(),
         until: args.train_until.map(Split::TrainUntil),
         snapshot: args.snapshot_data.clone().map(|d| (d, snapshot_params)),
         holdout: args

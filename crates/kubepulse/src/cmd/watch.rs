@@ -98,12 +98,31 @@ pub struct WatchArgs {
     pub cycles: Option<u64>,
     /// Remediation policy (TOML, see docs/remediation.md): each cycle's predictions go through the agent,
     /// every decision audited (log line `remediation decision`, kubepulse_remediation_decisions_total).
-    #[arg(long, value_name = "POLICY", requires = "remediate_sim")]
+    /// Needs the cluster it acts on: --remediate-sim URL or --remediate-kube.
+    #[arg(long, value_name = "POLICY", requires = "remediation_executor")]
     pub remediate: Option<PathBuf>,
     /// The cluster the agent reads and acts on: a simulator's live exporter (`kubepulse simulate --serve`),
     /// e.g. http://127.0.0.1:9101.
-    #[arg(long, value_name = "URL", requires = "remediate")]
+    #[arg(
+        long,
+        value_name = "URL",
+        requires = "remediate",
+        group = "remediation_executor"
+    )]
     pub remediate_sim: Option<String>,
+    /// The cluster the agent reads and acts on: the Kubernetes API (in-cluster service account, or
+    /// --kubeconfig/--context). It reads and acts in the namespaces the policy lists (each needs the
+    /// remediation Role, deploy/kustomize/components/remediate) and on nodes when the policy's
+    /// `[nodes] cordon_drain` is above `observe` (the ClusterRole of components/remediate-nodes).
+    #[arg(long, requires = "remediate", group = "remediation_executor")]
+    pub remediate_kube: bool,
+    /// kubeconfig for --remediate-kube (default: KUBECONFIG or ~/.kube/config, else the in-cluster
+    /// service account).
+    #[arg(long, value_name = "FILE", requires = "remediate_kube")]
+    pub kubeconfig: Option<PathBuf>,
+    /// kubeconfig context for --remediate-kube (default: its current-context).
+    #[arg(long, value_name = "NAME", requires = "remediate_kube")]
+    pub context: Option<String>,
     /// How long an action in `approve` mode waits for an approval (cluster time).
     #[arg(long, default_value = "15m", value_parser = parse::duration_secs)]
     pub approval_expiry: i64,
@@ -159,13 +178,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Some(path) => Some(remediate::Policy::load(path)?),
         None => None,
     };
-    let executor = match &args.remediate_sim {
+    let simulator = match &args.remediate_sim {
         Some(url) => Some(
             remediate::http::HttpExecutor::new(url, Duration::from_secs(10))
                 .context("--remediate-sim")?,
         ),
         None => None,
     };
+    let kube = args.remediate_kube.then(|| cluster::Connection {
+        kubeconfig: args.kubeconfig.clone(),
+        context: args.context.clone(),
+    });
 
     let reloading = match &args.model {
         Some(path) if args.reload_poll_secs > 0 => Some(Arc::new(
@@ -217,31 +240,63 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             args.feedback_dir.as_deref(),
         )?,
     };
-    let agent = match (policy, executor) {
-        (Some(policy), Some(executor)) => Some(remediate::live::LiveAgent::new(
-            policy,
-            Box::new(executor),
-            (info.window_secs / info.step_secs).max(1) as usize,
-            info.step_secs,
-            args.approval_expiry,
-        )),
-        _ => None,
-    };
+    let window_points = (info.window_secs / info.step_secs).max(1) as usize;
+    let approval_expiry = args.approval_expiry;
     let poll = Duration::from_secs(args.reload_poll_secs);
     crate::runtime::block_on_until_signal(|shutdown| async move {
+        // The Kubernetes client lives on the runtime that uses it: built here, not before.
+        let executor: Option<Box<dyn remediate::LiveExecutor>> = match (simulator, kube, &policy) {
+            (Some(sim), _, _) => Some(Box::new(sim)),
+            (None, Some(connection), Some(policy)) => {
+                Some(Box::new(kube_executor(&connection, policy).await?))
+            }
+            _ => None,
+        };
+        let agent = match (policy, executor) {
+            (Some(policy), Some(executor)) => Some(remediate::live::LiveAgent::new(
+                policy,
+                executor,
+                window_points,
+                info.step_secs,
+                approval_expiry,
+            )),
+            _ => None,
+        };
         match reloading {
             Some(reloading) => {
                 let predictor: Arc<dyn watch::live::Predictor> = reloading.clone();
                 // The reload loop ends with the watcher (it holds no state worth a shutdown).
                 tokio::select! {
-                    r = run_remediating(config, predictor, agent, shutdown.recv()) => r,
-                    () = watch::reload::watch_file(reloading, poll, std::future::pending()) => Ok(()),
+                    r = run_remediating(config, predictor, agent, shutdown.recv()) => r?,
+                    () = watch::reload::watch_file(reloading, poll, std::future::pending()) => {}
                 }
             }
-            None => run_remediating(config, Arc::new(model), agent, shutdown.recv()).await,
+            None => run_remediating(config, Arc::new(model), agent, shutdown.recv()).await?,
         }
+        anyhow::Ok(())
     })??;
     Ok(())
+}
+
+/// The Kubernetes executor of `--remediate-kube`: the namespaces the policy lists, the nodes when its
+/// `[nodes] cordon_drain` mode is above `observe`; Events name this pod (`HOSTNAME`).
+async fn kube_executor(
+    connection: &cluster::Connection,
+    policy: &remediate::Policy,
+) -> anyhow::Result<cluster::remediation::KubeExecutor> {
+    let client = connection.client().await.context("--remediate-kube")?;
+    let namespaces: Vec<String> = policy.namespaces.keys().cloned().collect();
+    if namespaces.is_empty() {
+        anyhow::bail!(
+            "--remediate-kube: the policy lists no namespace ([namespaces.<ns>]); the Kubernetes executor \
+             acts only in namespaces the policy names (each with the remediation Role)"
+        );
+    }
+    let nodes = policy.nodes != remediate::Mode::Observe;
+    let instance = std::env::var("HOSTNAME").unwrap_or_else(|_| "kubepulse-watch".to_string());
+    Ok(cluster::remediation::KubeExecutor::new(
+        client, namespaces, nodes, &instance,
+    ))
 }
 
 #[cfg(test)]
@@ -361,6 +416,65 @@ mod tests {
             e.contains("--remediate-sim") && e.contains("not a URL"),
             "{e}"
         );
+        // Both executors at once: one cluster only.
+        let e = error_of(&[
+            "kubepulse",
+            "watch",
+            "--prometheus",
+            url,
+            "--remediate",
+            good,
+            "--remediate-sim",
+            url,
+            "--remediate-kube",
+        ]);
+        assert!(e.contains("cannot be used with"), "{e}");
+        // The Kubernetes executor: a kubeconfig that is not one is named; a policy without
+        // namespaces is refused (the executor acts only where the policy says).
+        let kubeconfig = dir.path().join("kubeconfig");
+        std::fs::write(&kubeconfig, "not: [a kubeconfig").unwrap();
+        let e = error_of(&[
+            "kubepulse",
+            "watch",
+            "--prometheus",
+            url,
+            "--remediate",
+            good,
+            "--remediate-kube",
+            "--kubeconfig",
+            kubeconfig.to_str().unwrap(),
+        ]);
+        assert!(
+            e.contains("--remediate-kube") && e.contains("kubeconfig"),
+            "{e}"
+        );
+        std::fs::write(
+            &kubeconfig,
+            "apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters:\n- name: k\n  cluster:\n    server: http://127.0.0.1:9\nusers:\n- name: u\n  user:\n    token: t\ncontexts:\n- name: c\n  context:\n    cluster: k\n    user: u\n",
+        )
+        .unwrap();
+        let empty = dir.path().join("empty.toml");
+        std::fs::write(&empty, "[defaults]\nscale_out = \"auto\"\n").unwrap();
+        let e = error_of(&[
+            "kubepulse",
+            "watch",
+            "--prometheus",
+            url,
+            "--remediate",
+            empty.to_str().unwrap(),
+            "--remediate-kube",
+            "--kubeconfig",
+            kubeconfig.to_str().unwrap(),
+        ]);
+        assert!(e.contains("lists no namespace"), "{e}");
+        let e = error_of(&[
+            "kubepulse",
+            "watch",
+            "--prometheus",
+            url,
+            "--remediate-kube",
+        ]);
+        assert!(e.contains("--remediate"), "{e}");
     }
 
     /// A query set lacking one of the model's columns: named at start by default; with

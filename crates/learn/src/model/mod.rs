@@ -92,6 +92,10 @@ pub struct PairMeta {
     /// The label-free anomaly scorer's inputs and threshold (models with baseline features).
     #[serde(default)]
     pub anomaly: Option<crate::anomaly::AnomalyMeta>,
+    /// Each target's callers, learnt on the training period, when the model has caller columns
+    /// (`--callers`, [`crate::context::Coupling`]); evaluation and serving derive those columns from it.
+    #[serde(default)]
+    pub callers: Option<crate::context::Coupling>,
 }
 
 /// A fitted model pair.
@@ -823,6 +827,7 @@ fn train_on(
                         params: params.clone(),
                         training_rows: 0,
                         anomaly: None,
+                        callers: None,
                     },
                     binary: Some(binary),
                     types: type_forest,
@@ -1030,12 +1035,17 @@ fn leads_by_type(dataset: &Dataset, grid: &Grid, types: &[String]) -> Vec<Vec<f6
     leads
 }
 
+/// The `k` of an unsupervised model's per-target condition (`--unsupervised --relative-alarm`): with no
+/// label to choose it on, a score must stand at least at its target's own 99th percentile.
+pub const UNSUPERVISED_K: f64 = 0.0;
+
 /// Trains an unsupervised pair on `[from, until]`, for a cluster without incident labels: the anomaly
 /// scorer alone (`anomaly`), over the trailing-baseline features (`params.baseline`, default 1 h), fitted on
 /// every training window (thinned to `max_normal_rows`) with labels ignored. Its probability is the anomaly
-/// score, its one type [`anomaly::ISSUE_TYPE`]; the alarm threshold is the lowest at which the training
-/// period's alarm episodes — all counted as false, there being no labels — stay within the false alarm
-/// budget per target-day (on at most `ANOMALY_THRESHOLD_SERIES` targets).
+/// score, its one type [`anomaly::ISSUE_TYPE`]; the alarm threshold is the lowest down to which the
+/// training period's alarm episodes — all counted as false, there being no labels — stay within the false
+/// alarm budget per target-day at every threshold (`unlabelled_threshold`; on at most
+/// `ANOMALY_THRESHOLD_SERIES` targets).
 pub fn train_unsupervised(
     dataset: &Dataset,
     params: &TrainParams,
@@ -1077,7 +1087,21 @@ pub fn train_unsupervised(
         })?;
     drop(rows);
     let (grid, scores) = anomaly_scores(dataset, &spec, grid, &anomaly)?;
-    meta.threshold = unlabelled_threshold(&grid, &scores, params.false_alarm_budget);
+    // With `--relative-alarm`, a score must also be unusual for its own target: the condition with
+    // `UNSUPERVISED_K`, judged against each target's other scores (labels ignored), and the threshold
+    // chosen with it.
+    let relative = params
+        .relative_alarm
+        .then(|| RelativeRule::for_slope(params.relative_baseline, UNSUPERVISED_K, 1.0));
+    let passes = relative.as_ref().map(|rule| {
+        let mut unlabelled = grid.clone();
+        for p in unlabelled.points.iter_mut().flatten() {
+            p.label = crate::labels::Label::Normal;
+        }
+        relative_passes(rule, &unlabelled, &scores)
+    });
+    meta.threshold =
+        unlabelled_threshold(&grid, &scores, passes.as_deref(), params.false_alarm_budget);
     let names = spec.names().to_vec();
     Ok(ModelPair {
         meta: PairMeta {
@@ -1087,7 +1111,7 @@ pub fn train_unsupervised(
             policy: params.policy,
             issue_types: vec![crate::anomaly::ISSUE_TYPE.to_string()],
             threshold: meta.threshold,
-            relative: None,
+            relative,
             calibration: Calibration::IDENTITY,
             lead_secs_by_type: vec![0.0],
             eta: None,
@@ -1100,6 +1124,7 @@ pub fn train_unsupervised(
             params,
             training_rows,
             anomaly: Some(meta),
+            callers: None,
         },
         binary: None,
         types: None,
@@ -1137,9 +1162,17 @@ fn anomaly_scores(
     Ok((grid, scores))
 }
 
-/// The lowest score threshold at which the alarm episodes of `scores` (over `grid`, every one counted
-/// as false) stay within `budget` per target-day; 1 (never) when none does.
-fn unlabelled_threshold(grid: &Grid, scores: &[Vec<f64>], budget: f64) -> f64 {
+/// The lowest score threshold down to which the alarm episodes of `scores` (over `grid`, every one
+/// counted as false; a point alarms only if it also `passes`, when given) stay within `budget` per target-day at *every* threshold above it too; 1 (never)
+/// when even the highest score exceeds it. Episodes are not monotone in the threshold: far enough
+/// down, each target's alarms merge into one long episode, which meets any budget while alarming all
+/// the time; the scan therefore stops at the first threshold over budget.
+fn unlabelled_threshold(
+    grid: &Grid,
+    scores: &[Vec<f64>],
+    passes: Option<&[Vec<bool>]>,
+    budget: f64,
+) -> f64 {
     let mut all: Vec<f64> = scores.iter().flatten().copied().collect();
     all.sort_by(f64::total_cmp);
     all.dedup_by(|a, b| a.to_bits() == b.to_bits());
@@ -1159,14 +1192,67 @@ fn unlabelled_threshold(grid: &Grid, scores: &[Vec<f64>], budget: f64) -> f64 {
             .points
             .iter()
             .zip(scores)
-            .map(|(points, sc)| {
-                let alarms: Vec<bool> = sc.iter().map(|&p| p >= c).collect();
+            .enumerate()
+            .map(|(s, (points, sc))| {
+                let alarms: Vec<bool> = sc
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &p)| p >= c && passes.is_none_or(|ps| ps[s][i]))
+                    .collect();
                 figures::episodes(points, &alarms, grid.spec.step_secs).len()
             })
             .sum();
-        if episodes as f64 / days <= budget {
-            best = best.min(c);
+        if episodes as f64 / days > budget {
+            break;
         }
+        best = c;
     }
     best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::labels::Label;
+    use crate::scoring::Point;
+
+    /// One target, one day at 60 s: scores low with six isolated blips. Far enough down, every
+    /// window alarms as one long episode, which would meet any budget: the threshold must stay above
+    /// that, at the lowest level whose every higher level is within budget.
+    #[test]
+    fn the_unlabelled_threshold_never_reaches_an_always_on_alarm() {
+        let n = 1440usize;
+        let points: Vec<Point> = (0..n)
+            .map(|i| Point {
+                index: i,
+                t: i as i64 * 60,
+                label: Label::Normal,
+            })
+            .collect();
+        let scores: Vec<f64> = (0..n)
+            .map(|i| match i % 240 {
+                100 => 0.9,
+                // Every tenth window slightly up: many short episodes at 0.5.
+                _ if i % 10 == 0 => 0.5,
+                _ => 0.4,
+            })
+            .collect();
+        let grid = Grid {
+            points: vec![points],
+            spec: WindowSpec {
+                window_secs: 180,
+                step_secs: 60,
+                horizon_secs: 60,
+            },
+            policy: OngoingPolicy::Detect,
+        };
+        let scores = vec![scores];
+        // 6 blips a day: within a budget of 6, not of 5; at 0.5, 144 episodes; at 0.4, one.
+        assert_eq!(unlabelled_threshold(&grid, &scores, None, 6.0), 0.9);
+        assert_eq!(unlabelled_threshold(&grid, &scores, None, 5.0), 1.0);
+        assert_eq!(unlabelled_threshold(&grid, &scores, None, 1000.0), 0.4);
+        // A condition that passes only the first blip of the day: within a budget of 1.
+        let first: Vec<Vec<bool>> = vec![(0..n).map(|i| i == 100).collect()];
+        assert_eq!(unlabelled_threshold(&grid, &scores, Some(&first), 1.0), 0.4);
+    }
 }

@@ -78,7 +78,7 @@ fn report_with(
         snapshot: false,
         split: Some(Split::Fraction(0.6)),
         params: common::small_params(),
-        peers: false,
+        context: Default::default(),
         columns,
         missing,
         out: dir.path().join("report"),
@@ -218,7 +218,7 @@ fn train_maps_the_holdout_columns_with_a_column_map() {
     let job = |holdout_dir: PathBuf, columns: Option<PathBuf>| pipeline::TrainJob {
         data: write("train", &train_data),
         params: common::small_params(),
-        peers: false,
+        context: Default::default(),
         until: None,
         snapshot: None,
         holdout: Some((holdout_dir, "other cluster".into())),
@@ -279,7 +279,7 @@ fn train_scores_a_holdout_lacking_a_column_as_missing_values_on_request() {
     let job = |holdout_dir: PathBuf, missing: MissingColumns| pipeline::TrainJob {
         data: train_dir.clone(),
         params: common::small_params(),
-        peers: false,
+        context: Default::default(),
         until: None,
         snapshot: None,
         holdout: Some((holdout_dir, "other cluster".into())),

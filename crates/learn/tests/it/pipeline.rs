@@ -682,7 +682,7 @@ fn false_alarms_from_the_ui_drop_the_labels_they_overlap_before_training() {
     let job = |false_alarms: Option<std::path::PathBuf>| learn::pipeline::TrainJob {
         data: data.clone(),
         params: common::small_params(),
-        peers: false,
+        context: Default::default(),
         until: None,
         snapshot: None,
         holdout: None,
@@ -728,4 +728,95 @@ fn false_alarms_from_the_ui_drop_the_labels_they_overlap_before_training() {
     // The data trained on: the same without a dropped label, different with.
     assert_eq!(nothing.info().version, plain.info().version);
     assert_ne!(fed.info().version, plain.info().version);
+}
+
+/// The synthetic fleet with client/server latency: each `svc{k+1}` calls `svc{k}`, so its client
+/// latency follows `svc{k}`'s server latency (which follows that target's CPU).
+fn with_latency(d: &Dataset) -> Dataset {
+    let mut out = d.clone();
+    out.metrics.push("client_latency_p90_seconds".into());
+    out.metrics.push("server_latency_p90_seconds".into());
+    let server: Vec<Vec<f64>> = d
+        .series
+        .iter()
+        .map(|s| s.columns[0].iter().map(|c| 0.02 + c / 1000.0).collect())
+        .collect();
+    for (k, s) in out.series.iter_mut().enumerate() {
+        let client = match k.checked_sub(1) {
+            Some(callee) => server[callee].iter().map(|v| v * 1.2 + 0.003).collect(),
+            None => vec![f64::NAN; s.timestamps.len()],
+        };
+        s.columns.push(client);
+        s.columns.push(server[k].clone());
+    }
+    out
+}
+
+/// `--callers`: the coupling is learnt on the training period and kept in the model; a saved model
+/// derives exactly the training path's caller columns from the raw data (evaluation, like serving,
+/// never relearns it), and asking for callers on data without latency columns is an error.
+#[test]
+fn caller_columns_from_a_saved_model_equal_the_training_ones() {
+    let raw = with_latency(&common::synthetic(3, 8, 11));
+    let dir = tempfile::tempdir().unwrap();
+    dataset::write(&raw, &dir.path().join("data")).unwrap();
+    let callers = learn::context::Context {
+        peers: false,
+        callers: true,
+    };
+    let (pair, trained) = learn::pipeline::train_pair(
+        &dir.path().join("data"),
+        &common::small_params(),
+        callers,
+        Some(Split::Fraction(0.6)),
+    )
+    .unwrap();
+    let coupling = pair.meta.callers.clone().expect("a coupling in the model");
+    assert_eq!(coupling.until, Split::Fraction(0.6).time(&raw).unwrap());
+    let learnt: Vec<(&str, Vec<&str>)> = coupling
+        .callers
+        .iter()
+        .map(|(t, c)| (t.as_str(), c.iter().map(|x| x.0.as_str()).collect()))
+        .collect();
+    assert_eq!(
+        learnt,
+        vec![
+            ("shop/svc0", vec!["shop/svc1"]),
+            ("shop/svc1", vec!["shop/svc2"])
+        ]
+    );
+    let path = dir.path().join("model.kpm");
+    common::bundle_of(&pair).save(&path).unwrap();
+    let loaded = ModelBundle::load(&path).unwrap().window_model().clone();
+    assert_eq!(loaded.meta.callers, Some(coupling));
+    let (derived, _) = eval::prepare(
+        std::borrow::Cow::Owned(raw.clone()),
+        &loaded,
+        &Default::default(),
+    )
+    .unwrap();
+    assert_eq!(derived.metrics, trained.metrics);
+    let bits = |d: &Dataset| -> Vec<Vec<Vec<u64>>> {
+        d.series
+            .iter()
+            .map(|s| {
+                s.columns
+                    .iter()
+                    .map(|c| c.iter().map(|v| v.to_bits()).collect())
+                    .collect()
+            })
+            .collect()
+    };
+    assert!(bits(&derived) == bits(&trained), "caller columns differ");
+    // svc1's callers column holds svc2's rises; svc2 has no caller: missing throughout.
+    let col = trained.metrics.len() - 1;
+    assert!(trained.series[1].columns[col].iter().any(|v| v.is_finite()));
+    assert!(trained.series[2].columns[col].iter().all(|v| v.is_nan()));
+
+    let plain = tempfile::tempdir().unwrap();
+    dataset::write(&common::synthetic(2, 4, 3), plain.path()).unwrap();
+    let err = learn::pipeline::train_pair(plain.path(), &common::small_params(), callers, None)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("client_latency"), "{err}");
 }

@@ -22,7 +22,7 @@ fn bytes(pair: &model::ModelPair) -> Vec<u8> {
 }
 
 fn in_memory(dir: &Path, params: &TrainParams, until: Split) -> model::ModelPair {
-    pipeline::train_pair(dir, params, false, Some(until))
+    pipeline::train_pair(dir, params, Default::default(), Some(until))
         .unwrap()
         .0
 }
@@ -209,7 +209,10 @@ fn train_bundle_reads_target_by_target_above_max_rows_in_memory_only() {
     let job = |max_rows_in_memory: u64, peers: bool| pipeline::TrainJob {
         data: dir.path().to_path_buf(),
         params: params.clone(),
-        peers,
+        context: learn::context::Context {
+            peers,
+            callers: false,
+        },
         until: Some(until),
         snapshot: None,
         holdout: None,
@@ -241,9 +244,17 @@ fn train_bundle_reads_target_by_target_above_max_rows_in_memory_only() {
     assert_eq!(meta(rows / 2, false), streamed);
     assert_eq!(meta(rows, false), whole);
     // Peer columns need every target at once: read whole, whatever the size.
-    let peers = pipeline::train_pair(dir.path(), &params, true, Some(until))
-        .unwrap()
-        .0
-        .meta;
+    let peers = pipeline::train_pair(
+        dir.path(),
+        &params,
+        learn::context::Context {
+            peers: true,
+            callers: false,
+        },
+        Some(until),
+    )
+    .unwrap()
+    .0
+    .meta;
     assert_eq!(meta(rows / 2, true), peers);
 }

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use learn::prediction::Prediction;
 use learn::window::Window;
 use remediate::action::Action;
-use remediate::executor::{BoxFuture, LiveExecutor};
+use remediate::executor::{BoxFuture, Effect, LiveExecutor};
 use remediate::live::LiveAgent;
 use remediate::state::{ClusterState, Workload};
 
@@ -57,9 +57,9 @@ impl LiveExecutor for FakeCluster {
     fn apply<'a>(
         &'a self,
         action: &'a Action,
-    ) -> BoxFuture<'a, Result<(), remediate::RemediateError>> {
+    ) -> BoxFuture<'a, Result<Effect, remediate::RemediateError>> {
         self.applied.lock().unwrap().push(action.clone());
-        Box::pin(async { Ok(()) })
+        Box::pin(async { Ok(Effect::Done(None)) })
     }
 }
 
@@ -213,6 +213,44 @@ async fn an_approved_action_is_applied_and_audited_with_who_approved() {
     assert_eq!(s.agent.audit().count("applied"), 1);
 }
 
+/// The cooldown and budgets are checked again when an approved action comes due: a second raise
+/// approved while the first one's cooldown runs is not applied, and says why.
+#[tokio::test]
+async fn an_approval_applied_in_the_cooldown_of_another_action_is_skipped() {
+    let mut s = setup().await;
+    let first = s.cycle(1000).await[0]["approval_id"].as_u64().unwrap();
+    s.post(&format!("/api/v1/actions/{first}/approve"), Some(TOKEN))
+        .await;
+    // Applied; the leak still holds on the raised limit: a second raise is proposed.
+    let lines = s.cycle(1030).await;
+    assert!(lines.iter().any(|l| l["outcome"] == "apply"), "{lines:?}");
+    let second = lines
+        .iter()
+        .find_map(|l| l["approval_id"].as_u64().filter(|&id| id != first))
+        .unwrap_or_else(|| panic!("a second proposal: {lines:?}"));
+    let (status, _) = s
+        .post(&format!("/api/v1/actions/{second}/approve"), Some(TOKEN))
+        .await;
+    assert_eq!(status, 200);
+    let lines = s.cycle(1045).await;
+    let skipped = lines
+        .iter()
+        .find(|l| l["approval_id"] == second)
+        .unwrap_or_else(|| panic!("{lines:?}"));
+    assert_eq!(skipped["outcome"], "skipped", "{skipped}");
+    assert_eq!(skipped["reason"], "cooldown", "{skipped}");
+    assert_eq!(skipped["until"], 1030 + 1800, "the default 30m cooldown");
+    assert_eq!(s.applied().len(), 1, "only the first raise");
+    let pending = s.actions().await["pending"].clone();
+    let status = pending
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == second)
+        .map(|p| p["status"].clone());
+    assert_eq!(status, Some(serde_json::json!("not_applied")));
+}
+
 #[tokio::test]
 async fn a_denied_action_is_never_applied() {
     let mut s = setup().await;
@@ -326,7 +364,7 @@ async fn nothing_happens_while_the_cluster_cannot_be_read() {
         fn apply<'a>(
             &'a self,
             action: &'a Action,
-        ) -> BoxFuture<'a, Result<(), remediate::RemediateError>> {
+        ) -> BoxFuture<'a, Result<Effect, remediate::RemediateError>> {
             self.inner.apply(action)
         }
     }
