@@ -50,6 +50,8 @@ K8S_VERSIONS = ("1.29", "1.37")
 RENDERS = {
     "overlays/staging-gke": DEPLOY / "kustomize/overlays/staging-gke",
     "overlays/production-aks": DEPLOY / "kustomize/overlays/production-aks",
+    # The local overlay's KubePulse part (its top level adds deploy/demo, checked by the demo checks).
+    "overlays/local": DEPLOY / "kustomize/overlays/local/kubepulse",
     "base": DEPLOY / "kustomize/base",
     "monitoring": DEPLOY / "monitoring",
     "demo/loadgen": DEPLOY / "demo/loadgen",
@@ -430,9 +432,12 @@ def selector_matches(selector: dict, labels: dict) -> bool:
 def assert_hardened(docs: list[dict], source: str) -> str:
     n = 0
     for d in docs:
-        if d["kind"] not in ("Deployment", "StatefulSet", "DaemonSet"):
+        if d["kind"] == "CronJob":
+            spec = d["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        elif d["kind"] in ("Deployment", "StatefulSet", "DaemonSet"):
+            spec = pod_spec(d)
+        else:
             continue
-        spec = pod_spec(d)
         where = f"{source}: {name_of(d)}"
         psc = spec.get("securityContext") or {}
         if psc.get("runAsNonRoot") is not True:
@@ -628,6 +633,139 @@ def assert_overlay_specifics(docs: list[dict], source: str) -> str:
         if d["kind"] not in ("Namespace", "ClusterRole", "ClusterRoleBinding") and ns != "kubepulse":
             fail(f"{source}: {name_of(d)} is not in namespace kubepulse")
     return f"image {images.pop()}"
+
+
+def assert_training_contract(docs: list[dict], source: str) -> str:
+    """The retraining loop (components/training): the CronJob runs doctor → collect → train → gate, one
+    step per container, on one dataset; the gate publishes to the file serve and watch load with --model,
+    on one PersistentVolumeClaim they mount read-only (their init container seeds it, writable); the
+    job reads the Kubernetes API as kubepulse-watch (whose grants the rbac check holds to
+    KUBE_PERMISSIONS); a NetworkPolicy selects its pods."""
+    cj = find(docs, "CronJob", "kubepulse-training")
+    where = f"{source}: CronJob kubepulse-training"
+    spec = cj["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    steps = spec.get("initContainers", []) + spec["containers"]
+    names = [c["name"] for c in steps]
+    if names != ["doctor", "collect", "train", "gate"] or [c["name"] for c in spec["containers"]] != ["gate"]:
+        fail(f"{where}: steps must be init containers doctor, collect, train then the container gate, are {names}")
+    by = {c["name"]: c for c in steps}
+    for c in steps:
+        if (c.get("args") or [None])[0] != c["name"]:
+            fail(f"{where}: container {c['name']} must run `kubepulse {c['name']}`, args are {c.get('args')}")
+    arg = lambda step, flag: flag_value(by[step]["args"], flag)
+    if cj["spec"].get("concurrencyPolicy") != "Forbid":
+        fail(f"{where}: concurrencyPolicy must be Forbid (two runs would race on the model file)")
+    data = arg("collect", "--out")
+    if not data or arg("train", "--data") != data or arg("gate", "--data") != data:
+        fail(f"{where}: collect --out, train --data and gate --data must be one directory")
+    if arg("train", "--out") != arg("gate", "--candidate"):
+        fail(f"{where}: gate --candidate must be train --out")
+    if "--train-until" not in by["train"]["args"]:
+        fail(f"{where}: train needs --train-until: the gate tests on the data after it")
+    volumes = {v["name"]: v for v in spec["volumes"]}
+
+    def volume_at(c: dict, path: str) -> tuple[dict, dict]:
+        best = None
+        for m in c.get("volumeMounts", []):
+            mp = m["mountPath"].rstrip("/")
+            if (path == mp or path.startswith(mp + "/")) and (best is None or len(mp) > len(best["mountPath"])):
+                best = m
+        if best is None:
+            fail(f"{source}: container {c['name']} has no volume at {path}")
+        return best, volumes[best["name"]]
+
+    work = {volume_at(by[s], data)[0]["name"] for s in ("collect", "train", "gate")}
+    if len(work) != 1 or "emptyDir" not in volumes[work.pop()]:
+        fail(f"{where}: the dataset must be one emptyDir shared by collect, train and gate")
+    current = arg("gate", "--current")
+    mount, vol = volume_at(by["gate"], current)
+    claim = (vol.get("persistentVolumeClaim") or {}).get("claimName")
+    if not claim or mount.get("readOnly"):
+        fail(f"{where}: gate --current {current} must be on a writable PersistentVolumeClaim")
+    find(docs, "PersistentVolumeClaim", claim)
+    if arg("doctor", "--model") != current:
+        fail(f"{where}: doctor must judge the model in service, --model {current}")
+    if "kube" not in (arg("collect", "--labels-from") or "").split(","):
+        fail(f"{where}: collect must read labels with --labels-from kube")
+    if spec.get("serviceAccountName") != "kubepulse-watch" or spec.get("automountServiceAccountToken") is not True:
+        fail(f"{where}: must run as kubepulse-watch with its token (collect --labels-from kube)")
+    env: dict[str, str] = {}
+    for c in steps:
+        env_c = dict(env)
+        for e in c.get("envFrom", []):
+            env_c.update(find(docs, "ConfigMap", e["configMapRef"]["name"]).get("data") or {})
+        for a in c["args"]:
+            for var in re.findall(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", a):
+                if var not in env_c:
+                    fail(f"{where}: {c['name']} argument {a!r} refers to ${var}, which its environment does not define")
+    pod_labels = cj["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
+    if not any(d["kind"] == "NetworkPolicy" and selector_matches(d["spec"]["podSelector"], pod_labels) for d in docs):
+        fail(f"{where}: no NetworkPolicy selects its pods")
+    for name in ("kubepulse-serve", "kubepulse-watch"):
+        dep = find(docs, "Deployment", name)
+        ps = pod_spec(dep)
+        c = ps["containers"][0]
+        dw = f"{source}: Deployment {name}"
+        if flag_value(c.get("args") or [], "--model") != current:
+            fail(f"{dw}: must load the published model, --model {current}; args are {c.get('args')}")
+        vols = {v["name"]: v for v in ps.get("volumes", [])}
+        mounts = [m for m in c.get("volumeMounts", []) if current.startswith(m["mountPath"].rstrip("/") + "/")]
+        if len(mounts) != 1 or not mounts[0].get("readOnly") \
+                or (vols[mounts[0]["name"]].get("persistentVolumeClaim") or {}).get("claimName") != claim:
+            fail(f"{dw}: {current} must be the PersistentVolumeClaim {claim}, mounted read-only")
+        seeds = [i for i in ps.get("initContainers", []) if (i.get("args") or [])[:2] == ["gate", "--init"]]
+        if len(seeds) != 1 or flag_value(seeds[0]["args"], "--current") != current:
+            fail(f"{dw}: needs an init container `kubepulse gate --init --current {current}` (first start)")
+    return f"doctor → collect → train → gate; model {current} on PVC {claim}, read-only in serve and watch"
+
+
+def training_self_test(docs: list[dict]) -> str:
+    def broken(edit: Callable[[list[dict]], None]) -> list[dict]:
+        d = copy.deepcopy(docs)
+        edit(d)
+        return d
+
+    def other_model(d: list[dict]) -> None:
+        args = pod_spec(find(d, "Deployment", "kubepulse-watch"))["containers"][0]["args"]
+        args[args.index("--model") + 1] = "/tmp/other.kpm"
+
+    def writable(d: list[dict]) -> None:
+        for m in pod_spec(find(d, "Deployment", "kubepulse-serve"))["containers"][0]["volumeMounts"]:
+            m.pop("readOnly", None)
+
+    def no_doctor(d: list[dict]) -> None:
+        spec = find(d, "CronJob", "kubepulse-training")["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        spec["initContainers"] = spec["initContainers"][1:]
+
+    for edit in (other_model, writable, no_doctor):
+        try:
+            assert_training_contract(broken(edit), "self-test")
+        except Failure:
+            continue
+        fail(f"the training check accepted a broken loop ({edit.__name__})")
+    return "3 broken loops rejected"
+
+
+def assert_local_overlay(docs: list[dict], source: str) -> str:
+    """The local overlay: the loaded image everywhere, never pulled; everything in namespace kubepulse;
+    its top level adds the demo."""
+    containers = [c for d in docs if d["kind"] in ("Deployment", "CronJob")
+                  for s in [pod_spec(d) if d["kind"] == "Deployment" else d["spec"]["jobTemplate"]["spec"]["template"]["spec"]]
+                  for c in s.get("initContainers", []) + s["containers"]]
+    images = {c["image"] for c in containers}
+    if images != {"kubepulse:local"}:
+        fail(f"{source}: every container must run the loaded image kubepulse:local, run {sorted(images)}")
+    pulls = {c.get("imagePullPolicy") for c in containers}
+    if pulls != {"IfNotPresent"}:
+        fail(f"{source}: a loaded image must not be pulled (imagePullPolicy IfNotPresent), have {pulls}")
+    for d in docs:
+        ns = d["metadata"].get("namespace")
+        if d["kind"] not in ("Namespace", "ClusterRole", "ClusterRoleBinding") and ns != "kubepulse":
+            fail(f"{source}: {name_of(d)} is not in namespace kubepulse")
+    top = yaml.safe_load((DEPLOY / "kustomize/overlays/local/kustomization.yaml").read_text())
+    if sorted(top.get("resources", [])) != ["../../../demo", "kubepulse"]:
+        fail(f"overlays/local/kustomization.yaml must assemble kubepulse and ../../../demo, has {top.get('resources')}")
+    return f"{len(containers)} containers on kubepulse:local (IfNotPresent); with deploy/demo"
 
 
 def assert_podmonitorings_match(docs: list[dict], source: str) -> str:
@@ -1257,7 +1395,7 @@ def main() -> int:
 
         suite.check("schemas: self-test (the validators reject broken objects)", schema_self_test)
 
-        for o in OVERLAYS:
+        for o in OVERLAYS + ("overlays/local",):
             docs = rendered[o]
             suite.check(f"rbac: {o} grants watch exactly components/watch/clusterrole.yaml", lambda d=docs, o=o: assert_rbac(d, o))
         suite.check("rbac: examples/remediate grants watch exactly the watch and remediation roles",
@@ -1265,9 +1403,17 @@ def main() -> int:
         suite.check("rbac: self-test (extra verb, missing resource, wildcard, secrets rejected)",
                     lambda: rbac_self_test(rendered[OVERLAYS[0]]))
 
-        for o in ("base",) + OVERLAYS:
+        for o in ("base",) + OVERLAYS + ("overlays/local",):
             docs = rendered[o]
             suite.check(f"hardening: {o}", lambda d=docs, o=o: assert_hardened(d, o))
+        local = rendered["overlays/local"]
+        suite.check("serve: overlays/local", lambda: assert_serve_contract(local, "overlays/local", None))
+        suite.check("watch: overlays/local", lambda: assert_watch_contract(local, "overlays/local"))
+        suite.check("training: overlays/local (the retraining loop's CronJob, model volume, --model)",
+                    lambda: assert_training_contract(local, "overlays/local"))
+        suite.check("training: self-test (another --model path, a writable model mount, a missing step rejected)",
+                    lambda: training_self_test(local))
+        suite.check("overlay: overlays/local (loaded image, namespace, demo)", lambda: assert_local_overlay(local, "overlays/local"))
         suite.check("hardening: demo/loadgen", lambda: assert_hardened(rendered["demo/loadgen"], "demo/loadgen"))
         suite.check("serve: base (HPA 2..10 at 50% CPU, probes, port 5000)",
                     lambda: assert_serve_contract(rendered["base"], "base", (2, 10)))

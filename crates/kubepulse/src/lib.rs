@@ -43,10 +43,14 @@ pub enum Command {
     Simulate(cmd::simulate::Args),
     /// Pull metrics and incident labels from Prometheus into a dataset.
     Collect(cmd::collect::Args),
+    /// Check which of the data the model needs a Prometheus holds, and what the model will miss.
+    Doctor(cmd::doctor::Args),
     /// Train the two-stage random-forest model on a dataset.
     Train(cmd::train::Args),
     /// Backtest a model on a dataset split by time, against baselines.
     Eval(cmd::eval::Args),
+    /// Quality gate: publish a candidate model only if it backtests no worse than the current one.
+    Gate(cmd::gate::Args),
     /// Watch Prometheus continuously, export predictions and alert through Alertmanager.
     Watch(cmd::watch::Args),
 }
@@ -71,8 +75,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => cmd::serve::run(args),
         Command::Simulate(args) => cmd::simulate::run(args),
         Command::Collect(args) => cmd::collect::run(args),
+        Command::Doctor(args) => cmd::doctor::run(args),
         Command::Train(args) => cmd::train::run(args),
         Command::Eval(args) => cmd::eval::run(args),
+        Command::Gate(args) => cmd::gate::run(args),
         Command::Watch(args) => cmd::watch::run(args),
     }
 }

@@ -26,6 +26,7 @@ pub mod card;
 pub mod eval;
 pub mod false_alarms;
 pub mod figures;
+pub mod gate;
 pub mod holdout;
 pub mod model;
 pub mod pipeline;

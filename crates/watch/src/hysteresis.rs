@@ -130,6 +130,17 @@ impl AlertTracker {
         }
     }
 
+    /// The thresholds and counts in use.
+    pub fn params(&self) -> &Hysteresis {
+        &self.params
+    }
+
+    /// Applies new thresholds from the next observation on (a reloaded model's); every target's state
+    /// (firing, counts, cooldown) is kept.
+    pub fn set_params(&mut self, params: ValidHysteresis) {
+        self.params = params.0;
+    }
+
     /// Feeds one observation of `target` at time `now` (unix seconds) and returns the transition.
     pub fn observe(&mut self, target: &str, now: f64, observation: Observation) -> Transition {
         let p = &self.params;

@@ -7,6 +7,7 @@
 //! - [`alertmanager`]: the Alertmanager v2 client with a bounded retry queue.
 //! - [`metrics`]: the watcher's own `/metrics`.
 //! - [`model`]: `learn`'s model bundle as the [`live::Predictor`].
+//! - [`reload`]: the model file swapped in place when the retraining loop publishes a new one.
 //! - [`throttle`]: rate-limited warnings for failures that repeat every cycle.
 //!
 //! Reading Prometheus (client, query set) lives in the `collect` crate.
@@ -21,6 +22,7 @@ pub mod hysteresis;
 pub mod live;
 pub mod metrics;
 pub mod model;
+pub mod reload;
 pub mod throttle;
 
 pub use error::WatchError;

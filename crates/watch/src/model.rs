@@ -24,4 +24,8 @@ impl Predictor for learn::bundle::ModelBundle {
     fn predict(&self, window: &Window, options: PredictOptions) -> Result<Prediction, LearnError> {
         self.predict_window(window, options)
     }
+
+    fn threshold(&self) -> Option<f64> {
+        Some(self.info().threshold)
+    }
 }

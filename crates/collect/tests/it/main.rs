@@ -2,5 +2,6 @@
 
 mod collect;
 mod common;
+mod doctor;
 mod prom_client;
 mod sim_roundtrip;

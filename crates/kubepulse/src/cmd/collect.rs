@@ -154,14 +154,8 @@ pub struct KubeArgs {
 }
 
 impl KubeArgs {
-    /// Reads the asked Kubernetes label sources over `[start, end]`; nothing when none is asked.
-    pub fn labels(
-        &self,
-        start: i64,
-        end: i64,
-        step_secs: i64,
-        queries: &QuerySet,
-    ) -> anyhow::Result<Vec<Incident>> {
+    /// The asked sources, each once, in precedence order.
+    pub fn sources(&self) -> Vec<KubeSource> {
         let mut sources: Vec<KubeSource> = self
             .labels_from
             .iter()
@@ -173,13 +167,30 @@ impl KubeArgs {
             .collect();
         sources.sort();
         sources.dedup();
+        sources
+    }
+
+    /// The kubeconfig and context to connect with.
+    pub fn connection(&self) -> Connection {
+        Connection {
+            kubeconfig: self.kubeconfig.clone(),
+            context: self.context.clone(),
+        }
+    }
+
+    /// Reads the asked Kubernetes label sources over `[start, end]`; nothing when none is asked.
+    pub fn labels(
+        &self,
+        start: i64,
+        end: i64,
+        step_secs: i64,
+        queries: &QuerySet,
+    ) -> anyhow::Result<Vec<Incident>> {
+        let sources = self.sources();
         if sources.is_empty() {
             return Ok(Vec::new());
         }
-        let connection = Connection {
-            kubeconfig: self.kubeconfig.clone(),
-            context: self.context.clone(),
-        };
+        let connection = self.connection();
         let opts = KubeLabelOptions {
             sources: sources.clone(),
             start,
@@ -285,11 +296,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use crate::cmd::tests::error_of;
 
     /// A Kubernetes API server that denies everything, as RBAC does: 403 with a `Status` body.
-    fn forbidding_apiserver() -> String {
+    pub(crate) fn forbidding_apiserver() -> String {
         use std::io::{BufRead, BufReader, Write};
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());

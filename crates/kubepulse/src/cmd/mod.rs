@@ -1,7 +1,9 @@
 //! One module per subcommand: its arguments (clap) and a `run` that calls into a library crate.
 
 pub mod collect;
+pub mod doctor;
 pub mod eval;
+pub mod gate;
 pub mod serve;
 pub mod simulate;
 pub mod train;

@@ -220,8 +220,9 @@ pub struct Args {
     /// Model bundle to write (`.kpm`); the Markdown card goes next to it (`.md`).
     #[arg(long)]
     pub out: PathBuf,
-    /// Train only on data up to this time (unix seconds or RFC 3339).
-    #[arg(long, value_parser = parse::timestamp)]
+    /// Train only on data up to this time (unix seconds, RFC 3339, or `now-1d`: the retraining loop
+    /// keeps the last day for `gate`).
+    #[arg(long, value_parser = parse::when)]
     pub train_until: Option<i64>,
     /// Cluster-level dataset (`kubepulse simulate --level cluster`) for the snapshot model.
     #[arg(long)]

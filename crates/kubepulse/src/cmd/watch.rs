@@ -40,9 +40,13 @@ pub struct WatchArgs {
     /// File holding a bearer token for Alertmanager.
     #[arg(long, value_name = "FILE")]
     pub alertmanager_bearer_token_file: Option<PathBuf>,
-    /// Model bundle (default: the model embedded in the binary).
+    /// Model bundle (default: the model embedded in the binary). Reloaded in place when the file changes
+    /// (see --reload-poll-secs): a model of the same columns, step and window is swapped in atomically.
     #[arg(long, value_name = "FILE")]
     pub model: Option<PathBuf>,
+    /// Seconds between checks of the --model file for changes (0: never reload).
+    #[arg(long, default_value_t = 30, value_name = "SECS")]
+    pub reload_poll_secs: u64,
     /// Query set TOML (default: the built-in set, written out in config/queries.toml).
     #[arg(long, value_name = "FILE")]
     pub queries: Option<PathBuf>,
@@ -186,9 +190,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         context: args.context.clone(),
     });
 
-    let model = match &args.model {
-        Some(path) => ModelBundle::load(path)?,
-        None => ModelBundle::embedded().context("the embedded model")?,
+    let reloading = match &args.model {
+        Some(path) if args.reload_poll_secs > 0 => Some(Arc::new(
+            watch::reload::ReloadingModel::load(path)
+                .with_context(|| format!("--model {}", path.display()))?,
+        )),
+        _ => None,
+    };
+    let model = match (&reloading, &args.model) {
+        (Some(r), _) => (*r.current()).clone(),
+        (None, Some(path)) => ModelBundle::load(path)?,
+        (None, None) => ModelBundle::embedded().context("the embedded model")?,
     };
     let info = model.info().clone();
     let on = args.on_threshold.unwrap_or(info.threshold);
@@ -207,6 +219,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         args.stale_after.unwrap_or(3 * info.step_secs) as f64 / args.time_scale;
     options.resend_interval_secs = args.resend_interval as f64;
     options.missing_columns = args.missing_columns.into();
+    options.follow_model_threshold =
+        reloading.is_some() && args.on_threshold.is_none() && args.off_threshold.is_none();
     if let Some(url) = args.runbook_url {
         options.runbook_url = url;
     }
@@ -228,6 +242,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let window_points = (info.window_secs / info.step_secs).max(1) as usize;
     let approval_expiry = args.approval_expiry;
+    let poll = Duration::from_secs(args.reload_poll_secs);
     crate::runtime::block_on_until_signal(|shutdown| async move {
         // The Kubernetes client lives on the runtime that uses it: built here, not before.
         let executor: Option<Box<dyn remediate::LiveExecutor>> = match (simulator, kube, &policy) {
@@ -247,7 +262,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             )),
             _ => None,
         };
-        run_remediating(config, Arc::new(model), agent, shutdown.recv()).await?;
+        match reloading {
+            Some(reloading) => {
+                let predictor: Arc<dyn watch::live::Predictor> = reloading.clone();
+                // The reload loop ends with the watcher (it holds no state worth a shutdown).
+                tokio::select! {
+                    r = run_remediating(config, predictor, agent, shutdown.recv()) => r?,
+                    () = watch::reload::watch_file(reloading, poll, std::future::pending()) => {}
+                }
+            }
+            None => run_remediating(config, Arc::new(model), agent, shutdown.recv()).await?,
+        }
         anyhow::Ok(())
     })??;
     Ok(())

@@ -3,6 +3,8 @@
 mod bad_input;
 mod browser;
 mod common;
+mod doctor;
 mod flood;
+mod gate;
 mod schemathesis;
 mod signals;

@@ -66,6 +66,11 @@ pub trait Predictor: Send + Sync {
     /// Predicts for one window, with `options` (evidence, threshold, and what becomes of a model metric
     /// the window lacks).
     fn predict(&self, window: &Window, options: PredictOptions) -> Result<Prediction, LearnError>;
+    /// The model's own alarm threshold now, when it can change while watching (a reloaded model
+    /// brings its own; see [`WatchOptions::follow_model_threshold`]); `None`: fixed.
+    fn threshold(&self) -> Option<f64> {
+        None
+    }
 }
 
 /// How `watch` behaves.
@@ -101,6 +106,9 @@ pub struct WatchOptions {
     /// [`MissingColumns::Nan`]: never queried, predicted on as missing values throughout (for a model
     /// trained with missing values; `kubepulse watch --missing-columns nan`).
     pub missing_columns: MissingColumns,
+    /// Alert thresholds follow the model's own threshold when it changes (a hot-reloaded model,
+    /// [`Predictor::threshold`]), keeping the off/on ratio: on when the thresholds were not set by hand.
+    pub follow_model_threshold: bool,
 }
 
 impl WatchOptions {
@@ -121,6 +129,7 @@ impl WatchOptions {
                 .into(),
             generator_url: String::new(),
             missing_columns: MissingColumns::Error,
+            follow_model_threshold: false,
         }
     }
 }
@@ -293,6 +302,41 @@ impl Watcher {
         self.fleet = Some(fleet);
     }
 
+    /// With [`WatchOptions::follow_model_threshold`], moves the alert thresholds to the model's own
+    /// when it changed (a reloaded model), keeping the off/on ratio.
+    fn follow_threshold(&mut self) {
+        if !self.opts.follow_model_threshold {
+            return;
+        }
+        let Some(on) = self.predictor.threshold() else {
+            return;
+        };
+        let params = self.opts.hysteresis.params();
+        if on == params.on_threshold || !(on > 0.0 && on <= 1.0) {
+            return;
+        }
+        let ratio = params.off_threshold / params.on_threshold;
+        let moved = crate::hysteresis::Hysteresis {
+            on_threshold: on,
+            off_threshold: on * ratio,
+            ..params.clone()
+        };
+        match moved.check() {
+            Ok(valid) => {
+                tracing::info!(
+                    on_threshold = on,
+                    off_threshold = on * ratio,
+                    "the model's threshold changed: alert thresholds follow it"
+                );
+                self.tracker.set_params(valid.clone());
+                self.opts.hysteresis = valid;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the reloaded model's threshold is unusable; keeping the old one")
+            }
+        }
+    }
+
     /// The model's window, step and columns.
     pub fn shape(&self) -> &ModelShape {
         &self.shape
@@ -318,6 +362,7 @@ impl Watcher {
     /// Runs one cycle at wall time `now` (unix seconds).
     pub async fn cycle(&mut self, now: f64) -> CycleReport {
         let started = Instant::now();
+        self.follow_threshold();
         let step = self.query_step;
         let end = (now / step).floor() * step;
         let span = (self.window_points - 1) as f64 * step;
@@ -782,5 +827,64 @@ impl Watcher {
         self.metrics.time_to_issue.remove(&TargetLabel {
             target: target.to_string(),
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hysteresis::Hysteresis;
+    use std::sync::Mutex;
+
+    /// The embedded model with a threshold the test moves (as a reload would).
+    struct Moving(learn::bundle::ModelBundle, Mutex<f64>);
+
+    impl Predictor for Moving {
+        fn shape(&self) -> ModelShape {
+            self.0.shape()
+        }
+        fn predict(&self, w: &Window, o: PredictOptions) -> Result<Prediction, LearnError> {
+            self.0.predict(w, o)
+        }
+        fn threshold(&self) -> Option<f64> {
+            Some(*self.1.lock().unwrap())
+        }
+    }
+
+    fn watcher(follow: bool, predictor: Arc<Moving>) -> Watcher {
+        let hysteresis = Hysteresis {
+            on_threshold: 0.5,
+            off_threshold: 0.3,
+            consecutive_on: 2,
+            consecutive_off: 2,
+            cooldown_secs: 0.0,
+        }
+        .check()
+        .unwrap();
+        let mut opts = WatchOptions::new(QuerySet::builtin().unwrap(), hysteresis, 15);
+        opts.follow_model_threshold = follow;
+        let client = PromClient::new(collect::prom::PromConfig::new("http://127.0.0.1:9")).unwrap();
+        Watcher::new(client, predictor, opts, Arc::new(WatchMetrics::new()), None).unwrap()
+    }
+
+    #[test]
+    fn alert_thresholds_follow_a_reloaded_model_unless_set_by_hand() {
+        let model = Arc::new(Moving(
+            learn::bundle::ModelBundle::embedded().unwrap(),
+            Mutex::new(0.5),
+        ));
+        let mut follows = watcher(true, model.clone());
+        let mut fixed = watcher(false, model.clone());
+        *model.1.lock().unwrap() = 0.25;
+        follows.follow_threshold();
+        fixed.follow_threshold();
+        let p = follows.opts.hysteresis.params();
+        assert_eq!((p.on_threshold, p.off_threshold), (0.25, 0.25 * 0.6));
+        assert_eq!(follows.tracker.params(), p);
+        assert_eq!(fixed.opts.hysteresis.params().on_threshold, 0.5);
+        // An unusable threshold is ignored.
+        *model.1.lock().unwrap() = f64::NAN;
+        follows.follow_threshold();
+        assert_eq!(follows.opts.hysteresis.params().on_threshold, 0.25);
     }
 }
