@@ -27,6 +27,7 @@ pub mod eval;
 pub mod false_alarms;
 pub mod figures;
 pub mod holdout;
+pub mod mitigated;
 pub mod model;
 pub mod pipeline;
 #[cfg(feature = "plots")]
