@@ -945,7 +945,10 @@ fn a_bad_mitigated_file_names_itself_and_exits_1() {
     std::fs::create_dir_all(file.parent().unwrap()).unwrap();
     std::fs::write(&file, "target,start,end\nns/a,1000,2000\n").unwrap();
     let e = error_line(&args);
-    assert!(e.contains("mitigated.csv") && e.contains("issue_type"), "{e}");
+    assert!(
+        e.contains("mitigated.csv") && e.contains("issue_type"),
+        "{e}"
+    );
     std::fs::write(
         &file,
         "target,start,end,issue_type\nns/a,2000,1000,raise_memory\n",
