@@ -303,6 +303,7 @@ pub async fn collect(
         learn::dataset::Format::Parquet => {
             let (metrics, series) = learn::dataset::read_metrics_csv(&partial_path)?;
             let dataset = learn::dataset::Dataset {
+                mitigated: Vec::new(),
                 metrics,
                 series,
                 events,

@@ -276,6 +276,21 @@ pub fn add_false_alarms(
     });
 }
 
+/// Records on the card the mitigated periods training left out (`train --mitigated`): the file's name
+/// and what [`crate::mitigated::apply`] did.
+pub fn add_mitigated(
+    card: &mut Value,
+    path: &std::path::Path,
+    applied: &crate::mitigated::Applied,
+) {
+    card["mitigated"] = json!({
+        "file": path.file_name().map(|f| f.to_string_lossy().into_owned()),
+        "records": applied.records,
+        "on_known_targets": applied.on_known_targets,
+        "windows_dropped": applied.windows_dropped,
+    });
+}
+
 /// The card's Markdown, rendered from its JSON.
 pub fn card_markdown(card: &Value) -> String {
     let mut md = String::new();
@@ -317,6 +332,19 @@ pub fn card_markdown(card: &Value) -> String {
             fa["file"].as_str().unwrap_or(""),
             fa["on_known_targets"],
             fa["dropped_labels"]
+        );
+    }
+    let mi = &card["mitigated"];
+    if !mi.is_null() {
+        let _ = writeln!(
+            md,
+            "Mitigated periods: {} applied actions of the remediation agent from `{}` ({} on targets of \
+             this dataset); the {} windows whose horizon reached into one, or that ended inside one, were \
+             left out of training and validation (neither positive nor negative).\n",
+            mi["records"],
+            mi["file"].as_str().unwrap_or(""),
+            mi["on_known_targets"],
+            mi["windows_dropped"]
         );
     }
     pair_markdown(&mut md, "Window model", &card["window_model"]);

@@ -400,6 +400,7 @@ pub fn align<'a, M: AsRef<str>>(
             d
         }
         Cow::Borrowed(d) => Dataset {
+            mitigated: d.mitigated.clone(),
             metrics: names,
             series: d
                 .series
@@ -473,6 +474,7 @@ mod tests {
         let e = resolve(&["a", "b"], &["x"], &nan).unwrap_err();
         assert!(matches!(e, ColumnsError::Missing { .. }), "{e}");
         let d = Dataset {
+            mitigated: Vec::new(),
             metrics: names(&["c", "x"]),
             series: vec![Series {
                 target: "t".into(),
@@ -543,6 +545,7 @@ mod tests {
     #[test]
     fn align_moves_an_owned_dataset_and_leaves_an_aligned_one_alone() {
         let d = Dataset {
+            mitigated: Vec::new(),
             metrics: names(&["b", "x", "a"]),
             series: vec![Series {
                 target: "t".into(),

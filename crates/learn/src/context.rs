@@ -362,6 +362,7 @@ mod tests {
             columns: vec![v],
         };
         let d = Dataset {
+            mitigated: Vec::new(),
             metrics: vec!["lat".into()],
             series: vec![
                 mk("app/a", vec![0, 60], vec![1.0, 2.0]),
@@ -409,6 +410,7 @@ mod tests {
             columns: vec![client, server],
         };
         let d = Dataset {
+            mitigated: Vec::new(),
             metrics: vec![
                 "client_latency_p90_seconds".into(),
                 "server_latency_p90_seconds".into(),

@@ -41,6 +41,11 @@ pub struct Dataset {
     pub series: Vec<Series>,
     /// Incidents, sorted by (target, start).
     pub events: Vec<Incident>,
+    /// Mitigated periods (an action of the remediation agent was applied to the target), sorted by
+    /// (target, start): windows whose horizon reaches into one, or that end inside one, are neither
+    /// positive nor negative — left out of every grid ([`crate::mitigated`]). Empty unless
+    /// `train --mitigated` gave some.
+    pub mitigated: Vec<Incident>,
 }
 
 pub(crate) fn csv_err(path: &Path, line: u64, message: impl Into<String>) -> LearnError {
@@ -212,6 +217,7 @@ impl Dataset {
             metrics,
             series,
             events,
+            mitigated: Vec::new(),
         })
     }
 
@@ -277,12 +283,25 @@ impl Dataset {
         &self.events[lo..hi]
     }
 
-    /// A stable fingerprint of the dataset's content (FNV-1a over targets, timestamps, values, events).
+    /// The mitigated periods of `target` (see [`Dataset::mitigated`]).
+    pub fn mitigated_of(&self, target: &str) -> &[Incident] {
+        let lo = self
+            .mitigated
+            .partition_point(|e| e.target.as_str() < target);
+        let hi = self
+            .mitigated
+            .partition_point(|e| e.target.as_str() <= target);
+        &self.mitigated[lo..hi]
+    }
+
+    /// A stable fingerprint of the dataset's content (FNV-1a over targets, timestamps, values, mitigated
+    /// periods when there are any, events).
     pub fn fingerprint(&self) -> String {
         let mut h = Fingerprint::new(&self.metrics);
         for s in &self.series {
             h.series(s);
         }
+        h.mitigated(&self.mitigated);
         h.finish(&self.events)
     }
 
@@ -318,6 +337,21 @@ impl Fingerprint {
             for v in c {
                 h.write(&v.to_bits().to_le_bytes());
             }
+        }
+    }
+
+    /// Mitigated periods change what trains: mixed in when there are any (none: the fingerprint of a
+    /// dataset without them).
+    pub fn mitigated(&mut self, periods: &[Incident]) {
+        if periods.is_empty() {
+            return;
+        }
+        let h = &mut self.0;
+        h.write(b"mitigated");
+        for m in periods {
+            h.write(m.target.as_bytes());
+            h.write(&m.start.to_le_bytes());
+            h.write(&m.end.to_le_bytes());
         }
     }
 

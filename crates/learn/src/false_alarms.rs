@@ -29,6 +29,12 @@ pub struct Applied {
 /// Reads `false_alarms.csv`: the columns `target`, `start`, `end`, `issue_type` (others ignored), one
 /// false alarm a row; `end` must not be before `start`.
 pub fn read(path: &Path) -> Result<Vec<Incident>, LearnError> {
+    read_periods(path, "false_alarm")
+}
+
+/// Reads a file of periods in the `events.csv` format (`target`, `start`, `end`, `issue_type`; others
+/// ignored), each with `detail` (false alarms here, mitigated periods in [`crate::mitigated`]).
+pub(crate) fn read_periods(path: &Path, detail: &str) -> Result<Vec<Incident>, LearnError> {
     let (mut reader, header) = open_csv(path)?;
     let cols = [
         require(path, &header, "target")?,
@@ -82,7 +88,7 @@ pub fn read(path: &Path) -> Result<Vec<Incident>, LearnError> {
             start,
             end,
             issue_type,
-            detail: "false_alarm".into(),
+            detail: detail.into(),
             source: IncidentSource::Dataset,
         });
     }
@@ -135,6 +141,7 @@ mod tests {
             columns: vec![vec![1.0, 1.0]],
         };
         Dataset {
+            mitigated: Vec::new(),
             metrics: vec!["cpu".into()],
             series: vec![series("shop/a"), series("shop/b")],
             events: vec![

@@ -80,6 +80,7 @@ impl Groups {
 pub fn select(dataset: &Dataset, targets: &[String], keep: bool) -> Dataset {
     let chosen = |t: &str| targets.iter().any(|x| x == t) == keep;
     Dataset {
+        mitigated: dataset.mitigated.clone(),
         metrics: dataset.metrics.clone(),
         series: dataset
             .series

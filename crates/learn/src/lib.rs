@@ -28,6 +28,7 @@ pub mod false_alarms;
 pub mod figures;
 pub mod gate;
 pub mod holdout;
+pub mod mitigated;
 pub mod model;
 pub mod pipeline;
 #[cfg(feature = "plots")]

@@ -190,6 +190,10 @@ pub struct TrainJob {
     /// The UI's `false_alarms.csv`: incident labels it overlaps are dropped before training, so those
     /// windows train as negatives ([`crate::false_alarms`]); the card records how many.
     pub false_alarms: Option<PathBuf>,
+    /// The remediation agent's `mitigated.csv`: windows whose horizon reaches into a mitigated period of
+    /// their target, or that end inside one, are left out of training and validation
+    /// ([`crate::mitigated`]); the card records how many.
+    pub mitigated: Option<PathBuf>,
     /// The most rows of the (window) training data held whole in memory: a Parquet dataset with more
     /// is read target by target ([`model::streamed`]), a subset of targets holding at most this many
     /// rows kept whole for validation.
@@ -214,6 +218,8 @@ fn streams(job: &TrainJob) -> Result<bool, LearnError> {
         Some("--peers and --callers (every target at once)")
     } else if job.false_alarms.is_some() {
         Some("--false-alarms")
+    } else if job.mitigated.is_some() {
+        Some("--mitigated")
     } else if p.unsupervised {
         Some("--unsupervised")
     } else if p.validation_folds != 1 {
@@ -276,6 +282,15 @@ pub fn train_bundle(job: &TrainJob) -> Result<(ModelBundle, Vec<Evaluation<'stat
         }
         _ => None,
     };
+    let mitigated = match (&job.mitigated, raw.as_mut()) {
+        (Some(path), Some(raw)) => {
+            let periods = crate::mitigated::read(path)?;
+            let mut params = job.params.clone();
+            resolve_step(&mut params, raw);
+            Some((path, crate::mitigated::apply(raw, periods, &params.window)))
+        }
+        _ => None,
+    };
     let snapshot_data = match &job.snapshot {
         Some((dir, params)) => Some((Dataset::read(dir)?, params)),
         None => None,
@@ -325,6 +340,9 @@ pub fn train_bundle(job: &TrainJob) -> Result<(ModelBundle, Vec<Evaluation<'stat
     );
     if let Some((path, applied)) = false_alarms {
         card::add_false_alarms(&mut card, path, &applied);
+    }
+    if let Some((path, applied)) = mitigated {
+        card::add_mitigated(&mut card, path, &applied);
     }
     let markdown = card::card_markdown(&card);
     let meta = &window.meta;

@@ -29,6 +29,7 @@ pub struct Grid {
 
 impl Grid {
     /// Builds the grid of points whose window lies in `[from, until]`; labels look at the full event list.
+    /// Points of a mitigated period ([`crate::mitigated::covers`]) are left out.
     /// With `labels_within`, a point is kept only when its whole horizon `(t, t + horizon]` ends by `until`
     /// (training: every label is known and none reaches past the training period).
     pub fn build(
@@ -44,6 +45,7 @@ impl Grid {
             .iter()
             .map(|s| {
                 let events = dataset.events_of(&s.target);
+                let mitigated = dataset.mitigated_of(&s.target);
                 let last_t = if labels_within {
                     until - spec.horizon_secs
                 } else {
@@ -51,6 +53,9 @@ impl Grid {
                 };
                 eval_points(s, &spec, from, last_t)
                     .into_iter()
+                    .filter(|&i| {
+                        !crate::mitigated::covers(mitigated, s.timestamps[i], spec.horizon_secs)
+                    })
                     .map(|i| {
                         let t = s.timestamps[i];
                         Point {

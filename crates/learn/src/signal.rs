@@ -234,6 +234,7 @@ mod tests {
             .map(|(i, &t)| ((i * 31) % 7) as f64 + if t >= start { 100.0 } else { 0.0 })
             .collect();
         Dataset {
+            mitigated: Vec::new(),
             metrics: vec!["lat".into(), format!("{}lat", context::PEERS_MEAN)],
             series: vec![Series {
                 target: "ns/a".into(),

@@ -26,6 +26,15 @@ pub enum RemediateError {
         #[source]
         source: std::io::Error,
     },
+    /// A file could not be written.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// The simulator refused a setting or an intervention.
     #[cfg(feature = "sim")]
     #[error(transparent)]

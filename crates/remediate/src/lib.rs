@@ -23,6 +23,7 @@ pub mod executor;
 pub mod history;
 pub mod http;
 pub mod live;
+pub mod mitigated;
 pub mod policy;
 #[cfg(feature = "sim")]
 pub mod simulated;

@@ -17,6 +17,7 @@ use crate::audit::{self, Audit};
 use crate::decide::{decide, recheck};
 use crate::executor::{Effect, LiveExecutor};
 use crate::history::History;
+use crate::mitigated::MitigationLog;
 use crate::policy::Policy;
 use crate::state::Signals;
 
@@ -186,6 +187,8 @@ pub struct LiveAgent {
     approval_ttl_secs: i64,
     /// Per node, its memory available ratio in the latest cycles (for its trend).
     node_rings: BTreeMap<String, VecDeque<f64>>,
+    /// Where applied actions are recorded as mitigated periods for retraining, if anywhere.
+    mitigated: Option<MitigationLog>,
 }
 
 impl LiveAgent {
@@ -208,7 +211,15 @@ impl LiveAgent {
             step_secs: step_secs.max(1),
             approval_ttl_secs,
             node_rings: BTreeMap::new(),
+            mitigated: None,
         }
+    }
+
+    /// Records every action applied on a prediction in `log` (`mitigated.csv`, for `train
+    /// --mitigated`); a row that cannot be written is the decision's warning.
+    pub fn with_mitigation_log(mut self, log: MitigationLog) -> Self {
+        self.mitigated = Some(log);
+        self
     }
 
     /// The ledger the API reads and approves through.
@@ -495,12 +506,23 @@ impl LiveAgent {
         failed: Option<&str>,
         extra: &[(&str, serde_json::Value)],
     ) -> Audited {
-        let warning = self
+        let mut warning = self
             .executor
             .audit(d, failed)
             .await
             .err()
             .map(|e| e.to_string());
+        if let Some(Err(e)) = self
+            .mitigated
+            .as_ref()
+            .map(|log| log.append(d, failed.is_some()))
+        {
+            let e = format!("the mitigated period was not recorded: {e}");
+            warning = Some(match warning {
+                Some(w) => format!("{w}; {e}"),
+                None => e,
+            });
+        }
         let line = self.audit.record(d, failed);
         let mut value: serde_json::Value =
             serde_json::from_str(&line).unwrap_or(serde_json::Value::Null);

@@ -212,7 +212,8 @@ impl ModelArgs {
   kubepulse train --data ../shared/data/nezha-onlineboutique --train-until 2022-08-23 --ongoing detect --horizon 60 --peers --no-calendar --false-alarm-budget 2 --out nezha.kpm
   kubepulse train --data data/sim --snapshot-data data/sim-cluster --out models/default.kpm
   kubepulse train --data data/sim --holdout-data data/other-names --columns columns.toml --out model.kpm
-  kubepulse train --data data/mine --false-alarms feedback/false_alarms.csv --out model.kpm")]
+  kubepulse train --data data/mine --false-alarms feedback/false_alarms.csv --out model.kpm
+  kubepulse train --data data/mine --mitigated remediation/mitigated.csv --out model.kpm")]
 pub struct Args {
     /// Dataset directory (metrics.csv + events.csv, or metrics.parquet + events.parquet).
     #[arg(long)]
@@ -257,6 +258,11 @@ pub struct Args {
     /// false alarm overlaps (same target) are dropped, so those windows train as negatives.
     #[arg(long, value_name = "FILE")]
     pub false_alarms: Option<PathBuf>,
+    /// The remediation agent's mitigated.csv (`watch --remediate ... --mitigated FILE`): windows whose
+    /// horizon reaches into a period after an applied action on their target, or that end inside one,
+    /// are left out of training and validation (neither positive nor negative).
+    #[arg(long, value_name = "FILE")]
+    pub mitigated: Option<PathBuf>,
     /// The most rows of --data held whole in memory. A Parquet dataset with more is read target by
     /// target: the training sample's features extracted as each target goes by, calibration and
     /// threshold chosen on a seeded subset of targets holding at most this many rows (docs/model.md).
@@ -305,6 +311,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         name: args.name.clone(),
         trained_at: now(),
         false_alarms: args.false_alarms.clone(),
+        mitigated: args.mitigated.clone(),
         max_rows_in_memory: args.max_rows_in_memory,
     };
     let started = std::time::Instant::now();
@@ -336,6 +343,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 .map_or_else(String::new, |p| p.display().to_string()),
             fa["on_known_targets"],
             fa["dropped_labels"]
+        );
+    }
+    let mi = &card["mitigated"];
+    if !mi.is_null() {
+        println!(
+            "mitigated: {} applied actions read from {} ({} on targets of the dataset); {} windows left \
+             out of training and validation",
+            mi["records"],
+            args.mitigated
+                .as_deref()
+                .map_or_else(String::new, |p| p.display().to_string()),
+            mi["on_known_targets"],
+            mi["windows_dropped"]
         );
     }
     let info = bundle.info();

@@ -123,6 +123,12 @@ pub struct WatchArgs {
     /// kubeconfig context for --remediate-kube (default: its current-context).
     #[arg(long, value_name = "NAME", requires = "remediate_kube")]
     pub context: Option<String>,
+    /// Appends every action the agent applies on a prediction to FILE (CSV in the events.csv format:
+    /// target, start, end, issue_type = the action kind; created with its header if absent), the period
+    /// running from the action for the longer of the policy's verify_after and the model's horizon.
+    /// `kubepulse train --mitigated FILE` leaves the windows around them out of retraining.
+    #[arg(long, value_name = "FILE", requires = "remediate")]
+    pub mitigated: Option<PathBuf>,
     /// How long an action in `approve` mode waits for an approval (cluster time).
     #[arg(long, default_value = "15m", value_parser = parse::duration_secs)]
     pub approval_expiry: i64,
@@ -243,6 +249,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let window_points = (info.window_secs / info.step_secs).max(1) as usize;
     let approval_expiry = args.approval_expiry;
     let poll = Duration::from_secs(args.reload_poll_secs);
+    let mitigation_log = match (&args.mitigated, &policy) {
+        (Some(path), Some(policy)) => Some(remediate::mitigated::MitigationLog::new(
+            path,
+            remediate::mitigated::MitigationLog::span_secs(
+                policy.verify_after_secs,
+                info.horizon_secs,
+            ),
+        )),
+        _ => None,
+    };
     crate::runtime::block_on_until_signal(|shutdown| async move {
         // The Kubernetes client lives on the runtime that uses it: built here, not before.
         let executor: Option<Box<dyn remediate::LiveExecutor>> = match (simulator, kube, &policy) {
@@ -253,13 +269,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             _ => None,
         };
         let agent = match (policy, executor) {
-            (Some(policy), Some(executor)) => Some(remediate::live::LiveAgent::new(
-                policy,
-                executor,
-                window_points,
-                info.step_secs,
-                approval_expiry,
-            )),
+            (Some(policy), Some(executor)) => {
+                let agent = remediate::live::LiveAgent::new(
+                    policy,
+                    executor,
+                    window_points,
+                    info.step_secs,
+                    approval_expiry,
+                );
+                Some(match mitigation_log {
+                    Some(log) => agent.with_mitigation_log(log),
+                    None => agent,
+                })
+            }
             _ => None,
         };
         match reloading {

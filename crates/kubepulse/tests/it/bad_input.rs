@@ -923,6 +923,45 @@ fn a_bad_false_alarms_file_names_itself_and_exits_1() {
     assert!(!out.exists(), "no model is written");
 }
 
+/// `train --mitigated FILE`: a missing or malformed mitigated-periods file is an error naming it (and
+/// its line), before any training.
+#[test]
+fn a_bad_mitigated_file_names_itself_and_exits_1() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = dataset(&tmp.path().join("data"), &["cpu_utilization"], 40);
+    let out = tmp.path().join("m.kpm");
+    let file = tmp.path().join("remediation/mitigated.csv");
+    let args = [
+        "train",
+        "--data",
+        s(&data),
+        "--mitigated",
+        s(&file),
+        "--out",
+        s(&out),
+    ];
+    let e = error_line(&args);
+    assert!(e.contains("mitigated.csv"), "{e}");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(&file, "target,start,end\nns/a,1000,2000\n").unwrap();
+    let e = error_line(&args);
+    assert!(
+        e.contains("mitigated.csv") && e.contains("issue_type"),
+        "{e}"
+    );
+    std::fs::write(
+        &file,
+        "target,start,end,issue_type\nns/a,2000,1000,raise_memory\n",
+    )
+    .unwrap();
+    let e = error_line(&args);
+    assert!(
+        e.contains("mitigated.csv:2") && e.contains("before start"),
+        "{e}"
+    );
+    assert!(!out.exists(), "no model is written");
+}
+
 // ---- `collect --events` and `simulate --config/--demand` files -----------------------------------
 
 /// A Prometheus that answers every query with no series, on a thread (one connection per request).

@@ -197,6 +197,7 @@ pub fn train_in_chunks(
         crate::dataset::read_dir_events(dir, &|t| known.contains(t), format.metrics_file())?;
     drop(known);
     let base = Dataset {
+        mitigated: Vec::new(),
         metrics,
         series: Vec::new(),
         events,
@@ -315,6 +316,7 @@ pub fn train_in_chunks(
     bar.finish();
     let validation_rows = kept.iter().map(|s| s.timestamps.len() as u64).sum();
     let validation = Dataset {
+        mitigated: Vec::new(),
         metrics: base.metrics,
         series: kept,
         events: base.events,
@@ -423,6 +425,7 @@ fn for_chunks(
                 .collect();
             f(
                 Dataset {
+                    mitigated: Vec::new(),
                     metrics: base.metrics.clone(),
                     series,
                     events,

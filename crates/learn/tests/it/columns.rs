@@ -228,6 +228,7 @@ fn train_maps_the_holdout_columns_with_a_column_map() {
         name: "t".into(),
         trained_at: 0,
         false_alarms: None,
+        mitigated: None,
         max_rows_in_memory: pipeline::MAX_ROWS_IN_MEMORY,
     };
     let (same_names, _) = pipeline::train_bundle(&job(write("holdout", &holdout), None)).unwrap();
@@ -290,6 +291,7 @@ fn train_scores_a_holdout_lacking_a_column_as_missing_values_on_request() {
         trained_at: 0,
         max_rows_in_memory: learn::pipeline::MAX_ROWS_IN_MEMORY,
         false_alarms: None,
+        mitigated: None,
     };
     let without = write("without", &reshaped(&holdout, &others, &|m| m.to_string()));
     let e = pipeline::train_bundle(&job(without.clone(), MissingColumns::Error)).unwrap_err();

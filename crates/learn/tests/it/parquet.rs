@@ -139,6 +139,7 @@ fn the_format_is_detected_and_two_or_no_formats_are_errors_naming_the_files() {
 
 fn tiny() -> Dataset {
     Dataset {
+        mitigated: Vec::new(),
         metrics: vec!["cpu".into()],
         series: vec![learn::dataset::Series {
             target: "ns/a".into(),

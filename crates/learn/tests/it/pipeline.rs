@@ -692,6 +692,7 @@ fn false_alarms_from_the_ui_drop_the_labels_they_overlap_before_training() {
         name: "t".into(),
         trained_at: 0,
         false_alarms,
+        mitigated: None,
         max_rows_in_memory: learn::pipeline::MAX_ROWS_IN_MEMORY,
     };
     let unknown = ("elsewhere/x".to_string(), flagged[0].start, flagged[0].end);
@@ -728,6 +729,145 @@ fn false_alarms_from_the_ui_drop_the_labels_they_overlap_before_training() {
     // The data trained on: the same without a dropped label, different with.
     assert_eq!(nothing.info().version, plain.info().version);
     assert_ne!(fed.info().version, plain.info().version);
+}
+
+/// `train --mitigated`: windows around the remediation agent's applied actions are left out of training
+/// and validation (neither positive nor negative): the training sample shrinks by exactly those, the card
+/// says how many, and without a record of a known target the bundle is byte-identical to one trained
+/// without the option.
+#[test]
+fn mitigated_periods_leave_their_windows_out_of_training() {
+    let d = common::synthetic(3, 10, 2);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    dataset::write(&d, &data).unwrap();
+    let incidents: Vec<_> = d.events_of("shop/svc1").to_vec();
+    assert!(!incidents.is_empty(), "the synthetic target has incidents");
+    let write = |name: &str, rows: &[(String, i64, i64)]| {
+        let path = dir.path().join(name).join("mitigated.csv");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let mut text = String::from("target,start,end,issue_type\n");
+        for (t, s, e) in rows {
+            text.push_str(&format!("{t},{s},{e},raise_memory\n"));
+        }
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let job = |mitigated: Option<std::path::PathBuf>| learn::pipeline::TrainJob {
+        data: data.clone(),
+        params: common::small_params(),
+        context: Default::default(),
+        until: None,
+        snapshot: None,
+        holdout: None,
+        snapshot_holdout: None,
+        columns: None,
+        missing: learn::columns::MissingColumns::Error,
+        name: "t".into(),
+        trained_at: 0,
+        false_alarms: None,
+        mitigated,
+        max_rows_in_memory: learn::pipeline::MAX_ROWS_IN_MEMORY,
+    };
+    // An action 5 min before each incident of shop/svc1, its period 30 min long.
+    let rows: Vec<(String, i64, i64)> = incidents
+        .iter()
+        .map(|e| (e.target.clone(), e.start - 300, e.start + 1_500))
+        .collect();
+    let unknown = (
+        "elsewhere/x".to_string(),
+        incidents[0].start,
+        incidents[0].end,
+    );
+
+    let (plain, _) = learn::pipeline::train_bundle(&job(None)).unwrap();
+    assert!(plain.card_json()["mitigated"].is_null());
+    let (nothing, _) =
+        learn::pipeline::train_bundle(&job(Some(write("none", &[unknown])))).unwrap();
+    let (mitigated, _) = learn::pipeline::train_bundle(&job(Some(write("some", &rows)))).unwrap();
+
+    // The windows expected to go: shop/svc1's, ending in [start - horizon, end] of a period.
+    let mut params = common::small_params();
+    learn::pipeline::resolve_step(&mut params, &d);
+    let w = params.window;
+    let svc1 = d.series.iter().find(|s| s.target == "shop/svc1").unwrap();
+    let expected = learn::window::eval_points(svc1, &w, i64::MIN / 4, i64::MAX / 4)
+        .into_iter()
+        .filter(|&i| {
+            let t = svc1.timestamps[i];
+            rows.iter()
+                .any(|(_, s, e)| s - w.horizon_secs <= t && t <= *e)
+        })
+        .count();
+    assert!(expected > 0);
+    assert_eq!(
+        mitigated.card_json()["mitigated"],
+        serde_json::json!({
+            "file": "mitigated.csv",
+            "records": rows.len(),
+            "on_known_targets": rows.len(),
+            "windows_dropped": expected,
+        })
+    );
+    assert!(
+        mitigated.card_markdown().contains(&format!(
+            "the {expected} windows whose horizon reached into one"
+        )),
+        "{}",
+        mitigated.card_markdown()
+    );
+
+    // The training sample: the grid training builds has none of those windows, and every other one.
+    let (first, last) = d.time_range().unwrap();
+    let policy = params.policy;
+    let full = Grid::build(&d, w, policy, first, last, true);
+    let mut dm = d.clone();
+    let periods = learn::mitigated::read(&dir.path().join("some/mitigated.csv")).unwrap();
+    learn::mitigated::apply(&mut dm, periods, &w);
+    let left = Grid::build(&dm, w, policy, first, last, true);
+    let k = d
+        .series
+        .iter()
+        .position(|s| s.target == "shop/svc1")
+        .unwrap();
+    let in_period = |t: i64| {
+        rows.iter()
+            .any(|(_, s, e)| s - w.horizon_secs <= t && t <= *e)
+    };
+    assert!(left.points[k].iter().all(|p| !in_period(p.t)));
+    let kept: Vec<_> = full.points[k].iter().filter(|p| !in_period(p.t)).collect();
+    assert_eq!(left.points[k].iter().collect::<Vec<_>>(), kept);
+    assert!(full.points[k].len() > left.points[k].len());
+    for (j, pts) in full.points.iter().enumerate() {
+        if j != k {
+            assert_eq!(&left.points[j], pts);
+        }
+    }
+    // Positives before the mitigated incidents are gone: the windows that, left alone, would predict them.
+    assert!(
+        full.points[k]
+            .iter()
+            .any(|p| matches!(p.label, learn::labels::Label::Issue(_)) && in_period(p.t))
+    );
+
+    // Without a record on a known target: the same model byte for byte (only the card's note differs:
+    // with the plain card, the same bundle); with them, another training set (the version's
+    // fingerprint changes) and another model.
+    assert_eq!(nothing.card_json()["mitigated"]["windows_dropped"], 0);
+    assert_eq!(nothing.info().version, plain.info().version);
+    assert_ne!(mitigated.info().version, plain.info().version);
+    let with_plain_card = |b: &ModelBundle| {
+        ModelBundle::new(
+            b.info().clone(),
+            b.window_model().clone(),
+            None,
+            plain.card_markdown().to_string(),
+            plain.card_json(),
+        )
+        .to_bytes()
+    };
+    assert_eq!(with_plain_card(&nothing), plain.to_bytes());
+    assert_ne!(with_plain_card(&mitigated), plain.to_bytes());
 }
 
 /// The synthetic fleet with client/server latency: each `svc{k+1}` calls `svc{k}`, so its client

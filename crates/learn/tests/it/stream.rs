@@ -29,6 +29,7 @@ fn streamed(dir: &std::path::Path) -> Dataset {
     series.sort_by(|a, b| a.target.cmp(&b.target));
     let events = Dataset::read(dir).unwrap().events;
     Dataset {
+        mitigated: Vec::new(),
         metrics,
         series,
         events,

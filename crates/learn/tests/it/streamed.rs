@@ -222,6 +222,7 @@ fn train_bundle_reads_target_by_target_above_max_rows_in_memory_only() {
         name: "t".into(),
         trained_at: 0,
         false_alarms: None,
+        mitigated: None,
         max_rows_in_memory,
     };
     let meta = |max: u64, peers: bool| {

@@ -641,7 +641,7 @@ impl Watcher {
                         .inc();
                     tracing::info!(target: "kubepulse::remediation", decision = %a.line, "remediation decision");
                     if let Some(w) = &a.warning {
-                        tracing::warn!(error = %w, "remediation: the decision could not be recorded in the cluster");
+                        tracing::warn!(error = %w, "remediation: the decision could not be recorded in the cluster or in the mitigated file");
                     }
                 }
             }

@@ -145,7 +145,11 @@ async fn start(mode: &str) -> Run {
         (shape.window_secs / shape.step_secs) as usize,
         shape.step_secs,
         900,
-    );
+    )
+    .with_mitigation_log(remediate::mitigated::MitigationLog::new(
+        &dir.path().join("mitigated.csv"),
+        MITIGATED_SPAN,
+    ));
     let ledger = agent.ledger();
     let (stop, mut stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(watch::live::run_remediating(
@@ -164,6 +168,16 @@ async fn start(mode: &str) -> Run {
         base: format!("http://127.0.0.1:{port}"),
         stop,
         http: reqwest::Client::new(),
+    }
+}
+
+/// The mitigated period after an applied action, seconds (`watch --mitigated`).
+const MITIGATED_SPAN: i64 = 1_800;
+
+impl Run {
+    /// The mitigated periods the agent wrote (`None`: no file).
+    fn mitigated(&self) -> Option<String> {
+        std::fs::read_to_string(self._dir.path().join("mitigated.csv")).ok()
     }
 }
 
@@ -218,6 +232,18 @@ async fn auto_mode_raises_memory_before_the_oom_kill_and_it_does_not_happen() {
         .filter(|d| raise_of(d) && d["outcome"] == "apply")
         .collect();
     assert!(!applied.is_empty(), "{}", run.context());
+    // The applied raise is a mitigated period for retraining, in the events.csv format.
+    let mitigated = run.mitigated().unwrap_or_default();
+    let at = applied[0]["at"].as_i64().unwrap();
+    assert!(
+        mitigated.starts_with("target,start,end,issue_type\n")
+            && mitigated.contains(&format!(
+                "{TARGET},{at},{},raise_memory\n",
+                at + MITIGATED_SPAN
+            )),
+        "mitigated.csv: {mitigated:?}\n{}",
+        run.context()
+    );
     let metrics = run.metrics().await;
     assert!(
         metrics.contains(
@@ -267,5 +293,6 @@ async fn observe_mode_changes_nothing_and_says_what_it_would_have_done() {
         "{metrics}"
     );
     assert!(!metrics.contains("outcome=\"applied\""), "{metrics}");
+    assert_eq!(run.mitigated(), None, "nothing applied, nothing mitigated");
     let _ = run.stop.send(true);
 }

@@ -103,6 +103,7 @@ pub fn synthetic(targets: usize, hours: i64, seed: u64) -> Dataset {
     }
     events.sort_by(|a, b| (&a.target, a.start).cmp(&(&b.target, b.start)));
     Dataset {
+        mitigated: Vec::new(),
         metrics,
         series,
         events,
