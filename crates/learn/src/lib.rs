@@ -24,6 +24,7 @@ pub mod baselines;
 pub mod bundle;
 pub mod card;
 pub mod eval;
+pub mod eval_stream;
 pub mod false_alarms;
 pub mod figures;
 pub mod holdout;

@@ -348,6 +348,46 @@ pub struct EvalJob {
     pub missing: MissingColumns,
     /// Report directory.
     pub out: PathBuf,
+    /// The most rows of a Parquet dataset evaluated in memory: above, a bundle's window model is
+    /// evaluated target by target ([`crate::eval_stream`]; the same report).
+    pub max_rows_in_memory: u64,
+}
+
+/// Whether `job` is evaluated target by target: a bundle's window model without peer columns on a
+/// Parquet dataset of more than `max_rows_in_memory` rows (else, with a warning saying why, in memory).
+fn eval_streams(job: &EvalJob) -> Result<Option<(ModelPair, String)>, LearnError> {
+    if crate::dataset::Format::detect(&job.data)? != crate::dataset::Format::Parquet {
+        return Ok(None);
+    }
+    let rows = columnar::MetricsReader::open(&job.data.join("metrics.parquet"))?.num_rows();
+    if rows <= job.max_rows_in_memory {
+        return Ok(None);
+    }
+    let in_memory = |what: &str| {
+        tracing::warn!(
+            rows,
+            max_rows_in_memory = job.max_rows_in_memory,
+            "{}: {rows} rows, above --max-rows-in-memory, read whole: {what} is not evaluated target \
+             by target",
+            job.data.display()
+        );
+    };
+    let Some(path) = &job.model else {
+        in_memory("a model trained in the run (without --model)");
+        return Ok(None);
+    };
+    if job.snapshot {
+        in_memory("the cluster snapshot model (--snapshot)");
+        return Ok(None);
+    }
+    let bundle = ModelBundle::load(path)?;
+    let pair = bundle.window_model().clone();
+    if context::has_peer_columns(&pair.meta.features.metrics) {
+        in_memory("a model with peer columns (trained with --peers)");
+        return Ok(None);
+    }
+    let name = format!("{} {}", bundle.info().name, bundle.info().version);
+    Ok(Some((pair, name)))
 }
 
 /// Runs an [`EvalJob`]: writes the report and returns its JSON.
@@ -357,6 +397,19 @@ pub fn run_eval(job: &EvalJob) -> Result<serde_json::Value, LearnError> {
         None => ColumnMap::default(),
     }
     .with_missing(job.missing);
+    if let Some((pair, name)) = eval_streams(job)? {
+        let summary = crate::eval_stream::evaluate(
+            &job.data,
+            &pair,
+            &map,
+            job.split,
+            job.params.seed,
+            job.params.progress,
+            &name,
+            &job.out,
+        )?;
+        return Ok(report::to_json(&summary, &pair, &name));
+    }
     let (pair, name, data, from) = match &job.model {
         Some(path) => {
             let bundle = ModelBundle::load(path)?;
@@ -399,8 +452,8 @@ pub fn run_eval(job: &EvalJob) -> Result<serde_json::Value, LearnError> {
     };
     let last = data.time_range().map_or(0, |r| r.1);
     let ev = evaluate_matched(&pair, data, &map, from, last, job.params.seed)?;
-    report::write(&ev, &pair, &name, &job.out)?;
-    Ok(report::to_json(&ev, &pair, &name))
+    let summary = report::write(&ev, &pair, &name, &job.out)?;
+    Ok(report::to_json(&summary, &pair, &name))
 }
 
 /// What `kubepulse eval --holdout-targets` does.

@@ -82,6 +82,7 @@ fn report_with(
         columns,
         missing,
         out: dir.path().join("report"),
+        max_rows_in_memory: pipeline::MAX_ROWS_IN_MEMORY,
     };
     pipeline::run_eval(&job)?;
     Ok(std::fs::read(dir.path().join("report/report.json")).unwrap())

@@ -350,7 +350,7 @@ fn reports_are_written_with_stable_keys() {
     assert!(svg("importances.svg").contains(&top), "{top} not in words");
     // A type without incidents says so instead of drawing an empty panel.
     learn::plots::write_all(
-        &ev,
+        &ev.summary(),
         &["pod_failure".to_string(), "made_up_type".to_string()],
         dir.path(),
     )
