@@ -41,38 +41,56 @@ use crate::report::{self, Predictions};
 use crate::scoring::Grid;
 use crate::signal::OnsetSignal;
 
+/// How to evaluate: the column map, the split, the seed of the permutation importances, progress bars,
+/// the model's name in the report, and about how many rows to read at a time (whole targets, at least
+/// one; the report does not depend on it).
+#[derive(Debug, Clone)]
+pub struct Options<'a> {
+    /// Matches the model's metrics to the data's columns.
+    pub map: &'a ColumnMap,
+    /// Test from the split (else from the start of the data).
+    pub split: Option<Split>,
+    /// Seed of the permutation importances.
+    pub seed: u64,
+    /// Progress bars on a terminal.
+    pub progress: bool,
+    /// The model's name in the report.
+    pub model_name: &'a str,
+    /// Rows read before a chunk of targets is scored ([`CHUNK_ROWS`] by default).
+    pub chunk_rows: usize,
+}
+
+impl<'a> Options<'a> {
+    /// Default options: no split, no progress, [`CHUNK_ROWS`].
+    pub fn new(map: &'a ColumnMap, model_name: &'a str, seed: u64) -> Self {
+        Self {
+            map,
+            split: None,
+            seed,
+            progress: false,
+            model_name,
+            chunk_rows: CHUNK_ROWS,
+        }
+    }
+}
+
 /// Evaluates `pair` on `dir`'s dataset from the split (or the start of the data) to its end, target by
 /// target, writing `predictions.csv`, `report.json`, `report.md` and the plots into `out`; returns the
 /// report's summary.
 pub fn evaluate(
     dir: &Path,
     pair: &ModelPair,
-    map: &ColumnMap,
-    split: Option<Split>,
-    seed: u64,
-    progress: bool,
-    model_name: &str,
+    opts: &Options,
     out: &Path,
 ) -> Result<Summary, LearnError> {
-    evaluate_in_chunks(
-        dir, pair, map, split, seed, progress, model_name, out, CHUNK_ROWS,
-    )
-}
-
-/// [`evaluate`], reading about `chunk_rows` rows (whole targets, at least one) at a time: the report
-/// does not depend on it.
-#[allow(clippy::too_many_arguments)]
-pub fn evaluate_in_chunks(
-    dir: &Path,
-    pair: &ModelPair,
-    map: &ColumnMap,
-    split: Option<Split>,
-    seed: u64,
-    progress: bool,
-    model_name: &str,
-    out: &Path,
-    chunk_rows: usize,
-) -> Result<Summary, LearnError> {
+    let Options {
+        map,
+        split,
+        seed,
+        progress,
+        model_name,
+        chunk_rows,
+    } = *opts;
     if crate::context::has_peer_columns(&pair.meta.features.metrics) {
         return Err(LearnError::InvalidOption {
             name: "max-rows-in-memory",

@@ -28,6 +28,7 @@ pub mod eval_stream;
 pub mod false_alarms;
 pub mod figures;
 pub mod holdout;
+pub mod memory;
 pub mod model;
 pub mod pipeline;
 #[cfg(feature = "plots")]

@@ -59,6 +59,10 @@ pub struct Args {
     /// snapshot model and a model trained in the run read the whole dataset (docs/model.md).
     #[arg(long, default_value_t = pipeline::MAX_ROWS_IN_MEMORY)]
     pub max_rows_in_memory: u64,
+    /// Fail at once, naming the flag to change, when the data held in memory would need more than
+    /// this (`2G`, `1500M`; estimated from rows × columns; default: the memory available on this machine).
+    #[arg(long, value_name = "SIZE", value_parser = parse::memory_bytes)]
+    pub max_memory: Option<u64>,
     #[command(flatten)]
     pub train: ModelArgs,
 }
@@ -84,6 +88,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         missing: args.missing_columns.into(),
         out: args.out.clone(),
         max_rows_in_memory: args.max_rows_in_memory,
+        max_memory: super::memory_limit(args.max_memory),
     };
     let started = std::time::Instant::now();
     let report = pipeline::run_eval(&job)
@@ -153,7 +158,6 @@ fn holdout(args: &Args, groups: &str, split: Option<Split>) -> anyhow::Result<()
         peers: args.train.peers,
         groups: learn::holdout::Groups::parse(groups)?,
         out: args.out.clone(),
-        max_rows_in_memory: args.max_rows_in_memory,
     };
     let started = std::time::Instant::now();
     let r = pipeline::run_holdout(&job)

@@ -26,7 +26,12 @@ fn eval(
     max_rows: u64,
     out: &Path,
 ) -> [Vec<u8>; 3] {
-    let job = EvalJob {
+    pipeline::run_eval(&eval_job(data, model, split, max_rows, out)).unwrap();
+    ["report.json", "report.md", "predictions.csv"].map(|f| std::fs::read(out.join(f)).unwrap())
+}
+
+fn eval_job(data: &Path, model: &Path, split: Option<Split>, max_rows: u64, out: &Path) -> EvalJob {
+    EvalJob {
         data: data.to_path_buf(),
         model: Some(model.to_path_buf()),
         snapshot: false,
@@ -37,9 +42,8 @@ fn eval(
         missing: MissingColumns::Error,
         out: out.to_path_buf(),
         max_rows_in_memory: max_rows,
-    };
-    pipeline::run_eval(&job).unwrap();
-    ["report.json", "report.md", "predictions.csv"].map(|f| std::fs::read(out.join(f)).unwrap())
+        max_memory: None,
+    }
 }
 
 fn text(b: &[u8]) -> &str {
@@ -119,18 +123,14 @@ fn streamed_report_is_the_in_memory_report_byte_for_byte() {
             // One target per chunk, row groups in reverse name order: the same report.
             let reversed = reversed_parquet(&d);
             let out = dir.join("chunked");
-            let summary = learn::eval_stream::evaluate_in_chunks(
-                reversed.path(),
-                &pair,
-                &ColumnMap::default(),
+            let map = ColumnMap::default();
+            let opts = learn::eval_stream::Options {
                 split,
-                common::small_params().seed,
-                false,
-                "test 0",
-                &out,
-                1,
-            )
-            .unwrap();
+                chunk_rows: 1,
+                ..learn::eval_stream::Options::new(&map, "test 0", common::small_params().seed)
+            };
+            let summary =
+                learn::eval_stream::evaluate(reversed.path(), &pair, &opts, &out).unwrap();
             assert_eq!(summary.targets.len(), 7);
             same(
                 &whole[0],
@@ -179,14 +179,11 @@ fn a_model_with_peer_columns_is_evaluated_in_memory() {
         &pair.meta.features.metrics
     ));
     let tmp = tempfile::tempdir().unwrap();
+    let map = ColumnMap::default();
     let e = learn::eval_stream::evaluate(
         data.path(),
         &pair,
-        &ColumnMap::default(),
-        None,
-        1,
-        false,
-        "t",
+        &learn::eval_stream::Options::new(&map, "t", 1),
         tmp.path(),
     )
     .unwrap_err();
@@ -202,4 +199,67 @@ fn a_model_with_peer_columns_is_evaluated_in_memory() {
         &tmp.path().join("r"),
     );
     assert!(text(&json).contains("\"incidents\""));
+}
+
+#[test]
+fn the_memory_guard_fails_early_naming_the_flag_to_change() {
+    let d = common::synthetic(5, 12, 4);
+    let rows: u64 = d.series.iter().map(|s| s.timestamps.len() as u64).sum();
+    let data = parquet_dir(&d);
+    let tmp = tempfile::tempdir().unwrap();
+    let small = learn::memory::Limit {
+        bytes: 1 << 20,
+        source: "--max-memory".into(),
+    };
+    let need = learn::memory::rows_bytes(rows, d.metrics.len());
+    assert!(need > small.bytes, "{need}");
+    // Training: read whole (the dataset is within --max-rows-in-memory), then target by target.
+    let train = |max_rows_in_memory: u64| pipeline::TrainJob {
+        data: data.path().to_path_buf(),
+        params: common::small_params(),
+        peers: false,
+        until: Some(Split::Fraction(0.6)),
+        snapshot: None,
+        holdout: None,
+        snapshot_holdout: None,
+        columns: None,
+        missing: MissingColumns::Error,
+        name: "t".into(),
+        trained_at: 0,
+        false_alarms: None,
+        max_rows_in_memory,
+        max_memory: Some(small.clone()),
+    };
+    let refused = |job: &pipeline::TrainJob| match pipeline::train_bundle(job) {
+        Ok(_) => panic!("trained despite the memory limit"),
+        Err(e) => e.to_string(),
+    };
+    let e = refused(&train(u64::MAX));
+    assert!(e.starts_with("not enough memory: reading "), "{e}");
+    assert!(
+        e.contains(&format!("below its {rows} rows")) && e.contains("--max-memory"),
+        "{e}"
+    );
+    // Target by target, the targets kept whole for validation are what is guarded.
+    let e = refused(&train(rows - 1));
+    assert!(e.contains("lower --max-rows-in-memory"), "{e}");
+    // Within the limit: trains.
+    let mut job = train(u64::MAX);
+    job.max_memory = Some(learn::memory::Limit {
+        bytes: need,
+        ..small.clone()
+    });
+    let (bundle, _) = pipeline::train_bundle(&job).unwrap();
+    let model = tmp.path().join("m.kpm");
+    bundle.save(&model).unwrap();
+    // Evaluation in memory is guarded; target by target it holds one chunk and is not.
+    let mut job = eval_job(data.path(), &model, None, u64::MAX, &tmp.path().join("a"));
+    job.max_memory = Some(small.clone());
+    let e = pipeline::run_eval(&job).unwrap_err().to_string();
+    assert!(
+        e.contains("--max-rows-in-memory") && e.contains("1 MB of --max-memory"),
+        "{e}"
+    );
+    job.max_rows_in_memory = 0;
+    pipeline::run_eval(&job).unwrap();
 }

@@ -693,6 +693,7 @@ fn false_alarms_from_the_ui_drop_the_labels_they_overlap_before_training() {
         trained_at: 0,
         false_alarms,
         max_rows_in_memory: learn::pipeline::MAX_ROWS_IN_MEMORY,
+        max_memory: None,
     };
     let unknown = ("elsewhere/x".to_string(), flagged[0].start, flagged[0].end);
     let mut rows: Vec<(String, i64, i64)> = flagged
