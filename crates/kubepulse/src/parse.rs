@@ -27,6 +27,30 @@ pub fn when(text: &str) -> Result<i64, String> {
     timestamp(text)
 }
 
+/// A memory size in bytes: `2G`, `1500M`, `512K`, `1T` (binary units), or a plain number of MB.
+pub fn memory_bytes(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let (number, unit) = match t.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
+        Some((i, _)) => t.split_at(i),
+        None => (t, "M"),
+    };
+    let shift = match unit.to_ascii_uppercase().trim_end_matches(['B', 'I']) {
+        "K" => 10,
+        "M" => 20,
+        "G" => 30,
+        "T" => 40,
+        _ => return Err(format!("{text:?}: a size such as 2G, 1500M or 512K")),
+    };
+    let n: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?}: a size such as 2G, 1500M or 512K"))?;
+    if !(n.is_finite() && n > 0.0) {
+        return Err(format!("{text:?}: the size must be positive"));
+    }
+    Ok((n * (1u64 << shift) as f64) as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -44,5 +68,17 @@ mod tests {
         assert!(timestamp("yesterday").unwrap_err().contains("yesterday"));
         assert_eq!(when("1700000000"), Ok(1_700_000_000));
         assert!(when("now-1h").unwrap() < when("now").unwrap());
+    }
+
+    #[test]
+    fn memory_sizes_parse() {
+        assert_eq!(memory_bytes("2G"), Ok(2 << 30));
+        assert_eq!(memory_bytes("1500M"), Ok(1500 << 20));
+        assert_eq!(memory_bytes("1.5GiB"), Ok(3 << 29));
+        assert_eq!(memory_bytes("512k"), Ok(512 << 10));
+        assert_eq!(memory_bytes("300"), Ok(300 << 20));
+        for bad in ["", "G", "2X", "-1G", "0"] {
+            assert!(memory_bytes(bad).is_err(), "{bad}");
+        }
     }
 }

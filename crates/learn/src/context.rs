@@ -53,6 +53,12 @@ pub fn is_peer_column(name: &str) -> bool {
     name.starts_with(PEERS_MEAN) || name.starts_with(PEERS_MAX) || name.starts_with(CALLERS_MAX)
 }
 
+/// Whether a metric list carries any column derived from other targets (peer or caller columns): such
+/// a model needs every target at once.
+pub fn has_cross_target_columns(metrics: &[String]) -> bool {
+    metrics.iter().any(|m| is_peer_column(m))
+}
+
 /// Whether a metric list carries caller columns.
 pub fn has_caller_columns(metrics: &[String]) -> bool {
     metrics.iter().any(|m| m.starts_with(CALLERS_MAX))

@@ -56,6 +56,17 @@ pub enum LearnError {
     /// The random-forest engine failed.
     #[error("forest: {0}")]
     Forest(#[from] forest::ForestError),
+    /// A step would hold more memory than allowed ([`crate::memory`]).
+    #[error(
+        "not enough memory: {what} needs about {need_mb} MB, more than the {limit_mb} MB of {limit_from}; {remedy}"
+    )]
+    Memory {
+        what: String,
+        need_mb: u64,
+        limit_mb: u64,
+        limit_from: String,
+        remedy: String,
+    },
     /// Writing a report or plot failed.
     #[error("report {path}: {message}")]
     Report { path: PathBuf, message: String },

@@ -19,7 +19,7 @@ use crate::figures::{self, EtaFigures, Figures};
 use crate::labels::Label;
 use crate::model::{ModelPair, series_rows};
 use crate::prediction::PredictOptions;
-use crate::scoring::{Grid, Score};
+use crate::scoring::{Grid, Point, Score};
 use crate::timestamp;
 
 /// How a dataset is split into a training past and a test future.
@@ -218,91 +218,24 @@ pub fn evaluate_figures<'a>(
             meta.window.window_secs
         )));
     }
-    let names = &meta.feature_names;
-    let index_map: std::collections::HashMap<&str, usize> = names
-        .iter()
-        .enumerate()
-        .map(|(i, n)| (n.as_str(), i))
-        .collect();
-    let index = |n: &str| index_map.get(n).copied();
-    let n_types = meta.issue_types.len();
-    let nf = names.len();
-    /// Per series: the model's scores, each baseline's, and the ETA guesses (truth, forest, heuristic).
-    type Scored = (Vec<Score>, Vec<Vec<Score>>, Vec<(f64, Option<f64>, f64)>);
-    let per_series: Vec<Scored> = grid
+    let per_series: Vec<SeriesScores> = grid
         .points
         .par_iter()
         .enumerate()
-        .map(|(s, points)| {
-            let events = dataset.events_of(&dataset.series[s].target);
-            let mut model = Vec::with_capacity(points.len());
-            // The rule baselines, then the anomaly scorer (when the model has one).
-            let mut base: Vec<Vec<Score>> =
-                vec![Vec::with_capacity(points.len()); baselines::NAMES.len() + 1];
-            let mut eta = Vec::new();
-            for chunk in points.chunks(2048) {
-                let rows = series_rows(
-                    &dataset,
-                    &meta.features,
-                    s,
-                    chunk.iter().map(|p| (p.index, p.t)),
-                );
-                for (b, name) in baselines::NAMES.iter().enumerate() {
-                    for row in rows.chunks(nf) {
-                        base[b].push(meta.baselines.score(name, row, &index, n_types));
-                    }
-                }
-                if let (Some(a), Some(am)) = (&pair.anomaly, &meta.anomaly) {
-                    for (row, p) in rows.chunks(nf).zip(a.scores(&rows, nf)?) {
-                        let type_index = anomaly::type_of(row, &index, &meta.issue_types, 0);
-                        let mut type_probs = smallvec::smallvec![0.0f32; n_types.max(1)];
-                        type_probs[type_index.min(n_types.max(1) - 1)] = 1.0;
-                        base[baselines::NAMES.len()].push(Score {
-                            p_issue: p,
-                            alarm: p >= am.threshold,
-                            type_index,
-                            type_probs,
-                        });
-                    }
-                }
-                // Windows preceding an incident start: their rows, kept for the ETA of those alarmed.
-                let (preceding, preceding_rows) =
-                    crate::model::preceding_starts(chunk, events, &rows, nf);
-                let scored = pair.score_rows(rows)?;
-                for (&(k, truth), row) in preceding.iter().zip(preceding_rows.chunks(nf)) {
-                    let sc = &scored[k];
-                    if sc.alarm {
-                        eta.push((
-                            truth,
-                            pair.eta_forest_secs(row)?,
-                            pair.eta_heuristic_secs(row, sc.type_index),
-                        ));
-                    }
-                }
-                model.extend(scored);
-            }
-            pair.apply_relative(&dataset, s, points, &mut model)?;
-            Ok((model, base, eta))
-        })
+        .map(|(s, points)| score_series(&dataset, pair, s, points))
         .collect::<Result<_, LearnError>>()?;
     let mut scores = Vec::with_capacity(per_series.len());
     let mut baseline_scores: BTreeMap<String, Vec<Vec<Score>>> = BTreeMap::new();
-    let names = baselines::NAMES
-        .iter()
-        .copied()
-        .chain(pair.anomaly.is_some().then_some(anomaly::NAME));
-    let names: Vec<&str> = names.collect();
+    let names = scorer_names(pair);
     let mut eta_guesses = Vec::new();
-    for (m, b, e) in per_series {
-        scores.push(m);
-        eta_guesses.extend(e);
-        for (name, v) in names.iter().zip(b) {
-            baseline_scores.entry(name.to_string()).or_default().push(v);
+    for SeriesScores { model, base, eta } in per_series {
+        scores.push(model);
+        eta_guesses.extend(eta);
+        for (name, v) in names.iter().zip(base) {
+            if let Some(name) = name {
+                baseline_scores.entry(name.to_string()).or_default().push(v);
+            }
         }
-    }
-    // `robust_z` reads baseline features: a model without them has no such rule to report.
-    if meta.baselines.robust_z_rules.is_empty() {
-        baseline_scores.remove("robust_z");
     }
     let model = figures::compute(&dataset, &grid, &scores, &meta.issue_types);
     let baselines: BTreeMap<String, Figures> = baseline_scores
@@ -332,73 +265,295 @@ pub fn evaluate_figures<'a>(
     })
 }
 
+/// The baselines scored beside the model, in the order [`score_series`] returns them: the rule
+/// baselines, then the anomaly scorer when the model has one; `None` for one not reported (`robust_z`
+/// reads baseline features: a model without them has no such rule).
+pub(crate) fn scorer_names(pair: &ModelPair) -> Vec<Option<&'static str>> {
+    baselines::NAMES
+        .iter()
+        .copied()
+        .chain(pair.anomaly.is_some().then_some(anomaly::NAME))
+        .map(|n| (n != "robust_z" || !pair.meta.baselines.robust_z_rules.is_empty()).then_some(n))
+        .collect()
+}
+
+/// One series' scores: the model's, each baseline's (in [`scorer_names`] order), and the ETA guesses
+/// `(truth, forest, heuristic)` of its alarmed windows that precede an incident start.
+pub(crate) struct SeriesScores {
+    pub model: Vec<Score>,
+    pub base: Vec<Vec<Score>>,
+    pub eta: Vec<(f64, Option<f64>, f64)>,
+}
+
+/// Scores the points of series `s` of a dataset prepared for the model ([`prepare`]) with the model
+/// (its per-target alarm condition applied) and the baselines.
+pub(crate) fn score_series(
+    dataset: &Dataset,
+    pair: &ModelPair,
+    s: usize,
+    points: &[Point],
+) -> Result<SeriesScores, LearnError> {
+    let meta = &pair.meta;
+    let names = &meta.feature_names;
+    let index_map: std::collections::HashMap<&str, usize> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.as_str(), i))
+        .collect();
+    let index = |n: &str| index_map.get(n).copied();
+    let n_types = meta.issue_types.len();
+    let nf = names.len();
+    let events = dataset.events_of(&dataset.series[s].target);
+    let mut model = Vec::with_capacity(points.len());
+    // The rule baselines, then the anomaly scorer (when the model has one).
+    let mut base: Vec<Vec<Score>> =
+        vec![Vec::with_capacity(points.len()); baselines::NAMES.len() + 1];
+    let mut eta = Vec::new();
+    for chunk in points.chunks(2048) {
+        let rows = series_rows(
+            dataset,
+            &meta.features,
+            s,
+            chunk.iter().map(|p| (p.index, p.t)),
+        );
+        for (b, name) in baselines::NAMES.iter().enumerate() {
+            for row in rows.chunks(nf) {
+                base[b].push(meta.baselines.score(name, row, &index, n_types));
+            }
+        }
+        if let (Some(a), Some(am)) = (&pair.anomaly, &meta.anomaly) {
+            for (row, p) in rows.chunks(nf).zip(a.scores(&rows, nf)?) {
+                let type_index = anomaly::type_of(row, &index, &meta.issue_types, 0);
+                let mut type_probs = smallvec::smallvec![0.0f32; n_types.max(1)];
+                type_probs[type_index.min(n_types.max(1) - 1)] = 1.0;
+                base[baselines::NAMES.len()].push(Score {
+                    p_issue: p,
+                    alarm: p >= am.threshold,
+                    type_index,
+                    type_probs,
+                });
+            }
+        }
+        // Windows preceding an incident start: their rows, kept for the ETA of those alarmed.
+        let (preceding, preceding_rows) = crate::model::preceding_starts(chunk, events, &rows, nf);
+        let scored = pair.score_rows(rows)?;
+        for (&(k, truth), row) in preceding.iter().zip(preceding_rows.chunks(nf)) {
+            let sc = &scored[k];
+            if sc.alarm {
+                eta.push((
+                    truth,
+                    pair.eta_forest_secs(row)?,
+                    pair.eta_heuristic_secs(row, sc.type_index),
+                ));
+            }
+        }
+        model.extend(scored);
+    }
+    pair.apply_relative(dataset, s, points, &mut model)?;
+    if pair.anomaly.is_none() {
+        base.pop();
+    }
+    Ok(SeriesScores { model, base, eta })
+}
+
+/// Up to [`SAMPLE_CAP`] items of a sequence seen one by one, evenly spread: every `stride`-th item,
+/// the stride (a power of two) doubling whenever more than the cap are kept. The same items whatever
+/// the sequence is cut into (targets, chunks of targets).
+#[derive(Debug, Clone, Default)]
+struct Thinned {
+    /// Items seen.
+    seen: usize,
+    stride: usize,
+    /// (item number, feature row; empty until its series is done).
+    kept: Vec<(usize, Vec<f32>)>,
+}
+
+/// The most test windows of each class the permutation importances read.
+const SAMPLE_CAP: usize = 1000;
+
+impl Thinned {
+    /// Counts the next item; whether it is kept (for now).
+    fn push(&mut self) -> bool {
+        let n = self.seen;
+        self.seen += 1;
+        self.stride = self.stride.max(1);
+        if n % self.stride != 0 {
+            return false;
+        }
+        self.kept.push((n, Vec::new()));
+        while self.kept.len() > SAMPLE_CAP {
+            self.stride *= 2;
+            let stride = self.stride;
+            self.kept.retain(|(i, _)| i % stride == 0);
+        }
+        true
+    }
+}
+
+/// The test windows the permutation importances read, sampled target by target: at most
+/// [`SAMPLE_CAP`] issue windows and as many normal ones, each evenly spread over the test grid.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ImportanceSample {
+    issue: Thinned,
+    normal: Thinned,
+}
+
+impl ImportanceSample {
+    /// Samples the points of series `s` (of a dataset prepared for the model), in series order.
+    pub(crate) fn add_series(
+        &mut self,
+        dataset: &Dataset,
+        pair: &ModelPair,
+        s: usize,
+        points: &[Point],
+    ) {
+        // (class, item number) of this series' points kept when seen; their rows once the series is done.
+        let mut wanted: Vec<(bool, usize, usize)> = Vec::new();
+        for (k, p) in points.iter().enumerate() {
+            let (issue, t) = match p.label {
+                Label::Normal => (false, &mut self.normal),
+                Label::Issue(_) => (true, &mut self.issue),
+                Label::Ongoing(_) => continue,
+            };
+            let n = t.seen;
+            if t.push() {
+                wanted.push((issue, n, k));
+            }
+        }
+        let still = |t: &Thinned, n: usize| t.kept.iter().any(|(i, r)| *i == n && r.is_empty());
+        wanted.retain(|&(issue, n, _)| still(if issue { &self.issue } else { &self.normal }, n));
+        if wanted.is_empty() {
+            return;
+        }
+        let nf = pair.meta.feature_names.len();
+        let rows = series_rows(
+            dataset,
+            &pair.meta.features,
+            s,
+            wanted
+                .iter()
+                .map(|&(_, _, k)| (points[k].index, points[k].t)),
+        );
+        for (&(issue, n, _), row) in wanted.iter().zip(rows.chunks(nf)) {
+            let t = if issue {
+                &mut self.issue
+            } else {
+                &mut self.normal
+            };
+            if let Some(slot) = t.kept.iter_mut().find(|(i, _)| *i == n) {
+                slot.1 = row.to_vec();
+            }
+        }
+    }
+
+    /// The importances: MDI from the binary forest, permutation drop on the sample.
+    pub(crate) fn importances(
+        self,
+        pair: &ModelPair,
+        seed: u64,
+    ) -> Result<Vec<Importance>, LearnError> {
+        let meta = &pair.meta;
+        let mdi = pair.binary.as_ref().map_or_else(
+            || vec![0.0; meta.feature_names.len()],
+            |b| b.feature_importances(),
+        );
+        let (issue, normal) = (self.issue.kept, self.normal.kept);
+        let permutation = match pair.binary.as_ref() {
+            Some(binary) if !issue.is_empty() && !normal.is_empty() => {
+                let n = issue.len() + normal.len();
+                let y: Vec<f64> = issue
+                    .iter()
+                    .map(|_| 1.0)
+                    .chain(normal.iter().map(|_| 0.0))
+                    .collect();
+                let x: Vec<f32> = issue
+                    .into_iter()
+                    .chain(normal)
+                    .flat_map(|(_, r)| r)
+                    .collect();
+                let m = Matrix::new(x, n, meta.feature_names.len())?;
+                binary.permutation_importance(&m, &y, 2, seed)?
+            }
+            _ => vec![0.0; mdi.len()],
+        };
+        let mut out: Vec<Importance> = meta
+            .feature_names
+            .iter()
+            .enumerate()
+            .map(|(i, f)| Importance {
+                feature: f.clone(),
+                mdi: mdi.get(i).copied().unwrap_or(0.0),
+                permutation: permutation.get(i).copied().unwrap_or(0.0),
+            })
+            .collect();
+        out.sort_by(|a, b| b.mdi.total_cmp(&a.mdi));
+        Ok(out)
+    }
+}
+
 fn importances(
     dataset: &Dataset,
     pair: &ModelPair,
     grid: &Grid,
     seed: u64,
 ) -> Result<Vec<Importance>, LearnError> {
-    let meta = &pair.meta;
-    let mdi = pair.binary.as_ref().map_or_else(
-        || vec![0.0; meta.feature_names.len()],
-        |b| b.feature_importances(),
-    );
-    // A sample of test windows: every positive (up to 1000) and as many normals, evenly spread.
-    let labelled: Vec<(usize, usize, f64)> = grid
-        .points
-        .iter()
-        .enumerate()
-        .flat_map(|(s, pts)| {
-            pts.iter()
-                .enumerate()
-                .filter_map(move |(k, p)| match p.label {
-                    Label::Normal => Some((s, k, 0.0)),
-                    Label::Issue(_) => Some((s, k, 1.0)),
-                    Label::Ongoing(_) => None,
-                })
-        })
-        .collect();
-    let pos: Vec<_> = labelled.iter().filter(|r| r.2 == 1.0).collect();
-    let neg: Vec<_> = labelled.iter().filter(|r| r.2 == 0.0).collect();
-    let take = |v: &[&(usize, usize, f64)], n: usize| -> Vec<(usize, usize, f64)> {
-        let stride = v.len().div_ceil(n.max(1)).max(1);
-        v.iter().step_by(stride).map(|r| **r).collect()
-    };
-    let mut sample = take(&pos, 1000);
-    sample.extend(take(&neg, 1000.max(sample.len())));
-    let permutation = if let Some(binary) = pair
-        .binary
-        .as_ref()
-        .filter(|_| sample.iter().any(|r| r.2 == 1.0) && sample.iter().any(|r| r.2 == 0.0))
-    {
-        let mut x = Vec::with_capacity(sample.len() * meta.feature_names.len());
-        for &(s, k, _) in &sample {
-            let p = grid.points[s][k];
-            x.extend(series_rows(
-                dataset,
-                &meta.features,
-                s,
-                std::iter::once((p.index, p.t)),
-            ));
+    let mut sample = ImportanceSample::default();
+    for (s, points) in grid.points.iter().enumerate() {
+        sample.add_series(dataset, pair, s, points);
+    }
+    sample.importances(pair, seed)
+}
+
+/// The most incidents whose first alarm is explained.
+pub(crate) const MAX_EXPLANATIONS: usize = 50;
+
+/// Explains the first alarm of the detected incidents of series `s` (with its `scores`), until `out`
+/// holds [`MAX_EXPLANATIONS`].
+pub(crate) fn explain_series(
+    dataset: &Dataset,
+    pair: &ModelPair,
+    s: usize,
+    points: &[Point],
+    scores: &[Score],
+    out: &mut Vec<IncidentExplanation>,
+) -> Result<(), LearnError> {
+    let h = pair.meta.window.horizon_secs;
+    let target = &dataset.series[s].target;
+    for e in dataset.events_of(target) {
+        if out.len() >= MAX_EXPLANATIONS {
+            return Ok(());
         }
-        let y: Vec<f64> = sample.iter().map(|r| r.2).collect();
-        let m = Matrix::new(x, sample.len(), meta.feature_names.len())?;
-        binary.permutation_importance(&m, &y, 2, seed)?
-    } else {
-        vec![0.0; mdi.len()]
-    };
-    let mut out: Vec<Importance> = meta
-        .feature_names
-        .iter()
-        .enumerate()
-        .map(|(i, f)| Importance {
-            feature: f.clone(),
-            mdi: mdi.get(i).copied().unwrap_or(0.0),
-            permutation: permutation.get(i).copied().unwrap_or(0.0),
-        })
-        .collect();
-    out.sort_by(|a, b| b.mdi.total_cmp(&a.mdi));
-    Ok(out)
+        let alarms: Vec<bool> = scores.iter().map(|x| x.alarm).collect();
+        let Some(k) = figures::episodes(points, &alarms, pair.meta.window.step_secs)
+            .into_iter()
+            .map(|(a, _)| a)
+            .find(|&a| figures::credited(points[a].t, e.start, e.end, h))
+        else {
+            continue;
+        };
+        let p = points[k];
+        let row = series_rows(
+            dataset,
+            &pair.meta.features,
+            s,
+            std::iter::once((p.index, p.t)),
+        );
+        let pred = predict_row(pair, &row, PredictOptions::explain(true), Some(target))?;
+        let ex = pred.explanation.unwrap_or(crate::prediction::Explanation {
+            summary: String::new(),
+            top_features: Vec::new(),
+        });
+        out.push(IncidentExplanation {
+            target: target.clone(),
+            issue_type: e.issue_type.clone(),
+            start: timestamp::format_rfc3339(e.start),
+            lead_time_seconds: (e.start - p.t) as f64,
+            predicted_type: pred.issue_type,
+            summary: ex.summary,
+            top_features: ex.top_features.into_iter().take(3).collect(),
+        });
+    }
+    Ok(())
 }
 
 fn explanations(
@@ -407,51 +562,80 @@ fn explanations(
     grid: &Grid,
     scores: &[Vec<Score>],
 ) -> Result<Vec<IncidentExplanation>, LearnError> {
-    let h = pair.meta.window.horizon_secs;
     let mut out = Vec::new();
     for (s, points) in grid.points.iter().enumerate() {
-        let target = &dataset.series[s].target;
-        for e in dataset.events_of(target) {
-            if out.len() >= 50 {
-                return Ok(out);
-            }
-            let alarms: Vec<bool> = scores[s].iter().map(|x| x.alarm).collect();
-            let Some(k) = figures::episodes(points, &alarms, pair.meta.window.step_secs)
-                .into_iter()
-                .map(|(a, _)| a)
-                .find(|&a| figures::credited(points[a].t, e.start, e.end, h))
-            else {
-                continue;
-            };
-            let p = points[k];
-            let row = series_rows(
-                dataset,
-                &pair.meta.features,
-                s,
-                std::iter::once((p.index, p.t)),
-            );
-            let pred = predict_row(pair, &row, PredictOptions::explain(true), Some(target))?;
-            let ex = pred.explanation.unwrap_or(crate::prediction::Explanation {
-                summary: String::new(),
-                top_features: Vec::new(),
-            });
-            out.push(IncidentExplanation {
-                target: target.clone(),
-                issue_type: e.issue_type.clone(),
-                start: timestamp::format_rfc3339(e.start),
-                lead_time_seconds: (e.start - p.t) as f64,
-                predicted_type: pred.issue_type,
-                summary: ex.summary,
-                top_features: ex.top_features.into_iter().take(3).collect(),
-            });
+        if out.len() >= MAX_EXPLANATIONS {
+            break;
         }
+        explain_series(dataset, pair, s, points, &scores[s], &mut out)?;
     }
     Ok(out)
 }
 
-/// The truth column of `predictions.csv` for a point.
-pub fn truth_name(dataset: &Dataset, s: usize, label: Label) -> String {
-    let events = dataset.events_of(&dataset.series[s].target);
+/// What a report shows of an evaluation: the figures, importances, explanations and the test period,
+/// without the per-window scores (an evaluation read target by target, [`crate::eval_stream`], keeps
+/// none).
+#[derive(Debug, Clone)]
+pub struct Summary {
+    /// Test period start (the split), unix seconds.
+    pub test_from: i64,
+    /// Test period end, unix seconds.
+    pub test_until: i64,
+    /// The evaluated targets, in name order.
+    pub targets: Vec<String>,
+    /// Test windows (points of the grid).
+    pub windows: usize,
+    /// Fingerprint of the data scored (the model's columns; [`Dataset::fingerprint`]).
+    pub data_fingerprint: String,
+    /// The model's horizon, seconds (for the lead-time plot).
+    pub horizon_secs: i64,
+    /// The model's figures.
+    pub model: Figures,
+    /// Baseline name → figures.
+    pub baselines: BTreeMap<String, Figures>,
+    /// ETA error figures.
+    pub eta: EtaFigures,
+    /// Feature importances, MDI-sorted.
+    pub importances: Vec<Importance>,
+    /// Explanations of first alarms.
+    pub explanations: Vec<IncidentExplanation>,
+    /// Onset signal of the test incidents.
+    pub onset_signal: crate::signal::OnsetSignal,
+    /// Columns of the given data the model does not use (ignored), sorted.
+    pub ignored_columns: Vec<String>,
+    /// Model metrics scored as missing values, in model order.
+    pub nan_columns: Vec<String>,
+}
+
+impl Evaluation<'_> {
+    /// The report's view of this evaluation.
+    pub fn summary(&self) -> Summary {
+        Summary {
+            test_from: self.test_from,
+            test_until: self.test_until,
+            targets: self
+                .dataset
+                .series
+                .iter()
+                .map(|s| s.target.clone())
+                .collect(),
+            windows: self.grid.len(),
+            data_fingerprint: self.dataset.fingerprint(),
+            horizon_secs: self.grid.spec.horizon_secs,
+            model: self.model.clone(),
+            baselines: self.baselines.clone(),
+            eta: self.eta.clone(),
+            importances: self.importances.clone(),
+            explanations: self.explanations.clone(),
+            onset_signal: self.onset_signal.clone(),
+            ignored_columns: self.ignored_columns.clone(),
+            nan_columns: self.nan_columns.clone(),
+        }
+    }
+}
+
+/// The truth column of `predictions.csv` for a point of a target with these `events`.
+pub fn truth_name(events: &[crate::dataset::Incident], label: Label) -> String {
     match label {
         Label::Normal => "normal".into(),
         Label::Issue(e) => events[e].issue_type.clone(),

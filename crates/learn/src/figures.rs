@@ -11,9 +11,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::dataset::Dataset;
+use crate::dataset::{Dataset, Incident};
 use crate::labels::{Label, OngoingPolicy};
-use crate::scoring::{Grid, Score};
+use crate::scoring::{Grid, Point, Score};
 
 /// Window-level figures of one issue type (one-vs-rest).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -89,6 +89,23 @@ pub struct Figures {
     pub ongoing_windows: usize,
     /// Share of ongoing windows alarmed (`null` when there are none).
     pub ongoing_alarmed_ratio: Option<f64>,
+    /// Per issue type (in order): the precision-recall curve for the report's plot (not in the JSON).
+    #[serde(skip)]
+    pub pr_curves: Vec<PrCurve>,
+    /// Reliability diagram of the issue probability: (mean predicted, observed frequency) per non-empty
+    /// tenth of [0, 1] (for the report's plot, not in the JSON).
+    #[serde(skip)]
+    pub reliability: Vec<(f64, f64)>,
+}
+
+/// A type's precision-recall curve, thinned for a plot, and the scorer's operating point.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PrCurve {
+    /// `(recall, precision)` points, highest score first (at most ≈ 500).
+    pub curve: Vec<(f64, f64)>,
+    /// `(recall, precision)` of "alarm naming this type" at the scorer's alarm threshold, when it
+    /// alarms and the type has windows.
+    pub operating: Option<(f64, f64)>,
 }
 
 /// A confusion matrix.
@@ -309,141 +326,232 @@ pub fn detections(dataset: &Dataset, grid: &Grid, alarms: &[Vec<bool>]) -> (usiz
     (detected, count)
 }
 
-/// Computes every figure of one scorer. `scores[s][k]` scores `grid.points[s][k]`.
-pub fn compute(
-    dataset: &Dataset,
-    grid: &Grid,
-    scores: &[Vec<Score>],
-    issue_types: &[String],
-) -> Figures {
-    let h = grid.spec.horizon_secs;
-    let n_types = issue_types.len();
-    // Window level.
-    let mut truth_class: Vec<usize> = Vec::new(); // 0 = normal, 1 + type
-    let mut pred_class: Vec<usize> = Vec::new();
-    let mut type_scores: Vec<Vec<f64>> = vec![Vec::new(); n_types];
-    let mut brier = 0.0;
-    let (mut ongoing, mut ongoing_alarmed) = (0usize, 0usize);
-    for (s, points) in grid.points.iter().enumerate() {
-        let events = dataset.events_of(&dataset.series[s].target);
-        for (p, sc) in points.iter().zip(&scores[s]) {
+/// Scores are ranked for PR-AUC and ROC-AUC at this resolution: the score as an `f32` with its lowest
+/// 12 mantissa bits dropped (11 bits kept: a relative resolution of 2⁻¹¹ ≈ 0.05 %, at every scale
+/// down to 1e-38). Scores in one bin are tied. A histogram of fixed size per type and scorer makes the
+/// figures of a streamed evaluation ([`crate::eval_stream`]) exactly those of an evaluation in memory,
+/// in bounded memory (≈ 2 MB per histogram, however many windows).
+const HIST_SHIFT: u32 = 12;
+/// Bins of a [`ScoreHistogram`]: every score in [0, 1].
+const HIST_BINS: usize = (1.0f32.to_bits() >> HIST_SHIFT) as usize + 1;
+
+fn bin_of(score: f64) -> usize {
+    let s = score.clamp(0.0, 1.0) as f32;
+    if s.is_nan() {
+        0
+    } else {
+        (s.to_bits() >> HIST_SHIFT) as usize
+    }
+}
+
+/// Negative and positive window counts per score bin (see [`HIST_SHIFT`]) of one type's score.
+#[derive(Debug, Clone, Default)]
+pub struct ScoreHistogram {
+    /// `[negatives, positives]` per bin, allocated at the first window.
+    counts: Vec<[u32; 2]>,
+}
+
+impl ScoreHistogram {
+    /// Counts one window.
+    pub fn add(&mut self, score: f64, positive: bool) {
+        if self.counts.is_empty() {
+            self.counts = vec![[0; 2]; HIST_BINS];
+        }
+        let c = &mut self.counts[bin_of(score)][usize::from(positive)];
+        *c = c.saturating_add(1);
+    }
+
+    fn totals(&self) -> (f64, f64) {
+        self.counts.iter().fold((0.0, 0.0), |(n, p), c| {
+            (n + f64::from(c[0]), p + f64::from(c[1]))
+        })
+    }
+
+    /// Precision-recall points `(recall, precision)` at every non-empty bin, highest score first.
+    pub fn pr_curve(&self) -> Vec<(f64, f64)> {
+        let (_, positives) = self.totals();
+        let (mut tp, mut fp) = (0.0, 0.0);
+        let mut out = Vec::new();
+        if positives == 0.0 {
+            return out;
+        }
+        for c in self.counts.iter().rev() {
+            if c[0] == 0 && c[1] == 0 {
+                continue;
+            }
+            tp += f64::from(c[1]);
+            fp += f64::from(c[0]);
+            out.push((tp / positives, tp / (tp + fp)));
+        }
+        out
+    }
+
+    /// Average precision (scikit-learn's definition over the binned scores; NaN without positives).
+    pub fn average_precision(&self) -> f64 {
+        let curve = self.pr_curve();
+        if curve.is_empty() {
+            return f64::NAN;
+        }
+        let mut ap = 0.0;
+        let mut prev_recall = 0.0;
+        for (recall, precision) in curve {
+            ap += (recall - prev_recall) * precision;
+            prev_recall = recall;
+        }
+        ap
+    }
+
+    /// Area under the ROC curve (Mann-Whitney U, a bin's windows tied; NaN without both classes).
+    pub fn roc_auc(&self) -> f64 {
+        let (n_neg, n_pos) = self.totals();
+        if n_pos == 0.0 || n_neg == 0.0 {
+            return f64::NAN;
+        }
+        let (mut before, mut rank_sum) = (0.0, 0.0);
+        for c in &self.counts {
+            let n = f64::from(c[0]) + f64::from(c[1]);
+            if n == 0.0 {
+                continue;
+            }
+            rank_sum += f64::from(c[1]) * (before + (n + 1.0) / 2.0);
+            before += n;
+        }
+        (rank_sum - n_pos * (n_pos + 1.0) / 2.0) / (n_pos * n_neg)
+    }
+}
+
+/// The figures of one scorer gathered target by target ([`FiguresAcc::add_series`], in series order)
+/// and computed at the end ([`FiguresAcc::finish`]): memory is the histograms, the incidents' lead
+/// times and counters, whatever the number of windows. [`compute`] is this over a whole grid, so a
+/// streamed evaluation and one in memory give the same figures bit for bit.
+#[derive(Debug, Clone)]
+pub struct FiguresAcc {
+    issue_types: Vec<String>,
+    step_secs: i64,
+    horizon_secs: i64,
+    /// `matrix[true class][predicted class]`: 0 = normal, 1 + type, `n_types + 1` = other.
+    matrix: Vec<Vec<usize>>,
+    /// Per type: its score on the scored windows, positive when the window is of that type.
+    hist: Vec<ScoreHistogram>,
+    brier: f64,
+    windows: usize,
+    ongoing: usize,
+    ongoing_alarmed: usize,
+    /// Reliability bins of the issue probability: sum of p, sum of truth, windows.
+    reliability: [(f64, f64, usize); 10],
+    count: usize,
+    before: usize,
+    detected: usize,
+    within60: usize,
+    within120: usize,
+    correct: usize,
+    leads: Vec<f64>,
+    by_type: BTreeMap<String, [usize; 4]>,
+    by_detail: BTreeMap<String, [usize; 4]>,
+    false_eps: usize,
+    all_eps: usize,
+    secs: f64,
+}
+
+impl FiguresAcc {
+    /// An empty accumulator for a grid of `spec` and these issue types.
+    pub fn new(spec: &crate::window::WindowSpec, issue_types: &[String]) -> Self {
+        let n_types = issue_types.len();
+        Self {
+            issue_types: issue_types.to_vec(),
+            step_secs: spec.step_secs,
+            horizon_secs: spec.horizon_secs,
+            matrix: vec![vec![0usize; n_types + 2]; n_types + 2],
+            hist: vec![ScoreHistogram::default(); n_types],
+            brier: 0.0,
+            windows: 0,
+            ongoing: 0,
+            ongoing_alarmed: 0,
+            reliability: [(0.0, 0.0, 0); 10],
+            count: 0,
+            before: 0,
+            detected: 0,
+            within60: 0,
+            within120: 0,
+            correct: 0,
+            leads: Vec::new(),
+            by_type: BTreeMap::new(),
+            by_detail: BTreeMap::new(),
+            false_eps: 0,
+            all_eps: 0,
+            secs: 0.0,
+        }
+    }
+
+    /// Adds one target's points (in time order), their scores and the target's events.
+    pub fn add_series(&mut self, events: &[Incident], points: &[Point], scores: &[Score]) {
+        let h = self.horizon_secs;
+        let n_types = self.issue_types.len();
+        // Window level.
+        for (p, sc) in points.iter().zip(scores) {
             let truth = match p.label {
                 Label::Normal => 0,
-                Label::Issue(e) => 1 + type_index(issue_types, &events[e].issue_type),
+                Label::Issue(e) => 1 + type_index(&self.issue_types, &events[e].issue_type),
                 Label::Ongoing(_) => {
-                    ongoing += 1;
-                    ongoing_alarmed += usize::from(sc.alarm);
+                    self.ongoing += 1;
+                    self.ongoing_alarmed += usize::from(sc.alarm);
                     continue;
                 }
             };
-            truth_class.push(truth);
-            pred_class.push(if sc.alarm { 1 + sc.type_index } else { 0 });
+            let pred = if sc.alarm { 1 + sc.type_index } else { 0 };
+            self.matrix[truth.min(n_types + 1)][pred.min(n_types + 1)] += 1;
             let y = if truth > 0 { 1.0 } else { 0.0 };
-            brier += (sc.p_issue - y) * (sc.p_issue - y);
-            for (k, ts) in type_scores.iter_mut().enumerate() {
-                ts.push(sc.type_score(k));
+            self.brier += (sc.p_issue - y) * (sc.p_issue - y);
+            self.windows += 1;
+            let b = ((sc.p_issue * 10.0) as usize).min(9);
+            let r = &mut self.reliability[b];
+            r.0 += sc.p_issue;
+            r.1 += y;
+            r.2 += 1;
+            for (k, hist) in self.hist.iter_mut().enumerate() {
+                hist.add(sc.type_score(k), truth == k + 1);
             }
         }
-    }
-    let n = truth_class.len();
-    let mut labels = vec!["normal".to_string()];
-    labels.extend(issue_types.iter().cloned());
-    let mut matrix = vec![vec![0usize; n_types + 2]; n_types + 2];
-    for (&t, &p) in truth_class.iter().zip(&pred_class) {
-        matrix[t.min(n_types + 1)][p.min(n_types + 1)] += 1;
-    }
-    if matrix[n_types + 1].iter().all(|&c| c == 0) && matrix.iter().all(|r| r[n_types + 1] == 0) {
-        matrix.pop();
-        for r in &mut matrix {
-            r.pop();
-        }
-    } else {
-        labels.push("other".into());
-    }
-    let mut per_type = BTreeMap::new();
-    for (k, name) in issue_types.iter().enumerate() {
-        let c = k + 1;
-        let truth: Vec<bool> = truth_class.iter().map(|&t| t == c).collect();
-        let tp = truth_class
-            .iter()
-            .zip(&pred_class)
-            .filter(|&(&t, &p)| t == c && p == c)
-            .count() as f64;
-        let predicted = pred_class.iter().filter(|&&p| p == c).count() as f64;
-        let support = truth.iter().filter(|&&t| t).count();
-        let precision = if predicted > 0.0 { tp / predicted } else { 0.0 };
-        let recall = if support > 0 {
-            tp / support as f64
-        } else {
-            0.0
-        };
-        let f1 = if precision + recall > 0.0 {
-            2.0 * precision * recall / (precision + recall)
-        } else {
-            0.0
-        };
-        per_type.insert(
-            name.clone(),
-            TypeFigures {
-                support,
-                precision,
-                recall,
-                f1,
-                pr_auc: average_precision(&type_scores[k], &truth),
-                roc_auc: roc_auc(&type_scores[k], &truth),
-            },
-        );
-    }
-    // Incident level.
-    let mut count = 0usize;
-    let (mut before, mut detected, mut within60, mut within120, mut correct) = (0, 0, 0, 0, 0);
-    let mut leads = Vec::new();
-    let mut by_type: BTreeMap<String, [usize; 4]> = BTreeMap::new();
-    let mut by_detail: BTreeMap<String, [usize; 4]> = BTreeMap::new();
-    let alarms: Vec<Vec<bool>> = scores
-        .iter()
-        .map(|v| v.iter().map(|s| s.alarm).collect())
-        .collect();
-    let onsets: Vec<Vec<usize>> = grid
-        .points
-        .iter()
-        .zip(&alarms)
-        .map(|(points, a)| {
-            episodes(points, a, grid.spec.step_secs)
-                .into_iter()
-                .map(|e| e.0)
-                .collect()
-        })
-        .collect();
-    for (s, points) in grid.points.iter().enumerate() {
+        // Incident level.
         let (Some(first), Some(last)) = (points.first(), points.last()) else {
-            continue;
+            return;
         };
-        for e in dataset.events_of(&dataset.series[s].target) {
+        let alarms: Vec<bool> = scores.iter().map(|s| s.alarm).collect();
+        let eps = episodes(points, &alarms, self.step_secs);
+        self.secs += (last.t - first.t + self.step_secs) as f64;
+        for &(a, _) in &eps {
+            self.all_eps += 1;
+            let onset = points[a].t;
+            if !events.iter().any(|e| credited(onset, e.start, e.end, h)) {
+                self.false_eps += 1;
+            }
+        }
+        let onsets: Vec<usize> = eps.into_iter().map(|e| e.0).collect();
+        for e in events {
             if e.start <= first.t || e.start > last.t {
                 continue;
             }
-            count += 1;
-            let first_alarm = onsets[s]
+            self.count += 1;
+            let first_alarm = onsets
                 .iter()
                 .copied()
                 .find(|&k| credited(points[k].t, e.start, e.end, h));
             let mut row = [1usize, 0, 0, 0];
             if let Some(k) = first_alarm {
                 let lead = (e.start - points[k].t) as f64;
-                detected += 1;
-                leads.push(lead);
+                self.detected += 1;
+                self.leads.push(lead);
                 if lead > 0.0 {
-                    before += 1;
+                    self.before += 1;
                     row[1] = 1;
                 }
-                within60 += usize::from(lead >= -60.0);
+                self.within60 += usize::from(lead >= -60.0);
                 if lead >= -120.0 {
-                    within120 += 1;
+                    self.within120 += 1;
                     row[2] = 1;
                 }
-                if issue_types.get(scores[s][k].type_index) == Some(&e.issue_type) {
-                    correct += 1;
+                if self.issue_types.get(scores[k].type_index) == Some(&e.issue_type) {
+                    self.correct += 1;
                     row[3] = 1;
                 }
             }
@@ -453,50 +561,139 @@ pub fn compute(
                     r[i] += row[i];
                 }
             };
-            add(&mut by_type, &e.issue_type);
+            add(&mut self.by_type, &e.issue_type);
             if let Some(d) = e.detail() {
-                add(&mut by_detail, d);
+                add(&mut self.by_detail, d);
             }
         }
     }
-    let ratio = |x: usize| {
-        if count > 0 {
-            x as f64 / count as f64
-        } else {
-            0.0
+
+    /// The figures of everything added.
+    pub fn finish(self) -> Figures {
+        let n_types = self.issue_types.len();
+        let mut matrix = self.matrix;
+        let mut labels = vec!["normal".to_string()];
+        labels.extend(self.issue_types.iter().cloned());
+        let mut per_type = BTreeMap::new();
+        let mut pr_curves = Vec::with_capacity(n_types);
+        for (k, name) in self.issue_types.iter().enumerate() {
+            let c = k + 1;
+            let tp = matrix[c][c] as f64;
+            let predicted = matrix.iter().map(|r| r[c]).sum::<usize>() as f64;
+            let support: usize = matrix[c].iter().sum();
+            let precision = if predicted > 0.0 { tp / predicted } else { 0.0 };
+            let recall = if support > 0 {
+                tp / support as f64
+            } else {
+                0.0
+            };
+            let f1 = if precision + recall > 0.0 {
+                2.0 * precision * recall / (precision + recall)
+            } else {
+                0.0
+            };
+            let hist = &self.hist[k];
+            per_type.insert(
+                name.clone(),
+                TypeFigures {
+                    support,
+                    precision,
+                    recall,
+                    f1,
+                    pr_auc: hist.average_precision(),
+                    roc_auc: hist.roc_auc(),
+                },
+            );
+            // At most ~500 points per curve keeps a plot small for millions of windows.
+            let full = hist.pr_curve();
+            let stride = (full.len() / 500).max(1);
+            let mut curve: Vec<(f64, f64)> = full.iter().step_by(stride).copied().collect();
+            curve.extend(full.last().copied());
+            pr_curves.push(PrCurve {
+                curve,
+                operating: (support > 0 && predicted > 0.0).then_some((recall, precision)),
+            });
         }
-    };
-    let (false_alarms, alarm_episodes, target_days) = false_alarm_count(dataset, grid, &alarms);
-    Figures {
-        per_type,
-        incidents: IncidentFigures {
-            count,
-            alarmed_before_start_ratio: ratio(before),
-            detected_ratio: ratio(detected),
-            detected_within_60s_ratio: ratio(within60),
-            detected_within_120s_ratio: ratio(within120),
-            median_lead_time_seconds: quantile(&leads, 0.5),
-            p10_lead_time_seconds: quantile(&leads, 0.1),
-            p90_lead_time_seconds: quantile(&leads, 0.9),
-            lead_times_seconds: leads,
-            by_type,
-            by_detail,
-        },
-        false_alarms_per_target_day: if target_days > 0.0 {
-            false_alarms as f64 / target_days
+        if matrix[n_types + 1].iter().all(|&c| c == 0) && matrix.iter().all(|r| r[n_types + 1] == 0)
+        {
+            matrix.pop();
+            for r in &mut matrix {
+                r.pop();
+            }
         } else {
-            0.0
-        },
-        false_alarms,
-        alarm_episodes,
-        target_days,
-        type_accuracy: (detected > 0).then(|| correct as f64 / detected as f64),
-        brier: if n > 0 { brier / n as f64 } else { f64::NAN },
-        confusion: Confusion { labels, matrix },
-        windows: n,
-        ongoing_windows: ongoing,
-        ongoing_alarmed_ratio: (ongoing > 0).then(|| ongoing_alarmed as f64 / ongoing as f64),
+            labels.push("other".into());
+        }
+        let count = self.count;
+        let ratio = |x: usize| {
+            if count > 0 {
+                x as f64 / count as f64
+            } else {
+                0.0
+            }
+        };
+        let target_days = self.secs / 86_400.0;
+        let leads = self.leads;
+        Figures {
+            per_type,
+            incidents: IncidentFigures {
+                count,
+                alarmed_before_start_ratio: ratio(self.before),
+                detected_ratio: ratio(self.detected),
+                detected_within_60s_ratio: ratio(self.within60),
+                detected_within_120s_ratio: ratio(self.within120),
+                median_lead_time_seconds: quantile(&leads, 0.5),
+                p10_lead_time_seconds: quantile(&leads, 0.1),
+                p90_lead_time_seconds: quantile(&leads, 0.9),
+                lead_times_seconds: leads,
+                by_type: self.by_type,
+                by_detail: self.by_detail,
+            },
+            false_alarms_per_target_day: if target_days > 0.0 {
+                self.false_eps as f64 / target_days
+            } else {
+                0.0
+            },
+            false_alarms: self.false_eps,
+            alarm_episodes: self.all_eps,
+            target_days,
+            type_accuracy: (self.detected > 0).then(|| self.correct as f64 / self.detected as f64),
+            brier: if self.windows > 0 {
+                self.brier / self.windows as f64
+            } else {
+                f64::NAN
+            },
+            confusion: Confusion { labels, matrix },
+            windows: self.windows,
+            ongoing_windows: self.ongoing,
+            ongoing_alarmed_ratio: (self.ongoing > 0)
+                .then(|| self.ongoing_alarmed as f64 / self.ongoing as f64),
+            pr_curves,
+            reliability: self
+                .reliability
+                .iter()
+                .filter(|r| r.2 > 0)
+                .map(|r| (r.0 / r.2 as f64, r.1 / r.2 as f64))
+                .collect(),
+        }
     }
+}
+
+/// Computes every figure of one scorer. `scores[s][k]` scores `grid.points[s][k]`.
+pub fn compute(
+    dataset: &Dataset,
+    grid: &Grid,
+    scores: &[Vec<Score>],
+    issue_types: &[String],
+) -> Figures {
+    let mut acc = FiguresAcc::new(&grid.spec, issue_types);
+    for (s, points) in grid.points.iter().enumerate() {
+        acc.add_series(
+            dataset.events_of(&dataset.series[s].target),
+            points,
+            &scores[s],
+        );
+    }
+    acc.finish()
 }
 
 fn type_index(types: &[String], name: &str) -> usize {

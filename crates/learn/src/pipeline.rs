@@ -198,6 +198,8 @@ pub struct TrainJob {
     /// is read target by target ([`model::streamed`]), a subset of targets holding at most this many
     /// rows kept whole for validation.
     pub max_rows_in_memory: u64,
+    /// The memory guard's limit ([`crate::memory`]; `None`: no guard).
+    pub max_memory: Option<crate::memory::Limit>,
 }
 
 /// Default of [`TrainJob::max_rows_in_memory`]: about 350 MB of raw data with the simulator's 21 metrics.
@@ -241,6 +243,37 @@ fn streams(job: &TrainJob) -> Result<bool, LearnError> {
     Ok(true)
 }
 
+/// The memory guard before reading `dir`'s dataset whole.
+fn check_whole(
+    dir: &Path,
+    limit: Option<&crate::memory::Limit>,
+    max_rows: u64,
+) -> Result<(), LearnError> {
+    let (need, rows) = crate::memory::dataset_bytes(dir)?;
+    let remedy = match rows {
+        Some(rows) if rows > max_rows => format!(
+            "its {rows} rows are above --max-rows-in-memory but the options given need them all at \
+             once (see the warning above): change them, or raise --max-memory"
+        ),
+        Some(rows) => format!(
+            "set --max-rows-in-memory below its {rows} rows to read it target by target, or raise \
+             --max-memory"
+        ),
+        None => {
+            "convert it to Parquet (`kubepulse collect --format parquet` or `simulate --format \
+                 parquet`) to read it target by target above --max-rows-in-memory, or raise \
+                 --max-memory"
+                .into()
+        }
+    };
+    crate::memory::check(
+        need,
+        limit,
+        &format!("reading {} whole", dir.display()),
+        &remedy,
+    )
+}
+
 /// Trains the bundle of a [`TrainJob`]; also returns the hold-out evaluations made for the card.
 ///
 /// Every input (datasets, hold-outs, the column map) is read and checked before any training, so a
@@ -270,6 +303,21 @@ pub fn train_bundle(job: &TrainJob) -> Result<(ModelBundle, Vec<Evaluation<'stat
             .transpose()
     };
     let streamed = streams(job)?;
+    if streamed {
+        let metrics = Dataset::read_metric_names(&job.data)?.len();
+        crate::memory::check(
+            crate::memory::rows_bytes(job.max_rows_in_memory, metrics),
+            job.max_memory.as_ref(),
+            &format!(
+                "keeping up to {} rows of {} whole for validation (--max-rows-in-memory)",
+                job.max_rows_in_memory,
+                job.data.display()
+            ),
+            "lower --max-rows-in-memory (validation then reads fewer targets) or raise --max-memory",
+        )?;
+    } else {
+        check_whole(&job.data, job.max_memory.as_ref(), job.max_rows_in_memory)?;
+    }
     let mut raw = if streamed {
         None
     } else {
@@ -390,6 +438,48 @@ pub struct EvalJob {
     pub missing: MissingColumns,
     /// Report directory.
     pub out: PathBuf,
+    /// The most rows of a Parquet dataset evaluated in memory: above, a bundle's window model is
+    /// evaluated target by target ([`crate::eval_stream`]; the same report).
+    pub max_rows_in_memory: u64,
+    /// The memory guard's limit ([`crate::memory`]; `None`: no guard).
+    pub max_memory: Option<crate::memory::Limit>,
+}
+
+/// Whether `job` is evaluated target by target: a bundle's window model without peer columns on a
+/// Parquet dataset of more than `max_rows_in_memory` rows (else, with a warning saying why, in memory).
+fn eval_streams(job: &EvalJob) -> Result<Option<(ModelPair, String)>, LearnError> {
+    if crate::dataset::Format::detect(&job.data)? != crate::dataset::Format::Parquet {
+        return Ok(None);
+    }
+    let rows = columnar::MetricsReader::open(&job.data.join("metrics.parquet"))?.num_rows();
+    if rows <= job.max_rows_in_memory {
+        return Ok(None);
+    }
+    let in_memory = |what: &str| {
+        tracing::warn!(
+            rows,
+            max_rows_in_memory = job.max_rows_in_memory,
+            "{}: {rows} rows, above --max-rows-in-memory, read whole: {what} is not evaluated target \
+             by target",
+            job.data.display()
+        );
+    };
+    let Some(path) = &job.model else {
+        in_memory("a model trained in the run (without --model)");
+        return Ok(None);
+    };
+    if job.snapshot {
+        in_memory("the cluster snapshot model (--snapshot)");
+        return Ok(None);
+    }
+    let bundle = ModelBundle::load(path)?;
+    let pair = bundle.window_model().clone();
+    if context::has_cross_target_columns(&pair.meta.features.metrics) {
+        in_memory("a model with peer or caller columns (trained with --peers or --callers)");
+        return Ok(None);
+    }
+    let name = format!("{} {}", bundle.info().name, bundle.info().version);
+    Ok(Some((pair, name)))
 }
 
 /// Runs an [`EvalJob`]: writes the report and returns its JSON.
@@ -399,6 +489,16 @@ pub fn run_eval(job: &EvalJob) -> Result<serde_json::Value, LearnError> {
         None => ColumnMap::default(),
     }
     .with_missing(job.missing);
+    if let Some((pair, name)) = eval_streams(job)? {
+        let opts = crate::eval_stream::Options {
+            split: job.split,
+            progress: job.params.progress,
+            ..crate::eval_stream::Options::new(&map, &name, job.params.seed)
+        };
+        let summary = crate::eval_stream::evaluate(&job.data, &pair, &opts, &job.out)?;
+        return Ok(report::to_json(&summary, &pair, &name));
+    }
+    check_whole(&job.data, job.max_memory.as_ref(), job.max_rows_in_memory)?;
     let (pair, name, data, from) = match &job.model {
         Some(path) => {
             let bundle = ModelBundle::load(path)?;
@@ -441,8 +541,8 @@ pub fn run_eval(job: &EvalJob) -> Result<serde_json::Value, LearnError> {
     };
     let last = data.time_range().map_or(0, |r| r.1);
     let ev = evaluate_matched(&pair, data, &map, from, last, job.params.seed)?;
-    report::write(&ev, &pair, &name, &job.out)?;
-    Ok(report::to_json(&ev, &pair, &name))
+    let summary = report::write(&ev, &pair, &name, &job.out)?;
+    Ok(report::to_json(&summary, &pair, &name))
 }
 
 /// What `kubepulse eval --holdout-targets` does.

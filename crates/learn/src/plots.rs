@@ -8,10 +8,8 @@ use std::path::Path;
 use plotters::prelude::*;
 
 use crate::error::LearnError;
-use crate::eval::Evaluation;
-use crate::figures::{average_precision, pr_curve};
-use crate::labels::Label;
-use crate::scoring::Score;
+use crate::eval::Summary;
+use crate::figures::Figures;
 
 fn err(path: &Path, e: impl std::fmt::Display) -> LearnError {
     LearnError::Report {
@@ -27,46 +25,15 @@ const COLORS: [RGBColor; 4] = [
     RGBColor(150, 150, 150),
 ];
 
-/// Per-type score and truth vectors of a scorer over the scored (non-ongoing) windows, and its
-/// operating point at its alarm threshold: (recall, precision) of "alarm naming type k", when it alarms.
-fn type_vectors(
-    ev: &Evaluation,
-    scores: &[Vec<Score>],
-    k: usize,
-    type_name: &str,
-) -> (Vec<f64>, Vec<bool>, Option<(f64, f64)>) {
-    let (mut s_out, mut t_out) = (Vec::new(), Vec::new());
-    let (mut tp, mut fp, mut positives) = (0usize, 0usize, 0usize);
-    for (s, points) in ev.grid.points.iter().enumerate() {
-        let events = ev.dataset.events_of(&ev.dataset.series[s].target);
-        for (p, sc) in points.iter().zip(&scores[s]) {
-            let truth = match p.label {
-                Label::Normal => false,
-                Label::Issue(e) => events[e].issue_type == type_name,
-                Label::Ongoing(_) => continue,
-            };
-            let predicted = sc.alarm && sc.type_index == k;
-            tp += usize::from(predicted && truth);
-            fp += usize::from(predicted && !truth);
-            positives += usize::from(truth);
-            s_out.push(sc.type_score(k));
-            t_out.push(truth);
-        }
-    }
-    let operating = (positives > 0 && tp + fp > 0)
-        .then(|| (tp as f64 / positives as f64, tp as f64 / (tp + fp) as f64));
-    (s_out, t_out, operating)
-}
-
 /// Writes `pr_curves.svg`, `lead_times.svg`, `reliability.svg` and `importances.svg` into `dir`.
-pub fn write_all(ev: &Evaluation, issue_types: &[String], dir: &Path) -> Result<(), LearnError> {
+pub fn write_all(ev: &Summary, issue_types: &[String], dir: &Path) -> Result<(), LearnError> {
     pr_curves(ev, issue_types, &dir.join("pr_curves.svg"))?;
     lead_times(ev, &dir.join("lead_times.svg"))?;
     reliability(ev, &dir.join("reliability.svg"))?;
     importances(ev, &dir.join("importances.svg"))
 }
 
-fn pr_curves(ev: &Evaluation, issue_types: &[String], path: &Path) -> Result<(), LearnError> {
+fn pr_curves(ev: &Summary, issue_types: &[String], path: &Path) -> Result<(), LearnError> {
     let n = issue_types.len().max(1);
     let root = SVGBackend::new(path, (420 * n as u32, 400)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(path, e))?;
@@ -85,11 +52,11 @@ fn pr_curves(ev: &Evaluation, issue_types: &[String], path: &Path) -> Result<(),
             .y_desc("precision")
             .draw()
             .map_err(|e| err(path, e))?;
-        let mut series: Vec<(&str, &Vec<Vec<Score>>)> = vec![("model", &ev.scores)];
-        for (b, sc) in &ev.baseline_scores {
-            series.push((b.as_str(), sc));
+        let mut series: Vec<(&str, &Figures)> = vec![("model", &ev.model)];
+        for (b, f) in &ev.baselines {
+            series.push((b.as_str(), f));
         }
-        let any_incident = type_vectors(ev, &ev.scores, k, name).1.contains(&true);
+        let any_incident = ev.model.per_type.get(name).is_some_and(|t| t.support > 0);
         if !any_incident {
             chart
                 .draw_series(std::iter::once(Text::new(
@@ -100,18 +67,15 @@ fn pr_curves(ev: &Evaluation, issue_types: &[String], path: &Path) -> Result<(),
                 .map_err(|e| err(path, e))?;
             continue;
         }
-        for (i, (label, sc)) in series.into_iter().enumerate() {
-            let (s, t, operating) = type_vectors(ev, sc, k, name);
-            let full = pr_curve(&s, &t);
-            // At most ~500 points per curve keeps the SVG small for millions of windows.
-            let stride = (full.len() / 500).max(1);
-            let mut curve: Vec<(f64, f64)> = full.iter().step_by(stride).copied().collect();
-            curve.extend(full.last().copied());
+        for (i, (label, f)) in series.into_iter().enumerate() {
+            let pr = f.pr_curves.get(k).cloned().unwrap_or_default();
+            let (curve, operating) = (pr.curve, pr.operating);
+            let ap = f.per_type.get(name).map_or(f64::NAN, |t| t.pr_auc);
             let color = COLORS[i % COLORS.len()];
             chart
                 .draw_series(LineSeries::new(curve, color.stroke_width(2)))
                 .map_err(|e| err(path, e))?
-                .label(format!("{label} (PR-AUC {:.2})", average_precision(&s, &t)))
+                .label(format!("{label} (PR-AUC {ap:.2})"))
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 15, y)], color));
             // The operating point at the scorer's alarm threshold.
             if let Some(point) = operating {
@@ -135,7 +99,7 @@ fn pr_curves(ev: &Evaluation, issue_types: &[String], path: &Path) -> Result<(),
     root.present().map_err(|e| err(path, e))
 }
 
-fn lead_times(ev: &Evaluation, path: &Path) -> Result<(), LearnError> {
+fn lead_times(ev: &Summary, path: &Path) -> Result<(), LearnError> {
     let leads: Vec<f64> = ev
         .model
         .incidents
@@ -143,7 +107,7 @@ fn lead_times(ev: &Evaluation, path: &Path) -> Result<(), LearnError> {
         .iter()
         .map(|l| l / 60.0)
         .collect();
-    let horizon_min = ev.grid.spec.horizon_secs as f64 / 60.0;
+    let horizon_min = ev.horizon_secs as f64 / 60.0;
     let lo = leads.iter().copied().fold(-5.0f64, f64::min).floor();
     let hi = leads
         .iter()
@@ -200,27 +164,8 @@ fn lead_times(ev: &Evaluation, path: &Path) -> Result<(), LearnError> {
     root.present().map_err(|e| err(path, e))
 }
 
-fn reliability(ev: &Evaluation, path: &Path) -> Result<(), LearnError> {
-    let mut sum_p = [0.0f64; 10];
-    let mut sum_y = [0.0f64; 10];
-    let mut n = [0usize; 10];
-    for (points, scores) in ev.grid.points.iter().zip(&ev.scores) {
-        for (p, s) in points.iter().zip(scores) {
-            let y = match p.label {
-                Label::Normal => 0.0,
-                Label::Issue(_) => 1.0,
-                Label::Ongoing(_) => continue,
-            };
-            let b = ((s.p_issue * 10.0) as usize).min(9);
-            sum_p[b] += s.p_issue;
-            sum_y[b] += y;
-            n[b] += 1;
-        }
-    }
-    let pts: Vec<(f64, f64)> = (0..10)
-        .filter(|&b| n[b] > 0)
-        .map(|b| (sum_p[b] / n[b] as f64, sum_y[b] / n[b] as f64))
-        .collect();
+fn reliability(ev: &Summary, path: &Path) -> Result<(), LearnError> {
+    let pts = ev.model.reliability.clone();
     let root = SVGBackend::new(path, (480, 480)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(path, e))?;
     let mut chart = ChartBuilder::on(&root)
@@ -251,7 +196,7 @@ fn reliability(ev: &Evaluation, path: &Path) -> Result<(), LearnError> {
     root.present().map_err(|e| err(path, e))
 }
 
-fn importances(ev: &Evaluation, path: &Path) -> Result<(), LearnError> {
+fn importances(ev: &Summary, path: &Path) -> Result<(), LearnError> {
     let top: Vec<_> = ev.importances.iter().take(15).collect();
     let max = top.iter().map(|i| i.mdi).fold(1e-9f64, f64::max);
     let root = SVGBackend::new(path, (800, 480)).into_drawing_area();

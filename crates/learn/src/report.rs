@@ -8,14 +8,14 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use crate::error::LearnError;
-use crate::eval::{Evaluation, truth_name};
+use crate::eval::{Evaluation, Summary, truth_name};
 use crate::figures::Figures;
 use crate::model::ModelPair;
 use crate::signal::{AFTER_SECS, BEFORE_SECS, NORMAL_PERCENTILE, OnsetSignal};
 use crate::timestamp::format_rfc3339;
 
 /// The report's JSON: the model's figures at the top level, baselines under `baselines.<name>`.
-pub fn to_json(ev: &Evaluation, pair: &ModelPair, model_name: &str) -> Value {
+pub fn to_json(ev: &Summary, pair: &ModelPair, model_name: &str) -> Value {
     let mut root = serde_json::to_value(&ev.model).unwrap_or(Value::Null);
     let meta = &pair.meta;
     if let Value::Object(map) = &mut root {
@@ -41,16 +41,16 @@ pub fn to_json(ev: &Evaluation, pair: &ModelPair, model_name: &str) -> Value {
             json!({
                 "from": format_rfc3339(ev.test_from),
                 "until": format_rfc3339(ev.test_until),
-                "targets": ev.dataset.series.len(),
-                "windows": ev.grid.len(),
-                "data_fingerprint": ev.dataset.fingerprint(),
+                "targets": ev.targets.len(),
+                "windows": ev.windows,
+                "data_fingerprint": ev.data_fingerprint,
                 "ignored_columns": ev.ignored_columns,
                 "nan_columns": ev.nan_columns,
             }),
         );
         map.insert(
             "warnings".into(),
-            serde_json::to_value(crate::warnings::evaluation(ev, pair)).unwrap_or(Value::Null),
+            serde_json::to_value(crate::warnings::summary(ev, pair)).unwrap_or(Value::Null),
         );
         map.insert(
             "baselines".into(),
@@ -80,7 +80,7 @@ pub fn to_json(ev: &Evaluation, pair: &ModelPair, model_name: &str) -> Value {
 
 /// The `eta` object of `report.json`: the test period's ETA error (forest vs heuristic), the forest's
 /// target and its validation figures.
-fn eta_json(ev: &Evaluation, pair: &ModelPair) -> Value {
+fn eta_json(ev: &Summary, pair: &ModelPair) -> Value {
     let mut eta = serde_json::to_value(&ev.eta).unwrap_or(Value::Null);
     if let Value::Object(map) = &mut eta {
         let meta = pair.meta.eta.as_ref();
@@ -126,7 +126,7 @@ fn num(v: f64) -> String {
 }
 
 /// The Markdown report.
-pub fn to_markdown(ev: &Evaluation, pair: &ModelPair, model_name: &str) -> String {
+pub fn to_markdown(ev: &Summary, pair: &ModelPair, model_name: &str) -> String {
     let meta = &pair.meta;
     let mut md = String::new();
     let _ = writeln!(md, "# Backtest of `{model_name}`\n");
@@ -135,8 +135,8 @@ pub fn to_markdown(ev: &Evaluation, pair: &ModelPair, model_name: &str) -> Strin
         "Test period {} → {}, {} targets, {} windows (window {} s, step {} s, horizon {} s; ongoing windows: {:?}).",
         format_rfc3339(ev.test_from),
         format_rfc3339(ev.test_until),
-        ev.dataset.series.len(),
-        ev.grid.len(),
+        ev.targets.len(),
+        ev.windows,
         meta.window.window_secs,
         meta.window.step_secs,
         meta.window.horizon_secs,
@@ -150,7 +150,7 @@ pub fn to_markdown(ev: &Evaluation, pair: &ModelPair, model_name: &str) -> Strin
         meta.training_rows,
         meta.threshold
     );
-    let warnings = crate::warnings::evaluation(ev, pair);
+    let warnings = crate::warnings::summary(ev, pair);
     if !warnings.is_empty() {
         let _ = writeln!(md, "## Warnings\n");
         for w in &warnings {
@@ -282,7 +282,7 @@ pub fn to_markdown(ev: &Evaluation, pair: &ModelPair, model_name: &str) -> Strin
 }
 
 /// The ETA section: how far `time_to_issue_seconds` was from the seconds actually left.
-fn eta_markdown(md: &mut String, ev: &Evaluation, pair: &ModelPair) {
+fn eta_markdown(md: &mut String, ev: &Summary, pair: &ModelPair) {
     let _ = writeln!(md, "\n## Time to issue (ETA)\n");
     let e = &ev.eta;
     let _ = writeln!(
@@ -378,9 +378,35 @@ fn onset_signal_markdown(md: &mut String, sig: &OnsetSignal) {
     }
 }
 
-/// Writes `report.json`, `report.md`, `predictions.csv` and the plots into `dir`.
+/// Writes `report.json`, `report.md`, `predictions.csv` and the plots into `dir`; returns the summary
+/// they were written from.
 pub fn write(
     ev: &Evaluation,
+    pair: &ModelPair,
+    model_name: &str,
+    dir: &Path,
+) -> Result<Summary, LearnError> {
+    let mut predictions = Predictions::create(dir)?;
+    for (s, points) in ev.grid.points.iter().enumerate() {
+        let target = &ev.dataset.series[s].target;
+        predictions.add_series(
+            target,
+            ev.dataset.events_of(target),
+            points,
+            &ev.scores[s],
+            &pair.meta.issue_types,
+        )?;
+    }
+    predictions.finish()?;
+    let summary = ev.summary();
+    write_summary(&summary, pair, model_name, dir)?;
+    Ok(summary)
+}
+
+/// Writes `report.json`, `report.md` and the plots of a summary into `dir` (`predictions.csv` is
+/// [`Predictions`]'s).
+pub fn write_summary(
+    ev: &Summary,
     pair: &ModelPair,
     model_name: &str,
     dir: &Path,
@@ -392,39 +418,63 @@ pub fn write(
     let md_path = dir.join("report.md");
     std::fs::write(&md_path, to_markdown(ev, pair, model_name))
         .map_err(|e| LearnError::io(&md_path, e))?;
-    let csv_path = dir.join("predictions.csv");
-    let file = std::fs::File::create(&csv_path).map_err(|e| LearnError::io(&csv_path, e))?;
-    let mut out = std::io::BufWriter::new(file);
-    let types = &pair.meta.issue_types;
-    let io = |e| LearnError::io(&csv_path, e);
-    writeln!(
-        out,
-        "target,timestamp,truth,issue_probability,alarm,predicted_type"
-    )
-    .map_err(io)?;
-    for (s, points) in ev.grid.points.iter().enumerate() {
-        let target = &ev.dataset.series[s].target;
-        for (p, sc) in points.iter().zip(&ev.scores[s]) {
+    #[cfg(feature = "plots")]
+    crate::plots::write_all(ev, &pair.meta.issue_types, dir)?;
+    Ok(())
+}
+
+/// `predictions.csv` written target by target: one line per test window.
+pub struct Predictions {
+    path: std::path::PathBuf,
+    out: std::io::BufWriter<std::fs::File>,
+}
+
+impl Predictions {
+    /// Creates `dir` (when missing) and `dir/predictions.csv` with its header.
+    pub fn create(dir: &Path) -> Result<Self, LearnError> {
+        std::fs::create_dir_all(dir).map_err(|e| LearnError::io(dir, e))?;
+        let path = dir.join("predictions.csv");
+        let file = std::fs::File::create(&path).map_err(|e| LearnError::io(&path, e))?;
+        let mut out = std::io::BufWriter::new(file);
+        writeln!(
+            out,
+            "target,timestamp,truth,issue_probability,alarm,predicted_type"
+        )
+        .map_err(|e| LearnError::io(&path, e))?;
+        Ok(Self { path, out })
+    }
+
+    /// Writes one target's windows (`points` scored `scores`; `events` the target's).
+    pub fn add_series(
+        &mut self,
+        target: &str,
+        events: &[crate::dataset::Incident],
+        points: &[crate::scoring::Point],
+        scores: &[crate::scoring::Score],
+        types: &[String],
+    ) -> Result<(), LearnError> {
+        let path = &self.path;
+        for (p, sc) in points.iter().zip(scores) {
             let predicted = if sc.alarm {
                 types.get(sc.type_index).map_or("issue", String::as_str)
             } else {
                 "normal"
             };
             writeln!(
-                out,
+                self.out,
                 "{target},{},{},{:.5},{},{predicted}",
                 p.t,
-                truth_name(&ev.dataset, s, p.label),
+                truth_name(events, p.label),
                 sc.p_issue,
                 u8::from(sc.alarm)
             )
-            .map_err(io)?;
+            .map_err(|e| LearnError::io(path, e))?;
         }
+        Ok(())
     }
-    out.flush().map_err(io)?;
-    #[cfg(feature = "plots")]
-    crate::plots::write_all(ev, types, dir)?;
-    #[cfg(not(feature = "plots"))]
-    let _ = types;
-    Ok(())
+
+    /// Flushes the file.
+    pub fn finish(mut self) -> Result<(), LearnError> {
+        self.out.flush().map_err(|e| LearnError::io(&self.path, e))
+    }
 }

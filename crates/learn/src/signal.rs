@@ -112,94 +112,107 @@ fn percentile(mut v: Vec<f64>, q: f64) -> Option<f64> {
 /// (`scores` on `grid`, as for the figures).
 pub fn onset_signal(dataset: &Dataset, grid: &Grid, scores: &[Vec<Score>]) -> OnsetSignal {
     let mut out = OnsetSignal::default();
-    let h = grid.spec.horizon_secs;
-    let kinds = dataset.kinds();
     for (s, points) in grid.points.iter().enumerate() {
-        let (Some(first), Some(last)) = (points.first(), points.last()) else {
-            continue;
-        };
-        let series = &dataset.series[s];
-        let events: Vec<_> = dataset
-            .events_of(&series.target)
-            .iter()
-            .filter(|e| e.start > first.t && e.start <= last.t)
-            .collect();
-        if events.is_empty() {
-            continue;
-        }
-        let all_events = dataset.events_of(&series.target);
-        let ts = &series.timestamps;
-        let quiet: Vec<i64> = ts
-            .iter()
-            .copied()
-            .filter(|&t| {
-                all_events
-                    .iter()
-                    .all(|e| t < e.start - QUIET_SECS || t > e.end + QUIET_SECS)
-            })
-            .collect();
-        let stride = quiet.len().div_ceil(NORMAL_POINTS).max(1);
-        // The target's own metrics only: peer columns (`--peers`) hold the other targets' deviations.
-        let own: Vec<usize> = (0..dataset.metrics.len())
-            .filter(|&m| !context::is_peer_column(&dataset.metrics[m]))
-            .collect();
-        let normal: Vec<Option<f64>> = own
-            .iter()
-            .map(|&m| {
-                let shifts = quiet
-                    .iter()
-                    .step_by(stride)
-                    .filter_map(|&t| shift(ts, &series.columns[m], kinds[m], t))
-                    .collect();
-                percentile(shifts, NORMAL_PERCENTILE).filter(|&v| v > 0.0)
-            })
-            .collect();
-        let alarms: Vec<bool> = scores[s].iter().map(|x| x.alarm).collect();
-        let onsets: Vec<usize> = episodes(points, &alarms, grid.spec.step_secs)
-            .into_iter()
-            .map(|e| e.0)
-            .collect();
-        for e in events {
-            let mut best: Option<(f64, usize)> = None;
-            for (&m, reference) in own.iter().zip(&normal) {
-                let Some(reference) = reference else {
-                    continue;
-                };
-                let Some(sh) = shift(ts, &series.columns[m], kinds[m], e.start) else {
-                    continue;
-                };
-                let ratio = sh / reference;
-                if best.is_none_or(|(b, _)| ratio > b) {
-                    best = Some((ratio, m));
-                }
-            }
-            let detected = onsets
-                .iter()
-                .copied()
-                .find(|&k| credited(points[k].t, e.start, e.end, h))
-                .is_some_and(|k| points[k].t <= e.start + AFTER_SECS);
-            let row = out.by_type.entry(e.issue_type.clone()).or_default();
-            row.incidents += 1;
-            let signal = best.is_some_and(|(b, _)| b > 1.0);
-            row.with_signal += usize::from(signal);
-            if detected {
-                if signal {
-                    row.detected_with_signal += 1;
-                } else {
-                    row.detected_without_signal += 1;
-                }
-            }
-            out.incidents.push(IncidentSignal {
-                target: series.target.clone(),
-                issue_type: e.issue_type.clone(),
-                start: timestamp::format_rfc3339(e.start),
-                strength: best.map(|(b, _)| b),
-                metric: best.map(|(_, m)| dataset.metrics[m].clone()),
-                detected_within_120s: detected,
-            });
-        }
+        onset_series(&mut out, dataset, s, points, &scores[s], &grid.spec);
     }
     out
+}
+
+/// Adds the onset signal of series `s`'s incidents that start within its `points` (scored `scores`) to
+/// `out` ([`onset_signal`] target by target).
+pub fn onset_series(
+    out: &mut OnsetSignal,
+    dataset: &Dataset,
+    s: usize,
+    points: &[crate::scoring::Point],
+    scores: &[Score],
+    spec: &crate::window::WindowSpec,
+) {
+    let h = spec.horizon_secs;
+    let kinds = dataset.kinds();
+    let (Some(first), Some(last)) = (points.first(), points.last()) else {
+        return;
+    };
+    let series = &dataset.series[s];
+    let events: Vec<_> = dataset
+        .events_of(&series.target)
+        .iter()
+        .filter(|e| e.start > first.t && e.start <= last.t)
+        .collect();
+    if events.is_empty() {
+        return;
+    }
+    let all_events = dataset.events_of(&series.target);
+    let ts = &series.timestamps;
+    let quiet: Vec<i64> = ts
+        .iter()
+        .copied()
+        .filter(|&t| {
+            all_events
+                .iter()
+                .all(|e| t < e.start - QUIET_SECS || t > e.end + QUIET_SECS)
+        })
+        .collect();
+    let stride = quiet.len().div_ceil(NORMAL_POINTS).max(1);
+    // The target's own metrics only: peer columns (`--peers`) hold the other targets' deviations.
+    let own: Vec<usize> = (0..dataset.metrics.len())
+        .filter(|&m| !context::is_peer_column(&dataset.metrics[m]))
+        .collect();
+    let normal: Vec<Option<f64>> = own
+        .iter()
+        .map(|&m| {
+            let shifts = quiet
+                .iter()
+                .step_by(stride)
+                .filter_map(|&t| shift(ts, &series.columns[m], kinds[m], t))
+                .collect();
+            percentile(shifts, NORMAL_PERCENTILE).filter(|&v| v > 0.0)
+        })
+        .collect();
+    let alarms: Vec<bool> = scores.iter().map(|x| x.alarm).collect();
+    let onsets: Vec<usize> = episodes(points, &alarms, spec.step_secs)
+        .into_iter()
+        .map(|e| e.0)
+        .collect();
+    for e in events {
+        let mut best: Option<(f64, usize)> = None;
+        for (&m, reference) in own.iter().zip(&normal) {
+            let Some(reference) = reference else {
+                continue;
+            };
+            let Some(sh) = shift(ts, &series.columns[m], kinds[m], e.start) else {
+                continue;
+            };
+            let ratio = sh / reference;
+            if best.is_none_or(|(b, _)| ratio > b) {
+                best = Some((ratio, m));
+            }
+        }
+        let detected = onsets
+            .iter()
+            .copied()
+            .find(|&k| credited(points[k].t, e.start, e.end, h))
+            .is_some_and(|k| points[k].t <= e.start + AFTER_SECS);
+        let row = out.by_type.entry(e.issue_type.clone()).or_default();
+        row.incidents += 1;
+        let signal = best.is_some_and(|(b, _)| b > 1.0);
+        row.with_signal += usize::from(signal);
+        if detected {
+            if signal {
+                row.detected_with_signal += 1;
+            } else {
+                row.detected_without_signal += 1;
+            }
+        }
+        out.incidents.push(IncidentSignal {
+            target: series.target.clone(),
+            issue_type: e.issue_type.clone(),
+            start: timestamp::format_rfc3339(e.start),
+            strength: best.map(|(b, _)| b),
+            metric: best.map(|(_, m)| dataset.metrics[m].clone()),
+            detected_within_120s: detected,
+        });
+    }
 }
 
 #[cfg(test)]

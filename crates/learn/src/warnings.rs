@@ -3,7 +3,7 @@
 //! that overlaps the model's training data. They go on the model card, in `report.json`/`report.md`,
 //! and `train`/`eval` print them on stderr.
 
-use crate::eval::Evaluation;
+use crate::eval::{Evaluation, Summary};
 use crate::model::ModelPair;
 use crate::timestamp::{format_duration_secs, format_rfc3339};
 
@@ -58,6 +58,11 @@ pub fn training(pair: &ModelPair) -> Vec<String> {
 /// The warnings about an evaluation of `pair` (a model trained in the same run is split off by time
 /// and never overlaps).
 pub fn evaluation(ev: &Evaluation, pair: &ModelPair) -> Vec<String> {
+    summary(&ev.summary(), pair)
+}
+
+/// [`evaluation`] from a report's summary (what a streamed evaluation has).
+pub fn summary(ev: &Summary, pair: &ModelPair) -> Vec<String> {
     let m = &pair.meta;
     let mut out = Vec::new();
     let overlap = ev.test_until.min(m.train_until) - ev.test_from.max(m.train_from);
@@ -72,13 +77,11 @@ pub fn evaluation(ev: &Evaluation, pair: &ModelPair) -> Vec<String> {
         );
         let known = &m.training_targets;
         let shared = ev
-            .dataset
-            .series
+            .targets
             .iter()
-            .filter(|s| known.binary_search(&s.target).is_ok())
+            .filter(|t| known.binary_search(t).is_ok())
             .count();
-        let same_data =
-            !m.data_fingerprint.is_empty() && ev.dataset.fingerprint() == m.data_fingerprint;
+        let same_data = !m.data_fingerprint.is_empty() && ev.data_fingerprint == m.data_fingerprint;
         let whose = if same_data {
             Some(format!(
                 "and the data is the model's training data (same fingerprint {})",
@@ -92,7 +95,7 @@ pub fn evaluation(ev: &Evaluation, pair: &ModelPair) -> Vec<String> {
         } else if shared > 0 {
             Some(format!(
                 "on {shared} of the {} evaluated targets",
-                ev.dataset.series.len()
+                ev.targets.len()
             ))
         } else {
             // Other targets over the same period (a hold-out cluster): a fair test.

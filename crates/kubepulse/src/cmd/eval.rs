@@ -54,6 +54,15 @@ pub struct Args {
     /// (leave-one-target-out); or name groups: `ns/a,ns/b;ns/c`.
     #[arg(long, num_args = 0..=1, default_missing_value = "", conflicts_with_all = ["model", "snapshot"])]
     pub holdout_targets: Option<String>,
+    /// With --model: a Parquet dataset of more rows than this is evaluated target by target (a few
+    /// targets' history in memory at a time; the same report). A model trained with --peers, the
+    /// snapshot model and a model trained in the run read the whole dataset (docs/model.md).
+    #[arg(long, default_value_t = pipeline::MAX_ROWS_IN_MEMORY)]
+    pub max_rows_in_memory: u64,
+    /// Fail at once, naming the flag to change, when the data held in memory would need more than
+    /// this (`2G`, `1500M`; estimated from rows × columns; default: the memory available on this machine).
+    #[arg(long, value_name = "SIZE", value_parser = parse::memory_bytes)]
+    pub max_memory: Option<u64>,
     #[command(flatten)]
     pub train: ModelArgs,
 }
@@ -78,6 +87,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         columns: args.columns.clone(),
         missing: args.missing_columns.into(),
         out: args.out.clone(),
+        max_rows_in_memory: args.max_rows_in_memory,
+        max_memory: super::memory_limit(args.max_memory),
     };
     let started = std::time::Instant::now();
     let report = pipeline::run_eval(&job)

@@ -33,6 +33,30 @@ pub fn warn_loudly(message: &str) {
     eprintln!("WARNING: {message}");
 }
 
+/// The memory guard's limit (`learn::memory`): `--max-memory` when given, else the memory available on
+/// this machine (`MemAvailable` of /proc/meminfo; no guard where that cannot be read).
+pub fn memory_limit(flag: Option<u64>) -> Option<learn::memory::Limit> {
+    if let Some(bytes) = flag {
+        return Some(learn::memory::Limit {
+            bytes,
+            source: "--max-memory".into(),
+        });
+    }
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let kb: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("MemAvailable:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(learn::memory::Limit {
+        bytes: kb * 1024,
+        source: "memory available on this machine (set the limit with --max-memory)".into(),
+    })
+}
+
 /// `--format` of the commands that write a dataset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum FormatArg {

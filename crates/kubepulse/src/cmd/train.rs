@@ -268,6 +268,10 @@ pub struct Args {
     /// threshold chosen on a seeded subset of targets holding at most this many rows (docs/model.md).
     #[arg(long, default_value_t = pipeline::MAX_ROWS_IN_MEMORY)]
     pub max_rows_in_memory: u64,
+    /// Fail at once, naming the flag to change, when the data held in memory would need more than
+    /// this (`2G`, `1500M`; estimated from rows × columns; default: the memory available on this machine).
+    #[arg(long, value_name = "SIZE", value_parser = parse::memory_bytes)]
+    pub max_memory: Option<u64>,
     #[command(flatten)]
     pub model: ModelArgs,
 }
@@ -313,6 +317,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         false_alarms: args.false_alarms.clone(),
         mitigated: args.mitigated.clone(),
         max_rows_in_memory: args.max_rows_in_memory,
+        max_memory: super::memory_limit(args.max_memory),
     };
     let started = std::time::Instant::now();
     let (bundle, _) = pipeline::train_bundle(&job)

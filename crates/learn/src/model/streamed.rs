@@ -34,6 +34,119 @@ use crate::dataset::{Fingerprint, Fnv, Format, Series};
 use crate::eval::Split;
 use crate::stream::TargetStream;
 
+/// What the first pass over a metrics file finds: its targets (sorted), their row counts, the time
+/// range, sample gaps (for the step), and in which order to read the row groups so that the targets
+/// come in name order.
+pub(crate) struct Scan {
+    /// The metric names and every event of the known targets (no series).
+    pub base: Dataset,
+    /// The targets, sorted.
+    pub names: Vec<String>,
+    targets: Vec<Target>,
+    /// Rows of the file.
+    pub total_rows: u64,
+    /// First and last timestamp, unix seconds.
+    pub first: i64,
+    pub last: i64,
+    /// Up to 2,000 sample intervals per target, seconds.
+    pub gaps: Vec<i64>,
+    /// The Parquet row groups in target name order (`None`: the file's order is that).
+    pub order: Option<Vec<usize>>,
+}
+
+/// Pass 1 over `dir`'s metrics file (see [`Scan`]); `what` names the job in errors.
+pub(crate) fn scan(
+    dir: &Path,
+    progress: bool,
+    label: &'static str,
+    what: &str,
+) -> Result<Scan, LearnError> {
+    let format = Format::detect(dir)?;
+    let path = dir.join(format.metrics_file());
+    let bar = crate::progress::Rows::new(progress, label, None);
+    let mut stream = TargetStream::open(dir)?;
+    let metrics = stream.metrics().to_vec();
+    let mut targets: Vec<Target> = Vec::new();
+    let mut gaps: Vec<i64> = Vec::new();
+    let (mut first, mut last) = (i64::MAX, i64::MIN);
+    let mut seen_groups = HashSet::new();
+    let mut shared_group = None;
+    while let Some((s, groups)) = stream.next_series_with_groups()? {
+        bar.inc(s.timestamps.len() as u64);
+        gaps.extend(s.timestamps.windows(2).map(|w| w[1] - w[0]).take(2000));
+        if let (Some(&a), Some(&b)) = (s.timestamps.first(), s.timestamps.last()) {
+            first = first.min(a);
+            last = last.max(b);
+        }
+        for &g in &groups {
+            if !seen_groups.insert(g) {
+                shared_group.get_or_insert(g);
+            }
+        }
+        targets.push(Target {
+            name: s.target,
+            rows: s.timestamps.len(),
+            groups,
+        });
+    }
+    bar.finish();
+    drop(stream);
+    if targets.is_empty() {
+        return Err(LearnError::EmptyFile {
+            path,
+            message: "no data rows".into(),
+        });
+    }
+    // Later passes read the targets in name order, as a dataset in memory holds them: the file's order
+    // when it is that, else its row groups reordered (one target per row group, as our writers do).
+    let in_order = targets.windows(2).all(|w| w[0].name < w[1].name);
+    targets.sort_by(|a, b| a.name.cmp(&b.name));
+    let order: Option<Vec<usize>> = if in_order {
+        None
+    } else if format == Format::Parquet && shared_group.is_none() {
+        Some(
+            targets
+                .iter()
+                .flat_map(|t| t.groups.iter().copied())
+                .collect(),
+        )
+    } else {
+        return Err(LearnError::Dataset(format!(
+            "{}: the targets are not in name order and {}: {what} target by target reads them in \
+             name order; write the file sorted by target (as `simulate` and `collect` do), or read it \
+             whole with a larger --max-rows-in-memory",
+            path.display(),
+            match shared_group {
+                Some(g) => format!("row group {g} holds several of them"),
+                None => "a CSV file cannot be read in another order".to_string(),
+            }
+        )));
+    };
+    let total_rows: u64 = targets.iter().map(|t| t.rows as u64).sum();
+    let names: Vec<String> = targets.iter().map(|t| t.name.clone()).collect();
+    let known: HashSet<&str> = names.iter().map(String::as_str).collect();
+    let events =
+        crate::dataset::read_dir_events(dir, &|t| known.contains(t), format.metrics_file())?;
+    drop(known);
+    let base = Dataset {
+        mitigated: Vec::new(),
+        metrics,
+        series: Vec::new(),
+        events,
+    };
+
+    Ok(Scan {
+        base,
+        names,
+        targets,
+        total_rows,
+        first,
+        last,
+        gaps,
+        order,
+    })
+}
+
 /// Rows read before a chunk of targets is processed (a chunk holds whole targets: at least one).
 pub const CHUNK_ROWS: usize = 400_000;
 
@@ -126,83 +239,19 @@ pub fn train_in_chunks(
         },
         ..params.clone()
     })?;
-    let format = Format::detect(dir)?;
-    let path = dir.join(format.metrics_file());
 
     // Pass 1: targets, time range, sample step; in which order to read the targets by name.
-    let bar = crate::progress::Rows::new(params.progress, "targets (pass 1/3)", None);
-    let mut stream = TargetStream::open(dir)?;
-    let metrics = stream.metrics().to_vec();
-    let mut targets: Vec<Target> = Vec::new();
-    let mut gaps: Vec<i64> = Vec::new();
-    let (mut first, mut last) = (i64::MAX, i64::MIN);
-    let mut seen_groups = HashSet::new();
-    let mut shared_group = None;
-    while let Some((s, groups)) = stream.next_series_with_groups()? {
-        bar.inc(s.timestamps.len() as u64);
-        gaps.extend(s.timestamps.windows(2).map(|w| w[1] - w[0]).take(2000));
-        if let (Some(&a), Some(&b)) = (s.timestamps.first(), s.timestamps.last()) {
-            first = first.min(a);
-            last = last.max(b);
-        }
-        for &g in &groups {
-            if !seen_groups.insert(g) {
-                shared_group.get_or_insert(g);
-            }
-        }
-        targets.push(Target {
-            name: s.target,
-            rows: s.timestamps.len(),
-            groups,
-        });
-    }
-    bar.finish();
-    drop(stream);
-    if targets.is_empty() {
-        return Err(LearnError::EmptyFile {
-            path,
-            message: "no data rows".into(),
-        });
-    }
-    // Later passes read the targets in name order, as a dataset in memory holds them: the file's order
-    // when it is that, else its row groups reordered (one target per row group, as our writers do).
-    let in_order = targets.windows(2).all(|w| w[0].name < w[1].name);
-    targets.sort_by(|a, b| a.name.cmp(&b.name));
-    let order: Option<Vec<usize>> = if in_order {
-        None
-    } else if format == Format::Parquet && shared_group.is_none() {
-        Some(
-            targets
-                .iter()
-                .flat_map(|t| t.groups.iter().copied())
-                .collect(),
-        )
-    } else {
-        return Err(LearnError::Dataset(format!(
-            "{}: the targets are not in name order and {}: training target by target reads them in \
-             name order; write the file sorted by target (as `simulate` and `collect` do), or read it \
-             whole with a larger --max-rows-in-memory",
-            path.display(),
-            match shared_group {
-                Some(g) => format!("row group {g} holds several of them"),
-                None => "a CSV file cannot be read in another order".to_string(),
-            }
-        )));
-    };
+    let Scan {
+        base,
+        names,
+        targets,
+        total_rows,
+        first,
+        last,
+        mut gaps,
+        order,
+    } = scan(dir, params.progress, "targets (pass 1/3)", "training")?;
     let order = order.as_deref();
-    let total_rows: u64 = targets.iter().map(|t| t.rows as u64).sum();
-    let names: Vec<String> = targets.iter().map(|t| t.name.clone()).collect();
-    let known: HashSet<&str> = names.iter().map(String::as_str).collect();
-    let events =
-        crate::dataset::read_dir_events(dir, &|t| known.contains(t), format.metrics_file())?;
-    drop(known);
-    let base = Dataset {
-        mitigated: Vec::new(),
-        metrics,
-        series: Vec::new(),
-        events,
-    };
-
     let mut params = params.clone();
     if params.window.step_secs <= 0 {
         params.window.step_secs = if gaps.is_empty() {
@@ -382,7 +431,7 @@ fn validation_targets(targets: &[Target], seed: u64, max_rows: u64) -> HashSet<u
 /// with its targets' events from `base`; `f(chunk, index of its first target)`. The Parquet row groups
 /// are read in `order` when given. The targets must be `names`, in that order (the first pass's,
 /// sorted): a file changed in between is an error.
-fn for_chunks(
+pub(crate) fn for_chunks(
     dir: &Path,
     order: Option<&[usize]>,
     base: &Dataset,

@@ -82,6 +82,8 @@ fn report_with(
         columns,
         missing,
         out: dir.path().join("report"),
+        max_rows_in_memory: pipeline::MAX_ROWS_IN_MEMORY,
+        max_memory: None,
     };
     pipeline::run_eval(&job)?;
     Ok(std::fs::read(dir.path().join("report/report.json")).unwrap())
@@ -230,6 +232,7 @@ fn train_maps_the_holdout_columns_with_a_column_map() {
         false_alarms: None,
         mitigated: None,
         max_rows_in_memory: pipeline::MAX_ROWS_IN_MEMORY,
+        max_memory: None,
     };
     let (same_names, _) = pipeline::train_bundle(&job(write("holdout", &holdout), None)).unwrap();
     let renamed_dir = write(
@@ -290,6 +293,7 @@ fn train_scores_a_holdout_lacking_a_column_as_missing_values_on_request() {
         name: "t".into(),
         trained_at: 0,
         max_rows_in_memory: learn::pipeline::MAX_ROWS_IN_MEMORY,
+        max_memory: None,
         false_alarms: None,
         mitigated: None,
     };

@@ -40,11 +40,27 @@ fn assert_same_figures(card: &serde_json::Value, fresh: &serde_json::Value) {
         "median_lead_time_seconds",
         "false_alarms_per_target_day",
         "type_accuracy",
-        "pr_auc",
     ] {
         assert_eq!(
             card[key], fresh[key],
             "card figure `{key}` differs from a fresh evaluation"
+        );
+    }
+    // The card's PR-AUC was computed ranking the exact scores; evaluations now rank them at a relative
+    // resolution of 2^-11 (fixed-size histograms, so a streamed evaluation gives the same figures): it
+    // moves by less than 1e-4 here. Regenerating the default model (scripts/train-default-model)
+    // makes it exact again.
+    let (card, fresh) = (&card["pr_auc"], &fresh["pr_auc"]);
+    let types = card.as_object().expect("pr_auc per type");
+    assert_eq!(types.len(), fresh.as_object().map_or(0, |f| f.len()));
+    for (t, v) in types {
+        let (a, b) = (
+            v.as_f64().unwrap_or(f64::NAN),
+            fresh[t].as_f64().unwrap_or(f64::NAN),
+        );
+        assert!(
+            (a - b).abs() < 1e-3,
+            "card PR-AUC of {t} {a} vs a fresh evaluation {b}"
         );
     }
 }

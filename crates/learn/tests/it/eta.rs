@@ -36,7 +36,7 @@ fn the_eta_forest_is_closer_than_the_heuristic_and_the_report_says_by_how_much()
         forest < heuristic,
         "forest {forest} s vs heuristic {heuristic} s"
     );
-    let json = learn::report::to_json(&ev, &pair, "test");
+    let json = learn::report::to_json(&ev.summary(), &pair, "test");
     assert_eq!(
         json.pointer("/eta/forest_median_abs_error_secs")
             .and_then(|v| v.as_f64()),
@@ -48,7 +48,7 @@ fn the_eta_forest_is_closer_than_the_heuristic_and_the_report_says_by_how_much()
         Some(heuristic)
     );
     assert!(json.pointer("/eta/forest_target").unwrap().is_string());
-    let md = learn::report::to_markdown(&ev, &pair, "test");
+    let md = learn::report::to_markdown(&ev.summary(), &pair, "test");
     assert!(md.contains(&format!("{forest:.0} s")) && md.contains(&format!("{heuristic:.0} s")));
 
     // Serving a reloaded bundle gives the ETA the evaluation scored, bit for bit.

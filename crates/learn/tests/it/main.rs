@@ -5,6 +5,7 @@ mod common;
 mod dataset_errors;
 mod default_model;
 mod eta;
+mod eval_stream;
 mod gate;
 mod holdout;
 mod order;

@@ -350,7 +350,7 @@ fn reports_are_written_with_stable_keys() {
     assert!(svg("importances.svg").contains(&top), "{top} not in words");
     // A type without incidents says so instead of drawing an empty panel.
     learn::plots::write_all(
-        &ev,
+        &ev.summary(),
         &["pod_failure".to_string(), "made_up_type".to_string()],
         dir.path(),
     )
@@ -694,6 +694,7 @@ fn false_alarms_from_the_ui_drop_the_labels_they_overlap_before_training() {
         false_alarms,
         mitigated: None,
         max_rows_in_memory: learn::pipeline::MAX_ROWS_IN_MEMORY,
+        max_memory: None,
     };
     let unknown = ("elsewhere/x".to_string(), flagged[0].start, flagged[0].end);
     let mut rows: Vec<(String, i64, i64)> = flagged
@@ -768,6 +769,7 @@ fn mitigated_periods_leave_their_windows_out_of_training() {
         false_alarms: None,
         mitigated,
         max_rows_in_memory: learn::pipeline::MAX_ROWS_IN_MEMORY,
+        max_memory: None,
     };
     // An action 5 min before each incident of shop/svc1, its period 30 min long.
     let rows: Vec<(String, i64, i64)> = incidents

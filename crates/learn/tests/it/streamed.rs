@@ -224,6 +224,7 @@ fn train_bundle_reads_target_by_target_above_max_rows_in_memory_only() {
         false_alarms: None,
         mitigated: None,
         max_rows_in_memory,
+        max_memory: None,
     };
     let meta = |max: u64, peers: bool| {
         pipeline::train_bundle(&job(max, peers))
