@@ -423,7 +423,7 @@ pub fn write(
     }
     out.flush().map_err(io)?;
     #[cfg(feature = "plots")]
-    crate::plots::write_all(ev, types, dir)?;
+    crate::plots::write_all(ev, types, pair.meta.threshold, dir)?;
     #[cfg(not(feature = "plots"))]
     let _ = types;
     Ok(())
