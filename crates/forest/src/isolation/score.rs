@@ -90,8 +90,7 @@ impl DenseNode {
 /// The forest laid out for scoring.
 #[derive(Debug, Clone)]
 pub(crate) enum Walker {
-    /// Complete trees of depth `depth`: per tree `2^depth` nodes (`2^depth - 1` and a filler) in
-    /// `nodes`/`key_nodes`, and `2^depth` path lengths in `leaves`.
+    /// Complete trees of depth `depth`: per tree `2^depth - 1` nodes, then `2^depth` path lengths.
     Dense {
         depth: usize,
         nodes: Vec<DenseNode>,
@@ -113,12 +112,10 @@ impl Walker {
             return Self::Flat;
         }
         let n_internal = (1usize << depth) - 1;
-        let mut nodes = Vec::with_capacity(trees.len() << depth);
+        let mut nodes = Vec::with_capacity(trees.len() * n_internal);
         let mut leaves = Vec::with_capacity(trees.len() << depth);
         for t in trees {
-            // `2^depth` nodes a tree, the last an unused filler: a power-of-two stride lets the batch walk
-            // index a tree's nodes through a mask, with no bounds check (see `add_keyed_tree`).
-            let mut dense = vec![DenseNode::PASS; 1 << depth];
+            let mut dense = vec![DenseNode::PASS; n_internal];
             let mut leaf = vec![0.0f64; 1 << depth];
             // (flat node, complete-tree index)
             let mut stack = vec![(0usize, 0usize)];
@@ -181,11 +178,11 @@ impl Walker {
                         } => {
                             keys.clear();
                             keys.extend(rows.iter().map(|v| key(*v)));
-                            let size = 1usize << depth;
+                            let n_internal = (1usize << depth) - 1;
                             for t in 0..trees.len() {
                                 add_keyed_tree(
-                                    &key_nodes[t * size..(t + 1) * size],
-                                    &leaves[t * size..(t + 1) * size],
+                                    &key_nodes[t * n_internal..(t + 1) * n_internal],
+                                    &leaves[t << depth..(t + 1) << depth],
                                     *depth,
                                     &keys,
                                     nf,
@@ -208,10 +205,10 @@ impl Walker {
                 leaves,
                 ..
             } => {
-                let size = 1usize << depth;
+                let n_internal = (1usize << depth) - 1;
                 for t in 0..trees.len() {
-                    let tree_nodes = &nodes[t * size..(t + 1) * size];
-                    let tree_leaves = &leaves[t * size..(t + 1) * size];
+                    let tree_nodes = &nodes[t * n_internal..(t + 1) * n_internal];
+                    let tree_leaves = &leaves[t << depth..(t + 1) << depth];
                     add_dense_tree(tree_nodes, tree_leaves, *depth, rows, nf, sums);
                 }
             }
@@ -263,83 +260,9 @@ fn add_dense_tree(
     }
 }
 
-/// [`add_dense_tree`] on coded rows (`keys`, [`key`] of each value): a tree of `2^depth` nodes and
-/// leaves. Up to [`DENSE_MAX_DEPTH`], through a walk compiled for the tree's size, whose node and leaf
-/// indices go through a mask (the identity on every index a walk reaches) instead of a bounds check: the
-/// same leaves, so the same sums, bit for bit.
+/// [`add_dense_tree`] on coded rows (`keys`, [`key`] of each value).
 #[inline]
 fn add_keyed_tree(
-    nodes: &[KeyNode],
-    leaves: &[f64],
-    depth: usize,
-    keys: &[u32],
-    nf: usize,
-    sums: &mut [f64],
-) {
-    let walk = match depth {
-        0 => add_keyed_sized::<1>,
-        1 => add_keyed_sized::<2>,
-        2 => add_keyed_sized::<4>,
-        3 => add_keyed_sized::<8>,
-        4 => add_keyed_sized::<16>,
-        5 => add_keyed_sized::<32>,
-        6 => add_keyed_sized::<64>,
-        7 => add_keyed_sized::<128>,
-        8 => add_keyed_sized::<256>,
-        9 => add_keyed_sized::<512>,
-        10 => add_keyed_sized::<1024>,
-        11 => add_keyed_sized::<2048>,
-        12 => add_keyed_sized::<4096>,
-        _ => return add_keyed_any(nodes, leaves, depth, keys, nf, sums),
-    };
-    walk(nodes, leaves, keys, nf, sums);
-}
-
-/// [`add_keyed_tree`] for a tree of `N = 2^depth` nodes and leaves.
-#[inline]
-fn add_keyed_sized<const N: usize>(
-    nodes: &[KeyNode],
-    leaves: &[f64],
-    keys: &[u32],
-    nf: usize,
-    sums: &mut [f64],
-) {
-    let (Ok(nodes), Ok(leaves)) = (
-        <&[KeyNode; N]>::try_from(nodes),
-        <&[f64; N]>::try_from(leaves),
-    ) else {
-        return add_keyed_any(nodes, leaves, N.trailing_zeros() as usize, keys, nf, sums);
-    };
-    let depth = N.trailing_zeros();
-    let mask = N - 1;
-    let mut lanes = keys.chunks_exact(LANES * nf);
-    let mut sum_lanes = sums.chunks_exact_mut(LANES);
-    for (keys, sums) in (&mut lanes).zip(&mut sum_lanes) {
-        let mut at = [0usize; LANES];
-        for _ in 0..depth {
-            for (l, at) in at.iter_mut().enumerate() {
-                *at = nodes[*at & mask].next(*at, keys, l * nf);
-            }
-        }
-        for l in 0..LANES {
-            sums[l] += leaves[(at[l] - mask) & mask];
-        }
-    }
-    for (keys, s) in lanes
-        .remainder()
-        .chunks_exact(nf)
-        .zip(sum_lanes.into_remainder())
-    {
-        let mut at = 0;
-        for _ in 0..depth {
-            at = nodes[at & mask].next(at, keys, 0);
-        }
-        *s += leaves[(at - mask) & mask];
-    }
-}
-
-/// [`add_keyed_tree`] for any depth, with bounds checks.
-fn add_keyed_any(
     nodes: &[KeyNode],
     leaves: &[f64],
     depth: usize,
