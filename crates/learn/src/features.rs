@@ -891,6 +891,115 @@ impl Stats {
 mod tests {
     use super::*;
 
+    /// FNV-1a over the bits of every feature of a fixed set of windows (gauges and counters, missing
+    /// samples, a counter reset, a gap, a constant column, the trailing baseline cold then warm), with and
+    /// without the optional feature groups.
+    fn feature_bits_digest() -> [u64; 2] {
+        let metrics = names(&[
+            "cpu_usage_cores",
+            "cpu_limit_cores",
+            "cpu_limit_utilization_max",
+            "memory_working_set_bytes",
+            "memory_limit_bytes",
+            "node_memory_available_ratio_min",
+            "restarts_total",
+            "requests_total",
+            "error_ratio",
+            "latency_p99_seconds",
+            "replicas_desired",
+        ]);
+        let n = 600usize;
+        let mut ts: Vec<i64> = (0..n as i64).map(|i| 1_700_000_000 + 15 * i).collect();
+        // A gap of two steps at sample 300.
+        for t in &mut ts[300..] {
+            *t += 30;
+        }
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let mut columns: Vec<Vec<f64>> = vec![Vec::with_capacity(n); metrics.len()];
+        let (mut restarts, mut requests) = (0.0, 1e6);
+        for i in 0..n {
+            let leak = if i > 450 {
+                (i - 450) as f64 * 0.004
+            } else {
+                0.0
+            };
+            restarts += if next() < 0.02 { 1.0 } else { 0.0 };
+            requests += 50.0 + 10.0 * next();
+            if i == 200 {
+                requests = 3.0; // a reset
+            }
+            let row = [
+                0.4 + 0.1 * next(),
+                1.0,
+                0.4 + 0.1 * next() + leak,
+                2e8 + 1e7 * next() + 1e8 * leak,
+                5e8,
+                0.6 - 0.05 * next(),
+                restarts,
+                requests,
+                if i > 500 {
+                    0.2 * next()
+                } else {
+                    0.001 * next()
+                },
+                0.05 + 0.01 * next(),
+                3.0,
+            ];
+            for (m, v) in row.into_iter().enumerate() {
+                columns[m].push(if next() < 0.03 { f64::NAN } else { v });
+            }
+        }
+        let plain = FeatureSpec::window(&metrics, 180, 15);
+        let full = plain
+            .clone()
+            .with_jumps()
+            .with_baseline(BaselineSpec::default());
+        let mut digests = [0xcbf2_9ce4_8422_2325u64; 2];
+        for (d, spec) in [&plain, &full].into_iter().enumerate() {
+            let bspec = spec.baseline.unwrap_or_default();
+            let mut base = TargetBaseline::new(metrics.len());
+            let mut from = 0;
+            let mut out = vec![0.0f32; spec.len()];
+            for end in 11..n {
+                let start = end - 11;
+                if start > 0 {
+                    from = base.advance(&bspec, &spec.kinds, &ts, from, ts[start - 1], |m| {
+                        &columns[m][..]
+                    });
+                }
+                spec.extract(
+                    ts[end],
+                    &ts[start..=end],
+                    |m| &columns[m][start..=end],
+                    Some(&base),
+                    &mut out,
+                );
+                for v in &out {
+                    for b in v.to_bits().to_le_bytes() {
+                        digests[d] = (digests[d] ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+                    }
+                }
+            }
+        }
+        digests
+    }
+
+    /// Optimisations of the extraction must not change a single output bit: the features of a fixed set
+    /// of windows, digested. Change the digests only with an intended change of the features.
+    #[test]
+    fn feature_bits_are_stable() {
+        assert_eq!(
+            feature_bits_digest(),
+            [5_833_385_151_335_503_878, 14_542_447_779_701_370_301]
+        );
+    }
+
     fn names(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()
     }
