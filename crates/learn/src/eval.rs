@@ -605,9 +605,102 @@ pub struct Summary {
     pub ignored_columns: Vec<String>,
     /// Model metrics scored as missing values, in model order.
     pub nan_columns: Vec<String>,
+    /// The first [`INCIDENT_PANELS`] test incidents with the model's probability around each.
+    pub incident_traces: Vec<IncidentTrace>,
+}
+
+/// How many incidents the report's `incidents.svg` shows (the first ones of the test period, by start).
+pub const INCIDENT_PANELS: usize = 6;
+
+/// One test incident with the model's probability around it, as the report's `incidents.svg` draws it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncidentTrace {
+    /// The target.
+    pub target: String,
+    /// The incident's type.
+    pub issue_type: String,
+    /// Start, unix seconds.
+    pub start: i64,
+    /// End, unix seconds.
+    pub end: i64,
+    /// `(seconds relative to the start, the model's probability)` of every scored window of the target
+    /// from three horizons before the start to one horizon after the end (at least one after the start).
+    pub points: Vec<(f64, f64)>,
+    /// The onset of the alarm episode that detected it (figures' rule), seconds relative to the start,
+    /// with its probability; `None` when it was missed.
+    pub detection: Option<(f64, f64)>,
+}
+
+/// The traces of series `s`'s test incidents (those starting inside its scored points), with
+/// `scores` on `points`.
+pub fn series_incident_traces(
+    dataset: &Dataset,
+    s: usize,
+    points: &[crate::scoring::Point],
+    scores: &[Score],
+    spec: &crate::window::WindowSpec,
+) -> Vec<IncidentTrace> {
+    let (Some(first), Some(last)) = (points.first(), points.last()) else {
+        return Vec::new();
+    };
+    let (h, step) = (spec.horizon_secs, spec.step_secs);
+    let target = dataset.series[s].target.as_str();
+    let alarms: Vec<bool> = scores.iter().map(|sc| sc.alarm).collect();
+    let onsets: Vec<usize> = crate::figures::episodes(points, &alarms, step)
+        .into_iter()
+        .map(|(a, _)| a)
+        .collect();
+    dataset
+        .events_of(target)
+        .iter()
+        .filter(|e| e.start > first.t && e.start <= last.t)
+        .map(|e| {
+            let (from, until) = (e.start - 3 * h, e.end.max(e.start + h) + h);
+            IncidentTrace {
+                target: target.to_string(),
+                issue_type: e.issue_type.clone(),
+                start: e.start,
+                end: e.end,
+                points: points
+                    .iter()
+                    .zip(scores)
+                    .filter(|(p, _)| p.t >= from && p.t <= until)
+                    .map(|(p, sc)| ((p.t - e.start) as f64, sc.p_issue))
+                    .collect(),
+                detection: onsets
+                    .iter()
+                    .copied()
+                    .find(|&k| crate::figures::credited(points[k].t, e.start, e.end, h))
+                    .map(|k| ((points[k].t - e.start) as f64, scores[k].p_issue)),
+            }
+        })
+        .collect()
+}
+
+/// Keeps the first `n` traces by start, then target (then the incident's order).
+pub fn keep_first_traces(traces: &mut Vec<IncidentTrace>, n: usize) {
+    traces.sort_by(|a, b| (a.start, &a.target).cmp(&(b.start, &b.target)));
+    traces.truncate(n);
 }
 
 impl Evaluation<'_> {
+    /// The first `n` test incidents (those starting inside the scored period, by start, then target)
+    /// with the model's probability around each.
+    pub fn incident_traces(&self, n: usize) -> Vec<IncidentTrace> {
+        let mut traces = Vec::new();
+        for (s, points) in self.grid.points.iter().enumerate() {
+            traces.extend(series_incident_traces(
+                &self.dataset,
+                s,
+                points,
+                &self.scores[s],
+                &self.grid.spec,
+            ));
+            keep_first_traces(&mut traces, n);
+        }
+        traces
+    }
+
     /// The report's view of this evaluation.
     pub fn summary(&self) -> Summary {
         Summary {
@@ -630,6 +723,7 @@ impl Evaluation<'_> {
             onset_signal: self.onset_signal.clone(),
             ignored_columns: self.ignored_columns.clone(),
             nan_columns: self.nan_columns.clone(),
+            incident_traces: self.incident_traces(INCIDENT_PANELS),
         }
     }
 }

@@ -95,7 +95,7 @@ pub fn evaluate(
         return Err(LearnError::InvalidOption {
             name: "max-rows-in-memory",
             reason:
-                "the model reads peer or caller columns (--peers, --callers): they are derived from \
+                "the model reads peer columns or caller columns (--peers, --callers): they are derived from \
                      every target at once, so it is evaluated in memory"
                     .into(),
         });
@@ -125,6 +125,7 @@ pub fn evaluate(
     let mut eta_guesses = Vec::new();
     let mut explanations = Vec::new();
     let mut onset = OnsetSignal::default();
+    let mut traces = Vec::new();
     let mut sample = ImportanceSample::default();
     let mut fingerprint = Fingerprint::new(&meta.features.metrics);
     let mut resolution = None;
@@ -164,6 +165,10 @@ pub fn evaluate(
                     eval::explain_series(&data, pair, s, points, &sc.model, &mut explanations)?;
                 }
                 crate::signal::onset_series(&mut onset, &data, s, points, &sc.model, &meta.window);
+                traces.extend(eval::series_incident_traces(
+                    &data, s, points, &sc.model, &grid.spec,
+                ));
+                eval::keep_first_traces(&mut traces, eval::INCIDENT_PANELS);
                 sample.add_series(&data, pair, s, points);
                 fingerprint.series(series);
                 targets.push(series.target.clone());
@@ -204,6 +209,7 @@ pub fn evaluate(
         onset_signal: onset,
         ignored_columns,
         nan_columns,
+        incident_traces: traces,
     };
     report::write_summary(&summary, pair, model_name, out)?;
     Ok(summary)

@@ -488,7 +488,6 @@ impl FeatureSpec {
         let n_stats = STATS.len();
         let mut last_slope = vec_small(self.metrics.len());
         let jumps_at = self.metrics.len() * n_stats + 3 * self.limits.len();
-        let n_base = BASELINE_STATS.len();
         let base_at = jumps_at
             + if self.jumps {
                 JUMP_STATS.len() * self.metrics.len()
@@ -497,8 +496,32 @@ impl FeatureSpec {
             };
         // A metric's valid points `(x = seconds before t, value or rate)`, gathered once for every statistic.
         let mut points: smallvec::SmallVec<[(f64, f64); 64]> = smallvec::SmallVec::new();
+        // The window's x values and their statistics, shared by every gauge with no missing sample (most
+        // of them): computed once, with the very operations `Stats::of` does, so the same bits.
+        let mut full_x: Option<XStats> = None;
         for (m, kind) in self.kinds.iter().enumerate() {
             let c = column(m);
+            let complete_gauge = *kind == ColumnKind::Gauge
+                && !c.is_empty()
+                && c.len() == timestamps.len()
+                && !c.iter().any(|v| v.is_nan());
+            if complete_gauge {
+                let xs = full_x.get_or_insert_with(|| XStats::of(timestamps, t));
+                let st = Stats::of_complete(xs, c);
+                let pts = xs.x.iter().copied().zip(c.iter().copied());
+                self.metric_features(
+                    m,
+                    c,
+                    pts,
+                    c.len(),
+                    &st,
+                    baseline,
+                    (base_at, jumps_at, expected),
+                    out,
+                );
+                last_slope.set(m, st.last, st.slope);
+                continue;
+            }
             points.clear();
             match kind {
                 ColumnKind::Gauge => points.extend(
@@ -511,24 +534,59 @@ impl FeatureSpec {
                 ColumnKind::Counter => points.extend(Rates::new(timestamps, c, t)),
             }
             let st = Stats::of(points.iter().copied());
+            self.metric_features(
+                m,
+                c,
+                points.iter().copied(),
+                points.len(),
+                &st,
+                baseline,
+                (base_at, jumps_at, expected),
+                out,
+            );
+            last_slope.set(m, st.last, st.slope);
+        }
+        self.derived(&last_slope, t, base_at, out);
+    }
+
+    /// Metric `m`'s own statistics, its jump and its baseline statistics into `out`, from its valid
+    /// `points` (`n_points` of them) and their summary `st`; `at` = (baseline block, jump block, samples
+    /// expected in the window).
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    fn metric_features<I: Iterator<Item = (f64, f64)> + Clone>(
+        &self,
+        m: usize,
+        c: &[f64],
+        points: I,
+        n_points: usize,
+        st: &Stats,
+        baseline: Option<&TargetBaseline>,
+        (base_at, jumps_at, expected): (usize, usize, f64),
+        out: &mut [f32],
+    ) {
+        let n_stats = STATS.len();
+        let n_base = BASELINE_STATS.len();
+        let kind = &self.kinds[m];
+        {
             if let (Some(bspec), Some(slot)) = (&self.baseline, self.base_slots[m]) {
                 let reference = baseline
                     .filter(|b| m < b.len())
                     .and_then(|b| b.metric(m).reference(bspec));
                 let o = &mut out[base_at + slot * n_base..base_at + (slot + 1) * n_base];
                 match reference {
-                    Some(r) => against_baseline(points.iter().copied(), &st, r, bspec.band, o),
+                    Some(r) => against_baseline(points.clone(), st, r, bspec.band, o),
                     None => o.fill(f32::NAN),
                 }
             }
             if self.jumps {
-                let (rel, z) = jump(points.iter().copied(), st.last);
+                let (rel, z) = jump(points, st.last);
                 out[jumps_at + 2 * m] = rel as f32;
                 out[jumps_at + 2 * m + 1] = z as f32;
             }
             // A gauge's valid samples are its points; a counter has one point fewer than valid samples.
             let valid = match kind {
-                ColumnKind::Gauge => points.len(),
+                ColumnKind::Gauge => n_points,
                 ColumnKind::Counter => c.iter().filter(|v| !v.is_nan()).count(),
             } as f64;
             let missing = (1.0 - valid / expected).clamp(0.0, 1.0);
@@ -541,8 +599,13 @@ impl FeatureSpec {
             o[5] = st.slope as f32;
             o[6] = (st.last - st.first) as f32;
             o[7] = missing as f32;
-            last_slope.set(m, st.last, st.slope);
         }
+    }
+
+    /// The derived features after the per-metric blocks: use of limits, families, calendar.
+    fn derived(&self, last_slope: &LastSlope, t: i64, base_at: usize, out: &mut [f32]) {
+        let n_stats = STATS.len();
+        let n_base = BASELINE_STATS.len();
         let mut k = self.metrics.len() * n_stats;
         for p in &self.limits {
             let (usage, slope) = last_slope.get(p.usage);
@@ -818,6 +881,33 @@ fn against_baseline<I: Iterator<Item = (f64, f64)>>(
     o[6] = run_start.map_or(0.0, |x| -x) as f32;
 }
 
+/// The x values of a window's samples (seconds relative to the window end) and what [`Stats::of`] computes
+/// from them alone when every sample is valid: their deviations from their mean and the sum of squares.
+struct XStats {
+    x: smallvec::SmallVec<[f64; 64]>,
+    dx: smallvec::SmallVec<[f64; 64]>,
+    sxx: f64,
+}
+
+impl XStats {
+    fn of(timestamps: &[i64], t: i64) -> Self {
+        let x: smallvec::SmallVec<[f64; 64]> =
+            timestamps.iter().map(|&ts| (ts - t) as f64).collect();
+        // The operations of `Stats::of`, in its order.
+        let mut sx = 0.0;
+        for &v in &x {
+            sx += v;
+        }
+        let mx = sx / x.len() as f64;
+        let dx: smallvec::SmallVec<[f64; 64]> = x.iter().map(|&v| v - mx).collect();
+        let mut sxx = 0.0;
+        for &d in &dx {
+            sxx += d * d;
+        }
+        Self { x, dx, sxx }
+    }
+}
+
 /// Summary statistics of `(x, y)` points (x = seconds relative to the window end).
 struct Stats {
     first: f64,
@@ -830,6 +920,45 @@ struct Stats {
 }
 
 impl Stats {
+    /// [`Stats::of`] the points `(xs.x[i], ys[i])` (every sample valid, `ys` as long as `xs.x`, not
+    /// empty), bit for bit: the x sums come precomputed, the y sums are the same operations in the
+    /// same order.
+    fn of_complete(xs: &XStats, ys: &[f64]) -> Self {
+        let n = ys.len();
+        let mut sy = 0.0;
+        let (mut min, mut max) = (f64::INFINITY, f64::NEG_INFINITY);
+        for &y in ys {
+            sy += y;
+            if y < min {
+                min = y;
+            }
+            if y > max {
+                max = y;
+            }
+        }
+        let nf = n as f64;
+        let my = sy / nf;
+        let (mut sxy, mut syy) = (0.0, 0.0);
+        for (&dx, &y) in xs.dx.iter().zip(ys) {
+            let dy = y - my;
+            sxy += dx * dy;
+            syy += dy * dy;
+        }
+        Self {
+            first: ys[0],
+            last: ys[n - 1],
+            mean: my,
+            min,
+            max,
+            std: (syy / nf).sqrt(),
+            slope: if n >= 2 && xs.sxx > 0.0 {
+                sxy / xs.sxx
+            } else {
+                f64::NAN
+            },
+        }
+    }
+
     fn of<I: Iterator<Item = (f64, f64)> + Clone>(points: I) -> Self {
         let mut n = 0usize;
         let (mut sx, mut sy) = (0.0, 0.0);
@@ -890,6 +1019,115 @@ impl Stats {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// FNV-1a over the bits of every feature of a fixed set of windows (gauges and counters, missing
+    /// samples, a counter reset, a gap, a constant column, the trailing baseline cold then warm), with and
+    /// without the optional feature groups.
+    fn feature_bits_digest() -> [u64; 2] {
+        let metrics = names(&[
+            "cpu_usage_cores",
+            "cpu_limit_cores",
+            "cpu_limit_utilization_max",
+            "memory_working_set_bytes",
+            "memory_limit_bytes",
+            "node_memory_available_ratio_min",
+            "restarts_total",
+            "requests_total",
+            "error_ratio",
+            "latency_p99_seconds",
+            "replicas_desired",
+        ]);
+        let n = 600usize;
+        let mut ts: Vec<i64> = (0..n as i64).map(|i| 1_700_000_000 + 15 * i).collect();
+        // A gap of two steps at sample 300.
+        for t in &mut ts[300..] {
+            *t += 30;
+        }
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let mut columns: Vec<Vec<f64>> = vec![Vec::with_capacity(n); metrics.len()];
+        let (mut restarts, mut requests) = (0.0, 1e6);
+        for i in 0..n {
+            let leak = if i > 450 {
+                (i - 450) as f64 * 0.004
+            } else {
+                0.0
+            };
+            restarts += if next() < 0.02 { 1.0 } else { 0.0 };
+            requests += 50.0 + 10.0 * next();
+            if i == 200 {
+                requests = 3.0; // a reset
+            }
+            let row = [
+                0.4 + 0.1 * next(),
+                1.0,
+                0.4 + 0.1 * next() + leak,
+                2e8 + 1e7 * next() + 1e8 * leak,
+                5e8,
+                0.6 - 0.05 * next(),
+                restarts,
+                requests,
+                if i > 500 {
+                    0.2 * next()
+                } else {
+                    0.001 * next()
+                },
+                0.05 + 0.01 * next(),
+                3.0,
+            ];
+            for (m, v) in row.into_iter().enumerate() {
+                columns[m].push(if next() < 0.03 { f64::NAN } else { v });
+            }
+        }
+        let plain = FeatureSpec::window(&metrics, 180, 15);
+        let full = plain
+            .clone()
+            .with_jumps()
+            .with_baseline(BaselineSpec::default());
+        let mut digests = [0xcbf2_9ce4_8422_2325u64; 2];
+        for (d, spec) in [&plain, &full].into_iter().enumerate() {
+            let bspec = spec.baseline.unwrap_or_default();
+            let mut base = TargetBaseline::new(metrics.len());
+            let mut from = 0;
+            let mut out = vec![0.0f32; spec.len()];
+            for end in 11..n {
+                let start = end - 11;
+                if start > 0 {
+                    from = base.advance(&bspec, &spec.kinds, &ts, from, ts[start - 1], |m| {
+                        &columns[m][..]
+                    });
+                }
+                spec.extract(
+                    ts[end],
+                    &ts[start..=end],
+                    |m| &columns[m][start..=end],
+                    Some(&base),
+                    &mut out,
+                );
+                for v in &out {
+                    for b in v.to_bits().to_le_bytes() {
+                        digests[d] = (digests[d] ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+                    }
+                }
+            }
+        }
+        digests
+    }
+
+    /// Optimisations of the extraction must not change a single output bit: the features of a fixed set
+    /// of windows, digested. Change the digests only with an intended change of the features.
+    #[test]
+    fn feature_bits_are_stable() {
+        assert_eq!(
+            feature_bits_digest(),
+            [5_833_385_151_335_503_878, 14_542_447_779_701_370_301]
+        );
+    }
 
     fn names(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()

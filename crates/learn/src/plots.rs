@@ -1,7 +1,9 @@
 //! Report plots (SVG, rendered with `plotters`): PR curves per type with the baselines (PR-AUC in the
 //! legend, each scorer's operating point at its alarm threshold marked, "no incidents of this type" on an
-//! empty panel), the lead-time histogram with the horizon, the reliability diagram, and feature
-//! importances (largest first, in words: `prediction::human_feature`).
+//! empty panel), the lead-time histogram with the horizon, the reliability diagram, feature
+//! importances (largest first, in words: `prediction::human_feature`), and the probability over time
+//! around each of the first test incidents (as the UI's target view draws it: the alarm threshold, the
+//! incident shaded, the alarm that detected it marked).
 
 use std::path::Path;
 
@@ -25,12 +27,126 @@ const COLORS: [RGBColor; 4] = [
     RGBColor(150, 150, 150),
 ];
 
-/// Writes `pr_curves.svg`, `lead_times.svg`, `reliability.svg` and `importances.svg` into `dir`.
-pub fn write_all(ev: &Summary, issue_types: &[String], dir: &Path) -> Result<(), LearnError> {
+/// Writes `pr_curves.svg`, `lead_times.svg`, `reliability.svg`, `importances.svg` and
+/// `incidents.svg` into `dir`. `threshold` is the model's alarm threshold (a probability, 0–1).
+pub fn write_all(
+    ev: &Summary,
+    issue_types: &[String],
+    threshold: f64,
+    dir: &Path,
+) -> Result<(), LearnError> {
     pr_curves(ev, issue_types, &dir.join("pr_curves.svg"))?;
     lead_times(ev, &dir.join("lead_times.svg"))?;
     reliability(ev, &dir.join("reliability.svg"))?;
-    importances(ev, &dir.join("importances.svg"))
+    importances(ev, &dir.join("importances.svg"))?;
+    incidents(ev, threshold, &dir.join("incidents.svg"))
+}
+
+const INCIDENT_SHADE: RGBColor = RGBColor(233, 221, 247);
+
+fn incidents(ev: &Summary, threshold: f64, path: &Path) -> Result<(), LearnError> {
+    let traces = &ev.incident_traces;
+    let cols = 2usize;
+    let rows = traces.len().div_ceil(cols).max(1);
+    let root = SVGBackend::new(path, (1000, 40 + 260 * rows as u32)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(path, e))?;
+    let (title, body) = root.split_vertically(40);
+    title
+        .draw(&Text::new(
+            format!(
+                "Probability around the first {} test incidents (shaded; dashed: alarm threshold {:.0}%; \
+                 marker: the alarm that detected it)",
+                traces.len(),
+                100.0 * threshold
+            ),
+            (10, 12),
+            ("sans-serif", 16),
+        ))
+        .map_err(|e| err(path, e))?;
+    if traces.is_empty() {
+        body.draw(&Text::new(
+            "no incidents in the test period",
+            (380, 100),
+            ("sans-serif", 18),
+        ))
+        .map_err(|e| err(path, e))?;
+        return root.present().map_err(|e| err(path, e));
+    }
+    let panels = body.split_evenly((rows, cols));
+    for (trace, area) in traces.iter().zip(panels.iter()) {
+        let minutes = |secs: f64| secs / 60.0;
+        let x0 = trace
+            .points
+            .first()
+            .map_or(-15.0, |p| minutes(p.0))
+            .min(0.0);
+        let x1 = trace
+            .points
+            .last()
+            .map_or(5.0, |p| minutes(p.0))
+            .max(minutes((trace.end - trace.start) as f64))
+            .max(x0 + 1.0);
+        let outcome = match trace.detection {
+            Some((t, _)) if t < 0.0 => format!("alarm {:.1} min ahead", -minutes(t)),
+            Some((t, _)) => format!("alarm {:.1} min after start", minutes(t)),
+            None => "missed".to_string(),
+        };
+        let mut chart = ChartBuilder::on(area)
+            .caption(
+                format!("{} · {} · {outcome}", trace.target, trace.issue_type),
+                ("sans-serif", 14),
+            )
+            .margin(8)
+            .x_label_area_size(36)
+            .y_label_area_size(40)
+            .build_cartesian_2d(x0..x1, 0f64..1f64)
+            .map_err(|e| err(path, e))?;
+        chart
+            .configure_mesh()
+            .x_desc("minutes from the incident's start")
+            .y_desc("probability")
+            .y_labels(5)
+            .draw()
+            .map_err(|e| err(path, e))?;
+        let span_end = minutes((trace.end - trace.start) as f64).clamp(x0, x1);
+        chart
+            .draw_series(std::iter::once(Rectangle::new(
+                [(0.0f64.max(x0), 0.0), (span_end, 1.0)],
+                INCIDENT_SHADE.filled(),
+            )))
+            .map_err(|e| err(path, e))?;
+        chart
+            .draw_series(DashedLineSeries::new(
+                vec![(x0, threshold), (x1, threshold)],
+                6,
+                4,
+                RED.stroke_width(1),
+            ))
+            .map_err(|e| err(path, e))?;
+        chart
+            .draw_series(LineSeries::new(
+                trace.points.iter().map(|&(t, p)| (minutes(t), p)),
+                COLORS[0].stroke_width(2),
+            ))
+            .map_err(|e| err(path, e))?;
+        if let Some((t, p)) = trace.detection {
+            let x = minutes(t);
+            chart
+                .draw_series(std::iter::once(PathElement::new(
+                    vec![(x, 0.0), (x, 1.0)],
+                    COLORS[1].stroke_width(1),
+                )))
+                .map_err(|e| err(path, e))?;
+            chart
+                .draw_series(std::iter::once(TriangleMarker::new(
+                    (x, p),
+                    7,
+                    COLORS[1].filled(),
+                )))
+                .map_err(|e| err(path, e))?;
+        }
+    }
+    root.present().map_err(|e| err(path, e))
 }
 
 fn pr_curves(ev: &Summary, issue_types: &[String], path: &Path) -> Result<(), LearnError> {

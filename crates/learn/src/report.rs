@@ -419,7 +419,7 @@ pub fn write_summary(
     std::fs::write(&md_path, to_markdown(ev, pair, model_name))
         .map_err(|e| LearnError::io(&md_path, e))?;
     #[cfg(feature = "plots")]
-    crate::plots::write_all(ev, &pair.meta.issue_types, dir)?;
+    crate::plots::write_all(ev, &pair.meta.issue_types, pair.meta.threshold, dir)?;
     Ok(())
 }
 

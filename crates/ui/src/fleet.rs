@@ -212,8 +212,8 @@ pub struct TargetDetail {
     pub advice: Advice,
     /// Alert and incident episodes, newest first.
     pub episodes: Vec<Episode>,
-    /// The remediation agent's proposals and decisions: not wired to this UI yet (the agent is a
-    /// separate component); always empty with `remediation_available: false`.
+    /// Whether the remediation agent's approvals API is served beside this UI (`watch --remediate`):
+    /// the page then reads the agent's proposals and decisions from `GET /api/v1/actions`.
     pub remediation_available: bool,
 }
 

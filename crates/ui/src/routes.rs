@@ -32,6 +32,10 @@ pub struct UiState {
     pub feedback: Arc<FeedbackStore>,
     /// How often the page polls, milliseconds.
     pub poll_ms: u64,
+    /// Whether the host serves the remediation agent's approvals API beside these routes
+    /// (`GET /api/v1/actions`, `POST /api/v1/actions/{id}/approve|deny`: `watch --remediate`); the
+    /// target view then lists the agent's proposals and decisions with approve/deny.
+    pub remediation_available: bool,
 }
 
 impl UiState {
@@ -41,7 +45,14 @@ impl UiState {
             source,
             feedback,
             poll_ms: DEFAULT_POLL_MS,
+            remediation_available: false,
         }
+    }
+
+    /// The same state, saying whether the host serves the remediation agent's approvals API.
+    pub fn with_remediation(mut self, available: bool) -> Self {
+        self.remediation_available = available;
+        self
     }
 }
 
@@ -120,7 +131,8 @@ pub struct UiConfig {
     pub poll_ms: u64,
     /// Whether `POST /api/v1/feedback` is enabled (a token and a feedback directory are configured).
     pub feedback_enabled: bool,
-    /// Whether remediation proposals and approve/deny are available (not yet: the agent is separate).
+    /// Whether the remediation agent's approvals API (`/api/v1/actions`) is served beside this UI: the
+    /// target view then lists the agent's proposals and decisions with approve/deny.
     pub remediation_available: bool,
 }
 
@@ -131,7 +143,7 @@ pub(crate) async fn ui_config(State(state): State<UiState>) -> Response {
     json(&UiConfig {
         poll_ms: state.poll_ms,
         feedback_enabled: state.feedback.enabled(),
-        remediation_available: false,
+        remediation_available: state.remediation_available,
     })
 }
 
@@ -200,7 +212,10 @@ pub(crate) async fn target(
         Err(e) => return UiError::InvalidBody(format!("query string: {e}")).into_response(),
     };
     match state.source.target(&query.name) {
-        Some(detail) => json(&detail),
+        Some(mut detail) => {
+            detail.remediation_available = state.remediation_available;
+            json(&detail)
+        }
         None => UiError::UnknownTarget(query.name).into_response(),
     }
 }

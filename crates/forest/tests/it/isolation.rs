@@ -232,6 +232,20 @@ fn batch_and_single_row_scores_are_bit_identical() {
     for model in [&shallow, &deep] {
         assert_batch_matches_rows(model, &test);
     }
+    // The complete-tree batch walk is compiled per tree size: depths from 1 to its limit (12).
+    for (depth, samples) in [(1, 256), (3, 256), (5, 256), (12, 2_500)] {
+        let model = fit(
+            &train,
+            IsolationParams {
+                max_samples: samples,
+                max_depth: Some(depth),
+                n_trees: 12,
+                ..params(3)
+            },
+        );
+        assert_eq!(model.max_depth(), depth);
+        assert_batch_matches_rows(&model, &test);
+    }
 }
 
 #[test]

@@ -102,6 +102,10 @@ try {
   check(await page.locator("body script").count() === 0, "a <script> element appeared in the page body");
   check(await page.evaluate(() => window.__kubepulse_xss === undefined), "a target name ran a script in the target view");
   check(await page.locator("#prob-chart line.threshold").count() === 1, "no threshold line on the probability chart");
+  // serve's demo has no remediation agent: the view says so, with no proposal and no button.
+  const remediation = await page.locator("#remediation").textContent();
+  check(remediation.startsWith("No remediation agent"), `remediation without an agent: "${remediation}"`);
+  check(await page.locator("#proposals li, #decisions li").count() === 0, "proposals shown without an agent");
   await page.screenshot({ path: OUT + "/target.png", fullPage: true });
 
   // 6. Accessibility: no serious or critical axe-core violation on either view.

@@ -7,6 +7,10 @@
 //! rising probability above the threshold; the incident then shows as in progress; names render as
 //! text; the target view draws its charts; axe-core finds no serious or critical violation; the
 //! "confirmed" button writes a label. Screenshots go to `target/browser-test/`.
+//!
+//! A second test drives approve/deny in the target view (`tests/browser/approve.mjs`) on the real
+//! stack: `kubepulse simulate --serve` with two memory leaks, scraped by a real Prometheus, and
+//! `kubepulse watch --remediate` in approve mode acting on that simulator.
 
 use crate::common::{self, Server};
 
@@ -112,4 +116,147 @@ fn the_ui_shows_a_leak_rising_before_its_incident_in_a_real_browser() {
     assert!(row.starts_with(&format!("{leak},")), "{row}");
     let audit = std::fs::read_to_string(feedback.join("audit.jsonl")).expect("audit.jsonl");
     assert!(audit.contains("\"who\":\"bearer-token\""), "{audit}");
+}
+
+/// The approve/deny test's simulated seconds per wall second (Prometheus scrapes every wall second:
+/// one scrape per 15 s model step).
+const SPEED: u32 = 15;
+const APPROVE: &str = "online-boutique/frontend";
+const DENY: &str = "online-boutique/cartservice";
+
+/// A free loopback port (bound then released).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// `GET path` on `addr` over plain HTTP/1.1, the body (the test's own check of the simulator).
+fn http_get(addr: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("request");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("answer");
+    let (head, body) = answer.split_once("\r\n\r\n").expect("an HTTP answer");
+    assert!(head.starts_with("HTTP/1.1 200"), "GET {path}: {head}");
+    body.to_string()
+}
+
+/// A started program's child, killed when the test ends, or a loud failure naming what is missing.
+fn spawn(what: &str, cmd: &mut Command) -> Server {
+    Server(
+        cmd.spawn()
+            .unwrap_or_else(|e| panic!("cannot start {what} ({e}): run scripts/install-test-deps")),
+    )
+}
+
+#[test]
+fn approve_and_deny_in_the_target_view_reach_the_remediation_agent() {
+    let (node, chromium) = tools();
+    let work = tempfile::tempdir().expect("tempdir");
+    let dir = work.path();
+    let sim_addr = format!("127.0.0.1:{}", free_port());
+    let _sim = spawn(
+        "kubepulse simulate --serve",
+        Command::new(BIN)
+            .args(["simulate", "--serve", &sim_addr, "--calm"])
+            .args(["--speed", &SPEED.to_string()])
+            .args(["--fault", "memory_leak:frontend@+9m/7m"])
+            .args(["--fault", "memory_leak:cartservice@+9m/7m"])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit()),
+    );
+    let prom_addr = format!("127.0.0.1:{}", free_port());
+    std::fs::write(
+        dir.join("prometheus.yml"),
+        format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  \
+             - job_name: sim\n    static_configs:\n      - targets: ['{sim_addr}']\n"
+        ),
+    )
+    .expect("prometheus.yml");
+    let _prom = spawn(
+        "prometheus",
+        Command::new("prometheus")
+            .arg(format!(
+                "--config.file={}",
+                dir.join("prometheus.yml").display()
+            ))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("tsdb").display()
+            ))
+            .arg(format!("--web.listen-address={prom_addr}"))
+            .arg("--log.level=warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit()),
+    );
+    // Every action waits for an approval; a bar low enough that the leaks' first alarms propose.
+    let policy = dir.join("policy.toml");
+    std::fs::write(
+        &policy,
+        "min_probability = 0.3\nmax_data_age = \"2m\"\ncooldown = \"10m\"\nverify_after = \"10m\"\n\
+         [defaults]\nscale_out = \"approve\"\nraise_memory = \"approve\"\nrollback = \"approve\"\n\
+         [namespaces.online-boutique]\n",
+    )
+    .expect("policy");
+    let token_file = dir.join("token");
+    std::fs::write(&token_file, format!("{TOKEN}\n")).expect("token file");
+    let watch_addr = format!("127.0.0.1:{}", free_port());
+    let _watch = spawn(
+        "kubepulse watch",
+        Command::new(BIN)
+            .arg("watch")
+            .args(["--prometheus", &format!("http://{prom_addr}")])
+            .args(["--time-scale", &SPEED.to_string(), "--listen", &watch_addr])
+            .arg("--remediate")
+            .arg(&policy)
+            .args(["--remediate-sim", &format!("http://{sim_addr}")])
+            .arg("--ui-token-file")
+            .arg(&token_file)
+            .env("RUST_LOG", "warn")
+            .env_remove("KUBEPULSE_UI_TOKEN")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit()),
+    );
+    let artefacts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/browser-test");
+    let out = Command::new(node)
+        .arg(browser_dir().join("approve.mjs"))
+        .current_dir(browser_dir())
+        .env("KUBEPULSE_URL", format!("http://{watch_addr}"))
+        .env("KUBEPULSE_SIM_URL", format!("http://{sim_addr}"))
+        .env("KUBEPULSE_TOKEN", TOKEN)
+        .env("KUBEPULSE_APPROVE_TARGET", APPROVE)
+        .env("KUBEPULSE_DENY_TARGET", DENY)
+        .env("KUBEPULSE_ARTEFACTS", &artefacts)
+        .env("KUBEPULSE_CHROMIUM", chromium)
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}");
+    assert!(out.status.success(), "the browser test failed: {stdout}");
+    // The simulator's own record, read here too: the approved target's action, none for the denied.
+    let received: serde_json::Value =
+        serde_json::from_str(&http_get(&sim_addr, "/api/v1/interventions")).expect("JSON");
+    let on = |target: &str| {
+        received
+            .as_array()
+            .expect("a list")
+            .iter()
+            .filter(|r| r["intervention"]["target"] == target)
+            .count()
+    };
+    assert!(on(APPROVE) >= 1, "{received}");
+    assert_eq!(on(DENY), 0, "{received}");
+    for shot in ["target-approve.png", "target-remediation.png"] {
+        assert!(artefacts.join(shot).exists(), "no screenshot {shot}");
+    }
 }

@@ -336,6 +336,7 @@ fn reports_are_written_with_stable_keys() {
         "lead_times.svg",
         "reliability.svg",
         "importances.svg",
+        "incidents.svg",
     ] {
         let len = std::fs::metadata(dir.path().join(f)).unwrap().len();
         assert!(len > 100, "{f} is {len} bytes");
@@ -346,12 +347,27 @@ fn reports_are_written_with_stable_keys() {
         "PR-AUC in the legend"
     );
     assert!(svg("lead_times.svg").contains("horizon (5 min)"));
+    let incidents = svg("incidents.svg");
+    let first = &ev.incident_traces(1)[0];
+    assert!(
+        incidents.contains(&first.target),
+        "{} not named",
+        first.target
+    );
+    assert!(
+        incidents.contains(&format!(
+            "alarm threshold {:.0}%",
+            100.0 * pair.meta.threshold
+        )),
+        "no threshold in the title"
+    );
     let top = learn::prediction::human_feature(&ev.importances[0].feature);
     assert!(svg("importances.svg").contains(&top), "{top} not in words");
     // A type without incidents says so instead of drawing an empty panel.
     learn::plots::write_all(
         &ev.summary(),
         &["pod_failure".to_string(), "made_up_type".to_string()],
+        pair.meta.threshold,
         dir.path(),
     )
     .unwrap();
@@ -361,6 +377,58 @@ fn reports_are_written_with_stable_keys() {
     let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
     let headings: Vec<&str> = md.lines().filter(|l| l.starts_with('#')).collect();
     insta::assert_debug_snapshot!(headings);
+}
+
+/// The incident plot's traces agree with the report's incident figures: the same incidents, the same
+/// detections and lead times; each trace holds the model's probabilities around its incident.
+#[test]
+fn incident_traces_match_the_incident_figures() {
+    let (d, pair, split) = trained();
+    let (_, last) = d.time_range().unwrap();
+    let ev = eval::evaluate_figures(&d, &pair, split, last).unwrap();
+    let traces = ev.incident_traces(usize::MAX);
+    let figures = &ev.model.incidents;
+    assert!(
+        figures.count > 2,
+        "too few incidents to test: {}",
+        figures.count
+    );
+    assert_eq!(traces.len(), figures.count);
+    let detected = traces.iter().filter(|t| t.detection.is_some()).count();
+    assert_eq!(
+        detected as f64 / traces.len() as f64,
+        figures.detected_ratio
+    );
+    let mut leads: Vec<f64> = traces
+        .iter()
+        .filter_map(|t| t.detection.map(|(at, _)| -at))
+        .collect();
+    let mut expected = figures.lead_times_seconds.clone();
+    leads.sort_by(f64::total_cmp);
+    expected.sort_by(f64::total_cmp);
+    assert_eq!(leads, expected);
+    let h = ev.grid.spec.horizon_secs as f64;
+    for pair in traces.windows(2) {
+        assert!(pair[0].start <= pair[1].start, "not in start order");
+    }
+    for t in &traces {
+        assert!(!t.points.is_empty(), "{}: no points", t.target);
+        for &(at, p) in &t.points {
+            assert!(at >= -3.0 * h && at <= (t.end - t.start).max(h as i64) as f64 + h);
+            assert!((0.0..=1.0).contains(&p));
+        }
+        if let Some((at, p)) = t.detection {
+            // The marker sits on the curve, at or above the threshold (no relative condition here).
+            assert!(
+                t.points.contains(&(at, p)),
+                "{}: marker off the curve",
+                t.target
+            );
+            assert!(p >= pair.meta.threshold, "{p} below the threshold");
+        }
+    }
+    // The first N of them, in the same order.
+    assert_eq!(ev.incident_traces(2), traces[..2].to_vec());
 }
 
 #[test]

@@ -6,7 +6,7 @@
 const SVG = "http://www.w3.org/2000/svg";
 const el = (id) => document.getElementById(id);
 const state = {
-  pollMs: 2000, feedbackEnabled: false, remediation: false,
+  pollMs: 2000, feedbackEnabled: false,
   offset: 0, limit: 50, matched: 0, timer: null, route: null, rows: [],
 };
 
@@ -271,8 +271,6 @@ function renderTarget(d) {
   actions.replaceChildren(...d.advice.actions.map((a) => make("li", {}, a)));
   const key = JSON.stringify(d.episodes) + state.feedbackEnabled;
   if (el("episodes").dataset.key !== key) { renderEpisodes(d); el("episodes").dataset.key = key; }
-  el("remediation").textContent = d.remediation_available ? "" :
-    "No remediation agent is connected to this UI: proposals and approve/deny appear here when it runs in approve mode.";
   const box = el("features");
   box.replaceChildren();
   if (d.features.length === 0) box.appendChild(make("p", { class: "muted" }, "No explained prediction yet."));
@@ -294,6 +292,124 @@ function renderTarget(d) {
   }
 }
 
+// ---------- remediation: the agent's proposals and decisions (watch --remediate) ----------
+
+const MIB = 1024 * 1024;
+const mib = (b) => Math.ceil(b / MIB) + " MiB";
+
+// One line for an action of the agent (its JSON: `action` names the kind, the rest its fields).
+function describeAction(a) {
+  if (!a) return "no action";
+  const parts = [String(a.action || "action").replace(/_/g, " ")];
+  if (a.container !== undefined) parts.push("container " + a.container);
+  if (a.node !== undefined) parts.push("node " + a.node);
+  if (a.from_bytes !== undefined) parts.push(mib(a.from_bytes) + " → " + mib(a.to_bytes));
+  else if (a.to_bytes !== undefined) parts.push("to " + mib(a.to_bytes));
+  if (a.from !== undefined) parts.push(a.from + " → " + a.to);
+  else if (a.to !== undefined) parts.push("to " + a.to);
+  if (a.text !== undefined) parts.push(a.text);
+  return parts.join(" · ");
+}
+
+const STATUS_TEXT = {
+  pending: "awaiting approval", approved: "approved, applied at the agent's next cycle", denied: "denied",
+  expired: "expired", applied: "applied", failed: "approved, applying it failed",
+};
+
+const OUTCOME_TEXT = { apply: "applied", awaiting_approval: "awaiting approval" };
+
+async function sendVerdict(id, approve, button) {
+  const token = el("token-input").value.trim();
+  const status = el("remediation-status");
+  const verb = approve ? "approve" : "deny";
+  if (!token) { status.textContent = `Enter the operator token (top of the page) to ${verb} an action.`; return; }
+  button.disabled = true;
+  try {
+    const res = await fetch(`/api/v1/actions/${encodeURIComponent(String(id))}/${verb}`, {
+      method: "POST",
+      headers: { Accept: "application/json", Authorization: "Bearer " + token },
+    });
+    let body = {};
+    try { body = await res.json(); } catch (_) { /* not JSON */ }
+    status.textContent = res.ok
+      ? `Action ${id} ${body.status === "approved" ? "approved: applied at the agent's next cycle" : "denied: it will not be applied"}` +
+        ` (by ${body.decided_by || "you"}).`
+      : `Action ${id} not ${approve ? "approved" : "denied"}: ${body.message || res.status + " " + res.statusText}`;
+    // The list shows the new status at once.
+    el("proposals").dataset.key = "";
+    await refreshRemediation(route().name, true);
+  } catch (e) {
+    status.textContent = `Action ${id} not ${approve ? "approved" : "denied"}: ` + e.message;
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function renderRemediation(target, actions, error) {
+  const note = el("remediation"), proposals = el("proposals"), decisions = el("decisions");
+  if (error !== undefined || actions === null) {
+    note.textContent = error !== undefined
+      ? "The remediation agent's API cannot be read: " + error
+      : "No remediation agent is connected to this UI: proposals and approve/deny appear here when " +
+        "watch runs it (--remediate) in approve mode.";
+    proposals.replaceChildren(); decisions.replaceChildren();
+    proposals.dataset.key = ""; el("decisions-title").hidden = true;
+    return;
+  }
+  const mine = actions.pending.filter((p) => p.decision && p.decision.target === target).reverse();
+  const recent = actions.recent.filter((r) => r.target === target).slice(-8).reverse();
+  // The kubectl command of a proposal: its audit line's, while the recent decisions hold it.
+  const commands = new Map();
+  for (const r of actions.recent) {
+    if (r.approval_id !== undefined && typeof r.command === "string") commands.set(r.approval_id, r.command);
+  }
+  const key = JSON.stringify([target, mine, recent]);
+  if (proposals.dataset.key === key) return;
+  proposals.dataset.key = key;
+  note.textContent = mine.length === 0 ? "The agent has proposed no action on this target." :
+    "Actions the agent proposes wait for an approval (the operator token, top of the page).";
+  proposals.replaceChildren();
+  for (const p of mine) {
+    const li = make("li", { "data-id": String(p.id), "data-status": p.status });
+    const open = p.status === "pending" && actions.now < p.expires_at;
+    const who = p.decided_by ? ` by ${p.decided_by}` : "";
+    li.appendChild(make("span", {},
+      `#${p.id} · ${describeAction(p.decision.action)} · proposed ${clock(p.created_at)} · ` +
+      `${open ? "awaiting approval, expires " + clock(p.expires_at) : (STATUS_TEXT[p.status] || p.status) + who}`));
+    if (commands.has(p.id)) li.appendChild(make("code", { class: "command" }, commands.get(p.id)));
+    if (open) {
+      for (const [approve, label] of [[true, "Approve"], [false, "Deny"]]) {
+        const b = make("button", { type: "button", class: approve ? "approve" : "deny", "data-verdict": approve ? "approve" : "deny" }, label);
+        b.setAttribute("aria-label", `${label} action ${p.id}: ${describeAction(p.decision.action)}`);
+        b.addEventListener("click", () => sendVerdict(p.id, approve, b));
+        li.appendChild(b);
+      }
+    }
+    proposals.appendChild(li);
+  }
+  decisions.replaceChildren();
+  el("decisions-title").hidden = recent.length === 0;
+  for (const r of recent) {
+    const reason = r.reason ? " (" + String(r.reason).replace(/_/g, " ") + ")" : "";
+    const by = r.approved_by ? " · approved by " + r.approved_by : "";
+    const outcome = OUTCOME_TEXT[r.outcome] || String(r.outcome).replace(/_/g, " ");
+    decisions.appendChild(make("li", { "data-outcome": String(r.outcome) },
+      `${clock(r.at)} · ${outcome}${reason} · ${describeAction(r.action)}${by}`));
+  }
+}
+
+async function refreshRemediation(target, available) {
+  if (!available) { renderRemediation(target, null); return; }
+  let actions;
+  try {
+    actions = await getJson("/api/v1/actions");
+  } catch (e) {
+    renderRemediation(target, null, e.status === 404 ? "this server has no /api/v1/actions" : e.message);
+    return;
+  }
+  renderRemediation(target, actions);
+}
+
 // ---------- routing and polling ----------
 
 function route() {
@@ -310,7 +426,9 @@ async function refresh() {
     if (r.view === "fleet") {
       renderFleet(await getJson("/api/v1/fleet?" + filters().toString()));
     } else {
-      renderTarget(await getJson("/api/v1/target?name=" + encodeURIComponent(r.name)));
+      const d = await getJson("/api/v1/target?name=" + encodeURIComponent(r.name));
+      renderTarget(d);
+      await refreshRemediation(d.summary.target, d.remediation_available);
     }
   } catch (e) {
     el("source").textContent = "Cannot reach the server: " + e.message;
@@ -333,7 +451,10 @@ async function start() {
   el("filters").addEventListener("submit", (e) => e.preventDefault());
   el("prev").addEventListener("click", () => { state.offset = Math.max(0, state.offset - state.limit); refresh(); });
   el("next").addEventListener("click", () => { state.offset += state.limit; refresh(); });
-  window.addEventListener("hashchange", () => { el("episodes").dataset.key = ""; refresh(); });
+  window.addEventListener("hashchange", () => {
+    el("episodes").dataset.key = ""; el("proposals").dataset.key = ""; el("remediation-status").textContent = "";
+    refresh();
+  });
   refresh();
 }
 

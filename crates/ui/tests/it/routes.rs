@@ -142,6 +142,41 @@ async fn the_json_api_returns_names_as_data() {
 }
 
 #[tokio::test]
+async fn the_page_is_told_whether_the_remediation_api_is_served() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let name = "/api/v1/target?name=%3Cscript%3Ealert(1)%3C%2Fscript%3E%2Fx";
+    let field = |text: &str| -> serde_json::Value {
+        serde_json::from_str::<serde_json::Value>(text).expect("json")["remediation_available"]
+            .clone()
+    };
+    // Without the agent (serve's demo, watch without --remediate): false in both answers.
+    let without = app(dir.path());
+    assert_eq!(field(&send(&without, get("/api/v1/ui")).await.text), false);
+    assert_eq!(field(&send(&without, get(name)).await.text), false);
+    // With it (watch --remediate serves /api/v1/actions beside the UI): true in both.
+    let history = FleetHistory::new(HistoryConfig::default());
+    history.record_cycle(
+        1000,
+        [Observation {
+            target: "<script>alert(1)</script>/x",
+            prediction: None,
+            state: AlertState::Ok,
+            incident_type: None,
+            metrics: None,
+            band: None,
+        }],
+    );
+    let feedback = FeedbackStore::new(FeedbackConfig::default()).expect("feedback store");
+    let with = ui::router::<()>(
+        UiState::new(Arc::new(history), Arc::new(feedback)).with_remediation(true),
+    );
+    assert_eq!(field(&send(&with, get("/api/v1/ui")).await.text), true);
+    let detail = send(&with, get(name)).await;
+    assert_eq!(detail.status, StatusCode::OK, "{}", detail.text);
+    assert_eq!(field(&detail.text), true);
+}
+
+#[tokio::test]
 async fn feedback_needs_the_token_and_a_post_and_writes_a_label() {
     let dir = tempfile::tempdir().expect("tempdir");
     let app = app(dir.path());

@@ -195,7 +195,8 @@ pub async fn run_remediating(
         let feedback = ui::FeedbackStore::new(config.feedback.clone())
             .map_err(|e| WatchError::Invalid(format!("the feedback directory: {e}")))?;
         let feedback = Arc::new(feedback);
-        let ui_state = ui::UiState::new(fleet.clone(), feedback.clone());
+        let ui_state = ui::UiState::new(fleet.clone(), feedback.clone())
+            .with_remediation(remediation.is_some());
         let actions = remediation
             .as_ref()
             .map(|agent| crate::actions::router(agent.ledger(), feedback.clone()));
