@@ -202,6 +202,31 @@ pub struct TrainJob {
     pub max_memory: Option<crate::memory::Limit>,
 }
 
+impl TrainJob {
+    /// The job that trains the window model on `data` with `params` and nothing else: no cross-target
+    /// columns, the whole period, no snapshot model, no hold-out, no feedback files, named `kubepulse`,
+    /// trained at time 0, the default in-memory limit and no memory limit.
+    pub fn new(data: PathBuf, params: TrainParams) -> Self {
+        Self {
+            data,
+            params,
+            context: Context::default(),
+            until: None,
+            snapshot: None,
+            holdout: None,
+            snapshot_holdout: None,
+            columns: None,
+            missing: MissingColumns::Error,
+            name: "kubepulse".into(),
+            trained_at: 0,
+            false_alarms: None,
+            mitigated: None,
+            max_rows_in_memory: MAX_ROWS_IN_MEMORY,
+            max_memory: None,
+        }
+    }
+}
+
 /// Default of [`TrainJob::max_rows_in_memory`]: about 350 MB of raw data with the simulator's 21 metrics.
 pub const MAX_ROWS_IN_MEMORY: u64 = 2_000_000;
 

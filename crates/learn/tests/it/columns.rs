@@ -218,21 +218,9 @@ fn train_maps_the_holdout_columns_with_a_column_map() {
     };
     let everything: Vec<usize> = (0..holdout.metrics.len()).rev().collect();
     let job = |holdout_dir: PathBuf, columns: Option<PathBuf>| pipeline::TrainJob {
-        data: write("train", &train_data),
-        params: common::small_params(),
-        context: Default::default(),
-        until: None,
-        snapshot: None,
         holdout: Some((holdout_dir, "other cluster".into())),
-        snapshot_holdout: None,
         columns,
-        missing: MissingColumns::Error,
-        name: "t".into(),
-        trained_at: 0,
-        false_alarms: None,
-        mitigated: None,
-        max_rows_in_memory: pipeline::MAX_ROWS_IN_MEMORY,
-        max_memory: None,
+        ..pipeline::TrainJob::new(write("train", &train_data), common::small_params())
     };
     let (same_names, _) = pipeline::train_bundle(&job(write("holdout", &holdout), None)).unwrap();
     let renamed_dir = write(
@@ -281,21 +269,9 @@ fn train_scores_a_holdout_lacking_a_column_as_missing_values_on_request() {
     };
     let train_dir = write("train", &train_data);
     let job = |holdout_dir: PathBuf, missing: MissingColumns| pipeline::TrainJob {
-        data: train_dir.clone(),
-        params: common::small_params(),
-        context: Default::default(),
-        until: None,
-        snapshot: None,
         holdout: Some((holdout_dir, "other cluster".into())),
-        snapshot_holdout: None,
-        columns: None,
         missing,
-        name: "t".into(),
-        trained_at: 0,
-        max_rows_in_memory: learn::pipeline::MAX_ROWS_IN_MEMORY,
-        max_memory: None,
-        false_alarms: None,
-        mitigated: None,
+        ..pipeline::TrainJob::new(train_dir.clone(), common::small_params())
     };
     let without = write("without", &reshaped(&holdout, &others, &|m| m.to_string()));
     let e = pipeline::train_bundle(&job(without.clone(), MissingColumns::Error)).unwrap_err();

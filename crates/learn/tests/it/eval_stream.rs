@@ -223,21 +223,10 @@ fn the_memory_guard_fails_early_naming_the_flag_to_change() {
     assert!(need > small.bytes, "{need}");
     // Training: read whole (the dataset is within --max-rows-in-memory), then target by target.
     let train = |max_rows_in_memory: u64| pipeline::TrainJob {
-        data: data.path().to_path_buf(),
-        params: common::small_params(),
-        context: Default::default(),
         until: Some(Split::Fraction(0.6)),
-        snapshot: None,
-        holdout: None,
-        snapshot_holdout: None,
-        columns: None,
-        missing: MissingColumns::Error,
-        name: "t".into(),
-        trained_at: 0,
-        false_alarms: None,
-        mitigated: None,
         max_rows_in_memory,
         max_memory: Some(small.clone()),
+        ..pipeline::TrainJob::new(data.path().to_path_buf(), common::small_params())
     };
     let refused = |job: &pipeline::TrainJob| match pipeline::train_bundle(job) {
         Ok(_) => panic!("trained despite the memory limit"),

@@ -748,21 +748,8 @@ fn false_alarms_from_the_ui_drop_the_labels_they_overlap_before_training() {
         path
     };
     let job = |false_alarms: Option<std::path::PathBuf>| learn::pipeline::TrainJob {
-        data: data.clone(),
-        params: common::small_params(),
-        context: Default::default(),
-        until: None,
-        snapshot: None,
-        holdout: None,
-        snapshot_holdout: None,
-        columns: None,
-        missing: learn::columns::MissingColumns::Error,
-        name: "t".into(),
-        trained_at: 0,
         false_alarms,
-        mitigated: None,
-        max_rows_in_memory: learn::pipeline::MAX_ROWS_IN_MEMORY,
-        max_memory: None,
+        ..learn::pipeline::TrainJob::new(data.clone(), common::small_params())
     };
     let unknown = ("elsewhere/x".to_string(), flagged[0].start, flagged[0].end);
     let mut rows: Vec<(String, i64, i64)> = flagged
@@ -823,21 +810,8 @@ fn mitigated_periods_leave_their_windows_out_of_training() {
         path
     };
     let job = |mitigated: Option<std::path::PathBuf>| learn::pipeline::TrainJob {
-        data: data.clone(),
-        params: common::small_params(),
-        context: Default::default(),
-        until: None,
-        snapshot: None,
-        holdout: None,
-        snapshot_holdout: None,
-        columns: None,
-        missing: learn::columns::MissingColumns::Error,
-        name: "t".into(),
-        trained_at: 0,
-        false_alarms: None,
         mitigated,
-        max_rows_in_memory: learn::pipeline::MAX_ROWS_IN_MEMORY,
-        max_memory: None,
+        ..learn::pipeline::TrainJob::new(data.clone(), common::small_params())
     };
     // An action 5 min before each incident of shop/svc1, its period 30 min long.
     let rows: Vec<(String, i64, i64)> = incidents

@@ -207,24 +207,13 @@ fn train_bundle_reads_target_by_target_above_max_rows_in_memory_only() {
     let params = common::small_params();
     let until = Split::Fraction(0.75);
     let job = |max_rows_in_memory: u64, peers: bool| pipeline::TrainJob {
-        data: dir.path().to_path_buf(),
-        params: params.clone(),
         context: learn::context::Context {
             peers,
             callers: false,
         },
         until: Some(until),
-        snapshot: None,
-        holdout: None,
-        snapshot_holdout: None,
-        columns: None,
-        missing: learn::columns::MissingColumns::Error,
-        name: "t".into(),
-        trained_at: 0,
-        false_alarms: None,
-        mitigated: None,
         max_rows_in_memory,
-        max_memory: None,
+        ..pipeline::TrainJob::new(dir.path().to_path_buf(), params.clone())
     };
     let meta = |max: u64, peers: bool| {
         pipeline::train_bundle(&job(max, peers))
