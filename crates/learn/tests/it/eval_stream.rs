@@ -7,16 +7,9 @@ use std::path::Path;
 use crate::common;
 
 use learn::columns::{ColumnMap, MissingColumns};
-use learn::dataset::{self, Dataset};
 use learn::eval::Split;
 use learn::model::TrainParams;
 use learn::pipeline::{self, EvalJob};
-
-fn parquet_dir(d: &Dataset) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    dataset::write_parquet(d, dir.path()).unwrap();
-    dir
-}
 
 /// Runs `kubepulse eval --model` on `data` with this `--max-rows-in-memory`; the report's files.
 fn eval(
@@ -71,7 +64,7 @@ fn same(a: &[u8], b: &[u8], what: &str) {
 #[test]
 fn streamed_report_is_the_in_memory_report_byte_for_byte() {
     let d = common::synthetic(7, 16, 11);
-    let data = parquet_dir(&d);
+    let data = common::parquet_dir(&d);
     let tmp = tempfile::tempdir().unwrap();
     let variants = [
         common::small_params(),
@@ -126,7 +119,7 @@ fn streamed_report_is_the_in_memory_report_byte_for_byte() {
                 same(a, b, &format!("variant {v}, split {split:?}"));
             }
             // One target per chunk, row groups in reverse name order: the same report.
-            let reversed = reversed_parquet(&d);
+            let reversed = common::reversed_parquet(&d);
             let out = dir.join("chunked");
             let map = ColumnMap::default();
             let opts = learn::eval_stream::Options {
@@ -150,29 +143,10 @@ fn streamed_report_is_the_in_memory_report_byte_for_byte() {
     );
 }
 
-/// The dataset as Parquet with its targets (row groups) in reverse name order.
-fn reversed_parquet(d: &Dataset) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("metrics.parquet");
-    let mut w = columnar::MetricsWriter::create(&path, &d.metrics).unwrap();
-    for s in d.series.iter().rev() {
-        w.write_target(&s.target, &s.timestamps, &s.columns)
-            .unwrap();
-    }
-    w.finish().unwrap();
-    let tmp = parquet_dir(d);
-    std::fs::copy(
-        tmp.path().join("events.parquet"),
-        dir.path().join("events.parquet"),
-    )
-    .unwrap();
-    dir
-}
-
 #[test]
 fn a_model_with_peer_columns_is_evaluated_in_memory() {
     let d = common::synthetic(5, 12, 4);
-    let data = parquet_dir(&d);
+    let data = common::parquet_dir(&d);
     let (pair, _) = pipeline::train_pair(
         data.path(),
         &common::small_params(),
@@ -213,7 +187,7 @@ fn a_model_with_peer_columns_is_evaluated_in_memory() {
 fn the_memory_guard_fails_early_naming_the_flag_to_change() {
     let d = common::synthetic(5, 12, 4);
     let rows: u64 = d.series.iter().map(|s| s.timestamps.len() as u64).sum();
-    let data = parquet_dir(&d);
+    let data = common::parquet_dir(&d);
     let tmp = tempfile::tempdir().unwrap();
     let small = learn::memory::Limit {
         bytes: 1 << 20,

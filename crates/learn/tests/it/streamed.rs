@@ -11,12 +11,6 @@ use learn::eval::Split;
 use learn::model::{self, TrainParams, streamed};
 use learn::pipeline;
 
-fn parquet_dir(d: &Dataset) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    dataset::write_parquet(d, dir.path()).unwrap();
-    dir
-}
-
 fn bytes(pair: &model::ModelPair) -> Vec<u8> {
     common::bundle_of(pair).to_bytes()
 }
@@ -30,7 +24,7 @@ fn in_memory(dir: &Path, params: &TrainParams, until: Split) -> model::ModelPair
 #[test]
 fn every_target_in_memory_gives_the_in_memory_model_byte_for_byte() {
     let d = common::synthetic(7, 16, 11);
-    let dir = parquet_dir(&d);
+    let dir = common::parquet_dir(&d);
     let until = Split::Fraction(0.75);
     let variants = [
         // Step 0: the data's median sample interval, as `kubepulse train` leaves it.
@@ -147,32 +141,13 @@ fn validation_on_half_the_targets_stays_close_to_the_whole() {
     assert!(vb.false_alarms_per_target_day <= params.false_alarm_budget);
 }
 
-/// A dataset's Parquet files with its targets in reverse name order, one per row group.
-fn reversed_parquet(d: &Dataset) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("metrics.parquet");
-    let mut w = columnar::MetricsWriter::create(&path, &d.metrics).unwrap();
-    for s in d.series.iter().rev() {
-        w.write_target(&s.target, &s.timestamps, &s.columns)
-            .unwrap();
-    }
-    w.finish().unwrap();
-    let tmp = parquet_dir(d);
-    std::fs::copy(
-        tmp.path().join("events.parquet"),
-        dir.path().join("events.parquet"),
-    )
-    .unwrap();
-    dir
-}
-
 #[test]
 fn targets_out_of_name_order_are_read_by_row_group_in_name_order() {
     let d = common::synthetic(5, 16, 3);
     let params = common::small_params();
     let until = Split::Fraction(0.75);
-    let sorted = parquet_dir(&d);
-    let reversed = reversed_parquet(&d);
+    let sorted = common::parquet_dir(&d);
+    let reversed = common::reversed_parquet(&d);
     let full = in_memory(sorted.path(), &params, until);
     let s = streamed::train_in_chunks(reversed.path(), &params, Some(until), u64::MAX, 1).unwrap();
     assert_eq!(s.pair.meta.data_fingerprint, d.fingerprint());
@@ -203,7 +178,7 @@ fn a_csv_out_of_name_order_is_an_error_naming_the_remedy() {
 fn train_bundle_reads_target_by_target_above_max_rows_in_memory_only() {
     let d = common::synthetic(7, 16, 11);
     let rows: u64 = d.series.iter().map(|s| s.timestamps.len() as u64).sum();
-    let dir = parquet_dir(&d);
+    let dir = common::parquet_dir(&d);
     let params = common::small_params();
     let until = Split::Fraction(0.75);
     let job = |max_rows_in_memory: u64, peers: bool| pipeline::TrainJob {

@@ -146,3 +146,29 @@ pub fn bundle_of(pair: &learn::model::ModelPair) -> learn::bundle::ModelBundle {
         serde_json::json!({}),
     )
 }
+
+/// A dataset written as Parquet into a fresh directory.
+pub fn parquet_dir(d: &Dataset) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    learn::dataset::write_parquet(d, dir.path()).unwrap();
+    dir
+}
+
+/// A dataset's Parquet files with its targets in reverse name order, one per row group.
+pub fn reversed_parquet(d: &Dataset) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("metrics.parquet");
+    let mut w = columnar::MetricsWriter::create(&path, &d.metrics).unwrap();
+    for s in d.series.iter().rev() {
+        w.write_target(&s.target, &s.timestamps, &s.columns)
+            .unwrap();
+    }
+    w.finish().unwrap();
+    let tmp = parquet_dir(d);
+    std::fs::copy(
+        tmp.path().join("events.parquet"),
+        dir.path().join("events.parquet"),
+    )
+    .unwrap();
+    dir
+}
