@@ -156,9 +156,18 @@ fn pair_markdown(md: &mut String, title: &str, p: &Value) {
         } else {
             format!("{k} deviations above its own mean of the last hour")
         };
+        let cold = match rule.get("cold_threshold").and_then(Value::as_f64) {
+            Some(c) => format!(
+                " Until a target has {} of scores, its probability must reach {c:.2} instead (the threshold chosen without the condition).",
+                rule.get("min_history_secs")
+                    .and_then(Value::as_i64)
+                    .map_or_else(|| "enough".to_string(), |s| format!("{} min", s / 60))
+            ),
+            None => String::new(),
+        };
         let _ = writeln!(
             md,
-            "- Per-target condition (chosen with the threshold): the score's logit must also stand {what}."
+            "- Per-target condition (chosen with the threshold): the score's logit must also stand {what}.{cold}"
         );
     }
     let _ = writeln!(

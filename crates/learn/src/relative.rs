@@ -47,6 +47,13 @@ pub struct RelativeRule {
     /// Which trailing baseline of the scores the rule judges against.
     #[serde(default)]
     pub baseline: Baseline,
+    /// The probability a score must reach while the target's history is too short to judge it (a new
+    /// target, a fresh `watch`): the threshold validation chose for the global threshold *alone*. The
+    /// pair's own threshold was chosen together with the rule and may lean on it, so it is too low for
+    /// a target the rule cannot judge yet. `None` (bundles trained before it, rules without one): the
+    /// pair's threshold alone decides until the history is long enough.
+    #[serde(default)]
+    pub cold_threshold: Option<f64>,
 }
 
 /// The trailing baseline of a target's scores a [`RelativeRule`] judges against.
@@ -75,6 +82,7 @@ impl RelativeRule {
             min_history_secs: 900,
             min_sd: MIN_SD,
             baseline: Baseline::Ewma,
+            cold_threshold: None,
         }
     }
 
@@ -86,6 +94,7 @@ impl RelativeRule {
             min_history_secs: 3 * 3_600,
             min_sd: MIN_SD,
             baseline: Baseline::Quantile,
+            cold_threshold: None,
         }
     }
 
@@ -129,9 +138,18 @@ impl RelativeRule {
         (x - hi) / (hi - mid).max(self.min_sd)
     }
 
-    /// Whether `p` passes: the history is too short to judge, or `p`'s deviation reaches `k`.
+    /// Whether `p` passes: its deviation reaches `k`, or the history is too short to judge and `p`
+    /// reaches the [cold threshold](Self::cold_threshold), if any.
     pub fn passes(&self, history: &ScoreHistory, p: f64) -> bool {
-        history.z(self, p).is_none_or(|z| z >= self.k)
+        self.judge(history.z(self, p), p)
+    }
+
+    /// Whether a score `p` whose deviation is `z` (`None`: too little history to judge) passes.
+    pub fn judge(&self, z: Option<f64>, p: f64) -> bool {
+        match z {
+            Some(z) => z >= self.k,
+            None => self.cold_threshold.is_none_or(|c| p >= c),
+        }
     }
 }
 
@@ -383,6 +401,35 @@ pub fn deviations(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_target_too_new_to_judge_is_held_to_the_cold_threshold() {
+        let rule = RelativeRule {
+            cold_threshold: Some(0.8),
+            ..RelativeRule::quantile_with_k(0.5)
+        };
+        let mut h = ScoreHistory::default();
+        // Ten minutes of history: far less than the rule's 3 h.
+        for i in 0..40 {
+            h.push(&rule, i * 15, 0.3);
+        }
+        assert_eq!(h.z(&rule, 0.7), None);
+        assert!(!rule.passes(&h, 0.7));
+        assert!(rule.passes(&h, 0.8));
+        // Without a cold threshold the pair's threshold alone decides until the history is long enough.
+        let open = RelativeRule {
+            cold_threshold: None,
+            ..rule
+        };
+        assert!(open.passes(&h, 0.7));
+        // Once judged, the deviation decides whatever the cold threshold.
+        for i in 40..1_000 {
+            h.push(&rule, i * 15, 0.3 + 0.01 * (i % 5) as f64);
+        }
+        assert!(h.z(&rule, 0.7).is_some());
+        assert!(rule.passes(&h, 0.7));
+        assert!(!rule.passes(&h, 0.33));
+    }
 
     #[test]
     fn a_target_that_always_scores_high_passes_only_when_higher_than_usual() {

@@ -544,7 +544,8 @@ fn best_threshold(
 /// Chooses the alarm threshold and whether to add the per-target condition ([`RelativeRule`], one `k`
 /// of [`relative::K_CANDIDATES`]) on the validation grid, jointly: the combination detecting the most
 /// incidents within the false alarm budget; the global threshold alone unless a rule detects strictly
-/// more. Each series' validation scores are judged against its own earlier validation scores.
+/// more. Each series' validation scores are judged against its own earlier validation scores. A rule
+/// holds a target it cannot judge yet to the threshold chosen without it ([`RelativeRule::cold_threshold`]).
 fn choose_alarm_rule(
     dataset: &Dataset,
     grid: &Grid,
@@ -554,13 +555,18 @@ fn choose_alarm_rule(
     budget: f64,
 ) -> (f64, Option<RelativeRule>) {
     let (mut detected, mut threshold) = best_threshold(dataset, grid, probs, None, budget);
+    // What a target the rule cannot judge yet (too little history) is held to.
+    let cold_threshold = Some(threshold);
     let mut chosen = None;
     let ks: &[f64] = match baseline {
         relative::Baseline::Ewma => &relative::K_CANDIDATES,
         relative::Baseline::Quantile => &relative::QUANTILE_K_CANDIDATES,
     };
     for &k in ks {
-        let rule = RelativeRule::for_slope(baseline, k, calibration.a);
+        let rule = RelativeRule {
+            cold_threshold,
+            ..RelativeRule::for_slope(baseline, k, calibration.a)
+        };
         let passes = relative_passes(&rule, grid, probs);
         // The quantile condition is what keeps a target the model was never fitted on within budget
         // (the global threshold does not carry over to it), so it must do so on its own: a `k` whose
@@ -605,7 +611,8 @@ pub(crate) fn relative_passes(
                 }
             };
             z.into_iter()
-                .map(|z| z.is_none_or(|z| z >= rule.k))
+                .zip(ps)
+                .map(|(z, &p)| rule.judge(z, p))
                 .collect()
         })
         .collect()

@@ -685,6 +685,8 @@ fn the_relative_alarm_rule_only_removes_alarms_and_eval_warms_it_on_the_targets_
     }
 }
 
+/// A rule is kept only when validation detects more with it, and it holds a target it cannot judge yet
+/// to the threshold validation chose for the global threshold alone.
 #[test]
 fn a_relative_alarm_rule_is_kept_only_when_validation_detects_more_with_it() {
     let d = common::synthetic(6, 16, 7);
@@ -716,6 +718,7 @@ fn a_relative_alarm_rule_is_kept_only_when_validation_detects_more_with_it() {
         match with.meta.relative {
             Some(rule) => {
                 assert_eq!(rule.baseline, baseline);
+                assert_eq!(rule.cold_threshold, Some(plain.meta.threshold));
                 assert!(detected(&with) > detected(&plain));
             }
             None => {
