@@ -7,11 +7,11 @@
 //! them (a file in another order is read by row groups: one target per row group, as `simulate` and
 //! `collect` write it):
 //! 1. the targets, their row counts, row groups and time range, the sample step;
-//! 2. the normal windows of the fit part and of the whole training period, counted (how much to
-//!    thin), and the dataset's fingerprint;
-//! 2. the normal windows of the fit part and of the whole training period, counted (how much to thin);
-//! 3. the training rows — every positive window, every `stride`-th normal window weighing `stride`:
-//!    exactly the rows the in-memory training extracts — of the fit part and of the whole period; and
+//! 2. the normal and positive windows of the fit part and of the whole training period, counted (how
+//!    much to thin), and the dataset's fingerprint;
+//! 3. the training rows — every `stride`-th normal and positive window weighing its stride (every
+//!    positive one below `max_positive_rows`): exactly the rows the in-memory training extracts — of
+//!    the fit part and of the whole period; and
 //!    the series of the *validation targets*, kept whole up to the end of the training period.
 //!
 //! Calibration, the alarm threshold (and per-target rule), the validation figures and the anomaly
@@ -22,8 +22,9 @@
 //! them and the model is byte for byte the in-memory one (tested).
 //!
 //! Memory: `max_rows` rows of raw data (8 bytes per metric and timestamp each) + one chunk + the
-//! training sample (for the fit part and the whole period: every positive window and at most
-//! `max_normal_rows` normal ones, 4 bytes per feature each).
+//! training sample (for the fit part and the whole period: at most about `max_positive_rows` positive
+//! and `max_normal_rows` normal windows, 4 bytes per feature each) + 8 bytes per positive window (the
+//! lead times, per type) — flat in the size of the data.
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -297,15 +298,19 @@ pub fn train_in_chunks(
 
     // Pass 2: how many normal windows, to thin them as in memory; the fingerprint.
     let bar = crate::progress::Rows::new(params.progress, "windows (pass 2/3)", Some(total_rows));
-    let (mut fit_normals, mut full_normals) = (0usize, 0usize);
+    let (mut fit_counts, mut full_counts) = (LabelCounts::default(), LabelCounts::default());
     let mut fingerprint = Fingerprint::new(&base.metrics);
     for_chunks(dir, order, &base, &names, chunk_rows, |chunk, _| {
         bar.inc(chunk.series.iter().map(|s| s.timestamps.len() as u64).sum());
         for s in &chunk.series {
             fingerprint.series(s);
         }
-        fit_normals += normal_count(&Grid::build(&chunk, w, policy, from, cut, true));
-        full_normals += normal_count(&Grid::build(&chunk, w, policy, from, until, true));
+        fit_counts.add(LabelCounts::of(&Grid::build(
+            &chunk, w, policy, from, cut, true,
+        )));
+        full_counts.add(LabelCounts::of(&Grid::build(
+            &chunk, w, policy, from, until, true,
+        )));
         Ok(())
     })?;
     bar.finish();
@@ -313,8 +318,8 @@ pub fn train_in_chunks(
 
     // Pass 3: the training rows, and the validation targets kept whole.
     let keep = validation_targets(&targets, params.seed, max_rows);
-    let fit_stride = normal_stride(fit_normals, params.max_normal_rows);
-    let full_stride = normal_stride(full_normals, params.max_normal_rows);
+    let fit_stride = fit_counts.strides(&params);
+    let full_stride = full_counts.strides(&params);
     let (mut fit, mut full) = (Rows::empty(), Rows::empty());
     let (mut fit_leads, mut full_leads) =
         (vec![Vec::new(); types.len()], vec![Vec::new(); types.len()]);
