@@ -35,6 +35,7 @@ mod calibration;
 pub mod eta;
 mod folds;
 mod params;
+pub mod shards;
 pub mod streamed;
 
 pub use calibration::Calibration;
@@ -263,7 +264,7 @@ impl LabelCounts {
 
 /// Every how many windows of each label one is kept (and weighs that many).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct Strides {
+pub struct Strides {
     /// Normal windows.
     pub normal: usize,
     /// Positive windows (1: every one, below `max_positive_rows`).
@@ -299,8 +300,23 @@ fn strided_rows(
     strides: Strides,
     offset: usize,
 ) -> Rows {
-    let per_series: Vec<Rows> = grid
-        .points
+    let mut all = Rows::empty();
+    for r in strided_rows_by_series(dataset, spec, grid, types, strides, offset) {
+        all.extend(r);
+    }
+    all
+}
+
+/// [`strided_rows`], one block per series of the grid.
+fn strided_rows_by_series(
+    dataset: &Dataset,
+    spec: &FeatureSpec,
+    grid: &Grid,
+    types: &[String],
+    strides: Strides,
+    offset: usize,
+) -> Vec<Rows> {
+    grid.points
         .par_iter()
         .enumerate()
         .map(|(s, points)| {
@@ -334,12 +350,7 @@ fn strided_rows(
             rows.x = series_rows(dataset, spec, s, chosen.into_iter());
             rows
         })
-        .collect();
-    let mut all = Rows::empty();
-    for r in per_series {
-        all.extend(r);
-    }
-    all
+        .collect()
 }
 
 /// Fits the binary forest (monotone in the `monotonic` directions, empty for none) and the type forest.

@@ -356,3 +356,95 @@ fn train_bundle_reads_target_by_target_above_max_rows_in_memory_only() {
     .meta;
     assert_eq!(meta(rows / 2, true), peers);
 }
+
+/// `train --shard i/n --sample-out DIR` x 4, then `--from-shards`: the union, in any order, is the
+/// model one process trains (target by target, and in memory), byte for byte; a missing, doubled or
+/// foreign shard is an error.
+#[test]
+fn four_shards_merged_in_any_order_give_the_single_process_model_byte_for_byte() {
+    use learn::model::shards;
+    use learn::shard::Shard;
+    let d = common::synthetic(9, 16, 11);
+    let dir = common::parquet_dir(&d);
+    let until = Split::Fraction(0.75);
+    // Positives and normals thinned, so the strides' offsets cross shard boundaries.
+    let params = TrainParams {
+        max_positive_rows: 300,
+        max_normal_rows: 2000,
+        ..common::small_params()
+    };
+    // Validation on a seeded half of the targets, as above --max-rows-in-memory.
+    let rows: u64 = d.series.iter().map(|s| s.timestamps.len() as u64).sum();
+    let max_rows = rows / 2;
+    let single = streamed::train(dir.path(), &params, Some(until), max_rows).unwrap();
+    assert!(single.validation_targets < 9);
+    let out = tempfile::tempdir().unwrap();
+    let dirs: Vec<std::path::PathBuf> = (0..4)
+        .map(|i| {
+            let p = out.path().join(format!("shard-{i}"));
+            let meta = shards::extract_shard(
+                dir.path(),
+                &params,
+                Some(until),
+                max_rows,
+                Shard { index: i, count: 4 },
+                &p,
+            )
+            .unwrap();
+            assert_eq!((meta.index, meta.count), (i, 4));
+            p
+        })
+        .collect();
+    // The shards hold the validation targets between them.
+    let owned: Vec<usize> = dirs
+        .iter()
+        .map(|p| shards::read_meta(p).unwrap().validation_targets)
+        .collect();
+    assert_eq!(
+        owned.iter().sum::<usize>(),
+        single.validation_targets,
+        "{owned:?}"
+    );
+    for order in [[0, 1, 2, 3], [3, 1, 0, 2], [2, 3, 1, 0]] {
+        let given: Vec<_> = order.iter().map(|&i| dirs[i].clone()).collect();
+        let merged = shards::train_from_shards(&given, false).unwrap();
+        assert_eq!(merged.pair.meta, single.pair.meta, "order {order:?}");
+        assert!(
+            bytes(&merged.pair) == bytes(&single.pair),
+            "order {order:?}: not byte for byte"
+        );
+    }
+    let e = shards::train_from_shards(&dirs[..3], false)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("3/4") && e.contains("missing"), "{e}");
+    let twice = [
+        dirs[0].clone(),
+        dirs[1].clone(),
+        dirs[2].clone(),
+        dirs[2].clone(),
+    ];
+    let e = shards::train_from_shards(&twice, false)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("twice"), "{e}");
+    // A shard of another extraction (other parameters).
+    let other = out.path().join("other");
+    shards::extract_shard(
+        dir.path(),
+        &TrainParams {
+            seed: 7,
+            ..params.clone()
+        },
+        Some(until),
+        max_rows,
+        Shard { index: 3, count: 4 },
+        &other,
+    )
+    .unwrap();
+    let mixed = [dirs[0].clone(), dirs[1].clone(), dirs[2].clone(), other];
+    let e = shards::train_from_shards(&mixed, false)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("different data, periods or parameters"), "{e}");
+}
