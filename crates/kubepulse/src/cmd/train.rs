@@ -237,9 +237,16 @@ pub struct Args {
     #[arg(long, value_name = "DIR", num_args = 1.., conflicts_with_all = ["data", "shard"])]
     pub from_shards: Vec<PathBuf>,
     /// Train only on data up to this time (unix seconds, RFC 3339, or `now-1d`: the retraining loop
-    /// keeps the last day for `gate`).
-    #[arg(long, value_parser = parse::when)]
-    pub train_until: Option<i64>,
+    /// keeps the last day for `gate`), or `end-1d`: a day before the data's last sample (the same
+    /// split in every shard of a sharded extraction, whenever each runs).
+    #[arg(long, value_parser = parse::split)]
+    pub train_until: Option<Split>,
+    /// Wait up to this long (e.g. 2h) for the inputs — the dataset with --shard, every shard's
+    /// shard.json with --from-shards — to appear, written by this run (modified at most 15 minutes
+    /// before this process started: a file left by an earlier daily run is not taken); then fail.
+    /// For the in-cluster sharded loop, whose steps run as separate Jobs started together.
+    #[arg(long, value_name = "DURATION", value_parser = parse::duration_secs)]
+    pub wait: Option<i64>,
     /// Cluster-level dataset (`kubepulse simulate --level cluster`) for the snapshot model.
     #[arg(long)]
     pub snapshot_data: Option<PathBuf>,
@@ -311,6 +318,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     snapshot_params.policy = OngoingPolicy::Exclude;
     snapshot_params.calendar = false;
     snapshot_params.monotonic = args.snapshot_monotonic;
+    if let Some(secs) = args.wait {
+        let inputs: Vec<PathBuf> = if args.from_shards.is_empty() {
+            let data = args
+                .data
+                .as_deref()
+                .context("--wait needs --data or --from-shards")?;
+            vec![data.join("metrics.parquet"), data.join("events.parquet")]
+        } else {
+            args.from_shards
+                .iter()
+                .map(|d| d.join("shard.json"))
+                .collect()
+        };
+        wait_for(&inputs, std::time::Duration::from_secs(secs.max(0) as u64))?;
+    }
     if let (Some(shard), Some(out)) = (args.shard, &args.sample_out) {
         return extract_shard(&args, params, shard, out);
     }
@@ -323,7 +345,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         data: data.clone(),
         params,
         context: args.model.context(),
-        until: args.train_until.map(Split::TrainUntil),
+        until: args.train_until,
         snapshot: args.snapshot_data.clone().map(|d| (d, snapshot_params)),
         holdout: args
             .holdout_data
@@ -437,7 +459,7 @@ fn extract_shard(
     let meta = learn::model::shards::extract_shard(
         data,
         &params,
-        args.train_until.map(Split::TrainUntil),
+        args.train_until,
         args.max_rows_in_memory,
         shard,
         out,
@@ -461,4 +483,43 @@ fn extract_shard(
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// How much older than this process a waited-for input may be and still count as this run's.
+const FRESH_SLACK: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// Waits (polling every 5 s, up to `timeout`) until every path exists and was modified at most
+/// [`FRESH_SLACK`] before now; fails naming the paths still missing or stale.
+fn wait_for(paths: &[PathBuf], timeout: std::time::Duration) -> anyhow::Result<()> {
+    let started = std::time::SystemTime::now();
+    let since = started.checked_sub(FRESH_SLACK).unwrap_or(started);
+    let fresh = |p: &PathBuf| {
+        std::fs::metadata(p)
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t >= since)
+    };
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let waiting: Vec<&PathBuf> = paths.iter().filter(|p| !fresh(p)).collect();
+        if waiting.is_empty() {
+            return Ok(());
+        }
+        if std::time::Instant::now() >= deadline {
+            anyhow::bail!(
+                "waited {} s for {}: missing, or older than 15 minutes before this step started",
+                timeout.as_secs(),
+                waiting
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        tracing::info!(
+            waiting = waiting.len(),
+            "waiting for {}",
+            waiting[0].display()
+        );
+        std::thread::sleep(std::time::Duration::from_secs(5));
+    }
 }

@@ -1,6 +1,6 @@
 //! Sharded training from the command line: `train --shard i/n --sample-out DIR` in 4 separate
 //! processes, then `train --from-shards` with the directories in another order, writes the bundle
-//! `train --data` writes, byte for byte.
+//! `train --data` writes, byte for byte (`--train-until end-2h`: the same split in every process).
 
 use std::process::{Command, Output};
 
@@ -86,7 +86,8 @@ fn four_shard_processes_merged_in_another_order_write_the_single_process_bundle(
         );
     }
     let merged = p("merged.kpm");
-    let mut args = vec!["train", "--out", &merged, "--from-shards"];
+    // --wait: the shards are there and fresh, so it does not wait.
+    let mut args = vec!["train", "--out", &merged, "--wait", "30s", "--from-shards"];
     for i in [2, 0, 3, 1] {
         args.push(&shard_dirs[i]);
     }

@@ -171,7 +171,10 @@ pub fn extract_shard(
     let path = out.join("shard.json");
     let text = serde_json::to_string_pretty(&meta)
         .map_err(|e| LearnError::Shards(format!("{}: {e}", path.display())))?;
-    std::fs::write(&path, text).map_err(|e| LearnError::io(&path, e))?;
+    // Written last, under a temporary name then renamed: a shard with its shard.json is complete.
+    let partial = out.join(".shard.json.partial");
+    std::fs::write(&partial, text).map_err(|e| LearnError::io(&partial, e))?;
+    std::fs::rename(&partial, &path).map_err(|e| LearnError::io(&path, e))?;
     Ok(meta)
 }
 
