@@ -621,14 +621,21 @@ def assert_ui_feedback_volumes(docs: list[dict], spec: dict, c: dict, args: list
 
 
 def assert_overlay_specifics(docs: list[dict], source: str) -> str:
-    images = {c["image"] for d in docs if d["kind"] == "Deployment" for c in pod_spec(d)["containers"]}
+    workloads = [d for d in docs if d["kind"] in ("Deployment", "CronJob")]
+    specs = [d["spec"]["jobTemplate"]["spec"]["template"]["spec"] if d["kind"] == "CronJob" else pod_spec(d)
+             for d in workloads]
+    images = {c["image"] for ps in specs for c in ps.get("initContainers", []) + ps["containers"]}
     if any(i.startswith(PLACEHOLDER_IMAGE) for i in images):
         fail(f"{source}: still uses the placeholder image {PLACEHOLDER_IMAGE}; set the registry in `images:`")
     if len(images) != 1:
-        fail(f"{source}: serve and watch must run the same image, have {sorted(images)}")
-    for d in docs:
-        if d["kind"] == "Deployment" and not pod_spec(d).get("nodeSelector"):
+        fail(f"{source}: serve, watch and the training loop must run the same image, have {sorted(images)}")
+    for d, ps in zip(workloads, specs):
+        if not ps.get("nodeSelector"):
             fail(f"{source}: {name_of(d)} has no nodeSelector for its cloud's node pools")
+    for d in docs:
+        if d["kind"] == "PersistentVolumeClaim" and "ReadWriteMany" in d["spec"].get("accessModes", []) \
+                and not d["spec"].get("storageClassName"):
+            fail(f"{source}: {name_of(d)} is ReadWriteMany without a storageClassName (the cloud's RWX class)")
     for d in docs:
         ns = d["metadata"].get("namespace")
         if d["kind"] not in ("Namespace", "ClusterRole", "ClusterRoleBinding") and ns != "kubepulse":
@@ -1616,6 +1623,8 @@ def main() -> int:
                     lambda: assert_serve_contract(rendered["base"], "base", (2, 10)))
         for o in OVERLAYS:
             docs = rendered[o]
+            suite.check(f"training: {o} (the retraining loop's CronJob, model volume, --model)",
+                        lambda d=docs, o=o: assert_training_contract(d, o))
             suite.check(f"serve: {o}", lambda d=docs, o=o: assert_serve_contract(d, o, None))
             suite.check(f"watch: {o}", lambda d=docs, o=o: assert_watch_contract(d, o))
             suite.check(f"overlay: {o} (registry, node selection, namespace)", lambda d=docs, o=o: assert_overlay_specifics(d, o))
