@@ -12,7 +12,7 @@
 #   eval   --data D --model M --train-until 2026-01-10T00:00:00Z (the last 2 days, never seen in training;
 #          above --max-rows-in-memory, default 2M rows, read target by target)
 # Default model options otherwise. Environment: KUBEPULSE_BIN (default target/release/kubepulse), SKIP_BUILD=1,
-# TRAIN_ARGS / EVAL_ARGS (extra flags). Appends one line per size to $ROOT/results.tsv (rows, train wall s,
+# SKIP_EVAL=1 (train only; the eval fields are `—`), TRAIN_ARGS / EVAL_ARGS (extra flags). Appends one line per size to $ROOT/results.tsv (rows, train wall s,
 # train peak RSS MB, eval wall s, eval peak RSS MB, load before, load after, train CPU s, eval CPU s; for
 # bench/fleet/plot.py). Needs GNU time (/usr/bin/time).
 set -euo pipefail
@@ -52,14 +52,19 @@ for n in $SIZES; do
     > "$data/train.out" 2> "$data/train.time"
   train_wall=$(secs "$(figure "$data/train.time" "Elapsed (wall clock)")")
   train_rss=$(( $(figure "$data/train.time" "Maximum resident set size") / 1024 ))
-  # shellcheck disable=SC2086
-  nice /usr/bin/time -v "$BIN" eval --data "$data" --model "$data/model.kpm" --train-until "$SPLIT" --out "$data/report" \
-    ${EVAL_ARGS:-} > "$data/eval.out" 2> "$data/eval.time"
-  eval_wall=$(secs "$(figure "$data/eval.time" "Elapsed (wall clock)")")
-  eval_rss=$(( $(figure "$data/eval.time" "Maximum resident set size") / 1024 ))
+  if [ -n "${SKIP_EVAL:-}" ]; then
+    eval_wall="—"; eval_rss="—"; eval_cpu="—"
+  else
+    # shellcheck disable=SC2086
+    nice /usr/bin/time -v "$BIN" eval --data "$data" --model "$data/model.kpm" --train-until "$SPLIT" --out "$data/report" \
+      ${EVAL_ARGS:-} > "$data/eval.out" 2> "$data/eval.time"
+    eval_wall=$(secs "$(figure "$data/eval.time" "Elapsed (wall clock)")")
+    eval_rss=$(( $(figure "$data/eval.time" "Maximum resident set size") / 1024 ))
+    eval_cpu=$(cpu "$data/eval.time")
+  fi
   load_after=$(load)
   rows=$(( clusters * 2016000 ))
-  train_cpu=$(cpu "$data/train.time"); eval_cpu=$(cpu "$data/eval.time")
+  train_cpu=$(cpu "$data/train.time")
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$rows" "$train_wall" "$train_rss" "$eval_wall" "$eval_rss" \
     "$load_before" "$load_after" "$train_cpu" "$eval_cpu" >> "$ROOT/results.tsv"
   printf '| %sM | %s | %s | %s s | %s s | %s MB | %s s | %s s | %s MB | %s → %s |\n' "$n" "$(( clusters * 50 ))" \

@@ -57,6 +57,7 @@ RENDERS = {
     "demo/loadgen": DEPLOY / "demo/loadgen",
     "demo/chaos": DEPLOY / "demo/chaos",
     "examples/remediate": DEPLOY / "kustomize/examples/remediate",
+    "examples/training-sharded": DEPLOY / "kustomize/examples/training-sharded",
 }
 OVERLAYS = ("overlays/staging-gke", "overlays/production-aks")
 PLACEHOLDER_IMAGE = "ghcr.io/kubepulse/kubepulse"
@@ -620,14 +621,21 @@ def assert_ui_feedback_volumes(docs: list[dict], spec: dict, c: dict, args: list
 
 
 def assert_overlay_specifics(docs: list[dict], source: str) -> str:
-    images = {c["image"] for d in docs if d["kind"] == "Deployment" for c in pod_spec(d)["containers"]}
+    workloads = [d for d in docs if d["kind"] in ("Deployment", "CronJob")]
+    specs = [d["spec"]["jobTemplate"]["spec"]["template"]["spec"] if d["kind"] == "CronJob" else pod_spec(d)
+             for d in workloads]
+    images = {c["image"] for ps in specs for c in ps.get("initContainers", []) + ps["containers"]}
     if any(i.startswith(PLACEHOLDER_IMAGE) for i in images):
         fail(f"{source}: still uses the placeholder image {PLACEHOLDER_IMAGE}; set the registry in `images:`")
     if len(images) != 1:
-        fail(f"{source}: serve and watch must run the same image, have {sorted(images)}")
-    for d in docs:
-        if d["kind"] == "Deployment" and not pod_spec(d).get("nodeSelector"):
+        fail(f"{source}: serve, watch and the training loop must run the same image, have {sorted(images)}")
+    for d, ps in zip(workloads, specs):
+        if not ps.get("nodeSelector"):
             fail(f"{source}: {name_of(d)} has no nodeSelector for its cloud's node pools")
+    for d in docs:
+        if d["kind"] == "PersistentVolumeClaim" and "ReadWriteMany" in d["spec"].get("accessModes", []) \
+                and not d["spec"].get("storageClassName"):
+            fail(f"{source}: {name_of(d)} is ReadWriteMany without a storageClassName (the cloud's RWX class)")
     for d in docs:
         ns = d["metadata"].get("namespace")
         if d["kind"] not in ("Namespace", "ClusterRole", "ClusterRoleBinding") and ns != "kubepulse":
@@ -744,6 +752,108 @@ def training_self_test(docs: list[dict]) -> str:
             continue
         fail(f"the training check accepted a broken loop ({edit.__name__})")
     return "3 broken loops rejected"
+
+
+def assert_sharded_training(docs: list[dict], source: str) -> str:
+    """components/training-sharded: an Indexed Job (CronJob kubepulse-training-shards, the loop's
+    schedule) of n pods, pod i running `train --shard $(SHARD)/n --sample-out <dir>/$(SHARD)` with SHARD
+    the pod's completion index, on the dataset the loop collects, split relative to the data's end;
+    the loop's train step trains on exactly the n sample directories (`--from-shards`) and its gate
+    takes that candidate; dataset and samples on one ReadWriteMany claim both mount; every step waits
+    for its inputs (`--wait`)."""
+    loop = find(docs, "CronJob", "kubepulse-training")
+    shards = find(docs, "CronJob", "kubepulse-training-shards")
+    where = f"{source}: CronJob kubepulse-training-shards"
+    job = shards["spec"]["jobTemplate"]["spec"]
+    n = job.get("completions")
+    if job.get("completionMode") != "Indexed" or not isinstance(n, int) or n < 2 or job.get("parallelism") != n:
+        fail(f"{where}: must be an Indexed Job with completions == parallelism >= 2, is "
+             f"{job.get('completionMode')} {n}/{job.get('parallelism')}")
+    if shards["spec"]["schedule"] != loop["spec"]["schedule"]:
+        fail(f"{where}: must start with the loop (schedule {loop['spec']['schedule']!r})")
+    spec = job["template"]["spec"]
+    if len(spec["containers"]) != 1:
+        fail(f"{where}: one container, `kubepulse train --shard`")
+    c = spec["containers"][0]
+    args = c.get("args") or []
+    if args[:1] != ["train"]:
+        fail(f"{where}: must run `kubepulse train`, args are {args}")
+    index_env = [e for e in c.get("env", [])
+                 if (e.get("valueFrom") or {}).get("fieldRef", {}).get("fieldPath")
+                 == "metadata.annotations['batch.kubernetes.io/job-completion-index']"]
+    if len(index_env) != 1:
+        fail(f"{where}: needs one env var from the pod's job-completion-index annotation")
+    var = index_env[0]["name"]
+    if flag_value(args, "--shard") != f"$({var})/{n}":
+        fail(f"{where}: --shard must be $({var})/{n}, is {flag_value(args, '--shard')}")
+    sample = flag_value(args, "--sample-out") or ""
+    if not sample.endswith(f"/$({var})"):
+        fail(f"{where}: --sample-out must end in /$({var}), is {sample!r}")
+    if not (flag_value(args, "--train-until") or "").startswith("end-"):
+        fail(f"{where}: --train-until must be relative to the data's end (end-...), the same in every shard")
+    lspec = loop["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    steps = {x["name"]: x for x in lspec.get("initContainers", []) + lspec["containers"]}
+    data = flag_value(steps["collect"]["args"], "--out")
+    if flag_value(args, "--data") != data:
+        fail(f"{where}: --data must be the loop's collect --out {data}")
+    targs = steps["train"]["args"]
+    if "--from-shards" not in targs:
+        fail(f"{source}: the loop's train step must train --from-shards, args are {targs}")
+    dirs = targs[targs.index("--from-shards") + 1:]
+    want = [sample.replace(f"$({var})", str(i)) for i in range(n)]
+    if dirs != want:
+        fail(f"{source}: the loop's train --from-shards must list {want}, lists {dirs}")
+    if flag_value(targs, "--out") != flag_value(steps["gate"]["args"], "--candidate"):
+        fail(f"{source}: the loop's gate --candidate must be its train --out")
+    for who, a in ((where, args), (f"{source}: the loop's train step", targs)):
+        if not flag_value(a, "--wait"):
+            fail(f"{who}: needs --wait (the steps run as separate pods started together)")
+
+    def claim_at(ps: dict, cont: dict, path: str) -> str:
+        vols = {v["name"]: v for v in ps.get("volumes", [])}
+        for m in cont.get("volumeMounts", []):
+            mp = m["mountPath"].rstrip("/")
+            if path == mp or path.startswith(mp + "/"):
+                return (vols[m["name"]].get("persistentVolumeClaim") or {}).get("claimName") or ""
+        return ""
+    claims = {claim_at(spec, c, data), claim_at(spec, c, sample), claim_at(lspec, steps["collect"], data),
+              claim_at(lspec, steps["train"], dirs[0])}
+    if len(claims) != 1 or "" in claims:
+        fail(f"{source}: the dataset and samples must be on one PersistentVolumeClaim for every pod, are {claims}")
+    claim = claims.pop()
+    pvc = find(docs, "PersistentVolumeClaim", claim)
+    if "ReadWriteMany" not in pvc["spec"].get("accessModes", []):
+        fail(f"{source}: PersistentVolumeClaim {claim} must be ReadWriteMany (pods on several nodes)")
+    labels = job["template"]["metadata"]["labels"]
+    if not any(d["kind"] == "NetworkPolicy" and selector_matches(d["spec"]["podSelector"], labels) for d in docs):
+        fail(f"{where}: no NetworkPolicy selects its pods")
+    return f"{n} shards (Indexed Job) → train --from-shards → gate, on PVC {claim}"
+
+
+def sharded_training_self_test(docs: list[dict]) -> str:
+    def broken(edit: Callable[[list[dict]], None]) -> list[dict]:
+        d = copy.deepcopy(docs)
+        edit(d)
+        return d
+
+    def three_shards(d: list[dict]) -> None:
+        find(d, "CronJob", "kubepulse-training-shards")["spec"]["jobTemplate"]["spec"]["completions"] = 3
+
+    def one_dir_missing(d: list[dict]) -> None:
+        spec = find(d, "CronJob", "kubepulse-training")["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        spec["initContainers"][2]["args"].pop()
+
+    def now_split(d: list[dict]) -> None:
+        c = find(d, "CronJob", "kubepulse-training-shards")["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+        c["args"][c["args"].index("--train-until") + 1] = "now-1d"
+
+    for edit in (three_shards, one_dir_missing, now_split):
+        try:
+            assert_sharded_training(broken(edit), "self-test")
+        except Failure:
+            continue
+        fail(f"the sharded training check accepted a broken loop ({edit.__name__})")
+    return "a shard count mismatch, a missing sample directory and a `now-` split are rejected"
 
 
 def assert_local_overlay(docs: list[dict], source: str) -> str:
@@ -1104,10 +1214,10 @@ def assert_checkov(files: list[Path], tmp: Path) -> str:
     checkov = Path(sys.executable).parent / "checkov"
     if not checkov.exists():
         fail(f"checkov is not installed in {checkov.parent}: run scripts/test-deploy (pip install -r deploy/requirements.txt)")
-    workflow = ROOT / ".github/workflows/ci.yml"
+    workflows = [ROOT / ".github/workflows/ci.yml", ROOT / ".github/workflows/release.yml"]
     args = [str(checkov), "--config-file", str(DEPLOY / "checkov.yaml"), "-o", "json", "--compact",
             "--framework", "kubernetes", "dockerfile", "github_actions"]
-    for f in files + [ROOT / "Dockerfile", workflow]:
+    for f in files + [ROOT / "Dockerfile", *workflows]:
         args += ["-f", str(f)]
     env = dict(os.environ, BC_SKIP_MAPPING="TRUE", CHECKOV_RUN_SCA_PACKAGE_SCAN_V2="false", LOG_LEVEL="WARNING")
     p = run(args, cwd=ROOT, env=env)
@@ -1247,20 +1357,21 @@ def assert_shellcheck(tmp: Path) -> str:
     if not shellcheck.exists():
         fail(f"shellcheck is not installed in {shellcheck.parent}: run scripts/test-deploy (pip install -r deploy/requirements.txt)")
     files = [ROOT / "scripts/test-deploy"]
-    wf = yaml.safe_load((ROOT / ".github/workflows/ci.yml").read_text())
     steps_dir = tmp / "workflow-steps"
     steps_dir.mkdir()
-    for job_name, job in wf["jobs"].items():
-        for i, step in enumerate(job.get("steps", [])):
-            if "run" not in step:
-                continue
-            body = re.sub(r"\$\{\{.*?\}\}", "GHA_EXPRESSION", step["run"])
-            f = steps_dir / f"{job_name}-step{i}.sh"
-            f.write_text("#!/usr/bin/env bash\nset -eo pipefail\n" + body)
-            files.append(f)
+    for workflow in ("ci", "release"):
+        wf = yaml.safe_load((ROOT / f".github/workflows/{workflow}.yml").read_text())
+        for job_name, job in wf["jobs"].items():
+            for i, step in enumerate(job.get("steps", [])):
+                if "run" not in step:
+                    continue
+                body = re.sub(r"\$\{\{.*?\}\}", "GHA_EXPRESSION", step["run"])
+                f = steps_dir / f"{workflow}-{job_name}-step{i}.sh"
+                f.write_text("#!/usr/bin/env bash\nset -eo pipefail\n" + body)
+                files.append(f)
     p = run([str(shellcheck), "--severity=style", "--format=gcc", *map(str, files)])
     if p.returncode != 0:
-        fail("shellcheck findings:\n" + p.stdout.replace(str(steps_dir) + "/", ".github/workflows/ci.yml job ") + p.stderr)
+        fail("shellcheck findings:\n" + p.stdout.replace(str(steps_dir) + "/", ".github/workflows/ job ") + p.stderr)
     return f"{len(files)} scripts clean (scripts/test-deploy and {len(files) - 1} workflow run steps)"
 
 
@@ -1301,6 +1412,91 @@ def assert_workflow() -> str:
         fail("the workflow must authenticate with OIDC/workload identity, not stored cloud secrets")
     triggers = sorted(on.keys()) if isinstance(on, dict) else on
     return f"valid workflow schema; jobs {sorted(jobs)}; triggers {triggers}; environments {sorted(envs)}"
+
+
+def any_pod_spec(d: dict) -> dict:
+    """The pod spec of a workload, a CronJob's included."""
+    if d["kind"] == "CronJob":
+        return d["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    return pod_spec(d)
+
+
+def kubepulse_subcommands() -> set[str]:
+    """The binary's subcommands, from its `Command` enum (crates/kubepulse/src/lib.rs)."""
+    text = (ROOT / "crates/kubepulse/src/lib.rs").read_text()
+    body = text[text.index("pub enum Command {"):]
+    body = body[:body.index("\n}")]
+    return {m.lower() for m in re.findall(r"^\s+([A-Z][A-Za-z]*)\(", body, re.M)}
+
+
+def assert_release_workflow(rendered: dict[str, list[dict]]) -> str:
+    """.github/workflows/release.yml: on a version tag only, builds this Dockerfile and pushes it as the
+    image the manifests name (every overlay's one `images:` entry maps that name; the base pins the
+    workspace version), with commit-pinned actions and no stored secret; the Dockerfile builds the
+    `kubepulse` binary as entrypoint and every container of that image in deploy/ runs one of its
+    subcommands."""
+    path = ROOT / ".github/workflows/release.yml"
+    wf = yaml.safe_load(path.read_text())
+    text = path.read_text()
+    from checkov.github_actions.schemas import gha_workflow
+    as_json = {("on" if k is True else k): v for k, v in wf.items()}
+    errors = [f"{'/'.join(str(p) for p in e.path) or '(root)'}: {e.message[:200]}"
+              for e in jsonschema.Draft7Validator(gha_workflow).iter_errors(as_json)]
+    if errors:
+        fail(f"{path.name} does not match the GitHub workflow schema:\n" + "\n".join(errors))
+    on = wf.get(True) or wf.get("on")
+    if on != {"push": {"tags": ["v*"]}}:
+        fail(f"{path.name} must run on version tags only (push: tags: [v*]), runs on {on}")
+    steps = [st for j in wf["jobs"].values() for st in j.get("steps", [])]
+    for st in steps:
+        if "uses" in st and not re.match(r"^[\w.-]+/[\w.-]+@[0-9a-f]{40}$", st["uses"]):
+            fail(f"{path.name}: action {st['uses']} is not pinned to a commit SHA")
+    if re.search(r"secrets\.(?!GITHUB_TOKEN)", text):
+        fail(f"{path.name}: pushes with GITHUB_TOKEN only, no stored secret")
+    pushes = [(j, st) for j in wf["jobs"].values() for st in j.get("steps", [])
+              if st.get("uses", "").startswith("docker/build-push-action@")]
+    if len(pushes) != 1:
+        fail(f"{path.name}: one docker/build-push-action step expected, found {len(pushes)}")
+    job, push = pushes[0]
+    w = push.get("with", {})
+    if w.get("push") is not True or w.get("context") != "." or w.get("file", "Dockerfile") != "Dockerfile":
+        fail(f"{path.name}: must build ./Dockerfile and push it, has {w}")
+    image = (job.get("env") or {}).get("IMAGE")
+    if image != PLACEHOLDER_IMAGE or not str(w.get("tags", "")).startswith("${{ env.IMAGE }}:"):
+        fail(f"{path.name}: must push {PLACEHOLDER_IMAGE}:<version> (env IMAGE), pushes {w.get('tags')} with IMAGE={image}")
+    if (job.get("permissions") or {}).get("packages") != "write":
+        fail(f"{path.name}: the push job needs `packages: write`")
+    cargo = re.search(r'^version = "([^"]+)"', (ROOT / "Cargo.toml").read_text(), re.M)
+    version = cargo.group(1) if cargo else "?"
+    pinned = {c["image"] for d in rendered["base"] for c in
+              (any_pod_spec(d).get("initContainers", []) + any_pod_spec(d).get("containers", [])
+               if d["kind"] in ("Deployment", "CronJob", "Job") else [])}
+    if pinned != {f"{PLACEHOLDER_IMAGE}:{version}"}:
+        fail(f"the base must name {PLACEHOLDER_IMAGE}:{version} (the workspace version the release pushes), names {pinned}")
+    for o in OVERLAYS + ("overlays/local",):
+        k = yaml.safe_load((RENDERS[o] / "kustomization.yaml").read_text())
+        names = [i.get("name") for i in k.get("images", [])]
+        if names != [PLACEHOLDER_IMAGE]:
+            fail(f"{o}: its one images: entry must map {PLACEHOLDER_IMAGE}, maps {names}")
+    docker = (ROOT / "Dockerfile").read_text()
+    if '"/usr/local/bin/kubepulse"' not in docker or "install -D -m 0755 target/release/kubepulse /out/kubepulse" not in docker:
+        fail("the Dockerfile must install the kubepulse binary and run it as ENTRYPOINT")
+    commands = kubepulse_subcommands()
+    runs: set[str] = set()
+    for label, docs in rendered.items():
+        for d in docs:
+            if d["kind"] not in ("Deployment", "CronJob", "Job", "StatefulSet", "DaemonSet"):
+                continue
+            ps = any_pod_spec(d)
+            for c in ps.get("initContainers", []) + ps.get("containers", []):
+                if "kubepulse" not in c["image"].split("/")[-1]:
+                    continue
+                sub = (c.get("args") or ["serve"])[0]
+                if sub not in commands:
+                    fail(f"{label}: {name_of(d)} container {c['name']} runs `kubepulse {sub}`, not a subcommand ({sorted(commands)})")
+                runs.add(sub)
+    return (f"tags v* → {PLACEHOLDER_IMAGE}:{version} from ./Dockerfile, SHA-pinned actions; every overlay maps that "
+            f"one image; deploy runs kubepulse {', '.join(sorted(runs))}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1398,6 +1594,8 @@ def main() -> int:
         for o in OVERLAYS + ("overlays/local",):
             docs = rendered[o]
             suite.check(f"rbac: {o} grants watch exactly components/watch/clusterrole.yaml", lambda d=docs, o=o: assert_rbac(d, o))
+        suite.check("rbac: examples/training-sharded grants watch exactly components/watch/clusterrole.yaml",
+                    lambda: assert_rbac(rendered["examples/training-sharded"], "examples/training-sharded"))
         suite.check("rbac: examples/remediate grants watch exactly the watch and remediation roles",
                     lambda: assert_remediation_rbac(rendered["examples/remediate"], "examples/remediate"))
         suite.check("rbac: self-test (extra verb, missing resource, wildcard, secrets rejected)",
@@ -1413,12 +1611,20 @@ def main() -> int:
                     lambda: assert_training_contract(local, "overlays/local"))
         suite.check("training: self-test (another --model path, a writable model mount, a missing step rejected)",
                     lambda: training_self_test(local))
+        sharded = rendered["examples/training-sharded"]
+        suite.check("hardening: examples/training-sharded", lambda: assert_hardened(sharded, "examples/training-sharded"))
+        suite.check("training: examples/training-sharded (Indexed Job of shards → train --from-shards → gate)",
+                    lambda: assert_sharded_training(sharded, "examples/training-sharded"))
+        suite.check("training: sharded self-test (shard count, sample directories, split rejected)",
+                    lambda: sharded_training_self_test(sharded))
         suite.check("overlay: overlays/local (loaded image, namespace, demo)", lambda: assert_local_overlay(local, "overlays/local"))
         suite.check("hardening: demo/loadgen", lambda: assert_hardened(rendered["demo/loadgen"], "demo/loadgen"))
         suite.check("serve: base (HPA 2..10 at 50% CPU, probes, port 5000)",
                     lambda: assert_serve_contract(rendered["base"], "base", (2, 10)))
         for o in OVERLAYS:
             docs = rendered[o]
+            suite.check(f"training: {o} (the retraining loop's CronJob, model volume, --model)",
+                        lambda d=docs, o=o: assert_training_contract(d, o))
             suite.check(f"serve: {o}", lambda d=docs, o=o: assert_serve_contract(d, o, None))
             suite.check(f"watch: {o}", lambda d=docs, o=o: assert_watch_contract(d, o))
             suite.check(f"overlay: {o} (registry, node selection, namespace)", lambda d=docs, o=o: assert_overlay_specifics(d, o))
@@ -1436,6 +1642,8 @@ def main() -> int:
         suite.check("image: build context has every embedded file (.dockerignore)", assert_build_context)
         suite.check("image: hadolint", assert_hadolint)
         suite.check("ci: workflow jobs, triggers, environments, OIDC", assert_workflow)
+        suite.check("release: the workflow publishes the image deploy/ names, built by the Dockerfile",
+                    lambda: assert_release_workflow(rendered))
         suite.check("shellcheck: scripts/test-deploy and the workflow's run steps", lambda: assert_shellcheck(tmp))
         suite.check("checkov: rendered manifests, Dockerfile, workflow", lambda: assert_checkov(files, tmp))
         return report(suite)

@@ -27,6 +27,15 @@ pub fn when(text: &str) -> Result<i64, String> {
     timestamp(text)
 }
 
+/// `--train-until`: a time ([`when`]: unix seconds, RFC 3339, `now-1d`), or `end-1d`: that long
+/// before the data's last sample.
+pub fn split(text: &str) -> Result<learn::eval::Split, String> {
+    match text.strip_prefix("end-") {
+        Some(before) => Ok(learn::eval::Split::BeforeEnd(duration_secs(before)?)),
+        None => when(text).map(learn::eval::Split::TrainUntil),
+    }
+}
+
 /// A memory size in bytes: `2G`, `1500M`, `512K`, `1T` (binary units), or a plain number of MB.
 pub fn memory_bytes(text: &str) -> Result<u64, String> {
     let t = text.trim();

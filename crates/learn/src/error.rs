@@ -67,6 +67,9 @@ pub enum LearnError {
         limit_from: String,
         remedy: String,
     },
+    /// Training sample shards (`train --shard`, `--from-shards`) that do not make one sample.
+    #[error("training sample shards: {0}")]
+    Shards(String),
     /// Writing a report or plot failed.
     #[error("report {path}: {message}")]
     Report { path: PathBuf, message: String },

@@ -29,6 +29,9 @@ pub enum Split {
     TrainUntil(i64),
     /// Train on this fraction of the time range, test on the rest.
     Fraction(f64),
+    /// Train on everything up to this many seconds before the data's last sample (`end-1d`): the
+    /// same split for every process reading the same data, whenever it runs (sharded training).
+    BeforeEnd(i64),
 }
 
 impl Split {
@@ -44,6 +47,7 @@ impl Split {
     pub fn time_between(&self, first: i64, last: i64) -> Result<i64, LearnError> {
         let t = match *self {
             Split::TrainUntil(t) => t,
+            Split::BeforeEnd(secs) => last - secs,
             Split::Fraction(f) => {
                 if !(f > 0.0 && f < 1.0) {
                     return Err(LearnError::InvalidOption {

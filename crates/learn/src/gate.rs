@@ -7,7 +7,9 @@
 
 use std::borrow::Cow;
 
-use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
 
 use crate::bundle::ModelBundle;
 use crate::dataset::Dataset;
@@ -16,7 +18,7 @@ use crate::eval::evaluate_figures;
 use crate::timestamp::format_rfc3339;
 
 /// When a candidate counts as "not worse" than the current model.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct GateRule {
     /// Largest accepted drop of the share of incidents alarmed before their start (0.01 = 1 point).
     pub max_detection_drop: f64,
@@ -48,7 +50,7 @@ impl GateRule {
 }
 
 /// One model's figures on the gate's period.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GateScore {
     /// Model name and version.
     pub model: String,
@@ -63,7 +65,7 @@ pub struct GateScore {
 }
 
 /// What the gate decided, with the figures behind it (the gate's JSON file and log).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GateVerdict {
     /// Test period start, unix seconds.
     pub test_from: i64,
@@ -83,6 +85,30 @@ pub struct GateVerdict {
     pub rule: GateRule,
     /// The rule in words.
     pub rule_text: String,
+}
+
+/// The gate's report file name: `gate.json`, beside the published model.
+pub const REPORT_FILE: &str = "gate.json";
+
+/// Where the gate writes its report for a model published at `model`: [`REPORT_FILE`] in the same
+/// directory (what `serve` and `watch` read to export the gate's figures as metrics).
+pub fn report_beside(model: &Path) -> PathBuf {
+    model
+        .parent()
+        .unwrap_or_else(|| Path::new("."))
+        .join(REPORT_FILE)
+}
+
+/// Reads a gate report; `Ok(None)` when there is none.
+pub fn read_report(path: &Path) -> Result<Option<GateVerdict>, LearnError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(LearnError::io(path, e)),
+    };
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| LearnError::Dataset(format!("{}: not a gate report: {e}", path.display())))
 }
 
 /// Applies `rule` to two scores: (publish, reasons).

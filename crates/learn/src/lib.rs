@@ -11,6 +11,7 @@ pub mod features;
 pub mod labels;
 mod nan_null;
 pub mod scoring;
+pub mod shard;
 pub mod signal;
 /// Timestamps: unix seconds or RFC 3339 in, unix seconds (UTC) everywhere inside (the workspace's one parser).
 pub use timeline::time as timestamp;

@@ -200,6 +200,9 @@ pub struct TrainJob {
     pub max_rows_in_memory: u64,
     /// The memory guard's limit ([`crate::memory`]; `None`: no guard).
     pub max_memory: Option<crate::memory::Limit>,
+    /// Train the window model on the union of these training sample shards
+    /// ([`model::shards`], `train --from-shards`) instead of reading `data`.
+    pub from_shards: Vec<PathBuf>,
 }
 
 impl TrainJob {
@@ -223,6 +226,7 @@ impl TrainJob {
             mitigated: None,
             max_rows_in_memory: MAX_ROWS_IN_MEMORY,
             max_memory: None,
+            from_shards: Vec::new(),
         }
     }
 }
@@ -327,8 +331,22 @@ pub fn train_bundle(job: &TrainJob) -> Result<(ModelBundle, Vec<Evaluation<'stat
             .map(|(dir, desc)| Ok((Dataset::read(dir)?, desc.clone())))
             .transpose()
     };
-    let streamed = streams(job)?;
-    if streamed {
+    let sharded = !job.from_shards.is_empty();
+    let streamed = !sharded && streams(job)?;
+    if sharded {
+        if job.context.peers
+            || job.context.callers
+            || job.false_alarms.is_some()
+            || job.mitigated.is_some()
+        {
+            return Err(LearnError::InvalidOption {
+                name: "from-shards",
+                reason: "--peers, --callers, --false-alarms and --mitigated need every target at \
+                         once; sharded training supports none of them"
+                    .into(),
+            });
+        }
+    } else if streamed {
         let metrics = Dataset::read_metric_names(&job.data)?.len();
         crate::memory::check(
             crate::memory::rows_bytes(job.max_rows_in_memory, metrics),
@@ -343,7 +361,7 @@ pub fn train_bundle(job: &TrainJob) -> Result<(ModelBundle, Vec<Evaluation<'stat
     } else {
         check_whole(&job.data, job.max_memory.as_ref(), job.max_rows_in_memory)?;
     }
-    let mut raw = if streamed {
+    let mut raw = if streamed || sharded {
         None
     } else {
         Some(Dataset::read(&job.data)?)
@@ -372,6 +390,9 @@ pub fn train_bundle(job: &TrainJob) -> Result<(ModelBundle, Vec<Evaluation<'stat
     let snapshot_holdout = read(&job.snapshot_holdout)?;
     let window = match raw {
         Some(raw) => train_pair_on(raw, &job.params, job.context, job.until)?.0,
+        None if sharded => {
+            model::shards::train_from_shards(&job.from_shards, job.params.progress)?.pair
+        }
         None => {
             model::streamed::train(&job.data, &job.params, job.until, job.max_rows_in_memory)?.pair
         }

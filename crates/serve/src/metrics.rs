@@ -4,7 +4,12 @@
 //! `kubepulse_http_requests_total{route,method,status}`,
 //! `kubepulse_http_request_duration_seconds{route}` (histogram),
 //! `kubepulse_predictions_total{issue_type}`, `kubepulse_model_info{name,version}` (gauge = 1),
-//! plus `kubepulse_model_reloads_total{result}`.
+//! plus `kubepulse_model_reloads_total{result}`, and the retraining gate's last verdict read from
+//! `gate.json` beside the `--model` file ([`Metrics::set_gate`]):
+//! `kubepulse_gate_publish` (1 published, 0 refused), `kubepulse_gate_test_until_timestamp_seconds`,
+//! and per `model` ("candidate", "current") `kubepulse_gate_alarmed_before_start_ratio`,
+//! `kubepulse_gate_detected_within_120s_ratio`, `kubepulse_gate_false_alarms_per_target_day`,
+//! `kubepulse_gate_incidents`.
 //!
 //! The request path only does atomic operations: each (route, method, status) counter and each
 //! route's histogram handle is created once (under the family's lock) and cached in a `OnceLock`;
@@ -65,6 +70,23 @@ struct IssueLabels {
 struct ModelLabels {
     name: String,
     version: String,
+}
+
+/// `model` of the gate's figures: "candidate" or "current".
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct GateLabels {
+    model: &'static str,
+}
+
+/// The gate's gauges (see the module docs).
+#[derive(Debug, Default)]
+struct GateGauges {
+    publish: Gauge,
+    test_until: Gauge,
+    alarmed: Family<GateLabels, Gauge<f64, AtomicU64>>,
+    detected_120s: Family<GateLabels, Gauge<f64, AtomicU64>>,
+    false_alarms: Family<GateLabels, Gauge<f64, AtomicU64>>,
+    incidents: Family<GateLabels, Gauge>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
@@ -181,6 +203,7 @@ pub struct Metrics {
     predictions: Family<IssueLabels, Counter>,
     model_info: Family<ModelLabels, Gauge>,
     reloads: Family<ResultLabels, Counter>,
+    gate: GateGauges,
     connections_open: Gauge,
     connection_closes: Family<ReasonLabels, Counter>,
     /// The route templates (label values), from the route table.
@@ -235,6 +258,37 @@ impl Metrics {
             "Model reload attempts, by result (ok, rejected)",
             reloads.clone(),
         );
+        let gate = GateGauges::default();
+        registry.register(
+            "kubepulse_gate_publish",
+            "The retraining gate's last verdict (gate.json beside --model): 1 published, 0 refused",
+            gate.publish.clone(),
+        );
+        registry.register(
+            "kubepulse_gate_test_until_timestamp_seconds",
+            "End of the gate's last test period, unix seconds",
+            gate.test_until.clone(),
+        );
+        registry.register(
+            "kubepulse_gate_alarmed_before_start_ratio",
+            "Share of the gate's test incidents alarmed before their start, by model (candidate, current)",
+            gate.alarmed.clone(),
+        );
+        registry.register(
+            "kubepulse_gate_detected_within_120s_ratio",
+            "Share of the gate's test incidents alarmed within 120 s of their start, by model",
+            gate.detected_120s.clone(),
+        );
+        registry.register(
+            "kubepulse_gate_false_alarms_per_target_day",
+            "False alarm episodes per target-day on the gate's test period, by model",
+            gate.false_alarms.clone(),
+        );
+        registry.register(
+            "kubepulse_gate_incidents",
+            "Incidents in the gate's test period, by model",
+            gate.incidents.clone(),
+        );
         let connections_open = Gauge::default();
         let connection_closes = Family::<ReasonLabels, Counter>::default();
         registry.register(
@@ -255,6 +309,7 @@ impl Metrics {
             predictions,
             model_info,
             reloads,
+            gate,
             connections_open,
             connection_closes,
             routes,
@@ -342,6 +397,35 @@ impl Metrics {
     pub fn count_reload(&self, ok: bool) {
         let result = if ok { "ok" } else { "rejected" };
         self.reloads.get_or_create(&ResultLabels { result }).inc();
+    }
+
+    /// Exports the gate's verdict and figures (`None`: no gate report; the gauges are cleared).
+    pub fn set_gate(&self, verdict: Option<&learn::gate::GateVerdict>) {
+        let g = &self.gate;
+        for family in [&g.alarmed, &g.detected_120s, &g.false_alarms] {
+            family.clear();
+        }
+        g.incidents.clear();
+        let Some(v) = verdict else {
+            g.publish.set(0);
+            g.test_until.set(0);
+            return;
+        };
+        g.publish.set(i64::from(v.publish));
+        g.test_until.set(v.test_until);
+        for (model, score) in [("candidate", &v.candidate), ("current", &v.current)] {
+            let l = GateLabels { model };
+            g.alarmed
+                .get_or_create(&l)
+                .set(score.alarmed_before_start_ratio);
+            g.detected_120s
+                .get_or_create(&l)
+                .set(score.detected_within_120s_ratio);
+            g.false_alarms
+                .get_or_create(&l)
+                .set(score.false_alarms_per_target_day);
+            g.incidents.get_or_create(&l).set(score.incidents as i64);
+        }
     }
 
     /// A connection was admitted.

@@ -100,17 +100,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Dataset::read(data_path).with_context(|| format!("--data {}", data_path.display()))?;
     let verdict = gate(&candidate, &current, &data, args.from, &rule)?;
     let target = args.publish.clone().unwrap_or_else(|| args.current.clone());
-    let report = args.report.clone().unwrap_or_else(|| {
-        target
-            .parent()
-            .unwrap_or_else(|| Path::new("."))
-            .join("gate.json")
-    });
+    let report = args
+        .report
+        .clone()
+        .unwrap_or_else(|| learn::gate::report_beside(&target));
     for reason in &verdict.reasons {
         tracing::info!(reason = %reason, "gate");
     }
-    if verdict.publish {
-        let bytes = match learn::gate::carry_snapshot(&candidate, &current) {
+    let bytes = if verdict.publish {
+        match learn::gate::carry_snapshot(&candidate, &current) {
             Some(combined) => {
                 tracing::info!(
                     "the candidate has no cluster snapshot model: the current one is carried over"
@@ -119,11 +117,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             }
             None => std::fs::read(candidate_path)
                 .with_context(|| format!("--candidate {}", candidate_path.display()))?,
-        };
+        }
+    } else {
+        Vec::new()
+    };
+    // The report first (serve and watch read it when the model file changes), then the model.
+    publish_bytes(
+        (serde_json::to_string_pretty(&verdict)? + "\n").as_bytes(),
+        &report,
+    )
+    .with_context(|| format!("--report {}", report.display()))?;
+    if verdict.publish {
         publish_bytes(&bytes, &target)?;
     }
-    std::fs::write(&report, serde_json::to_string_pretty(&verdict)? + "\n")
-        .with_context(|| format!("--report {}", report.display()))?;
     let (c, k) = (&verdict.candidate, &verdict.current);
     println!(
         "{}: candidate {} alarmed {:.1}% before start, {:.2} false alarms/target-day; current {} {:.1}%, {:.2} \

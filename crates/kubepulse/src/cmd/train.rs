@@ -213,18 +213,40 @@ impl ModelArgs {
   kubepulse train --data data/sim --snapshot-data data/sim-cluster --out models/default.kpm
   kubepulse train --data data/sim --holdout-data data/other-names --columns columns.toml --out model.kpm
   kubepulse train --data data/mine --false-alarms feedback/false_alarms.csv --out model.kpm
-  kubepulse train --data data/mine --mitigated remediation/mitigated.csv --out model.kpm")]
+  kubepulse train --data data/mine --mitigated remediation/mitigated.csv --out model.kpm
+  kubepulse train --data big --shard 0/4 --sample-out samples/0   (one per shard: 0/4 .. 3/4)
+  kubepulse train --from-shards samples/0 samples/1 samples/2 samples/3 --out model.kpm")]
 pub struct Args {
     /// Dataset directory (metrics.csv + events.csv, or metrics.parquet + events.parquet).
-    #[arg(long)]
-    pub data: PathBuf,
+    #[arg(long, required_unless_present = "from_shards")]
+    pub data: Option<PathBuf>,
     /// Model bundle to write (`.kpm`); the Markdown card goes next to it (`.md`).
-    #[arg(long)]
-    pub out: PathBuf,
+    #[arg(long, required_unless_present = "sample_out")]
+    pub out: Option<PathBuf>,
+    /// Extract the training sample of this shard's targets only (`i/n`: the targets whose stable name
+    /// hash is i modulo n, as `watch --shard`) and write it to --sample-out instead of training; the
+    /// whole file is read for the period, thinning and validation targets, features only for the
+    /// shard's targets. `--from-shards` then trains on the union: the model one process trains.
+    #[arg(long, value_name = "I/N", requires = "sample_out")]
+    pub shard: Option<learn::shard::Shard>,
+    /// Directory the shard's training sample goes to (with --shard): Parquet files and shard.json.
+    #[arg(long, value_name = "DIR", requires = "shard", conflicts_with = "out")]
+    pub sample_out: Option<PathBuf>,
+    /// Train on the union of these shard directories (`--shard i/n --sample-out DIR`, every shard
+    /// of one extraction, any order) instead of reading --data.
+    #[arg(long, value_name = "DIR", num_args = 1.., conflicts_with_all = ["data", "shard"])]
+    pub from_shards: Vec<PathBuf>,
     /// Train only on data up to this time (unix seconds, RFC 3339, or `now-1d`: the retraining loop
-    /// keeps the last day for `gate`).
-    #[arg(long, value_parser = parse::when)]
-    pub train_until: Option<i64>,
+    /// keeps the last day for `gate`), or `end-1d`: a day before the data's last sample (the same
+    /// split in every shard of a sharded extraction, whenever each runs).
+    #[arg(long, value_parser = parse::split)]
+    pub train_until: Option<Split>,
+    /// Wait up to this long (e.g. 2h) for the inputs — the dataset with --shard, every shard's
+    /// shard.json with --from-shards — to appear, written by this run (modified at most 15 minutes
+    /// before this process started: a file left by an earlier daily run is not taken); then fail.
+    /// For the in-cluster sharded loop, whose steps run as separate Jobs started together.
+    #[arg(long, value_name = "DURATION", value_parser = parse::duration_secs)]
+    pub wait: Option<i64>,
     /// Cluster-level dataset (`kubepulse simulate --level cluster`) for the snapshot model.
     #[arg(long)]
     pub snapshot_data: Option<PathBuf>,
@@ -296,11 +318,34 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     snapshot_params.policy = OngoingPolicy::Exclude;
     snapshot_params.calendar = false;
     snapshot_params.monotonic = args.snapshot_monotonic;
+    if let Some(secs) = args.wait {
+        let inputs: Vec<PathBuf> = if args.from_shards.is_empty() {
+            let data = args
+                .data
+                .as_deref()
+                .context("--wait needs --data or --from-shards")?;
+            vec![data.join("metrics.parquet"), data.join("events.parquet")]
+        } else {
+            args.from_shards
+                .iter()
+                .map(|d| d.join("shard.json"))
+                .collect()
+        };
+        wait_for(&inputs, std::time::Duration::from_secs(secs.max(0) as u64))?;
+    }
+    if let (Some(shard), Some(out)) = (args.shard, &args.sample_out) {
+        return extract_shard(&args, params, shard, out);
+    }
+    let out = args
+        .out
+        .clone()
+        .context("--out is required (the model bundle to write)")?;
+    let data = args.data.clone().unwrap_or_default();
     let job = TrainJob {
-        data: args.data.clone(),
+        data: data.clone(),
         params,
         context: args.model.context(),
-        until: args.train_until.map(Split::TrainUntil),
+        until: args.train_until,
         snapshot: args.snapshot_data.clone().map(|d| (d, snapshot_params)),
         holdout: args
             .holdout_data
@@ -318,12 +363,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         mitigated: args.mitigated.clone(),
         max_rows_in_memory: args.max_rows_in_memory,
         max_memory: super::memory_limit(args.max_memory),
+        from_shards: args.from_shards.clone(),
     };
     let started = std::time::Instant::now();
-    let (bundle, _) = pipeline::train_bundle(&job)
-        .with_context(|| format!("training on {}", args.data.display()))?;
-    bundle.save(&args.out)?;
-    let card_path = args.out.with_extension("md");
+    let (bundle, _) = pipeline::train_bundle(&job).with_context(|| {
+        if args.from_shards.is_empty() {
+            format!("training on {}", data.display())
+        } else {
+            format!("training on {} shards", args.from_shards.len())
+        }
+    })?;
+    bundle.save(&out)?;
+    let card_path = out.with_extension("md");
     std::fs::write(&card_path, bundle.card_markdown())
         .with_context(|| format!("writing {}", card_path.display()))?;
     let card = bundle.card_json();
@@ -365,7 +416,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let info = bundle.info();
     tracing::info!(
-        model = %args.out.display(),
+        model = %out.display(),
         card = %card_path.display(),
         threshold = info.threshold,
         seconds = started.elapsed().as_secs_f64(),
@@ -375,11 +426,100 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     );
     println!(
         "wrote {} ({} bytes) and {}; threshold {:.4}; {:.1} s",
-        args.out.display(),
-        std::fs::metadata(&args.out).map_or(0, |m| m.len()),
+        out.display(),
+        std::fs::metadata(&out).map_or(0, |m| m.len()),
         card_path.display(),
         info.threshold,
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// `train --shard i/n --sample-out DIR`: the shard's training sample, no model.
+fn extract_shard(
+    args: &Args,
+    params: TrainParams,
+    shard: learn::shard::Shard,
+    out: &std::path::Path,
+) -> anyhow::Result<()> {
+    let data = args.data.as_deref().context("--shard needs --data")?;
+    if args.model.peers
+        || args.model.callers
+        || args.false_alarms.is_some()
+        || args.mitigated.is_some()
+        || args.snapshot_data.is_some()
+        || args.holdout_data.is_some()
+    {
+        anyhow::bail!(
+            "--shard extracts the window model's training sample only: --peers, --callers, \
+             --false-alarms, --mitigated, --snapshot-data and --holdout-data are not supported with it"
+        );
+    }
+    let started = std::time::Instant::now();
+    let meta = learn::model::shards::extract_shard(
+        data,
+        &params,
+        args.train_until,
+        args.max_rows_in_memory,
+        shard,
+        out,
+    )
+    .with_context(|| {
+        format!(
+            "extracting shard {}/{} of {}",
+            shard.index,
+            shard.count,
+            data.display()
+        )
+    })?;
+    println!(
+        "wrote shard {}/{} to {}: {} training rows, {} validation targets of {}; {:.1} s",
+        meta.index,
+        meta.count,
+        out.display(),
+        meta.rows,
+        meta.validation_targets,
+        meta.common.targets.len(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// How much older than this process a waited-for input may be and still count as this run's.
+const FRESH_SLACK: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// Waits (polling every 5 s, up to `timeout`) until every path exists and was modified at most
+/// [`FRESH_SLACK`] before now; fails naming the paths still missing or stale.
+fn wait_for(paths: &[PathBuf], timeout: std::time::Duration) -> anyhow::Result<()> {
+    let started = std::time::SystemTime::now();
+    let since = started.checked_sub(FRESH_SLACK).unwrap_or(started);
+    let fresh = |p: &PathBuf| {
+        std::fs::metadata(p)
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t >= since)
+    };
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let waiting: Vec<&PathBuf> = paths.iter().filter(|p| !fresh(p)).collect();
+        if waiting.is_empty() {
+            return Ok(());
+        }
+        if std::time::Instant::now() >= deadline {
+            anyhow::bail!(
+                "waited {} s for {}: missing, or older than 15 minutes before this step started",
+                timeout.as_secs(),
+                waiting
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        tracing::info!(
+            waiting = waiting.len(),
+            "waiting for {}",
+            waiting[0].display()
+        );
+        std::thread::sleep(std::time::Duration::from_secs(5));
+    }
 }

@@ -1,6 +1,7 @@
 //! The retraining loop end to end: `kubepulse gate --init` seeds an empty model volume, `serve` runs from
 //! it, a worse candidate is refused (the file stays), a better one is published and `serve` hot-reloads
-//! it: its `/model` version changes over HTTP.
+//! it: its `/model` version changes over HTTP; its `/metrics` export the gate's verdict and figures
+//! (`kubepulse_gate_*`, from `gate.json` beside the model) after each run.
 
 use std::io::{Read, Write};
 use std::path::Path;
@@ -51,6 +52,73 @@ fn served_version(addr: &str) -> Option<String> {
     let body = answer.split_once("\r\n\r\n")?.1;
     let json: serde_json::Value = serde_json::from_str(body).ok()?;
     json["version"].as_str().map(String::from)
+}
+
+/// `GET /metrics`'s text.
+fn metrics_text(addr: &str) -> Option<String> {
+    let mut s = std::net::TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        s,
+        "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).ok()?;
+    Some(answer.split_once("\r\n\r\n")?.1.to_string())
+}
+
+/// Waits (30 s at most) until serve's /metrics holds every line of `want`.
+fn wait_for_metrics(addr: &str, want: &[String]) {
+    let start = Instant::now();
+    loop {
+        let text = metrics_text(addr).unwrap_or_default();
+        if want.iter().all(|w| text.lines().any(|l| l == w)) {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "serve's /metrics lacks {want:?} 30 s after the gate:\n{}",
+            text.lines()
+                .filter(|l| l.starts_with("kubepulse_gate"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The gate's figures as serve exports them, from the report `gate.json`.
+fn gate_lines(verdict: &serde_json::Value) -> Vec<String> {
+    let mut want = vec![format!(
+        "kubepulse_gate_publish {}",
+        i64::from(verdict["publish"] == true)
+    )];
+    for model in ["candidate", "current"] {
+        let f = |key: &str| verdict[model][key].as_f64().unwrap();
+        // prometheus-client writes floats with Rust's shortest round-trip form (a `.0` on integers).
+        let float = |v: f64| {
+            let t = v.to_string();
+            if t.contains('.') || t.contains('e') {
+                t
+            } else {
+                format!("{t}.0")
+            }
+        };
+        want.push(format!(
+            "kubepulse_gate_alarmed_before_start_ratio{{model=\"{model}\"}} {}",
+            float(f("alarmed_before_start_ratio"))
+        ));
+        want.push(format!(
+            "kubepulse_gate_false_alarms_per_target_day{{model=\"{model}\"}} {}",
+            float(f("false_alarms_per_target_day"))
+        ));
+        want.push(format!(
+            "kubepulse_gate_incidents{{model=\"{model}\"}} {}",
+            verdict[model]["incidents"]
+        ));
+    }
+    want
 }
 
 fn stdout(o: &Output) -> String {
@@ -149,6 +217,8 @@ fn a_worse_candidate_is_refused_a_better_one_published_and_served() {
     assert_eq!(verdict["publish"], false);
     assert!(verdict["current"]["alarmed_before_start_ratio"].as_f64() > Some(0.5));
     assert_eq!(verdict["candidate"]["alarmed_before_start_ratio"], 0.0);
+    // serve exports the refusal and its figures (the model file did not change: gate.json did).
+    wait_for_metrics(&addr, &gate_lines(&verdict));
 
     let o = gate(&good);
     assert!(
@@ -180,6 +250,10 @@ fn a_worse_candidate_is_refused_a_better_one_published_and_served() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+    let verdict: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(models.join("gate.json")).unwrap()).unwrap();
+    assert_eq!(verdict["publish"], true);
+    wait_for_metrics(&addr, &gate_lines(&verdict));
 }
 
 #[test]

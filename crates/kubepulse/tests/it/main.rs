@@ -7,4 +7,5 @@ mod doctor;
 mod flood;
 mod gate;
 mod schemathesis;
+mod shards;
 mod signals;

@@ -4,8 +4,9 @@
 //! Training (see [`train`]):
 //! 1. the training period `[from, until]` is split by time: the first 80 % fits a forest, the last 20 %
 //!    (after a gap of window + horizon) validates it;
-//! 2. normal windows are thinned to at most `max_normal_rows` (each kept one weighs the stride) and
-//!    classes are balanced; windows inside an ongoing incident follow the [`OngoingPolicy`];
+//! 2. normal windows are thinned to at most `max_normal_rows` and positive windows to at most
+//!    `max_positive_rows` (each kept one weighs its stride, so the weighted sample stands for all of
+//!    them) and classes are balanced; windows inside an ongoing incident follow the [`OngoingPolicy`];
 //! 3. on the validation part, a Platt calibration maps forest scores to probabilities, and the alarm
 //!    threshold is the lowest that keeps false alarm episodes within the budget per target-day;
 //! 4. both forests are refitted on the whole training period with the same parameters; the calibration
@@ -34,6 +35,7 @@ mod calibration;
 pub mod eta;
 mod folds;
 mod params;
+pub mod shards;
 pub mod streamed;
 
 pub use calibration::Calibration;
@@ -223,18 +225,55 @@ impl Rows {
     }
 }
 
-/// Normal windows of a grid (what thinning counts).
-fn normal_count(grid: &Grid) -> usize {
-    grid.points
-        .iter()
-        .flatten()
-        .filter(|p| p.label == Label::Normal)
-        .count()
+/// Normal and positive windows of a grid (what thinning counts).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct LabelCounts {
+    /// Windows labelled normal.
+    pub normal: usize,
+    /// Windows labelled positive (an issue starts within the horizon).
+    pub positive: usize,
 }
 
-/// Every how many normal windows one is kept so that at most about `max_normal` are (its weight).
-fn normal_stride(normals: usize, max_normal: usize) -> usize {
-    normals.div_ceil(max_normal.max(1)).max(1)
+impl LabelCounts {
+    pub(crate) fn of(grid: &Grid) -> Self {
+        let mut c = Self::default();
+        for p in grid.points.iter().flatten() {
+            match p.label {
+                Label::Normal => c.normal += 1,
+                Label::Issue(_) => c.positive += 1,
+                Label::Ongoing(_) => {}
+            }
+        }
+        c
+    }
+
+    pub(crate) fn add(&mut self, other: Self) {
+        self.normal += other.normal;
+        self.positive += other.positive;
+    }
+
+    /// The strides that keep at most about `max_normal_rows` normal and `max_positive_rows` positive
+    /// windows of these.
+    pub(crate) fn strides(self, params: &TrainParams) -> Strides {
+        Strides {
+            normal: stride(self.normal, params.max_normal_rows),
+            positive: stride(self.positive, params.max_positive_rows),
+        }
+    }
+}
+
+/// Every how many windows of each label one is kept (and weighs that many).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Strides {
+    /// Normal windows.
+    pub normal: usize,
+    /// Positive windows (1: every one, below `max_positive_rows`).
+    pub positive: usize,
+}
+
+/// Every how many of `n` windows one is kept so that at most about `max` are (its weight).
+fn stride(n: usize, max: usize) -> usize {
+    n.div_ceil(max.max(1)).max(1)
 }
 
 fn training_rows(
@@ -242,25 +281,42 @@ fn training_rows(
     spec: &FeatureSpec,
     grid: &Grid,
     types: &[String],
-    max_normal: usize,
+    params: &TrainParams,
 ) -> Rows {
-    let stride = normal_stride(normal_count(grid), max_normal);
-    strided_rows(dataset, spec, grid, types, stride, 0)
+    let strides = LabelCounts::of(grid).strides(params);
+    strided_rows(dataset, spec, grid, types, strides, 0)
 }
 
-/// The training rows of a grid: every positive window, and normal window `k` of series `s` when
-/// `(k + offset + s) % stride == 0`, weighing `stride` (`offset` = the index of `dataset`'s first series
-/// in the whole dataset, for a dataset read a few targets at a time).
+/// The training rows of a grid: window `k` of series `s` when `(k + offset + s) % stride == 0`, `stride`
+/// the one of its label ([`Strides`]: normal or positive), weighing `stride` (`offset` = the index of
+/// `dataset`'s first series in the whole dataset, for a dataset read a few targets at a time). An
+/// incident's positive windows are consecutive, so each incident keeps about `1 / stride` of them: the
+/// cap thins every incident alike rather than dropping whole incidents.
 fn strided_rows(
     dataset: &Dataset,
     spec: &FeatureSpec,
     grid: &Grid,
     types: &[String],
-    stride: usize,
+    strides: Strides,
     offset: usize,
 ) -> Rows {
-    let per_series: Vec<Rows> = grid
-        .points
+    let mut all = Rows::empty();
+    for r in strided_rows_by_series(dataset, spec, grid, types, strides, offset) {
+        all.extend(r);
+    }
+    all
+}
+
+/// [`strided_rows`], one block per series of the grid.
+fn strided_rows_by_series(
+    dataset: &Dataset,
+    spec: &FeatureSpec,
+    grid: &Grid,
+    types: &[String],
+    strides: Strides,
+    offset: usize,
+) -> Vec<Rows> {
+    grid.points
         .par_iter()
         .enumerate()
         .map(|(s, points)| {
@@ -268,15 +324,16 @@ fn strided_rows(
             let mut chosen = Vec::new();
             let mut rows = Rows::empty();
             for (k, p) in points.iter().enumerate() {
+                let phase = k + offset + s;
                 match p.label {
-                    Label::Normal if (k + offset + s) % stride == 0 => {
+                    Label::Normal if phase % strides.normal == 0 => {
                         chosen.push((p.index, p.t));
                         rows.issue.push(0.0);
                         rows.type_label.push(-1.0);
-                        rows.weight.push(stride as f64);
+                        rows.weight.push(strides.normal as f64);
                         rows.eta_secs.push(f64::NAN);
                     }
-                    Label::Issue(e) => {
+                    Label::Issue(e) if phase % strides.positive == 0 => {
                         chosen.push((p.index, p.t));
                         rows.issue.push(1.0);
                         let ty = types
@@ -284,7 +341,7 @@ fn strided_rows(
                             .position(|t| *t == events[e].issue_type)
                             .unwrap_or(0);
                         rows.type_label.push(ty as f64);
-                        rows.weight.push(1.0);
+                        rows.weight.push(strides.positive as f64);
                         rows.eta_secs.push(eta::secs_to_start(events[e].start, p.t));
                     }
                     _ => {}
@@ -293,12 +350,7 @@ fn strided_rows(
             rows.x = series_rows(dataset, spec, s, chosen.into_iter());
             rows
         })
-        .collect();
-    let mut all = Rows::empty();
-    for r in per_series {
-        all.extend(r);
-    }
-    all
+        .collect()
 }
 
 /// Fits the binary forest (monotone in the `monotonic` directions, empty for none) and the type forest.
@@ -763,7 +815,7 @@ fn train_on(
         progress.step(&format!("features (fit part {}/{folds})", k + 1));
         let (fit_rows, fit_leads) = match (&fit_grid, sample.as_mut()) {
             (Some(g), _) => (
-                training_rows(dataset, &spec, g, &types, params.max_normal_rows),
+                training_rows(dataset, &spec, g, &types, params),
                 leads_by_type(dataset, g, &types),
             ),
             (None, Some(s)) => s.take_fit()?,
@@ -963,7 +1015,7 @@ fn train_on(
     let (rows, full_leads) = match sample.as_mut() {
         Some(s) => s.take_full()?,
         None => (
-            training_rows(dataset, &spec, &full_grid, &types, params.max_normal_rows),
+            training_rows(dataset, &spec, &full_grid, &types, params),
             leads_by_type(dataset, &full_grid, &types),
         ),
     };

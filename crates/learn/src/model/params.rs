@@ -69,6 +69,11 @@ pub struct TrainParams {
     pub relative_baseline: crate::relative::Baseline,
     /// Normal windows are thinned to about this many rows.
     pub max_normal_rows: usize,
+    /// Positive windows are thinned to about this many rows (every `stride`-th window of each incident,
+    /// weighing `stride`), so the training sample, and memory, stop growing with the data (bundles
+    /// trained before the cap read as unlimited).
+    #[serde(default = "unlimited")]
+    pub max_positive_rows: usize,
     /// Worker threads (`None` = all cores).
     pub n_threads: Option<usize>,
     /// Show progress bars on a terminal.
@@ -101,6 +106,7 @@ impl Default for TrainParams {
             relative_alarm: false,
             relative_baseline: crate::relative::Baseline::Ewma,
             max_normal_rows: 150_000,
+            max_positive_rows: 100_000,
             n_threads: None,
             progress: false,
         }
@@ -124,6 +130,10 @@ pub enum FoldBy {
 
 pub(super) fn one() -> usize {
     1
+}
+
+fn unlimited() -> usize {
+    usize::MAX
 }
 
 impl TrainParams {

@@ -7,11 +7,11 @@
 //! them (a file in another order is read by row groups: one target per row group, as `simulate` and
 //! `collect` write it):
 //! 1. the targets, their row counts, row groups and time range, the sample step;
-//! 2. the normal windows of the fit part and of the whole training period, counted (how much to
-//!    thin), and the dataset's fingerprint;
-//! 2. the normal windows of the fit part and of the whole training period, counted (how much to thin);
-//! 3. the training rows — every positive window, every `stride`-th normal window weighing `stride`:
-//!    exactly the rows the in-memory training extracts — of the fit part and of the whole period; and
+//! 2. the normal and positive windows of the fit part and of the whole training period, counted (how
+//!    much to thin), and the dataset's fingerprint;
+//! 3. the training rows — every `stride`-th normal and positive window weighing its stride (every
+//!    positive one below `max_positive_rows`): exactly the rows the in-memory training extracts — of
+//!    the fit part and of the whole period; and
 //!    the series of the *validation targets*, kept whole up to the end of the training period.
 //!
 //! Calibration, the alarm threshold (and per-target rule), the validation figures and the anomaly
@@ -22,13 +22,14 @@
 //! them and the model is byte for byte the in-memory one (tested).
 //!
 //! Memory: `max_rows` rows of raw data (8 bytes per metric and timestamp each) + one chunk + the
-//! training sample (for the fit part and the whole period: every positive window and at most
-//! `max_normal_rows` normal ones, 4 bytes per feature each).
+//! training sample (for the fit part and the whole period: at most about `max_positive_rows` positive
+//! and `max_normal_rows` normal windows, 4 bytes per feature each) + 8 bytes per positive window (the
+//! lead times, per type) — flat in the size of the data.
 
 use std::collections::HashSet;
 use std::path::Path;
 
-use super::folds::{cut_at, incident_starts};
+use super::folds::{self, cut_at, incident_starts};
 use super::*;
 use crate::dataset::{Fingerprint, Fnv, Format, Series};
 use crate::eval::Split;
@@ -223,6 +224,77 @@ pub fn train_in_chunks(
     max_rows: u64,
     chunk_rows: usize,
 ) -> Result<Streamed, LearnError> {
+    let plan = plan(dir, params, until, max_rows, chunk_rows)?;
+    let mut part = Part::new(plan.types.len());
+    extract(dir, &plan, chunk_rows, &|_| true, |chunk| {
+        part.add(chunk);
+        Ok(())
+    })?;
+    finish(plan, part)
+}
+
+/// What passes 1 and 2 find: everything the training rows depend on beyond a target's own history
+/// (the same in every shard of a sharded extraction).
+pub(crate) struct Plan {
+    /// The parameters, the step resolved.
+    pub params: TrainParams,
+    /// The metric names and every event of the known targets (no series).
+    pub base: Dataset,
+    /// The targets, sorted.
+    pub names: Vec<String>,
+    order: Option<Vec<usize>>,
+    /// Rows of the metrics file.
+    pub total_rows: u64,
+    /// The training period and where its validation part starts, unix seconds.
+    pub from: i64,
+    pub until: i64,
+    pub cut: i64,
+    /// The whole dataset's fingerprint.
+    pub fingerprint: String,
+    /// Thinning of the fit part and of the whole period.
+    pub fit_strides: Strides,
+    pub full_strides: Strides,
+    /// The targets kept whole for validation (indices into `names`).
+    pub keep: HashSet<usize>,
+    spec: FeatureSpec,
+    /// The issue types.
+    pub types: Vec<String>,
+}
+
+impl Plan {
+    /// The plan the shards of a sharded extraction recorded (what [`finish`] needs of it).
+    pub(crate) fn from_shards(
+        params: TrainParams,
+        base: Dataset,
+        common: &super::shards::Common,
+    ) -> Self {
+        Self {
+            spec: feature_spec(&base, &params),
+            params,
+            base,
+            names: common.targets.clone(),
+            order: None,
+            total_rows: common.total_rows,
+            from: common.from,
+            until: common.until,
+            cut: common.cut,
+            fingerprint: common.fingerprint.clone(),
+            fit_strides: common.fit_strides,
+            full_strides: common.full_strides,
+            keep: HashSet::new(),
+            types: common.types.clone(),
+        }
+    }
+}
+
+/// Passes 1 and 2 (see the module docs).
+pub(crate) fn plan(
+    dir: &Path,
+    params: &TrainParams,
+    until: Option<Split>,
+    max_rows: u64,
+    chunk_rows: usize,
+) -> Result<Plan, LearnError> {
     if params.unsupervised || params.validation_folds != 1 || params.mode != FeatureMode::Window {
         return Err(LearnError::InvalidOption {
             name: "max-rows-in-memory",
@@ -251,7 +323,6 @@ pub fn train_in_chunks(
         mut gaps,
         order,
     } = scan(dir, params.progress, "targets (pass 1/3)", "training")?;
-    let order = order.as_deref();
     let mut params = params.clone();
     if params.window.step_secs <= 0 {
         params.window.step_secs = if gaps.is_empty() {
@@ -277,11 +348,18 @@ pub fn train_in_chunks(
         &starts,
         || {
             let mut times = Vec::new();
-            let read = for_chunks(dir, order, &base, &names, chunk_rows, |chunk, _| {
-                let grid = Grid::build(&chunk, w, policy, from, until, true);
-                times.extend(grid.points.iter().flatten().map(|p| p.t));
-                Ok(())
-            });
+            let read = for_chunks(
+                dir,
+                order.as_deref(),
+                &base,
+                &names,
+                chunk_rows,
+                |chunk, _| {
+                    let grid = Grid::build(&chunk, w, policy, from, until, true);
+                    times.extend(grid.points.iter().flatten().map(|p| p.t));
+                    Ok(())
+                },
+            );
             // A read error here shows again, named, in the passes below.
             if read.is_err() {
                 times.clear();
@@ -295,101 +373,205 @@ pub fn train_in_chunks(
         params.validation_fraction,
     );
 
-    // Pass 2: how many normal windows, to thin them as in memory; the fingerprint.
+    // Pass 2: how many normal and positive windows, to thin them as in memory; the fingerprint.
     let bar = crate::progress::Rows::new(params.progress, "windows (pass 2/3)", Some(total_rows));
-    let (mut fit_normals, mut full_normals) = (0usize, 0usize);
+    let (mut fit_counts, mut full_counts) = (LabelCounts::default(), LabelCounts::default());
     let mut fingerprint = Fingerprint::new(&base.metrics);
-    for_chunks(dir, order, &base, &names, chunk_rows, |chunk, _| {
-        bar.inc(chunk.series.iter().map(|s| s.timestamps.len() as u64).sum());
-        for s in &chunk.series {
-            fingerprint.series(s);
-        }
-        fit_normals += normal_count(&Grid::build(&chunk, w, policy, from, cut, true));
-        full_normals += normal_count(&Grid::build(&chunk, w, policy, from, until, true));
-        Ok(())
-    })?;
+    for_chunks(
+        dir,
+        order.as_deref(),
+        &base,
+        &names,
+        chunk_rows,
+        |chunk, _| {
+            bar.inc(chunk.series.iter().map(|s| s.timestamps.len() as u64).sum());
+            for s in &chunk.series {
+                fingerprint.series(s);
+            }
+            fit_counts.add(LabelCounts::of(&Grid::build(
+                &chunk, w, policy, from, cut, true,
+            )));
+            full_counts.add(LabelCounts::of(&Grid::build(
+                &chunk, w, policy, from, until, true,
+            )));
+            Ok(())
+        },
+    )?;
     bar.finish();
     let fingerprint = fingerprint.finish(&base.events);
-
-    // Pass 3: the training rows, and the validation targets kept whole.
     let keep = validation_targets(&targets, params.seed, max_rows);
-    let fit_stride = normal_stride(fit_normals, params.max_normal_rows);
-    let full_stride = normal_stride(full_normals, params.max_normal_rows);
-    let (mut fit, mut full) = (Rows::empty(), Rows::empty());
-    let (mut fit_leads, mut full_leads) =
-        (vec![Vec::new(); types.len()], vec![Vec::new(); types.len()]);
-    let mut kept: Vec<Series> = Vec::new();
-    let bar = crate::progress::Rows::new(params.progress, "features (pass 3/3)", Some(total_rows));
-    for_chunks(dir, order, &base, &names, chunk_rows, |chunk, offset| {
-        bar.inc(chunk.series.iter().map(|s| s.timestamps.len() as u64).sum());
-        let grid = Grid::build(&chunk, w, policy, from, cut, true);
-        fit.extend(strided_rows(
-            &chunk, &spec, &grid, &types, fit_stride, offset,
-        ));
-        for (all, some) in fit_leads
-            .iter_mut()
-            .zip(leads_by_type(&chunk, &grid, &types))
-        {
-            all.extend(some);
-        }
-        let grid = Grid::build(&chunk, w, policy, from, until, true);
-        full.extend(strided_rows(
-            &chunk,
-            &spec,
-            &grid,
-            &types,
-            full_stride,
-            offset,
-        ));
-        for (all, some) in full_leads
-            .iter_mut()
-            .zip(leads_by_type(&chunk, &grid, &types))
-        {
-            all.extend(some);
-        }
-        for (i, mut s) in chunk.series.into_iter().enumerate() {
-            if keep.contains(&(offset + i)) {
-                // Nothing after the training period is read again.
-                let n = s.timestamps.partition_point(|&t| t <= until);
-                s.timestamps.truncate(n);
-                s.timestamps.shrink_to_fit();
-                for c in &mut s.columns {
-                    c.truncate(n);
-                    c.shrink_to_fit();
+    Ok(Plan {
+        fit_strides: fit_counts.strides(&params),
+        full_strides: full_counts.strides(&params),
+        params,
+        base,
+        names,
+        order,
+        total_rows,
+        from,
+        until,
+        cut,
+        fingerprint,
+        keep,
+        spec,
+        types,
+    })
+}
+
+/// What pass 3 extracts from one chunk of targets: per target it owns (index into the plan's
+/// `names`), its training rows of the fit part and of the whole period; the lead times of the
+/// positive windows of those targets, per type; the validation targets among them, up to the end of
+/// the training period.
+pub(crate) struct Chunk {
+    pub rows: Vec<(usize, Rows, Rows)>,
+    pub fit_leads: Vec<Vec<f64>>,
+    pub full_leads: Vec<Vec<f64>>,
+    pub validation: Vec<Series>,
+}
+
+/// Pass 3 over the targets `owns` says yes to (the others are read, and skipped): `sink` gets each
+/// chunk's rows, in target name order.
+pub(crate) fn extract(
+    dir: &Path,
+    plan: &Plan,
+    chunk_rows: usize,
+    owns: &dyn Fn(&str) -> bool,
+    mut sink: impl FnMut(Chunk) -> Result<(), LearnError>,
+) -> Result<(), LearnError> {
+    let (w, policy) = (plan.params.window, plan.params.policy);
+    let (from, cut, until) = (plan.from, plan.cut, plan.until);
+    let bar = crate::progress::Rows::new(
+        plan.params.progress,
+        "features (pass 3/3)",
+        Some(plan.total_rows),
+    );
+    for_chunks(
+        dir,
+        plan.order.as_deref(),
+        &plan.base,
+        &plan.names,
+        chunk_rows,
+        |chunk, offset| {
+            bar.inc(chunk.series.iter().map(|s| s.timestamps.len() as u64).sum());
+            let mine: Vec<bool> = chunk.series.iter().map(|s| owns(&s.target)).collect();
+            let grid = |end| {
+                folds::keep_series(Grid::build(&chunk, w, policy, from, end, true), |s| mine[s])
+            };
+            let extract = |g: &Grid, strides| {
+                (
+                    strided_rows_by_series(&chunk, &plan.spec, g, &plan.types, strides, offset),
+                    leads_by_type(&chunk, g, &plan.types),
+                )
+            };
+            let (fit, fit_leads) = extract(&grid(cut), plan.fit_strides);
+            let (full, full_leads) = extract(&grid(until), plan.full_strides);
+            let rows = fit
+                .into_iter()
+                .zip(full)
+                .enumerate()
+                .filter(|(s, _)| mine[*s])
+                .map(|(s, (a, b))| (offset + s, a, b))
+                .collect();
+            let mut validation = Vec::new();
+            for (i, mut s) in chunk.series.into_iter().enumerate() {
+                if mine[i] && plan.keep.contains(&(offset + i)) {
+                    // Nothing after the training period is read again.
+                    let n = s.timestamps.partition_point(|&t| t <= until);
+                    s.timestamps.truncate(n);
+                    s.timestamps.shrink_to_fit();
+                    for c in &mut s.columns {
+                        c.truncate(n);
+                        c.shrink_to_fit();
+                    }
+                    validation.push(s);
                 }
-                kept.push(s);
             }
-        }
-        Ok(())
-    })?;
+            sink(Chunk {
+                rows,
+                fit_leads,
+                full_leads,
+                validation,
+            })
+        },
+    )?;
     bar.finish();
-    let validation_rows = kept.iter().map(|s| s.timestamps.len() as u64).sum();
+    Ok(())
+}
+
+/// The training sample gathered from pass 3 (in target name order).
+pub(crate) struct Part {
+    pub fit: Rows,
+    pub full: Rows,
+    pub fit_leads: Vec<Vec<f64>>,
+    pub full_leads: Vec<Vec<f64>>,
+    pub validation: Vec<Series>,
+}
+
+impl Part {
+    pub(crate) fn new(types: usize) -> Self {
+        Self {
+            fit: Rows::empty(),
+            full: Rows::empty(),
+            fit_leads: vec![Vec::new(); types],
+            full_leads: vec![Vec::new(); types],
+            validation: Vec::new(),
+        }
+    }
+
+    pub(crate) fn add(&mut self, chunk: Chunk) {
+        for (_, fit, full) in chunk.rows {
+            self.fit.extend(fit);
+            self.full.extend(full);
+        }
+        for (all, some) in self.fit_leads.iter_mut().zip(chunk.fit_leads) {
+            all.extend(some);
+        }
+        for (all, some) in self.full_leads.iter_mut().zip(chunk.full_leads) {
+            all.extend(some);
+        }
+        self.validation.extend(chunk.validation);
+    }
+}
+
+/// Trains the pair on the plan's period from the training sample and validation targets of `part`.
+pub(crate) fn finish(plan: Plan, part: Part) -> Result<Streamed, LearnError> {
+    let validation_rows = part
+        .validation
+        .iter()
+        .map(|s| s.timestamps.len() as u64)
+        .sum();
     let validation = Dataset {
         mitigated: Vec::new(),
-        metrics: base.metrics,
-        series: kept,
-        events: base.events,
+        metrics: plan.base.metrics,
+        series: part.validation,
+        events: plan.base.events,
     };
     tracing::info!(
-        targets = names.len(),
-        rows = total_rows,
+        targets = plan.names.len(),
+        rows = plan.total_rows,
         validation_targets = validation.series.len(),
         validation_rows,
-        training_rows = full.issue.len(),
+        training_rows = part.full.issue.len(),
         "read target by target"
     );
     let sample = Sample {
-        cut,
-        fit: Some((fit, fit_leads)),
-        full: Some((full, full_leads)),
-        fingerprint,
-        targets: names,
+        cut: plan.cut,
+        fit: Some((part.fit, part.fit_leads)),
+        full: Some((part.full, part.full_leads)),
+        fingerprint: plan.fingerprint,
+        targets: plan.names,
     };
     let targets = sample.targets.len();
-    let pair = train_on(&validation, &params, from, until, Some(sample))?;
+    let pair = train_on(
+        &validation,
+        &plan.params,
+        plan.from,
+        plan.until,
+        Some(sample),
+    )?;
     Ok(Streamed {
         pair,
-        rows: total_rows,
+        rows: plan.total_rows,
         targets,
         validation_targets: validation.series.len(),
         validation_rows,

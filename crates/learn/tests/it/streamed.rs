@@ -45,6 +45,11 @@ fn every_target_in_memory_gives_the_in_memory_model_byte_for_byte() {
             max_normal_rows: 2000,
             ..common::small_params()
         },
+        // Positive windows thinned too (every third).
+        TrainParams {
+            max_positive_rows: 300,
+            ..common::small_params()
+        },
     ];
     for params in variants {
         let full = in_memory(dir.path(), &params, until);
@@ -141,6 +146,133 @@ fn validation_on_half_the_targets_stays_close_to_the_whole() {
     assert!(vb.false_alarms_per_target_day <= params.false_alarm_budget);
 }
 
+/// Capping the positive windows at a third (each kept one weighing 3, as the normal ones weigh their
+/// stride) leaves the alarm threshold and the validation false alarm rate near where the full sample
+/// puts them — stated tolerance, on 8 clusters x 2 days (about 5,000 positive windows, 51 validation
+/// incidents): threshold within 0.06, false alarms per target-day within 0.3 and both within the
+/// budget, alarmed before start within 10 points (measured: 0.176 vs 0.227, 1.18 vs 0.90, 84 % vs
+/// 78 %); the training sample shrinks by the positives left out, and the streamed training thins them
+/// alike.
+#[test]
+fn a_weighted_cap_on_positive_windows_keeps_threshold_and_false_alarms() {
+    let dir = simulated(8, "2d");
+    let until = Split::Fraction(0.8);
+    let uncapped = TrainParams {
+        max_positive_rows: usize::MAX,
+        ..common::small_params()
+    };
+    let full = in_memory(dir.path(), &uncapped, until);
+    // The positive windows of the whole training period (those of the fit part are fewer).
+    let d = Dataset::read(dir.path()).unwrap();
+    let (first, _) = d.time_range().unwrap();
+    let grid = learn::scoring::Grid::build(
+        &d,
+        full.meta.window,
+        full.meta.policy,
+        first,
+        until.time(&d).unwrap(),
+        true,
+    );
+    let positives = grid
+        .points
+        .iter()
+        .flatten()
+        .filter(|p| matches!(p.label, learn::labels::Label::Issue(_)))
+        .count();
+    let normals = full.meta.training_rows - positives;
+    assert!(positives > 300, "{positives} positive windows");
+    let cap = positives / 3;
+    let capped_params = TrainParams {
+        max_positive_rows: cap,
+        ..uncapped.clone()
+    };
+    let capped = in_memory(dir.path(), &capped_params, until);
+    let (a, b) = (&capped.meta, &full.meta);
+    assert!(
+        a.training_rows <= normals + cap + cap / 10
+            && a.training_rows + positives / 3 < b.training_rows,
+        "training rows capped {} vs {} ({positives} positive, cap {cap})",
+        a.training_rows,
+        b.training_rows
+    );
+    let (va, vb) = (
+        a.validation.as_ref().unwrap(),
+        b.validation.as_ref().unwrap(),
+    );
+    eprintln!(
+        "positives capped at {cap} of ~{positives}: threshold {:.4} vs {:.4}; validation FA/td {:.3} vs \
+         {:.3}; alarmed before start {:.3} vs {:.3} ({} incidents)",
+        a.threshold,
+        b.threshold,
+        va.false_alarms_per_target_day,
+        vb.false_alarms_per_target_day,
+        va.incidents.alarmed_before_start_ratio,
+        vb.incidents.alarmed_before_start_ratio,
+        vb.incidents.count
+    );
+    assert!(
+        (a.threshold - b.threshold).abs() <= 0.06,
+        "threshold {} vs {}",
+        a.threshold,
+        b.threshold
+    );
+    assert!(
+        (va.false_alarms_per_target_day - vb.false_alarms_per_target_day).abs() <= 0.3,
+        "validation FA/td {} vs {}",
+        va.false_alarms_per_target_day,
+        vb.false_alarms_per_target_day
+    );
+    let budget = uncapped.false_alarm_budget;
+    assert!(va.false_alarms_per_target_day <= budget && vb.false_alarms_per_target_day <= budget);
+    assert!(
+        (va.incidents.alarmed_before_start_ratio - vb.incidents.alarmed_before_start_ratio).abs()
+            <= 0.10,
+        "alarmed before start {} vs {}",
+        va.incidents.alarmed_before_start_ratio,
+        vb.incidents.alarmed_before_start_ratio
+    );
+    // Streamed with the same cap: the same model.
+    let s =
+        streamed::train_in_chunks(dir.path(), &capped_params, Some(until), u64::MAX, 1).unwrap();
+    assert!(
+        bytes(&s.pair) == bytes(&capped),
+        "streamed differs from in memory"
+    );
+}
+
+/// Below the positive cap nothing is thinned: the model is the one without a cap (but for the
+/// parameter it records).
+#[test]
+fn below_the_positive_cap_the_model_is_the_uncapped_one() {
+    let d = common::synthetic(5, 16, 3);
+    let dir = common::parquet_dir(&d);
+    let until = Split::Fraction(0.75);
+    let capped = in_memory(dir.path(), &common::small_params(), until);
+    let mut uncapped = in_memory(
+        dir.path(),
+        &TrainParams {
+            max_positive_rows: usize::MAX,
+            ..common::small_params()
+        },
+        until,
+    );
+    uncapped.meta.params.max_positive_rows = common::small_params().max_positive_rows;
+    assert!(
+        bytes(&capped) == bytes(&uncapped),
+        "the default cap changed the model"
+    );
+    // A cap below the positives does change it.
+    let thinned = in_memory(
+        dir.path(),
+        &TrainParams {
+            max_positive_rows: 10,
+            ..common::small_params()
+        },
+        until,
+    );
+    assert!(thinned.meta.training_rows < capped.meta.training_rows);
+}
+
 #[test]
 fn targets_out_of_name_order_are_read_by_row_group_in_name_order() {
     let d = common::synthetic(5, 16, 3);
@@ -223,4 +355,96 @@ fn train_bundle_reads_target_by_target_above_max_rows_in_memory_only() {
     .0
     .meta;
     assert_eq!(meta(rows / 2, true), peers);
+}
+
+/// `train --shard i/n --sample-out DIR` x 4, then `--from-shards`: the union, in any order, is the
+/// model one process trains (target by target, and in memory), byte for byte; a missing, doubled or
+/// foreign shard is an error.
+#[test]
+fn four_shards_merged_in_any_order_give_the_single_process_model_byte_for_byte() {
+    use learn::model::shards;
+    use learn::shard::Shard;
+    let d = common::synthetic(9, 16, 11);
+    let dir = common::parquet_dir(&d);
+    let until = Split::Fraction(0.75);
+    // Positives and normals thinned, so the strides' offsets cross shard boundaries.
+    let params = TrainParams {
+        max_positive_rows: 300,
+        max_normal_rows: 2000,
+        ..common::small_params()
+    };
+    // Validation on a seeded half of the targets, as above --max-rows-in-memory.
+    let rows: u64 = d.series.iter().map(|s| s.timestamps.len() as u64).sum();
+    let max_rows = rows / 2;
+    let single = streamed::train(dir.path(), &params, Some(until), max_rows).unwrap();
+    assert!(single.validation_targets < 9);
+    let out = tempfile::tempdir().unwrap();
+    let dirs: Vec<std::path::PathBuf> = (0..4)
+        .map(|i| {
+            let p = out.path().join(format!("shard-{i}"));
+            let meta = shards::extract_shard(
+                dir.path(),
+                &params,
+                Some(until),
+                max_rows,
+                Shard { index: i, count: 4 },
+                &p,
+            )
+            .unwrap();
+            assert_eq!((meta.index, meta.count), (i, 4));
+            p
+        })
+        .collect();
+    // The shards hold the validation targets between them.
+    let owned: Vec<usize> = dirs
+        .iter()
+        .map(|p| shards::read_meta(p).unwrap().validation_targets)
+        .collect();
+    assert_eq!(
+        owned.iter().sum::<usize>(),
+        single.validation_targets,
+        "{owned:?}"
+    );
+    for order in [[0, 1, 2, 3], [3, 1, 0, 2], [2, 3, 1, 0]] {
+        let given: Vec<_> = order.iter().map(|&i| dirs[i].clone()).collect();
+        let merged = shards::train_from_shards(&given, false).unwrap();
+        assert_eq!(merged.pair.meta, single.pair.meta, "order {order:?}");
+        assert!(
+            bytes(&merged.pair) == bytes(&single.pair),
+            "order {order:?}: not byte for byte"
+        );
+    }
+    let e = shards::train_from_shards(&dirs[..3], false)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("3/4") && e.contains("missing"), "{e}");
+    let twice = [
+        dirs[0].clone(),
+        dirs[1].clone(),
+        dirs[2].clone(),
+        dirs[2].clone(),
+    ];
+    let e = shards::train_from_shards(&twice, false)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("twice"), "{e}");
+    // A shard of another extraction (other parameters).
+    let other = out.path().join("other");
+    shards::extract_shard(
+        dir.path(),
+        &TrainParams {
+            seed: 7,
+            ..params.clone()
+        },
+        Some(until),
+        max_rows,
+        Shard { index: 3, count: 4 },
+        &other,
+    )
+    .unwrap();
+    let mixed = [dirs[0].clone(), dirs[1].clone(), dirs[2].clone(), other];
+    let e = shards::train_from_shards(&mixed, false)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("different data, periods or parameters"), "{e}");
 }
