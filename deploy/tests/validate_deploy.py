@@ -315,6 +315,7 @@ def assert_rbac(docs: list[dict], source: str) -> str:
 
 REMEDIATE = DEPLOY / "kustomize/components/remediate"
 REMEDIATE_NODES_ROLE = DEPLOY / "kustomize/components/remediate-nodes/clusterrole.yaml"
+REMEDIATE_NAMESPACES_ROLE = REMEDIATE / "clusterrole-namespaces.yaml"
 
 
 def role_file_access(path: Path) -> set[tuple[str, str, str]]:
@@ -351,7 +352,7 @@ def binding_access(docs: list[dict], binding: dict) -> set[tuple[str, str, str]]
 
 def assert_remediation_rbac(docs: list[dict], source: str) -> str:
     """With components/remediate(-nodes): kubepulse-watch holds, cluster-wide, exactly the watch
-    ClusterRole and the nodes ClusterRole; in each namespace the policy lists (and only there), exactly
+    ClusterRole, the nodes ClusterRole and the remediation's `list namespaces`; in each namespace the policy lists (and only there), exactly
     components/remediate/role.yaml; the RoleBindings stayed in their namespaces; serve has nothing."""
     import tomllib
     sa = find(docs, "ServiceAccount", "kubepulse-watch")
@@ -368,9 +369,11 @@ def assert_remediation_rbac(docs: list[dict], source: str) -> str:
             cluster_wide |= binding_access(docs, b)
         else:
             per_ns.setdefault(b["metadata"]["namespace"], set()).update(binding_access(docs, b))
-    want_cluster = canonical_access() | role_file_access(REMEDIATE_NODES_ROLE)
+    want_cluster = (canonical_access() | role_file_access(REMEDIATE_NODES_ROLE)
+                    | role_file_access(REMEDIATE_NAMESPACES_ROLE))
     if cluster_wide != want_cluster:
-        fail(f"{source}: kubepulse-watch's cluster-wide access differs from the watch and remediate-nodes "
+        fail(f"{source}: kubepulse-watch's cluster-wide access differs from the watch, remediate-nodes and "
+             "remediate namespaces "
              f"ClusterRoles\n  extra: {sorted(cluster_wide - want_cluster)}\n  missing: {sorted(want_cluster - cluster_wide)}")
     policy = tomllib.loads((REMEDIATE / "policy.toml").read_text())
     listed = set(policy.get("namespaces", {}))
@@ -392,7 +395,7 @@ def assert_remediation_rbac(docs: list[dict], source: str) -> str:
     verbs = sorted({v for _, _, v in cluster_wide | want_ns})
     if set(verbs) - {"get", "list", "patch", "create"}:
         fail(f"{source}: remediation verbs beyond get/list/patch/create: {verbs}")
-    return (f"cluster-wide {len(cluster_wide)} grants == watch + remediate-nodes ClusterRoles; "
+    return (f"cluster-wide {len(cluster_wide)} grants == watch + remediate-nodes + remediate-namespaces ClusterRoles; "
             f"{len(want_ns)} grants in each of {sorted(per_ns)} == remediate/role.yaml == the policy's namespaces")
 
 

@@ -19,14 +19,19 @@ pub enum Role {
     /// The remediation agent's node actions (cordon, drain), cluster-scoped and opt-in
     /// (`deploy/kustomize/components/remediate-nodes/clusterrole.yaml`).
     RemediateNodes,
+    /// The remediation agent's cluster-scoped read of namespaces: those opted in by label or
+    /// annotation, and the kill-switch annotation on its own
+    /// (`deploy/kustomize/components/remediate/clusterrole-namespaces.yaml`, bound cluster-wide).
+    RemediateNamespaces,
 }
 
 impl Role {
     /// Every role.
-    pub const ALL: [Role; 3] = [
+    pub const ALL: [Role; 4] = [
         Role::Collect,
         Role::RemediateNamespaced,
         Role::RemediateNodes,
+        Role::RemediateNamespaces,
     ];
 
     /// The file (from the repository's root) that grants it: `kind` `ClusterRole` or `Role`.
@@ -35,6 +40,9 @@ impl Role {
             Role::Collect => "deploy/kustomize/components/watch/clusterrole.yaml",
             Role::RemediateNamespaced => "deploy/kustomize/components/remediate/role.yaml",
             Role::RemediateNodes => "deploy/kustomize/components/remediate-nodes/clusterrole.yaml",
+            Role::RemediateNamespaces => {
+                "deploy/kustomize/components/remediate/clusterrole-namespaces.yaml"
+            }
         }
     }
 }
@@ -274,6 +282,17 @@ pub const NODE_EVENTS: Permission = remediate(
     &["create"],
 );
 
+/// Namespaces, listed each cycle: those labelled or annotated `kubepulse.io/remediate: enabled` are
+/// opted in (with the policy's defaults), and the kill-switch annotation is read on the agent's own.
+pub const NAMESPACES: Permission = remediate(
+    Role::RemediateNamespaces,
+    "",
+    "v1",
+    "Namespace",
+    "namespaces",
+    &["list"],
+);
+
 /// Everything KubePulse may do with the Kubernetes API, no wildcards. [`Role::Collect`] is read-only;
 /// the remediation roles hold exactly the verbs the agent's executor uses (`crate::remediation`).
 ///
@@ -295,6 +314,7 @@ pub const KUBE_PERMISSIONS: &[Permission] = &[
     NODE_PODS,
     PODS_EVICTION,
     NODE_EVENTS,
+    NAMESPACES,
 ];
 
 /// Every `(apiGroup, resource, verb)` triple of [`KUBE_PERMISSIONS`] of [`Role::Collect`], sorted.

@@ -12,6 +12,12 @@
 //! | cordon + drain | apply `spec.unschedulable: true` to the node; list its pods; evict each (`pods/{name}/eviction`) |
 //! | uncordon | apply the node without `spec.unschedulable` (the agent's field dropped) |
 //!
+//! Each cycle it lists the namespaces first: one labelled or annotated [`OPT_IN`]` = enabled` is read
+//! too and opted in with the policy's defaults (a 403 there — no RoleBinding — leaves it out, with a
+//! warning); the annotation [`KILL_SWITCH`]` = "true"` on the agent's own namespace stops every change
+//! (actions, restores, drains in progress, decision annotations) until it is removed: the core audits
+//! its decisions as skipped (`kill_switch`), and Events still record them.
+//!
 //! A 409 (another field manager owns the field) and a 403 (a permission not granted) are skips with
 //! the reason; a `pods/resize` answered 404 or 422 (Kubernetes < 1.33, or a change the kubelet cannot
 //! make in place) becomes a recommendation carrying the exact patch; an eviction answered 429 (a
@@ -44,6 +50,14 @@ pub const AUDIT_FIELD_MANAGER: &str = "kubepulse-audit";
 pub const REPORTING_CONTROLLER: &str = "kubepulse.io/remediate";
 /// The namespace Events about nodes are written to.
 pub const NODE_EVENT_NAMESPACE: &str = "default";
+/// The label (or annotation) opting a namespace in, with the value [`ENABLED`]: the agent reads it and
+/// acts there with the policy's `[defaults]` (a `[namespaces.<ns>]` table of the policy wins).
+pub const OPT_IN: &str = "kubepulse.io/remediate";
+/// The value of [`OPT_IN`] that opts a namespace in.
+pub const ENABLED: &str = "enabled";
+/// The annotation on the agent's own namespace that, while `"true"`, stops every change the agent
+/// would make (read each cycle).
+pub const KILL_SWITCH: &str = "kubepulse.io/remediate-kill-switch";
 
 const NAME: &str = "kubernetes";
 const MIB: f64 = 1024.0 * 1024.0;
@@ -60,8 +74,17 @@ fn failed(e: impl std::fmt::Display) -> RemediateError {
 pub struct KubeExecutor {
     client: kube::Client,
     /// Namespaces whose Deployments the agent reads (those opted in by the policy file, each with the
-    /// remediation Role).
+    /// remediation Role); labelled ones are added each cycle.
     namespaces: Vec<String>,
+    /// The namespace whose [`KILL_SWITCH`] annotation the agent reads (its own).
+    kill_switch_namespace: String,
+    /// The kill switch was on at the latest read of the state.
+    killed: AtomicBool,
+    /// Namespaces read in the latest state (listed by the policy, or labelled and readable): the only
+    /// ones decisions are written to as Events and annotations.
+    readable: Mutex<BTreeSet<String>>,
+    /// Labelled namespaces already warned about (no RoleBinding there).
+    warned: Mutex<BTreeSet<String>>,
     /// Node actions opted in: nodes listed and drained (the cluster-scoped ClusterRole granted).
     nodes: bool,
     /// `pods/resize` answered 404: the state says the server cannot resize in place.
@@ -78,13 +101,19 @@ pub struct KubeExecutor {
 }
 
 impl KubeExecutor {
-    /// An executor reading `namespaces` (and the nodes when `nodes`), writing through `client`;
-    /// `instance` names this agent in its Events (`reportingInstance`, e.g. the pod's name).
+    /// An executor reading `namespaces` and the namespaces labelled [`OPT_IN`] (and the nodes when
+    /// `nodes`), writing through `client`; `instance` names this agent in its Events
+    /// (`reportingInstance`, e.g. the pod's name). The kill switch is read on the client's default
+    /// namespace (in a pod: its own) unless [`KubeExecutor::kill_switch_on`] names another.
     pub fn new(client: kube::Client, namespaces: Vec<String>, nodes: bool, instance: &str) -> Self {
         KubeExecutor {
+            kill_switch_namespace: client.default_namespace().to_string(),
             client,
             namespaces,
             nodes,
+            killed: AtomicBool::new(false),
+            readable: Mutex::new(BTreeSet::new()),
+            warned: Mutex::new(BTreeSet::new()),
             resize_unsupported: AtomicBool::new(false),
             draining: Mutex::new(BTreeSet::new()),
             known: Mutex::new(BTreeSet::new()),
@@ -93,16 +122,56 @@ impl KubeExecutor {
         }
     }
 
+    /// Reads the [`KILL_SWITCH`] annotation on `namespace` instead of the client's default namespace.
+    pub fn kill_switch_on(mut self, namespace: &str) -> Self {
+        self.kill_switch_namespace = namespace.to_string();
+        self
+    }
+
+    /// The namespace whose [`KILL_SWITCH`] annotation stops the agent.
+    pub fn kill_switch_namespace(&self) -> &str {
+        &self.kill_switch_namespace
+    }
+
     /// Nodes whose drain is in progress (evictions to retry).
     pub fn draining(&self) -> Vec<String> {
         lock(&self.draining).iter().cloned().collect()
     }
 
-    async fn read_state(&self) -> Result<ClusterState, ClusterError> {
+    /// Lists the namespaces: whether the kill switch is on (the annotation on the agent's own), and
+    /// the namespaces labelled or annotated [`OPT_IN`]` = enabled` that the policy does not list.
+    async fn read_namespaces(&self) -> Result<(bool, Vec<String>), ClusterError> {
+        let all = list::list_in(
+            &self.client,
+            &permissions::NAMESPACES,
+            None,
+            &Selector::default(),
+        )
+        .await?;
+        let kill = all
+            .iter()
+            .find(|n| n.metadata.name.as_deref() == Some(self.kill_switch_namespace.as_str()))
+            .and_then(|n| annotation(n, KILL_SWITCH))
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+        let labelled = all
+            .iter()
+            .filter(|n| opted_in(n))
+            .filter_map(|n| n.metadata.name.clone())
+            .filter(|n| !self.namespaces.contains(n))
+            .collect();
+        Ok((kill, labelled))
+    }
+
+    async fn read_state(
+        &self,
+        kill: bool,
+        labelled: &[String],
+    ) -> Result<ClusterState, ClusterError> {
         let now = chrono::Utc::now().timestamp();
         let mut state = ClusterState {
             observed_at: now,
             supports_resize: !self.resize_unsupported.load(Ordering::Relaxed),
+            kill_switch: kill,
             ..ClusterState::default()
         };
         let none = Selector::default();
@@ -125,20 +194,37 @@ impl KubeExecutor {
                 pods_by_ns.entry(ns).or_default().push(p);
             }
         }
-        for ns in &self.namespaces {
-            let deployments = list::list_in(c, &permissions::DEPLOYMENTS, Some(ns), &none).await?;
-            let hpas = list::list_in(c, &permissions::HPAS, Some(ns), &none).await?;
-            let sets = list::list_in(c, &permissions::REPLICASETS, Some(ns), &none).await?;
-            let pods = match pods_by_ns.remove(ns) {
-                Some(p) if self.nodes => p,
-                _ => list::list_in(c, &permissions::PODS, Some(ns), &none).await?,
-            };
-            for d in &deployments {
-                state
-                    .workloads
-                    .push(workload_of(ns, d, &hpas, &sets, &pods, now));
+        let mut readable = BTreeSet::new();
+        let namespaces = self.namespaces.iter().map(|n| (n, false));
+        for (ns, by_label) in namespaces.chain(labelled.iter().map(|n| (n, true))) {
+            let pods = pods_by_ns.remove(ns);
+            match self.read_namespace(ns, pods, now).await {
+                Ok(workloads) => {
+                    state.workloads.extend(workloads);
+                    if by_label {
+                        state.labelled_namespaces.push(ns.clone());
+                    }
+                    readable.insert(ns.clone());
+                }
+                // Labelled, but without the remediation Role there: not opted in (warned once).
+                Err(ClusterError::Refused {
+                    code: 403,
+                    permission,
+                    ..
+                }) if by_label => {
+                    if lock(&self.warned).insert(ns.clone()) {
+                        tracing::warn!(
+                            namespace = %ns,
+                            denied = %permission,
+                            "remediation: namespace labelled {OPT_IN}={ENABLED} but the agent has no \
+                             RoleBinding there (deploy/kustomize/components/remediate): left out"
+                        );
+                    }
+                }
+                Err(e) => return Err(e),
             }
         }
+        *lock(&self.readable) = readable;
         let mut known = lock(&self.known);
         known.clear();
         known.extend(
@@ -149,6 +235,27 @@ impl KubeExecutor {
         );
         known.extend(state.nodes.iter().map(|n| format!("node/{}", n.name)));
         Ok(state)
+    }
+
+    /// The workloads of one namespace (`pods`: its pods when already listed with the nodes).
+    async fn read_namespace(
+        &self,
+        ns: &str,
+        pods: Option<Vec<DynamicObject>>,
+        now: i64,
+    ) -> Result<Vec<Workload>, ClusterError> {
+        let (c, none) = (&self.client, Selector::default());
+        let deployments = list::list_in(c, &permissions::DEPLOYMENTS, Some(ns), &none).await?;
+        let hpas = list::list_in(c, &permissions::HPAS, Some(ns), &none).await?;
+        let sets = list::list_in(c, &permissions::REPLICASETS, Some(ns), &none).await?;
+        let pods = match pods {
+            Some(p) if self.nodes => p,
+            _ => list::list_in(c, &permissions::PODS, Some(ns), &none).await?,
+        };
+        Ok(deployments
+            .iter()
+            .map(|d| workload_of(ns, d, &hpas, &sets, &pods, now))
+            .collect())
     }
 
     /// Evicts the pods still on the nodes being drained; a node with none left is done.
@@ -469,7 +576,7 @@ impl KubeExecutor {
             ),
             Some(_) => return Ok(()),
             None => {
-                if !self.namespaces.contains(&d.namespace) {
+                if !lock(&self.readable).contains(&d.namespace) {
                     // Not opted in: the agent has no Role there; the log line is the audit.
                     return Ok(());
                 }
@@ -533,7 +640,8 @@ impl KubeExecutor {
             "regarding": regarding,
         });
         write::create(&self.client, &events, Some(&event_ns), &event).await?;
-        if !lock(&self.known).contains(&object) {
+        // Under the kill switch no object is changed, not even by an annotation: the Event records.
+        if !lock(&self.known).contains(&object) || self.killed.load(Ordering::Relaxed) {
             return Ok(());
         }
         let annotations = json!({LAST_DECISION: summary.to_string()});
@@ -575,20 +683,28 @@ impl LiveExecutor for KubeExecutor {
         NAME
     }
 
-    /// Continues the drains in progress (evictions a PodDisruptionBudget refused before; a failure is
-    /// a warning), then reads the state.
+    /// Lists the namespaces (the kill switch, the labelled ones: if that fails, nothing is read and
+    /// nothing decided), continues the drains in progress unless the kill switch is on (evictions a
+    /// PodDisruptionBudget refused before; a failure is a warning), then reads the state.
     fn state(&self) -> BoxFuture<'_, Result<ClusterState, RemediateError>> {
         Box::pin(async move {
+            let (kill, labelled) = self.read_namespaces().await.map_err(failed)?;
+            self.killed.store(kill, Ordering::Relaxed);
             // A drain that cannot go on now is not a reason to stop deciding: warned, retried.
-            if let Err(e) = self.continue_drains().await {
+            if !kill && let Err(e) = self.continue_drains().await {
                 tracing::warn!(error = %e, "remediation: a drain in progress could not continue");
             }
-            self.read_state().await.map_err(failed)
+            self.read_state(kill, &labelled).await.map_err(failed)
         })
     }
 
+    /// Applies an action; none while the kill switch was on at the latest read of the state (the
+    /// core decides none then; an approved action is checked again too: this is the last guard).
     fn apply<'a>(&'a self, action: &'a Action) -> BoxFuture<'a, Result<Effect, RemediateError>> {
         Box::pin(async move {
+            if self.killed.load(Ordering::Relaxed) && action.is_change() {
+                return Ok(Effect::Skipped(SkipReason::KillSwitch));
+            }
             match self.carry(action).await {
                 Ok(effect) => Ok(effect),
                 Err(ClusterError::Refused {
@@ -745,6 +861,15 @@ fn finished(p: &DynamicObject) -> bool {
     )
 }
 
+/// Whether a namespace is opted in by label or annotation ([`OPT_IN`]` = enabled`).
+fn opted_in(n: &DynamicObject) -> bool {
+    let labels = n.metadata.labels.as_ref().and_then(|l| l.get(OPT_IN));
+    labels
+        .map(String::as_str)
+        .or_else(|| annotation(n, OPT_IN))
+        .is_some_and(|v| v.trim() == ENABLED)
+}
+
 /// Whether a drain evicts the pod: not a DaemonSet's, not a mirror pod, not finished.
 fn drained(p: &DynamicObject) -> bool {
     let daemon = p
@@ -892,6 +1017,7 @@ pub const USED: &[Permission] = &[
     permissions::NODE_PODS,
     permissions::PODS_EVICTION,
     permissions::NODE_EVENTS,
+    permissions::NAMESPACES,
 ];
 
 #[cfg(test)]

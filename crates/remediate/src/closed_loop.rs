@@ -320,6 +320,16 @@ pub fn run(
                 continue;
             }
             let minutes = (window_len.max(2) - 1) as f64 * step as f64 / 60.0;
+            let memory: Vec<(f64, f64)> = (0..rows.len())
+                .map(|dep| match rings[ci].rings.get(dep) {
+                    Some(r) if r.len() == window_len && window_len > 1 => {
+                        let (times, values): (Vec<i64>, Vec<f64>) =
+                            r.iter().map(|(t, v)| (*t, v[mem_col])).unzip();
+                        crate::live::memory_trends(&times, &values)
+                    }
+                    _ => (f64::NAN, f64::NAN),
+                })
+                .collect();
             let node_rings = &mut node_rings[ci];
             let trends = simulated::Trends {
                 complete: (0..rows.len())
@@ -332,16 +342,8 @@ pub fn run(
                         _ => true,
                     })
                     .collect(),
-                memory_per_min: (0..rows.len())
-                    .map(|dep| match rings[ci].rings.get(dep) {
-                        Some(r) if r.len() == window_len && window_len > 1 => {
-                            let first = r.front().map_or(f64::NAN, |(_, v)| v[mem_col]);
-                            let last = r.back().map_or(f64::NAN, |(_, v)| v[mem_col]);
-                            (last - first) / minutes
-                        }
-                        _ => f64::NAN,
-                    })
-                    .collect(),
+                memory_per_min: memory.iter().map(|m| m.0).collect(),
+                memory_sustained_per_min: memory.iter().map(|m| m.1).collect(),
                 node_memory_per_min: node_rings
                     .iter()
                     .map(|r| match (r.front(), r.back()) {

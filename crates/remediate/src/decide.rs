@@ -11,17 +11,24 @@ use learn::prediction::Prediction;
 use crate::action::{Action, Cause, Decision, Outcome, SkipReason, Trigger};
 use crate::history::History;
 use crate::policy::{ActionKind, Mode, Policy};
-use crate::state::{ClusterState, Node, Workload};
+use crate::state::{ClusterState, Node, Signals, Workload};
 
 /// A workload is near its memory limit from this fraction of the limit on (its highest pod), 0–1.
 pub const MEMORY_NEAR_LIMIT: f64 = 0.75;
 /// A workload is CPU-bound from this fraction of its CPU limit on (its highest pod), 0–1.
 pub const CPU_NEAR_LIMIT: f64 = 0.6;
-/// …and its memory use keeps rising by at least this fraction of the limit per minute (a leak, not a
-/// plateau).
+/// …and its memory use keeps rising by at least this fraction of the limit per minute over the whole
+/// window and over each of its halves (sustained growth: a working set that reached its plateau, or
+/// stepped up once, rises in one half only).
 pub const MEMORY_RISING_PER_MIN: f64 = 0.005;
-/// …and at that pace it reaches the limit within this many minutes (twice the default horizon).
-pub const MEMORY_PROJECTION_MIN: f64 = 10.0;
+/// The kernel OOM-kills a container when its usage reaches the limit; usage runs above the working set
+/// (page cache it cannot reclaim), so the working set is projected to this fraction of the limit, 0–1.
+pub const MEMORY_KILL_AT: f64 = 0.97;
+/// …and the limit is raised when, at the slower of its paces (whole window, halves), the working set
+/// gets there within this many minutes: at the last safe moment rather than at the first alarm, since a
+/// benign plateau (cache warm-up, a batch loaded in memory) climbs the same way until it levels off
+/// below the limit. An in-place resize takes effect within seconds.
+pub const MEMORY_PROJECTION_MIN: f64 = 1.0;
 /// A node is under memory pressure below this fraction of its memory available, 0–1…
 pub const NODE_MEMORY_LOW: f64 = 0.12;
 /// …and falling by at least this fraction of its capacity per minute (pressure building, not a steady
@@ -36,6 +43,9 @@ pub const NODE_MEMORY_HEALTHY: f64 = 0.2;
 pub const MEMORY_RESTORE_BELOW: f64 = 0.7;
 /// A rollout younger than this is "new": a failure prediction on it points to the rollout, seconds.
 pub const NEW_ROLLOUT_SECS: i64 = 1800;
+/// …when the workload fails at least this fraction of its requests, 0–1: a new version that serves
+/// without errors is not rolled back on a prediction alone (a healthy rolling update looks the same).
+pub const ROLLBACK_MIN_ERROR_RATIO: f64 = 0.005;
 /// A scale-out asks for this factor of the current replicas (at least one more).
 pub const SCALE_OUT_FACTOR: f64 = 1.5;
 
@@ -69,16 +79,11 @@ pub fn classify(p: &Prediction, w: &Workload, state: &ClusterState) -> (Cause, O
         "resource_exhaustion" if low_disk.is_some() => {
             (Cause::DiskFill, low_disk.map(|n| n.name.clone()))
         }
-        _ if s.memory_limit_utilization >= MEMORY_NEAR_LIMIT
-            && s.memory_trend_per_min >= MEMORY_RISING_PER_MIN
-            && s.memory_limit_utilization + s.memory_trend_per_min * MEMORY_PROJECTION_MIN
-                >= 1.0 =>
-        {
-            (Cause::MemoryGrowth, None)
-        }
+        _ if memory_growth(s) => (Cause::MemoryGrowth, None),
         "pod_failure"
             if w.has_previous_revision
-                && w.revision_age_secs.is_some_and(|a| a <= NEW_ROLLOUT_SECS) =>
+                && w.revision_age_secs.is_some_and(|a| a <= NEW_ROLLOUT_SECS)
+                && s.error_ratio >= ROLLBACK_MIN_ERROR_RATIO =>
         {
             (Cause::BadRollout, None)
         }
@@ -87,6 +92,18 @@ pub fn classify(p: &Prediction, w: &Workload, state: &ClusterState) -> (Cause, O
         }
         _ => (Cause::Unknown, None),
     }
+}
+
+/// Memory growth toward the limit (an OOM kill ahead): the working set near the limit, rising steadily
+/// over the whole window and each of its halves, and at the slower pace at [`MEMORY_KILL_AT`] within
+/// [`MEMORY_PROJECTION_MIN`]. A high level alone, or a rise that stopped, is not enough.
+pub fn memory_growth(s: &Signals) -> bool {
+    s.memory_limit_utilization >= MEMORY_NEAR_LIMIT
+        && s.memory_trend_per_min >= MEMORY_RISING_PER_MIN
+        && s.memory_sustained_trend_per_min >= MEMORY_RISING_PER_MIN
+        && s.memory_limit_utilization
+            + s.memory_trend_per_min.min(s.memory_sustained_trend_per_min) * MEMORY_PROJECTION_MIN
+            >= MEMORY_KILL_AT
 }
 
 /// New actions decided in this call, so budgets and caps count them too.

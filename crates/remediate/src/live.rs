@@ -32,8 +32,8 @@ pub const CPU_COLUMN: &str = "cpu_limit_utilization_max";
 pub const ERROR_COLUMN: &str = "error_ratio";
 
 /// The latest signals of a window: values of its newest row (the newest non-missing one per metric),
-/// the memory trend per minute between its first and last rows, complete when it holds `points` rows
-/// or more and no missing value.
+/// the memory trends ([`memory_trends`]), complete when it holds `points` rows or more and no missing
+/// value.
 pub fn signals(window: &Window, points: usize) -> Signals {
     let column = |name: &str| {
         window
@@ -54,11 +54,9 @@ pub fn signals(window: &Window, points: usize) -> Signals {
             .columns
             .iter()
             .all(|(_, v)| v.iter().all(|x| !x.is_nan()));
-    let memory_trend_per_min = match (column(MEMORY_COLUMN), window.timestamps.as_slice()) {
-        (Some(v), [first_t, .., last_t]) if last_t > first_t && v.len() >= 2 => {
-            (v[v.len() - 1] - v[0]) / ((last_t - first_t) as f64 / 60.0)
-        }
-        _ => f64::NAN,
+    let (memory_trend_per_min, memory_sustained_trend_per_min) = match column(MEMORY_COLUMN) {
+        Some(v) => memory_trends(&window.timestamps, v),
+        None => (f64::NAN, f64::NAN),
     };
     Signals {
         sampled_at: window.timestamps.last().copied().unwrap_or(0),
@@ -66,8 +64,39 @@ pub fn signals(window: &Window, points: usize) -> Signals {
         cpu_limit_utilization: last(CPU_COLUMN),
         memory_limit_utilization: last(MEMORY_COLUMN),
         memory_trend_per_min,
+        memory_sustained_trend_per_min,
         error_ratio: last(ERROR_COLUMN),
     }
+}
+
+/// The memory trends of a window (`timestamps` in seconds, `values` the memory use of the limit),
+/// per minute: between its first and last rows, and the slower of its first half's and its second
+/// half's (`Signals::memory_sustained_trend_per_min`; NaN with fewer than 4 rows). NaN when a value
+/// it needs is missing.
+pub fn memory_trends(timestamps: &[i64], values: &[f64]) -> (f64, f64) {
+    let n = timestamps.len().min(values.len());
+    let per_min = |a: usize, b: usize| {
+        if b > a && timestamps[b] > timestamps[a] {
+            (values[b] - values[a]) / ((timestamps[b] - timestamps[a]) as f64 / 60.0)
+        } else {
+            f64::NAN
+        }
+    };
+    if n < 2 {
+        return (f64::NAN, f64::NAN);
+    }
+    let whole = per_min(0, n - 1);
+    if n < 4 {
+        return (whole, f64::NAN);
+    }
+    let (first, second) = (per_min(0, n / 2 - 1), per_min(n / 2, n - 1));
+    // `f64::min` would hide a missing half.
+    let sustained = if first.is_nan() || second.is_nan() {
+        f64::NAN
+    } else {
+        first.min(second)
+    };
+    (whole, sustained)
 }
 
 /// What became of an action waiting for approval.
@@ -554,5 +583,30 @@ impl LiveAgent {
             labels,
             warning,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_trends_tell_a_steady_rise_from_one_that_levelled_off() {
+        let t: Vec<i64> = (0..12).map(|i| i * 15).collect();
+        // A steady rise of 0.04 per minute (0.01 per step).
+        let steady: Vec<f64> = (0..12).map(|i| 0.80 + 0.01 * i as f64).collect();
+        let (whole, sustained) = memory_trends(&t, &steady);
+        assert!((whole - 0.04).abs() < 1e-9 && (sustained - 0.04).abs() < 1e-9);
+        // The same rise for six steps, then flat: the window still rises, its second half does not.
+        let levelled: Vec<f64> = (0..12).map(|i| 0.80 + 0.01 * i.min(6) as f64).collect();
+        let (whole, sustained) = memory_trends(&t, &levelled);
+        assert!(whole > 0.02, "{whole}");
+        assert!(sustained.abs() < 0.01, "{sustained}");
+        // A missing value the halves need: unknown, not the other half's.
+        let mut gap = steady.clone();
+        gap[11] = f64::NAN;
+        assert!(memory_trends(&t, &gap).1.is_nan());
+        assert!(memory_trends(&t[..3], &steady[..3]).1.is_nan());
+        assert!(memory_trends(&t[..1], &steady[..1]).0.is_nan());
     }
 }

@@ -22,6 +22,9 @@ pub struct Trends {
     pub complete: Vec<bool>,
     /// Per deployment: change of memory use of the limit per minute over the window (NaN = unknown).
     pub memory_per_min: Vec<f64>,
+    /// Per deployment: the slower of the changes over the window's two halves, per minute (NaN =
+    /// unknown; [`crate::live::memory_trends`]).
+    pub memory_sustained_per_min: Vec<f64>,
     /// Per node: change of memory available (fraction) per minute over the window (NaN = unknown).
     pub node_memory_per_min: Vec<f64>,
 }
@@ -82,6 +85,11 @@ pub fn cluster_state(
                     sampled_at: t,
                     complete: trends.complete.get(i).copied().unwrap_or(false),
                     memory_trend_per_min: trends.memory_per_min.get(i).copied().unwrap_or(f64::NAN),
+                    memory_sustained_trend_per_min: trends
+                        .memory_sustained_per_min
+                        .get(i)
+                        .copied()
+                        .unwrap_or(f64::NAN),
                     cpu_limit_utilization: get(cpu),
                     memory_limit_utilization: get(mem),
                     error_ratio: get(err),

@@ -76,6 +76,10 @@ pub struct Signals {
     pub memory_limit_utilization: f64,
     /// Change of `memory_limit_utilization` per minute over the model's window (NaN = unknown).
     pub memory_trend_per_min: f64,
+    /// The slower of the changes of `memory_limit_utilization` per minute over the first and over the
+    /// second half of the model's window (NaN = unknown): positive only while the growth is sustained
+    /// (a working set that reached its plateau, or one step up, rises in one half only).
+    pub memory_sustained_trend_per_min: f64,
     /// Fraction of requests failing, 0–1.
     pub error_ratio: f64,
 }
@@ -89,6 +93,7 @@ impl Default for Signals {
             cpu_limit_utilization: f64::NAN,
             memory_limit_utilization: f64::NAN,
             memory_trend_per_min: f64::NAN,
+            memory_sustained_trend_per_min: f64::NAN,
             error_ratio: f64::NAN,
         }
     }

@@ -612,9 +612,9 @@ async fn the_state_has_workloads_hpas_rollouts_limits_and_nodes() {
     let state = ex.state().await.unwrap();
     assert!(state.nodes.is_empty());
     assert!(
-        fake.lines()
-            .iter()
-            .all(|l| l.starts_with("GET /apis/") || l.starts_with("GET /api/v1/namespaces/shop/")),
+        fake.lines().iter().all(|l| l.starts_with("GET /apis/")
+            || l.starts_with("GET /api/v1/namespaces/shop/")
+            || l == "GET /api/v1/namespaces"),
         "{:?}",
         fake.lines()
     );
@@ -1182,4 +1182,270 @@ async fn the_live_agent_acts_through_the_kubernetes_executor_and_audits_there() 
         );
         assert_dry_run_first(&fake);
     }
+}
+
+/// A namespace object: its labels and annotations.
+fn namespace(name: &str, labels: Value, annotations: Value) -> Value {
+    json!({"apiVersion": "v1", "kind": "Namespace",
+        "metadata": {"name": name, "uid": format!("uid-ns-{name}"), "labels": labels, "annotations": annotations},
+        "status": {"phase": "Active"}})
+}
+
+/// `cluster()` plus namespaces: `shop` (listed by the policy, no label), `blog` labelled
+/// `kubepulse.io/remediate: enabled` with a Deployment `blog/web` (one pod on n1), `wiki` opted in
+/// by annotation (empty), `lab` labelled `disabled`, and `locked` labelled but without the agent's
+/// RoleBinding (its lists answer 403).
+fn cluster_with_namespaces() -> Fake {
+    let fake = cluster();
+    fake.with(|f| {
+        let ns = "/api/v1/namespaces";
+        let enabled = json!({"kubepulse.io/remediate": "enabled"});
+        f.objects.insert(
+            format!("{ns}/shop"),
+            namespace("shop", json!({}), json!({})),
+        );
+        f.objects.insert(
+            format!("{ns}/blog"),
+            namespace("blog", enabled.clone(), json!({})),
+        );
+        f.objects.insert(
+            format!("{ns}/wiki"),
+            namespace("wiki", json!({}), enabled.clone()),
+        );
+        f.objects.insert(
+            format!("{ns}/lab"),
+            namespace(
+                "lab",
+                json!({"kubepulse.io/remediate": "disabled"}),
+                json!({}),
+            ),
+        );
+        f.objects.insert(
+            format!("{ns}/locked"),
+            namespace("locked", enabled, json!({})),
+        );
+        let mut web = deployment("web", "uid-blog-web", 1, 1, "blog:1");
+        web["metadata"]["namespace"] = json!("blog");
+        f.objects
+            .insert("/apis/apps/v1/namespaces/blog/deployments/web".into(), web);
+        f.objects.insert(
+            "/api/v1/namespaces/blog/pods/web-ddd-1".into(),
+            pod("blog", "web-ddd-1", "web", "n1", "ReplicaSet"),
+        );
+        let mut lab = deployment("web", "uid-lab-web", 1, 1, "lab:1");
+        lab["metadata"]["namespace"] = json!("lab");
+        f.objects
+            .insert("/apis/apps/v1/namespaces/lab/deployments/web".into(), lab);
+        f.forbidden.insert((
+            "GET".into(),
+            "/apis/apps/v1/namespaces/locked/deployments".into(),
+        ));
+    });
+    fake
+}
+
+/// Namespaces labelled (or annotated) `kubepulse.io/remediate: enabled` are listed each cycle, read
+/// like the policy's and opted in with the policy's defaults: the live agent acts there. One labelled
+/// `disabled` is not read; one without the RoleBinding (403) is left out without failing the cycle.
+#[tokio::test]
+async fn namespaces_labelled_for_remediation_are_opted_in_with_the_defaults() {
+    let fake = cluster_with_namespaces();
+    let ex = executor(&fake, false).await;
+    let state = ex.state().await.unwrap();
+    assert_eq!(
+        state.labelled_namespaces,
+        ["blog", "wiki"],
+        "locked: 403, lab: disabled"
+    );
+    assert!(!state.kill_switch);
+    let targets: Vec<&str> = state.workloads.iter().map(|w| w.target.as_str()).collect();
+    assert_eq!(targets, ["shop/api", "shop/web", "blog/web"]);
+    let lines = fake.lines();
+    assert_eq!(
+        lines[0], "GET /api/v1/namespaces",
+        "namespaces first: {lines:?}"
+    );
+    assert!(lines.contains(&"GET /apis/apps/v1/namespaces/blog/deployments".to_string()));
+    assert!(lines.contains(&"GET /apis/apps/v1/namespaces/locked/deployments".to_string()));
+    assert!(
+        !lines.iter().any(|l| l.contains("/namespaces/lab/")),
+        "a namespace labelled otherwise is not read: {lines:?}"
+    );
+    assert!(fake.requests().iter().all(|r| r.method == "GET"));
+
+    // The live agent: `shop` observes (its table), `blog` acts with the defaults (auto).
+    let policy = remediate::Policy::from_toml(
+        "min_probability = 0.5\n[defaults]\nraise_memory = \"auto\"\n[namespaces.shop]\nraise_memory = \"observe\"\n",
+        "<test>",
+    )
+    .unwrap();
+    let mut agent = remediate::live::LiveAgent::new(
+        policy,
+        Box::new(executor(&fake, false).await),
+        12,
+        15,
+        600,
+    );
+    fake.clear();
+    let now = chrono::Utc::now().timestamp();
+    let audited = agent
+        .cycle(now, &[leaking("blog/web", now), leaking("shop/web", now)])
+        .await
+        .unwrap();
+    let outcomes: Vec<(String, String)> = audited
+        .iter()
+        .map(|a| {
+            let line: Value = serde_json::from_str(&a.line).unwrap();
+            (
+                line["target"].as_str().unwrap().to_string(),
+                line["outcome"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        outcomes.contains(&("blog/web".into(), "apply".into())),
+        "{outcomes:?}"
+    );
+    assert!(
+        outcomes.contains(&("shop/web".into(), "observed".into())),
+        "{outcomes:?}"
+    );
+    assert_eq!(
+        fake.object("/api/v1/namespaces/blog/pods/web-ddd-1")["spec"]["containers"][0]["resources"]
+            ["limits"]["memory"],
+        "384Mi"
+    );
+    assert_eq!(
+        fake.object(&format!("{PODS}/web-bbb-1"))["spec"]["containers"][0]["resources"]["limits"]["memory"],
+        "256Mi",
+        "observe changes nothing"
+    );
+    let events = fake.0.lock().unwrap().events.clone();
+    assert!(
+        events
+            .iter()
+            .any(|e| e["metadata"]["namespace"] == "blog" && e["reason"] == "Applied"),
+        "{events:?}"
+    );
+    assert_dry_run_first(&fake);
+
+    // Without the label the next cycle no longer reads it: not opted in.
+    fake.with(|f| {
+        f.objects.insert(
+            "/api/v1/namespaces/blog".into(),
+            namespace("blog", json!({}), json!({})),
+        );
+    });
+    let state = ex.state().await.unwrap();
+    assert_eq!(state.labelled_namespaces, ["wiki"]);
+    assert!(state.workload("blog/web").is_none());
+}
+
+/// The annotation `kubepulse.io/remediate-kill-switch: "true"` on the agent's namespace, read each
+/// cycle, stops every change: decisions are audited as skipped (`kill_switch`, an Event, no
+/// annotation patched), a direct apply is refused, a drain in progress does not go on. Removed, the
+/// agent acts again at its next cycle.
+#[tokio::test]
+async fn the_kill_switch_annotation_stops_every_change_until_removed() {
+    let fake = cluster_with_namespaces();
+    let killed = |on: bool| {
+        let annotations = if on {
+            json!({"kubepulse.io/remediate-kill-switch": "true"})
+        } else {
+            json!({})
+        };
+        fake.with(|f| {
+            f.objects.insert(
+                "/api/v1/namespaces/kubepulse".into(),
+                namespace("kubepulse", json!({}), annotations),
+            );
+        });
+    };
+    killed(true);
+    let policy = remediate::Policy::from_toml(
+        "min_probability = 0.5\n[namespaces.shop]\nraise_memory = \"auto\"\n",
+        "<test>",
+    )
+    .unwrap();
+    let ex = executor(&fake, false).await.kill_switch_on("kubepulse");
+    assert_eq!(ex.kill_switch_namespace(), "kubepulse");
+    let mut agent = remediate::live::LiveAgent::new(policy, Box::new(ex), 12, 15, 600);
+    let now = chrono::Utc::now().timestamp();
+    let audited = agent.cycle(now, &[leaking("shop/web", now)]).await.unwrap();
+    assert_eq!(audited.len(), 1, "{audited:?}");
+    let line: Value = serde_json::from_str(&audited[0].line).unwrap();
+    assert_eq!(
+        (line["outcome"].as_str(), line["reason"].as_str()),
+        (Some("skipped"), Some("kill_switch")),
+        "{line}"
+    );
+    assert!(
+        !fake.requests().iter().any(|r| r.method == "PATCH"),
+        "nothing changed, not even an annotation: {:?}",
+        fake.lines()
+    );
+    let events = fake.0.lock().unwrap().events.clone();
+    assert_eq!(events.len(), 1, "the decision is still an Event");
+    assert_eq!(events[0]["reason"], "Skipped");
+    assert!(events[0]["note"].as_str().unwrap().contains("kill_switch"));
+
+    // Removed: the next cycle acts.
+    killed(false);
+    fake.clear();
+    let audited = agent
+        .cycle(now + 15, &[leaking("shop/web", now + 15)])
+        .await
+        .unwrap();
+    let line: Value = serde_json::from_str(&audited[0].line).unwrap();
+    assert_eq!(line["outcome"], "apply", "{line}");
+    assert!(
+        fake.lines()
+            .iter()
+            .any(|l| l == &format!("PATCH {PODS}/web-bbb-1/resize"))
+    );
+
+    // A direct apply is refused while it is on; a drain in progress waits.
+    let fake = cluster_with_namespaces();
+    fake.with(|f| {
+        f.pdb_blocked.insert("api-ccc-1".into());
+        f.objects.insert(
+            "/api/v1/namespaces/default".into(),
+            namespace(
+                "default",
+                json!({}),
+                json!({"kubepulse.io/remediate-kill-switch": "true"}),
+            ),
+        );
+    });
+    let ex = executor(&fake, true).await;
+    assert_eq!(
+        ex.kill_switch_namespace(),
+        "default",
+        "the client's namespace"
+    );
+    let effect = ex
+        .apply(&Action::CordonDrain { node: "n1".into() })
+        .await
+        .unwrap();
+    assert!(
+        matches!(effect, Effect::Done(_)),
+        "not read yet: {effect:?}"
+    );
+    assert_eq!(ex.draining(), ["n1"]);
+    fake.with(|f| f.pdb_blocked.clear());
+    fake.clear();
+    let state = ex.state().await.unwrap();
+    assert!(state.kill_switch);
+    assert!(
+        fake.requests().iter().all(|r| r.method == "GET"),
+        "no eviction under the kill switch: {:?}",
+        fake.lines()
+    );
+    assert_eq!(ex.draining(), ["n1"], "the drain waits");
+    let effect = ex
+        .apply(&Action::Uncordon { node: "n1".into() })
+        .await
+        .unwrap();
+    assert_eq!(effect, Effect::Skipped(SkipReason::KillSwitch));
+    assert!(fake.requests().iter().all(|r| r.method == "GET"));
 }

@@ -111,11 +111,18 @@ pub struct WatchArgs {
     )]
     pub remediate_sim: Option<String>,
     /// The cluster the agent reads and acts on: the Kubernetes API (in-cluster service account, or
-    /// --kubeconfig/--context). It reads and acts in the namespaces the policy lists (each needs the
+    /// --kubeconfig/--context). It reads and acts in the namespaces the policy lists and those
+    /// labelled `kubepulse.io/remediate: enabled` (with the policy's [defaults]; each needs the
     /// remediation Role, deploy/kustomize/components/remediate) and on nodes when the policy's
     /// `[nodes] cordon_drain` is above `observe` (the ClusterRole of components/remediate-nodes).
+    /// The annotation `kubepulse.io/remediate-kill-switch: "true"` on its own namespace stops every
+    /// change while it is there.
     #[arg(long, requires = "remediate", group = "remediation_executor")]
     pub remediate_kube: bool,
+    /// The namespace whose annotation `kubepulse.io/remediate-kill-switch: "true"` stops the agent
+    /// (default: its own — the service account's namespace in a pod, else the kubeconfig context's).
+    #[arg(long, value_name = "NAMESPACE", requires = "remediate_kube")]
+    pub kill_switch_namespace: Option<String>,
     /// kubeconfig for --remediate-kube (default: KUBECONFIG or ~/.kube/config, else the in-cluster
     /// service account).
     #[arg(long, value_name = "FILE", requires = "remediate_kube")]
@@ -191,6 +198,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ),
         None => None,
     };
+    let kill_switch_namespace = args.kill_switch_namespace.clone();
     let kube = args.remediate_kube.then(|| cluster::Connection {
         kubeconfig: args.kubeconfig.clone(),
         context: args.context.clone(),
@@ -263,9 +271,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         // The Kubernetes client lives on the runtime that uses it: built here, not before.
         let executor: Option<Box<dyn remediate::LiveExecutor>> = match (simulator, kube, &policy) {
             (Some(sim), _, _) => Some(Box::new(sim)),
-            (None, Some(connection), Some(policy)) => {
-                Some(Box::new(kube_executor(&connection, policy).await?))
-            }
+            (None, Some(connection), Some(policy)) => Some(Box::new(
+                kube_executor(&connection, policy, kill_switch_namespace.as_deref()).await?,
+            )),
             _ => None,
         };
         let agent = match (policy, executor) {
@@ -300,25 +308,30 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The Kubernetes executor of `--remediate-kube`: the namespaces the policy lists, the nodes when its
-/// `[nodes] cordon_drain` mode is above `observe`; Events name this pod (`HOSTNAME`).
+/// The Kubernetes executor of `--remediate-kube`: the namespaces the policy lists (and, each cycle,
+/// those labelled `kubepulse.io/remediate: enabled`), the nodes when its `[nodes] cordon_drain` mode
+/// is above `observe`; the kill switch read on `kill_switch_namespace` (default: the client's
+/// namespace); Events name this pod (`HOSTNAME`).
 async fn kube_executor(
     connection: &cluster::Connection,
     policy: &remediate::Policy,
+    kill_switch_namespace: Option<&str>,
 ) -> anyhow::Result<cluster::remediation::KubeExecutor> {
     let client = connection.client().await.context("--remediate-kube")?;
     let namespaces: Vec<String> = policy.namespaces.keys().cloned().collect();
-    if namespaces.is_empty() {
-        anyhow::bail!(
-            "--remediate-kube: the policy lists no namespace ([namespaces.<ns>]); the Kubernetes executor \
-             acts only in namespaces the policy names (each with the remediation Role)"
-        );
-    }
     let nodes = policy.nodes != remediate::Mode::Observe;
     let instance = std::env::var("HOSTNAME").unwrap_or_else(|_| "kubepulse-watch".to_string());
-    Ok(cluster::remediation::KubeExecutor::new(
-        client, namespaces, nodes, &instance,
-    ))
+    let executor = cluster::remediation::KubeExecutor::new(client, namespaces, nodes, &instance);
+    let executor = match kill_switch_namespace {
+        Some(ns) => executor.kill_switch_on(ns),
+        None => executor,
+    };
+    tracing::info!(
+        namespace = executor.kill_switch_namespace(),
+        "remediation: the annotation {} = \"true\" on this namespace stops every change",
+        cluster::remediation::KILL_SWITCH
+    );
+    Ok(executor)
 }
 
 #[cfg(test)]
@@ -404,16 +417,10 @@ mod tests {
             "min_probability = 0.5\n[defaults]\nscale_out = \"sometimes\"\n",
         );
         let good = write("good.toml", "[namespaces.shop]\n");
-        // A policy without namespaces: the Kubernetes executor acts only where the policy says.
-        let empty = write("empty.toml", "[defaults]\nscale_out = \"auto\"\n");
         let broken_kubeconfig = write("broken-kubeconfig", "not: [a kubeconfig");
-        let kubeconfig = write(
-            "kubeconfig",
-            "apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters:\n- name: k\n  cluster:\n    server: http://127.0.0.1:9\nusers:\n- name: u\n  user:\n    token: t\ncontexts:\n- name: c\n  context:\n    cluster: k\n    user: u\n",
-        );
         let url = "http://127.0.0.1:9";
         // (the flags after `--prometheus URL`, what the error must say)
-        let cases: [(&[&str], &[&str]); 7] = [
+        let cases: [(&[&str], &[&str]); 6] = [
             (
                 &["--remediate", &bad, "--remediate-sim", url],
                 &["line 3", "scale_out"],
@@ -443,16 +450,6 @@ mod tests {
                     &broken_kubeconfig,
                 ],
                 &["--remediate-kube", "kubeconfig"],
-            ),
-            (
-                &[
-                    "--remediate",
-                    &empty,
-                    "--remediate-kube",
-                    "--kubeconfig",
-                    &kubeconfig,
-                ],
-                &["lists no namespace"],
             ),
             (&["--remediate-kube"], &["--remediate"]),
         ];

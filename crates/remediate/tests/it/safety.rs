@@ -108,6 +108,7 @@ fn workload(target: &str, replicas: u32, hpa: Option<(u32, u32)>, nodes: &[&str]
             cpu_limit_utilization: 0.5,
             memory_limit_utilization: 0.5,
             memory_trend_per_min: 0.0,
+            memory_sustained_trend_per_min: 0.0,
             error_ratio: 0.01,
         },
     }
@@ -150,6 +151,7 @@ impl Toy {
             w.signals.cpu_limit_utilization = s.cpu;
             w.signals.memory_limit_utilization = s.memory;
             w.signals.memory_trend_per_min = s.trend;
+            w.signals.memory_sustained_trend_per_min = s.trend;
         }
         self.state.nodes[0].memory_available_ratio = s.node_memory;
         self.state.nodes[0].memory_available_trend_per_min = -s.trend;
@@ -464,7 +466,7 @@ fn a_scale_out_stops_at_the_hpa_max_and_never_lowers_replicas() {
 #[test]
 fn a_memory_raise_keeps_guaranteed_qos_and_without_resize_is_a_recommended_patch() {
     let p = policy(Mode::Auto);
-    let mut toy = toy_at(0.3, 0.9, 0.02);
+    let mut toy = toy_at(0.3, 0.95, 0.03);
     toy.state.workloads[1].memory_request_bytes = 128.0 * MIB;
     let d = decide_once(&toy, &p, "shop/cache", "pod_failure", 0.9);
     assert_eq!(
@@ -480,6 +482,17 @@ fn a_memory_raise_keeps_guaranteed_qos_and_without_resize_is_a_recommended_patch
     // A plateau (not rising) is not a leak: no memory action.
     let flat = toy_at(0.3, 0.9, 0.0);
     let d = decide_once(&flat, &p, "shop/cache", "pod_failure", 0.9);
+    assert_ne!(d.cause, remediate::Cause::MemoryGrowth, "{d:?}");
+    // Rising over the window, but no longer in its second half (it levelled off): no memory action.
+    let mut levelled = toy_at(0.3, 0.95, 0.03);
+    for w in &mut levelled.state.workloads {
+        w.signals.memory_sustained_trend_per_min = 0.0;
+    }
+    let d = decide_once(&levelled, &p, "shop/cache", "pod_failure", 0.9);
+    assert_ne!(d.cause, remediate::Cause::MemoryGrowth, "{d:?}");
+    // Rising steadily, but far from the limit at that pace (not within a minute): not yet.
+    let early = toy_at(0.3, 0.8, 0.03);
+    let d = decide_once(&early, &p, "shop/cache", "pod_failure", 0.9);
     assert_ne!(d.cause, remediate::Cause::MemoryGrowth, "{d:?}");
     toy.state.supports_resize = false;
     let d = decide_once(&toy, &p, "shop/cache", "pod_failure", 0.9);
@@ -596,4 +609,26 @@ fn an_action_whose_signal_does_not_improve_is_reverted() {
         })
     );
     assert_eq!(revert.outcome, Outcome::Apply);
+}
+
+#[test]
+fn a_new_rollout_is_rolled_back_only_while_it_fails_requests() {
+    let p = policy(Mode::Auto);
+    // A rollout 60 s old with a previous ReplicaSet, 1% of requests failing.
+    let mut toy = toy_at(0.3, 0.3, 0.0);
+    let d = decide_once(&toy, &p, "shop/api", "pod_failure", 0.9);
+    assert_eq!(
+        d.action,
+        Some(Action::Rollback {
+            target: "shop/api".into()
+        }),
+        "{d:?}"
+    );
+    // The same prediction on a rollout serving without errors (a healthy rolling update): no rollback.
+    for w in &mut toy.state.workloads {
+        w.signals.error_ratio = 0.0;
+    }
+    let d = decide_once(&toy, &p, "shop/api", "pod_failure", 0.9);
+    assert_ne!(d.cause, remediate::Cause::BadRollout, "{d:?}");
+    assert_ne!(d.outcome, Outcome::Apply, "{d:?}");
 }
