@@ -2,7 +2,10 @@
 0.85/0.05/0.05/0.05, random_state=0), 5% of cells set to NaN (seeded), 80/20 split by row order.
 
 Values are rounded to float32 once, so the CSV (read by our example) and the .npz (read by the
-scikit-learn runner) hold exactly the same numbers. Usage: python make_data.py OUT_DIR
+scikit-learn runner) hold exactly the same numbers. Usage: python make_data.py OUT_DIR [RANDOM_STATE]
+
+RANDOM_STATE (default 0, the bench's data) seeds both the generator and the NaN mask: other values give
+validation data of the same shape, to choose engine changes on data the bench does not score.
 """
 import os
 import sys
@@ -22,7 +25,7 @@ def write_csv(path, x, y, fmt="%.9g"):
             f.write(str(int(label)) + "," + ",".join(row) + "\n")
 
 
-def main(out):
+def main(out, random_state=0):
     os.makedirs(out, exist_ok=True)
     x, y = make_classification(
         n_samples=200_000,
@@ -30,9 +33,9 @@ def main(out):
         n_informative=15,
         n_classes=4,
         weights=[0.85, 0.05, 0.05, 0.05],
-        random_state=0,
+        random_state=random_state,
     )
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(random_state)
     x[rng.random(x.shape) < 0.05] = np.nan
     x = x.astype(np.float32)
     n_train = int(len(y) * 0.8)
@@ -42,4 +45,4 @@ def main(out):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 0)
