@@ -111,35 +111,16 @@ fn validation_on_half_the_targets_stays_close_to_the_whole() {
     assert_eq!(s.pair.meta.training_rows, full.meta.training_rows);
     assert_eq!(s.pair.meta.data_fingerprint, d.fingerprint());
     assert_eq!(s.pair.meta.training_targets, full.meta.training_targets);
-    let (a, b) = (&s.pair.meta, &full.meta);
+    close_alarm_choices(
+        &format!("{n} targets, {} for validation", s.validation_targets),
+        &s.pair.meta,
+        &full.meta,
+        0.05,
+        0.25,
+    );
     let (va, vb) = (
-        a.validation.as_ref().unwrap(),
-        b.validation.as_ref().unwrap(),
-    );
-    eprintln!(
-        "{n} targets, {} for validation; threshold {:.4} vs {:.4}; validation FA/td {:.3} vs {:.3}; \
-         alarmed before start {:.3} vs {:.3} ({} vs {} incidents)",
-        s.validation_targets,
-        a.threshold,
-        b.threshold,
-        va.false_alarms_per_target_day,
-        vb.false_alarms_per_target_day,
-        va.incidents.alarmed_before_start_ratio,
-        vb.incidents.alarmed_before_start_ratio,
-        va.incidents.count,
-        vb.incidents.count
-    );
-    assert!(
-        (a.threshold - b.threshold).abs() <= 0.05,
-        "threshold {} vs {}",
-        a.threshold,
-        b.threshold
-    );
-    assert!(
-        (va.false_alarms_per_target_day - vb.false_alarms_per_target_day).abs() <= 0.25,
-        "validation FA/td {} vs {}",
-        va.false_alarms_per_target_day,
-        vb.false_alarms_per_target_day
+        s.pair.meta.validation.as_ref().unwrap(),
+        full.meta.validation.as_ref().unwrap(),
     );
     // Both within the budget they were chosen for.
     assert!(va.false_alarms_per_target_day <= params.false_alarm_budget);
@@ -195,32 +176,12 @@ fn a_weighted_cap_on_positive_windows_keeps_threshold_and_false_alarms() {
         a.training_rows,
         b.training_rows
     );
-    let (va, vb) = (
-        a.validation.as_ref().unwrap(),
-        b.validation.as_ref().unwrap(),
-    );
-    eprintln!(
-        "positives capped at {cap} of ~{positives}: threshold {:.4} vs {:.4}; validation FA/td {:.3} vs \
-         {:.3}; alarmed before start {:.3} vs {:.3} ({} incidents)",
-        a.threshold,
-        b.threshold,
-        va.false_alarms_per_target_day,
-        vb.false_alarms_per_target_day,
-        va.incidents.alarmed_before_start_ratio,
-        vb.incidents.alarmed_before_start_ratio,
-        vb.incidents.count
-    );
-    assert!(
-        (a.threshold - b.threshold).abs() <= 0.06,
-        "threshold {} vs {}",
-        a.threshold,
-        b.threshold
-    );
-    assert!(
-        (va.false_alarms_per_target_day - vb.false_alarms_per_target_day).abs() <= 0.3,
-        "validation FA/td {} vs {}",
-        va.false_alarms_per_target_day,
-        vb.false_alarms_per_target_day
+    let (va, vb) = close_alarm_choices(
+        &format!("positives capped at {cap} of ~{positives}"),
+        a,
+        b,
+        0.06,
+        0.3,
     );
     let budget = uncapped.false_alarm_budget;
     assert!(va.false_alarms_per_target_day <= budget && vb.false_alarms_per_target_day <= budget);
@@ -447,4 +408,45 @@ fn four_shards_merged_in_any_order_give_the_single_process_model_byte_for_byte()
         .unwrap_err()
         .to_string();
     assert!(e.contains("different data, periods or parameters"), "{e}");
+}
+
+/// Asserts that models `a` and `b` chose their alarm threshold within `threshold_tol` of each other and
+/// that their validation false alarms per target-day lie within `fa_tol`; prints both (with `what`)
+/// and returns their validation figures.
+fn close_alarm_choices<'m>(
+    what: &str,
+    a: &'m learn::model::PairMeta,
+    b: &'m learn::model::PairMeta,
+    threshold_tol: f64,
+    fa_tol: f64,
+) -> (&'m learn::figures::Figures, &'m learn::figures::Figures) {
+    let (va, vb) = (
+        a.validation.as_ref().unwrap(),
+        b.validation.as_ref().unwrap(),
+    );
+    eprintln!(
+        "{what}: threshold {:.4} vs {:.4}; validation FA/td {:.3} vs {:.3}; alarmed before start \
+         {:.3} vs {:.3} ({} vs {} incidents)",
+        a.threshold,
+        b.threshold,
+        va.false_alarms_per_target_day,
+        vb.false_alarms_per_target_day,
+        va.incidents.alarmed_before_start_ratio,
+        vb.incidents.alarmed_before_start_ratio,
+        va.incidents.count,
+        vb.incidents.count
+    );
+    assert!(
+        (a.threshold - b.threshold).abs() <= threshold_tol,
+        "{what}: threshold {} vs {}",
+        a.threshold,
+        b.threshold
+    );
+    assert!(
+        (va.false_alarms_per_target_day - vb.false_alarms_per_target_day).abs() <= fa_tol,
+        "{what}: validation FA/td {} vs {}",
+        va.false_alarms_per_target_day,
+        vb.false_alarms_per_target_day
+    );
+    (va, vb)
 }
