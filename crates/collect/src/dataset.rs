@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::CollectError;
 use crate::prom::{PromClient, RangeSeries, range_chunks};
-use crate::queries::{Aggregate, QuerySet};
+use crate::queries::{Aggregate, QuerySet, Shard};
 
 /// What to collect.
 #[derive(Debug, Clone)]
@@ -48,6 +48,9 @@ pub struct CollectOptions {
     pub format: learn::dataset::Format,
     /// Stop after this many chunks in this run, leaving a resumable state (for tests and incremental runs).
     pub max_chunks: Option<usize>,
+    /// Collect only the targets this shard owns (`--shard i/n`, the stable target hash of `watch` and
+    /// `train --shard`): their rows, and only their incidents. Every shard still sends every query.
+    pub shard: Shard,
 }
 
 impl CollectOptions {
@@ -71,6 +74,7 @@ impl CollectOptions {
             progress: true,
             format: learn::dataset::Format::Csv,
             max_chunks: None,
+            shard: Shard::ALL,
         }
     }
 }
@@ -218,6 +222,9 @@ pub async fn collect(
                         let Some(target) = q.target.target_of(&series.labels) else {
                             continue;
                         };
+                        if !opts.shard.owns(&target) {
+                            continue;
+                        }
                         let t = table
                             .entry(target)
                             .or_insert_with(|| Table::new(n_steps, n_cols));
@@ -234,6 +241,9 @@ pub async fn collect(
                         let Some(target) = q.target.target_of(&series.labels) else {
                             continue;
                         };
+                        if !opts.shard.owns(&target) {
+                            continue;
+                        }
                         let entry = runs.entry((rule, target)).or_default();
                         for (ts, v) in series.samples {
                             if v.is_nan() || v <= 0.0 {
@@ -292,6 +302,7 @@ pub async fn collect(
     let mut labels = rule_events(q, step, &runs);
     labels.extend(user_events.into_iter().flatten());
     labels.extend(opts.extra_labels.iter().cloned());
+    labels.retain(|i| opts.shard.owns(&i.target));
     let events = crate::incidents::merge(labels);
     summary.events = events.len();
     match opts.format {
@@ -518,6 +529,9 @@ fn fingerprint(opts: &CollectOptions) -> String {
         q.rate_window_steps,
         q.target.labels()
     );
+    if opts.shard != Shard::ALL {
+        text.push_str(&format!(" shard {}/{}", opts.shard.index, opts.shard.count));
+    }
     for c in &q.columns {
         text.push_str(&format!("|{}={}", c.name, c.query));
     }

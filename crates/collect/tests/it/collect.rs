@@ -234,6 +234,27 @@ async fn collect_writes_the_dataset_labels_oom_kills_and_resumes() {
     let reader = columnar::MetricsReader::open(&parquet.join("metrics.parquet")).unwrap();
     assert_eq!(reader.num_row_groups(), 2, "one row group per target");
 
+    // Sharded by the stable target hash (shop/cart is in shard 0 of 8, shop/web in shard 4): each shard
+    // holds its own targets' rows and incidents only, and together they are the whole collection.
+    let mut union = Rows::new();
+    for (index, target) in [(0, "shop/cart"), (4, "shop/web")] {
+        let out = dir.path().join(format!("shard-{index}"));
+        let mut sharded = opts.clone();
+        sharded.out_dir = out.clone();
+        sharded.shard = collect::queries::Shard { index, count: 8 };
+        let summary = collect(&client, &sharded).await.unwrap();
+        assert!(summary.complete && summary.targets == 1, "{summary:?}");
+        let (h, shard_rows) = read_dataset(&out);
+        assert_eq!(h, header);
+        assert!(shard_rows.keys().all(|(_, t)| t == target), "shard {index}");
+        union.extend(shard_rows);
+        let shard_events = std::fs::read_to_string(out.join("events.csv")).unwrap();
+        let mut lines = shard_events.lines().skip(1).peekable();
+        assert!(lines.peek().is_some(), "shard {index} lost its incidents");
+        assert!(lines.all(|l| l.starts_with(target)), "{shard_events}");
+    }
+    assert_eq!(union, rows, "the shards' union is the whole collection");
+
     // Bad PromQL in a user query set: the error names the query.
     let bad = QuerySet::parse(
         "[target]\nlabels=['namespace','deployment']\n[[column]]\nname='x'\nkind='gauge'\nquery='sum(rate(foo[$RANGE]'\n",

@@ -219,6 +219,7 @@ impl KubeArgs {
       --start 2026-01-01T00:00:00Z --end 2026-01-08T00:00:00Z --step 1m --out data/ --events incidents.csv
   kubepulse collect --prometheus http://prometheus:9090 --start now-1h --end now --out data/ \\
       --labels-from kube --context staging
+  kubepulse collect --prometheus http://prometheus:9090 --start now-7d --end now --shard 0/4 --out data/0/
 
 Labels: the query set's kube-state-metrics rules, plus --events FILE and --labels-from kube-events,chaos-mesh
 (see docs/watch.md for the mapping and the precedence when they overlap).
@@ -261,6 +262,10 @@ pub struct CollectArgs {
     /// Steps per query chunk (memory ≈ targets × columns × this × 12 bytes).
     #[arg(long, default_value_t = 720)]
     pub chunk_points: usize,
+    /// Collect only the targets of shard i of n (the stable target hash of `watch --shard` and
+    /// `train --shard`): their rows and their incidents; n processes together collect every target.
+    #[arg(long, value_name = "i/n", default_value = "0/1")]
+    pub shard: ::collect::queries::Shard,
     /// No progress bar.
     #[arg(long)]
     pub no_progress: bool,
@@ -281,6 +286,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     opts.chunk_points = args.chunk_points;
     opts.progress = !args.no_progress;
     opts.format = args.format.into();
+    opts.shard = args.shard;
     let client = ::collect::prom::PromClient::new(prom)?;
     let summary = crate::runtime::block_on(collect(&client, &opts))??;
     tracing::info!(
