@@ -530,6 +530,13 @@ async fn executor(fake: &Fake, nodes: bool) -> KubeExecutor {
     )
 }
 
+/// The live agent of the tests (a window of 12 steps of 15 s, approvals waiting 600 s at most) under
+/// `policy` (TOML), acting through `ex`.
+fn live_agent(policy: &str, ex: KubeExecutor) -> remediate::live::LiveAgent {
+    let policy = remediate::Policy::from_toml(policy, "<test>").unwrap();
+    remediate::live::LiveAgent::new(policy, Box::new(ex), 12, 15, 600)
+}
+
 /// Every write (PATCH, POST) is a dry run immediately followed by the same request for real, as
 /// field manager `kubepulse` (`kubepulse-audit` for decision annotations), never forced.
 fn assert_dry_run_first(fake: &Fake) {
@@ -1122,17 +1129,9 @@ fn leaking(target: &str, now: i64) -> (learn::window::Window, learn::prediction:
 async fn the_live_agent_acts_through_the_kubernetes_executor_and_audits_there() {
     for (mode, resized) in [("auto", true), ("observe", false)] {
         let fake = cluster();
-        let policy = remediate::Policy::from_toml(
+        let mut agent = live_agent(
             &format!("min_probability = 0.5\n[namespaces.shop]\nraise_memory = \"{mode}\"\n"),
-            "<test>",
-        )
-        .unwrap();
-        let mut agent = remediate::live::LiveAgent::new(
-            policy,
-            Box::new(executor(&fake, false).await),
-            12,
-            15,
-            600,
+            executor(&fake, false).await,
         );
         let now = chrono::Utc::now().timestamp();
         let audited = agent.cycle(now, &[leaking("shop/web", now)]).await.unwrap();
@@ -1274,17 +1273,9 @@ async fn namespaces_labelled_for_remediation_are_opted_in_with_the_defaults() {
     assert!(fake.requests().iter().all(|r| r.method == "GET"));
 
     // The live agent: `shop` observes (its table), `blog` acts with the defaults (auto).
-    let policy = remediate::Policy::from_toml(
+    let mut agent = live_agent(
         "min_probability = 0.5\n[defaults]\nraise_memory = \"auto\"\n[namespaces.shop]\nraise_memory = \"observe\"\n",
-        "<test>",
-    )
-    .unwrap();
-    let mut agent = remediate::live::LiveAgent::new(
-        policy,
-        Box::new(executor(&fake, false).await),
-        12,
-        15,
-        600,
+        executor(&fake, false).await,
     );
     fake.clear();
     let now = chrono::Utc::now().timestamp();
@@ -1362,14 +1353,12 @@ async fn the_kill_switch_annotation_stops_every_change_until_removed() {
         });
     };
     killed(true);
-    let policy = remediate::Policy::from_toml(
-        "min_probability = 0.5\n[namespaces.shop]\nraise_memory = \"auto\"\n",
-        "<test>",
-    )
-    .unwrap();
     let ex = executor(&fake, false).await.kill_switch_on("kubepulse");
     assert_eq!(ex.kill_switch_namespace(), "kubepulse");
-    let mut agent = remediate::live::LiveAgent::new(policy, Box::new(ex), 12, 15, 600);
+    let mut agent = live_agent(
+        "min_probability = 0.5\n[namespaces.shop]\nraise_memory = \"auto\"\n",
+        ex,
+    );
     let now = chrono::Utc::now().timestamp();
     let audited = agent.cycle(now, &[leaking("shop/web", now)]).await.unwrap();
     assert_eq!(audited.len(), 1, "{audited:?}");
