@@ -8,7 +8,8 @@
 //! estimator as the metric baselines in [`crate::trailing`], O(1) per target). A target that is always
 //! "a bit anomalous" then alarms only when it is more so than usual, which a new target learns within
 //! the rule's minimum history, without labels. Before that (a new target, a fresh `watch`, an eval
-//! period's first minutes without earlier data) the global threshold alone decides.
+//! period's first minutes without earlier data) the probability must reach the rule's
+//! [`cold_threshold`](RelativeRule::cold_threshold), the threshold validation chose without the rule.
 //!
 //! Two baselines ([`Baseline`]): the EWMA above (1 h memory), or [`Baseline::Quantile`], a day-long,
 //! exponentially decayed histogram of the target's logits ([`ScoreQuantiles`]) from which the rule takes
