@@ -583,6 +583,18 @@ def flag_value(args: list[str], flag: str) -> str | None:
     return None
 
 
+def flag_values(args: list[str], flag: str) -> list[str]:
+    """The values of `--flag A B C` (up to the next `--option`) in a container's args."""
+    if flag not in args:
+        return []
+    out = []
+    for a in args[args.index(flag) + 1:]:
+        if a.startswith("--"):
+            break
+        out.append(a)
+    return out
+
+
 def assert_ui_feedback_volumes(docs: list[dict], spec: dict, c: dict, args: list[str], where: str) -> str:
     """The UI's feedback in watch (docs/ui.md): --ui-token-file is the key `token` of the Secret
     kubepulse-ui-token mounted read-only (optional: feedback is off until it exists), --feedback-dir a
@@ -759,11 +771,13 @@ def training_self_test(docs: list[dict]) -> str:
 
 def assert_sharded_training(docs: list[dict], source: str) -> str:
     """components/training-sharded: an Indexed Job (CronJob kubepulse-training-shards, the loop's
-    schedule) of n pods, pod i running `train --shard $(SHARD)/n --sample-out <dir>/$(SHARD)` with SHARD
-    the pod's completion index, on the dataset the loop collects, split relative to the data's end;
-    the loop's train step trains on exactly the n sample directories (`--from-shards`) and its gate
-    takes that candidate; dataset and samples on one ReadWriteMany claim both mount; every step waits
-    for its inputs (`--wait`)."""
+    schedule) of n pods, pod i collecting its targets (init container `collect --shard $(SHARD)/n --out
+    <collect>/$(SHARD)`, labels from kube as the loop's) then running `train --shard $(SHARD)/n --data
+    <collect>/0 ... <collect>/n-1 --sample-out <dir>/$(SHARD)` with SHARD the pod's completion index,
+    split relative to the data's end; the loop no longer collects: its train step trains on exactly the
+    n sample directories (`--from-shards`) and its gate takes that candidate and backtests on the n
+    datasets; datasets and samples on one ReadWriteMany claim every pod mounts; every step reading
+    another pod's output waits for it (`--wait`)."""
     loop = find(docs, "CronJob", "kubepulse-training")
     shards = find(docs, "CronJob", "kubepulse-training-shards")
     where = f"{source}: CronJob kubepulse-training-shards"
@@ -775,20 +789,38 @@ def assert_sharded_training(docs: list[dict], source: str) -> str:
     if shards["spec"]["schedule"] != loop["spec"]["schedule"]:
         fail(f"{where}: must start with the loop (schedule {loop['spec']['schedule']!r})")
     spec = job["template"]["spec"]
-    if len(spec["containers"]) != 1:
-        fail(f"{where}: one container, `kubepulse train --shard`")
+    if len(spec["containers"]) != 1 or [i["name"] for i in spec.get("initContainers", [])] != ["collect"]:
+        fail(f"{where}: one init container `kubepulse collect --shard`, one container `kubepulse train --shard`")
     c = spec["containers"][0]
+    col = spec["initContainers"][0]
     args = c.get("args") or []
-    if args[:1] != ["train"]:
-        fail(f"{where}: must run `kubepulse train`, args are {args}")
-    index_env = [e for e in c.get("env", [])
-                 if (e.get("valueFrom") or {}).get("fieldRef", {}).get("fieldPath")
-                 == "metadata.annotations['batch.kubernetes.io/job-completion-index']"]
-    if len(index_env) != 1:
-        fail(f"{where}: needs one env var from the pod's job-completion-index annotation")
-    var = index_env[0]["name"]
-    if flag_value(args, "--shard") != f"$({var})/{n}":
-        fail(f"{where}: --shard must be $({var})/{n}, is {flag_value(args, '--shard')}")
+    cargs = col.get("args") or []
+    if args[:1] != ["train"] or cargs[:1] != ["collect"]:
+        fail(f"{where}: must run `kubepulse collect` then `kubepulse train`, args are {cargs} and {args}")
+    index_path = "metadata.annotations['batch.kubernetes.io/job-completion-index']"
+
+    def index_var(cont: dict) -> str:
+        found = [e["name"] for e in cont.get("env", [])
+                 if (e.get("valueFrom") or {}).get("fieldRef", {}).get("fieldPath") == index_path]
+        if len(found) != 1:
+            fail(f"{where}: {cont['name']} needs one env var from the pod's job-completion-index annotation")
+        return found[0]
+    var = index_var(c)
+    if index_var(col) != var:
+        fail(f"{where}: collect and train must read the completion index into the same variable")
+    for who, a in (("collect", cargs), ("train", args)):
+        if flag_value(a, "--shard") != f"$({var})/{n}":
+            fail(f"{where}: {who} --shard must be $({var})/{n}, is {flag_value(a, '--shard')}")
+    collected = flag_value(cargs, "--out") or ""
+    if not collected.endswith(f"/$({var})"):
+        fail(f"{where}: collect --out must end in /$({var}), is {collected!r}")
+    if "kube" not in (flag_value(cargs, "--labels-from") or "").split(","):
+        fail(f"{where}: collect must read labels with --labels-from kube")
+    if spec.get("serviceAccountName") != "kubepulse-watch" or spec.get("automountServiceAccountToken") is not True:
+        fail(f"{where}: must run as kubepulse-watch with its token (collect --labels-from kube)")
+    datasets = [collected.replace(f"$({var})", str(i)) for i in range(n)]
+    if flag_values(args, "--data") != datasets:
+        fail(f"{where}: train --data must list every shard's dataset {datasets}, lists {flag_values(args, '--data')}")
     sample = flag_value(args, "--sample-out") or ""
     if not sample.endswith(f"/$({var})"):
         fail(f"{where}: --sample-out must end in /$({var}), is {sample!r}")
@@ -796,18 +828,19 @@ def assert_sharded_training(docs: list[dict], source: str) -> str:
         fail(f"{where}: --train-until must be relative to the data's end (end-...), the same in every shard")
     lspec = loop["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     steps = {x["name"]: x for x in lspec.get("initContainers", []) + lspec["containers"]}
-    data = flag_value(steps["collect"]["args"], "--out")
-    if flag_value(args, "--data") != data:
-        fail(f"{where}: --data must be the loop's collect --out {data}")
+    if "collect" in steps:
+        fail(f"{source}: the loop must not collect again: the shards collect its dataset")
     targs = steps["train"]["args"]
     if "--from-shards" not in targs:
         fail(f"{source}: the loop's train step must train --from-shards, args are {targs}")
-    dirs = targs[targs.index("--from-shards") + 1:]
+    dirs = flag_values(targs, "--from-shards")
     want = [sample.replace(f"$({var})", str(i)) for i in range(n)]
     if dirs != want:
         fail(f"{source}: the loop's train --from-shards must list {want}, lists {dirs}")
     if flag_value(targs, "--out") != flag_value(steps["gate"]["args"], "--candidate"):
         fail(f"{source}: the loop's gate --candidate must be its train --out")
+    if flag_values(steps["gate"]["args"], "--data") != datasets:
+        fail(f"{source}: the loop's gate --data must list every shard's dataset {datasets}")
     for who, a in ((where, args), (f"{source}: the loop's train step", targs)):
         if not flag_value(a, "--wait"):
             fail(f"{who}: needs --wait (the steps run as separate pods started together)")
@@ -819,10 +852,10 @@ def assert_sharded_training(docs: list[dict], source: str) -> str:
             if path == mp or path.startswith(mp + "/"):
                 return (vols[m["name"]].get("persistentVolumeClaim") or {}).get("claimName") or ""
         return ""
-    claims = {claim_at(spec, c, data), claim_at(spec, c, sample), claim_at(lspec, steps["collect"], data),
-              claim_at(lspec, steps["train"], dirs[0])}
+    claims = {claim_at(spec, col, datasets[0]), claim_at(spec, c, datasets[0]), claim_at(spec, c, sample),
+              claim_at(lspec, steps["train"], dirs[0]), claim_at(lspec, steps["gate"], datasets[0])}
     if len(claims) != 1 or "" in claims:
-        fail(f"{source}: the dataset and samples must be on one PersistentVolumeClaim for every pod, are {claims}")
+        fail(f"{source}: the datasets and samples must be on one PersistentVolumeClaim for every pod, are {claims}")
     claim = claims.pop()
     pvc = find(docs, "PersistentVolumeClaim", claim)
     if "ReadWriteMany" not in pvc["spec"].get("accessModes", []):
@@ -830,7 +863,7 @@ def assert_sharded_training(docs: list[dict], source: str) -> str:
     labels = job["template"]["metadata"]["labels"]
     if not any(d["kind"] == "NetworkPolicy" and selector_matches(d["spec"]["podSelector"], labels) for d in docs):
         fail(f"{where}: no NetworkPolicy selects its pods")
-    return f"{n} shards (Indexed Job) → train --from-shards → gate, on PVC {claim}"
+    return f"{n} shards (Indexed Job: collect --shard → train --shard) → train --from-shards → gate, on PVC {claim}"
 
 
 def sharded_training_self_test(docs: list[dict]) -> str:
@@ -844,19 +877,29 @@ def sharded_training_self_test(docs: list[dict]) -> str:
 
     def one_dir_missing(d: list[dict]) -> None:
         spec = find(d, "CronJob", "kubepulse-training")["spec"]["jobTemplate"]["spec"]["template"]["spec"]
-        spec["initContainers"][2]["args"].pop()
+        spec["initContainers"][1]["args"].pop()
+
+    def one_dataset_missing(d: list[dict]) -> None:
+        c = find(d, "CronJob", "kubepulse-training-shards")["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+        c["args"].pop(c["args"].index("--data") + 1)
+
+    def unsharded_collect(d: list[dict]) -> None:
+        c = find(d, "CronJob", "kubepulse-training-shards")["spec"]["jobTemplate"]["spec"]["template"]["spec"]["initContainers"][0]
+        i = c["args"].index("--shard")
+        del c["args"][i:i + 2]
 
     def now_split(d: list[dict]) -> None:
         c = find(d, "CronJob", "kubepulse-training-shards")["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
         c["args"][c["args"].index("--train-until") + 1] = "now-1d"
 
-    for edit in (three_shards, one_dir_missing, now_split):
+    for edit in (three_shards, one_dir_missing, one_dataset_missing, unsharded_collect, now_split):
         try:
             assert_sharded_training(broken(edit), "self-test")
         except Failure:
             continue
         fail(f"the sharded training check accepted a broken loop ({edit.__name__})")
-    return "a shard count mismatch, a missing sample directory and a `now-` split are rejected"
+    return ("a shard count mismatch, a missing sample directory, a missing dataset, an unsharded collect and "
+            "a `now-` split are rejected")
 
 
 def assert_local_overlay(docs: list[dict], source: str) -> str:
@@ -1217,7 +1260,7 @@ def assert_checkov(files: list[Path], tmp: Path) -> str:
     checkov = Path(sys.executable).parent / "checkov"
     if not checkov.exists():
         fail(f"checkov is not installed in {checkov.parent}: run scripts/test-deploy (pip install -r deploy/requirements.txt)")
-    workflows = [ROOT / ".github/workflows/ci.yml", ROOT / ".github/workflows/release.yml"]
+    workflows = workflow_files()
     args = [str(checkov), "--config-file", str(DEPLOY / "checkov.yaml"), "-o", "json", "--compact",
             "--framework", "kubernetes", "dockerfile", "github_actions"]
     for f in files + [ROOT / "Dockerfile", *workflows]:
@@ -1362,8 +1405,9 @@ def assert_shellcheck(tmp: Path) -> str:
     files = [ROOT / "scripts/test-deploy"]
     steps_dir = tmp / "workflow-steps"
     steps_dir.mkdir()
-    for workflow in ("ci", "release"):
-        wf = yaml.safe_load((ROOT / f".github/workflows/{workflow}.yml").read_text())
+    for path in workflow_files():
+        workflow = path.stem
+        wf = yaml.safe_load(path.read_text())
         for job_name, job in wf["jobs"].items():
             for i, step in enumerate(job.get("steps", [])):
                 if "run" not in step:
@@ -1376,6 +1420,67 @@ def assert_shellcheck(tmp: Path) -> str:
     if p.returncode != 0:
         fail("shellcheck findings:\n" + p.stdout.replace(str(steps_dir) + "/", ".github/workflows/ job ") + p.stderr)
     return f"{len(files)} scripts clean (scripts/test-deploy and {len(files) - 1} workflow run steps)"
+
+
+WORKFLOWS = ROOT / ".github/workflows"
+# `uses: owner/repo[/path]@<40-hex commit>`, then a comment naming what the commit is: its release tag
+# (`# v1.2.3`) or, for an action released as branches (dtolnay/rust-toolchain), `# <branch> branch, <date>`.
+PINNED_ACTION = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40}$")
+PIN_COMMENT = re.compile(r"^v\d+(\.\d+){0,2}$|^[\w.-]+ branch, \d{4}-\d{2}-\d{2}$")
+USES_LINE = re.compile(r"^\s*(?:-\s+)?uses:\s*[\"']?([^\s\"'#]+)[\"']?\s*(?:#\s*(.*?))?\s*$")
+
+
+def workflow_files() -> list[Path]:
+    """Every GitHub Actions workflow of the repository."""
+    files = sorted([*WORKFLOWS.glob("*.yml"), *WORKFLOWS.glob("*.yaml")])
+    if not files:
+        fail(f"no workflow in {WORKFLOWS.relative_to(ROOT)}")
+    return files
+
+
+def unpinned_actions(name: str, text: str) -> tuple[int, list[str]]:
+    """The `uses:` of a workflow (steps' actions and jobs' reusable workflows) that are not pinned to a
+    full commit SHA with the release tag in a comment; local actions (`./...`) need no pin."""
+    wf = yaml.safe_load(text) or {}
+    parsed = [u for j in (wf.get("jobs") or {}).values()
+              for u in [j.get("uses")] + [st.get("uses") for st in j.get("steps") or []] if u]
+    lines = [(n, m.group(1), m.group(2)) for n, line in enumerate(text.splitlines(), 1)
+             if (m := USES_LINE.match(line))]
+    errors = []
+    if sorted(parsed) != sorted(u for _, u, _ in lines):
+        errors.append(f"{name}: every `uses:` must be written `uses: owner/repo@<sha> # vX.Y.Z` on one line "
+                      f"(parsed {sorted(parsed)}, found on lines {sorted(u for _, u, _ in lines)})")
+    for n, uses, comment in lines:
+        if uses.startswith("./"):
+            continue
+        if not PINNED_ACTION.match(uses):
+            errors.append(f"{name}:{n}: action {uses} is not pinned to a full commit SHA")
+        elif not comment or not PIN_COMMENT.match(comment):
+            errors.append(f"{name}:{n}: action {uses} needs the release tag it pins as a comment "
+                          f"(`# vX.Y.Z`, or `# <branch> branch, YYYY-MM-DD`), has {comment!r}")
+    return len(lines), errors
+
+
+def assert_pinned_actions() -> str:
+    """Every action of every workflow pinned to a commit SHA with its tag in a comment (docs/deploy.md,
+    "Pinned actions"); the check itself rejects a floating tag, a short SHA and a missing comment."""
+    sha = "0123456789abcdef0123456789abcdef01234567"
+    for broken in (f"jobs:\n  a:\n    steps:\n      - uses: actions/checkout@v4\n",
+                   f"jobs:\n  a:\n    steps:\n      - uses: actions/checkout@{sha[:12]} # v4.0.0\n",
+                   f"jobs:\n  a:\n    steps:\n      - uses: actions/checkout@{sha}\n",
+                   f"jobs:\n  a:\n    steps:\n      - {{uses: actions/checkout@v4}}\n"):
+        if not unpinned_actions("self-test", broken)[1]:
+            fail(f"the pin check accepted a broken pin:\n{broken}")
+    if unpinned_actions("self-test", f"jobs:\n  a:\n    steps:\n      - uses: actions/checkout@{sha} # v4.2.2\n")[1]:
+        fail("the pin check rejected a correct pin")
+    counts, errors = [], []
+    for f in workflow_files():
+        n, errs = unpinned_actions(str(f.relative_to(ROOT)), f.read_text())
+        counts.append(f"{f.name} {n}")
+        errors += errs
+    if errors:
+        fail("actions not pinned (see docs/deploy.md, \"Pinned actions\", to re-pin):\n" + "\n".join(errors))
+    return f"every `uses:` pinned to a commit SHA with its tag ({', '.join(counts)}); self-test rejects floating, short and uncommented pins"
 
 
 def assert_workflow() -> str:
@@ -1450,10 +1555,9 @@ def assert_release_workflow(rendered: dict[str, list[dict]]) -> str:
     on = wf.get(True) or wf.get("on")
     if on != {"push": {"tags": ["v*"]}}:
         fail(f"{path.name} must run on version tags only (push: tags: [v*]), runs on {on}")
-    steps = [st for j in wf["jobs"].values() for st in j.get("steps", [])]
-    for st in steps:
-        if "uses" in st and not re.match(r"^[\w.-]+/[\w.-]+@[0-9a-f]{40}$", st["uses"]):
-            fail(f"{path.name}: action {st['uses']} is not pinned to a commit SHA")
+    _, unpinned = unpinned_actions(path.name, text)  # also checked for every workflow by assert_pinned_actions
+    if unpinned:
+        fail("\n".join(unpinned))
     if re.search(r"secrets\.(?!GITHUB_TOKEN)", text):
         fail(f"{path.name}: pushes with GITHUB_TOKEN only, no stored secret")
     pushes = [(j, st) for j in wf["jobs"].values() for st in j.get("steps", [])
@@ -1616,9 +1720,9 @@ def main() -> int:
                     lambda: training_self_test(local))
         sharded = rendered["examples/training-sharded"]
         suite.check("hardening: examples/training-sharded", lambda: assert_hardened(sharded, "examples/training-sharded"))
-        suite.check("training: examples/training-sharded (Indexed Job of shards → train --from-shards → gate)",
+        suite.check("training: examples/training-sharded (Indexed Job of collect + extraction shards → train --from-shards → gate)",
                     lambda: assert_sharded_training(sharded, "examples/training-sharded"))
-        suite.check("training: sharded self-test (shard count, sample directories, split rejected)",
+        suite.check("training: sharded self-test (shard count, sample and dataset directories, unsharded collect, split rejected)",
                     lambda: sharded_training_self_test(sharded))
         suite.check("overlay: overlays/local (loaded image, namespace, demo)", lambda: assert_local_overlay(local, "overlays/local"))
         suite.check("hardening: demo/loadgen", lambda: assert_hardened(rendered["demo/loadgen"], "demo/loadgen"))
@@ -1645,6 +1749,7 @@ def main() -> int:
         suite.check("image: build context has every embedded file (.dockerignore)", assert_build_context)
         suite.check("image: hadolint", assert_hadolint)
         suite.check("ci: workflow jobs, triggers, environments, OIDC", assert_workflow)
+        suite.check("workflows: every action pinned to a commit SHA (tag in the comment)", assert_pinned_actions)
         suite.check("release: the workflow publishes the image deploy/ names, built by the Dockerfile",
                     lambda: assert_release_workflow(rendered))
         suite.check("shellcheck: scripts/test-deploy and the workflow's run steps", lambda: assert_shellcheck(tmp))

@@ -1001,6 +1001,7 @@ fn node_of(n: &DynamicObject) -> Node {
         memory_available_trend_per_min: f64::NAN,
         filesystem_available_ratio: if condition("DiskPressure") { 0.0 } else { 1.0 },
         pods: 0,
+        pods_added: 0,
     }
 }
 

@@ -146,6 +146,8 @@ pub struct MetricsReader {
     order: Vec<usize>,
     next_group: usize,
     pending: std::collections::VecDeque<TargetRows>,
+    /// Read `timestamp` and `target` only ([`MetricsReader::keys_only`]).
+    keys_only: bool,
 }
 
 fn type_ok_timestamp(t: &DataType) -> bool {
@@ -282,6 +284,7 @@ impl MetricsReader {
             order,
             next_group: 0,
             pending: Default::default(),
+            keys_only: false,
         })
     }
 
@@ -327,6 +330,14 @@ impl MetricsReader {
         Ok(())
     }
 
+    /// From now on, reads only the `timestamp` and `target` columns (Parquet's column projection: the
+    /// metric columns are neither read nor decoded nor checked): runs come with no `columns`. For a pass
+    /// that needs the targets, row counts and times alone.
+    pub fn keys_only(&mut self) {
+        self.keys_only = true;
+        self.pending.clear();
+    }
+
     /// The next run of one target's rows (a row group with several targets gives several runs;
     /// a target spanning several row groups gives one run per row group), or `None` at the end.
     pub fn next_rows(&mut self) -> Result<Option<TargetRows>, ColumnarError> {
@@ -347,9 +358,26 @@ impl MetricsReader {
             .file
             .try_clone()
             .map_err(|e| ColumnarError::io(&path, e))?;
-        let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.meta.clone())
-            .with_row_groups(vec![group])
-            .with_batch_size(rows.clamp(1, 1 << 20))
+        let mut builder =
+            ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.meta.clone())
+                .with_row_groups(vec![group])
+                .with_batch_size(rows.clamp(1, 1 << 20));
+        // Column indices in a batch: the file's, or the projection's (its columns in file order).
+        let (ts_col, target_col) = if self.keys_only {
+            let mask = parquet::arrow::ProjectionMask::roots(
+                self.meta.metadata().file_metadata().schema_descr(),
+                [self.ts_col, self.target_col],
+            );
+            builder = builder.with_projection(mask);
+            if self.ts_col < self.target_col {
+                (0, 1)
+            } else {
+                (1, 0)
+            }
+        } else {
+            (self.ts_col, self.target_col)
+        };
+        let reader = builder
             .build()
             .map_err(|e| ColumnarError::format(&path, e))?;
         let mut offset = 0usize;
@@ -360,14 +388,17 @@ impl MetricsReader {
                 group,
                 offset,
             };
-            let ts = timestamps(&at, "timestamp", batch.column(self.ts_col).as_ref())?;
-            let runs = target_runs(&at, batch.column(self.target_col).as_ref())?;
-            let cols: Vec<Vec<f64>> = self
-                .metric_cols
-                .iter()
-                .zip(&self.metrics)
-                .map(|(&c, name)| values(&at, name, batch.column(c).as_ref()))
-                .collect::<Result<_, _>>()?;
+            let ts = timestamps(&at, "timestamp", batch.column(ts_col).as_ref())?;
+            let runs = target_runs(&at, batch.column(target_col).as_ref())?;
+            let cols: Vec<Vec<f64>> = if self.keys_only {
+                Vec::new()
+            } else {
+                self.metric_cols
+                    .iter()
+                    .zip(&self.metrics)
+                    .map(|(&c, name)| values(&at, name, batch.column(c).as_ref()))
+                    .collect::<Result<_, _>>()?
+            };
             for (lo, hi, target) in runs {
                 let extend = self.pending.back_mut().filter(|last| {
                     last.row_group == group

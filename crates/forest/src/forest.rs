@@ -393,31 +393,26 @@ impl RandomForest {
         let nf = x.n_features();
         let n = x.n_rows();
         let mut out = vec![0.0; n * k];
-        // One block per thread, trees outer: a tree is streamed from memory once per block, which costs
-        // more than streaming the block's rows (measured: smaller blocks are slower). Rows are coded to
-        // bytes first (see `batch`), so a block's rows and the tree it walks share the cache.
-        let block = n.div_ceil(rayon::current_num_threads()).max(PREDICT_BLOCK);
-        let coded = self.coded();
         let scale = 1.0 / self.trees.len() as f64;
-        out.par_chunks_mut(block * k)
-            .enumerate()
-            .for_each(|(blk, chunk)| {
-                let first = blk * block;
-                let rows = &x.values()[first * nf..(first + chunk.len() / k) * nf];
-                match coded {
-                    Some(coded) => {
-                        let mut codes = vec![0u8; rows.len()];
-                        coded.encode(rows, &mut codes);
-                        coded.accumulate(&self.trees, &codes, k, chunk);
-                    }
-                    None => {
+        match self.coded() {
+            // Rows coded to bytes (see `batch`): a tree's nodes and the rows it walks share the cache.
+            Some(coded) => coded.accumulate(&self.trees, x.values(), n, k, &mut out),
+            None => {
+                // One block per thread, trees outer: a tree is streamed from memory once per block.
+                let block = n.div_ceil(rayon::current_num_threads()).max(PREDICT_BLOCK);
+                out.par_chunks_mut(block * k)
+                    .enumerate()
+                    .for_each(|(blk, chunk)| {
+                        let first = blk * block;
+                        let rows = &x.values()[first * nf..(first + chunk.len() / k) * nf];
                         for tree in &self.trees {
                             accumulate_tree(tree, rows, nf, k, chunk);
                         }
-                    }
-                }
-                chunk.iter_mut().for_each(|o| *o *= scale);
-            });
+                    });
+            }
+        }
+        out.par_chunks_mut(PREDICT_BLOCK * k)
+            .for_each(|chunk| chunk.iter_mut().for_each(|o| *o *= scale));
         Ok(out)
     }
 

@@ -1,13 +1,16 @@
 //! The model bundle: a window model pair, an optional cluster snapshot model pair, their metadata and
 //! the model card, in one versioned, checksummed binary file (`.kpm`).
 //!
-//! Layout of version 3: magic `KPMODEL\0`, format version (u32 LE), header length (u64 LE), JSON header,
+//! Layout of version 4: magic `KPMODEL\0`, format version (u32 LE), header length (u64 LE), JSON header,
 //! then for each of window binary, window types, snapshot binary, snapshot types, window ETA, snapshot
-//! ETA and the window model's anomaly scorer (an Isolation Forest): length (u64 LE, 0 = absent) and the
-//! forest's own bytes; finally an FNV-1a 64 checksum (u64 LE) of everything before it.
+//! ETA, the window model's anomaly scorer (an Isolation Forest), and the window model's detector's
+//! binary and type forests (`train --detector`; its settings are the header's `detector`): length (u64
+//! LE, 0 = absent) and the forest's own bytes; finally an FNV-1a 64 checksum (u64 LE) of everything
+//! before it.
 //!
-//! Version 2 is version 3 without the anomaly scorer; version 1 is version 2 without the two ETA forests
-//! (its pairs predict the time to issue with the heuristic). This build reads all three.
+//! Version 3 is version 4 without the detector; version 2 is version 3 without the anomaly scorer;
+//! version 1 is version 2 without the two ETA forests (its pairs predict the time to issue with the
+//! heuristic). This build reads all four.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -28,11 +31,13 @@ use crate::window::Window;
 
 const MAGIC: &[u8; 8] = b"KPMODEL\0";
 /// The bundle format version this build writes (it reads this one and every earlier one).
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 /// The first version, before ETA forests: four forest sections.
 const VERSION_WITHOUT_ETA: u32 = 1;
 /// The last version before the anomaly scorer: six forest sections.
 const VERSION_WITHOUT_ANOMALY: u32 = 2;
+/// The last version before the detector: seven forest sections.
+const VERSION_WITHOUT_DETECTOR: u32 = 3;
 
 /// What a bundle is, for `/model`, logs and metrics.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -64,6 +69,9 @@ struct Header {
     info: ModelInfo,
     window: PairMeta,
     snapshot: Option<PairMeta>,
+    /// The window model's detector (`train --detector`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    detector: Option<PairMeta>,
     card_markdown: String,
     card: serde_json::Value,
 }
@@ -228,6 +236,7 @@ fn check_pair(
         types,
         eta,
         anomaly,
+        detector: None,
     })
 }
 
@@ -255,6 +264,7 @@ impl ModelBundle {
             info: self.info.clone(),
             window: self.window.meta.clone(),
             snapshot: self.snapshot.as_ref().map(|p| p.meta.clone()),
+            detector: self.window.detector.as_ref().map(|d| d.meta.clone()),
             card_markdown: self.card_markdown.clone(),
             card: self.card.clone(),
         };
@@ -283,6 +293,9 @@ impl ModelBundle {
             &mut out,
             self.window.anomaly.as_ref().map(|a| a.forest.to_bytes()),
         );
+        let detector = self.window.detector.as_deref();
+        put_forest(&mut out, detector.and_then(|d| d.binary.as_ref()));
+        put_forest(&mut out, detector.and_then(|d| d.types.as_ref()));
         let mut h = Fnv::new();
         h.write(&out);
         out.extend_from_slice(&h.0.to_le_bytes());
@@ -337,13 +350,46 @@ impl ModelBundle {
         } else {
             r.isolation("window anomaly forest")?
         };
+        let (db, dt) = if version <= VERSION_WITHOUT_DETECTOR {
+            (None, None)
+        } else {
+            (
+                r.forest("detector binary forest")?,
+                r.forest("detector type forest")?,
+            )
+        };
         if r.pos != body.len() {
             return Err(LearnError::Bundle(format!(
                 "{} unexpected bytes after the last forest",
                 body.len() - r.pos
             )));
         }
-        let window = check_pair(header.window, wb, wt, we, wa, "window model")?;
+        let mut window = check_pair(header.window, wb, wt, we, wa, "window model")?;
+        window.detector = match header.detector {
+            Some(meta) => {
+                if db.is_none() {
+                    return Err(LearnError::Bundle(
+                        "detector: the header describes a detector whose binary forest is missing"
+                            .into(),
+                    ));
+                }
+                if meta.issue_types != window.meta.issue_types
+                    || meta.feature_names != window.meta.feature_names
+                {
+                    return Err(LearnError::Bundle(
+                        "detector: its issue types or features differ from the window model's"
+                            .into(),
+                    ));
+                }
+                Some(Box::new(check_pair(meta, db, dt, None, None, "detector")?))
+            }
+            None if db.is_some() || dt.is_some() => {
+                return Err(LearnError::Bundle(
+                    "detector: forests without their settings in the header".into(),
+                ));
+            }
+            None => None,
+        };
         let snapshot = match header.snapshot {
             Some(meta) => Some(check_pair(meta, sb, st, se, None, "snapshot model")?),
             None => None,
@@ -459,23 +505,65 @@ impl ModelBundle {
 }
 
 /// Predicts from one feature row of a pair (shared by the window and snapshot paths), with the model's
-/// threshold or the one `options` sets.
+/// threshold or the one `options` sets. A pair with a detector predicts the combined probability
+/// ([`crate::model::detector`]), its type, time to issue and explanation from the model whose score it
+/// shows.
 pub fn predict_row(
     pair: &ModelPair,
     row: &[f32],
     options: PredictOptions,
     target: Option<&str>,
 ) -> Result<Prediction, LearnError> {
+    let (Some(detector), Some(_)) = (&pair.detector, &pair.binary) else {
+        return predict_single(pair, row, options, target, None);
+    };
+    let tp = pair.meta.threshold;
+    let (p, from_detector) = crate::model::detector::combined(
+        issue_probability(pair, row)?,
+        tp,
+        issue_probability(detector, row)?,
+        detector.meta.threshold,
+    );
+    let source = if from_detector { detector } else { pair };
+    predict_single(source, row, options, target, Some((p, tp)))
+}
+
+/// A supervised pair's calibrated issue probability of one row.
+fn issue_probability(pair: &ModelPair, row: &[f32]) -> Result<f64, LearnError> {
+    let Some(binary) = &pair.binary else {
+        return Err(LearnError::Bundle(
+            "a supervised pair needs a binary forest".into(),
+        ));
+    };
+    let mut pb = vec![0.0; binary.classes().len()];
+    binary.predict_proba_row(row, &mut pb)?;
+    let raw = binary
+        .classes()
+        .iter()
+        .position(|&c| c == 1.0)
+        .map_or(0.0, |c| pb[c]);
+    Ok(pair.meta.calibration.apply(raw))
+}
+
+/// [`predict_row`] of one pair; `shown` = (probability, its threshold) replaces the pair's own
+/// probability and threshold (the combined probability of a predictor and its detector).
+fn predict_single(
+    pair: &ModelPair,
+    row: &[f32],
+    options: PredictOptions,
+    target: Option<&str>,
+    shown: Option<(f64, f64)>,
+) -> Result<Prediction, LearnError> {
     let meta = &pair.meta;
     let explain = options.explain;
     let Some(binary) = &pair.binary else {
         return predict_anomaly(pair, row, options, target);
     };
-    let mut pb = vec![0.0; binary.classes().len()];
-    binary.predict_proba_row(row, &mut pb)?;
     let issue_col = binary.classes().iter().position(|&c| c == 1.0);
-    let raw = issue_col.map_or(0.0, |c| pb[c]);
-    let p = meta.calibration.apply(raw);
+    let (p, own_threshold) = match shown {
+        Some(shown) => shown,
+        None => (issue_probability(pair, row)?, meta.threshold),
+    };
     let k = meta.issue_types.len().max(1);
     let mut q = vec![0.0; k];
     match &pair.types {
@@ -489,8 +577,8 @@ pub fn predict_row(
         None => q[0] = 1.0,
     }
     let best = (0..k).fold(0, |b, i| if q[i] > q[b] { i } else { b });
-    let expected = p >= meta.threshold;
-    let will = p >= options.threshold.unwrap_or(meta.threshold);
+    let expected = p >= own_threshold;
+    let will = p >= options.threshold.unwrap_or(own_threshold);
     let mut probabilities = BTreeMap::new();
     probabilities.insert("normal".to_string(), 1.0 - p);
     for (i, t) in meta.issue_types.iter().enumerate() {
@@ -685,7 +773,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            e.contains("format version 4") && e.contains("newer build"),
+            e.contains("format version 5") && e.contains("newer build"),
             "{e}"
         );
         // A version 1 file claiming version 2 lacks the ETA sections: truncated, not misread.
@@ -693,17 +781,53 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("window ETA forest"), "{e}");
-        // And a version 3 file claiming version 1 or 2 has bytes left over.
-        let v3 = old.to_bytes();
-        for older in [1, 2] {
-            let e = ModelBundle::from_bytes(&with_version(&v3, older))
+        // And a version 4 file claiming version 1, 2 or 3 has bytes left over.
+        let v4 = old.to_bytes();
+        for older in [1, 2, 3] {
+            let e = ModelBundle::from_bytes(&with_version(&v4, older))
                 .unwrap_err()
                 .to_string();
             assert!(e.contains("unexpected bytes"), "{e}");
         }
-        // The embedded default model is a version 2 file (ETA forests, no anomaly scorer).
+        // The embedded default model: ETA forests and a detector, no anomaly scorer.
         let default = ModelBundle::embedded().unwrap();
         assert!(default.window_model().anomaly.is_none());
+        assert!(default.window_model().detector.is_some());
+    }
+
+    #[test]
+    fn a_version_3_bundle_loads_unchanged_without_a_detector() {
+        // The embedded bundle without its detector, written as version 3 (no detector sections).
+        let mut bundle = ModelBundle::embedded().unwrap();
+        bundle.window.detector = None;
+        let v4 = bundle.to_bytes();
+        let body = &v4[..v4.len() - 8];
+        // The two empty detector sections are the last 16 bytes of the body.
+        assert_eq!(&body[body.len() - 16..], &[0u8; 16]);
+        let mut v3 = body[..body.len() - 16].to_vec();
+        v3.extend_from_slice(&v4[v4.len() - 8..]);
+        let v3 = with_version(&v3, 3);
+        let old = ModelBundle::from_bytes(&v3).unwrap();
+        assert!(old.window_model().detector.is_none());
+        assert_eq!(
+            old.to_bytes(),
+            v4,
+            "read back, it writes the same bundle as version 4"
+        );
+        // A version 4 file whose header names a detector without its forests is an error.
+        let full = ModelBundle::embedded().unwrap().to_bytes();
+        let header_only = {
+            let mut b = ModelBundle::embedded().unwrap();
+            let det = b.window.detector.as_mut().unwrap();
+            det.binary = None;
+            det.types = None;
+            b.to_bytes()
+        };
+        assert_ne!(header_only, full);
+        let e = ModelBundle::from_bytes(&header_only)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("detector"), "{e}");
     }
 
     /// The embedded model with its snapshot pair's own threshold set to `own`.

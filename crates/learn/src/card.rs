@@ -58,6 +58,13 @@ fn pair_json(pair: &ModelPair, holdout: Option<&Holdout>) -> Value {
         "eta": m.eta,
         "unsupervised": pair.binary.is_none(),
         "anomaly_inputs": m.anomaly.as_ref().map(|a| a.features.len()),
+        "detector": pair.detector.as_ref().map(|d| json!({
+            "ongoing_policy": d.meta.policy,
+            "threshold": d.meta.threshold,
+            "calibration": d.meta.calibration,
+            "training_rows": d.meta.training_rows,
+            "validation": d.meta.validation.as_ref().map(headline),
+        })),
         "top_features": top.iter().take(10).map(|&(i, v)| json!({"feature": m.feature_names[i], "mdi": v})).collect::<Vec<_>>(),
     })
 }
@@ -170,6 +177,20 @@ fn pair_markdown(md: &mut String, title: &str, p: &Value) {
             "- Per-target condition (chosen with the threshold): the score's logit must also stand {what}.{cold}"
         );
     }
+    let detector = &p["detector"];
+    if !detector.is_null() {
+        let _ = writeln!(
+            md,
+            "- Detector (`train --detector`): a second binary and type forest on the same features, windows \
+             inside incidents labelled as the incident ({} training rows); alarm threshold {} on its own \
+             probability, chosen on the validation part within the false alarm budget the model above \
+             leaves. A window alarms when either passes its own threshold; the shown probability is the \
+             higher of the model's and the detector's mapped onto the model's scale (threshold onto \
+             threshold), type and explanation from that one — the model's whenever it passes its own.",
+            detector["training_rows"],
+            fmt(&detector["threshold"], false),
+        );
+    }
     let _ = writeln!(
         md,
         "- Training data `{}`, {} → {}, {} rows.",
@@ -206,7 +227,11 @@ fn pair_markdown(md: &mut String, title: &str, p: &Value) {
     }
     if !p["validation"].is_null() {
         let _ = writeln!(md, "### Validation (last part of the training period)\n");
-        figures_table(md, &[("model".into(), &p["validation"])]);
+        let mut rows = vec![("model".into(), &p["validation"])];
+        if !detector["validation"].is_null() {
+            rows.push(("model + detector".into(), &detector["validation"]));
+        }
+        figures_table(md, &rows);
         let _ = writeln!(md);
     }
     if !p["holdout"].is_null() {

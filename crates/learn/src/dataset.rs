@@ -199,26 +199,7 @@ impl Dataset {
     /// [`Dataset::read`] with a progress bar (rows, rows/s; the time left for Parquet) on a terminal's
     /// stderr when `progress`.
     pub fn read_with_progress(dir: &Path, progress: bool) -> Result<Self, LearnError> {
-        let format = Format::detect(dir)?;
-        let path = dir.join(format.metrics_file());
-        let (metrics, series) = match format {
-            Format::Csv => {
-                let bar = crate::progress::Rows::new(progress, format.metrics_file(), None);
-                let read = read_metrics_counted(&path, &bar);
-                bar.finish();
-                read?
-            }
-            Format::Parquet => read_metrics_parquet(&path, progress)?,
-        };
-        let targets: HashMap<&str, ()> = series.iter().map(|s| (s.target.as_str(), ())).collect();
-        let known = |t: &str| targets.contains_key(t);
-        let events = read_dir_events(dir, &known, format.metrics_file())?;
-        Ok(Self {
-            metrics,
-            series,
-            events,
-            mitigated: Vec::new(),
-        })
+        crate::data_dirs::DataDirs::one(dir).read(progress)
     }
 
     /// The metric column names of `dir/metrics.csv` (its header) or `dir/metrics.parquet` (its
@@ -376,6 +357,24 @@ pub(crate) fn read_dir_events(
     match Format::detect_events(dir)? {
         Format::Csv => read_events(&dir.join("events.csv"), known, metrics_file),
         Format::Parquet => read_events_parquet(&dir.join("events.parquet"), known, metrics_file),
+    }
+}
+
+/// Reads `dir`'s metrics file (CSV or Parquet): its metric names and series, sorted by target.
+pub(crate) fn read_dir_metrics(
+    dir: &Path,
+    progress: bool,
+) -> Result<(Vec<String>, Vec<Series>), LearnError> {
+    let format = Format::detect(dir)?;
+    let path = dir.join(format.metrics_file());
+    match format {
+        Format::Csv => {
+            let bar = crate::progress::Rows::new(progress, format.metrics_file(), None);
+            let read = read_metrics_counted(&path, &bar);
+            bar.finish();
+            read
+        }
+        Format::Parquet => read_metrics_parquet(&path, progress),
     }
 }
 

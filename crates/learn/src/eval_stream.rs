@@ -74,11 +74,11 @@ impl<'a> Options<'a> {
     }
 }
 
-/// Evaluates `pair` on `dir`'s dataset from the split (or the start of the data) to its end, target by
+/// Evaluates `pair` on the dataset in `data` (one directory or several: [`crate::data_dirs`]) from the split (or the start of the data) to its end, target by
 /// target, writing `predictions.csv`, `report.json`, `report.md` and the plots into `out`; returns the
 /// report's summary.
 pub fn evaluate(
-    dir: &Path,
+    data: impl Into<crate::data_dirs::DataDirs>,
     pair: &ModelPair,
     opts: &Options,
     out: &Path,
@@ -91,6 +91,7 @@ pub fn evaluate(
         model_name,
         chunk_rows,
     } = *opts;
+    let dir = &data.into();
     if crate::context::has_cross_target_columns(&pair.meta.features.metrics) {
         return Err(LearnError::InvalidOption {
             name: "max-rows-in-memory",
@@ -133,50 +134,43 @@ pub fn evaluate(
     let mut windows = 0usize;
     let mut predictions = Predictions::create(out)?;
     let bar = crate::progress::Rows::new(progress, "and scoring (pass 2/2)", Some(total_rows));
-    for_chunks(
-        dir,
-        order.as_deref(),
-        &base,
-        &names,
-        chunk_rows,
-        |chunk, _| {
-            bar.inc(chunk.series.iter().map(|s| s.timestamps.len() as u64).sum());
-            let (data, r) = eval::prepare(Cow::Owned(chunk), pair, map)?;
-            resolution.get_or_insert(r);
-            let grid = Grid::build(&data, meta.window, meta.policy, from, until, false);
-            let scored: Vec<SeriesScores> = grid
-                .points
-                .par_iter()
-                .enumerate()
-                .map(|(s, points)| eval::score_series(&data, pair, s, points))
-                .collect::<Result<_, LearnError>>()?;
-            for (s, (points, sc)) in grid.points.iter().zip(scored).enumerate() {
-                let series = &data.series[s];
-                let events = data.events_of(&series.target);
-                model_acc.add_series(events, points, &sc.model);
-                for (acc, b) in base_accs.iter_mut().zip(&sc.base) {
-                    if let Some(acc) = acc {
-                        acc.add_series(events, points, b);
-                    }
+    for_chunks(dir, &order, &base, &names, chunk_rows, |chunk, _| {
+        bar.inc(chunk.series.iter().map(|s| s.timestamps.len() as u64).sum());
+        let (data, r) = eval::prepare(Cow::Owned(chunk), pair, map)?;
+        resolution.get_or_insert(r);
+        let grid = Grid::build(&data, meta.window, meta.policy, from, until, false);
+        let scored: Vec<SeriesScores> = grid
+            .points
+            .par_iter()
+            .enumerate()
+            .map(|(s, points)| eval::score_series(&data, pair, s, points))
+            .collect::<Result<_, LearnError>>()?;
+        for (s, (points, sc)) in grid.points.iter().zip(scored).enumerate() {
+            let series = &data.series[s];
+            let events = data.events_of(&series.target);
+            model_acc.add_series(events, points, &sc.model);
+            for (acc, b) in base_accs.iter_mut().zip(&sc.base) {
+                if let Some(acc) = acc {
+                    acc.add_series(events, points, b);
                 }
-                eta_guesses.extend(sc.eta);
-                predictions.add_series(&series.target, events, points, &sc.model, types)?;
-                if explanations.len() < eval::MAX_EXPLANATIONS {
-                    eval::explain_series(&data, pair, s, points, &sc.model, &mut explanations)?;
-                }
-                crate::signal::onset_series(&mut onset, &data, s, points, &sc.model, &meta.window);
-                traces.extend(eval::series_incident_traces(
-                    &data, s, points, &sc.model, &grid.spec,
-                ));
-                eval::keep_first_traces(&mut traces, eval::INCIDENT_PANELS);
-                sample.add_series(&data, pair, s, points);
-                fingerprint.series(series);
-                targets.push(series.target.clone());
-                windows += points.len();
             }
-            Ok(())
-        },
-    )?;
+            eta_guesses.extend(sc.eta);
+            predictions.add_series(&series.target, events, points, &sc.model, types)?;
+            if explanations.len() < eval::MAX_EXPLANATIONS {
+                eval::explain_series(&data, pair, s, points, &sc.model, &mut explanations)?;
+            }
+            crate::signal::onset_series(&mut onset, &data, s, points, &sc.model, &meta.window);
+            traces.extend(eval::series_incident_traces(
+                &data, s, points, &sc.model, &grid.spec,
+            ));
+            eval::keep_first_traces(&mut traces, eval::INCIDENT_PANELS);
+            sample.add_series(&data, pair, s, points);
+            fingerprint.series(series);
+            targets.push(series.target.clone());
+            windows += points.len();
+        }
+        Ok(())
+    })?;
     bar.finish();
     predictions.finish()?;
     if windows == 0 {

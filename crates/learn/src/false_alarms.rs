@@ -16,7 +16,7 @@ use crate::dataset::{Dataset, Incident, IncidentSource, line_of, open_csv, parse
 use crate::error::LearnError;
 
 /// What applying false alarms to a dataset did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Applied {
     /// False alarms given.
     pub false_alarms: usize,
@@ -98,15 +98,24 @@ pub(crate) fn read_periods(path: &Path, detail: &str) -> Result<Vec<Incident>, L
 /// Drops every incident label of `dataset` that a false alarm on the same target overlaps (see the
 /// module documentation); the dataset's events stay sorted.
 pub fn apply(dataset: &mut Dataset, alarms: &[Incident]) -> Applied {
+    let series = &dataset.series;
     let known = |t: &str| {
-        dataset
-            .series
+        series
             .binary_search_by(|s| s.target.as_str().cmp(t))
             .is_ok()
     };
+    apply_to_events(&mut dataset.events, &known, alarms)
+}
+
+/// [`apply`] on a dataset's events alone, its targets given by `known` (training target by target).
+pub(crate) fn apply_to_events(
+    events: &mut Vec<Incident>,
+    known: &dyn Fn(&str) -> bool,
+    alarms: &[Incident],
+) -> Applied {
     let on_known_targets = alarms.iter().filter(|a| known(&a.target)).count();
-    let before = dataset.events.len();
-    dataset.events.retain(|e| {
+    let before = events.len();
+    events.retain(|e| {
         !alarms
             .iter()
             .any(|a| a.target == e.target && e.start <= a.end && e.end >= a.start)
@@ -114,7 +123,7 @@ pub fn apply(dataset: &mut Dataset, alarms: &[Incident]) -> Applied {
     Applied {
         false_alarms: alarms.len(),
         on_known_targets,
-        dropped_labels: before - dataset.events.len(),
+        dropped_labels: before - events.len(),
     }
 }
 

@@ -18,6 +18,7 @@ use crate::eval::{self, Evaluation};
 use crate::figures::{self, Figures};
 use crate::model::{self, TrainParams};
 use crate::scoring::{Grid, Score};
+use crate::signal::OnsetSignal;
 
 /// How targets are grouped for holding out.
 #[derive(Debug, Clone, PartialEq)]
@@ -125,6 +126,9 @@ pub struct HoldoutReport {
     pub pooled_baselines: BTreeMap<String, Figures>,
     /// The largest false alarm rate of any held-out group, per target-day.
     pub worst_false_alarms_per_target_day: f64,
+    /// Every tested incident's onset strength and whether the model that never saw its target detected it
+    /// within 120 s (pooled over the groups).
+    pub onset_signal: OnsetSignal,
 }
 
 /// Runs the protocol on `dataset`: train up to `split` on the other targets, test from `split`.
@@ -201,6 +205,7 @@ pub fn run(
         |v: &[Option<Vec<Score>>]| -> Vec<Vec<Score>> { v.iter().flatten().cloned().collect() };
     let scores = keep(&pooled);
     let pooled_figures = figures::compute(&pooled_data, &grid, &scores, &types);
+    let onset_signal = crate::signal::onset_signal(&pooled_data, &grid, &scores);
     let pooled_baselines = pooled_base
         .iter()
         .map(|(n, v)| {
@@ -221,6 +226,7 @@ pub fn run(
         pooled: pooled_figures,
         pooled_baselines,
         worst_false_alarms_per_target_day: worst,
+        onset_signal,
     })
 }
 
@@ -271,5 +277,6 @@ pub fn markdown(r: &HoldoutReport) -> String {
     for h in &r.groups {
         s += &row(&h.targets.join(", "), &h.model);
     }
+    crate::report::onset_signal_markdown(&mut s, &r.onset_signal);
     s
 }

@@ -5,6 +5,7 @@
 
 pub mod columns;
 pub mod context;
+pub mod data_dirs;
 pub mod dataset;
 pub mod error;
 pub mod features;
@@ -29,6 +30,8 @@ pub mod eval_stream;
 pub mod false_alarms;
 pub mod figures;
 pub mod gate;
+#[cfg(feature = "metrics")]
+pub mod gate_metrics;
 pub mod holdout;
 pub mod memory;
 pub mod mitigated;

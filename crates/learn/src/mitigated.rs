@@ -19,7 +19,7 @@ use crate::error::LearnError;
 use crate::window::{WindowSpec, eval_points};
 
 /// What applying mitigated periods to a dataset did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Applied {
     /// Mitigated periods given.
     pub records: usize,
@@ -55,15 +55,21 @@ pub fn apply(dataset: &mut Dataset, mut periods: Vec<Incident>, spec: &WindowSpe
             .is_ok()
     };
     let records = periods.len();
-    periods.retain(|m| known(&m.target));
+    known_sorted(&mut periods, &known);
     let on_known_targets = periods.len();
-    periods.sort_by(|a, b| (&a.target, a.start, a.end).cmp(&(&b.target, b.start, b.end)));
     dataset.mitigated = periods;
     Applied {
         records,
         on_known_targets,
         windows_dropped: dropped(dataset, spec),
     }
+}
+
+/// Keeps the periods of the targets `known` says yes to, sorted by (target, start, end): what
+/// [`apply`] sets as a dataset's mitigated periods.
+pub(crate) fn known_sorted(periods: &mut Vec<Incident>, known: &dyn Fn(&str) -> bool) {
+    periods.retain(|m| known(&m.target));
+    periods.sort_by(|a, b| (&a.target, a.start, a.end).cmp(&(&b.target, b.start, b.end)));
 }
 
 /// Windows of `dataset` (over its whole span) its mitigated periods leave out at `spec`.

@@ -7,6 +7,7 @@ use crate::bundle::{ModelBundle, ModelInfo};
 use crate::card::{self, Holdout};
 use crate::columns::{ColumnMap, Level, MissingColumns};
 use crate::context::{self, Context};
+use crate::data_dirs::DataDirs;
 use crate::dataset::Dataset;
 use crate::error::LearnError;
 use crate::eval::{self, Evaluation, Split};
@@ -65,11 +66,11 @@ pub fn resolve_step(params: &mut TrainParams, dataset: &Dataset) {
 
 /// A snapshot model (`FeatureMode::Latest`) trains on cluster-level data only: its predictions read
 /// [`crate::snapshot::FIELDS`] by name. Checked from the header, before any long job.
-fn check_level(dir: &Path, params: &TrainParams) -> Result<(), LearnError> {
+fn check_level(dir: &DataDirs, params: &TrainParams) -> Result<(), LearnError> {
     if params.mode != crate::features::FeatureMode::Latest {
         return Ok(());
     }
-    let names = Dataset::read_metric_names(dir)?;
+    let names = dir.metric_names()?;
     if Level::of(&names) == Level::Cluster {
         return Ok(());
     }
@@ -83,20 +84,17 @@ fn check_level(dir: &Path, params: &TrainParams) -> Result<(), LearnError> {
     )))
 }
 
-/// Trains one pair on a dataset directory, up to `until` when given.
+/// Trains one pair on a dataset (one directory or several: [`crate::data_dirs`]), up to `until` when
+/// given.
 pub fn train_pair(
-    dir: &Path,
+    data: impl Into<DataDirs>,
     params: &TrainParams,
     context: Context,
     until: Option<Split>,
 ) -> Result<(ModelPair, Dataset), LearnError> {
-    check_level(dir, params)?;
-    train_pair_on(
-        Dataset::read_with_progress(dir, params.progress)?,
-        params,
-        context,
-        until,
-    )
+    let dirs = data.into();
+    check_level(&dirs, params)?;
+    train_pair_on(dirs.read(params.progress)?, params, context, until)
 }
 
 /// Trains one pair on a dataset already read, up to `until` when given.
@@ -163,8 +161,9 @@ fn evaluate_matched(
 /// What `kubepulse train` does.
 #[derive(Debug, Clone)]
 pub struct TrainJob {
-    /// Per-target dataset for the window model.
-    pub data: PathBuf,
+    /// Per-target dataset for the window model (one directory, or several read as one:
+    /// [`crate::data_dirs`]).
+    pub data: DataDirs,
     /// Window model parameters (step 0 = the data's sample step).
     pub params: TrainParams,
     /// Cross-target columns to add.
@@ -209,9 +208,9 @@ impl TrainJob {
     /// The job that trains the window model on `data` with `params` and nothing else: no cross-target
     /// columns, the whole period, no snapshot model, no hold-out, no feedback files, named `kubepulse`,
     /// trained at time 0, the default in-memory limit and no memory limit.
-    pub fn new(data: PathBuf, params: TrainParams) -> Self {
+    pub fn new(data: impl Into<DataDirs>, params: TrainParams) -> Self {
         Self {
-            data,
+            data: data.into(),
             params,
             context: Context::default(),
             until: None,
@@ -237,24 +236,21 @@ pub const MAX_ROWS_IN_MEMORY: u64 = 2_000_000;
 /// Whether `job`'s window model is trained target by target: a Parquet dataset of more than
 /// `max_rows_in_memory` rows, and options streaming supports (else, with a warning, in memory).
 fn streams(job: &TrainJob) -> Result<bool, LearnError> {
-    if crate::dataset::Format::detect(&job.data)? != crate::dataset::Format::Parquet {
+    let Some(rows) = job.data.parquet_rows()? else {
         return Ok(false);
-    }
-    let rows = columnar::MetricsReader::open(&job.data.join("metrics.parquet"))?.num_rows();
+    };
     if rows <= job.max_rows_in_memory {
         return Ok(false);
     }
     let p = &job.params;
     let unsupported = if job.context.peers || job.context.callers {
         Some("--peers and --callers (every target at once)")
-    } else if job.false_alarms.is_some() {
-        Some("--false-alarms")
-    } else if job.mitigated.is_some() {
-        Some("--mitigated")
     } else if p.unsupervised {
         Some("--unsupervised")
     } else if p.validation_folds != 1 {
         Some("--validation-folds above 1")
+    } else if p.detector {
+        Some("--detector")
     } else if p.mode != crate::features::FeatureMode::Window {
         Some("the snapshot model")
     } else {
@@ -272,13 +268,18 @@ fn streams(job: &TrainJob) -> Result<bool, LearnError> {
     Ok(true)
 }
 
-/// The memory guard before reading `dir`'s dataset whole.
+/// The memory guard before reading `dir`'s dataset (every directory) whole.
 fn check_whole(
-    dir: &Path,
+    dir: &DataDirs,
     limit: Option<&crate::memory::Limit>,
     max_rows: u64,
 ) -> Result<(), LearnError> {
-    let (need, rows) = crate::memory::dataset_bytes(dir)?;
+    let (mut need, mut rows) = (0, Some(0));
+    for d in dir.dirs() {
+        let (n, r) = crate::memory::dataset_bytes(d)?;
+        need += n;
+        rows = rows.zip(r).map(|(a, b)| a + b);
+    }
     let remedy = match rows {
         Some(rows) if rows > max_rows => format!(
             "its {rows} rows are above --max-rows-in-memory but the options given need them all at \
@@ -323,7 +324,16 @@ pub fn train_bundle(job: &TrainJob) -> Result<(ModelBundle, Vec<Evaluation<'stat
         });
     }
     if let Some((dir, params)) = &job.snapshot {
-        check_level(dir, params)?;
+        check_level(&DataDirs::one(dir), params)?;
+        if params.detector {
+            return Err(LearnError::InvalidOption {
+                name: "detector",
+                reason:
+                    "the detector is the window model's; a bundle stores none for the snapshot \
+                         model"
+                        .into(),
+            });
+        }
     }
     let read = |input: &Option<(PathBuf, String)>| -> Result<_, LearnError> {
         input
@@ -332,22 +342,32 @@ pub fn train_bundle(job: &TrainJob) -> Result<(ModelBundle, Vec<Evaluation<'stat
             .transpose()
     };
     let sharded = !job.from_shards.is_empty();
+    if !sharded {
+        // Directories read as one need the same columns: checked from the headers, before any long job.
+        job.data.metric_names()?;
+    }
     let streamed = !sharded && streams(job)?;
     if sharded {
-        if job.context.peers
-            || job.context.callers
-            || job.false_alarms.is_some()
-            || job.mitigated.is_some()
-        {
+        if job.context.peers || job.context.callers {
             return Err(LearnError::InvalidOption {
                 name: "from-shards",
-                reason: "--peers, --callers, --false-alarms and --mitigated need every target at \
-                         once; sharded training supports none of them"
+                reason:
+                    "--peers and --callers derive columns from every target at once (a target's \
+                         features depend on the others' series): sharded training supports neither"
+                        .into(),
+            });
+        }
+        if job.false_alarms.is_some() || job.mitigated.is_some() {
+            return Err(LearnError::InvalidOption {
+                name: "from-shards",
+                reason: "--false-alarms and --mitigated change the training sample: give them to \
+                         every shard (`train --shard i/n --false-alarms FILE ...`), whose shard.json \
+                         records them for --from-shards"
                     .into(),
             });
         }
     } else if streamed {
-        let metrics = Dataset::read_metric_names(&job.data)?.len();
+        let metrics = job.data.metric_names()?.len();
         crate::memory::check(
             crate::memory::rows_bytes(job.max_rows_in_memory, metrics),
             job.max_memory.as_ref(),
@@ -364,21 +384,33 @@ pub fn train_bundle(job: &TrainJob) -> Result<(ModelBundle, Vec<Evaluation<'stat
     let mut raw = if streamed || sharded {
         None
     } else {
-        Some(Dataset::read(&job.data)?)
+        Some(job.data.read(false)?)
     };
-    let false_alarms = match (&job.false_alarms, raw.as_mut()) {
-        (Some(path), Some(raw)) => {
-            let alarms = crate::false_alarms::read(path)?;
-            Some((path, crate::false_alarms::apply(raw, &alarms)))
+    // The feedback files are read (and checked) before any training, whichever path trains.
+    let alarms = job
+        .false_alarms
+        .as_ref()
+        .map(|p| crate::false_alarms::read(p))
+        .transpose()?;
+    let periods = job
+        .mitigated
+        .as_ref()
+        .map(|p| crate::mitigated::read(p))
+        .transpose()?;
+    let mut false_alarms = match (&job.false_alarms, &alarms, raw.as_mut()) {
+        (Some(path), Some(alarms), Some(raw)) => {
+            Some((path.clone(), crate::false_alarms::apply(raw, alarms)))
         }
         _ => None,
     };
-    let mitigated = match (&job.mitigated, raw.as_mut()) {
-        (Some(path), Some(raw)) => {
-            let periods = crate::mitigated::read(path)?;
+    let mut mitigated = match (&job.mitigated, &periods, raw.as_mut()) {
+        (Some(path), Some(periods), Some(raw)) => {
             let mut params = job.params.clone();
             resolve_step(&mut params, raw);
-            Some((path, crate::mitigated::apply(raw, periods, &params.window)))
+            Some((
+                path.clone(),
+                crate::mitigated::apply(raw, periods.clone(), &params.window),
+            ))
         }
         _ => None,
     };
@@ -391,10 +423,36 @@ pub fn train_bundle(job: &TrainJob) -> Result<(ModelBundle, Vec<Evaluation<'stat
     let window = match raw {
         Some(raw) => train_pair_on(raw, &job.params, job.context, job.until)?.0,
         None if sharded => {
-            model::shards::train_from_shards(&job.from_shards, job.params.progress)?.pair
+            let (trained, common) = model::shards::train_from_shards_with_common(
+                &job.from_shards,
+                job.params.progress,
+            )?;
+            false_alarms = common
+                .false_alarms_file
+                .zip(trained.applied.false_alarms)
+                .map(|(f, a)| (PathBuf::from(f), a));
+            mitigated = common
+                .mitigated_file
+                .zip(trained.applied.mitigated)
+                .map(|(f, a)| (PathBuf::from(f), a));
+            trained.pair
         }
         None => {
-            model::streamed::train(&job.data, &job.params, job.until, job.max_rows_in_memory)?.pair
+            let feedback = model::streamed::Feedback {
+                false_alarms: alarms,
+                mitigated: periods,
+            };
+            let trained = model::streamed::train_with_feedback(
+                &job.data,
+                &job.params,
+                job.until,
+                job.max_rows_in_memory,
+                model::streamed::CHUNK_ROWS,
+                &feedback,
+            )?;
+            false_alarms = job.false_alarms.clone().zip(trained.applied.false_alarms);
+            mitigated = job.mitigated.clone().zip(trained.applied.mitigated);
+            trained.pair
         }
     };
     let snapshot = match snapshot_data {
@@ -432,11 +490,11 @@ pub fn train_bundle(job: &TrainJob) -> Result<(ModelBundle, Vec<Evaluation<'stat
         wh.as_ref(),
         snapshot.as_ref().map(|p| (p, sh.as_ref())),
     );
-    if let Some((path, applied)) = false_alarms {
-        card::add_false_alarms(&mut card, path, &applied);
+    if let Some((path, applied)) = &false_alarms {
+        card::add_false_alarms(&mut card, path, applied);
     }
-    if let Some((path, applied)) = mitigated {
-        card::add_mitigated(&mut card, path, &applied);
+    if let Some((path, applied)) = &mitigated {
+        card::add_mitigated(&mut card, path, applied);
     }
     let markdown = card::card_markdown(&card);
     let meta = &window.meta;
@@ -466,8 +524,8 @@ pub fn train_bundle(job: &TrainJob) -> Result<(ModelBundle, Vec<Evaluation<'stat
 /// What `kubepulse eval` does.
 #[derive(Debug, Clone)]
 pub struct EvalJob {
-    /// Dataset directory.
-    pub data: PathBuf,
+    /// Dataset (one directory, or several read as one: [`crate::data_dirs`]).
+    pub data: DataDirs,
     /// A trained bundle to evaluate; `None` trains one on the split's past.
     pub model: Option<PathBuf>,
     /// Evaluate the bundle's cluster snapshot model instead of its window model.
@@ -494,10 +552,9 @@ pub struct EvalJob {
 /// Whether `job` is evaluated target by target: a bundle's window model without peer columns on a
 /// Parquet dataset of more than `max_rows_in_memory` rows (else, with a warning saying why, in memory).
 fn eval_streams(job: &EvalJob) -> Result<Option<(ModelPair, String)>, LearnError> {
-    if crate::dataset::Format::detect(&job.data)? != crate::dataset::Format::Parquet {
+    let Some(rows) = job.data.parquet_rows()? else {
         return Ok(None);
-    }
-    let rows = columnar::MetricsReader::open(&job.data.join("metrics.parquet"))?.num_rows();
+    };
     if rows <= job.max_rows_in_memory {
         return Ok(None);
     }
@@ -555,7 +612,7 @@ pub fn run_eval(job: &EvalJob) -> Result<serde_json::Value, LearnError> {
             } else {
                 bundle.window_model().clone()
             };
-            let data = Dataset::read_with_progress(&job.data, job.params.progress)?;
+            let data = job.data.read(job.params.progress)?;
             let from = match job.split {
                 Some(s) => s.time(&data)?,
                 None => data.time_range().map_or(0, |r| r.0),
@@ -594,8 +651,8 @@ pub fn run_eval(job: &EvalJob) -> Result<serde_json::Value, LearnError> {
 /// What `kubepulse eval --holdout-targets` does.
 #[derive(Debug, Clone)]
 pub struct HoldoutJob {
-    /// Dataset directory.
-    pub data: PathBuf,
+    /// Dataset (one directory, or several read as one: [`crate::data_dirs`]).
+    pub data: DataDirs,
     /// Time split: train before, test after.
     pub split: Split,
     /// Training parameters (step 0 = the data's sample step).
@@ -611,7 +668,7 @@ pub struct HoldoutJob {
 
 /// Runs a [`HoldoutJob`]: writes `holdout.json`/`holdout.md` and returns the report.
 pub fn run_holdout(job: &HoldoutJob) -> Result<crate::holdout::HoldoutReport, LearnError> {
-    let raw = Dataset::read(&job.data)?;
+    let raw = job.data.read(false)?;
     let mut params = job.params.clone();
     resolve_step(&mut params, &raw);
     let split = job.split.time(&raw)?;

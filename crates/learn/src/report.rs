@@ -11,7 +11,7 @@ use crate::error::LearnError;
 use crate::eval::{Evaluation, Summary, truth_name};
 use crate::figures::Figures;
 use crate::model::ModelPair;
-use crate::signal::{AFTER_SECS, BEFORE_SECS, NORMAL_PERCENTILE, OnsetSignal};
+use crate::signal::{AFTER_SECS, BEFORE_SECS, NORMAL_PERCENTILE, OnsetSignal, STRONG};
 use crate::timestamp::format_rfc3339;
 
 /// The report's JSON: the model's figures at the top level, baselines under `baselines.<name>`.
@@ -325,7 +325,7 @@ fn eta_markdown(md: &mut String, ev: &Summary, pair: &ModelPair) {
 }
 
 /// The onset-signal section: is there anything in the data to detect?
-fn onset_signal_markdown(md: &mut String, sig: &OnsetSignal) {
+pub(crate) fn onset_signal_markdown(md: &mut String, sig: &OnsetSignal) {
     if sig.incidents.is_empty() {
         return;
     }
@@ -359,6 +359,23 @@ fn onset_signal_markdown(md: &mut String, sig: &OnsetSignal) {
             r.incidents - r.with_signal
         );
     }
+    let strong: Vec<_> = sig.strong().collect();
+    let missed: Vec<String> = strong
+        .iter()
+        .filter(|i| !i.detected_within_120s)
+        .map(|i| format!("{} {} at {}", i.target, i.issue_type, i.start))
+        .collect();
+    let _ = writeln!(
+        md,
+        "\nStrength > {STRONG}: {} incidents, {} detected ≤ 120 s{}.",
+        strong.len(),
+        strong.len() - missed.len(),
+        if missed.is_empty() {
+            String::new()
+        } else {
+            format!("; missed: {}", missed.join("; "))
+        }
+    );
     let _ = writeln!(
         md,
         "\n| target | type | start | strength | metric | detected ≤ 120 s |"

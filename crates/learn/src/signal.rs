@@ -31,6 +31,8 @@ pub const QUIET_SECS: i64 = 900;
 pub const NORMAL_POINTS: usize = 1000;
 /// Percentile of the normal shifts an incident's shift is compared with.
 pub const NORMAL_PERCENTILE: f64 = 99.0;
+/// An incident stronger than this at onset is plain in its own metrics: a detector should not miss it.
+pub const STRONG: f64 = 3.0;
 
 /// One incident's onset signal.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -70,6 +72,15 @@ pub struct OnsetSignal {
     pub by_type: BTreeMap<String, TypeSignal>,
     /// Per incident, in series then time order.
     pub incidents: Vec<IncidentSignal>,
+}
+
+impl OnsetSignal {
+    /// The incidents whose strength exceeds [`STRONG`].
+    pub fn strong(&self) -> impl Iterator<Item = &IncidentSignal> {
+        self.incidents
+            .iter()
+            .filter(|i| i.strength.is_some_and(|s| s > STRONG))
+    }
 }
 
 /// Shift of metric column `values` (of `kind`) at `t` (see the module docs); `None` without enough samples

@@ -98,6 +98,15 @@ impl TargetStream {
         &self.metrics
     }
 
+    /// From now on, a Parquet file's metric columns are not read (column projection): the series come
+    /// with no `columns`, their targets and timestamps checked as ever. A CSV file is read whole either
+    /// way (its lines must be parsed), its series with their columns.
+    pub fn keys_only(&mut self) {
+        if let Source::Parquet(r) = &mut self.source {
+            r.keys_only();
+        }
+    }
+
     /// Reads a Parquet file's row groups in this order from the start (e.g. targets in name order from a
     /// file holding one target per row group in another order; see `columnar::MetricsReader::read_groups`).
     /// A CSV file has no row groups: an error.
@@ -231,5 +240,70 @@ impl TargetStream {
                 }))
             }
         }
+    }
+}
+
+/// Several directories' [`TargetStream`]s read as one ([`crate::data_dirs`]): the targets in name order
+/// across them, each directory's targets coming in name order (its file's order, or its Parquet row
+/// groups in `orders[k]`). A target in two directories is an error. Memory: each directory's next target
+/// is held ahead (none with one directory).
+pub(crate) struct MergedStream {
+    dirs: Vec<PathBuf>,
+    streams: Vec<TargetStream>,
+    /// The next series of each stream (`None`: that stream is done).
+    heads: Vec<Option<Series>>,
+}
+
+impl MergedStream {
+    /// Opens every directory of `dirs`, directory `k`'s row groups read in `orders[k]` when given.
+    pub(crate) fn open(
+        dirs: &crate::data_dirs::DataDirs,
+        orders: &[Option<Vec<usize>>],
+    ) -> Result<Self, LearnError> {
+        let mut streams = Vec::with_capacity(dirs.dirs().len());
+        let mut heads = Vec::with_capacity(dirs.dirs().len());
+        let merging = dirs.dirs().len() > 1;
+        for (k, dir) in dirs.dirs().iter().enumerate() {
+            let mut stream = TargetStream::open(dir)?;
+            if let Some(Some(order)) = orders.get(k) {
+                stream.read_groups(order.clone())?;
+            }
+            // One directory is read straight through: no target held ahead.
+            if merging {
+                heads.push(stream.next_series()?);
+            }
+            streams.push(stream);
+        }
+        Ok(Self {
+            dirs: dirs.dirs().to_vec(),
+            streams,
+            heads,
+        })
+    }
+
+    /// The next target's whole series (the least name among the directories' next ones), or `None`.
+    pub(crate) fn next_series(&mut self) -> Result<Option<Series>, LearnError> {
+        if let [only] = self.streams.as_mut_slice() {
+            return only.next_series();
+        }
+        let mut best: Option<usize> = None;
+        for (k, head) in self.heads.iter().enumerate() {
+            let Some(s) = head else { continue };
+            match best.and_then(|b| self.heads[b].as_ref()) {
+                Some(b) if b.target == s.target => {
+                    let first = best.map_or(k, |b| b);
+                    return Err(crate::data_dirs::in_two(
+                        &s.target,
+                        &self.dirs[first],
+                        &self.dirs[k],
+                    ));
+                }
+                Some(b) if b.target < s.target => {}
+                _ => best = Some(k),
+            }
+        }
+        let Some(k) = best else { return Ok(None) };
+        let next = self.streams[k].next_series()?;
+        Ok(std::mem::replace(&mut self.heads[k], next))
     }
 }

@@ -34,10 +34,39 @@ pub const AVERTABLE: [&str; 4] = ["oom_kill", "cpu_saturation", "crash_loop", "n
 pub const MATCH_BEFORE_SECS: i64 = 600;
 /// …to this long after it, seconds.
 pub const MATCH_AFTER_SECS: i64 = 1800;
-/// An action is false when its target has no incident (in the run without action) ongoing at the
-/// action or starting within this long after it, seconds. For a node action, the incident is any
-/// `node_not_ready` (labelled on the workloads that had pods on the node).
+/// An action is false when, in the run without action, its target has no incident the action answers
+/// ([`answers`]) ongoing at the action or starting within this long after it, seconds. For a
+/// cordon/drain, the incident is the drained node itself going NotReady ([`NodeIncident`]).
 pub const FALSE_ACTION_WINDOW_SECS: i64 = 1800;
+
+/// The incident details (`Incident::detail`) an action on a workload can avert: a scale-out a CPU
+/// saturation, a memory raise an OOM kill, a rollback a crash loop. Empty for the others (a
+/// cordon/drain answers its node's NotReady spell, [`NodeIncident`]; restores and recommendations are
+/// not new actions).
+pub fn answers(action: &Action) -> &'static [&'static str] {
+    match action {
+        Action::RaiseHpaMinReplicas { .. } | Action::ScaleReplicas { .. } => &["cpu_saturation"],
+        Action::RaiseMemoryLimit { .. } => &["oom_kill"],
+        Action::Rollback { .. } => &["crash_loop"],
+        _ => &[],
+    }
+}
+
+/// A node's spell NotReady during a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NodeIncident {
+    /// Index of the simulated cluster.
+    pub cluster: usize,
+    /// Index of the node in its cluster (stable across runs of one configuration: nodes are only
+    /// added, in the schedule's order; the names of added nodes may differ).
+    pub index: usize,
+    /// The node.
+    pub node: String,
+    /// When it went NotReady, unix seconds.
+    pub start: i64,
+    /// When it was Ready again (or the run ended), unix seconds.
+    pub end: i64,
+}
 
 /// What acts during a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -69,6 +98,12 @@ impl Strategy {
 /// One action applied during a run.
 #[derive(Debug, Clone, Serialize)]
 pub struct AppliedAction {
+    /// Index of the simulated cluster.
+    #[serde(skip)]
+    pub cluster: usize,
+    /// For a cordon/drain, the index of the node in its cluster.
+    #[serde(skip)]
+    pub node_index: Option<usize>,
     /// When, unix seconds.
     pub at: i64,
     /// The workload whose prediction (or signal) led to it.
@@ -86,6 +121,8 @@ pub struct RunStats {
     pub strategy: Strategy,
     /// Incident labels.
     pub labels: Vec<Incident>,
+    /// Nodes' NotReady spells.
+    pub node_incidents: Vec<NodeIncident>,
     /// New actions applied (restores and reverts are counted in `undone`).
     pub applied: Vec<AppliedAction>,
     /// Restores and reverts applied.
@@ -192,11 +229,14 @@ pub fn run(
     let mut histories = vec![History::default(); n_clusters];
     let mut alarm_since: Vec<BTreeMap<String, (i64, i64)>> = vec![BTreeMap::new(); n_clusters];
     let mut node_rings: Vec<Vec<VecDeque<f64>>> = vec![Vec::new(); n_clusters];
+    let mut node_pod_rings: Vec<Vec<VecDeque<u32>>> = vec![Vec::new(); n_clusters];
     let mut previous_rows: Vec<Vec<[f64; N_COLUMNS]>> = vec![Vec::new(); n_clusters];
     let mut rows: Vec<[f64; N_COLUMNS]> = Vec::new();
+    let mut not_ready_since: Vec<Vec<Option<i64>>> = vec![Vec::new(); n_clusters];
     let mut stats = RunStats {
         strategy,
         labels: Vec::new(),
+        node_incidents: Vec::new(),
         applied: Vec::new(),
         undone: 0,
         pod_seconds: 0.0,
@@ -216,6 +256,24 @@ pub fn run(
                 .sum::<f64>()
                 / GIB
                 * step as f64;
+            let since = &mut not_ready_since[ci];
+            since.resize(cluster.nodes.len(), None);
+            for (index, (s, node)) in since.iter_mut().zip(&cluster.nodes).enumerate() {
+                match (node.ready, *s) {
+                    (false, None) => *s = Some(t),
+                    (true, Some(start)) => {
+                        stats.node_incidents.push(NodeIncident {
+                            cluster: ci,
+                            index,
+                            node: node.spec.name.clone(),
+                            start,
+                            end: t,
+                        });
+                        *s = None;
+                    }
+                    _ => {}
+                }
+            }
             if strategy == Strategy::NoAction {
                 continue;
             }
@@ -227,6 +285,20 @@ pub fn run(
                     ring.pop_front();
                 }
                 ring.push_back(node.memory_available / node.spec.memory_bytes);
+            }
+            let mut pods_on = vec![0u32; cluster.nodes.len()];
+            for p in &cluster.pods {
+                if let Some(n) = p.node.and_then(|n| pods_on.get_mut(n)) {
+                    *n += 1;
+                }
+            }
+            let pr = &mut node_pod_rings[ci];
+            pr.resize_with(cluster.nodes.len(), VecDeque::new);
+            for (ring, &n) in pr.iter_mut().zip(&pods_on) {
+                if ring.len() == window_len {
+                    ring.pop_front();
+                }
+                ring.push_back(n);
             }
             let predictions: Vec<(String, Prediction)> = match strategy {
                 Strategy::Agent => {
@@ -286,6 +358,8 @@ pub fn run(
                             limit_bytes: to,
                         })?;
                         stats.applied.push(AppliedAction {
+                            cluster: ci,
+                            node_index: None,
                             at: t,
                             target: c.target(dep),
                             action: Action::RaiseMemoryLimit {
@@ -353,12 +427,14 @@ pub fn run(
                         _ => f64::NAN,
                     })
                     .collect(),
+                node_pods_added: node_pod_rings[ci].iter().map(pods_added).collect(),
             };
             let state = simulated::cluster_state(&sim.clusters[ci], &rows, &trends);
             let decisions = decide(&predictions, &state, &policy, t, history);
             for d in &decisions {
                 execute(
                     d,
+                    ci,
                     &mut sim.clusters[ci],
                     history,
                     &policy,
@@ -372,15 +448,37 @@ pub fn run(
             progress(i, total);
         }
     }
+    for (ci, since) in not_ready_since.iter().enumerate() {
+        let cluster = &sim.clusters[ci];
+        for (index, (s, node)) in since.iter().zip(&cluster.nodes).enumerate() {
+            if let Some(start) = *s {
+                stats.node_incidents.push(NodeIncident {
+                    cluster: ci,
+                    index,
+                    node: node.spec.name.clone(),
+                    start,
+                    end: cluster.t,
+                });
+            }
+        }
+    }
     sim.finish();
     stats.labels = sim.labels();
     progress(total, total);
     Ok(stats)
 }
 
+/// Pods added over a ring of pod counts: the latest count minus the lowest.
+fn pods_added(ring: &VecDeque<u32>) -> u32 {
+    let now = ring.back().copied().unwrap_or(0);
+    now.saturating_sub(ring.iter().copied().min().unwrap_or(now))
+}
+
 /// Applies (if it says so), records and audits one decision.
+#[allow(clippy::too_many_arguments)]
 fn execute(
     d: &Decision,
+    cluster_index: usize,
     cluster: &mut sim::engine::Cluster,
     history: &mut History,
     policy: &Policy,
@@ -397,7 +495,15 @@ fn execute(
         if action.is_undo() {
             stats.undone += 1;
         } else {
+            let node_index = match action {
+                Action::CordonDrain { node } => {
+                    cluster.nodes.iter().position(|n| n.spec.name == *node)
+                }
+                _ => None,
+            };
             stats.applied.push(AppliedAction {
+                cluster: cluster_index,
+                node_index,
                 at: d.at,
                 target: d.target.clone(),
                 action: action.clone(),
@@ -450,7 +556,9 @@ pub struct StrategyReport {
     pub actions_by_kind: BTreeMap<String, usize>,
     /// Restores and reverts applied.
     pub undone: usize,
-    /// Actions whose target had no incident ongoing or starting within 30 min (without action).
+    /// Actions that answered no incident of the run without action: their target (for a cordon/drain,
+    /// the node) had no incident the action can avert ongoing or starting within 30 min
+    /// ([`is_false_action`]).
     pub false_actions: usize,
     /// `false_actions / actions`, %.
     pub false_actions_pct: f64,
@@ -475,6 +583,29 @@ fn matches(a: &Incident, b: &Incident) -> bool {
         && a.detail == b.detail
         && b.start >= a.start - MATCH_BEFORE_SECS
         && b.start <= a.start + MATCH_AFTER_SECS
+}
+
+/// Whether an applied action is false against the run without action: it answered no incident there.
+/// A workload action is needed when its target has an incident of a detail it can avert
+/// ([`answers`]) ongoing at the action or starting within [`FALSE_ACTION_WINDOW_SECS`] after it; a
+/// cordon/drain when the node itself (same cluster, same node index) is NotReady at the action or goes
+/// NotReady within that span.
+pub fn is_false_action(reference: &RunStats, a: &AppliedAction) -> bool {
+    let within = |start: i64, end: i64| start <= a.at + FALSE_ACTION_WINDOW_SECS && end >= a.at;
+    let needed = match &a.action {
+        Action::CordonDrain { .. } => reference.node_incidents.iter().any(|n| {
+            n.cluster == a.cluster && Some(n.index) == a.node_index && within(n.start, n.end)
+        }),
+        action => {
+            let details = answers(action);
+            reference.labels.iter().any(|l| {
+                l.target == a.target
+                    && details.contains(&l.detail.as_str())
+                    && within(l.start, l.end)
+            })
+        }
+    };
+    !needed
 }
 
 /// Compares a run with the run without action of the same configuration.
@@ -509,16 +640,7 @@ pub fn compare(reference: &RunStats, run: &RunStats) -> StrategyReport {
             .and_then(|v| v.get("action").and_then(|s| s.as_str()).map(str::to_string))
             .unwrap_or_default();
         *actions_by_kind.entry(name.clone()).or_default() += 1;
-        // A node action answers the node's incident, labelled on whichever workloads had pods there.
-        let node_action = matches!(a.action, Action::CordonDrain { .. });
-        let real = reference.labels.iter().any(|l| {
-            (if node_action {
-                l.detail == "node_not_ready"
-            } else {
-                l.target == a.target
-            }) && l.start <= a.at + FALSE_ACTION_WINDOW_SECS
-                && l.end >= a.at
-        });
+        let real = !is_false_action(reference, a);
         if !real {
             false_actions += 1;
             *false_actions_by_kind.entry(name).or_default() += 1;
@@ -606,4 +728,132 @@ pub fn markdown(reports: &[StrategyReport]) -> String {
         ));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sim::IncidentSource;
+
+    const T: i64 = 1_767_600_000;
+
+    fn incident(target: &str, start: i64, detail: &str) -> Incident {
+        Incident::new(
+            target,
+            start,
+            start + 300,
+            "pod_failure",
+            detail,
+            IncidentSource::Simulator,
+        )
+    }
+
+    fn reference(labels: Vec<Incident>, node_incidents: Vec<NodeIncident>) -> RunStats {
+        RunStats {
+            strategy: Strategy::NoAction,
+            labels,
+            node_incidents,
+            applied: Vec::new(),
+            undone: 0,
+            pod_seconds: 0.0,
+            memory_gib_seconds: 0.0,
+            audit: Audit::default(),
+        }
+    }
+
+    fn applied(action: Action, node_index: Option<usize>) -> AppliedAction {
+        AppliedAction {
+            cluster: 0,
+            node_index,
+            at: T,
+            target: "shop/cart".into(),
+            action,
+            lead_secs: Some(60),
+        }
+    }
+
+    fn raise() -> Action {
+        Action::RaiseMemoryLimit {
+            target: "shop/cart".into(),
+            container: "cart".into(),
+            from_bytes: 1.0,
+            to_bytes: 2.0,
+            request_to_bytes: None,
+        }
+    }
+
+    fn scale() -> Action {
+        Action::ScaleReplicas {
+            target: "shop/cart".into(),
+            from: 2,
+            to: 3,
+        }
+    }
+
+    #[test]
+    fn a_workload_action_is_needed_only_by_an_incident_it_can_avert() {
+        // An OOM kill 5 min after: the raise answers it, a scale-out does not.
+        let oom = reference(vec![incident("shop/cart", T + 300, "oom_kill")], vec![]);
+        assert!(!is_false_action(&oom, &applied(raise(), None)));
+        assert!(is_false_action(&oom, &applied(scale(), None)));
+        // Packet loss on the target: neither.
+        let loss = reference(vec![incident("shop/cart", T + 300, "packet_loss")], vec![]);
+        assert!(is_false_action(&loss, &applied(raise(), None)));
+        // A CPU saturation ongoing at the action: the scale-out answers it.
+        let surge = reference(
+            vec![incident("shop/cart", T - 120, "cpu_saturation")],
+            vec![],
+        );
+        assert!(!is_false_action(&surge, &applied(scale(), None)));
+        // Another target's OOM, or this target's after the window: false.
+        let other = reference(vec![incident("shop/web", T + 300, "oom_kill")], vec![]);
+        assert!(is_false_action(&other, &applied(raise(), None)));
+        let late = reference(
+            vec![incident(
+                "shop/cart",
+                T + FALSE_ACTION_WINDOW_SECS + 15,
+                "oom_kill",
+            )],
+            vec![],
+        );
+        assert!(is_false_action(&late, &applied(raise(), None)));
+        let rollback = Action::Rollback {
+            target: "shop/cart".into(),
+        };
+        let crash = reference(vec![incident("shop/cart", T + 60, "crash_loop")], vec![]);
+        assert!(!is_false_action(&crash, &applied(rollback.clone(), None)));
+        assert!(is_false_action(&oom, &applied(rollback, None)));
+    }
+
+    #[test]
+    fn a_drain_is_needed_only_by_its_own_node_going_not_ready() {
+        let drain = Action::CordonDrain {
+            node: "node-b".into(),
+        };
+        let spell = |cluster: usize, index: usize, start: i64| NodeIncident {
+            cluster,
+            index,
+            node: format!("node-{index}"),
+            start,
+            end: start + 600,
+        };
+        // The node_not_ready labels of the workloads do not count: the node's own spell does.
+        let labels = vec![incident("shop/cart", T + 300, "node_not_ready")];
+        let elsewhere = reference(labels.clone(), vec![spell(0, 3, T + 300)]);
+        assert!(is_false_action(
+            &elsewhere,
+            &applied(drain.clone(), Some(1))
+        ));
+        let other_cluster = reference(labels.clone(), vec![spell(1, 1, T + 300)]);
+        assert!(is_false_action(
+            &other_cluster,
+            &applied(drain.clone(), Some(1))
+        ));
+        let same = reference(labels.clone(), vec![spell(0, 1, T + 300)]);
+        assert!(!is_false_action(&same, &applied(drain.clone(), Some(1))));
+        let too_late = reference(labels, vec![spell(0, 1, T + FALSE_ACTION_WINDOW_SECS + 15)]);
+        assert!(is_false_action(&too_late, &applied(drain.clone(), Some(1))));
+        // An unknown node never counts as needed.
+        assert!(is_false_action(&same, &applied(drain, None)));
+    }
 }

@@ -13,26 +13,31 @@ use crate::history::History;
 use crate::policy::{ActionKind, Mode, Policy};
 use crate::state::{ClusterState, Node, Signals, Workload};
 
-/// A workload is near its memory limit from this fraction of the limit on (its highest pod), 0–1.
-pub const MEMORY_NEAR_LIMIT: f64 = 0.75;
 /// A workload is CPU-bound from this fraction of its CPU limit on (its highest pod), 0–1.
 pub const CPU_NEAR_LIMIT: f64 = 0.6;
-/// …and its memory use keeps rising by at least this fraction of the limit per minute over the whole
-/// window and over each of its halves (sustained growth: a working set that reached its plateau, or
-/// stepped up once, rises in one half only).
+/// A workload's memory grows toward its limit (an OOM kill ahead) when its working set (its highest
+/// pod) is at least this fraction of the limit: a steep climb still a few percent short of it is as
+/// often a benign plateau about to level off (at up to 95% of the limit) as a leak, and a leak gets
+/// here with a minute or more to spare at the paces seen, 0–1…
+pub const MEMORY_RAISE_FROM: f64 = 0.96;
+/// …keeps rising by at least this fraction of the limit per minute over the whole window and over
+/// each of its halves (sustained growth: a working set that reached its plateau, or stepped up once,
+/// rises in one half only)…
 pub const MEMORY_RISING_PER_MIN: f64 = 0.005;
-/// The kernel OOM-kills a container when its usage reaches the limit; usage runs above the working set
-/// (page cache it cannot reclaim), so the working set is projected to this fraction of the limit, 0–1.
-pub const MEMORY_KILL_AT: f64 = 0.97;
-/// …and the limit is raised when, at the slower of its paces (whole window, halves), the working set
-/// gets there within this many minutes: at the last safe moment rather than at the first alarm, since a
-/// benign plateau (cache warm-up, a batch loaded in memory) climbs the same way until it levels off
-/// below the limit. An in-place resize takes effect within seconds.
+/// …and, at the slower of its paces (whole window, halves), gets to this fraction of the limit within
+/// [`MEMORY_PROJECTION_MIN`]: the kernel OOM-kills a container when its usage reaches the limit, and
+/// usage runs above the working set (page cache it cannot reclaim), 0–1.
+pub const MEMORY_KILL_AT: f64 = 0.98;
+/// Minutes of the projection above: the limit is raised at the last safe moment rather than at the
+/// first alarm, since a benign plateau (cache warm-up, a batch loaded in memory) climbs the same way
+/// until it levels off below the limit. An in-place resize takes effect within seconds.
 pub const MEMORY_PROJECTION_MIN: f64 = 1.0;
 /// A node is under memory pressure below this fraction of its memory available, 0–1…
 pub const NODE_MEMORY_LOW: f64 = 0.12;
 /// …and falling by at least this fraction of its capacity per minute (pressure building, not a steady
-/// batch job), unless it is already NotReady.
+/// batch job), with no pod added to it over the window ([`Node::pods_added`]: pods scheduled there,
+/// moved by a drain or added by a scale-out, take its memory in steps, which is not pressure building
+/// on the node); or it is NotReady.
 pub const NODE_MEMORY_FALLING_PER_MIN: f64 = 0.003;
 /// A node's disk is filling below this fraction of its filesystem available, 0–1.
 pub const NODE_DISK_LOW: f64 = 0.15;
@@ -57,7 +62,8 @@ pub fn classify(p: &Prediction, w: &Workload, state: &ClusterState) -> (Cause, O
         .filter(|n| {
             !n.ready
                 || (n.memory_available_ratio < NODE_MEMORY_LOW
-                    && n.memory_available_trend_per_min <= -NODE_MEMORY_FALLING_PER_MIN)
+                    && n.memory_available_trend_per_min <= -NODE_MEMORY_FALLING_PER_MIN
+                    && n.pods_added == 0)
         })
         .min_by(|a, b| {
             a.memory_available_ratio
@@ -94,11 +100,12 @@ pub fn classify(p: &Prediction, w: &Workload, state: &ClusterState) -> (Cause, O
     }
 }
 
-/// Memory growth toward the limit (an OOM kill ahead): the working set near the limit, rising steadily
-/// over the whole window and each of its halves, and at the slower pace at [`MEMORY_KILL_AT`] within
-/// [`MEMORY_PROJECTION_MIN`]. A high level alone, or a rise that stopped, is not enough.
+/// Memory growth toward the limit (an OOM kill ahead): the working set at [`MEMORY_RAISE_FROM`] of the
+/// limit or more, rising steadily over the whole window and each of its halves, and at the slower pace
+/// at [`MEMORY_KILL_AT`] within [`MEMORY_PROJECTION_MIN`]. A high level alone, or a rise that stopped,
+/// is not enough.
 pub fn memory_growth(s: &Signals) -> bool {
-    s.memory_limit_utilization >= MEMORY_NEAR_LIMIT
+    s.memory_limit_utilization >= MEMORY_RAISE_FROM
         && s.memory_trend_per_min >= MEMORY_RISING_PER_MIN
         && s.memory_sustained_trend_per_min >= MEMORY_RISING_PER_MIN
         && s.memory_limit_utilization
@@ -650,5 +657,113 @@ fn evidence(cause: Cause, w: &Workload, node: Option<&str>, state: &ClusterState
             w.namespace,
             w.name
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    fn signals(memory: f64, trend: f64, sustained: f64) -> Signals {
+        Signals {
+            sampled_at: 0,
+            complete: true,
+            memory_limit_utilization: memory,
+            memory_trend_per_min: trend,
+            memory_sustained_trend_per_min: sustained,
+            ..Signals::default()
+        }
+    }
+
+    #[test]
+    fn memory_is_raised_only_close_to_the_limit_and_still_climbing() {
+        // A leak one step from the limit: raised.
+        assert!(memory_growth(&signals(0.965, 0.03, 0.025)));
+        // A steep climb at 94% would pass 98% within the minute, but a plateau levelling off at up to
+        // 95% climbs the same way: not yet.
+        assert!(!memory_growth(&signals(0.94, 0.06, 0.06)));
+        // At 96%, but too slow to reach 98% within the minute.
+        assert!(!memory_growth(&signals(0.961, 0.012, 0.012)));
+        // Levelled off (the second half flat): not a leak.
+        assert!(!memory_growth(&signals(0.97, 0.03, 0.0)));
+        // Unknown trends never raise.
+        assert!(!memory_growth(&signals(0.99, f64::NAN, f64::NAN)));
+    }
+
+    fn node(name: &str, available: f64, trend: f64, pods_added: u32) -> Node {
+        Node {
+            name: name.into(),
+            ready: true,
+            cordoned: false,
+            memory_available_ratio: available,
+            memory_available_trend_per_min: trend,
+            filesystem_available_ratio: 0.5,
+            pods: 5,
+            pods_added,
+        }
+    }
+
+    fn state(n: Node) -> (ClusterState, Workload) {
+        let w = Workload {
+            target: "shop/cart".into(),
+            namespace: "shop".into(),
+            name: "cart".into(),
+            container: "cart".into(),
+            replicas: 2,
+            hpa: None,
+            memory_limit_bytes: 1e9,
+            memory_request_bytes: 5e8,
+            revision_age_secs: None,
+            has_previous_revision: false,
+            nodes: vec![n.name.clone()],
+            signals: signals(0.5, 0.0, 0.0),
+        };
+        let s = ClusterState {
+            observed_at: 0,
+            workloads: vec![w.clone()],
+            nodes: vec![n],
+            labelled_namespaces: Vec::new(),
+            kill_switch: false,
+            supports_resize: true,
+        };
+        (s, w)
+    }
+
+    fn prediction() -> Prediction {
+        Prediction {
+            will_have_issue: true,
+            issue_probability: 0.9,
+            issue_type: "pod_failure".into(),
+            probabilities: BTreeMap::new(),
+            time_to_issue_seconds: None,
+            horizon_seconds: 300.0,
+            explanation: None,
+            recommendation: None,
+            baseline_seconds: None,
+        }
+    }
+
+    #[test]
+    fn node_pressure_needs_memory_falling_without_pods_arriving() {
+        // Memory low and falling on its own: pressure building, drain.
+        let (s, w) = state(node("n1", 0.10, -0.02, 0));
+        assert_eq!(
+            classify(&prediction(), &w, &s),
+            (Cause::NodePressure, Some("n1".to_string()))
+        );
+        // The same fall while pods were scheduled onto the node (moved there by a drain, added by a
+        // scale-out): not pressure.
+        let (s, w) = state(node("n1", 0.10, -0.02, 2));
+        assert_eq!(classify(&prediction(), &w, &s).0, Cause::Unknown);
+        // Low but steady: a batch job, not pressure.
+        let (s, w) = state(node("n1", 0.10, 0.0, 0));
+        assert_eq!(classify(&prediction(), &w, &s).0, Cause::Unknown);
+        // NotReady already: whatever moved there.
+        let mut n = node("n1", 0.5, 0.0, 3);
+        n.ready = false;
+        let (s, w) = state(n);
+        assert_eq!(classify(&prediction(), &w, &s).0, Cause::NodePressure);
     }
 }

@@ -214,8 +214,9 @@ pub struct LiveAgent {
     step_secs: i64,
     /// How long an action waits for an approval, seconds.
     approval_ttl_secs: i64,
-    /// Per node, its memory available ratio in the latest cycles (for its trend).
-    node_rings: BTreeMap<String, VecDeque<f64>>,
+    /// Per node, its memory available ratio and its pod count in the latest cycles (for its trend and
+    /// the pods added to it).
+    node_rings: BTreeMap<String, VecDeque<(f64, u32)>>,
     /// Where applied actions are recorded as mitigated periods for retraining, if anywhere.
     mitigated: Option<MitigationLog>,
 }
@@ -303,13 +304,15 @@ impl LiveAgent {
             if ring.len() == self.window_points {
                 ring.pop_front();
             }
-            ring.push_back(n.memory_available_ratio);
+            ring.push_back((n.memory_available_ratio, n.pods));
             n.memory_available_trend_per_min = match (ring.front(), ring.back()) {
                 (Some(first), Some(last)) if ring.len() == self.window_points && ring.len() > 1 => {
-                    (last - first) / minutes
+                    (last.0 - first.0) / minutes
                 }
                 _ => f64::NAN,
             };
+            let fewest = ring.iter().map(|(_, pods)| *pods).min().unwrap_or(n.pods);
+            n.pods_added = n.pods.saturating_sub(fewest);
         }
         let predictions: Vec<(String, Prediction)> = predicted
             .iter()

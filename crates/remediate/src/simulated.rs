@@ -27,6 +27,8 @@ pub struct Trends {
     pub memory_sustained_per_min: Vec<f64>,
     /// Per node: change of memory available (fraction) per minute over the window (NaN = unknown).
     pub node_memory_per_min: Vec<f64>,
+    /// Per node: pods added over the window (its pod count now minus the lowest in the window).
+    pub node_pods_added: Vec<u32>,
 }
 
 /// The cluster's state at its current time. `rows` are the deployment rows of this step
@@ -113,6 +115,7 @@ pub fn cluster_state(
                 .unwrap_or(f64::NAN),
             filesystem_available_ratio: n.fs_available / n.spec.disk_bytes,
             pods: pods_on[i],
+            pods_added: trends.node_pods_added.get(i).copied().unwrap_or(0),
         })
         .collect();
     ClusterState {

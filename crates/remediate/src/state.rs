@@ -118,6 +118,12 @@ pub struct Node {
     pub filesystem_available_ratio: f64,
     /// Pods on it.
     pub pods: u32,
+    /// Pods added to it over the model's window (its pod count now minus the lowest in the window;
+    /// 0 = none or unknown; not read from an executor's state: the live loop follows it). Memory
+    /// falling because pods were scheduled there (after a drain elsewhere, a scale-out) is not pressure
+    /// building on the node.
+    #[serde(skip_deserializing, default)]
+    pub pods_added: u32,
 }
 
 impl ClusterState {

@@ -5,7 +5,7 @@
 //! `kubepulse_http_request_duration_seconds{route}` (histogram),
 //! `kubepulse_predictions_total{issue_type}`, `kubepulse_model_info{name,version}` (gauge = 1),
 //! plus `kubepulse_model_reloads_total{result}`, and the retraining gate's last verdict read from
-//! `gate.json` beside the `--model` file ([`Metrics::set_gate`]):
+//! `gate.json` beside the `--model` file ([`learn::gate_metrics`], the module `watch` exports them with too):
 //! `kubepulse_gate_publish` (1 published, 0 refused), `kubepulse_gate_test_until_timestamp_seconds`,
 //! and per `model` ("candidate", "current") `kubepulse_gate_alarmed_before_start_ratio`,
 //! `kubepulse_gate_detected_within_120s_ratio`, `kubepulse_gate_false_alarms_per_target_day`,
@@ -26,6 +26,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::{MetricType, TypedMetric};
 use prometheus_client::registry::Registry;
+
+use learn::gate_metrics::GateMetrics;
 
 /// A request's route: the index of its template in [`crate::server::route_templates`], or one past them
 /// for `other` (no route matched: 404s).
@@ -70,23 +72,6 @@ struct IssueLabels {
 struct ModelLabels {
     name: String,
     version: String,
-}
-
-/// `model` of the gate's figures: "candidate" or "current".
-#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
-struct GateLabels {
-    model: &'static str,
-}
-
-/// The gate's gauges (see the module docs).
-#[derive(Debug, Default)]
-struct GateGauges {
-    publish: Gauge,
-    test_until: Gauge,
-    alarmed: Family<GateLabels, Gauge<f64, AtomicU64>>,
-    detected_120s: Family<GateLabels, Gauge<f64, AtomicU64>>,
-    false_alarms: Family<GateLabels, Gauge<f64, AtomicU64>>,
-    incidents: Family<GateLabels, Gauge>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
@@ -203,7 +188,7 @@ pub struct Metrics {
     predictions: Family<IssueLabels, Counter>,
     model_info: Family<ModelLabels, Gauge>,
     reloads: Family<ResultLabels, Counter>,
-    gate: GateGauges,
+    gate: GateMetrics,
     connections_open: Gauge,
     connection_closes: Family<ReasonLabels, Counter>,
     /// The route templates (label values), from the route table.
@@ -258,37 +243,7 @@ impl Metrics {
             "Model reload attempts, by result (ok, rejected)",
             reloads.clone(),
         );
-        let gate = GateGauges::default();
-        registry.register(
-            "kubepulse_gate_publish",
-            "The retraining gate's last verdict (gate.json beside --model): 1 published, 0 refused",
-            gate.publish.clone(),
-        );
-        registry.register(
-            "kubepulse_gate_test_until_timestamp_seconds",
-            "End of the gate's last test period, unix seconds",
-            gate.test_until.clone(),
-        );
-        registry.register(
-            "kubepulse_gate_alarmed_before_start_ratio",
-            "Share of the gate's test incidents alarmed before their start, by model (candidate, current)",
-            gate.alarmed.clone(),
-        );
-        registry.register(
-            "kubepulse_gate_detected_within_120s_ratio",
-            "Share of the gate's test incidents alarmed within 120 s of their start, by model",
-            gate.detected_120s.clone(),
-        );
-        registry.register(
-            "kubepulse_gate_false_alarms_per_target_day",
-            "False alarm episodes per target-day on the gate's test period, by model",
-            gate.false_alarms.clone(),
-        );
-        registry.register(
-            "kubepulse_gate_incidents",
-            "Incidents in the gate's test period, by model",
-            gate.incidents.clone(),
-        );
+        let gate = GateMetrics::register(&mut registry);
         let connections_open = Gauge::default();
         let connection_closes = Family::<ReasonLabels, Counter>::default();
         registry.register(
@@ -401,31 +356,12 @@ impl Metrics {
 
     /// Exports the gate's verdict and figures (`None`: no gate report; the gauges are cleared).
     pub fn set_gate(&self, verdict: Option<&learn::gate::GateVerdict>) {
-        let g = &self.gate;
-        for family in [&g.alarmed, &g.detected_120s, &g.false_alarms] {
-            family.clear();
-        }
-        g.incidents.clear();
-        let Some(v) = verdict else {
-            g.publish.set(0);
-            g.test_until.set(0);
-            return;
-        };
-        g.publish.set(i64::from(v.publish));
-        g.test_until.set(v.test_until);
-        for (model, score) in [("candidate", &v.candidate), ("current", &v.current)] {
-            let l = GateLabels { model };
-            g.alarmed
-                .get_or_create(&l)
-                .set(score.alarmed_before_start_ratio);
-            g.detected_120s
-                .get_or_create(&l)
-                .set(score.detected_within_120s_ratio);
-            g.false_alarms
-                .get_or_create(&l)
-                .set(score.false_alarms_per_target_day);
-            g.incidents.get_or_create(&l).set(score.incidents as i64);
-        }
+        self.gate.set(verdict);
+    }
+
+    /// The retraining gate's gauges ([`learn::gate_metrics`], shared with `watch`).
+    pub fn gate(&self) -> &GateMetrics {
+        &self.gate
     }
 
     /// A connection was admitted.

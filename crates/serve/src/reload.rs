@@ -42,14 +42,11 @@ pub fn reload(state: &AppState, path: &Path, loader: &Loader) -> Result<(), Stri
     }
 }
 
-/// Reads the gate's report beside the model file (`gate.json`) into the metrics; a report that does not
-/// parse is logged and leaves the gauges as they were.
+/// Reads the gate's report beside the model file (`gate.json`) into the metrics
+/// ([`learn::gate_metrics::GateMetrics::refresh`]); a report that does not parse is logged and leaves
+/// the gauges as they were.
 pub fn refresh_gate(state: &AppState, model: &Path) {
-    let path = learn::gate::report_beside(model);
-    match learn::gate::read_report(&path) {
-        Ok(verdict) => state.metrics().set_gate(verdict.as_ref()),
-        Err(e) => tracing::warn!(path = %path.display(), error = %e, "gate report unreadable"),
-    }
+    state.metrics().gate().refresh(model);
 }
 
 /// What identifies a version of the file: modification time and size.
@@ -70,8 +67,6 @@ pub async fn watch<F>(
     F: Future<Output = ()> + Send,
 {
     let mut last = stamp(&path);
-    let gate = learn::gate::report_beside(&path);
-    let mut last_gate = stamp(&gate);
     refresh_gate(&state, &path);
     #[cfg(unix)]
     let mut hangup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
@@ -105,10 +100,10 @@ pub async fn watch<F>(
             () = hup => true,
             () = tick => false,
         };
-        let now_gate = stamp(&gate);
-        if forced || now_gate != last_gate {
-            last_gate = now_gate;
+        if forced {
             refresh_gate(&state, &path);
+        } else {
+            state.metrics().gate().refresh_if_changed(&path);
         }
         let now = stamp(&path);
         if !forced && now == last {

@@ -82,6 +82,9 @@ pub struct WatchMetrics {
     /// `kubepulse_watch_sends_alerts`: 1 when this watcher sends its own alerts to Alertmanager (the
     /// PrometheusRule's `KubePulseIssuePredicted` then stays silent: one alert per target and type).
     pub sends_alerts: Gauge,
+    /// The retraining gate's last verdict and figures (`kubepulse_gate_*`), read from the report beside
+    /// `--model` ([`learn::gate_metrics`], the module `serve` exports them with).
+    pub gate: learn::gate_metrics::GateMetrics,
     /// Whether a cycle has succeeded since the start (`/readyz`).
     ready: std::sync::atomic::AtomicBool,
 }
@@ -192,7 +195,9 @@ impl WatchMetrics {
             "1 when this watcher sends its own alerts to Alertmanager (the PrometheusRule's predictive alert is then silent)",
             sends_alerts.clone(),
         );
+        let gate = learn::gate_metrics::GateMetrics::register(&mut registry);
         WatchMetrics {
+            gate,
             registry,
             heartbeat,
             sends_alerts,

@@ -244,3 +244,47 @@ fn timestamps_in_other_units_are_unix_seconds() {
     );
     assert_eq!(read_all(&path).unwrap()[0].timestamps, vec![1_767_571_200]);
 }
+
+/// `keys_only`: the same runs (targets, timestamps, row groups, rows) without the metric columns (the
+/// metric column comes first in the file and `target` before `timestamp`, so the projection's column
+/// order is exercised).
+#[test]
+fn keys_only_reads_targets_and_timestamps_and_skips_the_metric_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("metrics.parquet");
+    write(
+        &path,
+        vec![
+            (
+                "cpu",
+                Arc::new(Float64Array::from(vec![1.0, 2.0, 3.0, 4.0, 5.0])) as ArrayRef,
+            ),
+            (
+                "target",
+                Arc::new(StringArray::from(vec!["a", "a", "b", "b", "c"])),
+            ),
+            (
+                "timestamp",
+                Arc::new(Int64Array::from(vec![10, 20, 10, 20, 30])),
+            ),
+        ],
+        2,
+    );
+    let full = read_all(&path).unwrap();
+    let mut r = MetricsReader::open(&path).unwrap();
+    r.keys_only();
+    let mut keys = Vec::new();
+    while let Some(run) = r.next_rows().unwrap() {
+        keys.push(run);
+    }
+    assert_eq!(keys.len(), full.len());
+    for (k, f) in keys.iter().zip(&full) {
+        assert_eq!(
+            (&k.target, &k.timestamps, k.row_group, k.first_row),
+            (&f.target, &f.timestamps, f.row_group, f.first_row)
+        );
+        assert_eq!(f.columns.len(), 1);
+        assert!(k.columns.is_empty());
+    }
+    assert_eq!(r.metrics(), ["cpu"]);
+}

@@ -20,11 +20,14 @@ use crate::parse;
   kubepulse eval --model model.kpm --data data/other-names --columns columns.toml --out report/
   kubepulse eval --model model.kpm --data data/fewer-metrics --missing-columns nan --out report/
   kubepulse eval --data data/sim --split 0.7 --out report/
+  kubepulse eval --model model.kpm --data collect/0 collect/1 collect/2 --out report/   (read as one)
   kubepulse eval --data ../shared/data/nezha-onlineboutique --train-until 2022-08-23 --ongoing detect --horizon 60 --peers --no-calendar --false-alarm-budget 2 --out report-nezha/")]
 pub struct Args {
-    /// Dataset directory (metrics.csv + events.csv, or metrics.parquet + events.parquet).
-    #[arg(long)]
-    pub data: PathBuf,
+    /// Dataset directory (metrics.csv + events.csv, or metrics.parquet + events.parquet); several
+    /// (`--data collect-0 collect-1`, e.g. the datasets of `collect --shard i/n`) are read as one: the
+    /// same metric columns in each, a target's rows in one only (docs/model.md).
+    #[arg(long, value_name = "DIR", num_args = 1.., required = true)]
+    pub data: Vec<PathBuf>,
     /// Report directory (report.json, report.md, predictions.csv, plots).
     #[arg(long)]
     pub out: PathBuf,
@@ -77,8 +80,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if let Some(groups) = &args.holdout_targets {
         return holdout(&args, groups, split);
     }
+    let data = learn::data_dirs::DataDirs::new(args.data.clone())?;
     let job = EvalJob {
-        data: args.data.clone(),
+        data: data.clone(),
         model: args.model.clone(),
         snapshot: args.snapshot,
         split,
@@ -101,7 +105,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             }
             other => other.into(),
         })
-        .with_context(|| format!("evaluating on {}", args.data.display()))?;
+        .with_context(|| format!("evaluating on {}", data.display()))?;
     let ignored: Vec<&str> = report["test"]["ignored_columns"]
         .as_array()
         .map(|c| c.iter().filter_map(|v| v.as_str()).collect())
@@ -151,8 +155,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 fn holdout(args: &Args, groups: &str, split: Option<Split>) -> anyhow::Result<()> {
     let split = split.context("--holdout-targets needs --train-until or --split")?;
+    let data = learn::data_dirs::DataDirs::new(args.data.clone())?;
     let job = pipeline::HoldoutJob {
-        data: args.data.clone(),
+        data: data.clone(),
         split,
         params: args.train.params(FeatureMode::Window),
         context: args.train.context(),
@@ -161,7 +166,7 @@ fn holdout(args: &Args, groups: &str, split: Option<Split>) -> anyhow::Result<()
     };
     let started = std::time::Instant::now();
     let r = pipeline::run_holdout(&job)
-        .with_context(|| format!("holding out targets of {}", args.data.display()))?;
+        .with_context(|| format!("holding out targets of {}", data.display()))?;
     let i = &r.pooled.incidents;
     println!(
         "{} held-out groups, pooled: incidents {}, detected within 120 s {:.1}%, alarmed before start {:.1}%; \

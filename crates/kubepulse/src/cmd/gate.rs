@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use learn::bundle::ModelBundle;
-use learn::dataset::Dataset;
 use learn::gate::{GateRule, gate};
 
 use crate::parse;
@@ -33,9 +32,10 @@ pub struct Args {
     /// Newly trained model.
     #[arg(long, value_name = "FILE", required_unless_present = "init")]
     pub candidate: Option<PathBuf>,
-    /// Dataset to backtest both on (metrics + events, CSV or Parquet).
-    #[arg(long, value_name = "DIR", required_unless_present = "init")]
-    pub data: Option<PathBuf>,
+    /// Dataset to backtest both on (metrics + events, CSV or Parquet); several directories (e.g. the
+    /// datasets of `collect --shard i/n`) are read as one.
+    #[arg(long, value_name = "DIR", num_args = 1.., required_unless_present = "init")]
+    pub data: Vec<PathBuf>,
     /// Where to publish an accepted candidate (default: --current).
     #[arg(long, value_name = "FILE")]
     pub publish: Option<PathBuf>,
@@ -83,9 +83,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         max_detection_drop: args.max_detection_drop / 100.0,
         max_false_alarm_rise: args.max_false_alarm_rise,
     };
-    let (Some(candidate_path), Some(data_path)) = (&args.candidate, &args.data) else {
+    let (Some(candidate_path), false) = (&args.candidate, args.data.is_empty()) else {
         anyhow::bail!("--candidate and --data are required");
     };
+    let data_dirs = learn::data_dirs::DataDirs::new(args.data.clone())?;
     let candidate = ModelBundle::load(candidate_path)
         .with_context(|| format!("--candidate {}", candidate_path.display()))?;
     let current = if args.current.exists() {
@@ -96,8 +97,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "no current model there: comparing with the embedded model (what --init writes)");
         ModelBundle::embedded().context("the embedded model")?
     };
-    let data =
-        Dataset::read(data_path).with_context(|| format!("--data {}", data_path.display()))?;
+    let data = data_dirs
+        .read(false)
+        .with_context(|| format!("--data {}", data_dirs.display()))?;
     let verdict = gate(&candidate, &current, &data, args.from, &rule)?;
     let target = args.publish.clone().unwrap_or_else(|| args.current.clone());
     let report = args

@@ -373,6 +373,7 @@ fn closed_loop(valid: &sim::ValidConfig, policy: &Path, args: &Options) -> anyho
             "strategies": reports,
             "agent_actions": runs[1].applied,
             "incidents_without_action": runs[0].labels,
+            "node_incidents_without_action": runs[0].node_incidents,
         });
         std::fs::write(
             dir.join("report.json"),

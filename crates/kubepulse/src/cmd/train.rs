@@ -140,6 +140,13 @@ pub struct ModelArgs {
     /// last day, incidents left out — what a target the model was never fitted on needs).
     #[arg(long, value_enum, default_value_t = RelativeBaseline::Ewma)]
     pub relative_baseline: RelativeBaseline,
+    /// Also train a detecting model (windows inside incidents labelled as the incident, like
+    /// `--ongoing detect`) next to the predicting one, in the same bundle: a target alarms when either
+    /// passes its own threshold, the detector's chosen within the false alarm budget the predictor
+    /// leaves. Catches abrupt faults without precursors; not with --ongoing detect, --relative-alarm
+    /// or --unsupervised.
+    #[arg(long)]
+    pub detector: bool,
 }
 
 /// `--relative-baseline` values.
@@ -199,6 +206,7 @@ impl ModelArgs {
             fold_by: self.fold_by.into(),
             relative_alarm: self.relative_alarm,
             relative_baseline: self.relative_baseline.into(),
+            detector: self.detector,
             progress: true,
             ..TrainParams::default()
         }
@@ -215,11 +223,15 @@ impl ModelArgs {
   kubepulse train --data data/mine --false-alarms feedback/false_alarms.csv --out model.kpm
   kubepulse train --data data/mine --mitigated remediation/mitigated.csv --out model.kpm
   kubepulse train --data big --shard 0/4 --sample-out samples/0   (one per shard: 0/4 .. 3/4)
+  kubepulse train --data collect/0 collect/1 collect/2 collect/3 --shard 0/4 --sample-out samples/0
   kubepulse train --from-shards samples/0 samples/1 samples/2 samples/3 --out model.kpm")]
 pub struct Args {
-    /// Dataset directory (metrics.csv + events.csv, or metrics.parquet + events.parquet).
-    #[arg(long, required_unless_present = "from_shards")]
-    pub data: Option<PathBuf>,
+    /// Dataset directory (metrics.csv + events.csv, or metrics.parquet + events.parquet); several
+    /// (`--data collect-0 collect-1`, e.g. the datasets of `collect --shard i/n`) are read as one: the
+    /// same metric columns in each, a target's rows in one only — the model of one directory holding
+    /// their union, byte for byte (docs/model.md).
+    #[arg(long, value_name = "DIR", num_args = 1.., required_unless_present = "from_shards")]
+    pub data: Vec<PathBuf>,
     /// Model bundle to write (`.kpm`); the Markdown card goes next to it (`.md`).
     #[arg(long, required_unless_present = "sample_out")]
     pub out: Option<PathBuf>,
@@ -318,13 +330,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     snapshot_params.policy = OngoingPolicy::Exclude;
     snapshot_params.calendar = false;
     snapshot_params.monotonic = args.snapshot_monotonic;
+    // The detector is the window model's (the bundle stores no snapshot detector).
+    snapshot_params.detector = false;
     if let Some(secs) = args.wait {
         let inputs: Vec<PathBuf> = if args.from_shards.is_empty() {
-            let data = args
-                .data
-                .as_deref()
-                .context("--wait needs --data or --from-shards")?;
-            vec![data.join("metrics.parquet"), data.join("events.parquet")]
+            anyhow::ensure!(
+                !args.data.is_empty(),
+                "--wait needs --data or --from-shards"
+            );
+            args.data
+                .iter()
+                .flat_map(|d| [d.join("metrics.parquet"), d.join("events.parquet")])
+                .collect()
         } else {
             args.from_shards
                 .iter()
@@ -340,7 +357,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .out
         .clone()
         .context("--out is required (the model bundle to write)")?;
-    let data = args.data.clone().unwrap_or_default();
+    let data = if args.from_shards.is_empty() {
+        learn::data_dirs::DataDirs::new(args.data.clone())?
+    } else {
+        // Not read: the shards hold the training sample.
+        learn::data_dirs::DataDirs::one(PathBuf::new())
+    };
     let job = TrainJob {
         data: data.clone(),
         params,
@@ -442,27 +464,50 @@ fn extract_shard(
     shard: learn::shard::Shard,
     out: &std::path::Path,
 ) -> anyhow::Result<()> {
-    let data = args.data.as_deref().context("--shard needs --data")?;
+    let data =
+        learn::data_dirs::DataDirs::new(args.data.clone()).context("--shard needs --data")?;
     if args.model.peers
         || args.model.callers
-        || args.false_alarms.is_some()
-        || args.mitigated.is_some()
         || args.snapshot_data.is_some()
         || args.holdout_data.is_some()
     {
         anyhow::bail!(
-            "--shard extracts the window model's training sample only: --peers, --callers, \
-             --false-alarms, --mitigated, --snapshot-data and --holdout-data are not supported with it"
+            "--shard extracts the window model's training sample only: --peers, --callers (columns \
+             derived from every target at once), --snapshot-data and --holdout-data are not supported \
+             with it"
         );
     }
+    let name = |p: &std::path::Path| {
+        p.file_name()
+            .map_or_else(String::new, |f| f.to_string_lossy().into_owned())
+    };
+    let feedback = learn::model::shards::ShardFeedback {
+        false_alarms: match &args.false_alarms {
+            Some(p) => Some((
+                name(p),
+                learn::false_alarms::read(p)
+                    .with_context(|| format!("--false-alarms {}", p.display()))?,
+            )),
+            None => None,
+        },
+        mitigated: match &args.mitigated {
+            Some(p) => Some((
+                name(p),
+                learn::mitigated::read(p)
+                    .with_context(|| format!("--mitigated {}", p.display()))?,
+            )),
+            None => None,
+        },
+    };
     let started = std::time::Instant::now();
     let meta = learn::model::shards::extract_shard(
-        data,
+        &data,
         &params,
         args.train_until,
         args.max_rows_in_memory,
         shard,
         out,
+        &feedback,
     )
     .with_context(|| {
         format!(

@@ -253,6 +253,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             args.ui_token_file.as_deref(),
             args.feedback_dir.as_deref(),
         )?,
+        model_file: args.model.clone(),
+        reload_poll: (args.reload_poll_secs > 0)
+            .then(|| Duration::from_secs(args.reload_poll_secs)),
     };
     let window_points = (info.window_secs / info.step_secs).max(1) as usize;
     let approval_expiry = args.approval_expiry;

@@ -122,7 +122,11 @@ fn the_ui_shows_a_leak_rising_before_its_incident_in_a_real_browser() {
 /// one scrape per 15 s model step).
 const SPEED: u32 = 15;
 const APPROVE: &str = "online-boutique/frontend";
-const DENY: &str = "online-boutique/cartservice";
+/// Not `cartservice`: the simulator OOM-kills a scheduled leak at its planned time, and in this calm run
+/// cartservice's working set peaks at 94% of its limit by then — below the memory rule's 96% floor, so no
+/// raise is ever proposed for it. Shippingservice's reaches the limit, as a real leak does before the kernel
+/// kills it.
+const DENY: &str = "online-boutique/shippingservice";
 
 /// A free loopback port (bound then released).
 fn free_port() -> u16 {
@@ -168,7 +172,7 @@ fn approve_and_deny_in_the_target_view_reach_the_remediation_agent() {
             .args(["simulate", "--serve", &sim_addr, "--calm"])
             .args(["--speed", &SPEED.to_string()])
             .args(["--fault", "memory_leak:frontend@+9m/7m"])
-            .args(["--fault", "memory_leak:cartservice@+9m/7m"])
+            .args(["--fault", "memory_leak:shippingservice@+9m/7m"])
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit()),

@@ -1,7 +1,8 @@
 //! The retraining loop end to end: `kubepulse gate --init` seeds an empty model volume, `serve` runs from
 //! it, a worse candidate is refused (the file stays), a better one is published and `serve` hot-reloads
 //! it: its `/model` version changes over HTTP; its `/metrics` export the gate's verdict and figures
-//! (`kubepulse_gate_*`, from `gate.json` beside the model) after each run.
+//! (`kubepulse_gate_*`, from `gate.json` beside the model) after each run; so do `watch`'s, at start and
+//! when the report changes.
 
 use std::io::{Read, Write};
 use std::path::Path;
@@ -27,6 +28,10 @@ fn write_variant(path: &Path, version: &str, threshold: f64) {
     info.threshold = threshold;
     let mut window = base.window_model().clone();
     window.meta.threshold = threshold;
+    if threshold >= 1.0 {
+        // Deaf: its detector (which passes on its own threshold) goes too.
+        window.detector = None;
+    }
     ModelBundle::new(
         info,
         window,
@@ -68,7 +73,7 @@ fn metrics_text(addr: &str) -> Option<String> {
     Some(answer.split_once("\r\n\r\n")?.1.to_string())
 }
 
-/// Waits (30 s at most) until serve's /metrics holds every line of `want`.
+/// Waits (30 s at most) until the /metrics of serve (or watch) at `addr` hold every line of `want`.
 fn wait_for_metrics(addr: &str, want: &[String]) {
     let start = Instant::now();
     loop {
@@ -78,7 +83,7 @@ fn wait_for_metrics(addr: &str, want: &[String]) {
         }
         assert!(
             start.elapsed() < Duration::from_secs(30),
-            "serve's /metrics lacks {want:?} 30 s after the gate:\n{}",
+            "/metrics at {addr} lacks {want:?} 30 s after the gate:\n{}",
             text.lines()
                 .filter(|l| l.starts_with("kubepulse_gate"))
                 .collect::<Vec<_>>()
@@ -256,11 +261,41 @@ fn a_worse_candidate_is_refused_a_better_one_published_and_served() {
     wait_for_metrics(&addr, &gate_lines(&verdict));
 }
 
+/// A gate report (`gate.json`) with these figures of the candidate and the current model.
+fn report(publish: bool, candidate: (f64, f64, usize), current: (f64, f64, usize)) -> String {
+    let score = |name: &str, (alarmed, fa, incidents): (f64, f64, usize)| learn::gate::GateScore {
+        model: name.into(),
+        incidents,
+        alarmed_before_start_ratio: alarmed,
+        detected_within_120s_ratio: alarmed,
+        false_alarms_per_target_day: fa,
+    };
+    let rule = learn::gate::GateRule {
+        max_detection_drop: 0.01,
+        max_false_alarm_rise: 0.1,
+    };
+    serde_json::to_string_pretty(&learn::gate::GateVerdict {
+        test_from: 1_767_225_600,
+        test_until: 1_767_312_000,
+        data_fingerprint: "fnv1a64:0".into(),
+        candidate: score("kubepulse two", candidate),
+        current: score("kubepulse one", current),
+        publish,
+        reasons: vec!["test".into()],
+        rule_text: rule.describe(),
+        rule,
+    })
+    .unwrap()
+}
+
 #[test]
 fn watch_reloads_a_published_model_and_refuses_a_broken_one() {
     let dir = tempfile::tempdir().unwrap();
     let current = dir.path().join("current.kpm");
     write_variant(&current, "one", 0.5);
+    // The last gate run's report, beside the model: exported from the start.
+    let refused = report(false, (0.25, 3.5, 8), (0.75, 0.5, 8));
+    std::fs::write(dir.path().join("gate.json"), &refused).unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -305,6 +340,8 @@ fn watch_reloads_a_published_model_and_refuses_a_broken_one() {
         }
     };
     wait_for("start", &|t| t.contains("\"watching\""));
+    let addr = format!("127.0.0.1:{port}");
+    wait_for_metrics(&addr, &gate_lines(&serde_json::from_str(&refused).unwrap()));
     // Published as the gate does: a temporary file renamed over the model.
     let publish = |bytes: &[u8]| {
         let tmp = dir.path().join(".current.kpm.tmp");
@@ -320,4 +357,19 @@ fn watch_reloads_a_published_model_and_refuses_a_broken_one() {
     });
     publish(b"KPMODEL\0 truncated");
     wait_for("refusal", &|t| t.contains("new model refused"));
+    // A new gate run's report (written as the gate writes it: temporary file, rename): exported.
+    let published = report(true, (0.875, 0.25, 9), (0.75, 0.5, 9));
+    let tmp = dir.path().join(".gate.json.tmp");
+    std::fs::write(&tmp, &published).unwrap();
+    std::fs::rename(&tmp, dir.path().join("gate.json")).unwrap();
+    wait_for_metrics(
+        &addr,
+        &gate_lines(&serde_json::from_str(&published).unwrap()),
+    );
+    assert!(
+        metrics_text(&addr)
+            .unwrap_or_default()
+            .contains("kubepulse_gate_test_until_timestamp_seconds 1767312000"),
+        "the test period's end"
+    );
 }

@@ -1,6 +1,8 @@
 //! Sharded training from the command line: `train --shard i/n --sample-out DIR` in 4 separate
 //! processes, then `train --from-shards` with the directories in another order, writes the bundle
-//! `train --data` writes, byte for byte (`--train-until end-2h`: the same split in every process).
+//! `train --data` writes, byte for byte (`--train-until end-2h`: the same split in every process); so do
+//! per-shard datasets (what `collect --shard i/n` writes) given as several `--data` directories, to
+//! `train` and to each extraction shard.
 
 use std::process::{Command, Output};
 
@@ -114,4 +116,90 @@ fn four_shard_processes_merged_in_another_order_write_the_single_process_bundle(
     ]);
     assert!(!o.status.success());
     assert!(text(&o).contains("2/4"), "{}", text(&o));
+
+    // The dataset split as `collect --shard i/4` splits it: each directory its targets' rows and
+    // incidents.
+    let whole = learn::dataset::Dataset::read(std::path::Path::new(&data)).unwrap();
+    let collected: Vec<String> = (0..4)
+        .map(|i| {
+            let shard = learn::shard::Shard { index: i, count: 4 };
+            let part = learn::dataset::Dataset {
+                metrics: whole.metrics.clone(),
+                series: whole
+                    .series
+                    .iter()
+                    .filter(|s| shard.owns(&s.target))
+                    .cloned()
+                    .collect(),
+                events: whole
+                    .events
+                    .iter()
+                    .filter(|e| shard.owns(&e.target))
+                    .cloned()
+                    .collect(),
+                mitigated: Vec::new(),
+            };
+            let out = p(&format!("collect-{i}"));
+            learn::dataset::write_parquet(&part, std::path::Path::new(&out)).unwrap();
+            out
+        })
+        .collect();
+    let from_parts = p("from-parts.kpm");
+    let mut args = vec!["train", "--out", &from_parts, "--data"];
+    args.extend(collected.iter().map(String::as_str));
+    args.extend(small);
+    let o = kubepulse(&args);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        std::fs::read(&from_parts).unwrap() == a,
+        "training on the per-shard datasets differs from training on their union"
+    );
+    let part_samples: Vec<String> = (0..4).map(|i| p(&format!("part-sample-{i}"))).collect();
+    for (i, sample) in part_samples.iter().enumerate() {
+        let shard = format!("{i}/4");
+        let mut args = vec!["train", "--shard", &shard, "--sample-out", sample, "--data"];
+        args.extend(collected.iter().map(String::as_str));
+        args.extend(small);
+        let o = kubepulse(&args);
+        assert!(o.status.success(), "shard {i}: {}", text(&o));
+    }
+    let merged_parts = p("merged-parts.kpm");
+    let mut args = vec!["train", "--out", &merged_parts, "--from-shards"];
+    args.extend(part_samples.iter().map(String::as_str));
+    let o = kubepulse(&args);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        std::fs::read(&merged_parts).unwrap() == a,
+        "sharded extraction over the per-shard datasets differs from the single-process bundle"
+    );
+
+    // A dataset with other columns among them: refused, naming both directories.
+    let other = p("other");
+    let o = kubepulse(&[
+        "simulate",
+        "-q",
+        "--duration",
+        "1h",
+        "--level",
+        "cluster",
+        "--format",
+        "parquet",
+        "--out",
+        &other,
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = kubepulse(&[
+        "train",
+        "--out",
+        &p("y.kpm"),
+        "--data",
+        &collected[0],
+        &other,
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("metric columns differ") && text(&o).contains("collect-0"),
+        "{}",
+        text(&o)
+    );
 }

@@ -32,6 +32,7 @@ use crate::trailing::TargetBaseline;
 use crate::window::{WindowSpec, window_range};
 
 mod calibration;
+pub mod detector;
 pub mod eta;
 mod folds;
 mod params;
@@ -115,6 +116,10 @@ pub struct ModelPair {
     pub eta: Option<RandomForest>,
     /// The label-free anomaly scorer (see `anomaly`); `None` without baseline features.
     pub anomaly: Option<Anomaly>,
+    /// The detecting model trained next to this predicting one (`train --detector`, [`detector`]):
+    /// same features and types, windows inside incidents labelled as the incident, its own calibration
+    /// and threshold. With one, every score is the combined one ([`detector::combined`]).
+    pub detector: Option<Box<ModelPair>>,
 }
 
 /// Builds the feature spec a dataset implies under these parameters.
@@ -441,14 +446,25 @@ impl ModelPair {
         Ok((raw, type_probs))
     }
 
-    /// Scores feature rows (row-major, `feature_names.len()` wide).
+    /// Scores feature rows (row-major, `feature_names.len()` wide); with a [`Self::detector`], the
+    /// combined scores ([`detector::combine_scores`]).
     pub fn score_rows(&self, rows: Vec<f32>) -> Result<Vec<Score>, LearnError> {
+        let detected = match &self.detector {
+            Some(d) => Some(d.score_rows(rows.clone())?),
+            None => None,
+        };
         let (raw, types) = self.raw(rows)?;
-        Ok(raw
+        let own = raw
             .into_iter()
             .zip(types)
-            .map(|(r, q)| self.score_one(r, q))
-            .collect())
+            .map(|(r, q)| self.score_one(r, q));
+        Ok(match (detected, &self.detector) {
+            (Some(det), Some(d)) => own
+                .zip(det)
+                .map(|(p, q)| detector::combine_scores(p, self.meta.threshold, q, d.meta.threshold))
+                .collect(),
+            _ => own.collect(),
+        })
     }
 
     fn score_one(&self, raw: f64, q: Vec<f64>) -> Score {
@@ -554,35 +570,53 @@ fn best_threshold(
     passes: Option<&[Vec<bool>]>,
     budget: f64,
 ) -> (usize, f64) {
+    scan_thresholds(dataset, grid, probs, budget, 0, |c| {
+        probs
+            .iter()
+            .enumerate()
+            .map(|(s, v)| {
+                v.iter()
+                    .enumerate()
+                    .map(|(i, &p)| p >= c && passes.is_none_or(|m| m[s][i]))
+                    .collect()
+            })
+            .collect()
+    })
+    .unwrap_or((0, 0.5))
+}
+
+/// The threshold search shared by the window model and its detector: up to about 400 candidates over
+/// the distinct scores of `probs`, from the highest down; of those whose alarms (`alarms_at(candidate)`,
+/// one vector per series of `grid`) stay within `budget` false alarm episodes per target-day, the one
+/// detecting the most incidents, the highest on ties. Never alarming — just above the highest score,
+/// detecting `floor` incidents — is the fallback. `(incidents detected, threshold)`, or `None` without
+/// any score.
+pub(crate) fn scan_thresholds(
+    dataset: &Dataset,
+    grid: &Grid,
+    probs: &[Vec<f64>],
+    budget: f64,
+    floor: usize,
+    alarms_at: impl Fn(f64) -> Vec<Vec<bool>> + Sync,
+) -> Option<(usize, f64)> {
     let mut all: Vec<f64> = probs.iter().flatten().copied().collect();
     all.sort_by(f64::total_cmp);
     all.dedup_by(|a, b| a.to_bits() == b.to_bits());
-    let Some(&top) = all.last() else {
-        return (0, 0.5);
-    };
+    let &top = all.last()?;
     let step = (all.len() / 400).max(1);
     let mut candidates: Vec<f64> = all.iter().rev().step_by(step).copied().collect();
     candidates.push(all[0]);
     let outcomes: Vec<Option<usize>> = candidates
         .par_iter()
         .map(|&c| {
-            let alarms: Vec<Vec<bool>> = probs
-                .iter()
-                .enumerate()
-                .map(|(s, v)| {
-                    v.iter()
-                        .enumerate()
-                        .map(|(i, &p)| p >= c && passes.is_none_or(|m| m[s][i]))
-                        .collect()
-                })
-                .collect();
+            let alarms = alarms_at(c);
             let rate = figures::false_alarm_rate(dataset, grid, &alarms);
             (rate <= budget).then(|| figures::detections(dataset, grid, &alarms).0)
         })
         .collect();
-    // Never alarming is always within budget: the fallback. Candidates run from the highest down, so
-    // a strict improvement keeps the highest threshold among equals.
-    let mut best = (0usize, (top + 1e-9).min(1.0));
+    // Candidates run from the highest down, so a strict improvement keeps the highest threshold among
+    // equals.
+    let mut best = (floor, (top + 1e-9).min(1.0));
     for (&c, outcome) in candidates.iter().zip(outcomes) {
         if let Some(detected) = outcome
             && detected > best.0
@@ -590,7 +624,7 @@ fn best_threshold(
             best = (detected, c);
         }
     }
-    (best.0, best.1.clamp(1e-6, 1.0))
+    Some((best.0, best.1.clamp(1e-6, 1.0)))
 }
 
 /// Chooses the alarm threshold and whether to add the per-target condition ([`RelativeRule`], one `k`
@@ -746,9 +780,26 @@ pub fn train(
     until: i64,
 ) -> Result<ModelPair, LearnError> {
     if params.unsupervised {
+        if params.detector {
+            check_supervised(params)?;
+        }
         return train_unsupervised(dataset, params, from, until);
     }
-    train_on(dataset, params, from, until, None)
+    if !params.detector {
+        return train_on(dataset, params, from, until, None);
+    }
+    // The predicting model, then the detector, whose threshold spends what the predictor left of the
+    // false alarm budget on the same validation part ([`detector`]).
+    let (mut pair, prior) = train_on_with(dataset, params, from, until, None, None)?;
+    let detector_params = TrainParams {
+        policy: OngoingPolicy::Detect,
+        eta_trees: 0,
+        detector: false,
+        ..params.clone()
+    };
+    let (detector, _) = train_on_with(dataset, &detector_params, from, until, None, Some(&prior))?;
+    pair.detector = Some(Box::new(detector));
+    Ok(pair)
 }
 
 /// The checks of a supervised training's options.
@@ -766,6 +817,23 @@ fn check_supervised(params: &TrainParams) -> Result<(), LearnError> {
             reason: format!("{} is not in 1..=20", params.validation_folds),
         });
     }
+    if params.detector {
+        let conflict = if params.policy == OngoingPolicy::Detect {
+            Some("--ongoing detect (the predicting model leaves ongoing windows out)")
+        } else if params.relative_alarm {
+            Some("--relative-alarm (the per-target condition judges one model's scores)")
+        } else if params.unsupervised {
+            Some("--unsupervised (no labels to detect with)")
+        } else {
+            None
+        };
+        if let Some(what) = conflict {
+            return Err(LearnError::InvalidOption {
+                name: "detector",
+                reason: format!("a detecting model cannot be combined with {what}"),
+            });
+        }
+    }
     Ok(())
 }
 
@@ -776,9 +844,37 @@ fn train_on(
     params: &TrainParams,
     from: i64,
     until: i64,
-    mut sample: Option<streamed::Sample>,
+    sample: Option<streamed::Sample>,
 ) -> Result<ModelPair, LearnError> {
-    check_supervised(params)?;
+    if params.detector {
+        return Err(LearnError::InvalidOption {
+            name: "detector",
+            reason:
+                "a detecting model is trained on data read whole, not target by target or from \
+                     shards"
+                    .into(),
+        });
+    }
+    train_on_with(dataset, params, from, until, sample, None).map(|(pair, _)| pair)
+}
+
+/// [`train_on`], also returning the pair's validation scores; with `prior` (the predicting model's
+/// validation scores), the pair is a detector ([`detector`]): its threshold is chosen with the
+/// predictor's alarms counted, its validation figures are the combined model's, and it has no anomaly
+/// scorer.
+fn train_on_with(
+    dataset: &Dataset,
+    params: &TrainParams,
+    from: i64,
+    until: i64,
+    mut sample: Option<streamed::Sample>,
+    prior: Option<&detector::PriorScores>,
+) -> Result<(ModelPair, detector::PriorScores), LearnError> {
+    if prior.is_none() {
+        check_supervised(params)?;
+    } else {
+        params.window.check()?;
+    }
     let spec = feature_spec(dataset, params);
     let nf = spec.len();
     let monotonic = if params.monotonic {
@@ -892,6 +988,7 @@ fn train_on(
                     types: type_forest,
                     eta: None,
                     anomaly: None,
+                    detector: None,
                 }
             }
         };
@@ -965,7 +1062,27 @@ fn train_on(
                 .collect()
         })
         .collect();
-    (pair.meta.threshold, pair.meta.relative) = if params.relative_alarm {
+    let aligned = prior.map(|p| p.aligned(&val_grid));
+    (pair.meta.threshold, pair.meta.relative) = if let Some(aligned) = &aligned {
+        let prior_alarms: Vec<Vec<bool>> = aligned
+            .iter()
+            .map(|v| {
+                v.iter()
+                    .map(|s| s.as_ref().is_some_and(|s| s.alarm))
+                    .collect()
+            })
+            .collect();
+        (
+            detector::choose_threshold(
+                dataset,
+                &val_grid,
+                &probs,
+                &prior_alarms,
+                params.false_alarm_budget,
+            ),
+            None,
+        )
+    } else if params.relative_alarm {
         choose_alarm_rule(
             dataset,
             &val_grid,
@@ -1009,7 +1126,45 @@ fn train_on(
                 .collect()
         })
         .collect();
-    pair.meta.validation = Some(figures::compute(dataset, &val_grid, &val_scores, &types));
+    let own_scores = match (&aligned, prior) {
+        // A detector's validation figures are the combined model's.
+        (Some(aligned), Some(prior)) => {
+            let combined: Vec<Vec<Score>> = aligned
+                .iter()
+                .zip(&val_scores)
+                .map(|(ps, ds)| {
+                    ps.iter()
+                        .zip(ds)
+                        .map(|(p, d)| {
+                            let p = p.clone().unwrap_or(Score {
+                                p_issue: 0.0,
+                                alarm: false,
+                                type_index: d.type_index,
+                                type_probs: d.type_probs.clone(),
+                            });
+                            detector::combine_scores(
+                                p,
+                                prior.threshold,
+                                d.clone(),
+                                pair.meta.threshold,
+                            )
+                        })
+                        .collect()
+                })
+                .collect();
+            pair.meta.validation = Some(figures::compute(dataset, &val_grid, &combined, &types));
+            val_scores
+        }
+        _ => {
+            pair.meta.validation = Some(figures::compute(dataset, &val_grid, &val_scores, &types));
+            val_scores
+        }
+    };
+    let validation = detector::PriorScores {
+        grid: val_grid,
+        scores: own_scores,
+        threshold: pair.meta.threshold,
+    };
     progress.step("features (whole period)");
     let full_grid = Grid::build(dataset, w, params.policy, from, until, true);
     let (rows, full_leads) = match sample.as_mut() {
@@ -1036,9 +1191,11 @@ fn train_on(
     // chosen on the training grid for the same false alarm budget as the model's — on at most
     // `ANOMALY_THRESHOLD_SERIES` evenly spaced targets (a rate per target-day needs no more, and every
     // window of a week of a large cluster would be scored again otherwise).
-    if let Some((anomaly, mut meta)) =
-        Anomaly::fit(spec.names(), &rows.x, params.seed, params.n_threads)?
-    {
+    let anomaly = match prior {
+        Some(_) => None,
+        None => Anomaly::fit(spec.names(), &rows.x, params.seed, params.n_threads)?,
+    };
+    if let Some((anomaly, mut meta)) = anomaly {
         drop(rows);
         let (grid, scores) = anomaly_scores(dataset, &spec, full_grid, &anomaly)?;
         meta.threshold = choose_threshold(dataset, &grid, &scores, params.false_alarm_budget);
@@ -1046,7 +1203,7 @@ fn train_on(
         pair.anomaly = Some(anomaly);
     }
     progress.finish();
-    Ok(pair)
+    Ok((pair, validation))
 }
 
 /// What the fold forests said about one validation point.
@@ -1189,6 +1346,7 @@ pub fn train_unsupervised(
         types: None,
         eta: None,
         anomaly: Some(anomaly),
+        detector: None,
     })
 }
 

@@ -67,6 +67,12 @@ pub struct TrainParams {
     /// Which baseline of its own scores the per-target condition judges a target's score against.
     #[serde(default)]
     pub relative_baseline: crate::relative::Baseline,
+    /// Also train a *detecting* model (`train --detector`): the same features, windows inside incidents
+    /// labelled as the incident ([`OngoingPolicy::Detect`]), its threshold chosen on validation within the
+    /// false alarm budget the predicting model leaves; a window alarms when either model passes its own
+    /// threshold ([`ModelPair::detector`]).
+    #[serde(default)]
+    pub detector: bool,
     /// Normal windows are thinned to about this many rows.
     pub max_normal_rows: usize,
     /// Positive windows are thinned to about this many rows (every `stride`-th window of each incident,
@@ -105,6 +111,7 @@ impl Default for TrainParams {
             fold_by: FoldBy::Time,
             relative_alarm: false,
             relative_baseline: crate::relative::Baseline::Ewma,
+            detector: false,
             max_normal_rows: 150_000,
             max_positive_rows: 100_000,
             n_threads: None,

@@ -27,13 +27,14 @@ use serde::{Deserialize, Serialize};
 
 use super::streamed::{self, Chunk, Part, Streamed};
 use super::{Rows, Strides, TrainParams};
+use crate::data_dirs::DataDirs;
 use crate::dataset::{Dataset, Series};
 use crate::error::LearnError;
 use crate::eval::Split;
 use crate::shard::Shard;
 
 /// Version of the shard format.
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 
 /// What a shard's `shard.json` records.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -76,19 +77,51 @@ pub struct Common {
     /// Thinning strides of the fit part and of the whole period.
     pub fit_strides: Strides,
     pub full_strides: Strides,
+    /// What the feedback (`--false-alarms`, `--mitigated`) did to the whole dataset, and its files' names
+    /// (the card records them).
+    pub applied: streamed::Applied,
+    pub false_alarms_file: Option<String>,
+    pub mitigated_file: Option<String>,
+    /// The mitigated periods of the dataset's targets (validation leaves their windows out).
+    pub mitigated: Vec<Period>,
 }
 
-/// Extracts shard `shard`'s training sample of the dataset in `dir` (see the module docs) into `out`
+/// A mitigated period as `shard.json` records it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Period {
+    pub target: String,
+    pub start: i64,
+    pub end: i64,
+    pub issue_type: String,
+}
+
+/// Operator feedback given to a sharded extraction: the files' names (for the card) and their records.
+#[derive(Debug, Clone, Default)]
+pub struct ShardFeedback {
+    /// The false alarms file's name and its records.
+    pub false_alarms: Option<(String, Vec<crate::dataset::Incident>)>,
+    /// The mitigated periods file's name and its records.
+    pub mitigated: Option<(String, Vec<crate::dataset::Incident>)>,
+}
+
+/// Extracts shard `shard`'s training sample of the dataset in `data` (one directory, or several read as
+/// one: [`crate::data_dirs`]; see the module docs) into `out`
 /// (created); the arguments are [`streamed::train`]'s. Returns what `shard.json` records.
 pub fn extract_shard(
-    dir: &Path,
+    data: impl Into<DataDirs>,
     params: &TrainParams,
     until: Option<Split>,
     max_rows: u64,
     shard: Shard,
     out: &Path,
+    feedback: &ShardFeedback,
 ) -> Result<ShardMeta, LearnError> {
-    let plan = streamed::plan(dir, params, until, max_rows, streamed::CHUNK_ROWS)?;
+    let dir = data.into();
+    let fb = streamed::Feedback {
+        false_alarms: feedback.false_alarms.as_ref().map(|(_, r)| r.clone()),
+        mitigated: feedback.mitigated.as_ref().map(|(_, r)| r.clone()),
+    };
+    let plan = streamed::plan(&dir, params, until, max_rows, streamed::CHUNK_ROWS, &fb)?;
     std::fs::create_dir_all(out).map_err(|e| LearnError::io(out, e))?;
     let features = super::feature_spec(&plan.base, &plan.params)
         .names()
@@ -111,7 +144,7 @@ pub fn extract_shard(
     let mut validation = Vec::new();
     let mut rows = 0;
     streamed::extract(
-        dir,
+        &dir,
         &plan,
         streamed::CHUNK_ROWS,
         &|t| shard.owns(t),
@@ -164,6 +197,20 @@ pub fn extract_shard(
             cut: plan.cut,
             fit_strides: plan.fit_strides,
             full_strides: plan.full_strides,
+            applied: plan.applied,
+            false_alarms_file: feedback.false_alarms.as_ref().map(|(n, _)| n.clone()),
+            mitigated_file: feedback.mitigated.as_ref().map(|(n, _)| n.clone()),
+            mitigated: plan
+                .base
+                .mitigated
+                .iter()
+                .map(|m| Period {
+                    target: m.target.clone(),
+                    start: m.start,
+                    end: m.end,
+                    issue_type: m.issue_type.clone(),
+                })
+                .collect(),
         },
         rows,
         validation_targets,
@@ -272,8 +319,17 @@ fn rows_of(mut columns: Vec<Vec<f64>>, nf: usize) -> Result<Rows, LearnError> {
 }
 
 /// Trains the pair on the union of the shards in `dirs` (any order): byte for byte the pair
-/// [`streamed::train`] trains on the same data with the same parameters. `progress` shows progress.
+/// [`streamed::train`] trains on the same data with the same parameters (and feedback). `progress` shows
+/// progress. Also returns the extraction's common part (the feedback's files and effect, for the card).
 pub fn train_from_shards(dirs: &[PathBuf], progress: bool) -> Result<Streamed, LearnError> {
+    train_from_shards_with_common(dirs, progress).map(|(s, _)| s)
+}
+
+/// [`train_from_shards`], with what every shard agreed on.
+pub fn train_from_shards_with_common(
+    dirs: &[PathBuf],
+    progress: bool,
+) -> Result<(Streamed, Common), LearnError> {
     let metas: Vec<ShardMeta> = dirs
         .iter()
         .map(|d| read_meta(d))
@@ -414,15 +470,27 @@ pub fn train_from_shards(dirs: &[PathBuf], progress: bool) -> Result<Streamed, L
     part.validation = validation.into_iter().map(|(_, s)| s).collect();
     let mut params = common.params.clone();
     params.progress = progress;
+    let kept = common.clone();
     let plan = streamed::Plan::from_shards(
         params,
         Dataset {
-            mitigated: Vec::new(),
+            mitigated: common
+                .mitigated
+                .iter()
+                .map(|p| crate::dataset::Incident {
+                    target: p.target.clone(),
+                    start: p.start,
+                    end: p.end,
+                    issue_type: p.issue_type.clone(),
+                    detail: "mitigated".into(),
+                    source: crate::dataset::IncidentSource::Dataset,
+                })
+                .collect(),
             metrics: common.metrics.clone(),
             series: Vec::new(),
             events: events.unwrap_or_default(),
         },
         &common,
     );
-    streamed::finish(plan, part)
+    Ok((streamed::finish(plan, part)?, kept))
 }

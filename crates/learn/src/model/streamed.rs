@@ -27,111 +27,128 @@
 //! lead times, per type) — flat in the size of the data.
 
 use std::collections::HashSet;
-use std::path::Path;
 
 use super::folds::{self, cut_at, incident_starts};
 use super::*;
-use crate::dataset::{Fingerprint, Fnv, Format, Series};
+use crate::data_dirs::DataDirs;
+use crate::dataset::{Fingerprint, Fnv, Format, Incident, Series};
 use crate::eval::Split;
-use crate::stream::TargetStream;
+use crate::stream::{MergedStream, TargetStream};
 
-/// What the first pass over a metrics file finds: its targets (sorted), their row counts, the time
-/// range, sample gaps (for the step), and in which order to read the row groups so that the targets
-/// come in name order.
+/// What the first pass over the metrics files finds: its targets (sorted), their row counts, the time
+/// range, sample gaps (for the step), and in which order to read each directory's row groups so that
+/// the targets come in name order.
 pub(crate) struct Scan {
     /// The metric names and every event of the known targets (no series).
     pub base: Dataset,
     /// The targets, sorted.
     pub names: Vec<String>,
     targets: Vec<Target>,
-    /// Rows of the file.
+    /// Rows of the files.
     pub total_rows: u64,
     /// First and last timestamp, unix seconds.
     pub first: i64,
     pub last: i64,
     /// Up to 2,000 sample intervals per target, seconds.
     pub gaps: Vec<i64>,
-    /// The Parquet row groups in target name order (`None`: the file's order is that).
-    pub order: Option<Vec<usize>>,
+    /// Per directory, its Parquet row groups in target name order (`None`: the file's order is that).
+    pub order: Vec<Option<Vec<usize>>>,
 }
 
-/// Pass 1 over `dir`'s metrics file (see [`Scan`]); `what` names the job in errors.
+/// Pass 1 over the metrics files of `dirs` (see [`Scan`]); `what` names the job in errors.
 pub(crate) fn scan(
-    dir: &Path,
+    dirs: &DataDirs,
     progress: bool,
     label: &'static str,
     what: &str,
 ) -> Result<Scan, LearnError> {
-    let format = Format::detect(dir)?;
-    let path = dir.join(format.metrics_file());
     let bar = crate::progress::Rows::new(progress, label, None);
-    let mut stream = TargetStream::open(dir)?;
-    let metrics = stream.metrics().to_vec();
+    let mut metrics: Option<Vec<String>> = None;
     let mut targets: Vec<Target> = Vec::new();
     let mut gaps: Vec<i64> = Vec::new();
     let (mut first, mut last) = (i64::MAX, i64::MIN);
-    let mut seen_groups = HashSet::new();
-    let mut shared_group = None;
-    while let Some((s, groups)) = stream.next_series_with_groups()? {
-        bar.inc(s.timestamps.len() as u64);
-        gaps.extend(s.timestamps.windows(2).map(|w| w[1] - w[0]).take(2000));
-        if let (Some(&a), Some(&b)) = (s.timestamps.first(), s.timestamps.last()) {
-            first = first.min(a);
-            last = last.max(b);
-        }
-        for &g in &groups {
-            if !seen_groups.insert(g) {
-                shared_group.get_or_insert(g);
+    let mut order = Vec::with_capacity(dirs.dirs().len());
+    for (k, dir) in dirs.dirs().iter().enumerate() {
+        let format = Format::detect(dir)?;
+        let path = dir.join(format.metrics_file());
+        let mut stream = TargetStream::open(dir)?;
+        // Pass 1 needs targets, row counts and times: a Parquet file's metric columns are not read.
+        stream.keys_only();
+        match &metrics {
+            None => metrics = Some(stream.metrics().to_vec()),
+            Some(m) => {
+                crate::data_dirs::check_same_metrics(&dirs.dirs()[0], m, dir, stream.metrics())?
             }
         }
-        targets.push(Target {
-            name: s.target,
-            rows: s.timestamps.len(),
-            groups,
+        let mut seen_groups = HashSet::new();
+        let mut shared_group = None;
+        let begin = targets.len();
+        while let Some((s, groups)) = stream.next_series_with_groups()? {
+            bar.inc(s.timestamps.len() as u64);
+            gaps.extend(s.timestamps.windows(2).map(|w| w[1] - w[0]).take(2000));
+            if let (Some(&a), Some(&b)) = (s.timestamps.first(), s.timestamps.last()) {
+                first = first.min(a);
+                last = last.max(b);
+            }
+            for &g in &groups {
+                if !seen_groups.insert(g) {
+                    shared_group.get_or_insert(g);
+                }
+            }
+            targets.push(Target {
+                name: s.target,
+                rows: s.timestamps.len(),
+                groups,
+                dir: k,
+            });
+        }
+        drop(stream);
+        if targets.len() == begin {
+            return Err(LearnError::EmptyFile {
+                path,
+                message: "no data rows".into(),
+            });
+        }
+        // Later passes read the targets in name order, as a dataset in memory holds them: the file's
+        // order when it is that, else its row groups reordered (one target per row group, as our
+        // writers do).
+        let mine = &mut targets[begin..];
+        let in_order = mine.windows(2).all(|w| w[0].name < w[1].name);
+        mine.sort_by(|a, b| a.name.cmp(&b.name));
+        order.push(if in_order {
+            None
+        } else if format == Format::Parquet && shared_group.is_none() {
+            Some(mine.iter().flat_map(|t| t.groups.iter().copied()).collect())
+        } else {
+            return Err(LearnError::Dataset(format!(
+                "{}: the targets are not in name order and {}: {what} target by target reads them \
+                 in name order; write the file sorted by target (as `simulate` and `collect` do), or \
+                 read it whole with a larger --max-rows-in-memory",
+                path.display(),
+                match shared_group {
+                    Some(g) => format!("row group {g} holds several of them"),
+                    None => "a CSV file cannot be read in another order".to_string(),
+                }
+            )));
         });
     }
     bar.finish();
-    drop(stream);
-    if targets.is_empty() {
-        return Err(LearnError::EmptyFile {
-            path,
-            message: "no data rows".into(),
-        });
-    }
-    // Later passes read the targets in name order, as a dataset in memory holds them: the file's order
-    // when it is that, else its row groups reordered (one target per row group, as our writers do).
-    let in_order = targets.windows(2).all(|w| w[0].name < w[1].name);
     targets.sort_by(|a, b| a.name.cmp(&b.name));
-    let order: Option<Vec<usize>> = if in_order {
-        None
-    } else if format == Format::Parquet && shared_group.is_none() {
-        Some(
-            targets
-                .iter()
-                .flat_map(|t| t.groups.iter().copied())
-                .collect(),
-        )
-    } else {
-        return Err(LearnError::Dataset(format!(
-            "{}: the targets are not in name order and {}: {what} target by target reads them in \
-             name order; write the file sorted by target (as `simulate` and `collect` do), or read it \
-             whole with a larger --max-rows-in-memory",
-            path.display(),
-            match shared_group {
-                Some(g) => format!("row group {g} holds several of them"),
-                None => "a CSV file cannot be read in another order".to_string(),
-            }
-        )));
-    };
+    if let Some(w) = targets.windows(2).find(|w| w[0].name == w[1].name) {
+        return Err(crate::data_dirs::in_two(
+            &w[0].name,
+            &dirs.dirs()[w[0].dir.min(w[1].dir)],
+            &dirs.dirs()[w[0].dir.max(w[1].dir)],
+        ));
+    }
     let total_rows: u64 = targets.iter().map(|t| t.rows as u64).sum();
     let names: Vec<String> = targets.iter().map(|t| t.name.clone()).collect();
     let known: HashSet<&str> = names.iter().map(String::as_str).collect();
-    let events =
-        crate::dataset::read_dir_events(dir, &|t| known.contains(t), format.metrics_file())?;
+    let events = dirs.read_events(&|t| known.contains(t))?;
     drop(known);
     let base = Dataset {
         mitigated: Vec::new(),
-        metrics,
+        metrics: metrics.unwrap_or_default(),
         series: Vec::new(),
         events,
     };
@@ -191,6 +208,27 @@ pub struct Streamed {
     pub validation_targets: usize,
     /// Their rows (up to the end of the training period).
     pub validation_rows: u64,
+    /// What the feedback did ([`Feedback`]; `None` where none was given).
+    pub applied: Applied,
+}
+
+/// Operator feedback applied to the data before training, as `train --false-alarms` and `--mitigated`
+/// apply it in memory ([`crate::false_alarms::apply`], then [`crate::mitigated::apply`]).
+#[derive(Debug, Clone, Default)]
+pub struct Feedback {
+    /// False alarms: the incident labels they overlap are dropped.
+    pub false_alarms: Option<Vec<Incident>>,
+    /// Mitigated periods: the windows around them are left out.
+    pub mitigated: Option<Vec<Incident>>,
+}
+
+/// What [`Feedback`] did to the whole dataset (the card's figures).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Applied {
+    /// The false alarms' effect.
+    pub false_alarms: Option<crate::false_alarms::Applied>,
+    /// The mitigated periods' effect.
+    pub mitigated: Option<crate::mitigated::Applied>,
 }
 
 /// One target as the first pass saw it.
@@ -199,6 +237,8 @@ struct Target {
     rows: usize,
     /// Its Parquet row groups.
     groups: Vec<usize>,
+    /// Its directory (index into the [`DataDirs`]).
+    dir: usize,
 }
 
 /// Trains a supervised pair on the dataset in `dir` up to `until` (the end of the data without one),
@@ -207,26 +247,46 @@ struct Target {
 /// `params.window.step_secs` 0 is the data's median sample interval, as in memory. One validation
 /// fold only (`validation_folds` 1), window features only, no peer columns: the callers check.
 pub fn train(
-    dir: &Path,
+    data: impl Into<DataDirs>,
     params: &TrainParams,
     until: Option<Split>,
     max_rows: u64,
 ) -> Result<Streamed, LearnError> {
-    train_in_chunks(dir, params, until, max_rows, CHUNK_ROWS)
+    train_in_chunks(data, params, until, max_rows, CHUNK_ROWS)
 }
 
 /// [`train`], processing targets in chunks of about `chunk_rows` rows (whole targets, at least one; the
 /// model does not depend on it).
 pub fn train_in_chunks(
-    dir: &Path,
+    data: impl Into<DataDirs>,
     params: &TrainParams,
     until: Option<Split>,
     max_rows: u64,
     chunk_rows: usize,
 ) -> Result<Streamed, LearnError> {
-    let plan = plan(dir, params, until, max_rows, chunk_rows)?;
+    train_with_feedback(
+        data,
+        params,
+        until,
+        max_rows,
+        chunk_rows,
+        &Feedback::default(),
+    )
+}
+
+/// [`train_in_chunks`] on the data with `feedback` applied (as in memory).
+pub fn train_with_feedback(
+    data: impl Into<DataDirs>,
+    params: &TrainParams,
+    until: Option<Split>,
+    max_rows: u64,
+    chunk_rows: usize,
+    feedback: &Feedback,
+) -> Result<Streamed, LearnError> {
+    let dirs = data.into();
+    let plan = plan(&dirs, params, until, max_rows, chunk_rows, feedback)?;
     let mut part = Part::new(plan.types.len());
-    extract(dir, &plan, chunk_rows, &|_| true, |chunk| {
+    extract(&dirs, &plan, chunk_rows, &|_| true, |chunk| {
         part.add(chunk);
         Ok(())
     })?;
@@ -242,8 +302,8 @@ pub(crate) struct Plan {
     pub base: Dataset,
     /// The targets, sorted.
     pub names: Vec<String>,
-    order: Option<Vec<usize>>,
-    /// Rows of the metrics file.
+    order: Vec<Option<Vec<usize>>>,
+    /// Rows of the metrics files.
     pub total_rows: u64,
     /// The training period and where its validation part starts, unix seconds.
     pub from: i64,
@@ -259,6 +319,8 @@ pub(crate) struct Plan {
     spec: FeatureSpec,
     /// The issue types.
     pub types: Vec<String>,
+    /// What the feedback did.
+    pub applied: Applied,
 }
 
 impl Plan {
@@ -273,7 +335,7 @@ impl Plan {
             params,
             base,
             names: common.targets.clone(),
-            order: None,
+            order: Vec::new(),
             total_rows: common.total_rows,
             from: common.from,
             until: common.until,
@@ -283,17 +345,19 @@ impl Plan {
             full_strides: common.full_strides,
             keep: HashSet::new(),
             types: common.types.clone(),
+            applied: common.applied,
         }
     }
 }
 
 /// Passes 1 and 2 (see the module docs).
 pub(crate) fn plan(
-    dir: &Path,
+    dir: &DataDirs,
     params: &TrainParams,
     until: Option<Split>,
     max_rows: u64,
     chunk_rows: usize,
+    feedback: &Feedback,
 ) -> Result<Plan, LearnError> {
     if params.unsupervised || params.validation_folds != 1 || params.mode != FeatureMode::Window {
         return Err(LearnError::InvalidOption {
@@ -314,7 +378,7 @@ pub(crate) fn plan(
 
     // Pass 1: targets, time range, sample step; in which order to read the targets by name.
     let Scan {
-        base,
+        mut base,
         names,
         targets,
         total_rows,
@@ -335,6 +399,30 @@ pub(crate) fn plan(
     }
     drop(gaps);
     params.window.check()?;
+    // Feedback, as in memory: false alarms drop labels, then mitigated periods leave windows out.
+    let mut applied = Applied::default();
+    {
+        let known = |t: &str| names.binary_search_by(|n| n.as_str().cmp(t)).is_ok();
+        if let Some(alarms) = &feedback.false_alarms {
+            applied.false_alarms = Some(crate::false_alarms::apply_to_events(
+                &mut base.events,
+                &known,
+                alarms,
+            ));
+        }
+        if let Some(periods) = &feedback.mitigated {
+            let mut periods = periods.clone();
+            let records = periods.len();
+            crate::mitigated::known_sorted(&mut periods, &known);
+            applied.mitigated = Some(crate::mitigated::Applied {
+                records,
+                on_known_targets: periods.len(),
+                // Counted in pass 2.
+                windows_dropped: 0,
+            });
+            base.mitigated = periods;
+        }
+    }
     let from = first;
     let until = match until {
         Some(s) => s.time_between(first, last)?,
@@ -348,18 +436,11 @@ pub(crate) fn plan(
         &starts,
         || {
             let mut times = Vec::new();
-            let read = for_chunks(
-                dir,
-                order.as_deref(),
-                &base,
-                &names,
-                chunk_rows,
-                |chunk, _| {
-                    let grid = Grid::build(&chunk, w, policy, from, until, true);
-                    times.extend(grid.points.iter().flatten().map(|p| p.t));
-                    Ok(())
-                },
-            );
+            let read = for_chunks(dir, &order, &base, &names, chunk_rows, |chunk, _| {
+                let grid = Grid::build(&chunk, w, policy, from, until, true);
+                times.extend(grid.points.iter().flatten().map(|p| p.t));
+                Ok(())
+            });
             // A read error here shows again, named, in the passes below.
             if read.is_err() {
                 times.clear();
@@ -377,27 +458,24 @@ pub(crate) fn plan(
     let bar = crate::progress::Rows::new(params.progress, "windows (pass 2/3)", Some(total_rows));
     let (mut fit_counts, mut full_counts) = (LabelCounts::default(), LabelCounts::default());
     let mut fingerprint = Fingerprint::new(&base.metrics);
-    for_chunks(
-        dir,
-        order.as_deref(),
-        &base,
-        &names,
-        chunk_rows,
-        |chunk, _| {
-            bar.inc(chunk.series.iter().map(|s| s.timestamps.len() as u64).sum());
-            for s in &chunk.series {
-                fingerprint.series(s);
-            }
-            fit_counts.add(LabelCounts::of(&Grid::build(
-                &chunk, w, policy, from, cut, true,
-            )));
-            full_counts.add(LabelCounts::of(&Grid::build(
-                &chunk, w, policy, from, until, true,
-            )));
-            Ok(())
-        },
-    )?;
+    for_chunks(dir, &order, &base, &names, chunk_rows, |chunk, _| {
+        bar.inc(chunk.series.iter().map(|s| s.timestamps.len() as u64).sum());
+        for s in &chunk.series {
+            fingerprint.series(s);
+        }
+        if let Some(m) = &mut applied.mitigated {
+            m.windows_dropped += crate::mitigated::dropped(&chunk, &w);
+        }
+        fit_counts.add(LabelCounts::of(&Grid::build(
+            &chunk, w, policy, from, cut, true,
+        )));
+        full_counts.add(LabelCounts::of(&Grid::build(
+            &chunk, w, policy, from, until, true,
+        )));
+        Ok(())
+    })?;
     bar.finish();
+    fingerprint.mitigated(&base.mitigated);
     let fingerprint = fingerprint.finish(&base.events);
     let keep = validation_targets(&targets, params.seed, max_rows);
     Ok(Plan {
@@ -415,6 +493,7 @@ pub(crate) fn plan(
         keep,
         spec,
         types,
+        applied,
     })
 }
 
@@ -432,7 +511,7 @@ pub(crate) struct Chunk {
 /// Pass 3 over the targets `owns` says yes to (the others are read, and skipped): `sink` gets each
 /// chunk's rows, in target name order.
 pub(crate) fn extract(
-    dir: &Path,
+    dir: &DataDirs,
     plan: &Plan,
     chunk_rows: usize,
     owns: &dyn Fn(&str) -> bool,
@@ -447,7 +526,7 @@ pub(crate) fn extract(
     );
     for_chunks(
         dir,
-        plan.order.as_deref(),
+        &plan.order,
         &plan.base,
         &plan.names,
         chunk_rows,
@@ -541,7 +620,7 @@ pub(crate) fn finish(plan: Plan, part: Part) -> Result<Streamed, LearnError> {
         .map(|s| s.timestamps.len() as u64)
         .sum();
     let validation = Dataset {
-        mitigated: Vec::new(),
+        mitigated: plan.base.mitigated,
         metrics: plan.base.metrics,
         series: part.validation,
         events: plan.base.events,
@@ -575,6 +654,7 @@ pub(crate) fn finish(plan: Plan, part: Part) -> Result<Streamed, LearnError> {
         targets,
         validation_targets: validation.series.len(),
         validation_rows,
+        applied: plan.applied,
     })
 }
 
@@ -609,22 +689,19 @@ fn validation_targets(targets: &[Target], seed: u64, max_rows: u64) -> HashSet<u
     kept
 }
 
-/// Reads `dir`'s metrics a few whole targets at a time (about `chunk_rows` rows), each chunk a dataset
-/// with its targets' events from `base`; `f(chunk, index of its first target)`. The Parquet row groups
-/// are read in `order` when given. The targets must be `names`, in that order (the first pass's,
-/// sorted): a file changed in between is an error.
+/// Reads the metrics of `dirs` a few whole targets at a time (about `chunk_rows` rows), each chunk a
+/// dataset with its targets' events from `base`; `f(chunk, index of its first target)`. Directory `k`'s
+/// Parquet row groups are read in `order[k]` when given. The targets must be `names`, in that order (the
+/// first pass's, sorted): a file changed in between is an error.
 pub(crate) fn for_chunks(
-    dir: &Path,
-    order: Option<&[usize]>,
+    dirs: &DataDirs,
+    order: &[Option<Vec<usize>>],
     base: &Dataset,
     names: &[String],
     chunk_rows: usize,
     mut f: impl FnMut(Dataset, usize) -> Result<(), LearnError>,
 ) -> Result<(), LearnError> {
-    let mut stream = TargetStream::open(dir)?;
-    if let Some(order) = order {
-        stream.read_groups(order.to_vec())?;
-    }
+    let mut stream = MergedStream::open(dirs, order)?;
     let (mut chunk, mut rows, mut offset) = (Vec::<Series>::new(), 0usize, 0usize);
     loop {
         let next = stream.next_series()?;
@@ -634,7 +711,7 @@ pub(crate) fn for_chunks(
                 return Err(LearnError::Dataset(format!(
                     "{}: the metrics file changed while being read (target `{}` where the first pass \
                      read {})",
-                    dir.display(),
+                    dirs.display(),
                     crate::quote::clip(&s.target),
                     names
                         .get(offset + chunk.len())
@@ -654,9 +731,13 @@ pub(crate) fn for_chunks(
                 .iter()
                 .flat_map(|s| base.events_of(&s.target).iter().cloned())
                 .collect();
+            let mitigated = series
+                .iter()
+                .flat_map(|s| base.mitigated_of(&s.target).iter().cloned())
+                .collect();
             f(
                 Dataset {
-                    mitigated: Vec::new(),
+                    mitigated,
                     metrics: base.metrics.clone(),
                     series,
                     events,
@@ -673,7 +754,7 @@ pub(crate) fn for_chunks(
     if offset != names.len() {
         return Err(LearnError::Dataset(format!(
             "{}: the metrics file changed while being read ({offset} targets, the first pass read {})",
-            dir.display(),
+            dirs.display(),
             names.len()
         )));
     }

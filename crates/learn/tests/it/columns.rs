@@ -73,7 +73,7 @@ fn report_with(
         p
     });
     let job = EvalJob {
-        data: dir.path().join("data"),
+        data: dir.path().join("data").into(),
         model: Some(model.to_path_buf()),
         snapshot: false,
         split: Some(Split::Fraction(0.6)),

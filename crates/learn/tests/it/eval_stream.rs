@@ -25,7 +25,7 @@ fn eval(
 
 fn eval_job(data: &Path, model: &Path, split: Option<Split>, max_rows: u64, out: &Path) -> EvalJob {
     EvalJob {
-        data: data.to_path_buf(),
+        data: data.into(),
         model: Some(model.to_path_buf()),
         snapshot: false,
         split,

@@ -13,6 +13,10 @@ fn variant(version: &str, threshold: f64) -> ModelBundle {
     info.threshold = threshold;
     let mut window = base.window_model().clone();
     window.meta.threshold = threshold;
+    if threshold >= 1.0 {
+        // Deaf: its detector (which passes on its own threshold) goes too.
+        window.detector = None;
+    }
     ModelBundle::new(
         info,
         window,

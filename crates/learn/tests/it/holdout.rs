@@ -35,8 +35,24 @@ fn every_target_is_tested_by_a_model_trained_without_it() {
         "{:?}",
         r.pooled.incidents
     );
+    // Every tested incident has its onset line, detected as the pooled figures count it.
+    assert_eq!(r.onset_signal.incidents.len(), r.pooled.incidents.count);
+    let detected = r
+        .onset_signal
+        .incidents
+        .iter()
+        .filter(|i| i.detected_within_120s)
+        .count();
+    assert_eq!(
+        detected as f64 / incidents as f64,
+        r.pooled.incidents.detected_within_120s_ratio
+    );
     let md = holdout::markdown(&r);
     assert!(md.contains("shop/svc3") && md.contains("Pooled"), "{md}");
+    assert!(
+        md.contains("## Onset signal") && md.contains("Strength > 3:"),
+        "{md}"
+    );
 }
 
 #[test]

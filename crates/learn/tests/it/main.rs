@@ -2,8 +2,10 @@
 
 mod columns;
 mod common;
+mod data_dirs;
 mod dataset_errors;
 mod default_model;
+mod detector;
 mod eta;
 mod eval_stream;
 mod gate;

@@ -952,7 +952,7 @@ fn caller_columns_from_a_saved_model_equal_the_training_ones() {
         callers: true,
     };
     let (pair, trained) = learn::pipeline::train_pair(
-        &dir.path().join("data"),
+        dir.path().join("data"),
         &common::small_params(),
         callers,
         Some(Split::Fraction(0.6)),

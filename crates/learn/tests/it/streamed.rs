@@ -350,6 +350,7 @@ fn four_shards_merged_in_any_order_give_the_single_process_model_byte_for_byte()
                 max_rows,
                 Shard { index: i, count: 4 },
                 &p,
+                &Default::default(),
             )
             .unwrap();
             assert_eq!((meta.index, meta.count), (i, 4));
@@ -401,6 +402,7 @@ fn four_shards_merged_in_any_order_give_the_single_process_model_byte_for_byte()
         max_rows,
         Shard { index: 3, count: 4 },
         &other,
+        &Default::default(),
     )
     .unwrap();
     let mixed = [dirs[0].clone(), dirs[1].clone(), dirs[2].clone(), other];
@@ -449,4 +451,141 @@ fn close_alarm_choices<'m>(
         vb.false_alarms_per_target_day
     );
     (va, vb)
+}
+
+/// `--false-alarms` and `--mitigated` train target by target and in shards as in memory: the pair
+/// of one process reading target by target is the in-memory pair, byte for byte, and 3 shards given the
+/// same feedback merge into the bundle (card included) one process writes.
+#[test]
+fn false_alarms_and_mitigated_periods_train_alike_in_memory_target_by_target_and_in_shards() {
+    use learn::model::shards;
+    use learn::shard::Shard;
+    let d = common::synthetic(9, 16, 11);
+    let dir = common::parquet_dir(&d);
+    let files = tempfile::tempdir().unwrap();
+    // False alarms over every third incident, and one on a target the data does not have.
+    let mut fa = String::from("target,start,end,issue_type\n");
+    for e in d.events.iter().step_by(3) {
+        fa += &format!(
+            "{},{},{},false_alarm\n",
+            e.target,
+            e.start - 60,
+            e.start + 30
+        );
+    }
+    fa += "shop/elsewhere,1700000000,1700000600,false_alarm\n";
+    let fa_path = files.path().join("false_alarms.csv");
+    std::fs::write(&fa_path, fa).unwrap();
+    // A mitigated half hour after every fourth incident.
+    let mut mi = String::from("target,start,end,issue_type\n");
+    for e in d.events.iter().skip(1).step_by(4) {
+        mi += &format!(
+            "{},{},{},raise_memory\n",
+            e.target,
+            e.end + 300,
+            e.end + 2100
+        );
+    }
+    let mi_path = files.path().join("mitigated.csv");
+    std::fs::write(&mi_path, mi).unwrap();
+    let params = TrainParams {
+        max_positive_rows: 300,
+        max_normal_rows: 2000,
+        ..common::small_params()
+    };
+    let until = Split::Fraction(0.75);
+    let rows: u64 = d.series.iter().map(|s| s.timestamps.len() as u64).sum();
+    let job = |max_rows_in_memory: u64| pipeline::TrainJob {
+        until: Some(until),
+        max_rows_in_memory,
+        false_alarms: Some(fa_path.clone()),
+        mitigated: Some(mi_path.clone()),
+        ..pipeline::TrainJob::new(dir.path(), params.clone())
+    };
+    let (whole, _) = pipeline::train_bundle(&job(u64::MAX)).unwrap();
+    let card = whole.card_json();
+    assert!(
+        card["false_alarms"]["dropped_labels"].as_u64() > Some(0),
+        "{card}"
+    );
+    assert_eq!(
+        card["false_alarms"]["on_known_targets"],
+        card["false_alarms"]["false_alarms"].as_u64().unwrap() - 1
+    );
+    assert!(
+        card["mitigated"]["windows_dropped"].as_u64() > Some(0),
+        "{card}"
+    );
+    let plain = in_memory(dir.path(), &params, until);
+    assert!(
+        bytes(&plain) != bytes(whole.window_model()),
+        "the feedback must change the model"
+    );
+
+    let feedback = streamed::Feedback {
+        false_alarms: Some(learn::false_alarms::read(&fa_path).unwrap()),
+        mitigated: Some(learn::mitigated::read(&mi_path).unwrap()),
+    };
+    for chunk_rows in [1, streamed::CHUNK_ROWS] {
+        let s = streamed::train_with_feedback(
+            dir.path(),
+            &params,
+            Some(until),
+            u64::MAX,
+            chunk_rows,
+            &feedback,
+        )
+        .unwrap();
+        assert!(
+            bytes(&s.pair) == bytes(whole.window_model()),
+            "target by target (chunks of {chunk_rows} rows): not the in-memory pair"
+        );
+    }
+
+    // Target by target above --max-rows-in-memory, and its shards: the same bundle, card included.
+    let (single, _) = pipeline::train_bundle(&job(rows / 2)).unwrap();
+    assert_eq!(single.card_json()["false_alarms"], card["false_alarms"]);
+    assert_eq!(single.card_json()["mitigated"], card["mitigated"]);
+    let out = tempfile::tempdir().unwrap();
+    let shard_feedback = shards::ShardFeedback {
+        false_alarms: Some((
+            "false_alarms.csv".into(),
+            feedback.false_alarms.clone().unwrap(),
+        )),
+        mitigated: Some(("mitigated.csv".into(), feedback.mitigated.clone().unwrap())),
+    };
+    let samples: Vec<std::path::PathBuf> = (0..3)
+        .map(|i| {
+            let p = out.path().join(format!("s{i}"));
+            shards::extract_shard(
+                dir.path(),
+                &params,
+                Some(until),
+                rows / 2,
+                Shard { index: i, count: 3 },
+                &p,
+                &shard_feedback,
+            )
+            .unwrap();
+            p
+        })
+        .collect();
+    let merged = pipeline::TrainJob {
+        from_shards: samples.clone(),
+        ..pipeline::TrainJob::new(std::path::PathBuf::new(), params.clone())
+    };
+    let (merged, _) = pipeline::train_bundle(&merged).unwrap();
+    assert!(
+        merged.to_bytes() == single.to_bytes(),
+        "the shards' bundle differs from the single process's"
+    );
+    // The feedback goes to the shards, not to --from-shards.
+    let e = pipeline::train_bundle(&pipeline::TrainJob {
+        from_shards: samples,
+        false_alarms: Some(fa_path.clone()),
+        ..pipeline::TrainJob::new(std::path::PathBuf::new(), params.clone())
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("give them to every shard"), "{e}");
 }

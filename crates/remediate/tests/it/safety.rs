@@ -122,6 +122,7 @@ impl Toy {
             cordoned: false,
             memory_available_ratio: 0.5,
             memory_available_trend_per_min: 0.0,
+            pods_added: 0,
             filesystem_available_ratio: 0.5,
             pods: 3,
         };
@@ -466,7 +467,7 @@ fn a_scale_out_stops_at_the_hpa_max_and_never_lowers_replicas() {
 #[test]
 fn a_memory_raise_keeps_guaranteed_qos_and_without_resize_is_a_recommended_patch() {
     let p = policy(Mode::Auto);
-    let mut toy = toy_at(0.3, 0.95, 0.03);
+    let mut toy = toy_at(0.3, 0.965, 0.03);
     toy.state.workloads[1].memory_request_bytes = 128.0 * MIB;
     let d = decide_once(&toy, &p, "shop/cache", "pod_failure", 0.9);
     assert_eq!(
@@ -484,7 +485,7 @@ fn a_memory_raise_keeps_guaranteed_qos_and_without_resize_is_a_recommended_patch
     let d = decide_once(&flat, &p, "shop/cache", "pod_failure", 0.9);
     assert_ne!(d.cause, remediate::Cause::MemoryGrowth, "{d:?}");
     // Rising over the window, but no longer in its second half (it levelled off): no memory action.
-    let mut levelled = toy_at(0.3, 0.95, 0.03);
+    let mut levelled = toy_at(0.3, 0.965, 0.03);
     for w in &mut levelled.state.workloads {
         w.signals.memory_sustained_trend_per_min = 0.0;
     }

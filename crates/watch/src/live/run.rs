@@ -151,6 +151,32 @@ pub struct WatchConfig {
     pub alert_queue_capacity: usize,
     /// The UI's feedback token and directory (feedback is off without both).
     pub feedback: ui::FeedbackConfig,
+    /// The `--model` file: the retraining gate's report beside it (`gate.json`) is exported as
+    /// `kubepulse_gate_*`, read at start and, every `reload_poll`, again when it changed (`None`: the
+    /// embedded model, no report).
+    pub model_file: Option<std::path::PathBuf>,
+    /// How often the model file and the gate's report are checked for a change (`None`: never).
+    pub reload_poll: Option<std::time::Duration>,
+}
+
+/// Reads the gate's report beside `model` into `metrics` now, then every `poll` when it changed; never
+/// returns while it polls (pending at once without a model file or a poll).
+async fn follow_gate_report(
+    metrics: Arc<WatchMetrics>,
+    model: Option<std::path::PathBuf>,
+    poll: Option<std::time::Duration>,
+) {
+    let Some(model) = model else {
+        return std::future::pending().await;
+    };
+    metrics.gate.refresh(&model);
+    let Some(poll) = poll else {
+        return std::future::pending().await;
+    };
+    loop {
+        tokio::time::sleep(poll).await;
+        metrics.gate.refresh_if_changed(&model);
+    }
 }
 
 /// Checks the setup (the model's columns in the query set, the listen address free), then runs the loop
@@ -219,6 +245,7 @@ pub async fn run_remediating(
         tracing::info!(model = %shape.name, version = %shape.version, prometheus = %config.prom.url,
             listen = %config.listen, queries_per_cycle = watcher.queries_per_cycle(),
             step_secs = watcher.query_step_secs(), "watching");
+        let gate = follow_gate_report(metrics.clone(), config.model_file, config.reload_poll);
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut server_stop = stop_rx.clone();
         let server = tokio::spawn(serve_metrics(
@@ -230,7 +257,10 @@ pub async fn run_remediating(
                 let _ = server_stop.wait_for(|s| *s).await;
             },
         ));
-        run(watcher, config.max_cycles, shutdown).await;
+        tokio::select! {
+            () = run(watcher, config.max_cycles, shutdown) => {}
+            () = gate => {}
+        }
         let _ = stop_tx.send(true);
         let _ = server.await;
         Ok(())

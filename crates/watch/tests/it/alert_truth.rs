@@ -254,6 +254,8 @@ async fn start(watch_sends: bool, rules: bool, dial: &[(&str, f64, f64)]) -> Sta
         max_cycles: None,
         alert_queue_capacity: 100,
         feedback: Default::default(),
+        model_file: None,
+        reload_poll: None,
     };
     let (stop, mut stopped) = tokio::sync::watch::channel(false);
     let watcher = tokio::spawn(watch::live::run_configured(

@@ -338,6 +338,8 @@ async fn watch_started_before_prometheus_and_alertmanager_becomes_ready_without_
         max_cycles: None,
         alert_queue_capacity: 1000,
         feedback: Default::default(),
+        model_file: None,
+        reload_poll: None,
     };
     let (stop, mut stopped) = tokio::sync::watch::channel(false);
     let watcher = tokio::spawn(watch::live::run_configured(
