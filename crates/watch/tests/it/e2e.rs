@@ -40,6 +40,11 @@ impl Drop for Exporter {
 }
 
 pub(crate) fn start_simulator(faults: &[&str]) -> Exporter {
+    start_simulator_at(faults, SPEED)
+}
+
+/// [`start_simulator`] with the simulated clock running `speed` times faster than the wall clock.
+pub(crate) fn start_simulator_at(faults: &[&str], speed: f64) -> Exporter {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -60,7 +65,7 @@ pub(crate) fn start_simulator(faults: &[&str]) -> Exporter {
     let stop = shutdown.clone();
     let started = Instant::now();
     let thread = std::thread::spawn(move || {
-        sim::exporter::serve(listener, simulation, SPEED, stop).expect("exporter");
+        sim::exporter::serve(listener, simulation, speed, stop).expect("exporter");
     });
     Exporter {
         addr,

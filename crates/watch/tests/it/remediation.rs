@@ -2,10 +2,11 @@
 //! real Prometheus scraping it → `watch --remediate` with the simulator's live exporter as the cluster.
 //! In `auto` mode the simulator receives the memory raise before the OOM kill and the OOM kill does not
 //! happen; in `observe` mode nothing is sent, the OOM kill happens, and the audit says what would have
-//! been done. The simulated clock runs 15× faster than the wall clock.
+//! been done. The simulated clock runs 10× faster than the wall clock (the other end-to-end tests' 15×
+//! left the agent 4 wall seconds between the raise and the kill: too close on a loaded machine).
 
 use crate::common;
-use crate::e2e::{SPEED, start_simulator};
+use crate::e2e::start_simulator_at;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,12 +16,15 @@ use collect::queries::QuerySet;
 use watch::hysteresis::Hysteresis;
 use watch::live::{WatchConfig, WatchOptions};
 
-/// The leak's OOM kill, simulated seconds after the start (the leak starts 15 minutes before). A slow
-/// leak: the memory rule raises once the working set is at 96% of the limit and still climbing, which a
-/// 10-minute leak reached only 30 s (2 wall seconds) before its kill — a race on a loaded machine; this one
-/// is there 60–90 s before (a run raised 60 simulated seconds before the kill).
-const OOM_AFTER: i64 = 16 * 60;
-const LEAK: &str = "memory_leak:frontend@+16m/15m";
+/// Simulated seconds per wall second in these tests.
+const SPEED: f64 = 10.0;
+/// The leak's OOM kill, simulated seconds after the start (the leak starts 20 minutes before). A slow
+/// leak (about 3% of the limit per minute): the memory rule raises once the working set is at 96% of the
+/// limit and on course for 98% within a minute, which leaves a leak this pace about 80 simulated seconds
+/// (8 wall seconds) before its kill; a 10-minute leak left 30 s (2 wall seconds), and lost the race on a
+/// loaded machine.
+const OOM_AFTER: i64 = 21 * 60;
+const LEAK: &str = "memory_leak:frontend@+21m/20m";
 const TARGET: &str = "online-boutique/frontend";
 
 fn policy(mode: &str) -> remediate::Policy {
@@ -105,7 +109,7 @@ impl Run {
 
 async fn start(mode: &str) -> Run {
     let dir = tempfile::tempdir().unwrap();
-    let exporter = start_simulator(&[LEAK]);
+    let exporter = start_simulator_at(&[LEAK], SPEED);
     let tsdb = dir.path().join("tsdb");
     let prom =
         common::Prometheus::start(dir.path(), &tsdb, std::slice::from_ref(&exporter.addr)).await;
