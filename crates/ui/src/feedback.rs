@@ -218,20 +218,29 @@ impl FeedbackStore {
     }
 }
 
-/// Who the request is from: the user an authenticating proxy names ([`USER_HEADERS`]), else
-/// `bearer-token` (a caller holding the token directly). Control characters are dropped, at most 200
-/// characters kept.
+/// The header a caller declares its user with (the UI's "Your name" field, `curl -H`): recorded as
+/// given, not verified — below a proxy's user, which the proxy checked.
+pub const DECLARED_USER_HEADER: &str = "x-kubepulse-user";
+
+/// Who the request is from: the user an authenticating proxy names ([`USER_HEADERS`]), else the user
+/// the caller declares ([`DECLARED_USER_HEADER`]), else `bearer-token` (a caller holding the token
+/// directly). Control characters are dropped, at most 200 characters kept.
 pub fn caller(headers: &axum::http::HeaderMap) -> String {
     USER_HEADERS
         .iter()
-        .find_map(|name| headers.get(*name).and_then(|v| v.to_str().ok()))
-        .map(|v| {
-            v.chars()
-                .filter(|c| !c.is_control())
-                .take(200)
-                .collect::<String>()
+        .chain(std::iter::once(&DECLARED_USER_HEADER))
+        .find_map(|name| {
+            headers
+                .get(*name)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| {
+                    v.chars()
+                        .filter(|c| !c.is_control())
+                        .take(200)
+                        .collect::<String>()
+                })
+                .filter(|v| !v.trim().is_empty())
         })
-        .filter(|v| !v.is_empty())
         .unwrap_or_else(|| "bearer-token".to_string())
 }
 
@@ -277,6 +286,35 @@ mod tests {
             dir: Some(dir.to_path_buf()),
         })
         .expect("store")
+    }
+
+    #[test]
+    fn who_is_the_proxys_user_then_the_declared_one_then_the_token() {
+        use axum::http::{HeaderMap, HeaderValue};
+        let mut h = HeaderMap::new();
+        assert_eq!(caller(&h), "bearer-token");
+        h.insert(DECLARED_USER_HEADER, HeaderValue::from_static("  "));
+        assert_eq!(caller(&h), "bearer-token", "a blank name is no name");
+        h.insert(
+            DECLARED_USER_HEADER,
+            HeaderValue::from_static("alice\tsmith"),
+        );
+        assert_eq!(caller(&h), "alicesmith", "control characters dropped");
+        // A proxy's user was checked by the proxy: a declared name does not override it.
+        h.insert("x-forwarded-user", HeaderValue::from_static("bob"));
+        assert_eq!(caller(&h), "bob");
+        h.insert(
+            "x-auth-request-email",
+            HeaderValue::from_static("carol@example.com"),
+        );
+        assert_eq!(caller(&h), "carol@example.com");
+        let long = "x".repeat(300);
+        let mut h = HeaderMap::new();
+        h.insert(
+            DECLARED_USER_HEADER,
+            HeaderValue::from_str(&long).expect("header"),
+        );
+        assert_eq!(caller(&h).len(), 200);
     }
 
     #[test]

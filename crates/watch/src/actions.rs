@@ -4,9 +4,9 @@
 //!   latest audited decisions.
 //! - `POST /api/v1/actions/{id}/approve` and `POST /api/v1/actions/{id}/deny`: with
 //!   `Authorization: Bearer <token>` — the UI's token (`--ui-token-file` / `KUBEPULSE_UI_TOKEN`, checked by
-//!   `ui::FeedbackStore::authorize_token`: 401 without, 403 wrong or none configured). Who decided is the
-//!   `X-KubePulse-User` header as given, else the user an authenticating proxy names, else
-//!   `bearer-token`. An approved action is applied at the agent's next cycle unless it expired by then;
+//!   `ui::FeedbackStore::authorize_token`: 401 without, 403 wrong or none configured). Who decided is
+//!   `ui::feedback::caller`'s answer, as for feedback: the user an authenticating proxy names, else the
+//!   `X-KubePulse-User` header as given (the UI's "Your name"), else `bearer-token`. An approved action is applied at the agent's next cycle unless it expired by then;
 //!   an expired one can no longer be approved (409). Every verdict is a log line.
 //!
 //! Errors are JSON (`{"error": code, "message": text}`).
@@ -19,9 +19,6 @@ use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use remediate::live::{Ledger, VerdictError};
-
-/// The header naming who approves, recorded as given (control characters dropped, at most 200).
-pub const USER_HEADER: &str = "x-kubepulse-user";
 
 #[derive(Clone)]
 struct ActionsState {
@@ -88,21 +85,6 @@ async fn deny(
     verdict(&state, &id, &headers, false)
 }
 
-/// Who decided: `X-KubePulse-User` as given, else the proxy's user or `bearer-token`.
-fn who(headers: &HeaderMap) -> String {
-    headers
-        .get(USER_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| {
-            v.chars()
-                .filter(|c| !c.is_control())
-                .take(200)
-                .collect::<String>()
-        })
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| ui::feedback::caller(headers))
-}
-
 fn verdict(state: &ActionsState, id: &str, headers: &HeaderMap, approve: bool) -> Response {
     let authorization = headers
         .get(header::AUTHORIZATION)
@@ -117,7 +99,7 @@ fn verdict(state: &ActionsState, id: &str, headers: &HeaderMap, approve: bool) -
             format!("no action {}", learn::quote::clip(id)),
         );
     };
-    let by = who(headers);
+    let by = ui::feedback::caller(headers);
     let result = state
         .ledger
         .lock()

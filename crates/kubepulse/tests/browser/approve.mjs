@@ -19,6 +19,7 @@ const TOKEN = env("KUBEPULSE_TOKEN");
 const APPROVE = env("KUBEPULSE_APPROVE_TARGET");
 const DENY = env("KUBEPULSE_DENY_TARGET");
 const OUT = env("KUBEPULSE_ARTEFACTS");
+const OPERATOR = "alice@example.com";
 const CHROMIUM = env("KUBEPULSE_CHROMIUM", "/usr/bin/chromium");
 const DEADLINE_MS = Number(env("KUBEPULSE_DEADLINE_MS", "75000"));
 // How long (wall ms) the denied action is watched for after the approved one was applied.
@@ -90,15 +91,19 @@ try {
     return { id, status };
   }
 
-  // The token is typed once, as an operator would (kept in the tab's sessionStorage).
+  // The token and the operator's name are typed once, as an operator would (kept in the tab's
+  // sessionStorage).
   await page.goto(BASE + "/ui/#/target/" + encodeURIComponent(APPROVE));
   await page.locator("details.token summary").click();
   await page.fill("#token-input", TOKEN);
   await page.locator("#token-input").dispatchEvent("change");
+  await page.fill("#user-input", OPERATOR);
+  await page.locator("#user-input").dispatchEvent("change");
 
   // 1. Approve APPROVE's proposal in the page.
   const approved = await decide(APPROVE, "approve");
   check(approved.status.startsWith(`Action ${approved.id} approved`), "approve: " + approved.status);
+  check(approved.status.includes(`(by ${OPERATOR})`), "who approved: " + approved.status);
   // The list shows the new status (no button left on it).
   await page.waitForSelector(`#proposals li[data-id="${approved.id}"]:not([data-status=pending])`);
   await page.screenshot({ path: OUT + "/target-approve.png", fullPage: true });
@@ -121,6 +126,12 @@ try {
   await page.waitForSelector(`#proposals li[data-id="${approved.id}"][data-status=applied]`, { timeout: left() });
   await page.waitForSelector("#decisions li[data-outcome=apply]", { timeout: left() });
   results.applied_decision = await page.locator("#decisions li[data-outcome=apply]").first().textContent();
+  check(results.applied_decision.includes("approved by " + OPERATOR), "applied: " + results.applied_decision);
+  // The agent decides every cycle while a target stays alarmed: repeated decisions are one entry each.
+  const outcomes = await page.locator("#decisions li").evaluateAll((lis) =>
+    lis.map((li) => li.textContent.replace(/^[^·]*· /, "")));
+  results.decisions = outcomes;
+  check(outcomes.every((o, i) => i === 0 || o !== outcomes[i - 1]), "repeated entries: " + outcomes.join(" | "));
   await page.screenshot({ path: OUT + "/target-remediation.png", fullPage: true });
 
   // 4. The denied one never does, though the agent keeps cycling.
@@ -130,7 +141,7 @@ try {
   const actions = await getJson(BASE + "/api/v1/actions");
   const deniedNow = actions.pending.find((p) => p.id === denied.id);
   check(deniedNow && deniedNow.status === "denied", `action ${denied.id} is not denied: ${JSON.stringify(deniedNow)}`);
-  check(deniedNow.decided_by === "bearer-token", `who denied: ${deniedNow.decided_by}`);
+  check(deniedNow.decided_by === OPERATOR, `who denied: ${deniedNow.decided_by}`);
   results.interventions = all.length;
 
   results.console_errors = consoleErrors;

@@ -212,6 +212,15 @@ function episodeShades(history) {
   return out;
 }
 
+// The headers of a request made with the operator token: the token, and the name the operator gave
+// (recorded as who sent it unless a signing-in proxy names the user).
+function operatorHeaders(token, extra) {
+  const headers = Object.assign({ Authorization: "Bearer " + token }, extra);
+  const user = el("user-input").value.trim();
+  if (user) headers["X-KubePulse-User"] = user;
+  return headers;
+}
+
 async function sendFeedback(target, episode, verdict, button) {
   const token = el("token-input").value.trim();
   const status = el("feedback-status");
@@ -220,7 +229,7 @@ async function sendFeedback(target, episode, verdict, button) {
   try {
     const res = await fetch("/api/v1/feedback", {
       method: "POST",
-      headers: { "Content-Type": "application/json", Authorization: "Bearer " + token },
+      headers: operatorHeaders(token, { "Content-Type": "application/json" }),
       body: JSON.stringify({ target, issue_type: episode.issue_type, start: episode.start, end: episode.end, verdict }),
     });
     const body = await res.json();
@@ -327,7 +336,7 @@ async function sendVerdict(id, approve, button) {
   try {
     const res = await fetch(`/api/v1/actions/${encodeURIComponent(String(id))}/${verb}`, {
       method: "POST",
-      headers: { Accept: "application/json", Authorization: "Bearer " + token },
+      headers: operatorHeaders(token, { Accept: "application/json" }),
     });
     let body = {};
     try { body = await res.json(); } catch (_) { /* not JSON */ }
@@ -345,6 +354,19 @@ async function sendVerdict(id, approve, button) {
   }
 }
 
+// Consecutive decisions that say the same thing (the agent decides every cycle while a target stays
+// alarmed: "awaiting approval", "skipped (cooldown)") as one entry: the latest, how many, since when.
+function groupRepeats(decisions) {
+  const out = [];
+  for (const r of decisions) {
+    const key = JSON.stringify([r.outcome, r.reason, r.action, r.approved_by]);
+    const last = out[out.length - 1];
+    if (last && last.key === key) { last.r = r; last.count += 1; continue; }
+    out.push({ key, r, count: 1, first: r.at });
+  }
+  return out;
+}
+
 function renderRemediation(target, actions, error) {
   const note = el("remediation"), proposals = el("proposals"), decisions = el("decisions");
   if (error !== undefined || actions === null) {
@@ -357,7 +379,7 @@ function renderRemediation(target, actions, error) {
     return;
   }
   const mine = actions.pending.filter((p) => p.decision && p.decision.target === target).reverse();
-  const recent = actions.recent.filter((r) => r.target === target).slice(-8).reverse();
+  const recent = groupRepeats(actions.recent.filter((r) => r.target === target)).slice(-8).reverse();
   // The kubectl command of a proposal: its audit line's, while the recent decisions hold it.
   const commands = new Map();
   for (const r of actions.recent) {
@@ -389,12 +411,13 @@ function renderRemediation(target, actions, error) {
   }
   decisions.replaceChildren();
   el("decisions-title").hidden = recent.length === 0;
-  for (const r of recent) {
+  for (const { r, count, first } of recent) {
     const reason = r.reason ? " (" + String(r.reason).replace(/_/g, " ") + ")" : "";
     const by = r.approved_by ? " · approved by " + r.approved_by : "";
     const outcome = OUTCOME_TEXT[r.outcome] || String(r.outcome).replace(/_/g, " ");
-    decisions.appendChild(make("li", { "data-outcome": String(r.outcome) },
-      `${clock(r.at)} · ${outcome}${reason} · ${describeAction(r.action)}${by}`));
+    const repeats = count > 1 ? ` · ${count} times since ${clock(first)}` : "";
+    decisions.appendChild(make("li", { "data-outcome": String(r.outcome), "data-count": String(count) },
+      `${clock(r.at)} · ${outcome}${reason} · ${describeAction(r.action)}${by}${repeats}`));
   }
 }
 
@@ -445,6 +468,9 @@ async function start() {
   const saved = sessionStorage.getItem("kubepulse-token");
   if (saved) el("token-input").value = saved;
   el("token-input").addEventListener("change", (e) => sessionStorage.setItem("kubepulse-token", e.target.value));
+  const user = sessionStorage.getItem("kubepulse-user");
+  if (user) el("user-input").value = user;
+  el("user-input").addEventListener("change", (e) => sessionStorage.setItem("kubepulse-user", e.target.value));
   for (const id of ["f-namespace", "f-type", "f-state", "f-search"]) {
     el(id).addEventListener("input", () => { state.offset = 0; refresh(); });
   }
