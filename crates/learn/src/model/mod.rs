@@ -792,7 +792,7 @@ pub fn train(
     // false alarm budget on the same validation part ([`detector`]).
     let (mut pair, prior) = train_on_with(dataset, params, from, until, None, None)?;
     let detector_params = TrainParams {
-        policy: OngoingPolicy::Detect,
+        policy: OngoingPolicy::DetectOnset,
         eta_trees: 0,
         detector: false,
         ..params.clone()
@@ -818,7 +818,7 @@ fn check_supervised(params: &TrainParams) -> Result<(), LearnError> {
         });
     }
     if params.detector {
-        let conflict = if params.policy == OngoingPolicy::Detect {
+        let conflict = if params.policy != OngoingPolicy::Exclude {
             Some("--ongoing detect (the predicting model leaves ongoing windows out)")
         } else if params.relative_alarm {
             Some("--relative-alarm (the per-target condition judges one model's scores)")

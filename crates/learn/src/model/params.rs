@@ -68,7 +68,8 @@ pub struct TrainParams {
     #[serde(default)]
     pub relative_baseline: crate::relative::Baseline,
     /// Also train a *detecting* model (`train --detector`): the same features, windows inside incidents
-    /// labelled as the incident ([`OngoingPolicy::Detect`]), its threshold chosen on validation within the
+    /// labelled as the incident and a short incident's aftermath left out ([`OngoingPolicy::DetectOnset`]),
+    /// its threshold chosen on validation within the
     /// false alarm budget the predicting model leaves; a window alarms when either model passes its own
     /// threshold ([`ModelPair::detector`]).
     #[serde(default)]

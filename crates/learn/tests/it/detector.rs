@@ -103,7 +103,7 @@ fn an_abrupt_fault_without_precursor_is_caught_only_with_the_detector() {
     let both = model::train(&d, &params(true), first, split).unwrap();
     assert!(alone.detector.is_none());
     let det = both.detector.as_ref().expect("a detector");
-    assert_eq!(det.meta.policy, learn::labels::OngoingPolicy::Detect);
+    assert_eq!(det.meta.policy, learn::labels::OngoingPolicy::DetectOnset);
     assert_eq!(det.meta.issue_types, both.meta.issue_types);
     // The predicting model is the same with or without its detector.
     assert_eq!(
