@@ -312,14 +312,8 @@ pub async fn collect(
             std::fs::rename(&partial_path, &final_path).map_err(CollectError::io(&final_path))?;
         }
         learn::dataset::Format::Parquet => {
-            let (metrics, series) = learn::dataset::read_metrics_csv(&partial_path)?;
-            let dataset = learn::dataset::Dataset {
-                mitigated: Vec::new(),
-                metrics,
-                series,
-                events,
-            };
-            learn::dataset::write_parquet(&dataset, &opts.out_dir)?;
+            // One target's rows in memory at a time, whatever the collection's size.
+            learn::dataset::csv_to_parquet(&partial_path, &events, &opts.out_dir)?;
             std::fs::remove_file(&partial_path).map_err(CollectError::io(&partial_path))?;
         }
     }

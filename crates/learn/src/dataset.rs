@@ -67,10 +67,18 @@ pub(crate) fn open_csv(
             message: "the file is empty (expected a header line)".into(),
         });
     }
+    csv_reader(path, file)
+}
+
+/// A CSV reader over `input` and its checked header (`path` names it in errors).
+fn csv_reader<R: std::io::Read>(
+    path: &Path,
+    input: R,
+) -> Result<(csv::Reader<R>, Vec<String>), LearnError> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(false)
-        .from_reader(file);
+        .from_reader(input);
     let header = reader
         .headers()
         .map_err(|e| csv_err(path, 1, e.to_string()))?
@@ -401,7 +409,17 @@ fn read_metrics_counted(
     path: &Path,
     bar: &crate::progress::Rows,
 ) -> Result<(Vec<String>, Vec<Series>), LearnError> {
-    let (mut reader, header) = open_csv(path)?;
+    let (reader, header) = open_csv(path)?;
+    read_metrics_rows(path, reader, header, bar)
+}
+
+/// The rows of a `metrics.csv` (its header read) as series sorted by target; `path` names it in errors.
+fn read_metrics_rows<R: std::io::Read>(
+    path: &Path,
+    mut reader: csv::Reader<R>,
+    header: Vec<String>,
+    bar: &crate::progress::Rows,
+) -> Result<(Vec<String>, Vec<Series>), LearnError> {
     let ts_col = require(path, &header, "timestamp")?;
     let target_col = require(path, &header, "target")?;
     let metric_cols: Vec<usize> = (0..header.len())
@@ -677,17 +695,114 @@ fn read_events(
 /// Both are written under temporary names and renamed into place, events first: a dataset that
 /// looks complete is complete.
 pub fn write_parquet(dataset: &Dataset, dir: &Path) -> Result<(), LearnError> {
+    write_parquet_with(dir, &dataset.metrics, &dataset.events, |w| {
+        for s in &dataset.series {
+            w.write_target(&s.target, &s.timestamps, &s.columns)?;
+        }
+        Ok(())
+    })
+}
+
+/// Writes a `metrics.csv` file (`csv`: rows of any targets in any order, as `collect` appends them a time
+/// chunk at a time) and `events` as a Parquet dataset in `dir` — the files [`write_parquet`] writes for
+/// the same data, byte for byte — holding one target's rows at a time: one pass over the file finds
+/// where each target's runs of rows are, then each target's runs are read back, in target order, and
+/// written as its row group. Memory: the runs' offsets (two integers per run) and one target's rows.
+/// Returns the number of rows.
+pub fn csv_to_parquet(csv: &Path, events: &[Incident], dir: &Path) -> Result<u64, LearnError> {
+    use std::io::{Read, Seek, SeekFrom};
+    let (mut reader, header) = open_csv(csv)?;
+    let target_col = require(csv, &header, "target")?;
+    let metrics: Vec<String> = header
+        .iter()
+        .filter(|h| *h != "timestamp" && *h != "target")
+        .cloned()
+        .collect();
+    // Pass 1: each target's runs of consecutive rows, as byte ranges of the file.
+    let header_end = reader.position().byte();
+    let mut runs: std::collections::BTreeMap<Vec<u8>, Vec<(u64, u64)>> = Default::default();
+    let mut record = csv::ByteRecord::new();
+    let mut last: Option<Vec<u8>> = None;
+    let mut rows = 0u64;
+    loop {
+        let start = reader.position().byte();
+        let more = reader
+            .read_byte_record(&mut record)
+            .map_err(|e| csv_err(csv, rows + 2, e.to_string()))?;
+        if !more {
+            break;
+        }
+        rows += 1;
+        let end = reader.position().byte();
+        let target = record.get(target_col).unwrap_or_default().trim_ascii();
+        match (&last, runs.get_mut(target)) {
+            (Some(prev), Some(list)) if prev.as_slice() == target => {
+                if let Some(run) = list.last_mut() {
+                    run.1 = end;
+                }
+            }
+            (_, Some(list)) => list.push((start, end)),
+            (_, None) => {
+                runs.insert(target.to_vec(), vec![(start, end)]);
+            }
+        }
+        if last.as_deref() != Some(target) {
+            last = Some(target.to_vec());
+        }
+    }
+    if rows == 0 {
+        return Err(LearnError::EmptyFile {
+            path: csv.to_path_buf(),
+            message: "no data rows after the header".into(),
+        });
+    }
+    drop(reader);
+    // Pass 2: a target at a time, its runs behind the header, read as a `metrics.csv` of one target.
+    let mut file = std::fs::File::open(csv).map_err(|e| LearnError::io(csv, e))?;
+    let mut head = vec![0u8; usize::try_from(header_end).unwrap_or(usize::MAX)];
+    file.read_exact(&mut head)
+        .map_err(|e| LearnError::io(csv, e))?;
+    write_parquet_with(dir, &metrics, events, |w| {
+        let mut text = Vec::new();
+        for list in runs.values() {
+            text.clear();
+            text.extend_from_slice(&head);
+            for &(start, end) in list {
+                let at = text.len();
+                text.resize(at + usize::try_from(end - start).unwrap_or(usize::MAX), 0);
+                file.seek(SeekFrom::Start(start))
+                    .and_then(|_| file.read_exact(&mut text[at..]))
+                    .map_err(|e| LearnError::io(csv, e))?;
+            }
+            let (reader, header) = csv_reader(csv, text.as_slice())?;
+            let none = crate::progress::Rows::new(false, "", None);
+            let (_, series) = read_metrics_rows(csv, reader, header, &none)?;
+            for s in &series {
+                w.write_target(&s.target, &s.timestamps, &s.columns)?;
+            }
+        }
+        Ok(())
+    })?;
+    Ok(rows)
+}
+
+/// Writes `metrics.parquet` (its rows from `write`) and `events.parquet` in `dir`, each to a partial
+/// file first, renamed when complete (events first: a dataset has its metrics file last).
+fn write_parquet_with(
+    dir: &Path,
+    metrics: &[String],
+    events: &[Incident],
+    write: impl FnOnce(&mut columnar::MetricsWriter) -> Result<(), LearnError>,
+) -> Result<(), LearnError> {
     std::fs::create_dir_all(dir).map_err(|e| LearnError::io(dir, e))?;
     let metrics_tmp = dir.join(".metrics.parquet.partial");
     let events_tmp = dir.join(".events.parquet.partial");
-    let mut w = columnar::MetricsWriter::create(&metrics_tmp, &dataset.metrics)?;
-    for s in &dataset.series {
-        w.write_target(&s.target, &s.timestamps, &s.columns)?;
-    }
+    let mut w = columnar::MetricsWriter::create(&metrics_tmp, metrics)?;
+    write(&mut w)?;
     w.finish()?;
     columnar::write_events(
         &events_tmp,
-        dataset.events.iter().map(|e| {
+        events.iter().map(|e| {
             (
                 e.target.as_str(),
                 e.start,

@@ -63,6 +63,49 @@ fn csv_to_parquet_to_csv_round_trip_is_identical() {
 }
 
 #[test]
+fn a_csv_in_time_chunks_converts_target_by_target_to_the_same_parquet_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv_dir = dir.path().join("csv");
+    simulate(&csv_dir, Format::Csv, sim::Level::Deployment, 2);
+    let whole = Dataset::read(&csv_dir).unwrap();
+    // The rows as `collect` appends them: 30-minute chunks, each holding every target's rows of the chunk
+    // (so a target's rows come in many runs, interleaved with the others').
+    let text = std::fs::read_to_string(csv_dir.join("metrics.csv")).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let mut rows: Vec<(i64, &str, &str)> = lines
+        .map(|l| {
+            let mut f = l.splitn(3, ',');
+            let ts: i64 = f.next().unwrap().parse().unwrap();
+            (ts, f.next().unwrap(), l)
+        })
+        .collect();
+    rows.sort_by_key(|&(ts, target, _)| (ts / 1800, target, ts));
+    assert!(rows.windows(2).filter(|w| w[0].1 != w[1].1).count() > 2 * whole.series.len());
+    let chunked = dir.path().join("collected.csv");
+    let mut out = format!("{header}\n");
+    for (_, _, l) in &rows {
+        out.push_str(l);
+        out.push('\n');
+    }
+    std::fs::write(&chunked, out).unwrap();
+
+    let streamed = dir.path().join("streamed");
+    let n = dataset::csv_to_parquet(&chunked, &whole.events, &streamed).unwrap();
+    assert_eq!(n, rows.len() as u64);
+    let in_memory = dir.path().join("in-memory");
+    dataset::write_parquet(&whole, &in_memory).unwrap();
+    for name in ["metrics.parquet", "events.parquet"] {
+        assert!(
+            std::fs::read(streamed.join(name)).unwrap()
+                == std::fs::read(in_memory.join(name)).unwrap(),
+            "{name} differs"
+        );
+    }
+    assert!(!streamed.join(".metrics.parquet.partial").exists());
+}
+
+#[test]
 fn the_simulators_parquet_dataset_is_its_csv_dataset_one_row_group_per_target() {
     for (level, clusters) in [(sim::Level::Deployment, 2), (sim::Level::Cluster, 3)] {
         let dir = tempfile::tempdir().unwrap();
