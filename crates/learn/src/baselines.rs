@@ -7,7 +7,9 @@
 //! * `robust_z`: a metric family's largest deviation from the target's own trailing baseline
 //!   (`family.<f>.abs_z`, models with baseline features) above its 99.5th percentile on the training
 //!   data's normal windows — the label-free rule an SRE would write on z-scores;
-//! * `always_normal`: never alarms.
+//! * `always_normal`: never alarms;
+//! * `onset_shift` ([`crate::onset`], listed after these and the anomaly scorer): label-free, two
+//!   metrics moving at once by more than the target's own history ever shows.
 //!
 //! A rule's issue type follows its metric's name (CPU/memory/disk → `resource_exhaustion`, latency →
 //! `network_issue`, errors → `application_error`, restarts/OOM → `pod_failure`) when that type exists
@@ -39,6 +41,9 @@ pub struct BaselineParams {
     /// Deviation-from-baseline rules (`family.<f>.abs_z >= threshold`).
     #[serde(default)]
     pub robust_z_rules: Vec<Rule>,
+    /// The label-free `onset_shift` row's settings (`None` in bundles trained before it existed: no row).
+    #[serde(default)]
+    pub onset: Option<crate::onset::OnsetParams>,
 }
 
 /// Names of the baselines, in report order.
@@ -49,7 +54,7 @@ pub const NAMES: [&str; 4] = [
     "always_normal",
 ];
 
-fn guess_type(name: &str, types: &[String], fallback: usize) -> usize {
+pub(crate) fn guess_type(name: &str, types: &[String], fallback: usize) -> usize {
     let n = name.to_ascii_lowercase();
     let wanted = if n.contains("restart") || n.contains("oom") || n.contains("crash") {
         "pod_failure"
@@ -85,7 +90,13 @@ impl BaselineParams {
         most_common: usize,
     ) -> Self {
         let nf = names.len();
-        let mut params = Self::default();
+        let mut params = Self {
+            onset: Some(crate::onset::OnsetParams {
+                fallback_type: most_common,
+                ..Default::default()
+            }),
+            ..Self::default()
+        };
         for (f, name) in names.iter().enumerate() {
             if name.ends_with(".use_of_limit") && !crate::context::is_peer_column(name) {
                 params.static_rules.push(Rule {

@@ -18,6 +18,7 @@ use crate::error::LearnError;
 use crate::figures::{self, EtaFigures, Figures};
 use crate::labels::Label;
 use crate::model::{ModelPair, series_rows};
+use crate::onset;
 use crate::prediction::PredictOptions;
 use crate::scoring::{Grid, Point, Score};
 use crate::timestamp;
@@ -270,13 +271,15 @@ pub fn evaluate_figures<'a>(
 }
 
 /// The baselines scored beside the model, in the order [`score_series`] returns them: the rule
-/// baselines, then the anomaly scorer when the model has one; `None` for one not reported (`robust_z`
-/// reads baseline features: a model without them has no such rule).
+/// baselines, then the anomaly scorer when the model has one, then `onset_shift` when the bundle has
+/// its settings; `None` for one not reported (`robust_z` reads baseline features: a model without them
+/// has no such rule).
 pub(crate) fn scorer_names(pair: &ModelPair) -> Vec<Option<&'static str>> {
     baselines::NAMES
         .iter()
         .copied()
         .chain(pair.anomaly.is_some().then_some(anomaly::NAME))
+        .chain(pair.meta.baselines.onset.is_some().then_some(onset::NAME))
         .map(|n| (n != "robust_z" || !pair.meta.baselines.robust_z_rules.is_empty()).then_some(n))
         .collect()
 }
@@ -356,6 +359,15 @@ pub(crate) fn score_series(
     pair.apply_relative(dataset, s, points, &mut model)?;
     if pair.anomaly.is_none() {
         base.pop();
+    }
+    if let Some(params) = &meta.baselines.onset {
+        base.push(onset::score_series(
+            params,
+            dataset,
+            s,
+            points,
+            &meta.issue_types,
+        ));
     }
     Ok(SeriesScores { model, base, eta })
 }

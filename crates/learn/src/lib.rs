@@ -36,6 +36,7 @@ pub mod holdout;
 pub mod memory;
 pub mod mitigated;
 pub mod model;
+pub mod onset;
 pub mod pipeline;
 #[cfg(feature = "plots")]
 pub mod plots;

@@ -85,7 +85,7 @@ impl OnsetSignal {
 
 /// Shift of metric column `values` (of `kind`) at `t` (see the module docs); `None` without enough samples
 /// or with a flat past.
-fn shift(timestamps: &[i64], values: &[f64], kind: ColumnKind, t: i64) -> Option<f64> {
+pub(crate) fn shift(timestamps: &[i64], values: &[f64], kind: ColumnKind, t: i64) -> Option<f64> {
     let a = timestamps.partition_point(|&x| x < t - BEFORE_SECS);
     let c = timestamps.partition_point(|&x| x <= t + AFTER_SECS);
     let (ts, vs) = (&timestamps[a..c], &values[a..c]);
@@ -110,7 +110,7 @@ fn shift(timestamps: &[i64], values: &[f64], kind: ColumnKind, t: i64) -> Option
     (var > 0.0).then(|| (ma - mb).abs() / var.sqrt())
 }
 
-fn percentile(mut v: Vec<f64>, q: f64) -> Option<f64> {
+pub(crate) fn percentile(mut v: Vec<f64>, q: f64) -> Option<f64> {
     if v.is_empty() {
         return None;
     }
