@@ -233,7 +233,15 @@ pub fn evaluate_figures<'a>(
     let mut baseline_scores: BTreeMap<String, Vec<Vec<Score>>> = BTreeMap::new();
     let names = scorer_names(pair);
     let mut eta_guesses = Vec::new();
-    for SeriesScores { model, base, eta } in per_series {
+    let mut onset_judged = false;
+    for SeriesScores {
+        model,
+        base,
+        eta,
+        onset_judged: judged,
+    } in per_series
+    {
+        onset_judged |= judged;
         scores.push(model);
         eta_guesses.extend(eta);
         for (name, v) in names.iter().zip(base) {
@@ -241,6 +249,9 @@ pub fn evaluate_figures<'a>(
                 baseline_scores.entry(name.to_string()).or_default().push(v);
             }
         }
+    }
+    if !onset_judged {
+        baseline_scores.remove(onset::NAME);
     }
     let model = figures::compute(&dataset, &grid, &scores, &meta.issue_types);
     let baselines: BTreeMap<String, Figures> = baseline_scores
@@ -290,6 +301,8 @@ pub(crate) struct SeriesScores {
     pub model: Vec<Score>,
     pub base: Vec<Vec<Score>>,
     pub eta: Vec<(f64, Option<f64>, f64)>,
+    /// Whether `onset_shift` judged the series (enough history before its points).
+    pub onset_judged: bool,
 }
 
 /// Scores the points of series `s` of a dataset prepared for the model ([`prepare`]) with the model
@@ -360,16 +373,18 @@ pub(crate) fn score_series(
     if pair.anomaly.is_none() {
         base.pop();
     }
+    let mut onset_judged = false;
     if let Some(params) = &meta.baselines.onset {
-        base.push(onset::score_series(
-            params,
-            dataset,
-            s,
-            points,
-            &meta.issue_types,
-        ));
+        let scores = onset::score_series(params, dataset, s, points, &meta.issue_types);
+        onset_judged = scores.is_some();
+        base.push(scores.unwrap_or_else(|| vec![onset::unjudged(n_types); points.len()]));
     }
-    Ok(SeriesScores { model, base, eta })
+    Ok(SeriesScores {
+        model,
+        base,
+        eta,
+        onset_judged,
+    })
 }
 
 /// Up to [`SAMPLE_CAP`] items of a sequence seen one by one, evenly spread: every `stride`-th item,

@@ -124,6 +124,7 @@ pub fn evaluate(
         .map(|n| n.map(|_| FiguresAcc::new(&meta.window, types)))
         .collect();
     let mut eta_guesses = Vec::new();
+    let mut onset_judged = false;
     let mut explanations = Vec::new();
     let mut onset = OnsetSignal::default();
     let mut traces = Vec::new();
@@ -155,6 +156,7 @@ pub fn evaluate(
                 }
             }
             eta_guesses.extend(sc.eta);
+            onset_judged |= sc.onset_judged;
             predictions.add_series(&series.target, events, points, &sc.model, types)?;
             if explanations.len() < eval::MAX_EXPLANATIONS {
                 eval::explain_series(&data, pair, s, points, &sc.model, &mut explanations)?;
@@ -186,6 +188,7 @@ pub fn evaluate(
     let baselines: BTreeMap<String, _> = scorers
         .iter()
         .zip(base_accs)
+        .filter(|(n, _)| onset_judged || *n != &Some(crate::onset::NAME))
         .filter_map(|(n, acc)| Some((n.as_ref()?.to_string(), acc?.finish())))
         .collect();
     let summary = Summary {

@@ -22,11 +22,11 @@ pub enum OngoingPolicy {
     Exclude,
     /// Labelled with the ongoing incident's type (early detection).
     Detect,
-    /// As [`OngoingPolicy::Detect`], and a window that ends after an incident ended but less than
-    /// [`DETECTION_BUDGET_SECS`] after it started is left out (the detecting model of `train
-    /// --detector`). A pod killed and replaced within 15–45 s leaves its onset in the next windows; as
-    /// negatives they would teach the detector that an onset is normal, and it is judged on alarming
-    /// within that budget.
+    /// As [`OngoingPolicy::Detect`], and a window that ends after an incident ended but while its onset
+    /// still counts is left out (the detecting model of `train --detector`): less than
+    /// [`DETECTION_BUDGET_SECS`] after the start, or while the window still holds the start (ends less
+    /// than the window's length after it). A pod killed and replaced within 15–45 s leaves its onset
+    /// in the next windows; as negatives they would teach the detector that an onset is normal.
     DetectOnset,
 }
 
@@ -55,8 +55,13 @@ impl Label {
     }
 }
 
-/// Labels the window ending at `t` given the target's events (sorted by start).
-pub fn label_at(events: &[Incident], t: i64, horizon_secs: i64, policy: OngoingPolicy) -> Label {
+/// Labels the window ending at `t` (and `window_secs` long) given the target's events (sorted by start).
+pub fn label_at(
+    events: &[Incident],
+    t: i64,
+    (window_secs, horizon_secs): (i64, i64),
+    policy: OngoingPolicy,
+) -> Label {
     let ongoing = events.iter().position(|e| e.start <= t && t < e.end);
     if let Some(e) = ongoing {
         return match policy {
@@ -70,7 +75,7 @@ pub fn label_at(events: &[Incident], t: i64, horizon_secs: i64, policy: OngoingP
         _ => match policy {
             OngoingPolicy::DetectOnset => events[..first_after]
                 .iter()
-                .rposition(|e| e.end <= t && t < e.start + DETECTION_BUDGET_SECS)
+                .rposition(|e| e.end <= t && t < e.start + DETECTION_BUDGET_SECS.max(window_secs))
                 .map_or(Label::Normal, Label::Ongoing),
             _ => Label::Normal,
         },
@@ -96,15 +101,15 @@ mod tests {
     fn issue_starting_within_the_horizon_is_positive() {
         let events = [ev(1000, 1200), ev(5000, 5100)];
         let p = OngoingPolicy::Exclude;
-        assert_eq!(label_at(&events, 699, 300, p), Label::Normal);
-        assert_eq!(label_at(&events, 700, 300, p), Label::Issue(0));
-        assert_eq!(label_at(&events, 999, 300, p), Label::Issue(0));
-        assert_eq!(label_at(&events, 1000, 300, p), Label::Ongoing(0));
-        assert_eq!(label_at(&events, 1199, 300, p), Label::Ongoing(0));
-        assert_eq!(label_at(&events, 1200, 300, p), Label::Normal);
-        assert_eq!(label_at(&events, 4800, 300, p), Label::Issue(1));
+        assert_eq!(label_at(&events, 699, (60, 300), p), Label::Normal);
+        assert_eq!(label_at(&events, 700, (60, 300), p), Label::Issue(0));
+        assert_eq!(label_at(&events, 999, (60, 300), p), Label::Issue(0));
+        assert_eq!(label_at(&events, 1000, (60, 300), p), Label::Ongoing(0));
+        assert_eq!(label_at(&events, 1199, (60, 300), p), Label::Ongoing(0));
+        assert_eq!(label_at(&events, 1200, (60, 300), p), Label::Normal);
+        assert_eq!(label_at(&events, 4800, (60, 300), p), Label::Issue(1));
         assert_eq!(
-            label_at(&events, 1100, 300, OngoingPolicy::Detect),
+            label_at(&events, 1100, (60, 300), OngoingPolicy::Detect),
             Label::Issue(0)
         );
     }
@@ -114,19 +119,24 @@ mod tests {
         // A 30 s pod kill at 1000, a long incident at 3000, another starting at 1200.
         let events = [ev(1000, 1030), ev(1200, 1215), ev(3000, 3500)];
         let d = OngoingPolicy::DetectOnset;
-        assert_eq!(label_at(&events, 1015, 60, d), Label::Issue(0));
-        assert_eq!(label_at(&events, 1030, 60, d), Label::Ongoing(0));
-        assert_eq!(label_at(&events, 1119, 60, d), Label::Ongoing(0));
+        assert_eq!(label_at(&events, 1015, (60, 60), d), Label::Issue(0));
+        assert_eq!(label_at(&events, 1030, (60, 60), d), Label::Ongoing(0));
+        assert_eq!(label_at(&events, 1119, (60, 60), d), Label::Ongoing(0));
         // The budget is counted from the start; then an upcoming incident's label wins.
-        assert_eq!(label_at(&events, 1120, 60, d), Label::Normal);
-        assert_eq!(label_at(&events, 1140, 60, d), Label::Issue(1));
-        assert_eq!(label_at(&events, 1215, 60, d), Label::Ongoing(1));
-        assert_eq!(label_at(&events, 1320, 60, d), Label::Normal);
+        assert_eq!(label_at(&events, 1120, (60, 60), d), Label::Normal);
+        assert_eq!(label_at(&events, 1140, (60, 60), d), Label::Issue(1));
+        assert_eq!(label_at(&events, 1215, (60, 60), d), Label::Ongoing(1));
+        assert_eq!(label_at(&events, 1320, (60, 60), d), Label::Normal);
         // A long incident's end is past its budget: the windows after it are normal.
-        assert_eq!(label_at(&events, 3500, 60, d), Label::Normal);
+        assert_eq!(label_at(&events, 3500, (60, 60), d), Label::Normal);
+        // A window longer than the budget: left out while it still holds the start.
+        assert_eq!(label_at(&events, 1120, (180, 60), d), Label::Ongoing(0));
+        assert_eq!(label_at(&events, 1179, (300, 60), d), Label::Issue(1));
+        assert_eq!(label_at(&events, 1320, (180, 60), d), Label::Ongoing(1));
+        assert_eq!(label_at(&events, 1395, (180, 60), d), Label::Normal);
         // `Detect` keeps them all normal.
         assert_eq!(
-            label_at(&events, 1030, 60, OngoingPolicy::Detect),
+            label_at(&events, 1030, (60, 60), OngoingPolicy::Detect),
             Label::Normal
         );
     }

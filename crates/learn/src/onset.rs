@@ -56,26 +56,19 @@ impl Default for OnsetParams {
     }
 }
 
-/// The `onset_shift` scores of series `s`'s `points`; every point unalarmed when the target has no
-/// metric with enough history before the first point. `issue_types` name the score's types: a score's
-/// type follows its largest ratio's metric as the rule baselines' do.
+/// The `onset_shift` scores of series `s`'s `points`, or `None` when the target has fewer than
+/// `rank` metrics with enough history before the first point (it is not judged; a report leaves the row
+/// out when no target is). `issue_types` name the score's types: a score's type follows its largest
+/// ratio's metric as the rule baselines' do.
 pub fn score_series(
     params: &OnsetParams,
     dataset: &Dataset,
     s: usize,
     points: &[Point],
     issue_types: &[String],
-) -> Vec<Score> {
+) -> Option<Vec<Score>> {
     let n_types = issue_types.len().max(1);
-    let none = || Score {
-        p_issue: 0.0,
-        alarm: false,
-        type_index: 0,
-        type_probs: smallvec::smallvec![1.0 / n_types as f32; n_types],
-    };
-    let Some(first) = points.first() else {
-        return Vec::new();
-    };
+    let first = points.first()?;
     let series = &dataset.series[s];
     let ts = &series.timestamps;
     let kinds = dataset.kinds();
@@ -98,7 +91,7 @@ pub fn score_series(
         })
         .collect();
     if judged.len() < params.rank.max(1) {
-        return vec![none(); points.len()];
+        return None;
     }
     let types: Vec<usize> = judged
         .iter()
@@ -107,7 +100,7 @@ pub fn score_series(
         })
         .collect();
     let mut ratios: Vec<(f64, usize)> = Vec::with_capacity(judged.len());
-    points
+    let scores = points
         .iter()
         .map(|p| {
             ratios.clear();
@@ -119,7 +112,7 @@ pub fn score_series(
             }
             ratios.sort_by(|a, b| b.0.total_cmp(&a.0));
             let Some(&(score, _)) = ratios.get(params.rank.max(1) - 1) else {
-                return none();
+                return unjudged(n_types);
             };
             let type_index = types[ratios[0].1].min(n_types - 1);
             let mut type_probs = smallvec::smallvec![0.0f32; n_types];
@@ -131,7 +124,19 @@ pub fn score_series(
                 type_probs,
             }
         })
-        .collect()
+        .collect();
+    Some(scores)
+}
+
+/// The score of a window `onset_shift` cannot judge: no alarm, uniform types.
+pub fn unjudged(n_types: usize) -> Score {
+    let n = n_types.max(1);
+    Score {
+        p_issue: 0.0,
+        alarm: false,
+        type_index: 0,
+        type_probs: smallvec::smallvec![1.0 / n as f32; n],
+    }
 }
 
 /// Seconds of history a window's shift reads before its end (for callers that trim data).
@@ -192,7 +197,8 @@ mod tests {
         let data = dataset(vec![a, b, c], step);
         let pts = points(day, n, step);
         let types = vec!["resource_exhaustion".to_string()];
-        let scores = score_series(&OnsetParams::default(), &data, 0, &pts, &types);
+        let scores = score_series(&OnsetParams::default(), &data, 0, &pts, &types)
+            .expect("a day of history");
         assert_eq!(scores.len(), pts.len());
         let alarmed: Vec<usize> = pts
             .iter()
@@ -221,7 +227,9 @@ mod tests {
         }
         let data = dataset(vec![a, b], step);
         let pts = points(20, 500, step);
-        let scores = score_series(&OnsetParams::default(), &data, 0, &pts, &[]);
-        assert!(scores.iter().all(|s| !s.alarm && s.p_issue == 0.0));
+        assert_eq!(
+            score_series(&OnsetParams::default(), &data, 0, &pts, &[]),
+            None
+        );
     }
 }

@@ -61,7 +61,12 @@ impl Grid {
                         Point {
                             index: i,
                             t,
-                            label: label_at(events, t, spec.horizon_secs, policy),
+                            label: label_at(
+                                events,
+                                t,
+                                (spec.window_secs, spec.horizon_secs),
+                                policy,
+                            ),
                         }
                     })
                     .collect()

@@ -3,8 +3,9 @@
 //! The predicting model is trained with windows inside incidents left out ([`OngoingPolicy::Exclude`]):
 //! it learns precursors, and never sees what an incident that has begun looks like, so an abrupt fault
 //! without a precursor goes unseen. The detector is the same recipe with those windows labelled as
-//! their incident, and the windows just after an incident shorter than the detection budget (a pod
-//! killed and replaced in 15–45 s) left out rather than taught as normal ([`OngoingPolicy::DetectOnset`]).
+//! their incident, and the windows just after a short incident (a pod killed and replaced in 15–45 s)
+//! that still hold its onset — within the detection budget of its start, or with the start still inside
+//! the window — left out rather than taught as normal ([`OngoingPolicy::DetectOnset`]).
 //! A window alarms when either passes its own threshold.
 //!
 //! One score says both: the *combined probability* is the predictor's calibrated probability, or the
