@@ -89,16 +89,24 @@ pub(crate) fn shift(timestamps: &[i64], values: &[f64], kind: ColumnKind, t: i64
     let a = timestamps.partition_point(|&x| x < t - BEFORE_SECS);
     let c = timestamps.partition_point(|&x| x <= t + AFTER_SECS);
     let (ts, vs) = (&timestamps[a..c], &values[a..c]);
-    // (seconds relative to `t`, value) of the valid samples, or of the rates between them.
-    let points: Vec<(f64, f64)> = match kind {
-        ColumnKind::Gauge => ts
-            .iter()
-            .zip(vs)
-            .filter(|(_, v)| !v.is_nan())
-            .map(|(&x, &v)| ((x - t) as f64, v))
-            .collect(),
-        ColumnKind::Counter => Rates::new(ts, vs, t).collect(),
-    };
+    if kind == ColumnKind::Gauge {
+        // The valid samples read in place (no allocation: `onset_shift` calls this per window and
+        // metric); the same sums in the same order as the rates' path below.
+        fn valid(s: &[f64]) -> impl Iterator<Item = f64> + '_ {
+            s.iter().copied().filter(|v| !v.is_nan())
+        }
+        let (before, after) = vs.split_at(ts.partition_point(|&x| x < t));
+        let (nb, na) = (valid(before).count(), valid(after).count());
+        if nb < 3 || na == 0 {
+            return None;
+        }
+        let mb = valid(before).sum::<f64>() / nb as f64;
+        let ma = valid(after).sum::<f64>() / na as f64;
+        let var = valid(before).map(|v| (v - mb).powi(2)).sum::<f64>() / nb as f64;
+        return (var > 0.0).then(|| (ma - mb).abs() / var.sqrt());
+    }
+    // (seconds relative to `t`, rate) between the valid samples.
+    let points: Vec<(f64, f64)> = Rates::new(ts, vs, t).collect();
     let split = points.partition_point(|p| p.0 < 0.0);
     let (before, after) = points.split_at(split);
     if before.len() < 3 || after.is_empty() {
