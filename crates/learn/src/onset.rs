@@ -9,9 +9,10 @@
 //! read). The score is the [`OnsetParams::rank`]-th largest of those ratios — two metrics moving
 //! together, not one noisy metric — and the window alarms when it reaches [`OnsetParams::k`].
 //!
-//! The scale is the target's own: "4 × its usual largest move" means the same on a service the model
-//! was never fitted on, on any cluster, at any load. A target with less than
-//! [`MIN_REFERENCE_SAMPLES`] shifts of history before the scored period is not judged (no alarm).
+//! The scale is the target's own: "6 × its usual largest move" means the same on a service the model
+//! was never fitted on, on any cluster, at any load. A metric with fewer than [`MIN_REFERENCE_SAMPLES`]
+//! shifts of history before the scored period is not judged, nor a target with fewer than `rank` judged
+//! metrics (no alarm; a report leaves the row out when no target is judged).
 //!
 //! Chosen on Nezha Online Boutique day 1 (training data; day 2 unseen; `bench/nezha/onset_shift_day1.py`):
 //! rank 2 and k = 6 detect 9 of the day's 24 incidents within 120 s at 1.79 false alarms per
