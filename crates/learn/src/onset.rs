@@ -25,7 +25,7 @@ use crate::baselines;
 use crate::context;
 use crate::dataset::Dataset;
 use crate::scoring::{Point, Score};
-use crate::signal::{self, AFTER_SECS, BEFORE_SECS};
+use crate::signal::{self, AFTER_SECS};
 
 /// The row's name in reports.
 pub const NAME: &str = "onset_shift";
@@ -139,9 +139,6 @@ pub fn unjudged(n_types: usize) -> Score {
         type_probs: smallvec::smallvec![1.0 / n as f32; n],
     }
 }
-
-/// Seconds of history a window's shift reads before its end (for callers that trim data).
-pub const LOOKBACK_SECS: i64 = AFTER_SECS + BEFORE_SECS;
 
 #[cfg(test)]
 mod tests {
