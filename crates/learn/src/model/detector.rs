@@ -112,21 +112,13 @@ pub(crate) fn choose_threshold(
 ) -> f64 {
     // Never firing (above every score) adds nothing to the predictor: the fallback.
     let none = figures::detections(dataset, grid, prior).0;
-    super::scan_thresholds(
-        dataset,
-        grid,
-        probs,
-        budget,
-        none,
-        super::Ties::Highest,
-        |c| {
-            probs
-                .iter()
-                .zip(prior)
-                .map(|(v, a)| v.iter().zip(a).map(|(&p, &a)| a || p >= c).collect())
-                .collect()
-        },
-    )
+    super::scan_thresholds(dataset, grid, probs, budget, none, |c| {
+        probs
+            .iter()
+            .zip(prior)
+            .map(|(v, a)| v.iter().zip(a).map(|(&p, &a)| a || p >= c).collect())
+            .collect()
+    })
     .map_or(1.0, |(_, t)| t)
 }
 

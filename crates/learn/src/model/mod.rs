@@ -558,20 +558,7 @@ fn argmax(v: &[f64]) -> usize {
 /// whose false alarm episodes per target-day stay within `budget`; of these, the one detecting the most
 /// incidents, the highest on ties (fewest alarms).
 fn choose_threshold(dataset: &Dataset, grid: &Grid, probs: &[Vec<f64>], budget: f64) -> f64 {
-    best_threshold(dataset, grid, probs, None, budget, Ties::Highest).1
-}
-
-/// Which of the thresholds that detect equally many validation incidents within the budget
-/// [`scan_thresholds`] keeps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Ties {
-    /// The highest: the fewest alarms.
-    Highest,
-    /// The middle one of the tied candidates (by rank): where a per-target condition holds the false
-    /// alarms by itself, the global threshold is only a floor, and the highest of a tie — often the
-    /// highest score of validation — is a floor that a target the forests were never fitted on, whose
-    /// scores run lower, never reaches.
-    Middle,
+    best_threshold(dataset, grid, probs, None, budget).1
 }
 
 /// [`choose_threshold`] where a window alarms only if `passes` (same shape as `probs`) also says so;
@@ -582,9 +569,8 @@ fn best_threshold(
     probs: &[Vec<f64>],
     passes: Option<&[Vec<bool>]>,
     budget: f64,
-    ties: Ties,
 ) -> (usize, f64) {
-    scan_thresholds(dataset, grid, probs, budget, 0, ties, |c| {
+    scan_thresholds(dataset, grid, probs, budget, 0, |c| {
         probs
             .iter()
             .enumerate()
@@ -602,16 +588,15 @@ fn best_threshold(
 /// The threshold search shared by the window model and its detector: up to about 400 candidates over
 /// the distinct scores of `probs`, from the highest down; of those whose alarms (`alarms_at(candidate)`,
 /// one vector per series of `grid`) stay within `budget` false alarm episodes per target-day, the one
-/// detecting the most incidents, chosen among equals by `ties`. Never alarming — just above the highest
-/// score, detecting `floor` incidents — is the fallback. `(incidents detected, threshold)`, or `None`
-/// without any score.
+/// detecting the most incidents, the highest on ties. Never alarming — just above the highest score,
+/// detecting `floor` incidents — is the fallback. `(incidents detected, threshold)`, or `None` without
+/// any score.
 pub(crate) fn scan_thresholds(
     dataset: &Dataset,
     grid: &Grid,
     probs: &[Vec<f64>],
     budget: f64,
     floor: usize,
-    ties: Ties,
     alarms_at: impl Fn(f64) -> Vec<Vec<bool>> + Sync,
 ) -> Option<(usize, f64)> {
     let mut all: Vec<f64> = probs.iter().flatten().copied().collect();
@@ -620,9 +605,7 @@ pub(crate) fn scan_thresholds(
     let &top = all.last()?;
     let step = (all.len() / 400).max(1);
     let mut candidates: Vec<f64> = all.iter().rev().step_by(step).copied().collect();
-    if candidates.last() != Some(&all[0]) {
-        candidates.push(all[0]);
-    }
+    candidates.push(all[0]);
     let outcomes: Vec<Option<usize>> = candidates
         .par_iter()
         .map(|&c| {
@@ -634,36 +617,21 @@ pub(crate) fn scan_thresholds(
     // Candidates run from the highest down, so a strict improvement keeps the highest threshold among
     // equals.
     let mut best = (floor, (top + 1e-9).min(1.0));
-    let mut tied: Vec<f64> = Vec::new();
     for (&c, outcome) in candidates.iter().zip(outcomes) {
-        match outcome {
-            Some(detected) if detected > best.0 => {
-                best = (detected, c);
-                tied = vec![c];
-            }
-            Some(detected) if detected == best.0 && !tied.is_empty() => tied.push(c),
-            _ => {}
+        if let Some(detected) = outcome
+            && detected > best.0
+        {
+            best = (detected, c);
         }
-    }
-    if ties == Ties::Middle && !tied.is_empty() {
-        best.1 = tied[tied.len() / 2];
     }
     Some((best.0, best.1.clamp(1e-6, 1.0)))
 }
 
 /// Chooses the alarm threshold and whether to add the per-target condition ([`RelativeRule`], one `k`
-/// of [`relative::K_CANDIDATES`]) on the validation grid, jointly. Each series' validation scores are
-/// judged against its own validation scores. A rule holds a target it cannot judge yet to the threshold
-/// chosen without it ([`RelativeRule::cold_threshold`]).
-///
-/// - EWMA baseline: the combination detecting the most incidents within the false alarm budget, then
-///   the fewest false alarms; the global threshold alone unless a rule does strictly better.
-/// - Quantile baseline: always a rule when a `k` qualifies (its condition alone holds the budget), the
-///   best of them by the same order. Validation scores targets the forests were fitted on, where the
-///   threshold alone often does as well; on a target they were never fitted on the threshold does not
-///   carry over and the condition is what holds its false alarms (on Nezha day 1's leave-one-service-out,
-///   `bench/nezha/loso_day1.py`, seeds 1–5 and 42: the same 82 of 144 incidents detected, 7.05 → 1.89
-///   false alarms per target-day on average).
+/// of [`relative::K_CANDIDATES`]) on the validation grid, jointly: the combination detecting the most
+/// incidents within the false alarm budget; the global threshold alone unless a rule detects strictly
+/// more. Each series' validation scores are judged against its own earlier validation scores. A rule
+/// holds a target it cannot judge yet to the threshold chosen without it ([`RelativeRule::cold_threshold`]).
 fn choose_alarm_rule(
     dataset: &Dataset,
     grid: &Grid,
@@ -672,18 +640,14 @@ fn choose_alarm_rule(
     baseline: relative::Baseline,
     budget: f64,
 ) -> (f64, Option<RelativeRule>) {
-    let all = vec_all_true(probs);
-    let (detected, threshold) = best_threshold(dataset, grid, probs, None, budget, Ties::Highest);
-    let false_alarms =
-        figures::false_alarm_rate(dataset, grid, &alarms_with(probs, threshold, &all));
+    let (mut detected, mut threshold) = best_threshold(dataset, grid, probs, None, budget);
     // What a target the rule cannot judge yet (too little history) is held to.
     let cold_threshold = Some(threshold);
+    let mut chosen = None;
     let ks: &[f64] = match baseline {
         relative::Baseline::Ewma => &relative::K_CANDIDATES,
         relative::Baseline::Quantile => &relative::QUANTILE_K_CANDIDATES,
     };
-    // (detected, false alarms per target-day, threshold, rule) of the best rule so far.
-    let mut best: Option<(usize, f64, f64, RelativeRule)> = None;
     for &k in ks {
         let rule = RelativeRule {
             cold_threshold,
@@ -698,49 +662,12 @@ fn choose_alarm_rule(
         {
             continue;
         }
-        let ties = match baseline {
-            relative::Baseline::Ewma => Ties::Highest,
-            relative::Baseline::Quantile => Ties::Middle,
-        };
-        let (d, t) = best_threshold(dataset, grid, probs, Some(&passes), budget, ties);
-        let fa = figures::false_alarm_rate(dataset, grid, &alarms_with(probs, t, &passes));
-        if best.is_none_or(|(bd, bfa, _, _)| better((d, fa), (bd, bfa))) {
-            best = Some((d, fa, t, rule));
+        let (d, t) = best_threshold(dataset, grid, probs, Some(&passes), budget);
+        if d > detected {
+            (detected, threshold, chosen) = (d, t, Some(rule));
         }
     }
-    match best {
-        Some((d, fa, t, rule))
-            if baseline == relative::Baseline::Quantile
-                || better((d, fa), (detected, false_alarms)) =>
-        {
-            (t, Some(rule))
-        }
-        _ => (threshold, None),
-    }
-}
-
-/// Whether validation outcome `a` (incidents detected, false alarms per target-day) beats `b`: more
-/// detected, then fewer false alarms.
-fn better(a: (usize, f64), b: (usize, f64)) -> bool {
-    a.0 > b.0 || (a.0 == b.0 && a.1 < b.1)
-}
-
-fn vec_all_true(probs: &[Vec<f64>]) -> Vec<Vec<bool>> {
-    probs.iter().map(|v| vec![true; v.len()]).collect()
-}
-
-/// Alarms of `probs` at `threshold` where `passes` also says so.
-fn alarms_with(probs: &[Vec<f64>], threshold: f64, passes: &[Vec<bool>]) -> Vec<Vec<bool>> {
-    probs
-        .iter()
-        .zip(passes)
-        .map(|(v, m)| {
-            v.iter()
-                .zip(m)
-                .map(|(&p, &ok)| p >= threshold && ok)
-                .collect()
-        })
-        .collect()
+    (threshold, chosen)
 }
 
 /// Whether each point of a grid passes `rule`: given the scores before it in the same series (the
@@ -1544,123 +1471,5 @@ mod tests {
         // A condition that passes only the first blip of the day: within a budget of 1.
         let first: Vec<Vec<bool>> = vec![(0..n).map(|i| i == 100).collect()];
         assert_eq!(unlabelled_threshold(&grid, &scores, Some(&first), 1.0), 0.4);
-    }
-
-    /// One target, one day at 60 s, one 180 s incident at noon; the grid's labels follow it (horizon
-    /// 60 s, windows inside it labelled as the incident).
-    fn noon_incident() -> (Dataset, Grid, i64) {
-        let n = 1440usize;
-        let start = 720 * 60 + 30;
-        let timestamps: Vec<i64> = (0..n).map(|i| i as i64 * 60).collect();
-        let points: Vec<Point> = timestamps
-            .iter()
-            .enumerate()
-            .map(|(i, &t)| Point {
-                index: i,
-                t,
-                label: if (start - 60..start + 180).contains(&t) {
-                    Label::Issue(0)
-                } else {
-                    Label::Normal
-                },
-            })
-            .collect();
-        let dataset = Dataset {
-            mitigated: Vec::new(),
-            metrics: vec!["x".into()],
-            series: vec![crate::dataset::Series {
-                target: "ns/a".into(),
-                columns: vec![vec![0.0; n]],
-                timestamps,
-            }],
-            events: vec![crate::dataset::Incident {
-                target: "ns/a".into(),
-                start,
-                end: start + 180,
-                issue_type: "resource_exhaustion".into(),
-                detail: String::new(),
-                source: crate::dataset::IncidentSource::Dataset,
-            }],
-        };
-        let grid = Grid {
-            points: vec![points],
-            spec: WindowSpec {
-                window_secs: 180,
-                step_secs: 60,
-                horizon_secs: 60,
-            },
-            policy: OngoingPolicy::Detect,
-        };
-        (dataset, grid, start)
-    }
-
-    /// Every threshold at or below 0.9 detects the one incident and none alarms falsely: `Highest`
-    /// keeps the highest of them, `Middle` the middle one by rank.
-    #[test]
-    fn ties_keep_the_highest_or_the_middle_of_equally_good_thresholds() {
-        let (dataset, grid, start) = noon_incident();
-        // 101 distinct scores 0.00, 0.01, ..., 1.00 (the candidates), spread over the day.
-        let probs: Vec<Vec<f64>> = vec![(0..1440).map(|i| f64::from(i % 101) / 100.0).collect()];
-        let at_start = grid.points[0]
-            .iter()
-            .position(|p| p.t >= start)
-            .expect("a point at the incident");
-        let alarms_at = |c: f64| -> Vec<Vec<bool>> {
-            vec![(0..1440).map(|i| i == at_start && c <= 0.9).collect()]
-        };
-        let highest = scan_thresholds(&dataset, &grid, &probs, 1.0, 0, Ties::Highest, alarms_at);
-        assert_eq!(highest, Some((1, 0.9)));
-        let (detected, middle) =
-            scan_thresholds(&dataset, &grid, &probs, 1.0, 0, Ties::Middle, alarms_at)
-                .expect("scores");
-        assert_eq!(detected, 1);
-        // The tied candidates are 0.90 down to 0.00: 91 of them, the middle one 0.45.
-        assert!((middle - 0.45).abs() < 1e-12, "{middle}");
-        // Nothing detected: the fallback (never alarming) whatever the rule for ties.
-        let never = |_: f64| vec![vec![false; 1440]];
-        for ties in [Ties::Highest, Ties::Middle] {
-            let (d, t) =
-                scan_thresholds(&dataset, &grid, &probs, 1.0, 0, ties, never).expect("scores");
-            assert_eq!(d, 0);
-            assert!(t > 1.0 - 1e-6, "{t}");
-        }
-    }
-
-    /// Scores that the global threshold alone separates: the EWMA choice keeps no per-target
-    /// condition (it detects no more), the quantile choice keeps one (validation cannot show what it
-    /// does for a target the forests were never fitted on), with a threshold below the incident's score.
-    #[test]
-    fn the_quantile_condition_is_kept_even_where_the_threshold_alone_does_as_well() {
-        let (dataset, grid, start) = noon_incident();
-        let probs: Vec<Vec<f64>> = vec![
-            grid.points[0]
-                .iter()
-                .enumerate()
-                .map(|(i, p)| {
-                    if (start..start + 180).contains(&p.t) {
-                        0.9
-                    } else {
-                        0.05 + 0.01 * ((i * 7919) % 11) as f64 / 11.0
-                    }
-                })
-                .collect(),
-        ];
-        let cal = Calibration::IDENTITY;
-        let (t_ewma, ewma) =
-            choose_alarm_rule(&dataset, &grid, &probs, &cal, relative::Baseline::Ewma, 2.0);
-        assert_eq!(ewma, None);
-        assert!(t_ewma <= 0.9);
-        let (t, rule) = choose_alarm_rule(
-            &dataset,
-            &grid,
-            &probs,
-            &cal,
-            relative::Baseline::Quantile,
-            2.0,
-        );
-        let rule = rule.expect("the quantile condition is kept");
-        assert_eq!(rule.baseline, relative::Baseline::Quantile);
-        assert!(t <= 0.9, "{t}");
-        assert_eq!(rule.cold_threshold, Some(t_ewma));
     }
 }
