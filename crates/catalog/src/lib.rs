@@ -310,6 +310,40 @@ fn fill_deployment(template: &str) -> String {
     template.replace("$BY_DEPLOYMENT", BY_DEPLOYMENT)
 }
 
+/// The cluster-level dataset's columns (`kubepulse simulate --level cluster`), in `metrics.csv` order:
+/// the fields a snapshot model is trained on, `vmcategory` as [`vmcategory_code`]. The one definition
+/// for the simulator that writes them and `learn`'s snapshot model that reads them.
+pub const CLUSTER_COLUMNS: [&str; 18] = [
+    "cluster_cpu_util_avg",
+    "cluster_cpu_util_max",
+    "cluster_cpu_util_min",
+    "cluster_cpu_util_std",
+    "node_count",
+    "sample_count",
+    "prev_node_count",
+    "node_count_change",
+    "prev_cpu_avg",
+    "cpu_change_rate",
+    "hour",
+    "day_of_week",
+    "is_business_hours",
+    "vmcategory_code",
+    "cpu_avg_1h",
+    "cpu_max_1h",
+    "cpu_std_1h",
+    "node_count_change_1h",
+];
+
+/// The numeric code of a VM category in the cluster dataset's `vmcategory_code` column: 1
+/// `Interactive`, 2 `Delay-insensitive`, 0 anything else (`Unknown`).
+pub fn vmcategory_code(category: &str) -> f64 {
+    match category {
+        "Interactive" => 1.0,
+        "Delay-insensitive" => 2.0,
+        _ => 0.0,
+    }
+}
+
 /// The catalog as a Markdown table (used in `docs/simulator.md` and `kubepulse simulate --catalog`).
 pub fn markdown_table(range_secs: i64) -> String {
     let mut out = String::from(

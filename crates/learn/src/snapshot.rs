@@ -57,35 +57,9 @@ pub struct Snapshot {
 
 /// The cluster dataset's columns, the fields a snapshot model is trained on (`vmcategory` as
 /// `vmcategory_code`), in `metrics.csv` order of `kubepulse simulate --level cluster`.
-pub const FIELDS: [&str; 18] = [
-    "cluster_cpu_util_avg",
-    "cluster_cpu_util_max",
-    "cluster_cpu_util_min",
-    "cluster_cpu_util_std",
-    "node_count",
-    "sample_count",
-    "prev_node_count",
-    "node_count_change",
-    "prev_cpu_avg",
-    "cpu_change_rate",
-    "hour",
-    "day_of_week",
-    "is_business_hours",
-    "vmcategory_code",
-    "cpu_avg_1h",
-    "cpu_max_1h",
-    "cpu_std_1h",
-    "node_count_change_1h",
-];
+pub const FIELDS: [&str; 18] = catalog::CLUSTER_COLUMNS;
 
-/// The numeric code of a VM category in the cluster dataset's `vmcategory_code` column.
-pub fn vmcategory_code(category: &str) -> f64 {
-    match category {
-        "Interactive" => 1.0,
-        "Delay-insensitive" => 2.0,
-        _ => 0.0,
-    }
-}
+pub use catalog::vmcategory_code;
 
 impl Snapshot {
     /// The value of a cluster-dataset column (`vmcategory_code` included); NaN when missing or unknown.
@@ -119,9 +93,26 @@ impl Snapshot {
 mod tests {
     use super::*;
 
+    /// What the simulator writes in a cluster dataset row is what this reads from the same snapshot
+    /// sent as JSON (the HTTP form), column by column: the writer and the reader agree.
     #[test]
-    fn fields_are_the_simulators_cluster_columns_and_each_is_read() {
-        assert_eq!(FIELDS, sim::snapshot::CLUSTER_COLUMNS);
+    fn each_field_reads_what_the_simulator_writes_in_its_column() {
+        for snapshot in sim::snapshot::random_snapshots(200, 7) {
+            let row = snapshot.to_row();
+            let json = serde_json::to_value(&snapshot).expect("a snapshot serialises");
+            let read: Snapshot = serde_json::from_value(json).expect("and reads back");
+            for (column, written) in FIELDS.iter().zip(row) {
+                let got = read.field(column);
+                assert!(
+                    got == written || (got.is_nan() && written.is_nan()),
+                    "{column}: wrote {written}, read {got}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn each_field_is_read() {
         let full: Snapshot = serde_json::from_value(serde_json::json!({
             "cluster_cpu_util_avg": 1, "cluster_cpu_util_max": 1, "cluster_cpu_util_min": 1,
             "cluster_cpu_util_std": 1, "node_count": 1, "sample_count": 1, "prev_node_count": 1,

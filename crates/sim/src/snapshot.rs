@@ -57,36 +57,13 @@ pub struct ClusterSnapshot {
 }
 
 /// Names of the cluster-level dataset columns, in `metrics.csv` order (`vmcategory` as a numeric code).
-pub const CLUSTER_COLUMNS: [&str; 18] = [
-    "cluster_cpu_util_avg",
-    "cluster_cpu_util_max",
-    "cluster_cpu_util_min",
-    "cluster_cpu_util_std",
-    "node_count",
-    "sample_count",
-    "prev_node_count",
-    "node_count_change",
-    "prev_cpu_avg",
-    "cpu_change_rate",
-    "hour",
-    "day_of_week",
-    "is_business_hours",
-    "vmcategory_code",
-    "cpu_avg_1h",
-    "cpu_max_1h",
-    "cpu_std_1h",
-    "node_count_change_1h",
-];
+pub use catalog::CLUSTER_COLUMNS;
 
 impl ClusterSnapshot {
     /// The dataset row (NaN = missing), in [`CLUSTER_COLUMNS`] order.
     pub fn to_row(&self) -> [f64; 18] {
         let o = |v: Option<f64>| v.unwrap_or(f64::NAN);
-        let code = match self.vmcategory.as_str() {
-            "Interactive" => 1.0,
-            "Delay-insensitive" => 2.0,
-            _ => 0.0,
-        };
+        let code = catalog::vmcategory_code(&self.vmcategory);
         [
             self.cluster_cpu_util_avg,
             self.cluster_cpu_util_max,
