@@ -309,16 +309,7 @@ impl KubeExecutor {
                                  "annotations": {ORIGINAL_MIN_REPLICAS: original}},
                     "spec": {"minReplicas": to},
                 });
-                write::apply(
-                    c,
-                    &permissions::HPAS,
-                    Some(ns),
-                    &hpa_name,
-                    &body,
-                    write::FIELD_MANAGER,
-                )
-                .await?;
-                Ok(Effect::Done(None))
+                apply_done(c, &permissions::HPAS, Some(ns), &hpa_name, &body).await
             }
             Action::RestoreHpaMinReplicas { target, to } => {
                 let (ns, name) = split(target)?;
@@ -337,16 +328,7 @@ impl KubeExecutor {
                     "metadata": {"name": hpa_name, "namespace": ns},
                     "spec": {"minReplicas": value},
                 });
-                write::apply(
-                    c,
-                    &permissions::HPAS,
-                    Some(ns),
-                    &hpa_name,
-                    &body,
-                    write::FIELD_MANAGER,
-                )
-                .await?;
-                Ok(Effect::Done(None))
+                apply_done(c, &permissions::HPAS, Some(ns), &hpa_name, &body).await
             }
             Action::ScaleReplicas { target, to, .. } | Action::RestoreReplicas { target, to } => {
                 let (ns, name) = split(target)?;
@@ -355,16 +337,7 @@ impl KubeExecutor {
                     "metadata": {"name": name, "namespace": ns},
                     "spec": {"replicas": to},
                 });
-                write::apply(
-                    c,
-                    &permissions::DEPLOYMENTS_SCALE,
-                    Some(ns),
-                    name,
-                    &body,
-                    write::FIELD_MANAGER,
-                )
-                .await?;
-                Ok(Effect::Done(None))
+                apply_done(c, &permissions::DEPLOYMENTS_SCALE, Some(ns), name, &body).await
             }
             Action::RaiseMemoryLimit {
                 target,
@@ -396,16 +369,7 @@ impl KubeExecutor {
                     "metadata": {"name": name, "namespace": ns},
                     "spec": {"template": template},
                 });
-                write::apply(
-                    c,
-                    &permissions::DEPLOYMENTS,
-                    Some(ns),
-                    name,
-                    &body,
-                    write::FIELD_MANAGER,
-                )
-                .await?;
-                Ok(Effect::Done(None))
+                apply_done(c, &permissions::DEPLOYMENTS, Some(ns), name, &body).await
             }
             Action::CordonDrain { node } => {
                 let body = json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": node},
@@ -436,16 +400,7 @@ impl KubeExecutor {
                 // Without `spec.unschedulable` the agent's field is dropped: the node is schedulable
                 // again unless someone else cordoned it too.
                 let body = json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": node}});
-                write::apply(
-                    c,
-                    &permissions::NODES,
-                    None,
-                    node,
-                    &body,
-                    write::FIELD_MANAGER,
-                )
-                .await?;
-                Ok(Effect::Done(None))
+                apply_done(c, &permissions::NODES, None, node, &body).await
             }
             Action::Recommend { .. } => Ok(Effect::Done(None)),
         }
@@ -738,6 +693,27 @@ impl LiveExecutor for KubeExecutor {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Server-side applies `body` to the object `name` as the agent ([`write::FIELD_MANAGER`]): the action
+/// is done.
+async fn apply_done(
+    client: &kube::Client,
+    permission: &Permission,
+    namespace: Option<&str>,
+    name: &str,
+    body: &Value,
+) -> Result<Effect, ClusterError> {
+    write::apply(
+        client,
+        permission,
+        namespace,
+        name,
+        body,
+        write::FIELD_MANAGER,
+    )
+    .await?;
+    Ok(Effect::Done(None))
 }
 
 /// `namespace/name` → its parts.
