@@ -9,7 +9,10 @@ warms per-target state (the relative condition's score history, trailing baselin
 Day 2 is never read. Prints per-service and pooled figures (detected within 120 s, false alarms per
 target-day).
 
-    bench/nezha/loso_day1.py [--bin target/release/kubepulse] [--work DIR] [--seed 42] [-- train flags]
+    bench/nezha/loso_day1.py [--bin target/release/kubepulse] [--work DIR] [--seeds 42] [-- train flags]
+
+With several seeds (`--seeds 1,2,3,4,5,42`, as in docs/model.md) each seed's pooled model row is
+printed, then the incidents detected over all seeds.
 
 Run from the repository root, beside ../shared. Each service's test period is only its ~4.6 incident
 hours (0.19 target-day), so one false alarm there is 5.2 per target-day: read the pooled rate, and
@@ -50,9 +53,21 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", default="target/release/kubepulse")
     ap.add_argument("--work", default="target/nezha-loso-day1")
-    ap.add_argument("--seed", default="42")
+    ap.add_argument("--seeds", default="42", help="comma-separated training seeds")
     ap.add_argument("extra", nargs="*", help="extra flags for train (after --)")
     a = ap.parse_args()
+    seeds = a.seeds.split(",")
+    detected = incidents = 0
+    for seed in seeds:
+        print(f"== seed {seed}")
+        pooled = run(a, seed)
+        detected += pooled["model"]["detected"]
+        incidents += pooled["model"]["incidents"]
+    if len(seeds) > 1:
+        print(f"\nall seeds: model detected {detected} of {incidents} within 120 s")
+
+
+def run(a, seed):
     mh, metrics = read(os.path.join(DATA, "metrics.csv"))
     eh, events = read(os.path.join(DATA, "events.csv"))
     ti, mt = mh.index("target"), mh.index("timestamp")
@@ -62,7 +77,7 @@ def main():
     services = sorted({r[ti] for r in metrics})
     pooled = {}
     for s in services:
-        d = os.path.join(a.work, s.split("/")[-1])
+        d = os.path.join(a.work, seed, s.split("/")[-1])
         os.makedirs(os.path.join(d, "train"), exist_ok=True)
         os.makedirs(os.path.join(d, "test"), exist_ok=True)
         write(os.path.join(d, "train", "metrics.csv"), mh, [r for r in metrics if r[ti] != s])
@@ -79,7 +94,7 @@ def main():
         write(os.path.join(d, "test", "metrics.csv"), mh, own)
         write(os.path.join(d, "test", "events.csv"), eh, [r for r in events if r[et] == s])
         model = os.path.join(d, "model.kpm")
-        subprocess.run([a.bin, "train", "--data", os.path.join(d, "train"), *FLAGS, "--seed", a.seed, *a.extra,
+        subprocess.run([a.bin, "train", "--data", os.path.join(d, "train"), *FLAGS, "--seed", seed, *a.extra,
                         "--out", model], check=True, capture_output=True)
         test_from = DAY2 - 86_400  # day 1, 00:00: the test period is S's incident hours
         subprocess.run([a.bin, "eval", "--model", model, "--data", os.path.join(d, "test"),
@@ -111,6 +126,7 @@ def main():
         print(f"| {name} | {p['incidents']} | {p['detected']} ({100 * p['detected'] / max(p['incidents'], 1):.1f}%) "
               f"| {p['false'] / p['days']:.2f} | {p['worst'][1] or '-'} ({p['worst'][0]:.2f}) |")
 
+    return pooled
 
 if __name__ == "__main__":
     main()
