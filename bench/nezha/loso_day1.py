@@ -56,20 +56,20 @@ def main():
     ap.add_argument("--seeds", default="42", help="comma-separated training seeds")
     ap.add_argument("extra", nargs="*", help="extra flags for train (after --)")
     a = ap.parse_args()
+    data = read(os.path.join(DATA, "metrics.csv")), read(os.path.join(DATA, "events.csv"))
     seeds = a.seeds.split(",")
     detected = incidents = 0
     for seed in seeds:
         print(f"== seed {seed}")
-        pooled = run(a, seed)
+        pooled = run(a, seed, data)
         detected += pooled["model"]["detected"]
         incidents += pooled["model"]["incidents"]
     if len(seeds) > 1:
         print(f"\nall seeds: model detected {detected} of {incidents} within 120 s")
 
 
-def run(a, seed):
-    mh, metrics = read(os.path.join(DATA, "metrics.csv"))
-    eh, events = read(os.path.join(DATA, "events.csv"))
+def run(a, seed, data):
+    (mh, metrics), (eh, events) = data
     ti, mt = mh.index("target"), mh.index("timestamp")
     et, es = eh.index("target"), eh.index("start")
     metrics = [r for r in metrics if int(r[mt]) < DAY2]
